@@ -1,0 +1,94 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+)
+
+// PoisonRecord is a message that will not be delivered without help: its
+// schedule ran out, or its error was permanent.
+type PoisonRecord struct {
+	ID           int64             `json:"id"`
+	Pipeline     string            `json:"pipeline"`
+	Sink         string            `json:"sink"`
+	MessageUUID  string            `json:"message_uuid"`
+	EventID      string            `json:"event_id"`
+	Payload      []byte            `json:"payload"`
+	Metadata     map[string]string `json:"metadata"`
+	Reason       string            `json:"reason"`
+	Attempts     int               `json:"attempts"`
+	FirstFailure time.Time         `json:"first_failure"`
+	LastFailure  time.Time         `json:"last_failure"`
+	PoisonedAt   time.Time         `json:"poisoned_at"`
+}
+
+// PoisonStore keeps poisoned messages. Add writes in the transaction carried by
+// ctx, if any, so the record commits with the ack of the message.
+type PoisonStore interface {
+	Add(ctx context.Context, rec PoisonRecord) error
+}
+
+// Poison catches what Requeue and Retry give up on — permanent errors and
+// exhausted schedules — and stores the message with its reason, attempt count,
+// failure times and the sink it failed on; then it acks the message. Any other
+// error is returned, so the message is nacked and redelivered.
+type Poison struct {
+	Store    PoisonStore
+	Pipeline string
+	Sink     string
+	// OnPoison, if set, is called for each poisoned message.
+	OnPoison func(rec PoisonRecord)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Middleware implements message.HandlerMiddleware.
+func (p Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err == nil || !IsPermanent(err) {
+			return out, err
+		}
+		now := time.Now
+		if p.Now != nil {
+			now = p.Now
+		}
+		t := now().UTC()
+		if !errors.Is(err, ErrExhausted) {
+			// A permanent error skips Requeue, which would have stamped it.
+			stamp(msg, Attempts(msg)+1, t, err)
+		}
+		rec := PoisonRecord{
+			Pipeline:     p.Pipeline,
+			Sink:         p.Sink,
+			MessageUUID:  msg.UUID,
+			EventID:      tributary.EventID(msg),
+			Payload:      msg.Payload,
+			Metadata:     msg.Metadata,
+			Reason:       err.Error(),
+			Attempts:     Attempts(msg),
+			FirstFailure: parseTime(msg.Metadata.Get(MetaFirstFailure), t),
+			LastFailure:  t,
+			PoisonedAt:   t,
+		}
+		if serr := p.Store.Add(msg.Context(), rec); serr != nil {
+			return nil, errors.Join(err, serr)
+		}
+		if p.OnPoison != nil {
+			p.OnPoison(rec)
+		}
+		return nil, nil
+	}
+}
+
+func parseTime(s string, fallback time.Time) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t
+	}
+	return fallback
+}

@@ -1,0 +1,98 @@
+package middleware
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/components/delay"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// Metadata a failing message accumulates on its way through Requeue.
+const (
+	// MetaAttempts is how many delivery attempts (each with its in-process
+	// retries) have failed so far.
+	MetaAttempts = "tributary_attempts"
+	// MetaFirstFailure and MetaLastFailure are RFC 3339 times.
+	MetaFirstFailure = "tributary_first_failure"
+	MetaLastFailure  = "tributary_last_failure"
+	MetaLastError    = "tributary_last_error"
+)
+
+// Attempts returns how many delivery attempts of msg have failed so far.
+func Attempts(msg *message.Message) int {
+	n, _ := strconv.Atoi(msg.Metadata.Get(MetaAttempts))
+	return n
+}
+
+// Requeue moves a message whose delivery failed with a transient error onto a
+// delayed topic (Topic, read back by the same sink only), and acks it, so that a
+// message waiting minutes for its retry never holds back those behind it.
+// Once Schedule is exhausted it returns an error wrapping ErrExhausted.
+type Requeue struct {
+	Schedule Schedule
+	// Topic is the delayed retry topic of the one sink this middleware wraps.
+	Topic string
+	// Publisher returns the publisher for the delayed topic, bound to msg's
+	// transaction where there is one, so the requeue commits with the ack.
+	Publisher func(msg *message.Message) (message.Publisher, error)
+	// OnRequeue, if set, is called for each requeue.
+	OnRequeue func(msg *message.Message, attempt int, wait time.Duration, err error)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Middleware implements message.HandlerMiddleware.
+func (q Requeue) Middleware(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err == nil || IsPermanent(err) {
+			return out, err
+		}
+		now := time.Now
+		if q.Now != nil {
+			now = q.Now
+		}
+		t := now().UTC()
+		attempt := Attempts(msg) + 1
+		stamp(msg, attempt, t, err)
+
+		wait, ok := q.Schedule.Delay(attempt)
+		if !ok {
+			return nil, fmt.Errorf("%w after %d attempts: %w", ErrExhausted, attempt, err)
+		}
+		if after, ok := RetryAfterOf(err); ok {
+			wait = after
+		}
+
+		next := msg.Copy()
+		next.SetContext(msg.Context())
+		delay.Message(next, delay.For(wait))
+		pub, perr := q.Publisher(msg)
+		if perr != nil {
+			return nil, fmt.Errorf("requeue: %w (delivery failed with: %w)", perr, err)
+		}
+		if perr := pub.Publish(q.Topic, next); perr != nil {
+			return nil, fmt.Errorf("requeue: %w (delivery failed with: %w)", perr, err)
+		}
+		if q.OnRequeue != nil {
+			q.OnRequeue(msg, attempt, wait, err)
+		}
+		return nil, nil
+	}
+}
+
+// stamp records a failed attempt on msg's metadata.
+func stamp(msg *message.Message, attempt int, t time.Time, err error) {
+	msg.Metadata.Set(MetaAttempts, strconv.Itoa(attempt))
+	if msg.Metadata.Get(MetaFirstFailure) == "" {
+		msg.Metadata.Set(MetaFirstFailure, t.Format(time.RFC3339Nano))
+	}
+	msg.Metadata.Set(MetaLastFailure, t.Format(time.RFC3339Nano))
+	e := err.Error()
+	if len(e) > 500 {
+		e = e[:500]
+	}
+	msg.Metadata.Set(MetaLastError, e)
+}

@@ -1,0 +1,172 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary/middleware"
+)
+
+// Pipeline is one flow: its sources feed a durable topic, and every sink
+// consumes that topic on its own (fan-out), with dedup on the way in and
+// retry, requeue and poison around each sink.
+//
+//	doors := router.Pipeline{
+//		Name:    "doors",
+//		Sources: []router.Source{{Name: "parakey", Subscriber: poller}},
+//		Sinks:   []router.Sink{{Name: "crm", Publisher: hook}},
+//		Retry:   router.RetryPolicy{Schedule: middleware.Linear(time.Minute, 5)},
+//	}
+type Pipeline struct {
+	// Name names the pipeline's topic and appears in metrics; lower-case
+	// letters, digits, '-' and '_'.
+	Name    string
+	Sources []Source
+	Sinks   []Sink
+	Dedup   DedupPolicy
+	Retry   RetryPolicy
+}
+
+// Source is a Watermill Subscriber that reads a provider. A source must
+// redeliver what it hands on until it is acked: the router acks only once the
+// message is durably in the pipeline's topic.
+type Source struct {
+	Name       string
+	Subscriber message.Subscriber
+	// Topic is passed to Subscriber.Subscribe; Name when empty.
+	Topic string
+}
+
+// Sink is a Watermill Publisher that delivers somewhere. Its errors are
+// transient unless marked with middleware.Permanent; middleware.RetryAfter
+// carries a wait the receiver asked for.
+type Sink struct {
+	Name      string
+	Publisher message.Publisher
+	// Topic is passed to Publisher.Publish; Name when empty.
+	Topic string
+	// Retry overrides the pipeline's RetryPolicy for this sink when set.
+	Retry *RetryPolicy
+}
+
+// DedupPolicy configures dedup on the ingest path, keyed by the event id
+// (tributary.MetaEventID, else the message UUID).
+type DedupPolicy struct {
+	// Disabled turns dedup off.
+	Disabled bool
+	// TTL is how long a key is remembered; 7 days when zero.
+	TTL time.Duration
+}
+
+// RetryPolicy configures what happens when a sink fails.
+type RetryPolicy struct {
+	// InProcess retries briefly while holding the message; DefaultRetry when zero.
+	InProcess *middleware.Retry
+	// Schedule spaces the requeued attempts; exponential 5 s … 10 min, 8 retries, when zero.
+	Schedule middleware.Schedule
+}
+
+// DefaultSchedule is the retry schedule of a pipeline that sets none.
+func DefaultSchedule() middleware.Schedule {
+	s := middleware.Exponential(5*time.Second, 10*time.Minute, 8)
+	s.Jitter = 0.2
+	return s
+}
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+func (p *Pipeline) setDefaults() {
+	if p.Dedup.TTL == 0 {
+		p.Dedup.TTL = 7 * 24 * time.Hour
+	}
+	p.Retry.setDefaults()
+	for i := range p.Sources {
+		if p.Sources[i].Topic == "" {
+			p.Sources[i].Topic = p.Sources[i].Name
+		}
+	}
+	for i := range p.Sinks {
+		if p.Sinks[i].Topic == "" {
+			p.Sinks[i].Topic = p.Sinks[i].Name
+		}
+		if p.Sinks[i].Retry == nil {
+			r := p.Retry
+			p.Sinks[i].Retry = &r
+		} else {
+			p.Sinks[i].Retry.setDefaults()
+		}
+	}
+}
+
+func (r *RetryPolicy) setDefaults() {
+	if r.InProcess == nil {
+		d := middleware.DefaultRetry()
+		r.InProcess = &d
+	}
+	if r.Schedule.Kind == "" {
+		r.Schedule = DefaultSchedule()
+	}
+}
+
+// Validate reports every problem with p.
+func (p Pipeline) Validate() error {
+	var errs []error
+	if !namePattern.MatchString(p.Name) {
+		errs = append(errs, fmt.Errorf("pipeline name %q: want lower-case letters, digits, '-' and '_'", p.Name))
+	}
+	if len(p.Sources) == 0 {
+		errs = append(errs, fmt.Errorf("pipeline %q: no sources", p.Name))
+	}
+	if len(p.Sinks) == 0 {
+		errs = append(errs, fmt.Errorf("pipeline %q: no sinks", p.Name))
+	}
+	seen := map[string]bool{}
+	for _, s := range p.Sources {
+		if !namePattern.MatchString(s.Name) {
+			errs = append(errs, fmt.Errorf("pipeline %q: source name %q: want lower-case letters, digits, '-' and '_'", p.Name, s.Name))
+		}
+		if s.Subscriber == nil {
+			errs = append(errs, fmt.Errorf("pipeline %q: source %q has no Subscriber", p.Name, s.Name))
+		}
+		if seen["source:"+s.Name] {
+			errs = append(errs, fmt.Errorf("pipeline %q: source %q named twice", p.Name, s.Name))
+		}
+		seen["source:"+s.Name] = true
+	}
+	for _, s := range p.Sinks {
+		if !namePattern.MatchString(s.Name) {
+			errs = append(errs, fmt.Errorf("pipeline %q: sink name %q: want lower-case letters, digits, '-' and '_'", p.Name, s.Name))
+		}
+		if s.Publisher == nil {
+			errs = append(errs, fmt.Errorf("pipeline %q: sink %q has no Publisher", p.Name, s.Name))
+		}
+		if seen["sink:"+s.Name] {
+			errs = append(errs, fmt.Errorf("pipeline %q: sink %q named twice", p.Name, s.Name))
+		}
+		seen["sink:"+s.Name] = true
+		if s.Retry != nil && s.Retry.Schedule.Kind != "" {
+			if err := s.Retry.Schedule.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("pipeline %q: sink %q: %w", p.Name, s.Name, err))
+			}
+		}
+	}
+	if p.Retry.Schedule.Kind != "" {
+		if err := p.Retry.Schedule.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("pipeline %q: %w", p.Name, err))
+		}
+	}
+	if p.Dedup.TTL < 0 {
+		errs = append(errs, fmt.Errorf("pipeline %q: dedup TTL must not be negative", p.Name))
+	}
+	return errors.Join(errs...)
+}
+
+// Topic is the name of a pipeline's durable topic.
+func Topic(pipeline string) string { return "tributary." + pipeline }
+
+// RetryTopic is the delayed topic a sink's requeued messages wait in.
+func RetryTopic(pipeline, sink string) string { return "tributary." + pipeline + ".retry." + sink }

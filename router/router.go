@@ -1,0 +1,178 @@
+// Package router composes pipelines: sources feed a durable topic through the
+// ingest handler (dedup, then publish, in one transaction), and every sink
+// consumes the topic with its own consumer group through Poison ⟶ Requeue ⟶
+// Retry. The order is fixed here so that it cannot be got wrong.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// Config configures a Router.
+type Config struct {
+	// Backend holds the topics: Postgres(pool) for durable pipelines, Memory()
+	// for unit tests. Required: there is no default.
+	Backend Backend
+	// Logger; watermill.NopLogger when nil.
+	Logger watermill.LoggerAdapter
+	// CloseTimeout is how long shutdown waits for in-flight deliveries; 30 s when zero.
+	CloseTimeout time.Duration
+	// MaintenanceInterval is how often expired dedup keys are pruned; 1 min when zero.
+	MaintenanceInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = watermill.NopLogger{}
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = 30 * time.Second
+	}
+	if c.MaintenanceInterval == 0 {
+		c.MaintenanceInterval = time.Minute
+	}
+}
+
+// Validate reports what is wrong with c.
+func (c Config) Validate() error {
+	if c.Backend == nil {
+		return errors.New("router: Config.Backend is required: router.Postgres(pool) for durable pipelines, router.Memory() for tests")
+	}
+	if c.CloseTimeout < 0 || c.MaintenanceInterval < 0 {
+		return errors.New("router: durations must not be negative")
+	}
+	return nil
+}
+
+// Router runs pipelines.
+type Router struct {
+	cfg       Config
+	pipelines []Pipeline
+	logger    watermill.LoggerAdapter
+	wm        *message.Router
+	running   chan struct{}
+}
+
+// New validates the pipelines and builds a Router for them.
+func New(cfg Config, pipelines ...Pipeline) (*Router, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(pipelines) == 0 {
+		return nil, errors.New("router: no pipelines")
+	}
+	var errs []error
+	names := map[string]bool{}
+	for i := range pipelines {
+		if err := pipelines[i].Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if names[pipelines[i].Name] {
+			errs = append(errs, fmt.Errorf("pipeline %q defined twice", pipelines[i].Name))
+		}
+		names[pipelines[i].Name] = true
+		pipelines[i].setDefaults()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	wm, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	return &Router{cfg: cfg, pipelines: pipelines, logger: cfg.Logger, wm: wm, running: make(chan struct{})}, nil
+}
+
+// Running is closed once every handler has started.
+func (r *Router) Running() <-chan struct{} { return r.running }
+
+// Run prepares the topics, starts every handler and blocks until ctx is
+// cancelled or the router fails. On cancellation in-flight deliveries get
+// CloseTimeout to finish; a delivery that does not finish is not acked and is
+// redelivered after restart.
+func (r *Router) Run(ctx context.Context) error {
+	if err := r.cfg.Backend.init(ctx, r.pipelines, r.logger); err != nil {
+		return err
+	}
+	for _, p := range r.pipelines {
+		if err := r.addPipeline(p); err != nil {
+			return err
+		}
+	}
+
+	mctx, stopMaintenance := context.WithCancel(ctx)
+	defer stopMaintenance()
+	go r.maintain(mctx)
+	go func() {
+		select {
+		case <-r.wm.Running():
+			close(r.running)
+		case <-mctx.Done():
+		}
+	}()
+	go func() {
+		// Close the Watermill router on cancellation even if a source ignores
+		// its context: Close closes every subscriber and bounds the drain.
+		<-mctx.Done()
+		if err := r.wm.Close(); err != nil {
+			r.logger.Error("Closing router", err, nil)
+		}
+	}()
+
+	err := r.wm.Run(ctx)
+	for _, p := range r.pipelines {
+		for _, s := range p.Sinks {
+			if cerr := s.Publisher.Close(); cerr != nil {
+				r.logger.Error("Closing sink failed", cerr, watermill.LogFields{"pipeline": p.Name, "sink": s.Name})
+			}
+		}
+	}
+	if cerr := r.cfg.Backend.close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (r *Router) addPipeline(p Pipeline) error {
+	for _, s := range p.Sources {
+		r.wm.AddConsumerHandler(
+			fmt.Sprintf("%s.ingest.%s", p.Name, s.Name),
+			s.Topic, s.Subscriber,
+			r.ingestHandler(p, s),
+		)
+	}
+	for _, s := range p.Sinks {
+		deliver := r.deliveryHandler(p, s)
+		sub, err := r.cfg.Backend.deliverySubscriber(s.Name, r.logger)
+		if err != nil {
+			return fmt.Errorf("router: sink %q: %w", s.Name, err)
+		}
+		r.wm.AddConsumerHandler(fmt.Sprintf("%s.deliver.%s", p.Name, s.Name), Topic(p.Name), sub, deliver)
+		rsub, err := r.cfg.Backend.retrySubscriber(r.logger)
+		if err != nil {
+			return fmt.Errorf("router: sink %q: %w", s.Name, err)
+		}
+		r.wm.AddConsumerHandler(fmt.Sprintf("%s.redeliver.%s", p.Name, s.Name), RetryTopic(p.Name, s.Name), rsub, deliver)
+	}
+	return nil
+}
+
+func (r *Router) maintain(ctx context.Context) {
+	t := time.NewTicker(r.cfg.MaintenanceInterval)
+	defer t.Stop()
+	for {
+		r.cfg.Backend.maintain(ctx, r.logger)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router"
+)
+
+func TestFanOutToTwoSinksWithDedup(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	ids := eventIDs("ev", 50)
+	// The second source re-reads half the events: dedup drops them on ingest.
+	src1 := newListSource(ids...)
+	src2 := newListSource(ids[:25]...)
+	a, b := newRecordingSink(nil), newRecordingSink(nil)
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name:    "doors",
+		Sources: []router.Source{{Name: "one", Subscriber: src1}, {Name: "two", Subscriber: src2}},
+		Sinks:   []router.Sink{{Name: "a", Publisher: a}, {Name: "b", Publisher: b}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRouter(t, r)
+	waitFor(t, 30*time.Second, "both sinks to get every event", func() bool {
+		return a.Distinct() == 50 && b.Distinct() == 50 && src2.Acked() == 25
+	})
+	var stored int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM "watermill_tributary.doors"`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 50 {
+		t.Fatalf("topic holds %d events, want 50 (dedup must keep ingest exactly-once)", stored)
+	}
+	for _, id := range ids {
+		if a.Count(id) != 1 || b.Count(id) != 1 {
+			t.Fatalf("event %s delivered %d/%d times", id, a.Count(id), b.Count(id))
+		}
+	}
+}
+
+func TestPermanentErrorIsPoisonedWithoutRetries(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	calls := 0
+	sink := newRecordingSink(func(m *message.Message) error {
+		if m.Metadata.Get("tributary_event_id") == "bad" {
+			calls++
+			return middleware.Permanent(errors.New("receiver says 400"))
+		}
+		return nil
+	})
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name:    "perm",
+		Sources: []router.Source{{Name: "src", Subscriber: newListSource("bad", "good")}},
+		Sinks:   []router.Sink{{Name: "hook", Publisher: sink}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRouter(t, r)
+	q := router.NewPoisonQueue(pool)
+	waitFor(t, 20*time.Second, "the bad event to be poisoned", func() bool {
+		n, _ := q.Count(context.Background(), router.PoisonFilter{Pipeline: "perm"})
+		return n == 1 && sink.Distinct() == 1
+	})
+	recs, err := q.List(context.Background(), router.PoisonFilter{Pipeline: "perm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs[0].EventID != "bad" || recs[0].Sink != "hook" || recs[0].Attempts != 1 || calls != 1 {
+		t.Fatalf("poisoned %+v after %d calls; want event bad on sink hook after 1 attempt", recs[0], calls)
+	}
+}
