@@ -129,7 +129,7 @@ func (q *PoisonQueue) Replay(ctx context.Context, id int64) error {
 	}
 	msg.Metadata.Set("tributary_replayed_at", time.Now().UTC().Format(time.RFC3339))
 	delay.Message(msg, delay.For(0))
-	pub, err := wsql.NewPublisher(wsql.TxFromPgx(tx), wsql.PublisherConfig{SchemaAdapter: wsql.PostgreSQLQueueSchema{}}, watermill.NopLogger{})
+	pub, err := wsql.NewPublisher(wsql.TxFromPgx(tx), wsql.PublisherConfig{SchemaAdapter: retrySchema}, watermill.NopLogger{})
 	if err != nil {
 		return err
 	}

@@ -53,8 +53,8 @@ func (b *MemoryBackend) retryPublisher(*message.Message, watermill.LoggerAdapter
 	return memoryDelayPublisher{b}, nil
 }
 
-func (b *MemoryBackend) dedupStore() middleware.DedupStore   { return b.dedup }
-func (b *MemoryBackend) poisonStore() middleware.PoisonStore { return b.Poison }
+func (b *MemoryBackend) dedupStore() middleware.DedupStore                 { return b.dedup }
+func (b *MemoryBackend) poisonStore() middleware.PoisonStore               { return b.Poison }
 func (b *MemoryBackend) maintain(context.Context, watermill.LoggerAdapter) {}
 
 func (b *MemoryBackend) close() error {

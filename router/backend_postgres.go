@@ -3,10 +3,12 @@ package router
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/components/delay"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -84,8 +86,15 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 			return fmt.Errorf("router: create topic of pipeline %q: %w", p.Name, err)
 		}
 		for _, s := range p.Sinks {
-			if err := rsub.(message.SubscribeInitializer).SubscribeInitialize(RetryTopic(p.Name, s.Name)); err != nil {
+			topic := RetryTopic(p.Name, s.Name)
+			if err := rsub.(message.SubscribeInitializer).SubscribeInitialize(topic); err != nil {
 				return fmt.Errorf("router: create retry topic of sink %q: %w", s.Name, err)
+			}
+			table := retrySchema.MessagesTable(topic)
+			index := strings.ReplaceAll(strings.TrimSuffix(table, `"`)+`_due_idx"`, ".", "_")
+			if _, err := b.Pool.Exec(ctx, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s ((metadata->>'%s')) WHERE NOT acked`,
+				index, table, delay.DelayedUntilKey)); err != nil {
+				return fmt.Errorf("router: index retry topic of sink %q: %w", s.Name, err)
 			}
 		}
 	}
@@ -99,7 +108,7 @@ func (b *PostgresBackend) ingest(ctx context.Context, fn func(context.Context, m
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	wtx := wsql.TxFromPgx(tx)
-	pub, err := wsql.NewPublisher(wtx, wsql.PublisherConfig{SchemaAdapter: wsql.DefaultPostgreSQLSchema{}}, watermill.NopLogger{})
+	pub, err := wsql.NewPublisher(wtx, wsql.PublisherConfig{SchemaAdapter: topicSchema}, watermill.NopLogger{})
 	if err != nil {
 		return err
 	}
@@ -112,30 +121,58 @@ func (b *PostgresBackend) ingest(ctx context.Context, fn func(context.Context, m
 	return nil
 }
 
+// Payloads are stored as BYTEA so that a pipeline carries any payload, not
+// only valid JSON (watermill-sql's default column type).
+func bytea(string) string { return "BYTEA" }
+
+var (
+	topicSchema  = wsql.DefaultPostgreSQLSchema{GeneratePayloadType: bytea}
+	topicOffsets = wsql.DefaultPostgreSQLOffsetsAdapter{}
+	// retrySchema reads only messages whose delay has passed, so a message
+	// waiting ten minutes does not hold back one due now.
+	retrySchema = wsql.PostgreSQLQueueSchema{
+		GeneratePayloadType: bytea,
+		GenerateWhereClause: func(wsql.GenerateWhereClauseParams) (string, []any) {
+			return fmt.Sprintf(`((metadata->>'%[1]s') IS NULL OR (metadata->>'%[1]s')::timestamptz <= NOW())`, delay.DelayedUntilKey), nil
+		},
+	}
+)
+
+// Publisher returns a publisher into pipeline topics, as the ingest path
+// writes them (outside a transaction).
+func (b *PostgresBackend) Publisher(logger watermill.LoggerAdapter) (message.Publisher, error) {
+	b.setDefaults()
+	return wsql.NewPublisher(b.db, wsql.PublisherConfig{SchemaAdapter: topicSchema, AutoInitializeSchema: true}, logger)
+}
+
+// Subscriber returns a subscriber reading pipeline topics as consumer group
+// `group`, configured as the router's sinks read them.
+func (b *PostgresBackend) Subscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error) {
+	b.setDefaults()
+	return b.deliverySubscriber(group, logger)
+}
+
 func (b *PostgresBackend) deliverySubscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error) {
 	deadline := b.AckDeadline
 	return wsql.NewSubscriber(b.db, wsql.SubscriberConfig{
 		ConsumerGroup:    group,
 		PollInterval:     b.PollInterval,
 		AckDeadline:      &deadline,
-		SchemaAdapter:    wsql.DefaultPostgreSQLSchema{},
-		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
+		SchemaAdapter:    topicSchema,
+		OffsetsAdapter:   topicOffsets,
 		InitializeSchema: true,
 	}, logger)
 }
 
 func (b *PostgresBackend) retrySubscriber(logger watermill.LoggerAdapter) (message.Subscriber, error) {
 	deadline := b.AckDeadline
-	return wsql.NewDelayedPostgreSQLSubscriber(b.db, wsql.DelayedPostgreSQLSubscriberConfig{
-		DeleteOnAck:  true,
-		AllowNoDelay: true,
-		Logger:       logger,
-		OverrideSubscriberConfig: func(c *wsql.SubscriberConfig) error {
-			c.PollInterval = b.PollInterval
-			c.AckDeadline = &deadline
-			return nil
-		},
-	})
+	return wsql.NewSubscriber(b.db, wsql.SubscriberConfig{
+		PollInterval:     b.PollInterval,
+		AckDeadline:      &deadline,
+		SchemaAdapter:    retrySchema,
+		OffsetsAdapter:   wsql.PostgreSQLQueueOffsetsAdapter{DeleteOnAck: true},
+		InitializeSchema: true,
+	}, logger)
 }
 
 func (b *PostgresBackend) retryPublisher(msg *message.Message, logger watermill.LoggerAdapter) (message.Publisher, error) {
@@ -143,7 +180,7 @@ func (b *PostgresBackend) retryPublisher(msg *message.Message, logger watermill.
 	if tx, ok := middleware.TxFromContext(msg.Context()); ok {
 		db = tx
 	}
-	return wsql.NewPublisher(db, wsql.PublisherConfig{SchemaAdapter: wsql.PostgreSQLQueueSchema{}}, logger)
+	return wsql.NewPublisher(db, wsql.PublisherConfig{SchemaAdapter: retrySchema}, logger)
 }
 
 func (b *PostgresBackend) dedupStore() middleware.DedupStore {
@@ -166,4 +203,3 @@ func (b *PostgresBackend) maintain(ctx context.Context, logger watermill.LoggerA
 }
 
 func (b *PostgresBackend) close() error { return nil }
-
