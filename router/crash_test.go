@@ -1,0 +1,129 @@
+package router_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/router"
+)
+
+const crashEvents = 300
+
+// TestCrashMidDeliveryLosesNothing runs a pipeline in a child process, kills
+// it with SIGKILL while it delivers, restarts it, and checks that every event
+// reaches the receiver at least once and is stored in the topic exactly once.
+func TestCrashMidDeliveryLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: kills and restarts a child process")
+	}
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	pool := pgtest.PoolFor(t, dbURL)
+
+	// The durable input: a watermill-sql topic the child's source reads as a
+	// consumer group, so unacked input is redelivered after the kill.
+	in, err := wsql.NewPublisher(wsql.BeginnerFromPgx(pool), wsql.PublisherConfig{
+		SchemaAdapter: wsql.DefaultPostgreSQLSchema{}, AutoInitializeSchema: true,
+	}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range eventIDs("crash", crashEvents) {
+		if err := in.Publish("input", tributary.NewEventMessage(id, []byte(`{"id":"`+id+`"}`))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	recv := newReceiver(3 * time.Millisecond)
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
+		cmd.Env = append(os.Environ(), "TRIBUTARY_CRASH_CHILD=1", "CHILD_DB="+dbURL, "CHILD_RECEIVER="+srv.URL)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+
+	child := start()
+	waitFor(t, 60*time.Second, "the child to deliver a third of the events", func() bool {
+		d, _ := recv.counts()
+		return d >= crashEvents/3
+	})
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	killedAt, _ := recv.counts()
+	if killedAt >= crashEvents {
+		t.Fatalf("the child delivered everything (%d) before it was killed; the test proves nothing", killedAt)
+	}
+
+	child = start()
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	waitFor(t, 90*time.Second, "every event after the restart", func() bool {
+		d, _ := recv.counts()
+		return d == crashEvents
+	})
+	distinct, total := recv.counts()
+	t.Logf("killed after %d events; after restart %d distinct, %d deliveries (%d redelivered)", killedAt, distinct, total, total-distinct)
+
+	var stored int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM "watermill_tributary.crash"`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != crashEvents {
+		t.Fatalf("topic holds %d events, want exactly %d", stored, crashEvents)
+	}
+}
+
+// TestCrashChild is the child of TestCrashMidDeliveryLosesNothing.
+func TestCrashChild(t *testing.T) {
+	if os.Getenv("TRIBUTARY_CRASH_CHILD") != "1" {
+		t.Skip("runs only as the child of TestCrashMidDeliveryLosesNothing")
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("CHILD_DB"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(pool), wsql.SubscriberConfig{
+		ConsumerGroup:    "source",
+		SchemaAdapter:    wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 10},
+		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
+		PollInterval:     50 * time.Millisecond,
+		InitializeSchema: true,
+	}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name:    "crash",
+		Sources: []router.Source{{Name: "input", Subscriber: src}},
+		Sinks:   []router.Sink{{Name: "receiver", Publisher: httpSink{url: os.Getenv("CHILD_RECEIVER"), client: http.DefaultClient}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(os.Stderr, "crash child running")
+	t.Fatal(r.Run(ctx)) // runs until killed
+}
+
+var _ message.Subscriber = (*wsql.Subscriber)(nil)

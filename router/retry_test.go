@@ -1,0 +1,179 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router"
+)
+
+func fastRetry() *middleware.Retry {
+	return &middleware.Retry{MaxRetries: 2, InitialInterval: 5 * time.Millisecond, MaxInterval: 20 * time.Millisecond, Multiplier: 2}
+}
+
+// TestWaitingRetryDoesNotHoldBackOthers: the first event fails for several
+// seconds (three requeued attempts) while the 1,000 events behind it are all
+// delivered; then it is delivered too.
+func TestWaitingRetryDoesNotHoldBackOthers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: waits on a retry schedule")
+	}
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	ids := append([]string{"slow"}, eventIDs("fast", 1000)...)
+	var mu sync.Mutex
+	othersBeforeSlow := -1
+	sink := newRecordingSink(func(m *message.Message) error {
+		if tributary.EventID(m) != "slow" {
+			return nil
+		}
+		if middleware.Attempts(m) < 3 {
+			return errors.New("receiver unavailable")
+		}
+		return nil
+	})
+	// Record how many others had arrived when "slow" got through.
+	wrapped := newRecordingSink(func(m *message.Message) error {
+		if err := sink.Publish("", m); err != nil {
+			return err
+		}
+		if tributary.EventID(m) == "slow" {
+			mu.Lock()
+			othersBeforeSlow = sink.Distinct() - 1
+			mu.Unlock()
+		}
+		return nil
+	})
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name:    "slow",
+		Sources: []router.Source{{Name: "src", Subscriber: newListSource(ids...)}},
+		Sinks: []router.Sink{{Name: "hook", Publisher: wrapped, Retry: &router.RetryPolicy{
+			InProcess: fastRetry(),
+			Schedule:  middleware.List(2*time.Second, 2*time.Second, 2*time.Second),
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRouter(t, r)
+	waitFor(t, 60*time.Second, "every event, the slow one last", func() bool { return wrapped.Distinct() == 1001 })
+	mu.Lock()
+	defer mu.Unlock()
+	if othersBeforeSlow != 1000 {
+		t.Fatalf("the failing event got through after %d of the 1000 others; want all 1000 first", othersBeforeSlow)
+	}
+	if wrapped.order[len(wrapped.order)-1] != "slow" {
+		t.Fatalf("last delivered %q, want slow", wrapped.order[len(wrapped.order)-1])
+	}
+}
+
+// TestRetryRunsBeforePoison proves the fixed order Poison ⟶ Requeue ⟶ Retry:
+// an always-failing event is tried (1 + in-process retries) times per
+// attempt, for every attempt of the schedule, before it is poisoned. With
+// watermill#645's mis-ordering it would be poisoned after one try.
+func TestRetryRunsBeforePoison(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: waits on a retry schedule")
+	}
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	var calls atomic.Int32
+	var healthy atomic.Bool
+	failing := newRecordingSink(func(m *message.Message) error {
+		if healthy.Load() {
+			return nil
+		}
+		calls.Add(1)
+		return errors.New("connection refused")
+	})
+	other := newRecordingSink(nil)
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name:    "order",
+		Sources: []router.Source{{Name: "src", Subscriber: newListSource("e1")}},
+		Sinks: []router.Sink{
+			{Name: "failing", Publisher: failing, Retry: &router.RetryPolicy{
+				InProcess: fastRetry(), Schedule: middleware.List(time.Second, time.Second),
+			}},
+			{Name: "other", Publisher: other},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRouter(t, r)
+	q := router.NewPoisonQueue(pool)
+	ctx := context.Background()
+	waitFor(t, 30*time.Second, "the event to be poisoned", func() bool {
+		n, _ := q.Count(ctx, router.PoisonFilter{Pipeline: "order"})
+		return n == 1
+	})
+	recs, err := q.List(ctx, router.PoisonFilter{Pipeline: "order", Sink: "failing"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("list: %v %v", recs, err)
+	}
+	rec := recs[0]
+	// 3 attempts (first + 2 scheduled), each 1 try + 2 in-process retries.
+	if rec.Attempts != 3 || calls.Load() != 9 {
+		t.Fatalf("poisoned after %d attempts and %d calls; want 3 attempts and 9 calls", rec.Attempts, calls.Load())
+	}
+	if rec.EventID != "e1" || rec.Reason == "" || rec.FirstFailure.After(rec.LastFailure) || !rec.LastFailure.After(rec.FirstFailure) {
+		t.Fatalf("bad record: %+v", rec)
+	}
+	if other.Count("e1") != 1 {
+		t.Fatalf("the healthy sink got e1 %d times, want 1", other.Count("e1"))
+	}
+
+	// Replay goes back to the failing sink only.
+	healthy.Store(true)
+	if err := q.Replay(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the replayed event", func() bool { return failing.Count("e1") == 1 })
+	time.Sleep(300 * time.Millisecond)
+	if other.Count("e1") != 1 {
+		t.Fatalf("replay reached the other sink too (%d deliveries)", other.Count("e1"))
+	}
+	if n, _ := q.Count(ctx, router.PoisonFilter{}); n != 0 {
+		t.Fatalf("poison queue holds %d after replay", n)
+	}
+	if err := q.Replay(ctx, rec.ID); !errors.Is(err, router.ErrNotFound) {
+		t.Fatalf("second replay: %v, want ErrNotFound", err)
+	}
+}
+
+// TestRetryAfterWinsOverSchedule: a receiver's Retry-After (3 s) replaces the
+// schedule's delay (1 h).
+func TestRetryAfterWinsOverSchedule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: waits on a retry")
+	}
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	sink := newRecordingSink(func(m *message.Message) error {
+		if middleware.Attempts(m) == 0 {
+			return middleware.RetryAfter(errors.New("429"), 2*time.Second)
+		}
+		return nil
+	})
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name:    "after",
+		Sources: []router.Source{{Name: "src", Subscriber: newListSource("e1")}},
+		Sinks: []router.Sink{{Name: "hook", Publisher: sink, Retry: &router.RetryPolicy{
+			InProcess: fastRetry(), Schedule: middleware.List(time.Hour),
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRouter(t, r)
+	waitFor(t, 20*time.Second, "delivery after Retry-After", func() bool { return sink.Count("e1") == 1 })
+}
