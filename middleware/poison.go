@@ -27,8 +27,8 @@ type PoisonRecord struct {
 	PoisonedAt   time.Time         `json:"poisoned_at"`
 }
 
-// PoisonStore keeps poisoned messages. Add writes in the transaction carried by
-// ctx, if any, so the record commits with the ack of the message.
+// PoisonStore keeps poisoned messages. Add commits before the message is
+// acked, so a crash in between redelivers the message rather than losing it.
 type PoisonStore interface {
 	Add(ctx context.Context, rec PoisonRecord) error
 }

@@ -34,8 +34,9 @@ type Requeue struct {
 	Schedule Schedule
 	// Topic is the delayed retry topic of the one sink this middleware wraps.
 	Topic string
-	// Publisher returns the publisher for the delayed topic, bound to msg's
-	// transaction where there is one, so the requeue commits with the ack.
+	// Publisher returns the publisher for the delayed topic. The requeue
+	// commits before the message is acked: a crash in between redelivers the
+	// message (a duplicate attempt), it never loses it.
 	Publisher func(msg *message.Message) (message.Publisher, error)
 	// OnRequeue, if set, is called for each requeue.
 	OnRequeue func(msg *message.Message, attempt int, wait time.Duration, err error)

@@ -18,14 +18,15 @@ func ContextWithTx(ctx context.Context, tx Executor) context.Context {
 	return context.WithValue(ctx, txKey{}, tx)
 }
 
-// TxFromContext returns the transaction of ctx: one set by ContextWithTx, else
-// the one watermill-sql's subscriber consumes the message in.
+// TxFromContext returns the transaction set by ContextWithTx.
+//
+// It deliberately ignores the transaction watermill-sql's subscriber consumes
+// a message in (wsql.TxFromContext): that subscriber commits it from its own
+// goroutine when it stops waiting for an ack (shutdown, ack deadline), which
+// races with a handler still writing to it on the same connection. Requeues
+// and poison records are therefore written in transactions of their own,
+// before the ack: a crash in between means a redelivery, never a loss.
 func TxFromContext(ctx context.Context) (Executor, bool) {
-	if tx, ok := ctx.Value(txKey{}).(Executor); ok {
-		return tx, true
-	}
-	if tx, ok := wsql.TxFromContext(ctx); ok {
-		return tx, true
-	}
-	return nil, false
+	tx, ok := ctx.Value(txKey{}).(Executor)
+	return tx, ok
 }

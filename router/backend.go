@@ -22,7 +22,7 @@ type Backend interface {
 	deliverySubscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error)
 	// retrySubscriber reads a sink's delayed retry topic.
 	retrySubscriber(logger watermill.LoggerAdapter) (message.Subscriber, error)
-	// retryPublisher publishes to a delayed retry topic, in msg's transaction.
+	// retryPublisher publishes to a delayed retry topic (committed before msg is acked).
 	retryPublisher(msg *message.Message, logger watermill.LoggerAdapter) (message.Publisher, error)
 	dedupStore() middleware.DedupStore
 	poisonStore() middleware.PoisonStore

@@ -17,9 +17,9 @@ import (
 
 // PostgresBackend keeps topics in PostgreSQL through watermill-sql: a
 // DefaultPostgreSQLSchema table per pipeline read by one consumer group per
-// sink, and a delayed queue table per sink for retries. Dedup keys, poison
-// records and requeues are written in the same transactions as the messages
-// they concern.
+// sink, and a delayed queue table per sink for retries. Dedup keys are written
+// in the same transaction as the event they guard; requeues and poison records
+// are committed before the message they concern is acked.
 type PostgresBackend struct {
 	Pool *pgxpool.Pool
 	// PollInterval is how often an idle consumer looks for new messages; 100 ms when zero.
@@ -154,7 +154,7 @@ func (b *PostgresBackend) Subscriber(group string, logger watermill.LoggerAdapte
 
 func (b *PostgresBackend) deliverySubscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error) {
 	deadline := b.AckDeadline
-	return wsql.NewSubscriber(b.db, wsql.SubscriberConfig{
+	return newSubscriber(b.db, wsql.SubscriberConfig{
 		ConsumerGroup:    group,
 		PollInterval:     b.PollInterval,
 		AckDeadline:      &deadline,
@@ -166,7 +166,7 @@ func (b *PostgresBackend) deliverySubscriber(group string, logger watermill.Logg
 
 func (b *PostgresBackend) retrySubscriber(logger watermill.LoggerAdapter) (message.Subscriber, error) {
 	deadline := b.AckDeadline
-	return wsql.NewSubscriber(b.db, wsql.SubscriberConfig{
+	return newSubscriber(b.db, wsql.SubscriberConfig{
 		PollInterval:     b.PollInterval,
 		AckDeadline:      &deadline,
 		SchemaAdapter:    retrySchema,
@@ -175,12 +175,16 @@ func (b *PostgresBackend) retrySubscriber(logger watermill.LoggerAdapter) (messa
 	}, logger)
 }
 
-func (b *PostgresBackend) retryPublisher(msg *message.Message, logger watermill.LoggerAdapter) (message.Publisher, error) {
-	var db wsql.ContextExecutor = b.db
-	if tx, ok := middleware.TxFromContext(msg.Context()); ok {
-		db = tx
+func newSubscriber(db wsql.Beginner, cfg wsql.SubscriberConfig, logger watermill.LoggerAdapter) (message.Subscriber, error) {
+	sub, err := wsql.NewSubscriber(db, cfg, logger)
+	if err != nil {
+		return nil, err
 	}
-	return wsql.NewPublisher(db, wsql.PublisherConfig{SchemaAdapter: retrySchema}, logger)
+	return syncClose(sub), nil
+}
+
+func (b *PostgresBackend) retryPublisher(_ *message.Message, logger watermill.LoggerAdapter) (message.Publisher, error) {
+	return wsql.NewPublisher(b.db, wsql.PublisherConfig{SchemaAdapter: retrySchema}, logger)
 }
 
 func (b *PostgresBackend) dedupStore() middleware.DedupStore {

@@ -8,6 +8,9 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
@@ -39,6 +42,11 @@ func TestFanOutToTwoSinksWithDedup(t *testing.T) {
 	}
 	if stored != 50 {
 		t.Fatalf("topic holds %d events, want 50 (dedup must keep ingest exactly-once)", stored)
+	}
+	// Whichever source read an event second had it counted as a duplicate.
+	if got := testutil.ToFloat64(metrics.EventsDeduped.WithLabelValues("doors", "one")) +
+		testutil.ToFloat64(metrics.EventsDeduped.WithLabelValues("doors", "two")); got != 25 {
+		t.Fatalf("deduped counter = %v, want 25", got)
 	}
 	for _, id := range ids {
 		if a.Count(id) != 1 || b.Count(id) != 1 {
