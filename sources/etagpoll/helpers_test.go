@@ -312,4 +312,3 @@ func runRouter(t testing.TB, r interface {
 		}
 	})
 }
-

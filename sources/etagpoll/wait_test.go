@@ -14,10 +14,10 @@ func TestNextWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name                string
-		failures            int
-		server, retry       time.Duration
-		atLeast, atMost     time.Duration
+		name            string
+		failures        int
+		server, retry   time.Duration
+		atLeast, atMost time.Duration
 	}{
 		{"idle: the seed's 60 s plus jitter", 0, 0, 0, 60 * time.Second, 66 * time.Second},
 		{"server asks for longer", 0, 90 * time.Second, 0, 90 * time.Second, 99 * time.Second},
