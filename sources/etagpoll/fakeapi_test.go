@@ -33,6 +33,8 @@ type fakeAPI struct {
 	token    string        // required Authorization value, if set
 	interval string        // X-Poll-Interval to send, if set
 	seq      int
+	links    bool           // send Link rel="next" instead of relying on page numbers
+	issued   map[string]int // ETag sent → number of events in the log then
 
 	// intercept, when set, may answer a request itself (return true).
 	intercept func(w http.ResponseWriter, r *http.Request, step string, n int) bool
@@ -59,7 +61,7 @@ type fakeRequest struct {
 }
 
 func newFakeAPI(t testing.TB) *fakeAPI {
-	f := &fakeAPI{t: t, maxPage: 25, etagFmt: `W/"%s"`}
+	f := &fakeAPI{t: t, maxPage: 25, etagFmt: `W/"%s"`, issued: map[string]int{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -108,6 +110,19 @@ func (f *fakeAPI) ids() []string {
 		out[i] = e.ID
 	}
 	return out
+}
+
+// eventsCoveredBy returns the events that existed when etag was sent.
+func (f *fakeAPI) eventsCoveredBy(etag string) []fakeEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.events[:f.issued[etag]])
+}
+
+func (f *fakeAPI) all() []fakeEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.events)
 }
 
 func (f *fakeAPI) requests() []fakeRequest {
@@ -177,6 +192,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.etagFmt != "" {
 		w.Header().Set("ETag", f.etag())
+		f.issued[f.etag()] = len(f.events)
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && f.etagFmt != "" && weakMatch(inm, f.etag()) {
 		f.mu.Unlock()
@@ -219,7 +235,17 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		page = p
 	}
 	lo := min((page-1)*size, len(list))
+	if o, err := strconv.Atoi(q.Get("offset")); err == nil && o >= 0 {
+		lo = min(o, len(list))
+	}
 	hi := min(lo+size, len(list))
+	if f.links && hi < len(list) {
+		next := *r.URL
+		nq := next.Query()
+		nq.Set("page", strconv.Itoa(page+1))
+		next.RawQuery = nq.Encode()
+		w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next"`, next.RequestURI()))
+	}
 	body, err := json.Marshal(list[lo:hi])
 	onPage := f.onPage
 	f.mu.Unlock()
@@ -233,4 +259,29 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	setStatus(200)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(body)
+}
+
+func (f *fakeAPI) setIntercept(fn func(w http.ResponseWriter, r *http.Request, step string, n int) bool) {
+	f.mu.Lock()
+	f.intercept = fn
+	f.mu.Unlock()
+}
+
+// failFirst answers the first k requests of step with bad; later ones pass.
+func failFirst(step string, k int, bad http.HandlerFunc) func(http.ResponseWriter, *http.Request, string, int) bool {
+	var mu sync.Mutex
+	n := 0
+	return func(w http.ResponseWriter, r *http.Request, s string, _ int) bool {
+		if s != step {
+			return false
+		}
+		mu.Lock()
+		n++
+		hit := n <= k
+		mu.Unlock()
+		if hit {
+			bad(w, r)
+		}
+		return hit
+	}
 }

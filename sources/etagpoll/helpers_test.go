@@ -115,8 +115,11 @@ type savingStore struct {
 
 func (s *savingStore) Save(ctx context.Context, key string, v any) error {
 	st := v.(State)
-	if s.failOn != nil {
-		if err := s.failOn(st); err != nil {
+	s.mu.Lock()
+	failOn := s.failOn
+	s.mu.Unlock()
+	if failOn != nil {
+		if err := failOn(st); err != nil {
 			return err
 		}
 	}
@@ -127,6 +130,35 @@ func (s *savingStore) Save(ctx context.Context, key string, v any) error {
 	s.saves = append(s.saves, st)
 	s.mu.Unlock()
 	return nil
+}
+
+func (s *savingStore) setFailOn(f func(State) error) {
+	s.mu.Lock()
+	s.failOn = f
+	s.mu.Unlock()
+}
+
+// checkNoLoss makes every save assert the source's promise: a state may
+// cover (by its cursor or its ETag) only events the consumer has acked.
+func (s *savingStore) checkNoLoss(t testing.TB, api *fakeAPI, c *collector) {
+	s.setFailOn(func(st State) error {
+		got := c.distinct()
+		var covered []fakeEvent
+		if st.ETag != "" {
+			covered = api.eventsCoveredBy(st.ETag)
+		}
+		for _, e := range api.all() {
+			if !e.CreatedAt.After(st.Cursor) {
+				covered = append(covered, e)
+			}
+		}
+		for _, e := range covered {
+			if !e.CreatedAt.Before(st.Start) && got[e.ID] == 0 {
+				t.Errorf("checkpoint %+v saved while event %s (created %s) was not acked", st, e.ID, e.CreatedAt)
+			}
+		}
+		return nil
+	})
 }
 
 func (s *savingStore) saved() []State {
