@@ -316,11 +316,13 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// runRouter runs r until the test ends.
-func runRouter(t testing.TB, r interface {
+type runner interface {
 	Run(context.Context) error
 	Running() <-chan struct{}
-}) {
+}
+
+// startRouter runs r until stop is called (or the test ends).
+func startRouter(t testing.TB, r runner) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -332,15 +334,20 @@ func runRouter(t testing.TB, r interface {
 	case <-time.After(30 * time.Second):
 		t.Fatal("router did not start")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("router: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("router: %v", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Error("router did not stop")
 			}
-		case <-time.After(60 * time.Second):
-			t.Error("router did not stop")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }

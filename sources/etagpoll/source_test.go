@@ -204,3 +204,36 @@ func TestPoliteWaits(t *testing.T) {
 		}
 	})
 }
+
+// TestStartsAtServerClock: without StartFrom the source starts at the
+// server's time (its Date header), not the client's, so a server 5 minutes
+// behind or ahead neither replays its last 5 minutes nor skips its next 5.
+func TestStartsAtServerClock(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	for _, skew := range []time.Duration{-5 * time.Minute, 5 * time.Minute} {
+		t.Run(fmt.Sprint(skew), func(t *testing.T) {
+			t.Parallel()
+			api := newFakeAPI(t)
+			api.skew = skew
+			history := []string{api.addLate(3 * time.Second), api.addLate(2 * time.Second)}
+			store := &savingStore{Store: checkpoint.NewStore(pool)}
+			src, _, _ := newTestSource(t, api, store, "start-"+fmt.Sprint(skew), nil)
+			c := collect(t, src, false)
+			store.checkNoLoss(t, api, c)
+			started(t, store)
+			start := store.saved()[0].Start
+			if d := start.Sub(api.now()); d < -2*time.Second || d > time.Second {
+				t.Fatalf("start %s is not the server's clock %s", start, api.now())
+			}
+			want := api.add(5)
+			waitFor(t, 10*time.Second, "events after the start", func() bool { return c.has(want) })
+			got := c.distinct()
+			for _, id := range history {
+				if got[id] != 0 {
+					t.Errorf("event %s from before the start was handed on", id)
+				}
+			}
+		})
+	}
+}
