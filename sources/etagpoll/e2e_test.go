@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
@@ -33,21 +32,11 @@ func pipeline(t testing.TB, pool *pgxpool.Pool, name string, src *Source, sink *
 
 func storedIDs(t testing.TB, pool *pgxpool.Pool, pipeline string) map[string]int {
 	t.Helper()
-	rows, err := pool.Query(context.Background(),
-		fmt.Sprintf(`SELECT metadata->>'%s' FROM "watermill_%s"`, tributary.MetaEventID, router.Topic(pipeline)))
+	ids, err := topicIDs(pool, pipeline)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		out[id]++
-	}
-	return out
+	return ids
 }
 
 // TestEndToEndClockSkew runs the real router on Postgres with the server's
@@ -208,7 +197,7 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 		t.Fatalf("first request after restart %+v: want a probe with the stored ETag %q", reqs[0], saved.ETag)
 	}
 	q, _ := url.ParseQuery(reqs[1].query)
-	wantSince := saved.since(5*time.Minute).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	wantSince := saved.since(5 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	if reqs[1].step != "fetch" || q.Get("startDate") != wantSince {
 		t.Fatalf("first fetch after restart %+v: want startDate %s (stored cursor minus the overlap, not below the start)", reqs[1], wantSince)
 	}
