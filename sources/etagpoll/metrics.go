@@ -19,6 +19,11 @@ var (
 	redeliveries = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "tributary_etagpoll_redeliveries_total", Help: "Nacked messages an ETag-poll source redelivered.",
 	}, []string{"source"})
+	// rereadsSkipped counts overlap re-reads of events this process already
+	// saw acked, which are therefore not handed on again.
+	rereadsSkipped = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "tributary_etagpoll_rereads_skipped_total", Help: "Overlap re-reads an ETag-poll source skipped because it had already seen them acked.",
+	}, []string{"source"})
 	// cursorSeconds is the stored cursor: the largest createdAt acked.
 	cursorSeconds = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tributary_etagpoll_cursor_timestamp_seconds", Help: "Largest createdAt (server time) an ETag-poll source has acked and stored.",

@@ -73,15 +73,20 @@ type Source struct {
 	state  State
 	loaded bool
 	dirty  bool // state advanced in memory but not yet saved
+	// seen holds the acked events of earlier polls still inside the overlap
+	// window (id → createdAt). Re-reads of them are not handed on again: they
+	// are durably in the pipeline already. After a restart the set is empty
+	// and the router's dedup drops the re-reads instead.
+	seen map[string]time.Time
 
 	m sourceMetrics
 }
 
 type sourceMetrics struct {
-	up, lastSuccess, cursor prometheus.Gauge
-	acked, redelivered      prometheus.Counter
-	requests                map[[2]string]prometheus.Counter
-	mu                      sync.Mutex
+	up, lastSuccess, cursor     prometheus.Gauge
+	acked, redelivered, skipped prometheus.Counter
+	requests                    map[[2]string]prometheus.Counter
+	mu                          sync.Mutex
 }
 
 // NewSource validates cfg and builds a Source.
@@ -108,6 +113,7 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 		cursor:      cursorSeconds.WithLabelValues(cfg.Name),
 		acked:       eventsAcked.WithLabelValues(cfg.Name),
 		redelivered: redeliveries.WithLabelValues(cfg.Name),
+		skipped:     rereadsSkipped.WithLabelValues(cfg.Name),
 		requests:    map[[2]string]prometheus.Counter{},
 	}
 	return s, nil
@@ -150,6 +156,12 @@ func (s *Source) Close() error {
 func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 	defer s.wg.Done()
 	defer close(out)
+	defer func() {
+		// A later Subscribe (a restarted router) starts from the checkpoint.
+		s.mu.Lock()
+		s.subscribed, s.loaded, s.seen = false, false, nil
+		s.mu.Unlock()
+	}()
 	// Spread the first polls of many sources started together.
 	if s.cfg.Jitter > 0 {
 		if s.sleep(ctx, time.Duration(rand.Float64()*s.cfg.Jitter*float64(s.cfg.Interval))) != nil {
@@ -252,6 +264,7 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 		}
 	}
 	s.state, s.dirty = next, true
+	s.rememberAcked(events)
 	if err := s.save(ctx); err != nil {
 		return interval, err
 	}
@@ -295,6 +308,10 @@ func (s *Source) startTime(h http.Header) time.Time {
 // false when ctx ended first.
 func (s *Source) deliver(ctx context.Context, out chan<- *message.Message, events []Event) bool {
 	for _, ev := range events {
+		if _, ok := s.seen[ev.ID]; ok {
+			s.m.skipped.Inc()
+			continue
+		}
 		for {
 			msg := s.message(ev)
 			msg.SetContext(ctx)
@@ -319,6 +336,23 @@ func (s *Source) deliver(ctx context.Context, out chan<- *message.Message, event
 		}
 	}
 	return true
+}
+
+// rememberAcked adds a poll's acked events to the seen set and forgets those that
+// the next fetch's window no longer reaches.
+func (s *Source) rememberAcked(events []Event) {
+	if s.seen == nil {
+		s.seen = map[string]time.Time{}
+	}
+	for _, ev := range events {
+		s.seen[ev.ID] = ev.CreatedAt
+	}
+	since := s.state.since(s.cfg.Overlap)
+	for id, at := range s.seen {
+		if at.Before(since) {
+			delete(s.seen, id)
+		}
+	}
 }
 
 func (s *Source) message(ev Event) *message.Message {

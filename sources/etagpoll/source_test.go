@@ -1,12 +1,15 @@
 package etagpoll
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
@@ -235,5 +238,64 @@ func TestStartsAtServerClock(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCloseAndResubscribe: Close and ctx both close the channel; a later
+// Subscribe on the same source (a restarted router) resumes from the
+// checkpoint; Subscribe after Close is refused.
+func TestCloseAndResubscribe(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	api := newFakeAPI(t)
+	store := &savingStore{Store: checkpoint.NewStore(pool)}
+	src, _, _ := newTestSource(t, api, store, "close", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := src.Subscribe(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Subscribe(ctx, ""); err == nil {
+		t.Fatal("a second concurrent Subscribe was accepted")
+	}
+	started(t, store)
+	cancel()
+	drain(t, ch)
+
+	ch, err = src.Subscribe(context.Background(), "")
+	if err != nil {
+		t.Fatalf("Subscribe after the first subscription ended: %v", err)
+	}
+	want := api.add(3)
+	var got []string
+	for len(got) < len(want) {
+		m := <-ch
+		got = append(got, tributary.EventID(m))
+		m.Ack()
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, ch)
+	if _, err := src.Subscribe(context.Background(), ""); err == nil {
+		t.Fatal("Subscribe after Close was accepted")
+	}
+}
+
+func drain(t *testing.T, ch <-chan *message.Message) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatal("channel not closed")
+		}
 	}
 }
