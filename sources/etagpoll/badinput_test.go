@@ -127,6 +127,7 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("tributary_source_errors_total{kind=%q} = %v, want 2", tc.kind, got)
 			}
 			logged := log.lines("ERROR")
+			t.Log(logged[0])
 			if len(logged) != 2 || !strings.Contains(logged[0], "kind:"+tc.kind) {
 				t.Errorf("want 2 logged errors of kind %s, got %q", tc.kind, logged)
 			}

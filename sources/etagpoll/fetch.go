@@ -80,7 +80,7 @@ func (s *Source) fetchWindow(ctx context.Context, since time.Time) ([]Event, err
 			if errors.Is(err, errBadEvent) {
 				kind = "invalid_event"
 			}
-			return nil, failf(kind, "fetch %s page %d: %v", u.Path, page, err)
+			return nil, failf(kind, "fetch %s page %d: %v", u.Path, page+1, err)
 		}
 		if len(events) == 0 {
 			break
@@ -90,7 +90,7 @@ func (s *Source) fetchWindow(ctx context.Context, since time.Time) ([]Event, err
 			ids[i] = ev.ID
 		}
 		if slices.Equal(ids, prevIDs) {
-			return nil, failf("paging", "fetch %s: page %d repeats page %d: the API ignores %q; set Config.Paging", u.Path, page, page-1, s.cfg.PageParam)
+			return nil, failf("paging", "fetch %s: page %d repeats page %d: the API ignores %q; set Config.Paging", u.Path, page+1, page, s.cfg.PageParam)
 		}
 		prevIDs = ids
 		received += len(events)

@@ -129,7 +129,7 @@ func (s *Source) classify(ctx, rctx context.Context, step string, u *url.URL, er
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(err, errForeignRedirect):
-		return &pollError{kind: "redirect", err: fmt.Errorf("%s %s: %w", step, u.Path, errForeignRedirect)}
+		return &pollError{kind: "redirect", err: fmt.Errorf("%s: %w", step, err)}
 	case rctx.Err() != nil:
 		return failf("timeout", "%s %s: no complete answer within %s", step, u.Path, s.cfg.RequestTimeout)
 	}
