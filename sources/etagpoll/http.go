@@ -88,7 +88,9 @@ func (s *Source) get(ctx context.Context, step string, u *url.URL, etag string) 
 		return nil, failf("request", "build request: %v", err)
 	}
 	for k, vs := range s.cfg.Header {
-		req.Header[k] = append([]string(nil), vs...)
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	req.Header.Set("Accept", "application/json")
 	if s.cfg.AuthValue != "" {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,5 +298,39 @@ func drain(t *testing.T, ch <-chan *message.Message) {
 		case <-timeout:
 			t.Fatal("channel not closed")
 		}
+	}
+}
+
+// TestCheckpointSaveFailure: when the checkpoint cannot be saved after the
+// acks, the poll counts as failed, the state is saved again before the next
+// poll, and nothing is lost or skipped.
+func TestCheckpointSaveFailure(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	api := newFakeAPI(t)
+	store := &savingStore{Store: checkpoint.NewStore(pool)}
+	src, _, log := newTestSource(t, api, store, "ckpt-fail", nil)
+	c := collect(t, src, false)
+	started(t, store)
+	var mu sync.Mutex
+	fails := 0
+	store.setFailOn(func(st State) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !st.Cursor.IsZero() && fails < 2 {
+			fails++
+			return fmt.Errorf("database unavailable")
+		}
+		return nil
+	})
+	want := api.add(5)
+	waitFor(t, 10*time.Second, "events", func() bool { return c.has(want) })
+	newest := findEvent(api, want[len(want)-1]).CreatedAt.UTC()
+	waitFor(t, 10*time.Second, "the checkpoint to be saved after the failures", func() bool {
+		s := store.saved()
+		return s[len(s)-1].Cursor.Equal(newest)
+	})
+	if n := len(log.lines("ERROR")); n != 2 || !strings.Contains(log.lines("ERROR")[0], "kind:checkpoint") {
+		t.Fatalf("want 2 checkpoint errors logged, got %q", log.lines("ERROR"))
 	}
 }
