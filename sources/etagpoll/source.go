@@ -244,7 +244,7 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 		if err := s.save(ctx); err != nil {
 			return interval, err
 		}
-		s.logger.Info("No checkpoint; starting at the server's time", watermill.LogFields{"start": s.state.Start})
+		s.logger.Info("No checkpoint; starting at StartFrom or else the server's clock", watermill.LogFields{"start": s.state.Start})
 	}
 
 	since := s.state.since(s.cfg.Overlap)
