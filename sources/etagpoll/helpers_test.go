@@ -1,0 +1,353 @@
+package etagpoll
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/sources/checkpoint"
+)
+
+// testLogger records what the source logs, so tests can check that errors
+// are logged clearly and that secrets are not.
+type testLogger struct {
+	mu      sync.Mutex
+	entries []string
+	fields  watermill.LogFields
+	parent  *testLogger
+}
+
+func (l *testLogger) root() *testLogger {
+	if l.parent != nil {
+		return l.parent.root()
+	}
+	return l
+}
+
+func (l *testLogger) add(level, msg string, err error, f watermill.LogFields) {
+	all := watermill.LogFields{}
+	for k, v := range l.fields {
+		all[k] = v
+	}
+	for k, v := range f {
+		all[k] = v
+	}
+	line := fmt.Sprintf("%s %s err=%v %v", level, msg, err, all)
+	r := l.root()
+	r.mu.Lock()
+	r.entries = append(r.entries, line)
+	r.mu.Unlock()
+}
+
+func (l *testLogger) Error(msg string, err error, f watermill.LogFields) { l.add("ERROR", msg, err, f) }
+func (l *testLogger) Info(msg string, f watermill.LogFields)             { l.add("INFO", msg, nil, f) }
+func (l *testLogger) Debug(msg string, f watermill.LogFields)            { l.add("DEBUG", msg, nil, f) }
+func (l *testLogger) Trace(msg string, f watermill.LogFields)            { l.add("TRACE", msg, nil, f) }
+func (l *testLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
+	all := watermill.LogFields{}
+	for k, v := range l.fields {
+		all[k] = v
+	}
+	for k, v := range f {
+		all[k] = v
+	}
+	return &testLogger{fields: all, parent: l}
+}
+
+func (l *testLogger) lines(level string) []string {
+	r := l.root()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.entries {
+		if strings.HasPrefix(e, level+" ") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (l *testLogger) all() string {
+	r := l.root()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.entries, "\n")
+}
+
+// clock compresses the source's waits: it records each wait asked for and
+// sleeps at most max of it, so a 60 s interval costs the test milliseconds
+// while the test can still check what was asked for.
+type clock struct {
+	mu    sync.Mutex
+	waits []time.Duration
+	max   time.Duration
+}
+
+func (c *clock) sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.waits = append(c.waits, d)
+	c.mu.Unlock()
+	return sleepCtx(ctx, min(d, c.max))
+}
+
+func (c *clock) recorded() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.waits)
+}
+
+// savingStore wraps the real Postgres checkpoint store and records every
+// state saved, with the number of events the consumer had acked by then.
+type savingStore struct {
+	*checkpoint.Store
+	mu     sync.Mutex
+	saves  []State
+	failOn func(State) error
+}
+
+func (s *savingStore) Save(ctx context.Context, key string, v any) error {
+	st := v.(State)
+	s.mu.Lock()
+	failOn := s.failOn
+	s.mu.Unlock()
+	if failOn != nil {
+		if err := failOn(st); err != nil {
+			return err
+		}
+	}
+	if err := s.Store.Save(ctx, key, v); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.saves = append(s.saves, st)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *savingStore) setFailOn(f func(State) error) {
+	s.mu.Lock()
+	s.failOn = f
+	s.mu.Unlock()
+}
+
+// checkNoLoss makes every save assert the source's promise: a state may
+// cover (by its cursor or its ETag) only events the consumer has acked.
+func (s *savingStore) checkNoLoss(t testing.TB, api *fakeAPI, c *collector) {
+	s.setFailOn(func(st State) error {
+		got := c.distinct()
+		var covered []fakeEvent
+		if st.ETag != "" {
+			covered = api.eventsCoveredBy(st.ETag)
+		}
+		for _, e := range api.all() {
+			if !e.CreatedAt.After(st.Cursor) {
+				covered = append(covered, e)
+			}
+		}
+		for _, e := range covered {
+			if !e.CreatedAt.Before(st.Start) && got[e.ID] == 0 {
+				t.Errorf("checkpoint %+v saved while event %s (created %s) was not acked", st, e.ID, e.CreatedAt)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *savingStore) saved() []State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.saves)
+}
+
+// newTestSource builds a source on api with compressed waits; mod adjusts cfg.
+func newTestSource(t testing.TB, api *fakeAPI, store Checkpointer, name string, mod func(*Config)) (*Source, *clock, *testLogger) {
+	t.Helper()
+	cfg := Config{
+		Name:        name,
+		BaseURL:     api.srv.URL,
+		Checkpoints: store,
+		PageSize:    10,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	log := &testLogger{}
+	s, err := NewSource(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{max: 2 * time.Millisecond}
+	s.sleep = c.sleep
+	return s, c, log
+}
+
+// collector stands in for the router where the router is not the point: it
+// acks every message (optionally nacking each one's first delivery) and
+// records the event ids in the order acked.
+type collector struct {
+	mu        sync.Mutex
+	ids       []string
+	msgs      []*message.Message
+	nackFirst bool
+	nacked    map[string]bool
+	done      chan struct{}
+}
+
+func collect(t testing.TB, s *Source, nackFirst bool) *collector {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := s.Subscribe(ctx, "ignored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{nackFirst: nackFirst, nacked: map[string]bool{}, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for msg := range ch {
+			id := tributary.EventID(msg)
+			c.mu.Lock()
+			if c.nackFirst && !c.nacked[id] {
+				c.nacked[id] = true
+				c.mu.Unlock()
+				msg.Nack()
+				continue
+			}
+			c.ids = append(c.ids, id)
+			c.msgs = append(c.msgs, msg)
+			c.mu.Unlock()
+			msg.Ack()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-c.done:
+		case <-time.After(10 * time.Second):
+			t.Error("source did not close its channel after ctx was cancelled")
+		}
+	})
+	return c
+}
+
+func (c *collector) got() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.ids)
+}
+
+func (c *collector) distinct() map[string]int {
+	m := map[string]int{}
+	for _, id := range c.got() {
+		m[id]++
+	}
+	return m
+}
+
+func (c *collector) has(ids []string) bool {
+	d := c.distinct()
+	for _, id := range ids {
+		if d[id] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func missing(got map[string]int, want []string) []string {
+	var out []string
+	for _, id := range want {
+		if got[id] == 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// recordingSink records what a pipeline delivers.
+type recordingSink struct {
+	mu  sync.Mutex
+	got map[string]int
+	md  map[string]message.Metadata
+}
+
+func newRecordingSink() *recordingSink {
+	return &recordingSink{got: map[string]int{}, md: map[string]message.Metadata{}}
+}
+
+func (s *recordingSink) Publish(_ string, msgs ...*message.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range msgs {
+		id := tributary.EventID(m)
+		s.got[id]++
+		s.md[id] = m.Metadata
+	}
+	return nil
+}
+
+func (s *recordingSink) Close() error { return nil }
+
+func (s *recordingSink) snapshot() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.got))
+	for k, v := range s.got {
+		out[k] = v
+	}
+	return out
+}
+
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type runner interface {
+	Run(context.Context) error
+	Running() <-chan struct{}
+}
+
+// startRouter runs r until stop is called (or the test ends).
+func startRouter(t testing.TB, r runner) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-r.Running():
+	case err := <-done:
+		t.Fatalf("router stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("router did not start")
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("router: %v", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Error("router did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}

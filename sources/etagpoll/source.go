@@ -1,0 +1,400 @@
+package etagpoll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/metrics"
+)
+
+// Metadata keys this source sets besides tributary's.
+const (
+	// MetaCreatedAt is the event's createdAt (server insertion time), RFC 3339.
+	MetaCreatedAt = "etagpoll_created_at"
+	// MetaTimestamp is the event's own timestamp (when the door was
+	// unlocked), exactly as the API sent it.
+	MetaTimestamp = "etagpoll_timestamp"
+)
+
+// State is the checkpoint: stored as JSON under Config.CheckpointKey.
+type State struct {
+	// ETag of the last probe whose events are all acked; "" sends no If-None-Match.
+	ETag string `json:"etag"`
+	// Start is where the source began; a fetch never reaches below it.
+	Start time.Time `json:"start"`
+	// Cursor is the largest createdAt (server time) received and acked.
+	Cursor time.Time `json:"cursor,omitzero"`
+}
+
+// since is the lower bound of the next fetch: Overlap below the cursor, so
+// late-visible events are re-read.
+func (st State) since(overlap time.Duration) time.Time {
+	if st.Cursor.IsZero() {
+		return st.Start
+	}
+	s := st.Cursor.Add(-overlap)
+	if s.Before(st.Start) {
+		return st.Start
+	}
+	return s
+}
+
+// Source polls one event log. It implements message.Subscriber; one
+// subscription at a time, since it owns one cursor.
+type Source struct {
+	cfg    Config
+	logger watermill.LoggerAdapter
+	base   *url.URL
+	client *http.Client
+
+	// sleep and now are replaced by tests to compress time.
+	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
+
+	mu         sync.Mutex
+	subscribed bool
+	closed     bool
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+
+	// Owned by the polling goroutine.
+	state  State
+	loaded bool
+	dirty  bool // state advanced in memory but not yet saved
+	// seen holds the acked events of earlier polls still inside the overlap
+	// window (id → createdAt). Re-reads of them are not handed on again: they
+	// are durably in the pipeline already. After a restart the set is empty
+	// and the router's dedup drops the re-reads instead.
+	seen map[string]time.Time
+
+	m sourceMetrics
+}
+
+type sourceMetrics struct {
+	up, lastSuccess, cursor     prometheus.Gauge
+	acked, redelivered, skipped prometheus.Counter
+	requests                    map[[2]string]prometheus.Counter
+	mu                          sync.Mutex
+}
+
+// NewSource validates cfg and builds a Source.
+func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	base, _ := url.Parse(cfg.BaseURL)
+	s := &Source{
+		cfg:    cfg,
+		logger: logger.With(watermill.LogFields{"source": cfg.Name}),
+		base:   base,
+		client: newClient(cfg.HTTPClient, base),
+		sleep:  sleepCtx,
+		now:    time.Now,
+	}
+	s.m = sourceMetrics{
+		up:          metrics.SourceUp.WithLabelValues(cfg.Name),
+		lastSuccess: metrics.SourceLastSuccess.WithLabelValues(cfg.Name),
+		cursor:      cursorSeconds.WithLabelValues(cfg.Name),
+		acked:       eventsAcked.WithLabelValues(cfg.Name),
+		redelivered: redeliveries.WithLabelValues(cfg.Name),
+		skipped:     rereadsSkipped.WithLabelValues(cfg.Name),
+		requests:    map[[2]string]prometheus.Counter{},
+	}
+	return s, nil
+}
+
+// Subscribe starts polling and returns the events, oldest first. The channel
+// closes when ctx is cancelled or Close is called. topic is ignored: the
+// source reads one event log.
+func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("etagpoll: source is closed")
+	}
+	if s.subscribed {
+		return nil, fmt.Errorf("etagpoll: source %q is already subscribed (it owns one cursor)", s.cfg.Name)
+	}
+	s.subscribed = true
+	ctx, s.cancel = context.WithCancel(ctx)
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go s.run(ctx, out)
+	return out, nil
+}
+
+// Close stops polling, waits for the poller to finish and closes the channel.
+// Messages not yet acked are not checkpointed: they are read again on restart.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	cancel := s.cancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
+	defer s.wg.Done()
+	defer close(out)
+	defer func() {
+		// A later Subscribe (a restarted router) starts from the checkpoint.
+		s.mu.Lock()
+		s.subscribed, s.loaded, s.seen = false, false, nil
+		s.mu.Unlock()
+	}()
+	// Spread the first polls of many sources started together.
+	if s.cfg.Jitter > 0 {
+		if s.sleep(ctx, time.Duration(rand.Float64()*s.cfg.Jitter*float64(s.cfg.Interval))) != nil {
+			return
+		}
+	}
+	failures := 0
+	for {
+		serverInterval, err := s.poll(ctx, out)
+		if ctx.Err() != nil {
+			return
+		}
+		var retry time.Duration
+		if err != nil {
+			failures++
+			var pe *pollError
+			if !errors.As(err, &pe) {
+				pe = &pollError{kind: "internal", err: err}
+			}
+			retry = pe.retryAfter
+			metrics.SourceErrors.WithLabelValues(s.cfg.Name, pe.kind).Inc()
+			s.m.up.Set(0)
+			s.logger.Error("Event-log poll failed; cursor kept, polling again after backoff", pe.err, watermill.LogFields{
+				"kind": pe.kind, "failures_in_row": failures, "retry_after": retry.String(),
+			})
+		} else {
+			failures = 0
+			s.m.up.Set(1)
+			s.m.lastSuccess.Set(float64(s.now().Unix()))
+		}
+		if s.sleep(ctx, s.nextWait(failures, serverInterval, retry)) != nil {
+			return
+		}
+	}
+}
+
+// poll runs one round of the seed's flow: probe, and on a change fetch the
+// window, hand it on, and checkpoint once all of it is acked. It returns the
+// server's X-Poll-Interval, if any.
+func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Duration, error) {
+	if !s.loaded {
+		var st State
+		found, err := s.cfg.Checkpoints.Load(ctx, s.cfg.CheckpointKey, &st)
+		if err != nil {
+			return 0, &pollError{kind: "checkpoint", err: err}
+		}
+		s.state, s.loaded = st, true
+		if found {
+			s.logger.Info("Resuming from checkpoint", watermill.LogFields{
+				"cursor": st.Cursor, "since": st.since(s.cfg.Overlap), "conditional": st.ETag != "",
+			})
+		}
+	}
+	if s.dirty {
+		if err := s.save(ctx); err != nil {
+			return 0, err
+		}
+	}
+
+	probe, err := s.get(ctx, "probe", s.probeURL(), s.state.ETag)
+	if err != nil {
+		return 0, err
+	}
+	interval := pollInterval(probe.header)
+	if probe.status == http.StatusNotModified {
+		s.logger.Trace("Event log unchanged (304)", nil)
+		return interval, nil
+	}
+	if probe.status < 200 || probe.status > 299 {
+		return interval, s.statusError("probe", probe)
+	}
+	// The probe's ETag is older than anything the fetch below returns, so
+	// storing it can only make the next probe answer 200 once too often.
+	etag := probe.header.Get("ETag")
+
+	if s.state.Start.IsZero() {
+		s.state.Start = s.startTime(probe.header)
+		// Stored at once: a restart before the first acks must not move the
+		// start forward past events that exist by then.
+		if err := s.save(ctx); err != nil {
+			return interval, err
+		}
+		s.logger.Info("No checkpoint; starting at StartFrom or else the server's clock", watermill.LogFields{"start": s.state.Start})
+	}
+
+	since := s.state.since(s.cfg.Overlap)
+	events, err := s.fetchWindow(ctx, since)
+	if err != nil {
+		return interval, err
+	}
+	if !s.deliver(ctx, out, events) {
+		return interval, ctx.Err()
+	}
+
+	next := s.state
+	next.ETag = etag
+	for _, ev := range events {
+		if ev.CreatedAt.After(next.Cursor) {
+			next.Cursor = ev.CreatedAt
+		}
+	}
+	s.state, s.dirty = next, true
+	s.rememberAcked(events)
+	if err := s.save(ctx); err != nil {
+		return interval, err
+	}
+	if len(events) > 0 {
+		s.logger.Info("Events handed on and acked", watermill.LogFields{
+			"count": len(events), "since": since, "cursor": next.Cursor,
+		})
+	}
+	return interval, nil
+}
+
+func (s *Source) save(ctx context.Context) error {
+	if err := s.cfg.Checkpoints.Save(ctx, s.cfg.CheckpointKey, s.state); err != nil {
+		s.dirty = true
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &pollError{kind: "checkpoint", err: err}
+	}
+	s.dirty = false
+	if !s.state.Cursor.IsZero() {
+		s.m.cursor.Set(float64(s.state.Cursor.UnixMilli()) / 1000)
+	}
+	return nil
+}
+
+// startTime is where a source without checkpoint begins: StartFrom, else the
+// server's clock (Date header) so client skew cannot skip events, else ours.
+func (s *Source) startTime(h http.Header) time.Time {
+	if !s.cfg.StartFrom.IsZero() {
+		return s.cfg.StartFrom.UTC()
+	}
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		return d.UTC()
+	}
+	s.logger.Info("Server sent no Date header; starting at the local clock", nil)
+	return s.now().UTC()
+}
+
+// deliver hands events on one at a time, each until it is acked; it reports
+// false when ctx ended first.
+func (s *Source) deliver(ctx context.Context, out chan<- *message.Message, events []Event) bool {
+	for _, ev := range events {
+		if _, ok := s.seen[ev.ID]; ok {
+			s.m.skipped.Inc()
+			continue
+		}
+		for {
+			msg := s.message(ev)
+			msg.SetContext(ctx)
+			select {
+			case out <- msg:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case <-msg.Acked():
+			case <-msg.Nacked():
+				s.m.redelivered.Inc()
+				if s.sleep(ctx, s.cfg.RedeliverDelay) != nil {
+					return false
+				}
+				continue
+			case <-ctx.Done():
+				return false
+			}
+			s.m.acked.Inc()
+			break
+		}
+	}
+	return true
+}
+
+// rememberAcked adds a poll's acked events to the seen set and forgets those that
+// the next fetch's window no longer reaches.
+func (s *Source) rememberAcked(events []Event) {
+	if s.seen == nil {
+		s.seen = map[string]time.Time{}
+	}
+	for _, ev := range events {
+		s.seen[ev.ID] = ev.CreatedAt
+	}
+	since := s.state.since(s.cfg.Overlap)
+	for id, at := range s.seen {
+		if at.Before(since) {
+			delete(s.seen, id)
+		}
+	}
+}
+
+func (s *Source) message(ev Event) *message.Message {
+	msg := tributary.NewEventMessage(ev.ID, ev.Raw)
+	msg.Metadata.Set(tributary.MetaSource, s.cfg.Name)
+	if ev.Type != "" {
+		msg.Metadata.Set(tributary.MetaEventType, ev.Type)
+	}
+	msg.Metadata.Set(MetaCreatedAt, ev.CreatedAt.Format(time.RFC3339Nano))
+	if ev.Timestamp != "" {
+		msg.Metadata.Set(MetaTimestamp, ev.Timestamp)
+	}
+	return msg
+}
+
+func (s *Source) count(step, outcome string) {
+	k := [2]string{step, outcome}
+	s.m.mu.Lock()
+	c, ok := s.m.requests[k]
+	if !ok {
+		c = requestsTotal.WithLabelValues(s.cfg.Name, step, outcome)
+		s.m.requests[k] = c
+	}
+	s.m.mu.Unlock()
+	c.Inc()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+var _ message.Subscriber = (*Source)(nil)
+
+// formatInt avoids fmt in the hot path of building page URLs.
+func formatInt(n int) string { return strconv.Itoa(n) }

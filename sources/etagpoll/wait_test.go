@@ -1,0 +1,124 @@
+package etagpoll
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestNextWait(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Name: "w", BaseURL: "http://x", Checkpoints: &savingStore{}, Jitter: 0.1}
+	s, err := NewSource(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name            string
+		failures        int
+		server, retry   time.Duration
+		atLeast, atMost time.Duration
+	}{
+		{"idle: the seed's 60 s plus jitter", 0, 0, 0, 60 * time.Second, 66 * time.Second},
+		{"server asks for longer", 0, 90 * time.Second, 0, 90 * time.Second, 99 * time.Second},
+		{"server asks for shorter: ours wins", 0, 10 * time.Second, 0, 60 * time.Second, 66 * time.Second},
+		{"first failure", 1, 0, 0, 60 * time.Second, 66 * time.Second},
+		{"second failure doubles", 2, 0, 0, 120 * time.Second, 132 * time.Second},
+		{"third failure doubles again", 3, 0, 0, 240 * time.Second, 264 * time.Second},
+		{"capped at 15 min", 30, 0, 0, 15 * time.Minute, 16*time.Minute + 30*time.Second},
+		{"Retry-After wins", 1, 0, 7 * time.Minute, 7 * time.Minute, 7 * time.Minute},
+		{"Retry-After capped", 1, 0, 48 * time.Hour, time.Hour, time.Hour},
+	}
+	for _, tc := range tests {
+		for range 50 {
+			d := s.nextWait(tc.failures, tc.server, tc.retry)
+			if d < tc.atLeast || d > tc.atMost {
+				t.Fatalf("%s: wait %s, want within [%s, %s]", tc.name, d, tc.atLeast, tc.atMost)
+			}
+		}
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	h := func(kv ...string) http.Header {
+		out := http.Header{}
+		for i := 0; i < len(kv); i += 2 {
+			out.Set(kv[i], kv[i+1])
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		h    http.Header
+		want time.Duration
+	}{
+		{"absent", h(), 0},
+		{"seconds", h("Retry-After", "120"), 2 * time.Minute},
+		{"negative", h("Retry-After", "-5"), 0},
+		{"garbage", h("Retry-After", "soon"), 0},
+		{"date against our clock", h("Retry-After", now.Add(3*time.Minute).Format(http.TimeFormat)), 3 * time.Minute},
+		// The server's clock is 5 min behind ours: its own Date header is the reference.
+		{"date against server clock", h("Retry-After", now.Add(-4*time.Minute).Format(http.TimeFormat), "Date", now.Add(-5*time.Minute).Format(http.TimeFormat)), time.Minute},
+		{"date in the past", h("Retry-After", now.Add(-time.Minute).Format(http.TimeFormat)), 0},
+	}
+	for _, tc := range tests {
+		if got := retryAfter(tc.h, now); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestPollIntervalAndLink(t *testing.T) {
+	t.Parallel()
+	h := http.Header{}
+	h.Set("X-Poll-Interval", "90")
+	if got := pollInterval(h); got != 90*time.Second {
+		t.Fatalf("X-Poll-Interval 90: got %s", got)
+	}
+	h.Set("X-Poll-Interval", "x")
+	if got := pollInterval(h); got != 0 {
+		t.Fatalf("X-Poll-Interval x: got %s", got)
+	}
+	l := http.Header{}
+	l.Add("Link", `<https://api.example/eventlogs?page=1>; rel="prev", <https://api.example/eventlogs?page=3>; rel="next last"`)
+	if got := nextLink(l); got != "https://api.example/eventlogs?page=3" {
+		t.Fatalf("next link: got %q", got)
+	}
+	l.Set("Link", `<https://api.example/eventlogs?page=1>; rel="prev"`)
+	if got := nextLink(l); got != "" {
+		t.Fatalf("no next: got %q", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	bad := []Config{
+		{BaseURL: "http://x", Checkpoints: &savingStore{}},
+		{Name: "n", BaseURL: "ftp://x", Checkpoints: &savingStore{}},
+		{Name: "n", BaseURL: "http://x"},
+		{Name: "n", BaseURL: "http://x", Checkpoints: &savingStore{}, Paging: "cursor"},
+		{Name: "n", BaseURL: "http://x", Checkpoints: &savingStore{}, Overlap: -time.Second},
+		{Name: "n", BaseURL: "http://x", Checkpoints: &savingStore{}, Interval: -time.Second},
+	}
+	for i, c := range bad {
+		if _, err := NewSource(c, nil); err == nil {
+			t.Errorf("config %d: want an error", i)
+		}
+	}
+	s, err := NewSource(Config{Name: "n", BaseURL: "http://x/api/", Checkpoints: &savingStore{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.probeURL().String(); got != "http://x/api/eventlogs?limit=1" {
+		t.Fatalf("probe URL %q", got)
+	}
+	since := time.Date(2026, 3, 1, 12, 0, 0, 987654321, time.FixedZone("x", 3600))
+	if got := s.pageURL(since, 1, 100).String(); got != "http://x/api/eventlogs?limit=100&orderBy=createdAt%3ADESC&page=2&startDate=2026-03-01T11%3A00%3A00.987Z" {
+		t.Fatalf("page URL %q", got)
+	}
+	if s.cfg.Interval != time.Minute || s.cfg.Overlap != 5*time.Minute {
+		t.Fatalf("defaults: interval %s overlap %s", s.cfg.Interval, s.cfg.Overlap)
+	}
+}
