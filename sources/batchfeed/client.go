@@ -1,0 +1,129 @@
+package batchfeed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+)
+
+// Client speaks the feed API for one feed.
+type Client struct {
+	cfg    Config
+	base   string // …/eventnotifications/v2/{feedId}
+	logger watermill.LoggerAdapter
+}
+
+// NewClient returns a Client for cfg.FeedID.
+func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newClient(cfg, logger), nil
+}
+
+func newClient(cfg Config, logger watermill.LoggerAdapter) *Client {
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	base := strings.TrimRight(cfg.BaseURL, "/") + "/eventnotifications/v2/" + url.PathEscape(cfg.FeedID)
+	return &Client{cfg: cfg, base: base, logger: logger.With(watermill.LogFields{"feed": cfg.FeedID, "source": cfg.Name})}
+}
+
+var (
+	errToken   = errors.New("token")
+	errTimeout = errors.New("timeout")
+)
+
+// Next fetches the feed's current batch; nil, nil when the feed is empty
+// (204). A 404 is a *FeedNotFoundError; a body that is not a valid batch
+// wraps ErrInvalidBatch.
+func (c *Client) Next(ctx context.Context) (*Batch, error) {
+	status, body, err := c.do(ctx, http.MethodGet, c.base+"/next", "next", c.cfg.RequestTimeout)
+	if err != nil {
+		return nil, err
+	}
+	switch status {
+	case http.StatusOK:
+		b, err := ParseBatch(body, MaxBatchSize)
+		if err != nil {
+			return nil, fmt.Errorf("batchfeed: next: %w", err)
+		}
+		return b, nil
+	case http.StatusNoContent:
+		return nil, nil
+	case http.StatusNotFound:
+		return nil, &FeedNotFoundError{Feed: c.cfg.FeedID, Suggestion: suggestFeed(c.cfg.FeedID), TraceID: traceID(body)}
+	default:
+		return nil, &StatusError{Op: "next", Status: status, Body: snippet(body)}
+	}
+}
+
+// Complete marks batchID done. A 404 wraps ErrBatchNotFound: the feed no
+// longer has that batch (completed already).
+func (c *Client) Complete(ctx context.Context, batchID string) error {
+	op := "complete " + batchID
+	status, body, err := c.do(ctx, http.MethodPost, c.base+"/"+url.PathEscape(batchID)+"/complete", op, c.cfg.RequestTimeout)
+	if err != nil {
+		return err
+	}
+	switch {
+	case status >= 200 && status < 300:
+		return nil
+	case status == http.StatusNotFound:
+		return fmt.Errorf("batchfeed: %s: %w (traceId %s)", op, ErrBatchNotFound, traceID(body))
+	default:
+		return &StatusError{Op: op, Status: status, Body: snippet(body)}
+	}
+}
+
+// do sends one request and reads the answer, bounded by timeout.
+func (c *Client) do(ctx context.Context, method, u, op string, timeout time.Duration) (int, []byte, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return 0, nil, fmt.Errorf("batchfeed: %s: %w", op, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.cfg.TenantID != "" {
+		req.Header.Set(c.cfg.TenantHeader, c.cfg.TenantID)
+	}
+	if c.cfg.TokenSource != nil {
+		tok, err := c.cfg.TokenSource.Token()
+		if err != nil {
+			// The oauth2 errors name the token URL and the provider's error
+			// code, never the client secret.
+			return 0, nil, fmt.Errorf("batchfeed: %s: get bearer %w: %w", op, errToken, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return 0, nil, c.transportErr(ctx, op, timeout, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return 0, nil, c.transportErr(ctx, op, timeout, fmt.Errorf("read body (HTTP %d): %w", resp.StatusCode, err))
+	}
+	if int64(len(body)) > c.cfg.MaxBodyBytes {
+		return 0, nil, fmt.Errorf("batchfeed: %s: body larger than %d bytes", op, c.cfg.MaxBodyBytes)
+	}
+	return resp.StatusCode, body, nil
+}
+
+func (c *Client) transportErr(ctx context.Context, op string, timeout time.Duration, err error) error {
+	if context.Cause(ctx) == errTimeout {
+		return fmt.Errorf("batchfeed: %s: no answer within %s: %w", op, timeout, errTimeout)
+	}
+	// url.Error prints the URL, which holds no secret here (the token goes in a header).
+	return fmt.Errorf("batchfeed: %s: %w", op, err)
+}
