@@ -178,6 +178,21 @@ func (f *Fake) Pending(feedID string) int {
 	return n
 }
 
+// Current returns a copy of the batch a feed hands out until it is
+// completed, nil when there is none.
+func (f *Fake) Current(feedID string) *Batch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fd := f.mustFeed(feedID)
+	if fd.current == nil {
+		return nil
+	}
+	b := *fd.current
+	b.Notifications = append([]Notification(nil), b.Notifications...)
+	b.MoreAvailable = len(fd.queue) > 0
+	return &b
+}
+
 // Completed returns the ids of the completed batches of a feed, in order.
 func (f *Fake) Completed(feedID string) []string {
 	f.mu.Lock()
@@ -270,6 +285,9 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	f.mu.Lock()
+	if op == OpComplete {
+		fd.attempts = append(fd.attempts, batchID)
+	}
 	var fault *Fault
 	if s := fd.scripts[op]; len(s) > 0 {
 		fault, fd.scripts[op] = s[0], s[1:]
@@ -351,7 +369,6 @@ func (f *Fake) apply(fd *feed, op Op, batchID string) (int, []byte) {
 		body, _ := json.Marshal(b)
 		return http.StatusOK, body
 	case OpComplete:
-		fd.attempts = append(fd.attempts, batchID)
 		if fd.current == nil || fd.current.BatchID != batchID {
 			// Unknown or already completed: never completes another batch.
 			return http.StatusNotFound, nil
