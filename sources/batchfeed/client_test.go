@@ -26,6 +26,14 @@ func counter(t testing.TB, v *prometheus.CounterVec, labels ...string) float64 {
 	return m.GetCounter().GetValue()
 }
 
+// counterDelta returns how much one child of a counter vector has grown
+// since the call (counters are process-wide; -count=N reruns tests).
+func counterDelta(t testing.TB, v *prometheus.CounterVec, labels ...string) func() float64 {
+	t.Helper()
+	start := counter(t, v, labels...)
+	return func() float64 { return counter(t, v, labels...) - start }
+}
+
 func fakeServer(t testing.TB, cfg feedfake.Config) (*feedfake.Fake, *httptest.Server) {
 	t.Helper()
 	f := feedfake.New(cfg)
@@ -187,6 +195,7 @@ func TestDiscardAllNeedsConfirmationAndIsLogged(t *testing.T) {
 	t.Parallel()
 	f, srv := fakeServer(t, feedfake.Config{})
 	f.Generate("association", 25)
+	refusedN, doneN := counterDelta(t, discards, "assoc-discard", "refused"), counterDelta(t, discards, "assoc-discard", "done")
 	logs := watermill.NewCaptureLogger()
 	c, err := NewClient(Config{BaseURL: srv.URL, FeedID: "association", Name: "assoc-discard"}, logs)
 	if err != nil {
@@ -216,7 +225,7 @@ func TestDiscardAllNeedsConfirmationAndIsLogged(t *testing.T) {
 	if !refused || !started || !done {
 		t.Fatalf("log: refused %v, started %v, done %v; want all three", refused, started, done)
 	}
-	if counter(t, discards, "assoc-discard", "refused") != 1 || counter(t, discards, "assoc-discard", "done") != 1 {
+	if refusedN() != 1 || doneN() != 1 {
 		t.Fatal("discardAll metrics not counted")
 	}
 }

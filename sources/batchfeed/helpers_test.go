@@ -57,6 +57,14 @@ type feedEnv struct {
 	mu         sync.Mutex
 	violations []string
 	checked    int
+	after      func(op feedfake.Op, feed, batchID string) // called after the check, if set
+}
+
+// onEachRequest sets a hook run on every request after the safety check.
+func (e *feedEnv) onEachRequest(fn func(op feedfake.Op, feed, batchID string)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.after = fn
 }
 
 func newFeedEnv(t *testing.T, pool *pgxpool.Pool, pipeline string, cfg feedfake.Config) *feedEnv {
@@ -70,6 +78,14 @@ func newFeedEnv(t *testing.T, pool *pgxpool.Pool, pipeline string, cfg feedfake.
 }
 
 func (e *feedEnv) onRequest(r *http.Request, op feedfake.Op, feed, batchID string) {
+	defer func() {
+		e.mu.Lock()
+		after := e.after
+		e.mu.Unlock()
+		if after != nil {
+			after(op, feed, batchID)
+		}
+	}()
 	if op != feedfake.OpComplete {
 		return
 	}

@@ -26,6 +26,7 @@ func TestStoresInBatchOrderThenCompletes(t *testing.T) {
 	// An hour between polls: only moreAvailable can make the source fetch
 	// batches two and three; waiting the interval would time the test out.
 	cfg.PollInterval = time.Hour
+	completedN := counterDelta(t, batchesCompleted, "order-journey")
 	sink := startPipeline(t, pool, "order", newTestSource(t, cfg))
 
 	waitFor(t, 30*time.Second, "all 25 notifications delivered", func() bool { return sink.Len() == 25 })
@@ -61,7 +62,7 @@ func TestStoresInBatchOrderThenCompletes(t *testing.T) {
 			t.Fatalf("message %d: payload %s: %v", i, m.Payload, err)
 		}
 	}
-	if v := counter(t, batchesCompleted, "order-journey"); v != 3 {
+	if v := completedN(); v != 3 {
 		t.Fatalf("batches completed metric = %v, want 3", v)
 	}
 }
@@ -112,6 +113,9 @@ func TestCompleteFailingTwiceThenSucceeding(t *testing.T) {
 	env.fake.Script("document", feedfake.OpComplete, &feedfake.Fault{Status: 500, Body: []byte(`{"title":"oops"}`)}, &feedfake.Fault{Hang: true})
 	cfg := env.config("document")
 	cfg.RequestTimeout = 200 * time.Millisecond
+	retries := counterDelta(t, completeRetries, "retry-document")
+	e5xx := counterDelta(t, metrics.SourceErrors, "retry-document", "complete_status_5xx")
+	etimeout := counterDelta(t, metrics.SourceErrors, "retry-document", "complete_timeout")
 	sink := startPipeline(t, pool, "retry", newTestSource(t, cfg))
 
 	waitFor(t, 30*time.Second, "both batches completed", func() bool { return len(env.fake.Completed("document")) == 2 })
@@ -124,9 +128,7 @@ func TestCompleteFailingTwiceThenSucceeding(t *testing.T) {
 		t.Fatalf("topic %v, want %v", got, want)
 	}
 	waitFor(t, 10*time.Second, "delivery", func() bool { return sink.Len() == 15 })
-	if counter(t, completeRetries, "retry-document") != 2 ||
-		counter(t, metrics.SourceErrors, "retry-document", "complete_status_5xx") != 1 ||
-		counter(t, metrics.SourceErrors, "retry-document", "complete_timeout") != 1 {
+	if retries() != 2 || e5xx() != 1 || etimeout() != 1 {
 		t.Fatal("complete failures not counted by kind")
 	}
 }
@@ -140,6 +142,7 @@ func TestCompleteAnswerLostDoesNotLoseTheNextBatch(t *testing.T) {
 	// source retries, gets 404 for a batch already gone, and must go on
 	// with the next one rather than complete it unread.
 	env.fake.Script("screening", feedfake.OpComplete, &feedfake.Fault{ApplyThenDrop: true}, nil, &feedfake.Fault{ApplyThenDrop: true})
+	gone := counterDelta(t, completeGone, "lost-screening")
 	startPipeline(t, pool, "lost", newTestSource(t, env.config("screening")))
 
 	waitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("screening") == 0 })
@@ -151,8 +154,8 @@ func TestCompleteAnswerLostDoesNotLoseTheNextBatch(t *testing.T) {
 	if got := topicIDs(t, pool, "lost"); !slices.Equal(got, want) {
 		t.Fatalf("topic %v, want %v", got, want)
 	}
-	if counter(t, completeGone, "lost-screening") != 2 {
-		t.Fatalf("complete_not_found = %v, want 2", counter(t, completeGone, "lost-screening"))
+	if gone() != 2 {
+		t.Fatalf("complete_not_found = %v, want 2", gone())
 	}
 }
 
@@ -162,6 +165,7 @@ func TestUnknownFeedStopsWithAConfigError(t *testing.T) {
 	env := newFeedEnv(t, pool, "unknown", feedfake.Config{})
 	want := notificationIDs(env.fake.Generate("journey", 5))
 	bad := newTestSource(t, env.config("journeys"))
+	notFound := counterDelta(t, metrics.SourceErrors, "unknown-journeys", "feed_not_found")
 	sink := startPipeline(t, pool, "unknown", bad, newTestSource(t, env.config("journey")))
 
 	waitFor(t, 30*time.Second, "the good feed delivered", func() bool { return sink.Len() == 5 })
@@ -176,7 +180,7 @@ func TestUnknownFeedStopsWithAConfigError(t *testing.T) {
 	if n := env.fake.Calls("journeys", feedfake.OpNext); n != 1 {
 		t.Fatalf("%d requests to the unknown feed, want 1 (no retry loop)", n)
 	}
-	if counter(t, metrics.SourceErrors, "unknown-journeys", "feed_not_found") != 1 {
+	if notFound() != 1 {
 		t.Fatal("feed_not_found not counted")
 	}
 	if got := topicIDs(t, pool, "unknown"); !slices.Equal(got, want) {
@@ -226,7 +230,8 @@ func TestBadInputIsRetriedNeverCompleted(t *testing.T) {
 		{name: "slow answer on next", op: feedfake.OpNext, fault: feedfake.Fault{Delay: time.Second, Body: valid}, kind: "timeout"},
 		{name: "503 on complete", op: feedfake.OpComplete, fault: feedfake.Fault{Status: 503}, kind: "complete_status_5xx"},
 		{name: "timeout on complete", op: feedfake.OpComplete, fault: feedfake.Fault{Hang: true}, kind: "complete_timeout"},
-		{name: "connection dropped on complete", op: feedfake.OpComplete, fault: feedfake.Fault{Delay: time.Second}, kind: "complete_timeout"},
+		{name: "connection dropped on next", op: feedfake.OpNext, fault: feedfake.Fault{ApplyThenDrop: true}, kind: "transport"},
+		{name: "slow answer on complete", op: feedfake.OpComplete, fault: feedfake.Fault{Delay: time.Second}, kind: "complete_timeout"},
 	}
 	for i, tt := range tests {
 		// Sequential: a router per case, and parallel routers would crowd
@@ -240,6 +245,7 @@ func TestBadInputIsRetriedNeverCompleted(t *testing.T) {
 			env.fake.Script("journey", tt.op, &f, &f)
 			cfg := env.config("journey")
 			cfg.RequestTimeout = 200 * time.Millisecond
+			errs := counterDelta(t, metrics.SourceErrors, name+"-journey", tt.kind)
 			startPipeline(t, pool, name, newTestSource(t, cfg))
 
 			waitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("journey") == 0 })
@@ -250,7 +256,7 @@ func TestBadInputIsRetriedNeverCompleted(t *testing.T) {
 			if slices.Contains(env.fake.CompleteAttempts("journey"), "bogus") {
 				t.Fatal("the bad batch was completed")
 			}
-			if got := counter(t, metrics.SourceErrors, name+"-journey", tt.kind); got != 2 {
+			if got := errs(); got != 2 {
 				t.Fatalf("errors of kind %s = %v, want 2", tt.kind, got)
 			}
 		})
@@ -268,6 +274,7 @@ func TestNackedNotificationIsRedeliveredBeforeComplete(t *testing.T) {
 		PollInterval: time.Hour, Backoff: Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	nacked := counterDelta(t, nacks, "nack-digitalidv")
 	ch, err := src.Subscribe(ctx, "ignored")
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +305,7 @@ func TestNackedNotificationIsRedeliveredBeforeComplete(t *testing.T) {
 		t.Fatalf("delivered %v, want %v", got, wantSeq)
 	}
 	waitFor(t, 10*time.Second, "the batch completed", func() bool { return len(f.Completed("digitalidv")) == 1 })
-	if counter(t, nacks, "nack-digitalidv") != 4 {
+	if nacked() != 4 {
 		t.Fatal("nacks not counted")
 	}
 	// Close closes the channel, even while the source sleeps for an hour.
