@@ -53,6 +53,12 @@ type Config struct {
 	PollJitter   float64
 	// Backoff spaces retries after errors (next, complete, a nacked message).
 	Backoff Backoff
+
+	// Unordered hands on all notifications of a batch at once instead of one
+	// at a time. The router stores them concurrently (faster: see the
+	// benchmark), so their order within a batch may differ in the topic.
+	// The batch is still completed only after every one is acked.
+	Unordered bool
 }
 
 // Backoff is an exponential backoff with jitter.

@@ -160,6 +160,9 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 // store hands on the batch's notifications one at a time, in order, each
 // until it is acked. It reports false if ctx ended first.
 func (s *Source) store(ctx context.Context, out chan<- *message.Message, b *Batch) bool {
+	if s.cfg.Unordered {
+		return s.storeUnordered(ctx, out, b)
+	}
 	for i := range b.Notifications {
 		for attempt := 0; ; attempt++ {
 			msg := s.message(b, &b.Notifications[i])
@@ -187,6 +190,49 @@ func (s *Source) store(ctx context.Context, out chan<- *message.Message, b *Batc
 			break
 		}
 		notificationsStored.WithLabelValues(s.cfg.Name).Inc()
+	}
+	return true
+}
+
+// storeUnordered hands on every notification not yet acked, waits for all
+// the answers, and goes round again (after a backoff) for the nacked ones.
+func (s *Source) storeUnordered(ctx context.Context, out chan<- *message.Message, b *Batch) bool {
+	pending := make([]int, len(b.Notifications))
+	for i := range pending {
+		pending[i] = i
+	}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		msgs := make([]*message.Message, len(pending))
+		for k, i := range pending {
+			msgs[k] = s.message(b, &b.Notifications[i])
+			msgs[k].SetContext(ctx)
+			select {
+			case out <- msgs[k]:
+			case <-ctx.Done():
+				return false
+			}
+		}
+		var nacked []int
+		for k, m := range msgs {
+			select {
+			case <-m.Acked():
+				notificationsStored.WithLabelValues(s.cfg.Name).Inc()
+			case <-m.Nacked():
+				nacks.WithLabelValues(s.cfg.Name).Inc()
+				nacked = append(nacked, pending[k])
+			case <-ctx.Done():
+				return false
+			}
+		}
+		if pending = nacked; len(pending) > 0 {
+			d := s.cfg.Backoff.Delay(attempt)
+			s.logger.Info("Notifications not stored; redelivering", watermill.LogFields{
+				"batch_id": b.ID, "count": len(pending), "retry_in": d.String(),
+			})
+			if !sleep(ctx, d) {
+				return false
+			}
+		}
 	}
 	return true
 }

@@ -341,3 +341,69 @@ func TestCancelClosesChannel(t *testing.T) {
 	}
 	_ = src.Close()
 }
+
+func TestUnorderedStoresWholeBatchThenCompletes(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	env := newFeedEnv(t, pool, "unordered", feedfake.Config{})
+	want := notificationIDs(env.fake.Generate("entitydata", 35))
+	cfg := env.config("entitydata")
+	cfg.Unordered = true
+	startPipeline(t, pool, "unordered", newTestSource(t, cfg))
+	waitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("entitydata") == 0 })
+	env.assertSafeCompletes()
+	got := topicIDs(t, pool, "unordered")
+	slices.Sort(got)
+	if !slices.Equal(got, want) { // generated ids sort in feed order
+		t.Fatalf("topic holds %v, want each of %v once", got, want)
+	}
+	if len(env.fake.CompleteAttempts("entitydata")) != 4 {
+		t.Fatalf("complete attempts %v, want one per batch", env.fake.CompleteAttempts("entitydata"))
+	}
+}
+
+func TestUnorderedRedeliversOnlyTheNacked(t *testing.T) {
+	t.Parallel()
+	f, srv := fakeServer(t, feedfake.Config{})
+	want := notificationIDs(f.Generate("digitalidv", 4))
+	src := newTestSource(t, Config{BaseURL: srv.URL, FeedID: "digitalidv", Name: "unordered-nack", Unordered: true,
+		PollInterval: time.Hour, Backoff: Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond}})
+	defer src.Close()
+	ch, err := src.Subscribe(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := func(n int) []*message.Message {
+		var ms []*message.Message
+		for range n {
+			select {
+			case m := <-ch:
+				ms = append(ms, m)
+			case <-time.After(10 * time.Second):
+				t.Fatal("no message")
+			}
+		}
+		return ms
+	}
+	first := recv(4) // the whole batch before any answer
+	for i, m := range first {
+		if tributary.EventID(m) != want[i] {
+			t.Fatalf("message %d is %s, want %s", i, tributary.EventID(m), want[i])
+		}
+		if i%2 == 1 {
+			m.Nack()
+		} else {
+			m.Ack()
+		}
+	}
+	again := recv(2)
+	if tributary.EventID(again[0]) != want[1] || tributary.EventID(again[1]) != want[3] {
+		t.Fatalf("redelivered %s, %s; want %s, %s", tributary.EventID(again[0]), tributary.EventID(again[1]), want[1], want[3])
+	}
+	if len(f.Completed("digitalidv")) != 0 {
+		t.Fatal("completed with notifications unacked")
+	}
+	again[0].Ack()
+	again[1].Ack()
+	waitFor(t, 10*time.Second, "the batch completed", func() bool { return len(f.Completed("digitalidv")) == 1 })
+}
