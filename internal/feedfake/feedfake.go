@@ -57,11 +57,15 @@ type Fault struct {
 	// Delay waits before answering (or until the client gives up, which then
 	// applies nothing).
 	Delay time.Duration
-	// Hang waits until the client gives up; nothing is answered or applied.
+	// Hang waits until the client gives up; nothing is answered, and
+	// nothing applied unless Apply is set (then it is applied late).
 	Hang bool
 	// ApplyThenDrop applies the request, then closes the connection without
 	// answering: the client cannot tell whether it took effect.
 	ApplyThenDrop bool
+	// Apply applies the request, then answers Status and Body instead of the
+	// real answer (a proxy's 502 for a complete that took effect, say).
+	Apply bool
 }
 
 // Config configures a Fake.
@@ -297,6 +301,11 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fault != nil {
 		if fault.Hang {
 			<-r.Context().Done()
+			if fault.Apply {
+				f.mu.Lock()
+				f.apply(fd, op, batchID)
+				f.mu.Unlock()
+			}
 			return
 		}
 		if fault.Delay > 0 {
@@ -305,6 +314,11 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case <-r.Context().Done():
 				return
 			}
+		}
+		if fault.Apply {
+			f.mu.Lock()
+			f.apply(fd, op, batchID)
+			f.mu.Unlock()
 		}
 		if fault.Status != 0 || fault.Body != nil {
 			ct := fault.ContentType

@@ -43,6 +43,8 @@ type Source struct {
 	mu         sync.Mutex
 	subscribed bool
 	err        error
+
+	waitHook func(ctx context.Context, why string, d time.Duration) bool // tests only
 }
 
 // NewSource returns a Source for cfg.FeedID.
@@ -115,8 +117,17 @@ func (s *Source) Close() error {
 // run is the poll loop: fetch, store every notification, complete, repeat.
 func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 	s.logger.Info("Polling feed", nil)
-	for failures := 0; ; {
-		b, err := s.client.Next(ctx)
+	var (
+		b        *Batch
+		err      error
+		fetched  bool // b (or its absence) came from complete's probe
+		failures int
+	)
+	for {
+		if !fetched {
+			b, err = s.client.Next(ctx)
+		}
+		fetched = false
 		if ctx.Err() != nil {
 			return
 		}
@@ -124,7 +135,7 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 			var nf *FeedNotFoundError
 			if errors.As(err, &nf) {
 				// A wrong feed id: retrying cannot help, stop loudly.
-				s.fail("feed_not_found", err)
+				s.fail("feed_not_found")
 				s.mu.Lock()
 				s.err = err
 				s.mu.Unlock()
@@ -133,9 +144,9 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 			}
 			d := s.cfg.Backoff.Delay(failures)
 			failures++
-			s.fail(errorKind(err), err)
+			s.fail(errorKind(err))
 			s.logger.Error("Fetching the next batch failed; retrying", err, watermill.LogFields{"retry_in": d.String(), "failures": failures})
-			if !sleep(ctx, d) {
+			if !s.wait(ctx, waitBackoff, d) {
 				return
 			}
 			continue
@@ -143,18 +154,44 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 		failures = 0
 		s.up()
 		if b == nil {
-			if !sleep(ctx, jitter(s.cfg.PollInterval, s.cfg.PollJitter)) {
+			if !s.wait(ctx, waitPoll, jitter(s.cfg.PollInterval, s.cfg.PollJitter)) {
 				return
 			}
 			continue
 		}
-		if !s.store(ctx, out, b) || !s.complete(ctx, b) {
+		if !s.store(ctx, out, b) {
 			return
 		}
-		if !b.MoreAvailable && !sleep(ctx, jitter(s.cfg.PollInterval, s.cfg.PollJitter)) {
+		next, probed, ok := s.complete(ctx, b)
+		if !ok {
+			return
+		}
+		if probed {
+			// The probe that showed b gone already fetched what comes next.
+			b, err, fetched = next, nil, true
+			continue
+		}
+		if !b.MoreAvailable && !s.wait(ctx, waitPoll, jitter(s.cfg.PollInterval, s.cfg.PollJitter)) {
 			return
 		}
 	}
+}
+
+// Reasons to wait, for tests that record the waits.
+const (
+	waitBackoff   = "backoff"   // next failed
+	waitPoll      = "poll"      // empty feed, or no moreAvailable
+	waitRedeliver = "redeliver" // a notification was nacked
+	waitComplete  = "complete"  // complete failed
+)
+
+// wait sleeps d (or until ctx ends) and reports whether d passed. Tests
+// replace it to record the waits instead of taking them.
+func (s *Source) wait(ctx context.Context, why string, d time.Duration) bool {
+	if s.waitHook != nil {
+		return s.waitHook(ctx, why, d)
+	}
+	return sleep(ctx, d)
 }
 
 // store hands on the batch's notifications one at a time, in order, each
@@ -180,7 +217,7 @@ func (s *Source) store(ctx context.Context, out chan<- *message.Message, b *Batc
 				s.logger.Info("Notification not stored; redelivering", watermill.LogFields{
 					"batch_id": b.ID, "event_id": b.Notifications[i].ID, "retry_in": d.String(),
 				})
-				if !sleep(ctx, d) {
+				if !s.wait(ctx, waitRedeliver, d) {
 					return false
 				}
 				continue
@@ -229,7 +266,7 @@ func (s *Source) storeUnordered(ctx context.Context, out chan<- *message.Message
 			s.logger.Info("Notifications not stored; redelivering", watermill.LogFields{
 				"batch_id": b.ID, "count": len(pending), "retry_in": d.String(),
 			})
-			if !sleep(ctx, d) {
+			if !s.wait(ctx, waitRedeliver, d) {
 				return false
 			}
 		}
@@ -238,35 +275,48 @@ func (s *Source) storeUnordered(ctx context.Context, out chan<- *message.Message
 }
 
 // complete marks a fully stored batch done, retrying until the feed says
-// 200 or 404 (already done). It reports false only if ctx ended first; the
-// batch then comes back after restart and dedup drops its repeats.
-func (s *Source) complete(ctx context.Context, b *Batch) bool {
+// 200, or shows the batch gone: a 404, or (when a complete failed otherwise)
+// a probing next that serves another batch or none — the feed hands out the
+// same batch until it is completed, so a different one means ours was
+// (by a complete whose answer was lost). The probe's batch is returned for
+// the loop to store, never completed here unread. ok is false only if ctx
+// ended first; the batch then comes back after restart and dedup drops its
+// repeats.
+func (s *Source) complete(ctx context.Context, b *Batch) (next *Batch, probed, ok bool) {
 	for attempt := 0; ; attempt++ {
 		err := s.client.Complete(ctx, b.ID)
 		if ctx.Err() != nil {
-			return false
+			return nil, false, false
 		}
 		switch {
 		case err == nil:
 			batchesCompleted.WithLabelValues(s.cfg.Name).Inc()
 			s.up()
-			return true
+			return nil, false, true
 		case errors.Is(err, ErrBatchNotFound):
 			// Next served this batch from this very feed id, so the 404 means
-			// the batch is gone: an earlier complete took effect though its
-			// answer was lost. Every event of it is stored; move on.
+			// the batch is gone. Every event of it is stored; move on.
 			completeGone.WithLabelValues(s.cfg.Name).Inc()
 			s.logger.Info("Batch already completed", watermill.LogFields{"batch_id": b.ID, "attempt": attempt + 1})
-			return true
+			return nil, false, true
+		}
+		completeRetries.WithLabelValues(s.cfg.Name).Inc()
+		s.fail("complete_" + errorKind(err))
+		s.logger.Error("Completing the batch failed (its events are stored)", err, watermill.LogFields{
+			"batch_id": b.ID, "attempt": attempt + 1,
+		})
+		if cur, perr := s.client.Next(ctx); perr == nil && (cur == nil || cur.ID != b.ID) {
+			completeGone.WithLabelValues(s.cfg.Name).Inc()
+			s.logger.Info("Batch no longer served by the feed: an earlier complete took effect", watermill.LogFields{"batch_id": b.ID})
+			return cur, true, true
+		}
+		if ctx.Err() != nil {
+			return nil, false, false
 		}
 		d := s.cfg.Backoff.Delay(attempt)
-		completeRetries.WithLabelValues(s.cfg.Name).Inc()
-		s.fail("complete_"+errorKind(err), err)
-		s.logger.Error("Completing the batch failed; retrying (its events are stored)", err, watermill.LogFields{
-			"batch_id": b.ID, "retry_in": d.String(), "attempt": attempt + 1,
-		})
-		if !sleep(ctx, d) {
-			return false
+		s.logger.Info("Retrying complete", watermill.LogFields{"batch_id": b.ID, "retry_in": d.String()})
+		if !s.wait(ctx, waitComplete, d) {
+			return nil, false, false
 		}
 	}
 }
@@ -288,7 +338,7 @@ func (s *Source) message(b *Batch, n *Notification) *message.Message {
 	return msg
 }
 
-func (s *Source) fail(kind string, err error) {
+func (s *Source) fail(kind string) {
 	metrics.SourceErrors.WithLabelValues(s.cfg.Name, kind).Inc()
 	metrics.SourceUp.WithLabelValues(s.cfg.Name).Set(0)
 }
