@@ -29,7 +29,8 @@ type Config struct {
 	Name string
 
 	// TokenSource gives the bearer token of every request; nil sends none.
-	// Use ClientCredentials for OAuth2, or oauth2.StaticTokenSource.
+	// Use ClientCredentials for OAuth2, or StaticToken. It must be safe for
+	// concurrent use and must not block indefinitely (Token takes no context).
 	TokenSource oauth2.TokenSource
 	// TenantID, when set, is sent in TenantHeader on every request.
 	TenantID string
