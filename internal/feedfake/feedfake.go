@@ -54,6 +54,7 @@ type Fault struct {
 	Status      int
 	Body        []byte
 	ContentType string
+	Header      http.Header // extra answer headers (Retry-After, say)
 	// Delay waits before answering (or until the client gives up, which then
 	// applies nothing).
 	Delay time.Duration
@@ -326,6 +327,9 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				ct = "application/json"
 			}
 			w.Header().Set("Content-Type", ct)
+			for k, v := range fault.Header {
+				w.Header()[k] = v
+			}
 			st := fault.Status
 			if st == 0 {
 				st = http.StatusOK

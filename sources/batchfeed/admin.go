@@ -35,13 +35,13 @@ func (c *Client) DiscardAll(ctx context.Context, opts DiscardAllOptions) error {
 		return ErrNotConfirmed
 	}
 	c.logger.Info("discardAll: emptying feed, its events go to the provider's archive", fields)
-	status, body, err := c.do(ctx, http.MethodPut, c.base+"/discardAll", "discardAll", c.cfg.DiscardTimeout)
+	a, err := c.do(ctx, http.MethodPut, c.base+"/discardAll", "discardAll", c.cfg.DiscardTimeout)
 	switch {
 	case err != nil:
-	case status == http.StatusNotFound:
-		err = &FeedNotFoundError{Feed: c.cfg.FeedID, Suggestion: suggestFeed(c.cfg.FeedID), TraceID: traceID(body)}
-	case status < 200 || status > 299:
-		err = &StatusError{Op: "discardAll", Status: status, Body: snippet(body)}
+	case a.status == http.StatusNotFound:
+		err = &FeedNotFoundError{Feed: c.cfg.FeedID, Suggestion: suggestFeed(c.cfg.FeedID), TraceID: traceID(a.body)}
+	case a.status < 200 || a.status > 299:
+		err = a.statusError("discardAll")
 	}
 	if err != nil {
 		discards.WithLabelValues(c.cfg.Name, "failed").Inc()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +47,11 @@ var (
 // (204). A 404 is a *FeedNotFoundError; a body that is not a valid batch
 // wraps ErrInvalidBatch.
 func (c *Client) Next(ctx context.Context) (*Batch, error) {
-	status, body, err := c.do(ctx, http.MethodGet, c.base+"/next", "next", c.cfg.RequestTimeout)
+	a, err := c.do(ctx, http.MethodGet, c.base+"/next", "next", c.cfg.RequestTimeout)
 	if err != nil {
 		return nil, err
 	}
+	status, body := a.status, a.body
 	switch status {
 	case http.StatusOK:
 		b, err := ParseBatch(body, MaxBatchSize)
@@ -62,7 +64,7 @@ func (c *Client) Next(ctx context.Context) (*Batch, error) {
 	case http.StatusNotFound:
 		return nil, &FeedNotFoundError{Feed: c.cfg.FeedID, Suggestion: suggestFeed(c.cfg.FeedID), TraceID: traceID(body)}
 	default:
-		return nil, &StatusError{Op: "next", Status: status, Body: snippet(body)}
+		return nil, a.statusError("next")
 	}
 }
 
@@ -70,27 +72,39 @@ func (c *Client) Next(ctx context.Context) (*Batch, error) {
 // longer has that batch (completed already).
 func (c *Client) Complete(ctx context.Context, batchID string) error {
 	op := "complete " + batchID
-	status, body, err := c.do(ctx, http.MethodPost, c.base+"/"+url.PathEscape(batchID)+"/complete", op, c.cfg.RequestTimeout)
+	a, err := c.do(ctx, http.MethodPost, c.base+"/"+url.PathEscape(batchID)+"/complete", op, c.cfg.RequestTimeout)
 	if err != nil {
 		return err
 	}
+	status, body := a.status, a.body
 	switch {
 	case status >= 200 && status < 300:
 		return nil
 	case status == http.StatusNotFound:
 		return fmt.Errorf("batchfeed: %s: %w (traceId %s)", op, ErrBatchNotFound, traceID(body))
 	default:
-		return &StatusError{Op: op, Status: status, Body: snippet(body)}
+		return a.statusError(op)
 	}
 }
 
+// answer is what do read.
+type answer struct {
+	status     int
+	body       []byte
+	retryAfter time.Duration // from Retry-After in seconds, if any
+}
+
+func (a answer) statusError(op string) *StatusError {
+	return &StatusError{Op: op, Status: a.status, Body: snippet(a.body), RetryAfter: a.retryAfter}
+}
+
 // do sends one request and reads the answer, bounded by timeout.
-func (c *Client) do(ctx context.Context, method, u, op string, timeout time.Duration) (int, []byte, error) {
+func (c *Client) do(ctx context.Context, method, u, op string, timeout time.Duration) (answer, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("batchfeed: %s: %w", op, err)
+		return answer{}, fmt.Errorf("batchfeed: %s: %w", op, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.cfg.TenantID != "" {
@@ -101,23 +115,27 @@ func (c *Client) do(ctx context.Context, method, u, op string, timeout time.Dura
 		if err != nil {
 			// The oauth2 errors name the token URL and the provider's error
 			// code, never the client secret.
-			return 0, nil, fmt.Errorf("batchfeed: %s: get bearer %w: %w", op, errToken, err)
+			return answer{}, fmt.Errorf("batchfeed: %s: get bearer %w: %w", op, errToken, err)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return 0, nil, c.transportErr(ctx, op, timeout, err)
+		return answer{}, c.transportErr(ctx, op, timeout, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
 	if err != nil {
-		return 0, nil, c.transportErr(ctx, op, timeout, fmt.Errorf("read body (HTTP %d): %w", resp.StatusCode, err))
+		return answer{}, c.transportErr(ctx, op, timeout, fmt.Errorf("read body (HTTP %d): %w", resp.StatusCode, err))
 	}
 	if int64(len(body)) > c.cfg.MaxBodyBytes {
-		return 0, nil, fmt.Errorf("batchfeed: %s: body larger than %d bytes", op, c.cfg.MaxBodyBytes)
+		return answer{}, fmt.Errorf("batchfeed: %s: body larger than %d bytes", op, c.cfg.MaxBodyBytes)
 	}
-	return resp.StatusCode, body, nil
+	a := answer{status: resp.StatusCode, body: body}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		a.retryAfter = time.Duration(secs) * time.Second
+	}
+	return a, nil
 }
 
 func (c *Client) transportErr(ctx context.Context, op string, timeout time.Duration, err error) error {

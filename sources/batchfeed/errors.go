@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -46,6 +47,17 @@ type StatusError struct {
 	Status int
 	// Body is the start of the answer, for the log.
 	Body string
+	// RetryAfter is the wait the provider asked for (Retry-After), if any.
+	RetryAfter time.Duration
+}
+
+// retryAfter is the wait err's answer asked for, zero if none.
+func retryAfter(err error) time.Duration {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.RetryAfter
+	}
+	return 0
 }
 
 func (e *StatusError) Error() string {

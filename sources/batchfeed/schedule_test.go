@@ -2,6 +2,7 @@ package batchfeed
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -11,13 +12,13 @@ import (
 
 // TestWaitSchedule records the waits the source asks for instead of taking
 // them: errors back off exponentially with jitter, moreAvailable fetches at
-// once, an empty feed (or a batch without moreAvailable) waits the poll
+// once, Retry-After is honoured, an empty feed (or a batch without moreAvailable) waits the poll
 // interval with jitter, and a failed complete backs off too.
 func TestWaitSchedule(t *testing.T) {
 	t.Parallel()
 	f, srv := fakeServer(t, feedfake.Config{})
 	f.Generate("journey", 15) // a batch of 10 with moreAvailable, then 5 without
-	f.Script("journey", feedfake.OpNext, &feedfake.Fault{Status: 500}, &feedfake.Fault{Status: 502}, &feedfake.Fault{Body: []byte(`{"batchId":"x"`)})
+	f.Script("journey", feedfake.OpNext, &feedfake.Fault{Status: 500}, &feedfake.Fault{Status: 429, Header: http.Header{"Retry-After": {"1"}}}, &feedfake.Fault{Body: []byte(`{"batchId":"x"`)})
 	f.Script("journey", feedfake.OpComplete, &feedfake.Fault{Status: 500}, &feedfake.Fault{Status: 503})
 
 	src := newTestSource(t, Config{BaseURL: srv.URL, FeedID: "journey",
@@ -55,7 +56,8 @@ func TestWaitSchedule(t *testing.T) {
 		nexts     int
 	}{
 		{waitBackoff, 80 * time.Millisecond, 120 * time.Millisecond, 0, 1},
-		{waitBackoff, 160 * time.Millisecond, 240 * time.Millisecond, 0, 2},
+		// 429 with Retry-After: 1 wins over the 200 ms backoff.
+		{waitBackoff, time.Second, time.Second, 0, 2},
 		{waitBackoff, 320 * time.Millisecond, 480 * time.Millisecond, 0, 3},
 		// Batch one stored; its complete fails twice (each followed by a
 		// probing next that still shows it).

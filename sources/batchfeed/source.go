@@ -142,7 +142,7 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 				s.logger.Error("Feed not found; fix the feed id, this source stops", err, nil)
 				return
 			}
-			d := s.cfg.Backoff.Delay(failures)
+			d := max(s.cfg.Backoff.Delay(failures), min(retryAfter(err), s.cfg.Backoff.Max))
 			failures++
 			s.fail(errorKind(err))
 			s.logger.Error("Fetching the next batch failed; retrying", err, watermill.LogFields{"retry_in": d.String(), "failures": failures})
@@ -313,7 +313,7 @@ func (s *Source) complete(ctx context.Context, b *Batch) (next *Batch, probed, o
 		if ctx.Err() != nil {
 			return nil, false, false
 		}
-		d := s.cfg.Backoff.Delay(attempt)
+		d := max(s.cfg.Backoff.Delay(attempt), min(retryAfter(err), s.cfg.Backoff.Max))
 		s.logger.Info("Retrying complete", watermill.LogFields{"batch_id": b.ID, "retry_in": d.String()})
 		if !s.wait(ctx, waitComplete, d) {
 			return nil, false, false
