@@ -76,3 +76,10 @@ func (ti *TokenIssuer) Issued() int {
 	defer ti.mu.Unlock()
 	return ti.seq
 }
+
+// RevokeAll makes every token issued so far invalid.
+func (ti *TokenIssuer) RevokeAll() {
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	clear(ti.expires)
+}

@@ -110,6 +110,7 @@ func (c *Client) do(ctx context.Context, method, u, op string, timeout time.Dura
 	if c.cfg.TenantID != "" {
 		req.Header.Set(c.cfg.TenantHeader, c.cfg.TenantID)
 	}
+	var bearer string
 	if c.cfg.TokenSource != nil {
 		tok, err := c.cfg.TokenSource.Token()
 		if err != nil {
@@ -117,7 +118,8 @@ func (c *Client) do(ctx context.Context, method, u, op string, timeout time.Dura
 			// code, never the client secret.
 			return answer{}, fmt.Errorf("batchfeed: %s: get bearer %w: %w", op, errToken, err)
 		}
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		bearer = tok.AccessToken
+		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
@@ -132,6 +134,13 @@ func (c *Client) do(ctx context.Context, method, u, op string, timeout time.Dura
 		return answer{}, fmt.Errorf("batchfeed: %s: body larger than %d bytes", op, c.cfg.MaxBodyBytes)
 	}
 	a := answer{status: resp.StatusCode, body: body}
+	if a.status == http.StatusUnauthorized && bearer != "" {
+		// Refused before its expiry (revoked, keys rotated): fetch a new
+		// one for the next request rather than retry this one until it lapses.
+		if inv, ok := c.cfg.TokenSource.(invalidator); ok {
+			inv.Invalidate(bearer)
+		}
+	}
 	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
 		a.retryAfter = time.Duration(secs) * time.Second
 	}

@@ -191,6 +191,34 @@ func TestOAuth2ClientCredentialsRefreshedBeforeExpiry(t *testing.T) {
 	}
 }
 
+func TestRevokedTokenIsReplaced(t *testing.T) {
+	t.Parallel()
+	issuer := feedfake.NewTokenIssuer("tributary", "client-s3cret", time.Hour)
+	tokSrv := httptest.NewServer(issuer)
+	t.Cleanup(tokSrv.Close)
+	f, srv := fakeServer(t, feedfake.Config{Authorize: issuer.Valid})
+	cc := clientcredentials.Config{ClientID: "tributary", ClientSecret: "client-s3cret", TokenURL: tokSrv.URL}
+	c := testClient(t, Config{BaseURL: srv.URL, FeedID: "journey",
+		TokenSource: ClientCredentials(context.Background(), cc, time.Minute)})
+	for range 3 {
+		if _, err := c.Next(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A token revoked before its expiry: one 401, then a new token.
+	issued := issuer.Issued()
+	issuer.RevokeAll()
+	if _, err := c.Next(context.Background()); err == nil || errorKind(err) != "auth" {
+		t.Fatalf("with a revoked token: %v; want a 401", err)
+	}
+	if _, err := c.Next(context.Background()); err != nil {
+		t.Fatalf("after a 401: %v; want a new token to be fetched", err)
+	}
+	if issued != 1 || issuer.Issued() != issued+1 || f.Denied() != 1 {
+		t.Fatalf("tokens issued %d before and %d after the revocation, %d refused; want 1, 1 and 1", issued, issuer.Issued()-issued, f.Denied())
+	}
+}
+
 func TestDiscardAllNeedsConfirmationAndIsLogged(t *testing.T) {
 	t.Parallel()
 	f, srv := fakeServer(t, feedfake.Config{})
