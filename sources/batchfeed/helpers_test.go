@@ -97,7 +97,11 @@ func (e *feedEnv) onRequest(r *http.Request, op feedfake.Op, feed, batchID strin
 	for i, n := range b.Notifications {
 		ids[i] = n.ID
 	}
-	stored, err := topicCount(r.Context(), e.pool, e.pipeline, ids)
+	// Not the request's context: a client killed mid-request must not void
+	// the check of what it had stored when it asked.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	stored, err := topicCount(ctx, e.pool, e.pipeline, ids)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.checked++
