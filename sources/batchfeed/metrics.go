@@ -26,7 +26,7 @@ var (
 	}, []string{"source"})
 	completeGone = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "tributary_batchfeed_complete_not_found_total",
-		Help: "Completes answered 404: the batch was completed already.",
+		Help: "Batches found completed already: 404 on complete, or no longer served after a failed complete.",
 	}, []string{"source"})
 	discards = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "tributary_batchfeed_discard_all_total",
