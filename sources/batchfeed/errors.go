@@ -27,7 +27,7 @@ func (e *FeedNotFoundError) Error() string {
 	} else {
 		b.WriteString("; feed ids are case-sensitive")
 	}
-	fmt.Fprintf(&b, " (valid: %s)", strings.Join(KnownFeeds, ", "))
+	fmt.Fprintf(&b, " (valid: %s; or BaseURL is wrong)", strings.Join(KnownFeeds, ", "))
 	if e.TraceID != "" {
 		fmt.Fprintf(&b, " traceId %s", e.TraceID)
 	}
@@ -106,8 +106,10 @@ func errorKind(err error) string {
 			return "auth"
 		case se.Status >= 500:
 			return "status_5xx"
-		default:
+		case se.Status >= 400:
 			return "status_4xx"
+		default:
+			return "status_unexpected"
 		}
 	case errors.Is(err, errTimeout):
 		return "timeout"
