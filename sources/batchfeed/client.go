@@ -1,0 +1,156 @@
+package batchfeed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+)
+
+// Client speaks the feed API for one feed.
+type Client struct {
+	cfg    Config
+	base   string // …/eventnotifications/v2/{feedId}
+	logger watermill.LoggerAdapter
+}
+
+// NewClient returns a Client for cfg.FeedID.
+func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newClient(cfg, logger), nil
+}
+
+func newClient(cfg Config, logger watermill.LoggerAdapter) *Client {
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	base := strings.TrimRight(cfg.BaseURL, "/") + "/eventnotifications/v2/" + url.PathEscape(cfg.FeedID)
+	return &Client{cfg: cfg, base: base, logger: logger.With(watermill.LogFields{"feed": cfg.FeedID, "source": cfg.Name})}
+}
+
+var (
+	errToken   = errors.New("token")
+	errTimeout = errors.New("timeout")
+)
+
+// Next fetches the feed's current batch; nil, nil when the feed is empty
+// (204). A 404 is a *FeedNotFoundError; a body that is not a valid batch
+// wraps ErrInvalidBatch.
+func (c *Client) Next(ctx context.Context) (*Batch, error) {
+	a, err := c.do(ctx, http.MethodGet, c.base+"/next", "next", c.cfg.RequestTimeout)
+	if err != nil {
+		return nil, err
+	}
+	status, body := a.status, a.body
+	switch status {
+	case http.StatusOK:
+		b, err := ParseBatch(body, MaxBatchSize)
+		if err != nil {
+			return nil, fmt.Errorf("batchfeed: next: %w", err)
+		}
+		return b, nil
+	case http.StatusNoContent:
+		return nil, nil
+	case http.StatusNotFound:
+		return nil, &FeedNotFoundError{Feed: c.cfg.FeedID, Suggestion: suggestFeed(c.cfg.FeedID), TraceID: traceID(body)}
+	default:
+		return nil, a.statusError("next")
+	}
+}
+
+// Complete marks batchID done. A 404 wraps ErrBatchNotFound: the feed no
+// longer has that batch (completed already).
+func (c *Client) Complete(ctx context.Context, batchID string) error {
+	op := "complete " + batchID
+	a, err := c.do(ctx, http.MethodPost, c.base+"/"+url.PathEscape(batchID)+"/complete", op, c.cfg.RequestTimeout)
+	if err != nil {
+		return err
+	}
+	status, body := a.status, a.body
+	switch {
+	case status >= 200 && status < 300:
+		return nil
+	case status == http.StatusNotFound:
+		return fmt.Errorf("batchfeed: %s: %w (traceId %s)", op, ErrBatchNotFound, traceID(body))
+	default:
+		return a.statusError(op)
+	}
+}
+
+// answer is what do read.
+type answer struct {
+	status     int
+	body       []byte
+	retryAfter time.Duration // from Retry-After in seconds, if any
+}
+
+func (a answer) statusError(op string) *StatusError {
+	return &StatusError{Op: op, Status: a.status, Body: snippet(a.body), RetryAfter: a.retryAfter}
+}
+
+// do sends one request and reads the answer, bounded by timeout.
+func (c *Client) do(ctx context.Context, method, u, op string, timeout time.Duration) (answer, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return answer{}, fmt.Errorf("batchfeed: %s: %w", op, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.cfg.TenantID != "" {
+		req.Header.Set(c.cfg.TenantHeader, c.cfg.TenantID)
+	}
+	var bearer string
+	if c.cfg.TokenSource != nil {
+		tok, err := c.cfg.TokenSource.Token()
+		if err != nil {
+			// The oauth2 errors name the token URL and the provider's error
+			// code, never the client secret.
+			return answer{}, fmt.Errorf("batchfeed: %s: get bearer %w: %w", op, errToken, err)
+		}
+		bearer = tok.AccessToken
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return answer{}, c.transportErr(ctx, op, timeout, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return answer{}, c.transportErr(ctx, op, timeout, fmt.Errorf("read body (HTTP %d): %w", resp.StatusCode, err))
+	}
+	if int64(len(body)) > c.cfg.MaxBodyBytes {
+		return answer{}, fmt.Errorf("batchfeed: %s: body larger than %d bytes", op, c.cfg.MaxBodyBytes)
+	}
+	a := answer{status: resp.StatusCode, body: body}
+	if a.status == http.StatusUnauthorized && bearer != "" {
+		// Refused before its expiry (revoked, keys rotated): fetch a new
+		// one for the next request rather than retry this one until it lapses.
+		if inv, ok := c.cfg.TokenSource.(invalidator); ok {
+			inv.Invalidate(bearer)
+		}
+	}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		a.retryAfter = time.Duration(secs) * time.Second
+	}
+	return a, nil
+}
+
+func (c *Client) transportErr(ctx context.Context, op string, timeout time.Duration, err error) error {
+	if context.Cause(ctx) == errTimeout {
+		return fmt.Errorf("batchfeed: %s: no answer within %s: %w", op, timeout, errTimeout)
+	}
+	// url.Error prints the URL, which holds no secret here (the token goes in a header).
+	return fmt.Errorf("batchfeed: %s: %w", op, err)
+}

@@ -1,0 +1,260 @@
+package batchfeed
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/feedfake"
+	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/router"
+)
+
+// recordingSink records what it delivers.
+type recordingSink struct {
+	mu   sync.Mutex
+	msgs []*message.Message
+}
+
+func (s *recordingSink) Publish(_ string, msgs ...*message.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range msgs {
+		s.msgs = append(s.msgs, m.Copy())
+	}
+	return nil
+}
+
+func (s *recordingSink) Close() error { return nil }
+
+func (s *recordingSink) Len() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.msgs) }
+
+func (s *recordingSink) Messages() []*message.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.msgs)
+}
+
+// feedEnv is a fake feed whose completes are checked against the pipeline
+// topic: a complete for a batch with any notification not yet stored is a
+// violation of the one promise this source makes.
+type feedEnv struct {
+	t        *testing.T
+	pool     *pgxpool.Pool
+	pipeline string
+	fake     *feedfake.Fake
+	srv      *httptest.Server
+
+	mu         sync.Mutex
+	violations []string
+	checked    int
+	after      func(op feedfake.Op, feed, batchID string) // called after the check, if set
+}
+
+// onEachRequest sets a hook run on every request after the safety check.
+func (e *feedEnv) onEachRequest(fn func(op feedfake.Op, feed, batchID string)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.after = fn
+}
+
+func newFeedEnv(t *testing.T, pool *pgxpool.Pool, pipeline string, cfg feedfake.Config) *feedEnv {
+	t.Helper()
+	e := &feedEnv{t: t, pool: pool, pipeline: pipeline}
+	cfg.OnRequest = e.onRequest
+	e.fake = feedfake.New(cfg)
+	e.srv = httptest.NewServer(e.fake)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *feedEnv) onRequest(r *http.Request, op feedfake.Op, feed, batchID string) {
+	defer func() {
+		e.mu.Lock()
+		after := e.after
+		e.mu.Unlock()
+		if after != nil {
+			after(op, feed, batchID)
+		}
+	}()
+	if op != feedfake.OpComplete {
+		return
+	}
+	b := e.fake.Current(feed)
+	if b == nil || b.BatchID != batchID {
+		return // the fake answers 404 and completes nothing
+	}
+	ids := make([]string, len(b.Notifications))
+	for i, n := range b.Notifications {
+		ids[i] = n.ID
+	}
+	// Not the request's context: a client killed mid-request must not void
+	// the check of what it had stored when it asked.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	stored, err := topicCount(ctx, e.pool, e.pipeline, ids)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.checked++
+	if err != nil {
+		e.violations = append(e.violations, fmt.Sprintf("complete %s/%s: check topic: %v", feed, batchID, err))
+	} else if stored != len(ids) {
+		e.violations = append(e.violations, fmt.Sprintf("complete %s/%s with %d of %d notifications stored", feed, batchID, stored, len(ids)))
+	}
+}
+
+// assertSafeCompletes fails t if any complete came before its batch was stored.
+func (e *feedEnv) assertSafeCompletes() {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.violations) > 0 {
+		e.t.Fatalf("unsafe completes: %v", e.violations)
+	}
+	if e.checked == 0 {
+		e.t.Fatal("no complete was checked")
+	}
+}
+
+func (e *feedEnv) config(feed string) Config {
+	return Config{
+		BaseURL: e.srv.URL, FeedID: feed, Name: e.pipeline + "-" + feed,
+		RequestTimeout: 500 * time.Millisecond,
+		PollInterval:   50 * time.Millisecond,
+		Backoff:        Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
+	}
+}
+
+func topicName(pipeline string) string {
+	return `"watermill_` + router.Topic(pipeline) + `"`
+}
+
+// topicCount counts the rows of the pipeline topic holding one of ids.
+func topicCount(ctx context.Context, pool *pgxpool.Pool, pipeline string, ids []string) (int, error) {
+	var n int
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM `+topicName(pipeline)+
+		` WHERE metadata->>'`+tributary.MetaEventID+`' = ANY($1)`, ids).Scan(&n)
+	return n, err
+}
+
+// topicIDs lists the event ids in the pipeline topic, in topic order.
+func topicIDs(t testing.TB, pool *pgxpool.Pool, pipeline string) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT metadata->>'`+tributary.MetaEventID+`' FROM `+topicName(pipeline)+` ORDER BY transaction_id, "offset"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func notificationIDs(ns []feedfake.Notification) []string {
+	ids := make([]string, len(ns))
+	for i, n := range ns {
+		ids[i] = n.ID
+	}
+	return ids
+}
+
+// filterPrefix keeps the ids starting with p, in order.
+func filterPrefix(ids []string, p string) []string {
+	var out []string
+	for _, id := range ids {
+		if len(id) >= len(p) && id[:len(p)] == p {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// startPipeline runs a router with one pipeline of the given sources into a
+// recording sink until the test ends.
+func startPipeline(t *testing.T, pool *pgxpool.Pool, name string, srcs ...*Source) *recordingSink {
+	t.Helper()
+	sink := &recordingSink{}
+	p := router.Pipeline{Name: name, Sinks: []router.Sink{{Name: "rec", Publisher: sink}}}
+	for _, s := range srcs {
+		p.Sources = append(p.Sources, router.Source{Name: s.cfg.FeedID, Subscriber: s})
+	}
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRouter(t, r)
+	return sink
+}
+
+func newTestSource(t testing.TB, cfg Config) *Source {
+	t.Helper()
+	s, err := NewSource(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs PostgreSQL")
+	}
+	return pgtest.NewPool(t)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runRouter runs r until the test ends.
+func runRouter(t *testing.T, r *router.Router) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-r.Running():
+	case err := <-done:
+		t.Fatalf("router stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("router did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("router: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Error("router did not stop")
+		}
+	})
+}
