@@ -151,4 +151,3 @@ func closeQuietly(v any) {
 		_ = c.Close()
 	}
 }
-

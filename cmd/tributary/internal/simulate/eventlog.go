@@ -222,17 +222,39 @@ func (l *EventLog) serve(w http.ResponseWriter, r *http.Request) {
 
 // ETagMatches reports whether an If-None-Match header value matches etag,
 // using the weak comparison RFC 9110 prescribes for If-None-Match (W/"x"
-// matches "x"); "*" matches anything.
+// matches "x"); "*" matches anything. Entity tags are quoted strings that may
+// contain commas, so the list is scanned rather than split.
 func ETagMatches(header, etag string) bool {
 	want := strings.TrimPrefix(etag, "W/")
-	for _, part := range strings.Split(header, ",") {
-		part = strings.TrimSpace(part)
-		if part == "*" {
+	for i := 0; i < len(header); {
+		switch c := header[i]; {
+		case c == ' ' || c == '\t' || c == ',':
+			i++
+			continue
+		case c == '*':
 			return true
 		}
-		if part != "" && strings.TrimPrefix(part, "W/") == want {
+		j := i
+		if strings.HasPrefix(header[j:], "W/") {
+			j += 2
+		}
+		if j >= len(header) || header[j] != '"' {
+			// Not an entity tag: skip to the next list element.
+			k := strings.IndexByte(header[i:], ',')
+			if k < 0 {
+				return false
+			}
+			i += k + 1
+			continue
+		}
+		end := strings.IndexByte(header[j+1:], '"')
+		if end < 0 {
+			return false
+		}
+		if header[j:j+end+2] == want {
 			return true
 		}
+		i = j + end + 2
 	}
 	return false
 }
