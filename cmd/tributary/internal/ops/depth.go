@@ -63,15 +63,11 @@ func QueueDepths(ctx context.Context, pool *pgxpool.Pool, pipelines []PipelineIn
 		topic := router.Topic(p.Name)
 		for _, s := range p.Sinks {
 			d := Depth{Pipeline: p.Name, Sink: s.Name}
-			err := pool.QueryRow(ctx, `SELECT count(*) FROM `+messagesTable(topic)+` m
-				LEFT JOIN `+offsetsTable(topic)+` o ON o.consumer_group = $1
-				WHERE o.consumer_group IS NULL
-				   OR m.transaction_id > o.last_processed_transaction_id
-				   OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" > o.offset_acked)`,
-				s.Name).Scan(&d.Lag)
-			if err := ignoreMissing(err); err != nil {
+			lag, err := topicLag(ctx, pool, topic, s.Name)
+			if err != nil {
 				return nil, fmt.Errorf("lag of %s/%s: %w", p.Name, s.Name, err)
 			}
+			d.Lag = lag
 			err = pool.QueryRow(ctx, `SELECT count(*) FROM `+messagesTable(router.RetryTopic(p.Name, s.Name))+` WHERE NOT acked`).Scan(&d.Retry)
 			if err := ignoreMissing(err); err != nil {
 				return nil, fmt.Errorf("retry depth of %s/%s: %w", p.Name, s.Name, err)
@@ -84,6 +80,31 @@ func QueueDepths(ctx context.Context, pool *pgxpool.Pool, pipelines []PipelineIn
 		}
 	}
 	return out, nil
+}
+
+// topicLag counts the messages of topic that group has not acked. Until the
+// group has an offsets row (or the topic has an offsets table) every message
+// counts.
+func topicLag(ctx context.Context, pool *pgxpool.Pool, topic, group string) (int64, error) {
+	var hasMessages, hasOffsets bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL`,
+		messagesTable(topic), offsetsTable(topic)).Scan(&hasMessages, &hasOffsets); err != nil {
+		return 0, err
+	}
+	var n int64
+	switch {
+	case !hasMessages:
+		return 0, nil
+	case !hasOffsets:
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM `+messagesTable(topic)).Scan(&n)
+		return n, err
+	}
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM `+messagesTable(topic)+` m
+		LEFT JOIN `+offsetsTable(topic)+` o ON o.consumer_group = $1
+		WHERE o.consumer_group IS NULL
+		   OR m.transaction_id > o.last_processed_transaction_id
+		   OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" > o.offset_acked)`, group).Scan(&n)
+	return n, err
 }
 
 func ignoreMissing(err error) error {

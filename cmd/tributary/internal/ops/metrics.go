@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	topicLag = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	lagGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tributary_topic_lag", Help: "Messages of the pipeline topic a sink's consumer group has not acked.",
 	}, []string{"pipeline", "sink"})
 	retryDepth = promauto.NewGaugeVec(prometheus.GaugeOpts{
@@ -36,7 +36,7 @@ func WatchDepths(ctx context.Context, pool *pgxpool.Pool, pipelines []PipelineIn
 			logger.Error("Reading queue depths failed", err, nil)
 		}
 		for _, d := range ds {
-			topicLag.WithLabelValues(d.Pipeline, d.Sink).Set(float64(d.Lag))
+			lagGauge.WithLabelValues(d.Pipeline, d.Sink).Set(float64(d.Lag))
 			retryDepth.WithLabelValues(d.Pipeline, d.Sink).Set(float64(d.Retry))
 			poisonDepth.WithLabelValues(d.Pipeline, d.Sink).Set(float64(d.Poison))
 		}
