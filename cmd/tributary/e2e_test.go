@@ -266,9 +266,20 @@ func TestBinaryRunsPipelineFileEndToEnd(t *testing.T) {
 		t.Fatalf("expected JSON logs ending in Stopped, got:\n%s", tail(run.stderr.String(), 1500))
 	}
 
-	// Restart: the generator re-reads the same ids; dedup drops all of them.
+	// The generator checkpointed its last acked event.
+	var last int
+	pool := pgtest.PoolFor(t, dbURL)
+	if err := pool.QueryRow(context.Background(), `SELECT value::int FROM tributary_checkpoints WHERE source = 'generator:doors/gen'`).Scan(&last); err != nil || last != n {
+		t.Fatalf("generator checkpoint %d (%v), want %d", last, err, n)
+	}
+
+	// Restart from scratch: the generator re-reads the same ids; dedup drops all of them.
+	again := filepath.Join(dir, "again.yaml")
+	if err := os.WriteFile(again, []byte(strings.Replace(yaml, "prefix: e2e", "prefix: e2e, restart: true", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	metrics2 := freeAddr(t)
-	run2 := start(t, env, "run", "-c", file, "--metrics-addr", metrics2)
+	run2 := start(t, env, "run", "-c", again, "--metrics-addr", metrics2)
 	waitFor(t, 60*time.Second, "the re-read events to be deduplicated", func() bool {
 		return metric(t, metrics2, "tributary_events_deduped_total") == n
 	})

@@ -13,16 +13,24 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/sources/checkpoint"
 )
 
 // The generator source emits synthetic door events with stable ids
-// (<prefix>-000001, …): a re-run re-emits the same ids, so it shows dedup too.
-// It exists so that the binary, the quickstart and the tests run end to end
-// before (and without) any provider.
+// (<prefix>-000001, …). With a database it checkpoints the last acked
+// sequence number and resumes after it; with restart: true it starts over,
+// re-emitting ids the pipeline has seen, which shows dedup. It exists so that
+// the binary, the quickstart and the tests run end to end before (and
+// without) any provider.
 func init() {
 	RegisterSource("generator", "synthetic door events with stable ids (for demos and tests)",
 		func(env Env, o *GeneratorOptions) (message.Subscriber, error) {
-			return NewGenerator(*o, env.Name, env.Logger), nil
+			g := NewGenerator(*o, env.Name, env.Logger)
+			if env.Pool != nil && !o.Restart {
+				g.checkpoints = checkpoint.NewStore(env.Pool)
+				g.checkpointKey = "generator:" + env.Pipeline + "/" + env.Name
+			}
+			return g, nil
 		})
 }
 
@@ -38,6 +46,8 @@ type GeneratorOptions struct {
 	Type string `yaml:"type"`
 	// Start is the first sequence number; 1 when zero.
 	Start int `yaml:"start"`
+	// Restart ignores the checkpoint and starts at Start again.
+	Restart bool `yaml:"restart"`
 }
 
 // Validate implements Validator.
@@ -54,6 +64,9 @@ type Generator struct {
 	opts   GeneratorOptions
 	name   string
 	logger watermill.LoggerAdapter
+
+	checkpoints   *checkpoint.Store
+	checkpointKey string
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -121,7 +134,16 @@ func (g *Generator) Subscribe(ctx context.Context, _ string) (<-chan *message.Me
 func (g *Generator) run(ctx context.Context, out chan<- *message.Message) {
 	metrics.SourceUp.WithLabelValues(g.name).Set(1)
 	defer metrics.SourceUp.WithLabelValues(g.name).Set(0)
-	for seq := g.opts.Start; g.opts.Count == 0 || seq < g.opts.Start+g.opts.Count; seq++ {
+	first := g.opts.Start
+	if g.checkpoints != nil {
+		var last int
+		if ok, err := g.checkpoints.Load(ctx, g.checkpointKey, &last); err != nil {
+			g.logger.Error("Generator checkpoint unreadable; starting over", err, nil)
+		} else if ok && last >= first {
+			first = last + 1
+		}
+	}
+	for seq := first; g.opts.Count == 0 || seq < g.opts.Start+g.opts.Count; seq++ {
 		payload := g.Payload(seq, time.Now())
 		for {
 			msg := tributary.NewEventMessage(g.EventID(seq), payload)
@@ -147,6 +169,12 @@ func (g *Generator) run(ctx context.Context, out chan<- *message.Message) {
 			}
 			if acked {
 				metrics.SourceLastSuccess.WithLabelValues(g.name).SetToCurrentTime()
+				if g.checkpoints != nil {
+					// Saved only after the ack: a crash before it re-emits, and dedup drops the repeat.
+					if err := g.checkpoints.Save(ctx, g.checkpointKey, seq); err != nil && ctx.Err() == nil {
+						g.logger.Error("Saving generator checkpoint failed", err, nil)
+					}
+				}
 				break
 			}
 		}
