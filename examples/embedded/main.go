@@ -94,7 +94,9 @@ type ticker struct {
 	once    sync.Once
 }
 
-func newTicker(every time.Duration) *ticker { return &ticker{every: every, closing: make(chan struct{})} }
+func newTicker(every time.Duration) *ticker {
+	return &ticker{every: every, closing: make(chan struct{})}
+}
 
 func (t *ticker) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
 	out := make(chan *message.Message)
