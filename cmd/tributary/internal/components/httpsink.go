@@ -117,6 +117,11 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 	outcome := OutcomeDelivered
 	var result error
 	if err != nil {
+		// The client's error quotes the URL, whose query may hold a token.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redactURL(ue.URL)
+		}
 		outcome, result = OutcomeFailed, fmt.Errorf("http sink: %w", err)
 	} else {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
