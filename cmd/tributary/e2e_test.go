@@ -258,9 +258,10 @@ func TestBinaryRunsPipelineFileEndToEnd(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	if v := metric(t, metrics1, "tributary_events_delivered_total"); v != n {
-		t.Fatalf("delivered metric %v, want %d", v, n)
-	}
+	// The counter moves just after the receiver answers: wait for it.
+	waitFor(t, 20*time.Second, "the delivered counter to reach n", func() bool {
+		return metric(t, metrics1, "tributary_events_delivered_total") == n
+	})
 	run.stop(t)
 	if !strings.Contains(run.stderr.String(), `"level":"INFO"`) || !strings.Contains(run.stderr.String(), `"msg":"Stopped"`) {
 		t.Fatalf("expected JSON logs ending in Stopped, got:\n%s", tail(run.stderr.String(), 1500))

@@ -9,13 +9,19 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/token"
 )
 
 // checker compares a YAML tree with the Go type it will be decoded into and
 // reports, with positions, what goccy's decoder would report less precisely
 // or not at all: unknown keys (with the allowed ones), duplicate keys,
 // mistyped scalars and bad durations. Decoding runs only on a tree that passed.
-type checker struct{ file string }
+type checker struct {
+	file string
+	// interpolated marks string nodes whose value came from ${ENV}: they
+	// take the type of the field they fill (count: ${N} is an integer).
+	interpolated map[*ast.StringNode]bool
+}
 
 var (
 	durationType = reflect.TypeOf(time.Duration(0))
@@ -171,6 +177,7 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) Errors {
 				continue
 			}
 			seen[key] = true
+			p.Value = c.retype(p.Value, f.typ)
 			errs = append(errs, c.check(p.Value, f.typ, join(path, key))...)
 		}
 		return errs
@@ -180,8 +187,9 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) Errors {
 			return Errors{errAt(c.file, n, path, "got %s; want a list", kindName(n))}
 		}
 		var errs Errors
-		for i, v := range seq.Values {
-			errs = append(errs, c.check(v, t.Elem(), path+"["+strconv.Itoa(i)+"]")...)
+		for i := range seq.Values {
+			seq.Values[i] = c.retype(seq.Values[i], t.Elem())
+			errs = append(errs, c.check(seq.Values[i], t.Elem(), path+"["+strconv.Itoa(i)+"]")...)
 		}
 		return errs
 	case reflect.Map:
@@ -191,6 +199,7 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) Errors {
 		}
 		var errs Errors
 		for _, p := range ps {
+			p.Value = c.retype(p.Value, t.Elem())
 			errs = append(errs, c.check(p.Value, t.Elem(), join(path, p.Key.String()))...)
 		}
 		return errs
@@ -198,6 +207,9 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) Errors {
 		switch n.(type) {
 		case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
 			return Errors{errAt(c.file, n, path, "got %s; want a string", kindName(n))}
+		case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
+			// YAML would turn 0123 into 83 and yes into true: insist on quotes.
+			return Errors{errAt(c.file, n, path, "got %s; want a string: quote it (%q) so that it is kept as written", kindName(n), n.GetToken().Value)}
 		}
 	case reflect.Bool:
 		if _, ok := n.(*ast.BoolNode); !ok {
@@ -216,6 +228,43 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) Errors {
 		}
 	}
 	return nil
+}
+
+// retype turns an interpolated string into the scalar the target type wants
+// (bool, integer, number), keeping its position, so that ${ENV} works for
+// any scalar field. Anything else is returned unchanged.
+func (c checker) retype(n ast.Node, t reflect.Type) ast.Node {
+	sn, ok := n.(*ast.StringNode)
+	if !ok || !c.interpolated[sn] {
+		return n
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == durationType {
+		return n
+	}
+	pos := sn.GetToken().Position
+	var out ast.Node
+	switch t.Kind() {
+	case reflect.Bool:
+		if _, err := strconv.ParseBool(sn.Value); err == nil && (sn.Value == "true" || sn.Value == "false") {
+			out = ast.Bool(token.New(sn.Value, sn.Value, pos))
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if _, err := strconv.ParseInt(sn.Value, 10, 64); err == nil {
+			out = ast.Integer(token.New(sn.Value, sn.Value, pos))
+		}
+	case reflect.Float32, reflect.Float64:
+		if _, err := strconv.ParseFloat(sn.Value, 64); err == nil {
+			out = ast.Float(token.New(sn.Value, sn.Value, pos))
+		}
+	}
+	if out == nil {
+		return n
+	}
+	return out
 }
 
 func allowed(keys map[string]field) string {

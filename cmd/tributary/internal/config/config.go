@@ -106,7 +106,7 @@ const nameRule = "want 1–63 lower-case letters, digits, '-' or '_', starting w
 
 // Load decodes data (named file in messages); lookup resolves ${NAME}.
 func Load(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	c := checker{file: file}
+	c := checker{file: file, interpolated: map[*ast.StringNode]bool{}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, c.goccyError(err, "")

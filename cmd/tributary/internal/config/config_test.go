@@ -101,6 +101,41 @@ func TestQuickstartDecodesIntoGoValues(t *testing.T) {
 	}
 }
 
+// TestInterpolatedScalarsTakeTheFieldsType: ${ENV} fills integer, boolean
+// and number fields too; strings that look like numbers stay strings.
+func TestInterpolatedScalarsTakeTheFieldsType(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"N": "7", "R": "true", "PIN": "0123", "J": "0.5"}
+	data := []byte(`pipelines:
+  - name: p
+    sources:
+      - name: g
+        type: generator
+        options:
+          count: ${N}
+          restart: ${R}
+          prefix: ${PIN}
+    retry:
+      schedule: { kind: linear, step: 1s, retries: "${N}", jitter: "${J}" }
+    sinks:
+      - { name: s, type: http, options: { url: "http://x/", headers: { X-Pin: "${PIN}" } } }
+`)
+	cfg, err := config.Load("env.yaml", data, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := fmtAny(cfg.Pipelines[0].SourceTypes[0].Options())
+	if !strings.Contains(g, "Count:7") || !strings.Contains(g, "Restart:true") || !strings.Contains(g, "Prefix:0123") {
+		t.Fatalf("generator options %s", g)
+	}
+	if s := cfg.Pipelines[0].Template.Retry.Schedule; s.Retries != 7 || s.Jitter != 0.5 {
+		t.Fatalf("schedule %+v", s)
+	}
+	if h := fmtAny(cfg.Pipelines[0].SinkTypes[0].Options()); !strings.Contains(h, "X-Pin:0123") {
+		t.Fatalf("http options %s", h)
+	}
+}
+
 func TestInterpolate(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"A": "x", "EMPTY": ""}

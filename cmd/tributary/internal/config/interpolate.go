@@ -97,7 +97,10 @@ func (c checker) interpolateTree(n ast.Node, path string, lookup func(string) (s
 		if err != nil {
 			return Errors{errAt(c.file, v, path, "%v", err)}
 		}
-		v.Value = out
+		if out != v.Value {
+			v.Value = out
+			c.interpolated[v] = true
+		}
 	}
 	return nil
 }
