@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,9 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
 )
+
+// traceparent is the W3C trace context the generator starts and the http sink forwards.
+var traceparent = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
 
 var (
 	buildOnce sync.Once
@@ -157,7 +161,8 @@ func freeAddr(t *testing.T) string {
 }
 
 type received struct {
-	EventID   string `json:"event_id"`
+	EventID     string `json:"event_id"`
+	Traceparent string `json:"traceparent"`
 	Source    string `json:"source"`
 	Duplicate bool   `json:"duplicate"`
 	Status    int    `json:"status"`
@@ -242,7 +247,7 @@ func TestBinaryRunsPipelineFileEndToEnd(t *testing.T) {
 	got := getReceived(t, base)
 	ids := map[string]bool{}
 	for _, r := range got {
-		if r.Status != 200 || r.Duplicate || r.Source != "gen" {
+		if r.Status != 200 || r.Duplicate || r.Source != "gen" || !traceparent.MatchString(r.Traceparent) {
 			t.Fatalf("receiver got %+v", r)
 		}
 		ids[r.EventID] = true

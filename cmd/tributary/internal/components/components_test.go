@@ -208,3 +208,34 @@ func TestRegistry(t *testing.T) {
 	}()
 	components.RegisterSink("log", "again", func(components.Env, *components.LogOptions) (message.Publisher, error) { return nil, nil })
 }
+
+func TestTraceparent(t *testing.T) {
+	t.Parallel()
+	tp := components.NewTraceparent()
+	if !components.ValidTraceparent(tp) || len(components.TraceID(tp)) != 32 {
+		t.Fatalf("NewTraceparent() = %q", tp)
+	}
+	for _, bad := range []string{"", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331", "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"00-00000000000000000000000000000000-b7ad6b7169203331-01", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+		"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"} {
+		if components.ValidTraceparent(bad) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if !components.ValidTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") {
+		t.Error("the W3C example was refused")
+	}
+}
+
+// FuzzValidTraceparent: a header off the wire never panics, and whatever is
+// accepted has the exact version-00 shape.
+func FuzzValidTraceparent(f *testing.F) {
+	f.Add("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	f.Add("00--")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		if components.ValidTraceparent(s) && (len(s) != 55 || components.TraceID(s) == "") {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}

@@ -145,9 +145,11 @@ func (g *Generator) run(ctx context.Context, out chan<- *message.Message) {
 	}
 	for seq := first; g.opts.Count == 0 || seq < g.opts.Start+g.opts.Count; seq++ {
 		payload := g.Payload(seq, time.Now())
+		trace := NewTraceparent() // each event starts a trace; a resend keeps it
 		for {
 			msg := tributary.NewEventMessage(g.EventID(seq), payload)
 			msg.Metadata.Set(tributary.MetaEventType, g.opts.Type)
+			msg.Metadata.Set(MetaTraceparent, trace)
 			msg.SetContext(ctx)
 			select {
 			case out <- msg:

@@ -106,6 +106,12 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 	req.Header.Set("X-Tributary-Event-Type", m.Metadata.Get(tributary.MetaEventType))
 	req.Header.Set("X-Tributary-Source", m.Metadata.Get(tributary.MetaSource))
 	req.Header.Set("X-Tributary-Pipeline", s.pipeline)
+	if tp := m.Metadata.Get(MetaTraceparent); ValidTraceparent(tp) {
+		req.Header.Set("traceparent", tp)
+		if ts := m.Metadata.Get(MetaTracestate); ts != "" {
+			req.Header.Set("tracestate", ts)
+		}
+	}
 	for k, v := range s.opts.Headers {
 		req.Header.Set(k, v)
 	}

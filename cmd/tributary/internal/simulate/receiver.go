@@ -35,6 +35,8 @@ type Received struct {
 	EventID   string          `json:"event_id"`
 	EventType string          `json:"event_type,omitempty"`
 	Source    string          `json:"source,omitempty"`
+	// Traceparent is the W3C trace context header, when sent.
+	Traceparent string `json:"traceparent,omitempty"`
 	Signature string          `json:"signature"` // valid, invalid, unsigned, unchecked
 	Duplicate bool            `json:"duplicate"`
 	Status    int             `json:"status"`
@@ -106,6 +108,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	rec.EventType = req.Header.Get("X-Tributary-Event-Type")
 	rec.Source = req.Header.Get("X-Tributary-Source")
+	rec.Traceparent = req.Header.Get("traceparent")
 	if json.Valid(body) {
 		rec.Body = body
 	}
@@ -135,8 +138,12 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if rec.Duplicate {
 		dup = " DUPLICATE"
 	}
-	fmt.Fprintf(r.cfg.Out, "receiver #%d %s %d event=%s type=%s source=%s signature=%s%s\n",
-		n, rec.At.Format("15:04:05.000"), rec.Status, rec.EventID, rec.EventType, rec.Source, rec.Signature, dup)
+	trace := "-"
+	if parts := strings.Split(rec.Traceparent, "-"); len(parts) == 4 {
+		trace = parts[1]
+	}
+	fmt.Fprintf(r.cfg.Out, "receiver #%d %s %d event=%s type=%s source=%s signature=%s trace=%s%s\n",
+		n, rec.At.Format("15:04:05.000"), rec.Status, rec.EventID, rec.EventType, rec.Source, rec.Signature, trace, dup)
 	if rec.Status != http.StatusOK {
 		http.Error(w, http.StatusText(rec.Status), rec.Status)
 		return
