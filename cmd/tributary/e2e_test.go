@@ -163,9 +163,9 @@ func freeAddr(t *testing.T) string {
 type received struct {
 	EventID     string `json:"event_id"`
 	Traceparent string `json:"traceparent"`
-	Source    string `json:"source"`
-	Duplicate bool   `json:"duplicate"`
-	Status    int    `json:"status"`
+	Source      string `json:"source"`
+	Duplicate   bool   `json:"duplicate"`
+	Status      int    `json:"status"`
 }
 
 func getReceived(t *testing.T, base string) []received {

@@ -31,16 +31,16 @@ type ReceiverConfig struct {
 
 // Received is one request the receiver accepted or refused.
 type Received struct {
-	At        time.Time       `json:"at"`
-	EventID   string          `json:"event_id"`
-	EventType string          `json:"event_type,omitempty"`
-	Source    string          `json:"source,omitempty"`
+	At        time.Time `json:"at"`
+	EventID   string    `json:"event_id"`
+	EventType string    `json:"event_type,omitempty"`
+	Source    string    `json:"source,omitempty"`
 	// Traceparent is the W3C trace context header, when sent.
-	Traceparent string `json:"traceparent,omitempty"`
-	Signature string          `json:"signature"` // valid, invalid, unsigned, unchecked
-	Duplicate bool            `json:"duplicate"`
-	Status    int             `json:"status"`
-	Body      json.RawMessage `json:"body,omitempty"`
+	Traceparent string          `json:"traceparent,omitempty"`
+	Signature   string          `json:"signature"` // valid, invalid, unsigned, unchecked
+	Duplicate   bool            `json:"duplicate"`
+	Status      int             `json:"status"`
+	Body        json.RawMessage `json:"body,omitempty"`
 }
 
 // Receiver is a webhook endpoint that prints and remembers what it gets.
