@@ -90,6 +90,7 @@ func TestOptionalInterfaceCommands(t *testing.T) {
 		{[]string{"webhook", "test", "-c", file, "--pipeline", "q", "--sink", "good"}, ExitNotFound, "no such"},
 		{[]string{"feed", "discard", "-c", file, "--pipeline", "p", "--source", "feed", "--yes"}, ExitOK, "discarded 42 pending events"},
 		{[]string{"feed", "discard", "-c", file, "--pipeline", "p", "--source", "feed"}, ExitUsage, "--yes"},
+		{[]string{"types"}, ExitOK, "fake-tester"},
 	}
 	for _, c := range cases {
 		code, out, errs := execute(t, db, c.args...)
