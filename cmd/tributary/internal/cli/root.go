@@ -1,0 +1,148 @@
+// Package cli is the tributary command: run and validate pipeline files,
+// operator commands on the database, and the quickstart simulators.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X …/cli.Version=v1.2.3".
+var Version = "dev"
+
+// app holds the global flags and the output streams of one invocation.
+type app struct {
+	stdout, stderr io.Writer
+	databaseURL    string
+	json           bool
+	logLevel       string
+	getenv         func(string) string
+}
+
+// Execute runs the command line and returns the process exit code.
+func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		msg := err.Error()
+		if !strings.Contains(msg, "\n") {
+			msg = "tributary: " + msg
+		}
+		fmt.Fprintln(stderr, msg)
+	}
+	return codeOf(err)
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tributary",
+		Short: "Run declarative event pipelines and operate them",
+		Long: `Tributary reads events from providers (sources), stores them durably in PostgreSQL,
+and delivers them to sinks with dedup, retries and a poison queue.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 3 invalid config, 4 database unavailable or
+not migrated, 5 not found, 6 check failed, 7 not supported by the component type.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return codef(ExitUsage, "%v\nSee '%s --help'.", err, c.CommandPath())
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.databaseURL, "database-url", "", "PostgreSQL URL (default $DATABASE_URL)")
+	pf.BoolVar(&a.json, "json", false, "print JSON instead of tables")
+	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+
+	root.AddCommand(
+		a.runCommand(), a.validateCommand(), a.migrateCommand(), a.poisonCommand(),
+		a.deliveriesCommand(), a.webhookCommand(), a.feedCommand(), a.simulateCommand(), a.typesCommand(), a.versionCommand(),
+	)
+	return root
+}
+
+// wrap makes any error a command returns without a code an ExitFailure, so
+// that only the parser's own errors are reported as usage errors.
+func wrap(f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		return withCode(ExitFailure, f(cmd, args))
+	}
+}
+
+// logger returns the JSON slog logger, through Watermill's adapter.
+func (a *app) logger() (watermill.LoggerAdapter, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return nil, codef(ExitUsage, "--log-level %q: want debug, info, warn or error", a.logLevel)
+	}
+	h := slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level})
+	return watermill.NewSlogLogger(slog.New(h)), nil
+}
+
+func (a *app) dbURL() (string, error) {
+	u := a.databaseURL
+	if u == "" {
+		u = a.getenv("DATABASE_URL")
+	}
+	if u == "" {
+		return "", codef(ExitDatabase, "no database: set DATABASE_URL or pass --database-url (scripts/quickstart.sh starts a local one)")
+	}
+	return u, nil
+}
+
+// openPool opens and pings the database; maxConns 0 keeps pgx's default.
+func (a *app) openPool(ctx context.Context, maxConns int32) (*pgxpool.Pool, error) {
+	u, err := a.dbURL()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(u)
+	if err != nil {
+		return nil, codef(ExitDatabase, "database URL: %v", redactErr(err, u))
+	}
+	if maxConns > 0 && cfg.MaxConns < maxConns {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, codef(ExitDatabase, "database: %v", redactErr(err, u))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, codef(ExitDatabase, "database %s unreachable: %v", redactURL(u), redactErr(err, u))
+	}
+	return pool, nil
+}
+
+// redactURL hides the password of a database URL.
+func redactURL(u string) string {
+	cfg, err := pgxpool.ParseConfig(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	c := cfg.ConnConfig
+	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+func redactErr(err error, u string) error {
+	cfg, perr := pgxpool.ParseConfig(u)
+	if perr != nil || cfg.ConnConfig.Password == "" {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), cfg.ConnConfig.Password, "****"))
+}

@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tributary-dev/tributary/cmd/tributary/internal/config"
+	"github.com/tributary-dev/tributary/cmd/tributary/internal/ops"
+	"github.com/tributary-dev/tributary/migrations"
+	"github.com/tributary-dev/tributary/router"
+)
+
+func (a *app) loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return nil, codef(ExitUsage, "-c/--config is required")
+	}
+	cfg, err := config.LoadFile(path)
+	if err != nil {
+		if _, ok := config.AsErrors(err); ok {
+			return nil, codef(ExitConfig, "%s: invalid:\n%v", path, err)
+		}
+		return nil, codef(ExitConfig, "%v", err)
+	}
+	return cfg, nil
+}
+
+func (a *app) validateCommand() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "validate -c pipeline.yaml",
+		Short: "Check a pipeline file without running it (exit 3 when invalid)",
+		Args:  cobra.NoArgs,
+		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.LoadFile(file)
+			if err != nil {
+				es, positioned := config.AsErrors(err)
+				if a.json {
+					if !positioned {
+						es = config.Errors{{File: file, Msg: err.Error()}}
+					}
+					_ = printJSON(a.stdout, map[string]any{"ok": false, "errors": es})
+					return &exitError{code: ExitConfig, err: fmt.Errorf("%s: invalid (%d problems)", file, len(es))}
+				}
+				return codef(ExitConfig, "%s: invalid:\n%v", file, err)
+			}
+			names := make([]string, len(cfg.Pipelines))
+			for i, p := range cfg.Pipelines {
+				names[i] = p.Template.Name
+			}
+			if a.json {
+				return printJSON(a.stdout, map[string]any{"ok": true, "pipelines": names})
+			}
+			fmt.Fprintf(a.stdout, "%s: ok (%d pipelines: %v)\n", file, len(names), names)
+			return nil
+		}),
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "pipeline file (required)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var (
+		file, adminAddr, adminToken, metricsAddr string
+		migrate                                  bool
+		depthInterval                            time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "run -c pipeline.yaml",
+		Short: "Run every pipeline in a file until interrupted",
+		Long: `Run every pipeline in a file until SIGINT or SIGTERM; in-flight deliveries get 30 s to finish.
+
+Serves /metrics, /healthz and /readyz on --metrics-addr, and the admin page on --admin.
+The admin page binds to loopback unless an address is given; a non-loopback address
+requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).`,
+		Args: cobra.NoArgs,
+		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
+			if adminToken == "" {
+				adminToken = a.getenv("TRIBUTARY_ADMIN_TOKEN")
+			}
+			adminAddr, err := adminListenAddr(adminAddr, adminToken)
+			if err != nil {
+				return err
+			}
+			cfg, err := a.loadConfig(file)
+			if err != nil {
+				return err
+			}
+			logger, err := a.logger()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			pool, err := a.openPool(ctx, 32)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			if migrate {
+				if _, err := migrations.Up(ctx, pool); err != nil {
+					return dbError(err)
+				}
+			}
+			pipelines, err := cfg.Build(pool, logger)
+			if err != nil {
+				return codef(ExitConfig, "%v", err)
+			}
+			r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger}, pipelines...)
+			if err != nil {
+				return codef(ExitConfig, "%v", err)
+			}
+			infos := pipelineInfos(cfg)
+
+			var servers []*http.Server
+			serve := func(name, addr string, h http.Handler) error {
+				ln, err := net.Listen("tcp", addr)
+				if err != nil {
+					return codef(ExitUsage, "%s: listen on %s: %v", name, addr, err)
+				}
+				srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+				servers = append(servers, srv)
+				go func() { _ = srv.Serve(ln) }()
+				logger.Info("Serving "+name, map[string]any{"addr": "http://" + ln.Addr().String()})
+				return nil
+			}
+			defer func() {
+				for _, s := range servers {
+					sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_ = s.Shutdown(sctx)
+					cancel()
+				}
+			}()
+			if metricsAddr != "" {
+				h := ops.Handler(
+					ops.Check{Name: "router", Check: func(context.Context) error {
+						select {
+						case <-r.Running():
+							return nil
+						default:
+							return errors.New("not running")
+						}
+					}},
+					ops.Check{Name: "database", Check: func(ctx context.Context) error { return pool.Ping(ctx) }},
+				)
+				if err := serve("metrics and health", metricsAddr, h); err != nil {
+					return err
+				}
+			}
+			if adminAddr != "" {
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger})
+				if err != nil {
+					return err
+				}
+				if err := serve("admin page", adminAddr, adm.Handler()); err != nil {
+					return err
+				}
+			}
+			go ops.WatchDepths(ctx, pool, infos, depthInterval, logger)
+			logger.Info("Running pipelines", map[string]any{"file": file, "pipelines": len(pipelines)})
+			if err := r.Run(ctx); err != nil {
+				return withCode(ExitFailure, err)
+			}
+			logger.Info("Stopped", nil)
+			return nil
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVarP(&file, "config", "c", "", "pipeline file (required)")
+	f.StringVar(&adminAddr, "admin", "", "serve the admin page on this address (e.g. 127.0.0.1:8081; a bare :8081 binds loopback)")
+	f.StringVar(&adminToken, "admin-token", "", "token the admin page requires (default $TRIBUTARY_ADMIN_TOKEN; required off loopback)")
+	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9464", "serve /metrics, /healthz and /readyz here (empty: off)")
+	f.BoolVar(&migrate, "migrate", false, "apply database migrations before starting")
+	f.DurationVar(&depthInterval, "depth-interval", 5*time.Second, "how often queue-depth gauges are refreshed")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// adminListenAddr applies the loopback rule: a bare :port binds 127.0.0.1;
+// any other non-loopback host requires a token.
+func adminListenAddr(addr, token string) (string, error) {
+	if addr == "" {
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", codef(ExitUsage, "--admin %q: want host:port, e.g. 127.0.0.1:8081", addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	if !loopback && token == "" {
+		return "", codef(ExitUsage, "--admin %s is not a loopback address: set --admin-token or $TRIBUTARY_ADMIN_TOKEN", addr)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+func pipelineInfos(cfg *config.Config) []ops.PipelineInfo {
+	var out []ops.PipelineInfo
+	for _, p := range cfg.Pipelines {
+		info := ops.PipelineInfo{Name: p.Template.Name}
+		for i, s := range p.Template.Sources {
+			info.Sources = append(info.Sources, ops.ComponentInfo{Name: s.Name, Type: p.SourceTypes[i].Type})
+		}
+		for i, s := range p.Template.Sinks {
+			info.Sinks = append(info.Sinks, ops.ComponentInfo{Name: s.Name, Type: p.SinkTypes[i].Type})
+		}
+		out = append(out, info)
+	}
+	return out
+}

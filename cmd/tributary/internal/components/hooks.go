@@ -1,0 +1,48 @@
+package components
+
+import "context"
+
+// Optional interfaces a built source or sink may implement; operator commands
+// look for them and say "not supported by type X" otherwise.
+
+// Tester is a sink that can check its receiver, e.g. seed 003's test of a
+// webhook endpoint with the right token (expect 2xx) and a wrong one (expect
+// 401). `tributary webhook test` calls it.
+type Tester interface {
+	Test(ctx context.Context) (TestResult, error)
+}
+
+// TestResult is the outcome of Tester.Test: one line per check.
+type TestResult struct {
+	Checks []Check `json:"checks"`
+}
+
+// OK reports whether every check passed.
+func (r TestResult) OK() bool {
+	for _, c := range r.Checks {
+		if !c.OK {
+			return false
+		}
+	}
+	return len(r.Checks) > 0
+}
+
+// Check is one step of a test, e.g. "right token → 200".
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Discarder is a source whose provider can drop everything pending, e.g. the
+// batch feed's discardAll (seed 002). `tributary feed discard` calls it.
+type Discarder interface {
+	DiscardAll(ctx context.Context) (DiscardResult, error)
+}
+
+// DiscardResult says what DiscardAll dropped; Count is -1 when the provider
+// does not say.
+type DiscardResult struct {
+	Count  int    `json:"count"`
+	Detail string `json:"detail,omitempty"`
+}

@@ -1,0 +1,196 @@
+package components
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/middleware"
+)
+
+// The http sink POSTs each event's payload to a URL and records every attempt
+// in the delivery log. It is deliberately plain (no signatures, no endpoint
+// state): the quickstart and tests need a receiver path before the webhook
+// sink lands, which replaces it for real use.
+func init() {
+	RegisterSink("http", "POSTs each event as JSON to a URL (plain; use the webhook sink for signed delivery)",
+		func(env Env, o *HTTPOptions) (message.Publisher, error) {
+			return NewHTTPSink(*o, env.Pipeline, env.Name, env.Pool, env.Logger), nil
+		})
+}
+
+// HTTPOptions configures the http sink.
+type HTTPOptions struct {
+	// URL receives the POSTs (http or https).
+	URL string `yaml:"url"`
+	// Headers are added to every request (use ${ENV} for secrets).
+	Headers map[string]string `yaml:"headers"`
+	// Timeout bounds one request; 10 s when zero.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Validate implements Validator.
+func (o *HTTPOptions) Validate() error {
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("url %q: want an absolute http:// or https:// URL", o.URL)
+	}
+	if o.Timeout < 0 {
+		return errors.New("timeout must not be negative")
+	}
+	return nil
+}
+
+// HTTPSink is a message.Publisher that POSTs events.
+type HTTPSink struct {
+	opts           HTTPOptions
+	pipeline, name string
+	pool           *pgxpool.Pool
+	client         *http.Client
+	logger         watermill.LoggerAdapter
+}
+
+// NewHTTPSink returns an http sink; pool may be nil (no delivery log).
+func NewHTTPSink(o HTTPOptions, pipeline, name string, pool *pgxpool.Pool, logger watermill.LoggerAdapter) *HTTPSink {
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	return &HTTPSink{opts: o, pipeline: pipeline, name: name, pool: pool, logger: logger,
+		client: &http.Client{
+			Timeout: o.Timeout,
+			// A redirect is a failure (Standard Webhooks): never follow one.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}}
+}
+
+// Publish implements message.Publisher.
+func (s *HTTPSink) Publish(_ string, msgs ...*message.Message) error {
+	for _, m := range msgs {
+		if err := s.deliver(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Outcomes recorded in tributary_delivery_attempts.outcome.
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeFailed    = "failed"   // transient: will be retried
+	OutcomeRejected  = "rejected" // permanent: goes to the poison queue
+)
+
+func (s *HTTPSink) deliver(m *message.Message) error {
+	ctx := m.Context()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.URL, bytes.NewReader(m.Payload))
+	if err != nil {
+		return middleware.Permanent(fmt.Errorf("http sink: %w", err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "tributary")
+	req.Header.Set("X-Tributary-Event-Id", tributary.EventID(m))
+	req.Header.Set("X-Tributary-Event-Type", m.Metadata.Get(tributary.MetaEventType))
+	req.Header.Set("X-Tributary-Source", m.Metadata.Get(tributary.MetaSource))
+	req.Header.Set("X-Tributary-Pipeline", s.pipeline)
+	if tp := m.Metadata.Get(MetaTraceparent); ValidTraceparent(tp) {
+		req.Header.Set("traceparent", tp)
+		if ts := m.Metadata.Get(MetaTracestate); ts != "" {
+			req.Header.Set("tracestate", ts)
+		}
+	}
+	for k, v := range s.opts.Headers {
+		req.Header.Set(k, v)
+	}
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	latency := time.Since(start)
+	var status int
+	var body string
+	outcome := OutcomeDelivered
+	var result error
+	if err != nil {
+		// The client's error quotes the URL, whose query may hold a token.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redactURL(ue.URL)
+		}
+		outcome, result = OutcomeFailed, fmt.Errorf("http sink: %w", err)
+	} else {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		_ = resp.Body.Close()
+		status, body = resp.StatusCode, string(b)
+		switch {
+		case status >= 200 && status < 300:
+		case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
+			outcome, result = OutcomeFailed, fmt.Errorf("http sink: receiver answered %d", status)
+			if after, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+				result = middleware.RetryAfter(result, after)
+			}
+		default:
+			outcome, result = OutcomeRejected, middleware.Permanent(fmt.Errorf("http sink: receiver answered %d", status))
+		}
+	}
+	s.record(context.WithoutCancel(ctx), m, latency, status, outcome, result, body)
+	return result
+}
+
+func retryAfter(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+func (s *HTTPSink) record(ctx context.Context, m *message.Message, latency time.Duration, status int, outcome string, failure error, body string) {
+	if s.pool == nil {
+		return
+	}
+	errText := ""
+	if failure != nil {
+		errText = failure.Error()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `INSERT INTO tributary_delivery_attempts
+		(pipeline, sink, endpoint, event_id, message_uuid, attempt, latency_ms, status_code, outcome, error, response_body)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		s.pipeline, s.name, redactURL(s.opts.URL), tributary.EventID(m), m.UUID, middleware.Attempts(m)+1,
+		float64(latency.Microseconds())/1000, status, outcome, errText, body)
+	if err != nil {
+		s.logger.Error("Recording delivery attempt failed", err, watermill.LogFields{"pipeline": s.pipeline, "sink": s.name})
+	}
+}
+
+// redactURL drops credentials and the query (which may carry a token).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid url)"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	return u.String()
+}
+
+// Close implements message.Publisher.
+func (s *HTTPSink) Close() error { return nil }

@@ -1,0 +1,158 @@
+// Package components is the registry of source and sink types a pipeline file
+// can name. Each type registers a factory that decodes its own options from
+// the file (strictly: unknown keys are errors) and builds a Watermill
+// Subscriber or Publisher, so a protocol is wired into the binary by adding
+// one small file with an init function to this package.
+package components
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Options is the `options:` block of one source or sink in a pipeline file.
+type Options interface {
+	// Decode decodes the block strictly into v, a pointer to the type's
+	// options struct: unknown keys and mistyped values are errors that name
+	// the file, line and field. An absent block leaves v as it is.
+	Decode(v any) error
+}
+
+// Env is what a factory gets besides its options.
+type Env struct {
+	// Pipeline, Name and Type identify the component in the file.
+	Pipeline, Name, Type string
+	// Pool is the database (for checkpoints and delivery logs).
+	Pool *pgxpool.Pool
+	// Logger is the process logger, with the component's fields.
+	Logger watermill.LoggerAdapter
+}
+
+// Validator is implemented by options structs that can check themselves;
+// `tributary validate` calls it without building anything.
+type Validator interface{ Validate() error }
+
+// Decoded is a component's options, decoded and validated, ready to build.
+type Decoded struct {
+	Type  string
+	opts  any
+	build func(env Env, opts any) (any, error)
+}
+
+// Options returns the decoded options value (a pointer to the type's struct).
+func (d Decoded) Options() any { return d.opts }
+
+// Kind says whether a type is a source or a sink.
+type Kind string
+
+const (
+	KindSource Kind = "source"
+	KindSink   Kind = "sink"
+)
+
+type entry struct {
+	doc    string
+	decode func(Options) (Decoded, error)
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[Kind]map[string]entry{KindSource: {}, KindSink: {}}
+)
+
+// RegisterSource adds a source type. O is its options struct; build gets a
+// pointer to the decoded (and, if O implements Validator, validated) value.
+// It panics on a duplicate name: registration happens in init functions.
+func RegisterSource[O any](name, doc string, build func(env Env, opts *O) (message.Subscriber, error)) {
+	register(KindSource, name, doc, func(env Env, o *O) (any, error) { return build(env, o) })
+}
+
+// RegisterSink adds a sink type; see RegisterSource.
+func RegisterSink[O any](name, doc string, build func(env Env, opts *O) (message.Publisher, error)) {
+	register(KindSink, name, doc, func(env Env, o *O) (any, error) { return build(env, o) })
+}
+
+func register[O any](kind Kind, name, doc string, build func(Env, *O) (any, error)) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[kind][name]; dup {
+		panic(fmt.Sprintf("components: %s type %q registered twice", kind, name))
+	}
+	registry[kind][name] = entry{doc: doc, decode: func(o Options) (Decoded, error) {
+		v := new(O)
+		if err := o.Decode(v); err != nil {
+			return Decoded{}, err
+		}
+		if val, ok := any(v).(Validator); ok {
+			if err := val.Validate(); err != nil {
+				return Decoded{}, err
+			}
+		}
+		return Decoded{Type: name, opts: v, build: func(env Env, opts any) (any, error) {
+			return build(env, opts.(*O))
+		}}, nil
+	}}
+}
+
+// Types lists the registered type names of a kind, sorted.
+func Types(kind Kind) []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	var out []string
+	for name := range registry[kind] {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Doc returns a type's one-line description.
+func Doc(kind Kind, name string) string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return registry[kind][name].doc
+}
+
+// ErrUnknownType is returned by Decode for an unregistered type.
+type ErrUnknownType struct {
+	Kind Kind
+	Name string
+}
+
+func (e ErrUnknownType) Error() string {
+	return fmt.Sprintf("unknown %s type %q", e.Kind, e.Name)
+}
+
+// Decode decodes and validates the options of a component of the given type.
+func Decode(kind Kind, typ string, opts Options) (Decoded, error) {
+	mu.RLock()
+	e, ok := registry[kind][typ]
+	mu.RUnlock()
+	if !ok {
+		return Decoded{}, ErrUnknownType{Kind: kind, Name: typ}
+	}
+	return e.decode(opts)
+}
+
+// BuildSource builds a decoded source.
+func BuildSource(d Decoded, env Env) (message.Subscriber, error) {
+	v, err := d.build(env, d.opts)
+	if err != nil {
+		return nil, err
+	}
+	return v.(message.Subscriber), nil
+}
+
+// BuildSink builds a decoded sink.
+func BuildSink(d Decoded, env Env) (message.Publisher, error) {
+	v, err := d.build(env, d.opts)
+	if err != nil {
+		return nil, err
+	}
+	return v.(message.Publisher), nil
+}

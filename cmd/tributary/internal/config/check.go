@@ -1,0 +1,289 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/token"
+)
+
+// checker compares a YAML tree with the Go type it will be decoded into and
+// reports, with positions, what goccy's decoder would report less precisely
+// or not at all: unknown keys (with the allowed ones), duplicate keys,
+// mistyped scalars and bad durations. Decoding runs only on a tree that passed.
+type checker struct {
+	file string
+	// interpolated marks string nodes whose value came from ${ENV}: they
+	// take the type of the field they fill (count: ${N} is an integer).
+	interpolated map[*ast.StringNode]bool
+}
+
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	nodeType     = reflect.TypeOf((*ast.Node)(nil)).Elem()
+)
+
+// unwrap skips tags and anchors to the value they decorate.
+func unwrap(n ast.Node) ast.Node {
+	for {
+		switch v := n.(type) {
+		case *ast.TagNode:
+			n = v.Value
+		case *ast.AnchorNode:
+			n = v.Value
+		default:
+			return n
+		}
+	}
+}
+
+func isNull(n ast.Node) bool {
+	if n == nil {
+		return true
+	}
+	_, ok := unwrap(n).(*ast.NullNode)
+	return ok
+}
+
+// pairs returns a mapping's key/value pairs; ok is false for a non-mapping.
+func pairs(n ast.Node) ([]*ast.MappingValueNode, bool) {
+	switch v := unwrap(n).(type) {
+	case *ast.MappingNode:
+		return v.Values, true
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{v}, true
+	}
+	return nil, false
+}
+
+// field is one key a struct accepts.
+type field struct {
+	typ reflect.Type
+}
+
+// structKeys lists the keys goccy maps onto t's fields: the yaml tag, else
+// the json tag, else the lower-cased field name; inline structs are merged.
+func structKeys(t reflect.Type) map[string]field {
+	keys := map[string]field{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "" {
+			tag = f.Tag.Get("json")
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(","+opts+",", ",inline,") {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			for k, v := range structKeys(ft) {
+				keys[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		keys[name] = field{typ: f.Type}
+	}
+	return keys
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func kindName(n ast.Node) string {
+	switch unwrap(n).(type) {
+	case *ast.MappingNode, *ast.MappingValueNode:
+		return "a mapping"
+	case *ast.SequenceNode:
+		return "a list"
+	case *ast.StringNode, *ast.LiteralNode:
+		return "a string"
+	case *ast.IntegerNode:
+		return "an integer"
+	case *ast.FloatNode:
+		return "a number"
+	case *ast.BoolNode:
+		return "a boolean"
+	case *ast.AliasNode:
+		return "an alias"
+	}
+	return "a value"
+}
+
+// check returns every mismatch between node and t.
+func (c checker) check(node ast.Node, t reflect.Type, path string) Errors {
+	if isNull(node) || t == nodeType || t.Kind() == reflect.Interface {
+		return nil
+	}
+	n := unwrap(node)
+	if _, ok := n.(*ast.AliasNode); ok {
+		return nil // goccy resolves aliases; their target was checked where it stands
+	}
+	if t.Kind() == reflect.Pointer {
+		return c.check(node, t.Elem(), path)
+	}
+	if t == durationType {
+		s, ok := n.(*ast.StringNode)
+		if !ok {
+			return Errors{errAt(c.file, n, path, "got %s; want a duration such as 500ms, 5s, 10m or 1h30m", kindName(n))}
+		}
+		if _, err := time.ParseDuration(s.Value); err != nil {
+			return Errors{errAt(c.file, n, path, "%q is not a duration; want a number with a unit (ns, us, ms, s, m, h), such as 500ms, 5s, 10m or 1h30m", s.Value)}
+		}
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		ps, ok := pairs(n)
+		if !ok {
+			return Errors{errAt(c.file, n, path, "got %s; want a mapping", kindName(n))}
+		}
+		keys := structKeys(t)
+		var errs Errors
+		seen := map[string]bool{}
+		for _, p := range ps {
+			key := p.Key.String()
+			if k, ok := unwrap(p.Key).(*ast.StringNode); ok {
+				key = k.Value
+			}
+			if _, ok := p.Key.(*ast.MergeKeyNode); ok {
+				continue
+			}
+			f, known := keys[key]
+			if !known {
+				errs = append(errs, errAt(c.file, p.Key, join(path, key), "unknown key %q; allowed here: %s", key, allowed(keys)))
+				continue
+			}
+			if seen[key] {
+				errs = append(errs, errAt(c.file, p.Key, join(path, key), "key %q given twice", key))
+				continue
+			}
+			seen[key] = true
+			p.Value = c.retype(p.Value, f.typ)
+			errs = append(errs, c.check(p.Value, f.typ, join(path, key))...)
+		}
+		return errs
+	case reflect.Slice:
+		seq, ok := n.(*ast.SequenceNode)
+		if !ok {
+			return Errors{errAt(c.file, n, path, "got %s; want a list", kindName(n))}
+		}
+		var errs Errors
+		for i := range seq.Values {
+			seq.Values[i] = c.retype(seq.Values[i], t.Elem())
+			errs = append(errs, c.check(seq.Values[i], t.Elem(), path+"["+strconv.Itoa(i)+"]")...)
+		}
+		return errs
+	case reflect.Map:
+		ps, ok := pairs(n)
+		if !ok {
+			return Errors{errAt(c.file, n, path, "got %s; want a mapping", kindName(n))}
+		}
+		var errs Errors
+		for _, p := range ps {
+			p.Value = c.retype(p.Value, t.Elem())
+			errs = append(errs, c.check(p.Value, t.Elem(), join(path, p.Key.String()))...)
+		}
+		return errs
+	case reflect.String:
+		switch n.(type) {
+		case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
+			return Errors{errAt(c.file, n, path, "got %s; want a string", kindName(n))}
+		case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
+			// YAML would turn 0123 into 83 and yes into true: insist on quotes.
+			return Errors{errAt(c.file, n, path, "got %s; want a string: quote it (%q) so that it is kept as written", kindName(n), n.GetToken().Value)}
+		}
+	case reflect.Bool:
+		if _, ok := n.(*ast.BoolNode); !ok {
+			return Errors{errAt(c.file, n, path, "got %s; want true or false", kindName(n))}
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if _, ok := n.(*ast.IntegerNode); !ok {
+			return Errors{errAt(c.file, n, path, "got %s; want an integer", kindName(n))}
+		}
+	case reflect.Float32, reflect.Float64:
+		switch n.(type) {
+		case *ast.IntegerNode, *ast.FloatNode:
+		default:
+			return Errors{errAt(c.file, n, path, "got %s; want a number", kindName(n))}
+		}
+	}
+	return nil
+}
+
+// retype turns an interpolated string into the scalar the target type wants
+// (bool, integer, number), keeping its position, so that ${ENV} works for
+// any scalar field. Anything else is returned unchanged.
+func (c checker) retype(n ast.Node, t reflect.Type) ast.Node {
+	sn, ok := n.(*ast.StringNode)
+	if !ok || !c.interpolated[sn] {
+		return n
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == durationType {
+		return n
+	}
+	pos := sn.GetToken().Position
+	var out ast.Node
+	switch t.Kind() {
+	case reflect.Bool:
+		if _, err := strconv.ParseBool(sn.Value); err == nil && (sn.Value == "true" || sn.Value == "false") {
+			out = ast.Bool(token.New(sn.Value, sn.Value, pos))
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if _, err := strconv.ParseInt(sn.Value, 10, 64); err == nil {
+			out = ast.Integer(token.New(sn.Value, sn.Value, pos))
+		}
+	case reflect.Float32, reflect.Float64:
+		if _, err := strconv.ParseFloat(sn.Value, 64); err == nil {
+			out = ast.Float(token.New(sn.Value, sn.Value, pos))
+		}
+	}
+	if out == nil {
+		return n
+	}
+	return out
+}
+
+func allowed(keys map[string]field) string {
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// describe is used in messages that list allowed values.
+func describe(values []string) string {
+	if len(values) == 0 {
+		return "(none registered)"
+	}
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(quoted, ", ")
+}

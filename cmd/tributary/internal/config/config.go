@@ -1,0 +1,344 @@
+// Package config decodes a pipeline file into the values the Go API uses
+// (router.Pipeline, router.RetryPolicy, middleware.Schedule): one model, two
+// front ends. Decoding is strict — unknown keys, mistyped values and unknown
+// component types are errors that name the file, line, field and what is
+// allowed — and every problem in a file is reported at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/tributary-dev/tributary/cmd/tributary/internal/components"
+	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router"
+)
+
+// FileSpec is the shape of a pipeline file.
+type FileSpec struct {
+	Pipelines []PipelineSpec `yaml:"pipelines"`
+}
+
+// PipelineSpec is one pipeline: sources → options → sinks.
+type PipelineSpec struct {
+	Name    string          `yaml:"name"`
+	Sources []ComponentSpec `yaml:"sources"`
+	Dedup   *DedupSpec      `yaml:"dedup"`
+	Retry   *RetrySpec      `yaml:"retry"`
+	Sinks   []SinkSpec      `yaml:"sinks"`
+}
+
+// ComponentSpec is a source or sink: a name, a registered type and the
+// type's own options.
+type ComponentSpec struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+	// Topic is passed to Subscribe/Publish; the name when empty.
+	Topic   string   `yaml:"topic"`
+	Options ast.Node `yaml:"options"`
+}
+
+// SinkSpec is a sink, which may override the pipeline's retry policy.
+type SinkSpec struct {
+	ComponentSpec `yaml:",inline"`
+	Retry         *RetrySpec `yaml:"retry"`
+}
+
+// DedupSpec is router.DedupPolicy.
+type DedupSpec struct {
+	Disabled bool          `yaml:"disabled"`
+	TTL      time.Duration `yaml:"ttl"`
+}
+
+// RetrySpec is router.RetryPolicy; Schedule decodes straight into
+// middleware.Schedule.
+type RetrySpec struct {
+	InProcess *InProcessSpec       `yaml:"in_process"`
+	Schedule  *middleware.Schedule `yaml:"schedule"`
+}
+
+// InProcessSpec is middleware.Retry; unset fields keep middleware.DefaultRetry's values.
+type InProcessSpec struct {
+	MaxRetries      *int          `yaml:"max_retries"`
+	InitialInterval time.Duration `yaml:"initial_interval"`
+	MaxInterval     time.Duration `yaml:"max_interval"`
+	Multiplier      float64       `yaml:"multiplier"`
+	Jitter          *float64      `yaml:"jitter"`
+}
+
+// Config is a decoded, validated file.
+type Config struct {
+	File      string
+	Pipelines []Pipeline
+}
+
+// Pipeline is a router.Pipeline whose sources and sinks are not built yet.
+type Pipeline struct {
+	// Template has every field set except Subscriber and Publisher.
+	Template router.Pipeline
+	// SourceTypes and SinkTypes parallel Template.Sources and .Sinks.
+	SourceTypes []components.Decoded
+	SinkTypes   []components.Decoded
+}
+
+// LoadFile reads, interpolates (${ENV}) and validates a pipeline file.
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Load(path, data, os.LookupEnv)
+}
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+const nameRule = "want 1–63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+
+// Load decodes data (named file in messages); lookup resolves ${NAME}.
+func Load(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	c := checker{file: file, interpolated: map[*ast.StringNode]bool{}}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, c.goccyError(err, "")
+	}
+	if len(f.Docs) != 1 || f.Docs[0] == nil || isNull(f.Docs[0].Body) {
+		return nil, Errors{{File: file, Line: 1, Column: 1, Msg: "the file must hold one YAML document with a `pipelines:` list"}}
+	}
+	body := f.Docs[0].Body
+	if errs := c.interpolateTree(body, "", lookup); len(errs) > 0 {
+		return nil, errs
+	}
+	if errs := c.check(body, reflect.TypeOf(FileSpec{}), ""); len(errs) > 0 {
+		return nil, errs
+	}
+	var spec FileSpec
+	if err := yaml.NodeToValue(body, &spec, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return nil, c.goccyError(err, "")
+	}
+	return c.build(body, spec)
+}
+
+// node finds the node at path (e.g. pipelines[0].name), or the nearest
+// ancestor that exists, so that every error has a position.
+func (c checker) node(root ast.Node, path string) ast.Node {
+	for p := path; p != ""; p = parent(p) {
+		yp, err := yaml.PathString("$." + p)
+		if err != nil {
+			continue
+		}
+		if n, err := yp.FilterNode(root); err == nil && n != nil {
+			return n
+		}
+	}
+	return root
+}
+
+func parent(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '.' || p[i] == '[' {
+			return p[:i]
+		}
+	}
+	return ""
+}
+
+func (c checker) goccyError(err error, field string) error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		return Errors{errAtToken(c.file, ye.GetToken(), field, ye.GetMessage())}
+	}
+	return Errors{{File: c.file, Field: field, Msg: err.Error()}}
+}
+
+// optionsDecoder implements components.Options for one options block.
+type optionsDecoder struct {
+	c    checker
+	node ast.Node
+	path string
+}
+
+func (o optionsDecoder) Decode(v any) error {
+	if isNull(o.node) {
+		return nil
+	}
+	rt := reflect.TypeOf(v)
+	if rt.Kind() != reflect.Pointer {
+		return fmt.Errorf("options: Decode needs a pointer, got %T", v)
+	}
+	if errs := o.c.check(o.node, rt.Elem(), o.path); len(errs) > 0 {
+		return errs
+	}
+	if err := yaml.NodeToValue(o.node, v, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return o.c.goccyError(err, o.path)
+	}
+	return nil
+}
+
+func (c checker) build(root ast.Node, spec FileSpec) (*Config, error) {
+	var errs Errors
+	at := func(path, format string, args ...any) {
+		errs = append(errs, errAt(c.file, c.node(root, path), path, format, args...))
+	}
+	if len(spec.Pipelines) == 0 {
+		at("pipelines", "no pipelines; want a list of at least one pipeline")
+	}
+	cfg := &Config{File: c.file}
+	names := map[string]bool{}
+	for i, ps := range spec.Pipelines {
+		pp := "pipelines[" + strconv.Itoa(i) + "]"
+		p := Pipeline{Template: router.Pipeline{Name: ps.Name}}
+		switch {
+		case !namePattern.MatchString(ps.Name):
+			at(pp+".name", "name %q: %s", ps.Name, nameRule)
+		case names[ps.Name]:
+			at(pp+".name", "pipeline %q is defined twice; names must be unique", ps.Name)
+		}
+		names[ps.Name] = true
+
+		if len(ps.Sources) == 0 {
+			at(pp+".sources", "no sources; want at least one (types: %s)", describe(components.Types(components.KindSource)))
+		}
+		if len(ps.Sinks) == 0 {
+			at(pp+".sinks", "no sinks; want at least one (types: %s)", describe(components.Types(components.KindSink)))
+		}
+		seen := map[string]bool{}
+		for j, s := range ps.Sources {
+			sp := pp + ".sources[" + strconv.Itoa(j) + "]"
+			d, ok := c.component(root, components.KindSource, s, sp, seen, &errs)
+			if ok {
+				p.Template.Sources = append(p.Template.Sources, router.Source{Name: s.Name, Topic: s.Topic})
+				p.SourceTypes = append(p.SourceTypes, d)
+			}
+		}
+		seen = map[string]bool{}
+		for j, s := range ps.Sinks {
+			sp := pp + ".sinks[" + strconv.Itoa(j) + "]"
+			d, ok := c.component(root, components.KindSink, s.ComponentSpec, sp, seen, &errs)
+			sink := router.Sink{Name: s.Name, Topic: s.Topic}
+			if s.Retry != nil {
+				r, rerrs := c.retry(root, *s.Retry, sp+".retry")
+				errs = append(errs, rerrs...)
+				sink.Retry = &r
+			}
+			if ok {
+				p.Template.Sinks = append(p.Template.Sinks, sink)
+				p.SinkTypes = append(p.SinkTypes, d)
+			}
+		}
+		if ps.Dedup != nil {
+			p.Template.Dedup = router.DedupPolicy{Disabled: ps.Dedup.Disabled, TTL: ps.Dedup.TTL}
+			if ps.Dedup.TTL < 0 {
+				at(pp+".dedup.ttl", "must not be negative")
+			}
+		}
+		if ps.Retry != nil {
+			r, rerrs := c.retry(root, *ps.Retry, pp+".retry")
+			errs = append(errs, rerrs...)
+			p.Template.Retry = r
+		}
+		cfg.Pipelines = append(cfg.Pipelines, p)
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool {
+			if errs[i].Line != errs[j].Line {
+				return errs[i].Line < errs[j].Line
+			}
+			return errs[i].Column < errs[j].Column
+		})
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec, path string, seen map[string]bool, errs *Errors) (components.Decoded, bool) {
+	at := func(p, format string, args ...any) {
+		*errs = append(*errs, errAt(c.file, c.node(root, p), p, format, args...))
+	}
+	ok := true
+	switch {
+	case !namePattern.MatchString(s.Name):
+		at(path+".name", "%s name %q: %s", kind, s.Name, nameRule)
+		ok = false
+	case seen[s.Name]:
+		at(path+".name", "%s %q is named twice in this pipeline; names must be unique", kind, s.Name)
+		ok = false
+	}
+	seen[s.Name] = true
+	if s.Type == "" {
+		at(path+".type", "missing type; want one of %s", describe(components.Types(kind)))
+		return components.Decoded{}, false
+	}
+	d, err := components.Decode(kind, s.Type, optionsDecoder{c: c, node: s.Options, path: path + ".options"})
+	if err != nil {
+		var unknown components.ErrUnknownType
+		switch {
+		case errors.As(err, &unknown):
+			at(path+".type", "unknown %s type %q; want one of %s", kind, s.Type, describe(components.Types(kind)))
+		default:
+			if es, isPos := AsErrors(err); isPos {
+				*errs = append(*errs, es...)
+			} else {
+				at(path+".options", "%s type %q: %v", kind, s.Type, err)
+			}
+		}
+		return components.Decoded{}, false
+	}
+	return d, ok
+}
+
+func (c checker) retry(root ast.Node, s RetrySpec, path string) (router.RetryPolicy, Errors) {
+	var errs Errors
+	var r router.RetryPolicy
+	if s.Schedule != nil {
+		r.Schedule = *s.Schedule
+		if err := r.Schedule.Validate(); err != nil {
+			field := path + ".schedule"
+			if r.Schedule.Kind != middleware.ScheduleLinear && r.Schedule.Kind != middleware.ScheduleExponential && r.Schedule.Kind != middleware.ScheduleList {
+				field += ".kind"
+			}
+			errs = append(errs, errAt(c.file, c.node(root, field), field, "%v", err))
+		}
+	}
+	if s.InProcess != nil {
+		d := middleware.DefaultRetry()
+		ip := s.InProcess
+		if ip.MaxRetries != nil {
+			d.MaxRetries = *ip.MaxRetries
+		}
+		if ip.InitialInterval != 0 {
+			d.InitialInterval = ip.InitialInterval
+		}
+		if ip.MaxInterval != 0 {
+			d.MaxInterval = ip.MaxInterval
+		}
+		if ip.Multiplier != 0 {
+			d.Multiplier = ip.Multiplier
+		}
+		if ip.Jitter != nil {
+			d.Jitter = *ip.Jitter
+		}
+		field := path + ".in_process"
+		switch {
+		case d.MaxRetries < 0:
+			errs = append(errs, errAt(c.file, c.node(root, field+".max_retries"), field+".max_retries", "must not be negative"))
+		case d.InitialInterval < 0 || d.MaxInterval < d.InitialInterval:
+			errs = append(errs, errAt(c.file, c.node(root, field), field, "want 0 < initial_interval ≤ max_interval (defaults 100ms and 1s)"))
+		case d.Multiplier < 1:
+			errs = append(errs, errAt(c.file, c.node(root, field+".multiplier"), field+".multiplier", "must be at least 1"))
+		case d.Jitter < 0 || d.Jitter > 1:
+			errs = append(errs, errAt(c.file, c.node(root, field+".jitter"), field+".jitter", "want a fraction between 0 and 1"))
+		}
+		r.InProcess = &d
+	}
+	return r, errs
+}

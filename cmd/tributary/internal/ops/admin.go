@@ -1,0 +1,253 @@
+package ops
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+var adminPage = template.Must(template.New("admin.html").Funcs(template.FuncMap{
+	"ago": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return time.Since(t).Round(time.Second).String() + " ago"
+	},
+	"short": func(s string, n int) string {
+		if len(s) <= n {
+			return s
+		}
+		return s[:n] + "…"
+	},
+}).ParseFS(templates, "templates/admin.html"))
+
+// AdminConfig configures the admin page.
+type AdminConfig struct {
+	Pool      *pgxpool.Pool
+	Pipelines []PipelineInfo
+	// Token, when set, is required: as a Bearer header, or once as ?token=
+	// which sets an HttpOnly cookie. Required when not bound to loopback.
+	Token  string
+	Logger watermill.LoggerAdapter
+	// Gatherer supplies source state; prometheus.DefaultGatherer when nil.
+	Gatherer prometheus.Gatherer
+}
+
+// Admin serves the admin page: pipelines and their sources' state, queue
+// depths, recent delivery attempts and the poison queue with replay buttons.
+type Admin struct {
+	cfg     AdminConfig
+	csrfKey []byte
+	poison  *router.PoisonQueue
+}
+
+// NewAdmin returns the admin handler.
+func NewAdmin(cfg AdminConfig) (*Admin, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("admin: Pool is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = watermill.NopLogger{}
+	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	return &Admin{cfg: cfg, csrfKey: key, poison: router.NewPoisonQueue(cfg.Pool)}, nil
+}
+
+const cookieName = "tributary_admin"
+
+// Handler returns the page's routes behind token auth and cross-origin
+// protection (state-changing requests must come from the page itself).
+func (a *Admin) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.page)
+	mux.HandleFunc("POST /poison/{id}/replay", a.replay)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return a.auth(http.NewCrossOriginProtection().Handler(mux))
+}
+
+func (a *Admin) cookieValue() string {
+	m := hmac.New(sha256.New, a.csrfKey)
+	m.Write([]byte("session:" + a.cfg.Token))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (a *Admin) csrfToken() string {
+	m := hmac.New(sha256.New, a.csrfKey)
+	m.Write([]byte("csrf"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (a *Admin) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.Token == "" || r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if t := r.URL.Query().Get("token"); t != "" && r.Method == http.MethodGet {
+			if subtle.ConstantTimeCompare([]byte(t), []byte(a.cfg.Token)) == 1 {
+				http.SetCookie(w, &http.Cookie{Name: cookieName, Value: a.cookieValue(), Path: "/",
+					HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+				// Drop the token from the address bar and history.
+				q := r.URL.Query()
+				q.Del("token")
+				u := *r.URL
+				u.RawQuery = q.Encode()
+				http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+				return
+			}
+		}
+		ok := false
+		if h := r.Header.Get("Authorization"); len(h) > 7 && h[:7] == "Bearer " {
+			ok = subtle.ConstantTimeCompare([]byte(h[7:]), []byte(a.cfg.Token)) == 1
+		}
+		if c, err := r.Cookie(cookieName); err == nil {
+			ok = ok || subtle.ConstantTimeCompare([]byte(c.Value), []byte(a.cookieValue())) == 1
+		}
+		if !ok {
+			http.Error(w, "unauthorized: open /?token=<admin token> once, or send Authorization: Bearer <token>", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type sourceView struct {
+	ComponentInfo
+	Up          string
+	LastSuccess time.Time
+}
+
+type pipelineView struct {
+	Name    string
+	Sources []sourceView
+	Sinks   []ComponentInfo
+}
+
+type pageData struct {
+	Pipelines  []pipelineView
+	Depths     []Depth
+	Attempts   []Attempt
+	Poison     []middleware.PoisonRecord
+	PoisonMore int64
+	CSRF       string
+	Flash      string
+	Errors     []string
+	Now        time.Time
+}
+
+func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	d := pageData{CSRF: a.csrfToken(), Flash: r.URL.Query().Get("flash"), Now: time.Now()}
+	up, last := a.sourceState()
+	for _, p := range a.cfg.Pipelines {
+		pv := pipelineView{Name: p.Name, Sinks: p.Sinks}
+		for _, s := range p.Sources {
+			sv := sourceView{ComponentInfo: s, Up: "unknown", LastSuccess: last[s.Name]}
+			if v, ok := up[s.Name]; ok {
+				sv.Up = map[bool]string{true: "up", false: "down"}[v == 1]
+			}
+			pv.Sources = append(pv.Sources, sv)
+		}
+		d.Pipelines = append(d.Pipelines, pv)
+	}
+	var err error
+	if d.Depths, err = QueueDepths(ctx, a.cfg.Pool, a.cfg.Pipelines); err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	if d.Attempts, err = ListAttempts(ctx, a.cfg.Pool, AttemptFilter{Limit: 25}); err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	if d.Poison, err = a.poison.List(ctx, router.PoisonFilter{Limit: 50}); err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	if n, err := a.poison.Count(ctx, router.PoisonFilter{}); err == nil && n > int64(len(d.Poison)) {
+		d.PoisonMore = n - int64(len(d.Poison))
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	if err := adminPage.Execute(w, d); err != nil {
+		a.cfg.Logger.Error("Rendering admin page failed", err, nil)
+	}
+}
+
+// sourceState reads tributary_source_up and the last-success time per source
+// from the metrics registry, which the sources keep current.
+func (a *Admin) sourceState() (map[string]float64, map[string]time.Time) {
+	up, last := map[string]float64{}, map[string]time.Time{}
+	families, err := a.cfg.Gatherer.Gather()
+	if err != nil {
+		return up, last
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			var source string
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "source" {
+					source = l.GetValue()
+				}
+			}
+			switch f.GetName() {
+			case "tributary_source_up":
+				up[source] = m.GetGauge().GetValue()
+			case "tributary_source_last_success_timestamp_seconds":
+				if v := m.GetGauge().GetValue(); v > 0 {
+					last[source] = time.Unix(0, int64(v*1e9))
+				}
+			}
+		}
+	}
+	return up, last
+}
+
+func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
+	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
+		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad poison id", http.StatusBadRequest)
+		return
+	}
+	flash := "Replayed poison message #" + strconv.FormatInt(id, 10) + "; it is back in its sink's delivery queue."
+	if err := a.poison.Replay(r.Context(), id); err != nil {
+		if errors.Is(err, router.ErrNotFound) {
+			flash = "Poison message #" + strconv.FormatInt(id, 10) + " is gone (already replayed or purged)."
+		} else {
+			a.cfg.Logger.Error("Replay from admin page failed", err, watermill.LogFields{"poison_id": id})
+			flash = "Replay of #" + strconv.FormatInt(id, 10) + " failed: " + err.Error()
+		}
+	} else {
+		a.cfg.Logger.Info("Poison message replayed from the admin page", watermill.LogFields{"poison_id": id})
+	}
+	http.Redirect(w, r, "/?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+}

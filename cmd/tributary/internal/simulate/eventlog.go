@@ -1,0 +1,260 @@
+package simulate
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EventLogConfig configures the ETag event log.
+type EventLogConfig struct {
+	// Interval is the mean time between new events.
+	Interval time.Duration
+	// Seed makes the events reproducible.
+	Seed uint64
+	// Token, when set, is the Bearer token required.
+	Token string
+	// History is how many events exist at start, spread over the past hour; 20 when zero.
+	History int
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// DoorEvent is one entry of the simulated event log, shaped like an access
+// control provider's: createdAt is when the provider recorded it, timestamp
+// when the door was used (seed 000: they differ; polling keys on createdAt).
+type DoorEvent struct {
+	ID           string    `json:"id"`
+	Type         string    `json:"type"`
+	CreatedAt    time.Time `json:"createdAt"`
+	Timestamp    time.Time `json:"timestamp"`
+	AccessMethod string    `json:"accessMethod"`
+	Door         Ref       `json:"door"`
+	User         Ref       `json:"user"`
+}
+
+// Ref is a door or a user.
+type Ref struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// EventLog simulates seed 000's GET /eventlogs: ETag on every response, 304
+// for a matching If-None-Match, ?limit=, ?startDate= (createdAt ≥) and
+// ?orderBy=createdAt:DESC|ASC.
+type EventLog struct {
+	cfg EventLogConfig
+	mu  sync.Mutex
+	rng *rand.Rand
+	seq int
+	evs []DoorEvent // createdAt ascending
+}
+
+var (
+	doors   = []Ref{{"d-1", "Main entrance"}, {"d-2", "Bike room"}, {"d-3", "Office 3F"}, {"d-4", "Garage"}, {"d-5", "Laundry"}}
+	users   = []Ref{{"u-1", "Alva Berg"}, {"u-2", "Noah Lind"}, {"u-3", "Maja Ek"}, {"u-4", "Liam Holm"}, {"u-5", "Elsa Nyström"}, {"u-6", "Hugo Falk"}}
+	methods = []string{"app", "app", "app", "key", "pin", "nfc"}
+)
+
+// NewEventLog returns an event log with cfg.History past events.
+func NewEventLog(cfg EventLogConfig) *EventLog {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.History == 0 {
+		cfg.History = 20
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = 2 * time.Second
+	}
+	l := &EventLog{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed))}
+	now := cfg.Now()
+	for i := cfg.History; i > 0; i-- {
+		l.add(now.Add(-time.Duration(i) * time.Hour / time.Duration(cfg.History)))
+	}
+	return l
+}
+
+// Add records a new event created now and returns it.
+func (l *EventLog) Add() DoorEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.add(l.cfg.Now())
+}
+
+func (l *EventLog) add(created time.Time) DoorEvent {
+	l.seq++
+	typ := "door.unlocked"
+	switch r := l.rng.IntN(20); {
+	case r == 0:
+		typ = "door.access_denied"
+	case r == 1:
+		typ = "door.held_open"
+	}
+	// The door was used a little before the provider recorded it; now and
+	// then much earlier (an offline lock syncing late).
+	lag := time.Duration(l.rng.IntN(3000)) * time.Millisecond
+	if l.rng.IntN(15) == 0 {
+		lag = time.Duration(5+l.rng.IntN(30)) * time.Minute
+	}
+	ev := DoorEvent{
+		ID:           fmt.Sprintf("evl_%08x%04d", l.cfg.Seed, l.seq),
+		Type:         typ,
+		CreatedAt:    created.UTC(),
+		Timestamp:    created.Add(-lag).UTC(),
+		AccessMethod: methods[l.rng.IntN(len(methods))],
+		Door:         doors[l.rng.IntN(len(doors))],
+		User:         users[l.rng.IntN(len(users))],
+	}
+	l.evs = append(l.evs, ev)
+	return ev
+}
+
+// Events returns a copy of every event, oldest first.
+func (l *EventLog) Events() []DoorEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]DoorEvent(nil), l.evs...)
+}
+
+// Name implements Simulator.
+func (l *EventLog) Name() string { return "etag event log (000)" }
+
+// Mount implements Simulator.
+func (l *EventLog) Mount(mux *http.ServeMux) []string {
+	mux.HandleFunc("GET /eventlogs", l.serve)
+	return []string{"GET /eventlogs?limit=1 (ETag, If-None-Match → 304), ?startDate=&orderBy=createdAt:DESC"}
+}
+
+// Run implements Simulator: a new event every Interval on average.
+func (l *EventLog) Run(ctx context.Context) {
+	for {
+		l.mu.Lock()
+		wait := time.Duration(float64(l.cfg.Interval) * (0.5 + l.rng.Float64()))
+		l.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+			l.Add()
+		}
+	}
+}
+
+func (l *EventLog) serve(w http.ResponseWriter, r *http.Request) {
+	if l.cfg.Token != "" {
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(l.cfg.Token)) != 1 {
+			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+	}
+	q := r.URL.Query()
+	limit := 50
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			http.Error(w, `{"error":"limit must be 1..500"}`, http.StatusBadRequest)
+			return
+		}
+		limit = n
+	}
+	var start time.Time
+	if v := q.Get("startDate"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			http.Error(w, `{"error":"startDate must be an ISO 8601 date-time"}`, http.StatusBadRequest)
+			return
+		}
+		start = t
+	}
+	desc := true
+	switch q.Get("orderBy") {
+	case "", "createdAt:DESC":
+	case "createdAt:ASC":
+		desc = false
+	default:
+		http.Error(w, `{"error":"orderBy must be createdAt:DESC or createdAt:ASC"}`, http.StatusBadRequest)
+		return
+	}
+	var out []DoorEvent
+	for _, ev := range l.Events() {
+		if !ev.CreatedAt.Before(start) {
+			out = append(out, ev)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if desc {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].CreatedAt.Before(out[j].CreatedAt)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	if out == nil {
+		out = []DoorEvent{}
+	}
+	body, _ := json.Marshal(out)
+	sum := sha256.Sum256(body)
+	etag := `W/"` + hex.EncodeToString(sum[:8]) + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if ETagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+}
+
+// ETagMatches reports whether an If-None-Match header value matches etag,
+// using the weak comparison RFC 9110 prescribes for If-None-Match (W/"x"
+// matches "x"); "*" matches anything. Entity tags are quoted strings that may
+// contain commas, so the list is scanned rather than split.
+func ETagMatches(header, etag string) bool {
+	want := strings.TrimPrefix(etag, "W/")
+	for i := 0; i < len(header); {
+		switch c := header[i]; {
+		case c == ' ' || c == '\t' || c == ',':
+			i++
+			continue
+		case c == '*':
+			return true
+		}
+		j := i
+		if strings.HasPrefix(header[j:], "W/") {
+			j += 2
+		}
+		if j >= len(header) || header[j] != '"' {
+			// Not an entity tag: skip to the next list element.
+			k := strings.IndexByte(header[i:], ',')
+			if k < 0 {
+				return false
+			}
+			i += k + 1
+			continue
+		}
+		end := strings.IndexByte(header[j+1:], '"')
+		if end < 0 {
+			return false
+		}
+		if header[j:j+end+2] == want {
+			return true
+		}
+		i = j + end + 2
+	}
+	return false
+}
