@@ -102,6 +102,7 @@ type Client struct {
 	red         redactor
 
 	renewing  atomic.Bool
+	renewedAt atomic.Int64 // unix nanos of the last renewedToken sent
 	startOnce sync.Once
 	closeOnce sync.Once
 	ctx       context.Context
@@ -446,6 +447,12 @@ func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 		metrics.SourceErrors.WithLabelValues(c.cfg.Name, "token").Inc()
 		return
 	}
+	// The server sends invalidToken for each event while the token is
+	// expired; those already on the wire when our renewedToken lands must not
+	// trigger another fetch.
+	if time.Since(time.Unix(0, c.renewedAt.Load())) < c.cfg.RenewMinInterval {
+		return
+	}
 	if !c.renewing.CompareAndSwap(false, true) {
 		return
 	}
@@ -467,6 +474,7 @@ func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 			c.logger.Error("Sending the renewed token failed; the reconnect will use it", c.redact(err), nil)
 			return
 		}
+		c.renewedAt.Store(time.Now().UnixNano())
 		c.logger.Info("Token renewed", nil)
 	}()
 }

@@ -64,6 +64,10 @@ type ClientConfig struct {
 	// RenewedEvent the one that answers it ("renewedToken").
 	RenewEvent   string
 	RenewedEvent string
+	// RenewMinInterval ignores invalidToken for this long after a renewal
+	// (the server may have sent several before it saw the new token); 1 s
+	// when zero.
+	RenewMinInterval time.Duration
 }
 
 func (c *ClientConfig) setDefaults() {
@@ -108,6 +112,9 @@ func (c *ClientConfig) setDefaults() {
 	}
 	if c.RenewedEvent == "" {
 		c.RenewedEvent = "renewedToken"
+	}
+	if c.RenewMinInterval == 0 {
+		c.RenewMinInterval = time.Second
 	}
 	c.Backoff.setDefaults()
 }
