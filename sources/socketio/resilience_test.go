@@ -147,10 +147,10 @@ func TestTokenProvidersFromConfig(t *testing.T) {
 func TestReconnectsAfterFailures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(*socketiotest.Server)
-		heal  func(*socketiotest.Server)
-		want  string
+		heal   func(*socketiotest.Server)
+		want   string
 	}{
 		{name: "drop", break_: (*socketiotest.Server).Drop, want: "EOF"},
 		{name: "server close", break_: (*socketiotest.Server).CloseServerSide, want: "server closed the connection"},
@@ -161,7 +161,9 @@ func TestReconnectsAfterFailures(t *testing.T) {
 		{name: "unknown socket.io type", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte("48")) }, want: "unknown packet type"},
 		{name: "malformed json", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte(`42["door.alarm.forced",{"topic":`)) }, want: "not valid JSON"},
 		{name: "event not an array", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte(`42{"a":1}`)) }, want: "must be a JSON array"},
-		{name: "binary event", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte(`451-["door.alarm.forced",{"_placeholder":true,"num":0}]`)) }, want: "binary packets are not supported"},
+		{name: "binary event", break_: func(s *socketiotest.Server) {
+			s.EmitRaw([]byte(`451-["door.alarm.forced",{"_placeholder":true,"num":0}]`))
+		}, want: "binary packets are not supported"},
 		{name: "binary frame", break_: func(s *socketiotest.Server) { s.EmitBinary([]byte{4, 1, 2, 3}) }, want: "binary packets are not supported"},
 		{name: "oversized frame", break_: func(s *socketiotest.Server) { s.Emit("/", "big", strings.Repeat("x", 5000)) }, want: "frame exceeds MaxFrameBytes"},
 		{name: "second open packet", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte(`0{"sid":"x","pingInterval":1,"pingTimeout":1}`)) }, want: "unexpected open packet"},
