@@ -22,7 +22,7 @@ import (
 )
 
 // startServer runs a socketiotest server on loopback with fast keepalive.
-func startServer(t *testing.T, cfg socketiotest.Config) (*socketiotest.Server, string) {
+func startServer(t testing.TB, cfg socketiotest.Config) (*socketiotest.Server, string) {
 	t.Helper()
 	if cfg.PingInterval == 0 {
 		cfg.PingInterval = 100 * time.Millisecond
