@@ -148,25 +148,26 @@ func TestReconnectsAfterFailures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
+		kind   string
 		break_ func(*socketiotest.Server)
 		heal   func(*socketiotest.Server)
 		want   string
 	}{
-		{name: "drop", break_: (*socketiotest.Server).Drop, want: "EOF"},
-		{name: "server close", break_: (*socketiotest.Server).CloseServerSide, want: "server closed the connection"},
-		{name: "engine.io close packet", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte("1")) }, want: "Engine.IO close packet"},
-		{name: "namespace disconnect", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte("41")) }, want: "disconnected by the server"},
-		{name: "missed pong", break_: func(s *socketiotest.Server) { s.IgnorePings(true) }, heal: func(s *socketiotest.Server) { s.IgnorePings(false) }, want: "no pong within pingTimeout"},
-		{name: "unknown engine.io type", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte("9oops")) }, want: "unknown packet type"},
-		{name: "unknown socket.io type", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte("48")) }, want: "unknown packet type"},
-		{name: "malformed json", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte(`42["door.alarm.forced",{"topic":`)) }, want: "not valid JSON"},
-		{name: "event not an array", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte(`42{"a":1}`)) }, want: "must be a JSON array"},
-		{name: "binary event", break_: func(s *socketiotest.Server) {
+		{name: "drop", kind: "read", break_: (*socketiotest.Server).Drop, want: "EOF"},
+		{name: "server close", kind: "server_close", break_: (*socketiotest.Server).CloseServerSide, want: "server closed the connection"},
+		{name: "engine.io close packet", kind: "server_close", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte("1")) }, want: "Engine.IO close packet"},
+		{name: "namespace disconnect", kind: "server_close", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte("41")) }, want: "disconnected by the server"},
+		{name: "missed pong", kind: "pong_timeout", break_: func(s *socketiotest.Server) { s.IgnorePings(true) }, heal: func(s *socketiotest.Server) { s.IgnorePings(false) }, want: "no pong within pingTimeout"},
+		{name: "unknown engine.io type", kind: "unknown_packet", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte("9oops")) }, want: "unknown packet type"},
+		{name: "unknown socket.io type", kind: "unknown_packet", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte("48")) }, want: "unknown packet type"},
+		{name: "malformed json", kind: "malformed", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte(`42["door.alarm.forced",{"topic":`)) }, want: "not valid JSON"},
+		{name: "event not an array", kind: "malformed", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte(`42{"a":1}`)) }, want: "must be a JSON array"},
+		{name: "binary event", kind: "binary", break_: func(s *socketiotest.Server) {
 			s.EmitRaw([]byte(`451-["door.alarm.forced",{"_placeholder":true,"num":0}]`))
 		}, want: "binary packets are not supported"},
-		{name: "binary frame", break_: func(s *socketiotest.Server) { s.EmitBinary([]byte{4, 1, 2, 3}) }, want: "binary packets are not supported"},
-		{name: "oversized frame", break_: func(s *socketiotest.Server) { s.Emit("/", "big", strings.Repeat("x", 5000)) }, want: "frame exceeds MaxFrameBytes"},
-		{name: "second open packet", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte(`0{"sid":"x","pingInterval":1,"pingTimeout":1}`)) }, want: "unexpected open packet"},
+		{name: "binary frame", kind: "binary", break_: func(s *socketiotest.Server) { s.EmitBinary([]byte{4, 1, 2, 3}) }, want: "binary packets are not supported"},
+		{name: "oversized frame", kind: "frame_too_large", break_: func(s *socketiotest.Server) { s.Emit("/", "big", strings.Repeat("x", 5000)) }, want: "frame exceeds MaxFrameBytes"},
+		{name: "second open packet", kind: "unknown_packet", break_: func(s *socketiotest.Server) { s.EmitRaw([]byte(`0{"sid":"x","pingInterval":1,"pingTimeout":1}`)) }, want: "unexpected open packet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,6 +197,10 @@ func TestReconnectsAfterFailures(t *testing.T) {
 			}
 			if !strings.Contains(logs.String(), "reconnecting") {
 				t.Fatal("the failure was not logged")
+			}
+			if m := metricsText(t); !strings.Contains(m, `tributary_socketio_reconnects_total{source="`+cfg.Name+`"}`) ||
+				!strings.Contains(m, `tributary_source_errors_total{kind="`+tt.kind+`",source="`+cfg.Name+`"}`) {
+				t.Fatalf("the failure was not counted in metrics as kind %s", tt.kind)
 			}
 			waitJoined(t, srv, "/", 1)
 			srv.Emit("/", "door.forceclose.on", socketiotest.SampleEvent("door.forceclose.on", socketiotest.Door{ID: 1}, time.Now(), 0))

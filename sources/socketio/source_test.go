@@ -63,6 +63,16 @@ func TestReceivesEverySeedTopic(t *testing.T) {
 	if sub.Pending() != 0 {
 		t.Errorf("%d events pending after every ack", sub.Pending())
 	}
+	m := metricsText(t)
+	for _, want := range []string{
+		`tributary_socketio_connection_state{source="seed-topics"} 2`,
+		`tributary_source_up{source="seed-topics"} 1`,
+		fmt.Sprintf(`tributary_socketio_events_total{source="seed-topics"} %d`, len(socketio.SeedTopics)),
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 func TestTopicFilter(t *testing.T) {
