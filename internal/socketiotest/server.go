@@ -63,23 +63,24 @@ type Server struct {
 	commands []Command
 	dials    []string // tokens presented at handshakes
 
-	ignorePings atomic.Bool
-	silentOpen  atomic.Bool
-	pings       atomic.Int64
-	sid         atomic.Int64
-	connected   chan struct{} // signalled on every namespace connect
+	ignorePings       atomic.Bool
+	silentOpen        atomic.Bool
+	pings             atomic.Int64
+	heartbeatTimeouts atomic.Int64
+	sid               atomic.Int64
+	connected         chan struct{} // signalled on every namespace connect
 }
 
 type session struct {
-	conn      *websocket.Conn
-	sid       string
-	token     string
-	nsps      map[string]bool
-	held      []heldEvent // events held back while the token is expired
-	mu        sync.Mutex
-	writeMu   sync.Mutex
-	cancel    context.CancelFunc
-	expiredAt time.Time
+	conn     *websocket.Conn
+	sid      string
+	token    string
+	nsps     map[string]bool
+	held     []heldEvent // events held back while the token is expired
+	mu       sync.Mutex
+	writeMu  sync.Mutex
+	cancel   context.CancelFunc
+	lastPing atomic.Int64 // unix nanos of the last ping (or of the connect)
 }
 
 type heldEvent struct {
@@ -121,6 +122,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	sess := &session{conn: conn, sid: "sid" + strconv.FormatInt(s.sid.Add(1), 10), token: tok, nsps: map[string]bool{}, cancel: cancel}
+	sess.lastPing.Store(time.Now().UnixNano())
 	defer conn.CloseNow()
 
 	if s.silentOpen.Load() {
@@ -147,6 +149,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 	s.join(ctx, sess, "/")
+	go s.heartbeat(ctx, sess)
 	s.readLoop(ctx, sess)
 }
 
@@ -160,6 +163,29 @@ func (s *Server) join(ctx context.Context, sess *session, nsp string) {
 	default:
 	}
 }
+
+// heartbeat closes a connection whose client has not pinged within
+// pingInterval + pingTimeout, as an Engine.IO v3 server does.
+func (s *Server) heartbeat(ctx context.Context, sess *session) {
+	limit := s.cfg.PingInterval + s.cfg.PingTimeout
+	t := time.NewTicker(limit / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if time.Since(time.Unix(0, sess.lastPing.Load())) > limit {
+				s.heartbeatTimeouts.Add(1)
+				_ = sess.conn.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+// HeartbeatTimeouts is how many connections were closed for want of pings.
+func (s *Server) HeartbeatTimeouts() int64 { return s.heartbeatTimeouts.Load() }
 
 func (s *Server) readLoop(ctx context.Context, sess *session) {
 	for {
@@ -179,6 +205,7 @@ func (s *Server) readLoop(ctx context.Context, sess *session) {
 		switch e.Type {
 		case wire.EIOPing:
 			s.pings.Add(1)
+			sess.lastPing.Store(time.Now().UnixNano())
 			if !s.ignorePings.Load() {
 				_ = sess.write(ctx, wire.AppendEIO(nil, wire.EIOPong, e.Data))
 			}

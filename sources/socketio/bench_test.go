@@ -178,7 +178,7 @@ func BenchmarkSocketToPostgresTopic(b *testing.B) {
 		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) {
 			evs := benchEvents(b.N)
 
-			rawSrv, rawURL := startServer(b, socketiotest.Config{PingInterval: time.Second, PingTimeout: 5 * time.Second})
+			rawSrv, rawURL := startServer(b, socketiotest.Config{PingInterval: time.Minute, PingTimeout: time.Minute}) // the raw reader does not ping
 			raw := rawFrameRate(b, rawSrv, rawURL, evs)
 
 			srv, url := startServer(b, socketiotest.Config{PingInterval: time.Second, PingTimeout: 5 * time.Second})

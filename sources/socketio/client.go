@@ -101,6 +101,9 @@ type Client struct {
 	tokenStale  bool
 	red         redactor
 
+	// pingInterval is the live session's (set by its goroutine, read by it only).
+	pingInterval time.Duration
+
 	renewing  atomic.Bool
 	renewedAt atomic.Int64 // unix nanos of the last renewedToken sent
 	startOnce sync.Once

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -27,6 +29,7 @@ func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-
 
 	interval := time.Duration(open.PingInterval) * time.Millisecond
 	timeout := time.Duration(open.PingTimeout) * time.Millisecond
+	c.pingInterval = interval
 	nextPing := time.Now().Add(interval)
 	var pongDue time.Time // zero while no ping is outstanding
 	timer := time.NewTimer(interval)
@@ -175,6 +178,37 @@ func (c *Client) joinNamespace(ctx context.Context, conn *websocket.Conn, frames
 	}
 }
 
+// dispatchAlive dispatches ev, and while a handler blocks (the pipeline
+// applying backpressure) keeps pinging every pingInterval from a timer, so
+// that the server does not drop a connection we merely stopped reading.
+func (c *Client) dispatchAlive(ctx context.Context, conn *websocket.Conn, ev Event) {
+	interval := c.pingInterval
+	if interval <= 0 {
+		c.dispatch(ctx, ev)
+		return
+	}
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock() // t is read by the callback
+	defer mu.Unlock()
+	t = time.AfterFunc(interval, func() {
+		wctx, cancel := context.WithTimeout(ctx, interval)
+		_ = conn.Write(wctx, websocket.MessageText, wire.AppendEIO(nil, wire.EIOPing, nil))
+		cancel()
+		mu.Lock()
+		if !stopped {
+			t.Reset(interval)
+		}
+		mu.Unlock()
+	})
+	mu.Unlock()
+	c.dispatch(ctx, ev)
+	mu.Lock()
+	stopped = true
+	t.Stop()
+}
+
 // handleFrame processes one frame after the handshake. It reports whether
 // the frame was a pong; an error ends the connection.
 func (c *Client) handleFrame(ctx context.Context, conn *websocket.Conn, f frame) (pong bool, err error) {
@@ -219,7 +253,7 @@ func (c *Client) handleFrame(ctx context.Context, conn *websocket.Conn, f frame)
 		if len(args) > 0 {
 			ev.Data = args[0]
 		}
-		c.dispatch(ctx, ev)
+		c.dispatchAlive(ctx, conn, ev)
 	case wire.SIODisconnect:
 		return false, fmt.Errorf("%w: namespace %s disconnected by the server", ErrServerClosed, p.Namespace)
 	case wire.SIOError:
@@ -236,6 +270,7 @@ func (c *Client) jsonSession(ctx context.Context, conn *websocket.Conn, frames <
 	c.connectedAs(conn, "")
 	defer c.disconnected()
 	pingErr := make(chan error, 1)
+	var blocked atomic.Bool
 	go func() {
 		t := time.NewTicker(c.cfg.PingInterval)
 		defer t.Stop()
@@ -244,9 +279,15 @@ func (c *Client) jsonSession(ctx context.Context, conn *websocket.Conn, frames <
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				before := blocked.Load()
 				pctx, cancel := context.WithTimeout(ctx, c.cfg.PingTimeout)
 				err := conn.Ping(pctx)
 				cancel()
+				// A pong is read by the frame reader; while a handler blocks
+				// (backpressure) it cannot be, and that is not the peer's fault.
+				if err != nil && (before || blocked.Load()) && ctx.Err() == nil {
+					continue
+				}
 				if err != nil && ctx.Err() == nil {
 					pingErr <- fmt.Errorf("%w (%s): %w", ErrPongTimeout, c.cfg.PingTimeout, err)
 					return
@@ -274,7 +315,9 @@ func (c *Client) jsonSession(ctx context.Context, conn *websocket.Conn, frames <
 				_ = conn.Close(websocket.StatusInvalidFramePayloadData, "malformed JSON event")
 				return true, err
 			}
+			blocked.Store(true)
 			c.dispatch(ctx, ev)
+			blocked.Store(false)
 		}
 	}
 }

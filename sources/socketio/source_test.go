@@ -196,3 +196,23 @@ func TestSameAlarmAcrossReconnectKeepsItsID(t *testing.T) {
 		t.Fatalf("ids differ across reconnect: %s vs %s", ms[0].Metadata.Get(tributary.MetaEventID), ms[1].Metadata.Get(tributary.MetaEventID))
 	}
 }
+
+// Backpressure: while the pipeline does not take events, the source stops
+// reading the socket but keeps pinging, so the server (which drops clients
+// that stop pinging) keeps the connection and nothing is lost.
+func TestBackpressureKeepsTheConnection(t *testing.T) {
+	t.Parallel()
+	srv, url := startServer(t, socketiotest.Config{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket("backpressure", url), MaxPending: 2}, nil)
+	waitJoined(t, srv, "/", 1)
+	const n = 20
+	for i := 0; i < n; i++ {
+		srv.Emit("/", "door.input.relay.on", socketiotest.SampleEvent("door.input.relay.on", socketiotest.Door{ID: i + 1}, time.Now(), i))
+	}
+	time.Sleep(600 * time.Millisecond) // several heartbeat limits with nobody reading
+	got := collect(t, ch)
+	waitFor(t, 5*time.Second, "every event", func() bool { return got.len() == n })
+	if st := sub.Status(); st.Connects != 1 || srv.HeartbeatTimeouts() != 0 {
+		t.Fatalf("connection lost under backpressure: %+v, %d heartbeat timeouts", st, srv.HeartbeatTimeouts())
+	}
+}
