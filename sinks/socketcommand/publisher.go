@@ -49,7 +49,10 @@ type Config struct {
 	// Socket configures the connection the Publisher opens, unless Client is set.
 	Socket socketio.ClientConfig
 	// Client is an existing connection to share (e.g. a socketio.Subscriber's);
-	// the Publisher then does not close it.
+	// the Publisher then does not close it. While a sharing source applies
+	// backpressure the socket is not read, so results wait (and may time
+	// out) behind it: leave Client nil for a connection of the sink's own
+	// when the source may fall behind.
 	Client *socketio.Client
 	// Timeout bounds one command, from waiting for a connection to its result; 10 s when zero.
 	Timeout time.Duration
@@ -141,7 +144,7 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 		}
 		p.client, p.owned = c, true
 	}
-	p.remove = p.client.OnEvent(p.onEvent)
+	p.remove = p.client.Watch(p.onEvent)
 	p.client.Start()
 	return p, nil
 }
@@ -149,7 +152,7 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 // Client is the connection the Publisher sends on.
 func (p *Publisher) Client() *socketio.Client { return p.client }
 
-func (p *Publisher) onEvent(_ context.Context, ev socketio.Event) {
+func (p *Publisher) onEvent(ev socketio.Event) {
 	switch ev.Name {
 	case p.cfg.ResultEvent:
 		var res struct {

@@ -217,3 +217,4 @@ func TestSharedClientWithSource(t *testing.T) {
 		t.Fatalf("source saw %v", seen)
 	}
 }
+

@@ -92,7 +92,7 @@ type Client struct {
 	provider TokenProvider
 
 	mu          sync.Mutex
-	handlers    map[int]Handler
+	handlers    map[int]registered
 	nextHandler int
 	conn        *websocket.Conn
 	connected   chan struct{} // closed while connected
@@ -126,7 +126,7 @@ func NewClient(cfg ClientConfig, logger watermill.LoggerAdapter) (*Client, error
 	c := &Client{
 		cfg:       cfg,
 		logger:    logger.With(watermill.LogFields{"source": cfg.Name}),
-		handlers:  map[int]Handler{},
+		handlers:  map[int]registered{},
 		connected: make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -158,18 +158,33 @@ func NewClient(cfg ClientConfig, logger watermill.LoggerAdapter) (*Client, error
 // Name is the client's name in logs and metrics.
 func (c *Client) Name() string { return c.cfg.Name }
 
+// Watch registers w for every event and returns a function removing it.
+// Watchers must not block: they run before the handlers, so a command's
+// result reaches its waiter even while a source's handler applies
+// backpressure.
+func (c *Client) Watch(w func(Event)) (remove func()) {
+	return c.register(func(_ context.Context, ev Event) { w(ev) }, true)
+}
+
 // OnEvent registers h for every event and returns a function removing it.
-func (c *Client) OnEvent(h Handler) (remove func()) {
+func (c *Client) OnEvent(h Handler) (remove func()) { return c.register(h, false) }
+
+func (c *Client) register(h Handler, watcher bool) (remove func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id := c.nextHandler
 	c.nextHandler++
-	c.handlers[id] = h
+	c.handlers[id] = registered{h: h, watcher: watcher}
 	return func() {
 		c.mu.Lock()
 		delete(c.handlers, id)
 		c.mu.Unlock()
 	}
+}
+
+type registered struct {
+	h       Handler
+	watcher bool
 }
 
 // Start begins connecting in the background; it is idempotent.
@@ -394,8 +409,12 @@ func (c *Client) dispatch(ctx context.Context, ev Event) {
 	c.mu.Lock()
 	c.status.LastEventAt = ev.ReceivedAt
 	hs := make([]Handler, 0, len(c.handlers))
-	for _, h := range c.handlers {
-		hs = append(hs, h)
+	for _, r := range c.handlers {
+		if r.watcher {
+			hs = append([]Handler{r.h}, hs...)
+		} else {
+			hs = append(hs, r.h)
+		}
 	}
 	c.mu.Unlock()
 	for _, h := range hs {
