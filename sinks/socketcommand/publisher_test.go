@@ -217,4 +217,3 @@ func TestSharedClientWithSource(t *testing.T) {
 		t.Fatalf("source saw %v", seen)
 	}
 }
-
