@@ -198,7 +198,7 @@ func (c *Client) Close() error {
 		c.cancel()
 		c.startOnce.Do(func() { close(c.done) }) // never started
 		<-c.done
-		c.setState(StateClosed, "")
+		c.setState(StateClosed)
 	})
 	return nil
 }
@@ -269,7 +269,7 @@ func (c *Client) run() {
 	defer close(c.done)
 	attempt := 0
 	for {
-		c.setState(StateConnecting, "")
+		c.setState(StateConnecting)
 		established, err := c.connectOnce(c.ctx)
 		if c.ctx.Err() != nil {
 			return
@@ -289,7 +289,7 @@ func (c *Client) run() {
 		c.status.LastErrorAt = time.Now()
 		c.status.NextAttempt = time.Now().Add(wait)
 		c.mu.Unlock()
-		c.setState(StateReconnecting, "")
+		c.setState(StateReconnecting)
 		c.logger.Error("Socket connection lost; reconnecting", err, watermill.LogFields{
 			"kind": kind, "attempt": attempt, "wait": wait.String(), "url": c.logURL(),
 		})
@@ -374,7 +374,7 @@ func (c *Client) connectedAs(conn *websocket.Conn, sid string) {
 	c.status.NextAttempt = time.Time{}
 	close(c.connected)
 	c.mu.Unlock()
-	c.setState(StateConnected, "")
+	c.setState(StateConnected)
 	metrics.SourceUp.WithLabelValues(c.cfg.Name).Set(1)
 	metrics.SourceLastSuccess.WithLabelValues(c.cfg.Name).SetToCurrentTime()
 	c.logger.Info("Socket connected", watermill.LogFields{"sid": sid, "url": c.logURL(), "namespace": c.cfg.Namespace})
@@ -392,7 +392,7 @@ func (c *Client) disconnected() {
 	metrics.SourceUp.WithLabelValues(c.cfg.Name).Set(0)
 }
 
-func (c *Client) setState(s State, _ string) {
+func (c *Client) setState(s State) {
 	c.mu.Lock()
 	if c.status.State != s {
 		c.status.State = s
