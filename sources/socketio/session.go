@@ -46,7 +46,7 @@ func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-
 	for {
 		select {
 		case <-ctx.Done():
-			_ = conn.Close(websocket.StatusNormalClosure, "client closing")
+			closeConn(conn, websocket.StatusNormalClosure, "client closing")
 			return true, ctx.Err()
 		case <-timer.C:
 			now := time.Now()
@@ -76,7 +76,7 @@ func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-
 			start := time.Now()
 			pong, err := c.handleFrame(ctx, conn, f)
 			if err != nil {
-				_ = conn.Close(websocket.StatusProtocolError, "protocol error")
+				closeConn(conn, websocket.StatusProtocolError, "protocol error")
 				return true, err
 			}
 			if pong {
@@ -298,7 +298,7 @@ func (c *Client) jsonSession(ctx context.Context, conn *websocket.Conn, frames <
 	for {
 		select {
 		case <-ctx.Done():
-			_ = conn.Close(websocket.StatusNormalClosure, "client closing")
+			closeConn(conn, websocket.StatusNormalClosure, "client closing")
 			return true, ctx.Err()
 		case err := <-pingErr:
 			return true, err
@@ -307,12 +307,12 @@ func (c *Client) jsonSession(ctx context.Context, conn *websocket.Conn, frames <
 				return true, f.err
 			}
 			if f.typ != websocket.MessageText {
-				_ = conn.Close(websocket.StatusUnsupportedData, "binary frames refused")
+				closeConn(conn, websocket.StatusUnsupportedData, "binary frames refused")
 				return true, fmt.Errorf("binary frame refused: %w", wire.ErrBinary)
 			}
 			ev, err := c.parseJSONFrame(f.data)
 			if err != nil {
-				_ = conn.Close(websocket.StatusInvalidFramePayloadData, "malformed JSON event")
+				closeConn(conn, websocket.StatusInvalidFramePayloadData, "malformed JSON event")
 				return true, err
 			}
 			blocked.Store(true)
@@ -338,4 +338,21 @@ func (c *Client) parseJSONFrame(data []byte) (Event, error) {
 	}
 	d := json.RawMessage(data)
 	return Event{Name: name, Namespace: "", Data: d, Args: []json.RawMessage{d}, ReceivedAt: time.Now()}, nil
+}
+
+// closeConn sends a close frame but does not wait long for the peer's: the
+// frame reader may be parked on a frame the session will never take, and a
+// full close handshake would then stall the reconnect for seconds.
+func closeConn(conn *websocket.Conn, code websocket.StatusCode, reason string) {
+	done := make(chan struct{})
+	go func() {
+		_ = conn.Close(code, reason)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(250 * time.Millisecond):
+		_ = conn.CloseNow()
+		<-done
+	}
 }

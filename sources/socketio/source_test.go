@@ -15,7 +15,9 @@ import (
 func TestReceivesEverySeedTopic(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{})
-	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket("seed-topics", url)}, nil)
+	// Metrics are process-wide: a name of its own per run keeps -count=N honest.
+	name := fmt.Sprintf("seed-topics-%d", time.Now().UnixNano())
+	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket(name, url)}, nil)
 	got := collect(t, ch)
 	waitJoined(t, srv, "/", 1)
 
@@ -65,9 +67,9 @@ func TestReceivesEverySeedTopic(t *testing.T) {
 	}
 	m := metricsText(t)
 	for _, want := range []string{
-		`tributary_socketio_connection_state{source="seed-topics"} 2`,
-		`tributary_source_up{source="seed-topics"} 1`,
-		fmt.Sprintf(`tributary_socketio_events_total{source="seed-topics"} %d`, len(socketio.SeedTopics)),
+		fmt.Sprintf(`tributary_socketio_connection_state{source=%q} 2`, name),
+		fmt.Sprintf(`tributary_source_up{source=%q} 1`, name),
+		fmt.Sprintf(`tributary_socketio_events_total{source=%q} %d`, name, len(socketio.SeedTopics)),
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
