@@ -22,7 +22,7 @@ import (
 
 func startServer(t *testing.T, cfg socketiotest.Config) (*socketiotest.Server, string) {
 	t.Helper()
-	cfg.PingInterval, cfg.PingTimeout = 100*time.Millisecond, 500*time.Millisecond
+	cfg.PingInterval, cfg.PingTimeout = 100*time.Millisecond, time.Second
 	srv := socketiotest.New(cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv)

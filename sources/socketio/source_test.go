@@ -204,16 +204,18 @@ func TestSameAlarmAcrossReconnectKeepsItsID(t *testing.T) {
 // that stop pinging) keeps the connection and nothing is lost.
 func TestBackpressureKeepsTheConnection(t *testing.T) {
 	t.Parallel()
-	srv, url := startServer(t, socketiotest.Config{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	// The server drops a client silent for pingInterval+pingTimeout (500 ms);
+	// nobody reads for three times that.
+	srv, url := startServer(t, socketiotest.Config{PingInterval: 100 * time.Millisecond, PingTimeout: 400 * time.Millisecond})
 	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket("backpressure", url), MaxPending: 2}, nil)
 	waitJoined(t, srv, "/", 1)
 	const n = 20
 	for i := 0; i < n; i++ {
 		srv.Emit("/", "door.input.relay.on", socketiotest.SampleEvent("door.input.relay.on", socketiotest.Door{ID: i + 1}, time.Now(), i))
 	}
-	time.Sleep(600 * time.Millisecond) // several heartbeat limits with nobody reading
+	time.Sleep(1500 * time.Millisecond)
 	got := collect(t, ch)
-	waitFor(t, 5*time.Second, "every event", func() bool { return got.len() == n })
+	waitFor(t, 5*time.Second, fmt.Sprintf("every event (status %+v)", sub.Status()), func() bool { return got.len() == n })
 	if st := sub.Status(); st.Connects != 1 || srv.HeartbeatTimeouts() != 0 {
 		t.Fatalf("connection lost under backpressure: %+v, %d heartbeat timeouts", st, srv.HeartbeatTimeouts())
 	}
