@@ -211,8 +211,11 @@ func TestRealSocketIOServer(t *testing.T) {
 	emit("door.alarm.propped.on", 2)
 	emit("door.alarm.propped.off", 2)
 	waitFor(t, 10*time.Second, "the held events after renewal", func() bool { return got.len() == 4 })
-	if sub.Status().Connects != 1 {
-		t.Fatalf("renewal should not reconnect: %+v", sub.Status())
+	// Outlive the server's heartbeat limit (pingInterval 200 ms + pingTimeout
+	// 1 s): only a client whose pings the real server accepts stays connected.
+	time.Sleep(1500 * time.Millisecond)
+	if st := sub.Status(); st.Connects != 1 || st.State != socketio.StateConnected {
+		t.Fatalf("renewal or heartbeats cost the connection: %+v", st)
 	}
 
 	// 3. A command and its result; serverError is permanent.
