@@ -1,0 +1,32 @@
+package socketio
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// FuzzJSONFrame feeds arbitrary frames to the plain-WebSocket parser and the
+// event id: no panic, and an accepted frame has a name and a stable id.
+func FuzzJSONFrame(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"e1","topic":"door.request.allowed","body":{"doorId":1},"occurred":"2023-05-03 19:04:55"}`,
+		`{"topic":"door.alarm.forced","body":{"doorId":1}}`, `{"topic":1}`, `{"topic":`, `[]`, `null`, `{"id":12,"topic":"x"}`,
+		`{"topic":"x","occurred":{"a":[1,2.50,"\u00e9"]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	c := &Client{cfg: ClientConfig{TopicField: "topic"}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ev, err := c.parseJSONFrame(data)
+		if err != nil {
+			return
+		}
+		if ev.Name == "" {
+			t.Fatal("accepted a frame without a name")
+		}
+		a, b := EventID(ev.Name, ev.Data), EventID(ev.Name, json.RawMessage(data))
+		if a == "" || a != b {
+			t.Fatalf("unstable id %q %q", a, b)
+		}
+	})
+}

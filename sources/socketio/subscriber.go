@@ -1,0 +1,262 @@
+package socketio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+)
+
+// Metadata keys the source sets besides tributary.MetaEventID and MetaEventType.
+const (
+	MetaEvent      = "socketio_event"       // the Socket.IO event name
+	MetaNamespace  = "socketio_namespace"   // the namespace it arrived on
+	MetaReceivedAt = "socketio_received_at" // RFC 3339 time of arrival
+	MetaOccurred   = "socketio_occurred"    // the event's "occurred", when it has one
+	MetaTopic      = "socketio_topic"       // the event's own "topic" field (liveEvent carries the access event's)
+)
+
+// Config configures a Subscriber.
+type Config struct {
+	// Socket configures the connection the Subscriber opens, unless Client is set.
+	Socket ClientConfig
+	// Client is an existing client to share (e.g. with a socketcommand sink);
+	// the Subscriber then neither configures nor closes it.
+	Client *Client
+	// Topics keeps only matching events: exact names, prefixes such as
+	// "door.*", or "*". Empty keeps every event.
+	Topics []string
+	// MaxInFlight is how many messages may await their ack at once; 1 when
+	// zero, which keeps the socket's order in the pipeline topic.
+	MaxInFlight int
+	// MaxPending bounds the events held in memory; once reached the socket
+	// is not read further (backpressure). 10 000 when zero.
+	MaxPending int
+	// NackDelay is the pause before a nacked message is redelivered; 100 ms when zero.
+	NackDelay time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 1
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = 10000
+	}
+	if c.NackDelay == 0 {
+		c.NackDelay = 100 * time.Millisecond
+	}
+}
+
+// Validate reports what is wrong with c.
+func (c Config) Validate() error {
+	if c.MaxInFlight < 0 || c.MaxPending < 0 || c.NackDelay < 0 {
+		return errors.New("socketio: MaxInFlight, MaxPending and NackDelay must not be negative")
+	}
+	if c.MaxPending > 0 && c.MaxInFlight > c.MaxPending {
+		return errors.New("socketio: MaxInFlight must not exceed MaxPending")
+	}
+	if c.Client == nil {
+		cfg := c.Socket
+		cfg.setDefaults()
+		return cfg.Validate()
+	}
+	return nil
+}
+
+// Subscriber is a message.Subscriber that emits every event of a Socket.IO
+// 2.x (or plain JSON WebSocket) stream as a message. The payload is the
+// event object as the server sent it; the event id is the event's own id or
+// a hash (see EventID).
+//
+// Delivery is at least once while the process lives: an event stays in
+// memory until the pipeline acks it, and a nacked one is redelivered. The
+// socket cannot replay, so events still pending when the process dies are
+// lost, and so are events the server sent while the client was disconnected
+// (the provider replays only what it held back during an expired token).
+type Subscriber struct {
+	cfg     Config
+	client  *Client
+	owned   bool
+	logger  watermill.LoggerAdapter
+	pending *pending
+	filter  topicFilter
+	remove  func()
+
+	mu        sync.Mutex
+	active    bool
+	closed    chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// NewSubscriber validates cfg and builds a Subscriber; it connects on Subscribe.
+func NewSubscriber(cfg Config, logger watermill.LoggerAdapter) (*Subscriber, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	s := &Subscriber{cfg: cfg, client: cfg.Client, logger: logger, filter: topicFilter(cfg.Topics), closed: make(chan struct{})}
+	if s.client == nil {
+		c, err := NewClient(cfg.Socket, logger)
+		if err != nil {
+			return nil, err
+		}
+		s.client, s.owned = c, true
+	}
+	name := s.client.Name()
+	s.pending = newPending(cfg.MaxPending, pendingEvents.WithLabelValues(name).Set)
+	s.remove = s.client.OnEvent(s.onEvent)
+	return s, nil
+}
+
+// Client is the connection the Subscriber reads.
+func (s *Subscriber) Client() *Client { return s.client }
+
+// Status is the connection's status.
+func (s *Subscriber) Status() Status { return s.client.Status() }
+
+// Pending is the number of events received but not yet acked.
+func (s *Subscriber) Pending() int { return s.pending.len() }
+
+// onEvent turns an event into a pending message.
+func (s *Subscriber) onEvent(ctx context.Context, ev Event) {
+	if !s.filter.match(ev.Name) {
+		return
+	}
+	payload := []byte(ev.Data)
+	if payload == nil {
+		payload = []byte("null")
+	}
+	msg := tributary.NewEventMessage(EventID(ev.Name, ev.Data), payload)
+	msg.Metadata.Set(tributary.MetaEventType, ev.Name)
+	msg.Metadata.Set(MetaEvent, ev.Name)
+	if ev.Namespace != "" {
+		msg.Metadata.Set(MetaNamespace, ev.Namespace)
+	}
+	msg.Metadata.Set(MetaReceivedAt, ev.ReceivedAt.UTC().Format(time.RFC3339Nano))
+	var env envelope
+	if err := jsonUnmarshalObject(ev.Data, &env); err == nil {
+		if occ := idString(env.Occurred); occ != "" {
+			msg.Metadata.Set(MetaOccurred, occ)
+		}
+		if env.Topic != "" {
+			msg.Metadata.Set(MetaTopic, env.Topic)
+		}
+	}
+	if err := s.pending.put(ctx, s.closed, msg); err != nil {
+		s.logger.Info("Event not kept: the source is closing", watermill.LogFields{"event": ev.Name})
+	}
+}
+
+// Subscribe connects (if not already) and returns the channel of messages.
+// The topic is not used: the filter is Config.Topics. One subscription at a
+// time; events pending from an ended subscription go to the next.
+func (s *Subscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closed:
+		return nil, errors.New("socketio: subscriber closed")
+	default:
+	}
+	if s.active {
+		return nil, errors.New("socketio: already subscribed; a socket source feeds one subscription")
+	}
+	s.active = true
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go s.deliver(ctx, out)
+	s.client.Start()
+	return out, nil
+}
+
+// deliver hands pending messages out, at most MaxInFlight unacked at once,
+// and puts nacked ones back in front.
+func (s *Subscriber) deliver(ctx context.Context, out chan<- *message.Message) {
+	defer s.wg.Done()
+	var watchers sync.WaitGroup
+	defer func() {
+		watchers.Wait()
+		close(out)
+		s.mu.Lock()
+		s.active = false
+		s.mu.Unlock()
+	}()
+	for {
+		for {
+			orig, ok := s.pending.take(s.cfg.MaxInFlight)
+			if !ok {
+				break
+			}
+			msg := orig.Copy()
+			msg.SetContext(ctx)
+			select {
+			case out <- msg:
+			case <-ctx.Done():
+				s.pending.requeue(orig)
+				return
+			case <-s.closed:
+				s.pending.requeue(orig)
+				return
+			}
+			watchers.Add(1)
+			go func() {
+				defer watchers.Done()
+				s.watch(ctx, orig, msg)
+			}()
+		}
+		select {
+		case <-s.pending.changed:
+		case <-ctx.Done():
+			return
+		case <-s.closed:
+			return
+		}
+	}
+}
+
+func (s *Subscriber) watch(ctx context.Context, orig, msg *message.Message) {
+	select {
+	case <-msg.Acked():
+		s.pending.done()
+	case <-msg.Nacked():
+		s.logger.Debug("Message nacked; redelivering", watermill.LogFields{"event_id": tributary.EventID(orig)})
+		select {
+		case <-time.After(s.cfg.NackDelay):
+		case <-ctx.Done():
+		case <-s.closed:
+		}
+		s.pending.requeue(orig)
+	case <-ctx.Done():
+		s.pending.requeue(orig)
+	case <-s.closed:
+		s.pending.requeue(orig)
+	}
+}
+
+// Close ends every subscription and, unless shared, the connection.
+func (s *Subscriber) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.remove()
+		s.wg.Wait()
+		if s.owned {
+			_ = s.client.Close()
+		}
+		if n := s.pending.len(); n > 0 {
+			s.logger.Error("Socket source closed with unacked events; they are lost (a socket cannot replay)",
+				fmt.Errorf("%d events pending", n), nil)
+		}
+	})
+	return nil
+}

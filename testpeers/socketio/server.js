@@ -1,0 +1,111 @@
+// A real socket.io 2.x server (Engine.IO v3) playing the provider's Streaming
+// API for the sources/socketio integration test. The Go test drives it over
+// plain HTTP on the same port:
+//   POST /control/emit   {"event": "...", "data": {...}}  emit to every socket
+//   POST /control/rotate {"token": "..."}                 only this token is valid from now on
+//   GET  /control/clients                                  {"clients": n}
+// Sockets whose token is no longer valid get `invalidToken` instead of each
+// event; the events are held and replayed once the socket sends
+// `renewedToken {token}` with the valid token. `command {id, topic, body}` is
+// answered with `command.result.succeed {body: {commandId}}`, or with
+// `serverError` for an unknown topic or doorId 999.
+'use strict';
+const http = require('http');
+const crypto = require('crypto');
+
+const port = Number(process.env.PORT || 0);
+let validToken = process.env.TOKEN || '';
+const commands = new Set([
+  'door.actuate.close', 'door.actuate.dnd', 'door.actuate.forcetoggle', 'door.actuate.open',
+  'door.alarm.forced.clear', 'door.try.dwellopen', 'door.try.open', 'endpoint.discover', 'endpoint.querysignal',
+]);
+
+function readJSON(req) {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { try { resolve(body ? JSON.parse(body) : {}); } catch (e) { reject(e); } });
+  });
+}
+
+const server = http.createServer(async (req, res) => {
+  try {
+    if (req.method === 'POST' && req.url === '/control/emit') {
+      const { event, data } = await readJSON(req);
+      for (const s of Object.values(io.sockets.sockets)) deliver(s, event, data);
+      res.end('{}');
+    } else if (req.method === 'POST' && req.url === '/control/rotate') {
+      validToken = (await readJSON(req)).token;
+      res.end('{}');
+    } else if (req.url === '/control/clients') {
+      res.end(JSON.stringify({ clients: Object.keys(io.sockets.sockets).length }));
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  } catch (e) {
+    res.statusCode = 400;
+    res.end(String(e));
+  }
+});
+
+const io = require('socket.io')(server, {
+  serveClient: false,
+  transports: ['websocket'],
+  pingInterval: Number(process.env.PING_INTERVAL || 25000),
+  pingTimeout: Number(process.env.PING_TIMEOUT || 5000),
+});
+
+io.use((socket, next) => {
+  const token = socket.handshake.query.token;
+  if (validToken && token !== validToken) return next(new Error('Authentication error'));
+  socket.token = token;
+  socket.held = [];
+  next();
+});
+
+function now() {
+  const d = new Date();
+  return { occurred: d.toISOString().replace('T', ' ').slice(0, 19), ms: d.getTime() };
+}
+
+function deliver(socket, event, data) {
+  if (validToken && socket.token !== validToken) {
+    socket.held.push([event, data]);
+    socket.emit('invalidToken', { message: 'Token has expired.' });
+    return;
+  }
+  socket.emit(event, data);
+}
+
+io.on('connection', (socket) => {
+  socket.on('renewedToken', (msg) => {
+    if (!msg || msg.token !== validToken) {
+      socket.emit('invalidToken', { message: 'Token is invalid.' });
+      return;
+    }
+    socket.token = msg.token;
+    const held = socket.held;
+    socket.held = [];
+    for (const [event, data] of held) socket.emit(event, data);
+  });
+  socket.on('command', (cmd) => {
+    if (!cmd || !commands.has(cmd.topic) || (cmd.body && cmd.body.doorId === 999)) {
+      deliver(socket, 'serverError', { message: 'Command is not supported.' });
+      return;
+    }
+    const t = now();
+    deliver(socket, 'command.result.succeed', {
+      id: crypto.randomBytes(16).toString('hex'),
+      topic: 'command.result.succeed',
+      body: { commandId: cmd.id },
+      occurred: t.occurred,
+      metadata: { occurred: t.ms },
+    });
+  });
+});
+
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`listening ${server.address().port}\n`);
+});
+process.on('SIGTERM', () => process.exit(0));
