@@ -11,6 +11,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router"
 )
 
 // listSource hands on a fixed list of events, redelivering each until acked.
@@ -105,6 +106,24 @@ func runRouter(t *testing.T, r interface {
 			t.Error("router did not stop")
 		}
 	})
+}
+
+// runRouterB runs r until the returned stop is called.
+func runRouterB(b *testing.B, r *router.Router) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-r.Running():
+	case err := <-done:
+		b.Fatalf("router stopped: %v", err)
+	}
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("router: %v", err)
+		}
+	}
 }
 
 // scaled compresses a list schedule by factor (e.g. 1/3000: an hour becomes 1.2 s).
