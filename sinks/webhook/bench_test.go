@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -158,4 +159,23 @@ func BenchmarkDeadEndpointIsolation(b *testing.B) {
 			b.ReportMetric(beside/alone, "ratio")
 		})
 	}
+}
+
+// BenchmarkDeliveryLogCost measures deliveries/s through the sink without a
+// delivery log and with the Postgres one (a synchronous INSERT per attempt),
+// in the same run; ratio = with/without.
+func BenchmarkDeliveryLogCost(b *testing.B) {
+	srv := benchReceiver(b)
+	pool := pgtest.NewPool(b)
+	plain := newSink(b, webhook.Config{URL: srv.URL, Secrets: []string{secretA}})
+	logged := newSink(b, webhook.Config{URL: srv.URL, Secrets: []string{secretA}, Log: webhook.NewPostgresLog(pool)})
+	deliver := func(p *webhook.Publisher) func(int) error {
+		return func(i int) error { return p.Publish("bench", event("e-"+strconv.Itoa(i), string(benchPayload))) }
+	}
+	b.ResetTimer()
+	without := parallel(b, b.N, 8, deliver(plain))
+	with := parallel(b, b.N, 8, deliver(logged))
+	b.ReportMetric(without, "no_log_deliveries/s")
+	b.ReportMetric(with, "pg_log_deliveries/s")
+	b.ReportMetric(with/without, "ratio")
 }
