@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -75,11 +76,16 @@ func (l *PostgresLog) Record(ctx context.Context, a Attempt) error {
 			 status_code, outcome, error, response_body)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		a.Pipeline, a.Sink, a.Endpoint, a.EventID, a.MessageUUID, a.Attempt, a.Time,
-		float64(a.Latency)/float64(time.Millisecond), a.StatusCode, string(a.Outcome), a.Error, a.ResponseBody)
+		float64(a.Latency)/float64(time.Millisecond), a.StatusCode, string(a.Outcome), text(a.Error), text(a.ResponseBody))
 	if err != nil {
 		return fmt.Errorf("delivery log: record: %w", err)
 	}
 	return nil
+}
+
+// text makes s storable in a TEXT column, which refuses NUL and invalid UTF-8.
+func text(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // Filter selects attempts; zero fields match everything.

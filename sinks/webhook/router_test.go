@@ -188,7 +188,7 @@ func TestPostgresDeliveryLog(t *testing.T) {
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("webhook-id") == "fail" {
 			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte(strings.Repeat("x", 5000)))
+			_, _ = w.Write([]byte("\x00\xff" + strings.Repeat("x", 5000))) // TEXT takes neither NUL nor bad UTF-8
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -207,7 +207,7 @@ func TestPostgresDeliveryLog(t *testing.T) {
 		t.Fatalf("sink-a: %+v", got)
 	}
 	f := got[0]
-	if f.StatusCode != 500 || f.Outcome != webhook.OutcomeTransient || len(f.ResponseBody) != 100 ||
+	if f.StatusCode != 500 || f.Outcome != webhook.OutcomeTransient || !strings.HasPrefix(f.ResponseBody, "\uFFFD\uFFFDxxx") ||
 		f.Attempt != 1 || f.Latency <= 0 || f.Pipeline != "doors" || !strings.Contains(f.Error, "status 500") ||
 		f.Endpoint != rc.URL+"/a?apikey=[redacted]" || time.Since(f.Time) > time.Minute {
 		t.Fatalf("failed attempt logged as %+v", f)
