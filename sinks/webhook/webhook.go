@@ -100,7 +100,6 @@ func newClient(cfg Config) *http.Client {
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          cfg.MaxInFlight,
 		MaxIdleConnsPerHost:   cfg.MaxInFlight,
-		MaxConnsPerHost:       cfg.MaxInFlight,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
