@@ -21,7 +21,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	in, err := webhookin.New(webhookin.Config{
+	in, err := webhookin.NewSource(webhookin.Config{
 		Name:      "parakey",
 		BasicAuth: &webhookin.BasicAuth{Username: "parakey", Password: "from-your-secret-store"},
 	}, nil)

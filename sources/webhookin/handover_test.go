@@ -143,7 +143,7 @@ func TestConfigValidate(t *testing.T) {
 		{webhookin.Config{BasicAuth: &webhookin.BasicAuth{Username: "u"}}, "needs a password"},
 		{webhookin.Config{Secrets: []string{"whsec_%%%"}}, "whsec_"},
 	} {
-		_, err := webhookin.New(tt.cfg, nil)
+		_, err := webhookin.NewSource(tt.cfg, nil)
 		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("%+v: err = %v, want %q", tt.cfg, err, tt.want)
 		}

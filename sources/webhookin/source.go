@@ -58,8 +58,8 @@ type subscription struct {
 	done chan struct{} // closed when the subscription ends
 }
 
-// New validates cfg and builds a Source.
-func New(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
+// NewSource validates cfg and builds a Source.
+func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -55,7 +55,7 @@ func (s *recordingSink) Count(id string) int {
 
 func newSource(t testing.TB, cfg webhookin.Config) *webhookin.Source {
 	t.Helper()
-	src, err := webhookin.New(cfg, nil)
+	src, err := webhookin.NewSource(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
