@@ -77,8 +77,7 @@ func BenchmarkRouterDeadEndpointIsolation(b *testing.B) {
 		return float64(b.N) / time.Since(start).Seconds()
 	}
 	b.ResetTimer()
-	alone := run(false)
-	beside := run(true)
+	alone, beside := interleaved(func() float64 { return run(false) }, func() float64 { return run(true) })
 	b.ReportMetric(alone, "alone_deliveries/s")
 	b.ReportMetric(beside, "beside_dead_deliveries/s")
 	b.ReportMetric(beside/alone, "ratio")
