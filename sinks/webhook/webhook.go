@@ -252,8 +252,11 @@ func (p *Publisher) do(req *http.Request) result {
 	}
 	defer resp.Body.Close()
 	head, rerr := io.ReadAll(io.LimitReader(resp.Body, int64(p.cfg.MaxLoggedBody)))
-	// Drain a little more so the connection can be reused; a larger body is not worth reading.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if rerr == nil {
+		// Drain a little more so the connection can be reused (a larger body
+		// is not worth reading), and notice a response that breaks off.
+		_, rerr = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	}
 	res := classify(resp.StatusCode, resp.Header, p.cfg.Now())
 	res.body = p.scrub.scrub(strings.ToValidUTF8(string(head), "\uFFFD"))
 	if rerr != nil && res.err == nil {

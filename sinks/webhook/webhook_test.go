@@ -284,6 +284,9 @@ func TestConnectionProblemsAreTransient(t *testing.T) {
 		{"closed mid-body", func(t *testing.T) string {
 			return newReceiver(t, hijack("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial\":")).URL
 		}},
+		{"closed mid-body, past the logged part", func(t *testing.T) string {
+			return newReceiver(t, hijack("HTTP/1.1 200 OK\r\nContent-Length: 9000\r\n\r\n"+strings.Repeat("x", 3000))).URL
+		}},
 		{"connection refused", func(*testing.T) string { return refused }},
 	}
 	for _, tt := range tests {
