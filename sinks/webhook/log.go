@@ -30,23 +30,23 @@ const (
 // Attempt is one row of the delivery log. It holds no secret: the endpoint is
 // redacted and error and body are scrubbed of the configured secrets.
 type Attempt struct {
-	ID       int64
-	Time     time.Time
-	Pipeline string
-	Sink     string
+	ID       int64     `json:"id"`
+	Time     time.Time `json:"time"`
+	Pipeline string    `json:"pipeline"`
+	Sink     string    `json:"sink"`
 	// Endpoint is the URL without credentials, query values replaced.
-	Endpoint    string
-	EventID     string
-	MessageUUID string
+	Endpoint    string `json:"endpoint"`
+	EventID     string `json:"event_id"`
+	MessageUUID string `json:"message_uuid"`
 	// Attempt is the delivery round: 1 + the failed rounds before it
 	// (middleware.Attempts); in-process retries share their round's number.
-	Attempt    int
-	Latency    time.Duration
-	StatusCode int
-	Outcome    Outcome
-	Error      string
+	Attempt    int           `json:"attempt"`
+	Latency    time.Duration `json:"latency"`
+	StatusCode int           `json:"status_code"`
+	Outcome    Outcome       `json:"outcome"`
+	Error      string        `json:"error,omitempty"`
 	// ResponseBody is the start of the response body (Config.MaxLoggedBody).
-	ResponseBody string
+	ResponseBody string `json:"response_body,omitempty"`
 }
 
 // DeliveryLog records attempts. A failing Record is logged, never fails the

@@ -37,7 +37,8 @@ func defaultTestPayload(id string) []byte {
 // Test sends a test payload twice: with the endpoint's credentials (expecting
 // 2xx) and with wrong ones — a random token, password and signing secret —
 // (expecting 401). It bypasses the breaker and a 410 disable, so it can check
-// that an endpoint is back, but not the SSRF guard.
+// that an endpoint is back, but not the SSRF guard. Test requests are not
+// recorded in the delivery log.
 func (p *Publisher) Test(ctx context.Context) TestResult {
 	if p.cfg.Token == "" && p.cfg.BasicAuth == nil && len(p.secrets) == 0 {
 		return TestResult{Reason: "no credentials configured (token, Basic auth or signing secret): the receiver cannot tell a forged request"}
