@@ -70,6 +70,10 @@ func (q Requeue) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		next := msg.Copy()
 		next.SetContext(msg.Context())
 		delay.Message(next, delay.For(wait))
+		// delay.Message keeps whole seconds only, cutting every wait by up to 1 s
+		// and sub-second waits to nothing; the delayed subscriber casts the value
+		// to timestamptz, which takes the fraction.
+		next.Metadata.Set(delay.DelayedUntilKey, time.Now().UTC().Add(wait).Format(time.RFC3339Nano))
 		pub, perr := q.Publisher(msg)
 		if perr != nil {
 			return nil, fmt.Errorf("requeue: %w (delivery failed with: %w)", perr, err)

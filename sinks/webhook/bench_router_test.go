@@ -1,0 +1,84 @@
+package webhook_test
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/sinks/webhook"
+)
+
+// BenchmarkRouterDeadEndpointIsolation runs the real router on Postgres: b.N
+// events already in a pipeline's topic are delivered to a healthy webhook
+// sink, once alone and once with a second sink in the same pipeline whose
+// endpoint refuses every connection (default breaker, standard schedule:
+// each of its messages fails, then is requeued). It reports the healthy
+// sink's deliveries/s in both runs and ratio = beside/alone.
+func BenchmarkRouterDeadEndpointIsolation(b *testing.B) {
+	refused := func() string {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer l.Close()
+		return "http://" + l.Addr().String()
+	}()
+	run := func(withDead bool) float64 {
+		var got atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			got.Add(1)
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		defer srv.Close()
+		pool := pgtest.NewPool(b)
+		// Fill the topic first so that ingest is not what is measured.
+		pub, err := wsql.NewPublisher(wsql.BeginnerFromPgx(pool), wsql.PublisherConfig{
+			SchemaAdapter: wsql.DefaultPostgreSQLSchema{}, AutoInitializeSchema: true}, watermill.NopLogger{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < b.N; i += 100 {
+			var batch []*message.Message
+			for j := i; j < min(i+100, b.N); j++ {
+				m := tributary.NewEventMessage("e-"+strconv.Itoa(j), benchPayload)
+				m.Metadata.Set(tributary.MetaPipeline, "bench")
+				batch = append(batch, m)
+			}
+			if err := pub.Publish(router.Topic("bench"), batch...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		healthy := newSink(b, webhook.Config{URL: srv.URL, Secrets: []string{secretA}, Schedule: webhook.StandardSchedule()})
+		sinks := []router.Sink{healthy.RouterSink("healthy")}
+		if withDead {
+			dead := newSink(b, webhook.Config{URL: refused, Secrets: []string{secretA}, Schedule: webhook.StandardSchedule()})
+			sinks = append(sinks, dead.RouterSink("dead"))
+		}
+		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+			Name: "bench", Sources: []router.Source{{Name: "none", Subscriber: newListSource()}}, Sinks: sinks,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		stopRouter := runRouterB(b, r)
+		defer stopRouter()
+		for got.Load() < int64(b.N) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		return float64(b.N) / time.Since(start).Seconds()
+	}
+	b.ResetTimer()
+	alone, beside := interleaved(func() float64 { return run(false) }, func() float64 { return run(true) })
+	b.ReportMetric(alone, "alone_deliveries/s")
+	b.ReportMetric(beside, "beside_dead_deliveries/s")
+	b.ReportMetric(beside/alone, "ratio")
+}

@@ -1,0 +1,65 @@
+package webhook_test
+
+import (
+	"context"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/sinks/webhook"
+	"github.com/tributary-dev/tributary/sources/webhookin"
+)
+
+// Receive Parakey's webhooks (seed 000) and forward every event to a CRM as a
+// signed PUT per event (seed 003), retried on the Standard Webhooks schedule.
+func Example() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, "postgres://localhost/tributary")
+	if err != nil {
+		log.Fatal(err)
+	}
+	in, err := webhookin.NewSource(webhookin.Config{
+		Name:      "parakey",
+		BasicAuth: &webhookin.BasicAuth{Username: "parakey", Password: "from-your-secret-store"},
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	schedule, _ := webhook.ParseSchedule("standard")
+	crm, err := webhook.NewPublisher(webhook.Config{
+		URL:       "https://crm.example.com/door-events/{id}",
+		Method:    http.MethodPut,
+		Token:     "from-your-secret-store",
+		Secrets:   []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+		RateLimit: 50,
+		Schedule:  schedule,
+		Log:       webhook.NewPostgresLog(pool),
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if res := crm.Test(ctx); !res.Verified {
+		log.Printf("CRM endpoint not verified: %s", res.Reason)
+	}
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name:    "doors",
+		Sources: []router.Source{{Name: "parakey", Subscriber: in}},
+		Sinks:   []router.Sink{crm.RouterSink("crm")},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /hooks/parakey", in)
+	go func() { log.Fatal(http.ListenAndServe(":8080", mux)) }()
+	go func() {
+		// Keep 30 days of delivery attempts.
+		for range time.Tick(time.Hour) {
+			_, _ = webhook.NewPostgresLog(pool).Prune(ctx, 30*24*time.Hour)
+		}
+	}()
+	log.Fatal(r.Run(ctx))
+}

@@ -1,0 +1,140 @@
+package webhook_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/sinks/webhook"
+)
+
+// memLog is a DeliveryLog in memory.
+type memLog struct {
+	mu       sync.Mutex
+	attempts []webhook.Attempt
+}
+
+func (l *memLog) Record(_ context.Context, a webhook.Attempt) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.attempts = append(l.attempts, a)
+	return nil
+}
+
+func (l *memLog) All() []webhook.Attempt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]webhook.Attempt(nil), l.attempts...)
+}
+
+// captureLogger keeps every log line, to check that no secret is logged.
+type captureLogger struct {
+	mu    sync.Mutex
+	lines []string
+	extra watermill.LogFields
+}
+
+func (c *captureLogger) add(level, msg string, err error, f watermill.LogFields) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, fmt.Sprintf("%s %s %v %v %v", level, msg, err, f, c.extra))
+}
+func (c *captureLogger) Error(msg string, err error, f watermill.LogFields) { c.add("E", msg, err, f) }
+func (c *captureLogger) Info(msg string, f watermill.LogFields)             { c.add("I", msg, nil, f) }
+func (c *captureLogger) Debug(msg string, f watermill.LogFields)            { c.add("D", msg, nil, f) }
+func (c *captureLogger) Trace(msg string, f watermill.LogFields)            { c.add("T", msg, nil, f) }
+func (c *captureLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.extra = c.extra.Add(f)
+	return c
+}
+func (c *captureLogger) All() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.lines, "\n")
+}
+
+// receiver is an httptest server whose behaviour a test scripts per request.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []recorded
+	handle   func(n int, w http.ResponseWriter, r *http.Request) // n is 1-based
+}
+
+type recorded struct {
+	Method string
+	Path   string
+	Header http.Header
+	Body   string
+	At     time.Time
+}
+
+func newReceiver(t testing.TB, handle func(n int, w http.ResponseWriter, r *http.Request)) *receiver {
+	rc := &receiver{handle: handle}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.requests = append(rc.requests, recorded{r.Method, r.URL.EscapedPath(), r.Header.Clone(), string(b), time.Now()})
+		n := len(rc.requests)
+		rc.mu.Unlock()
+		if rc.handle == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		rc.handle(n, w, r)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) Requests() []recorded {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]recorded(nil), rc.requests...)
+}
+
+func (rc *receiver) Count() int { rc.mu.Lock(); defer rc.mu.Unlock(); return len(rc.requests) }
+
+func status(code int) func(int, http.ResponseWriter, *http.Request) {
+	return func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }
+}
+
+func newSink(t testing.TB, cfg webhook.Config) *webhook.Publisher {
+	t.Helper()
+	cfg.AllowPrivateNetworks = true // httptest listens on loopback
+	p, err := webhook.NewPublisher(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func event(id, payload string) *message.Message {
+	msg := tributary.NewEventMessage(id, []byte(payload))
+	msg.Metadata.Set(tributary.MetaPipeline, "doors")
+	return msg
+}
+
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,67 @@
+package webhook
+
+import (
+	"net/url"
+	"strings"
+)
+
+const redacted = "[redacted]"
+
+// redactURL is the endpoint as logged: no user info, and query values
+// replaced, since receivers often take a key in the query string.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	u.User = nil
+	u.Fragment = ""
+	if u.RawQuery != "" {
+		q := u.Query()
+		keys := make([]string, 0, len(q))
+		for k := range q {
+			keys = append(keys, k+"="+redacted)
+		}
+		u.RawQuery = strings.Join(keys, "&")
+	}
+	return u.String()
+}
+
+// scrubber removes known secret strings from text bound for a log, an error or
+// the delivery log (a receiver may echo a header back in its body).
+type scrubber struct{ secrets []string }
+
+func newScrubber(c Config) scrubber {
+	var s []string
+	add := func(v string) {
+		if len(v) >= 4 { // shorter strings would mangle ordinary text and are no secret anyway
+			s = append(s, v)
+		}
+	}
+	add(c.Token)
+	if c.BasicAuth != nil {
+		add(c.BasicAuth.Password)
+	}
+	for _, sec := range c.Secrets {
+		add(sec)
+		add(strings.TrimPrefix(sec, "whsec_"))
+	}
+	if u, err := url.Parse(c.URL); err == nil {
+		if p, ok := u.User.Password(); ok {
+			add(p)
+		}
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				add(v)
+			}
+		}
+	}
+	return scrubber{secrets: s}
+}
+
+func (s scrubber) scrub(text string) string {
+	for _, sec := range s.secrets {
+		text = strings.ReplaceAll(text, sec, redacted)
+	}
+	return text
+}

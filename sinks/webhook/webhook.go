@@ -1,0 +1,389 @@
+// Package webhook is a sink that delivers each event as an HTTP request to
+// one endpoint (one Publisher per endpoint): POST, or PUT addressed by the
+// event id; JSON body = the event payload; Basic auth, a secret token header
+// and Standard Webhooks signatures; a stable Idempotency-Key / webhook-id.
+//
+// It classes every outcome for the router's retry machinery — 2xx success;
+// 3xx (never followed), 408, 429, 5xx, timeouts and connection errors
+// transient, with Retry-After honoured; 410 disables the endpoint; any other
+// 4xx permanent — and isolates its endpoint (max in flight, rate limit,
+// circuit breaker) so a dead receiver costs the healthy ones nothing. Every
+// attempt can be recorded in the delivery log (PostgresLog).
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"golang.org/x/time/rate"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+)
+
+// ErrEndpointDisabled is returned (as a permanent error) for every message
+// once the endpoint answered 410 Gone, until Enable is called. The messages
+// go to the poison queue, from which they can be replayed.
+var ErrEndpointDisabled = errors.New("webhook: endpoint disabled after 410 Gone")
+
+// ErrClosed is returned by Publish after Close.
+var ErrClosed = errors.New("webhook: publisher closed")
+
+// Publisher delivers messages to one endpoint. It is safe for concurrent use.
+type Publisher struct {
+	cfg      Config
+	logger   watermill.LoggerAdapter
+	client   *http.Client
+	secrets  []signature.Secret
+	scrub    scrubber
+	endpoint string // redacted, for logs
+	inFlight chan struct{}
+	limiter  *rate.Limiter
+	breaker  *breaker
+	disabled atomic.Bool
+	closed   atomic.Bool
+}
+
+// NewPublisher validates cfg and builds the endpoint's publisher with its own
+// HTTP transport, so that connections to one endpoint never queue behind
+// another's.
+func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	secrets, _ := signature.ParseSecrets(cfg.Secrets) // validated above
+	p := &Publisher{
+		cfg:      cfg,
+		secrets:  secrets,
+		scrub:    newScrubber(cfg),
+		endpoint: redactURL(cfg.URL),
+		inFlight: make(chan struct{}, cfg.MaxInFlight),
+		breaker:  &breaker{cfg: cfg.Breaker, now: cfg.Now},
+	}
+	p.logger = logger.With(watermill.LogFields{"endpoint": p.endpoint})
+	if cfg.RateLimit > 0 {
+		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+	}
+	p.client = newClient(cfg)
+	return p, nil
+}
+
+func newClient(cfg Config) *http.Client {
+	dialer := &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second}
+	proxy := http.ProxyFromEnvironment
+	if !cfg.AllowPrivateNetworks {
+		dialer.Control = guardControl
+		proxy = nil // a proxy would dial for us, past the guard
+	}
+	tr := &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       cfg.TLSConfig,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          cfg.MaxInFlight,
+		MaxIdleConnsPerHost:   cfg.MaxInFlight,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: cfg.Timeout,
+	}
+	if cfg.TLSConfig != nil {
+		tr.TLSClientConfig = cfg.TLSConfig.Clone()
+	}
+	return &http.Client{
+		Transport: tr,
+		// Redirects are not followed: a 3xx is a failed delivery (Standard Webhooks).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Publish delivers msgs in order, stopping at the first failure. topic names
+// the endpoint when Config.Name is empty (the router passes the sink name).
+func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	name := p.cfg.Name
+	if name == "" {
+		name = topic
+	}
+	for _, msg := range msgs {
+		if err := p.deliver(name, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close releases idle connections. Publish fails afterwards.
+func (p *Publisher) Close() error {
+	p.closed.Store(true)
+	p.client.CloseIdleConnections()
+	return nil
+}
+
+// RouterSink returns the router.Sink for this endpoint, its retry schedule
+// set from Config.Schedule (the pipeline's when zero).
+func (p *Publisher) RouterSink(name string) router.Sink {
+	s := router.Sink{Name: name, Publisher: p}
+	if p.cfg.Schedule.Kind != "" {
+		s.Retry = &router.RetryPolicy{Schedule: p.cfg.Schedule}
+	}
+	return s
+}
+
+// Disabled reports whether the endpoint answered 410 Gone.
+func (p *Publisher) Disabled() bool { return p.disabled.Load() }
+
+// Enable re-enables an endpoint disabled by a 410 (replay its poisoned
+// messages afterwards). Disabling is not persisted: a restarted sink tries
+// again and is disabled again by the next 410.
+func (p *Publisher) Enable() { p.disabled.Store(false) }
+
+// result is what one attempt came to.
+type result struct {
+	status  int
+	outcome Outcome
+	err     error // classified: nil, transient, RetryAfter or Permanent
+	body    string
+	latency time.Duration
+}
+
+func (p *Publisher) deliver(name string, msg *message.Message) error {
+	ctx := msg.Context()
+	start := time.Now()
+	var res result
+	switch {
+	case p.disabled.Load():
+		res = result{outcome: OutcomeDisabled, err: middleware.Permanent(ErrEndpointDisabled)}
+	default:
+		ok, wait := p.breaker.allow()
+		if !ok {
+			if next, ok := p.cfg.Schedule.Delay(middleware.Attempts(msg) + 1); ok && p.cfg.Schedule.Kind != "" {
+				wait = max(wait, next)
+			}
+			res = result{outcome: OutcomeCircuitOpen, err: middleware.RetryAfter(ErrCircuitOpen, wait)}
+			break
+		}
+		res = p.attempt(ctx, msg)
+		p.breaker.done(res.outcome == OutcomeTransient)
+	}
+	res.latency = time.Since(start)
+	p.observe(ctx, name, msg, res)
+	return res.err
+}
+
+// attempt makes one request, within the endpoint's limits.
+func (p *Publisher) attempt(ctx context.Context, msg *message.Message) result {
+	select {
+	case p.inFlight <- struct{}{}:
+		defer func() { <-p.inFlight }()
+	case <-ctx.Done():
+		return result{outcome: OutcomeTransient, err: fmt.Errorf("webhook: waiting for a free slot: %w", ctx.Err())}
+	}
+	if p.limiter != nil {
+		if err := p.limiter.Wait(ctx); err != nil {
+			return result{outcome: OutcomeTransient, err: fmt.Errorf("webhook: rate limit: %w", err)}
+		}
+	}
+	eventID := tributary.EventID(msg)
+	req, err := p.newRequest(ctx, eventID, msg.Payload, p.secrets, p.cfg.Token, p.cfg.BasicAuth)
+	if err != nil {
+		return result{outcome: OutcomePermanent, err: middleware.Permanent(err)}
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	return p.do(req.WithContext(rctx))
+}
+
+// newRequest builds the request for an event with the given credentials (Test
+// sends with wrong ones).
+func (p *Publisher) newRequest(ctx context.Context, eventID string, body []byte, secrets []signature.Secret,
+	token string, basic *BasicAuth) (*http.Request, error) {
+	target := strings.ReplaceAll(p.cfg.URL, IDPlaceholder, url.PathEscape(eventID))
+	req, err := http.NewRequestWithContext(ctx, p.cfg.Method, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("webhook %s: build request for event %s failed", p.endpoint, eventID) // err quotes the URL
+	}
+	for k, v := range p.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "tributary-webhook/1")
+	// The same on every retry of the event: receivers dedup on either.
+	req.Header.Set("Idempotency-Key", eventID)
+	req.Header.Set(signature.HeaderID, eventID)
+	if len(secrets) > 0 {
+		signature.SetHeaders(req.Header, secrets, eventID, p.cfg.Now(), body)
+	} else {
+		req.Header.Set(signature.HeaderTimestamp, strconv.FormatInt(p.cfg.Now().Unix(), 10))
+	}
+	if token != "" {
+		req.Header.Set(p.cfg.TokenHeader, token)
+	}
+	if basic != nil {
+		req.SetBasicAuth(basic.Username, basic.Password)
+	}
+	return req, nil
+}
+
+// do sends req and classes the response.
+func (p *Publisher) do(req *http.Request) result {
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return p.connError(req.Context(), err)
+	}
+	defer resp.Body.Close()
+	head, rerr := io.ReadAll(io.LimitReader(resp.Body, int64(p.cfg.MaxLoggedBody)))
+	if rerr == nil {
+		// Drain a little more so the connection can be reused (a larger body
+		// is not worth reading), and notice a response that breaks off.
+		_, rerr = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	}
+	res := classify(resp.StatusCode, resp.Header, p.cfg.Now())
+	res.body = p.scrub.scrub(strings.ToValidUTF8(string(head), "\uFFFD"))
+	if rerr != nil && res.err == nil {
+		// 2xx but the response broke off: the receiver may not have it.
+		res.outcome = OutcomeTransient
+		res.err = fmt.Errorf("reading response: %s", p.scrub.scrub(innerError(rerr).Error()))
+	}
+	if res.err != nil {
+		res.err = fmt.Errorf("webhook %s: %w", p.endpoint, res.err)
+	}
+	if res.outcome == OutcomeGone && !p.disabled.Swap(true) {
+		p.logger.Error("Endpoint answered 410 Gone; disabled until re-enabled", nil, nil)
+	}
+	return res
+}
+
+// connError classes a failed round trip. The net/http error quotes the
+// request URL, so only its cause is kept.
+func (p *Publisher) connError(ctx context.Context, err error) result {
+	cause := innerError(err)
+	switch {
+	case errors.Is(err, ErrForbiddenAddress):
+		return result{outcome: OutcomePermanent, err: middleware.Permanent(fmt.Errorf("webhook %s: %w", p.endpoint, ErrForbiddenAddress))}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
+		return result{outcome: OutcomeTransient, err: fmt.Errorf("webhook %s: no response within %s", p.endpoint, p.cfg.Timeout)}
+	}
+	return result{outcome: OutcomeTransient, err: fmt.Errorf("webhook %s: %s", p.endpoint, p.scrub.scrub(cause.Error()))}
+}
+
+func innerError(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// classify turns a status code into an outcome and a classed error.
+func classify(status int, h http.Header, now time.Time) result {
+	res := result{status: status}
+	switch {
+	case status >= 200 && status < 300:
+		res.outcome = OutcomeSuccess
+	case status == http.StatusGone:
+		res.outcome = OutcomeGone
+		res.err = middleware.Permanent(fmt.Errorf("%w (status %d)", ErrEndpointDisabled, status))
+	case status >= 300 && status < 400:
+		res.outcome = OutcomeTransient
+		res.err = fmt.Errorf("status %d: redirect not followed", status)
+	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
+		res.outcome = OutcomeTransient
+		res.err = fmt.Errorf("status %d", status)
+		if d, ok := retryAfter(h.Get("Retry-After"), now); ok {
+			res.err = middleware.RetryAfter(fmt.Errorf("status %d, retry after %s", status, d), d)
+		}
+	case status >= 400 && status < 500:
+		res.outcome = OutcomePermanent
+		res.err = middleware.Permanent(fmt.Errorf("status %d", status))
+	default:
+		res.outcome = OutcomeTransient
+		res.err = fmt.Errorf("unexpected status %d", status)
+	}
+	return res
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP-date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, int64(7*24*time.Hour/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// observe logs, counts and records an attempt.
+func (p *Publisher) observe(ctx context.Context, name string, msg *message.Message, res result) {
+	attemptsTotal.WithLabelValues(name, string(res.outcome)).Inc()
+	circuitOpen.WithLabelValues(name).Set(boolGauge(p.breaker.open()))
+	endpointDisabled.WithLabelValues(name).Set(boolGauge(p.disabled.Load()))
+	errText := ""
+	if res.err != nil {
+		errText = p.scrub.scrub(res.err.Error())
+		p.logger.Debug("Webhook attempt failed", watermill.LogFields{
+			"sink": name, "event_id": tributary.EventID(msg), "status": res.status, "outcome": res.outcome, "err": errText,
+		})
+	}
+	if p.cfg.Log == nil {
+		return
+	}
+	a := Attempt{
+		Time:         p.cfg.Now().Add(-res.latency),
+		Pipeline:     msg.Metadata.Get(tributary.MetaPipeline),
+		Sink:         name,
+		Endpoint:     p.endpoint,
+		EventID:      tributary.EventID(msg),
+		MessageUUID:  msg.UUID,
+		Attempt:      middleware.Attempts(msg) + 1,
+		Latency:      res.latency,
+		StatusCode:   res.status,
+		Outcome:      res.outcome,
+		Error:        errText,
+		ResponseBody: res.body,
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := p.cfg.Log.Record(lctx, a); err != nil {
+		p.logger.Error("Recording webhook attempt failed", err, watermill.LogFields{"sink": name, "event_id": a.EventID})
+	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,50 @@
+package webhookin
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+)
+
+// eventFields reads the event id and type from the top level of a JSON body.
+// A string or number id counts; anything else (absent, object, null) does
+// not, and the caller falls back to a hash of the body.
+func eventFields(body []byte, idField, typeField string) (id, typ string) {
+	var top map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&top); err != nil {
+		// Not an object: valid JSON of another shape carries no id.
+		return "", ""
+	}
+	return scalar(top[idField]), scalar(top[typeField])
+}
+
+func scalar(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if raw[0] == '"' {
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		return ""
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		if _, err := strconv.ParseFloat(n.String(), 64); err == nil {
+			return n.String()
+		}
+	}
+	return ""
+}
+
+// bodyID is the fallback event id: the same body always dedups to itself.
+func bodyID(body []byte) string {
+	sum := sha256.Sum256(body)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
