@@ -64,19 +64,20 @@ func TestSocketIOFileEndToEnd(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	var got []struct {
-		EventID   string          `json:"event_id"`
-		EventType string          `json:"event_type"`
-		Source    string          `json:"source"`
-		Duplicate bool            `json:"duplicate"`
-		Status    int             `json:"status"`
-		Body      json.RawMessage `json:"body"`
+		EventID     string          `json:"event_id"`
+		EventType   string          `json:"event_type"`
+		Traceparent string          `json:"traceparent"`
+		Source      string          `json:"source"`
+		Duplicate   bool            `json:"duplicate"`
+		Status      int             `json:"status"`
+		Body        json.RawMessage `json:"body"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
 	types := map[string]int{}
 	for _, r := range got {
-		if r.Status != 200 || r.Duplicate || r.Source != "panel" || r.EventID == "" {
+		if r.Status != 200 || r.Duplicate || r.Source != "panel" || r.EventID == "" || !traceparent.MatchString(r.Traceparent) {
 			t.Fatalf("receiver got %+v", r)
 		}
 		if !strings.HasPrefix(r.EventType, "door.") && r.EventType != "liveEvent" {

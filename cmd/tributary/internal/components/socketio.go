@@ -19,7 +19,11 @@ import (
 func init() {
 	RegisterSource("socketio", "events of a Socket.IO 2.x stream or a JSON WebSocket (seed 001), with token renewal",
 		func(env Env, o *SocketIOOptions) (message.Subscriber, error) {
-			return socketio.NewSubscriber(o.Config(env.Name), env.Logger)
+			sub, err := socketio.NewSubscriber(o.Config(env.Name), env.Logger)
+			if err != nil {
+				return nil, err
+			}
+			return tracedSubscriber{sub}, nil
 		})
 }
 

@@ -224,10 +224,13 @@ func TestSocketIOTypesAgainstSimulator(t *testing.T) {
 		if err := json.Unmarshal(m.Payload, &ev); err != nil || ev.Topic != typ || ev.Body.DoorID == 0 {
 			t.Fatalf("payload %s (%v)", m.Payload, err)
 		}
+		if tp := m.Metadata.Get(components.MetaTraceparent); tp != components.EventTraceparent(tributary.EventID(m)) || !components.ValidTraceparent(tp) {
+			t.Fatalf("traceparent %q", tp)
+		}
 		ids[tributary.EventID(m)] = true
 		m.Ack()
 	}
-	if st := sub.(*socketio.Subscriber).Status(); st.Connects < 1 {
+	if st := sub.(interface{ Unwrap() message.Subscriber }).Unwrap().(*socketio.Subscriber).Status(); st.Connects < 1 {
 		t.Fatalf("status %+v", st)
 	}
 	if dials := sim.Server().DialTokens(); len(dials) == 0 || dials[0] == "" || dials[0] == sim.Token() {
