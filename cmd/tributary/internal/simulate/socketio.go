@@ -1,0 +1,176 @@
+package simulate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/socketiotest"
+)
+
+func init() {
+	Register(func(cfg Config) (Simulator, error) {
+		return NewSocketIO(SocketIOConfig{Interval: cfg.EventInterval, Seed: cfg.Seed}), nil
+	})
+}
+
+// SocketIOConfig configures the Socket.IO simulator.
+type SocketIOConfig struct {
+	// Interval is the mean time between door events; 2 s when zero.
+	Interval time.Duration
+	// Seed makes the events (and tokens) reproducible.
+	Seed uint64
+	// RotateEvery rotates the panel token after this many events, so that
+	// connected clients get invalidToken and must renew; 25 when zero,
+	// negative never.
+	RotateEvery int
+	// PingInterval and PingTimeout are announced in the open packet; 25 s and 5 s when zero.
+	PingInterval, PingTimeout time.Duration
+}
+
+// SocketIO simulates seed 001's panel: a Socket.IO 2.x server on
+// /socket.io/ (socketiotest, over coder/websocket) that streams door events
+// to connected clients, answers `command` with command.result.succeed and
+// the events the panel would then emit, and rotates its token now and then.
+// GET /socketio/token hands out the current token, standing in for the
+// provider's token service, so a client configured with `token: {url: …}`
+// renews itself.
+type SocketIO struct {
+	cfg SocketIOConfig
+	srv *socketiotest.Server
+
+	mu     sync.Mutex
+	rng    *rand.Rand
+	seq    int
+	token  string
+	tokens int
+}
+
+// simDoors are the panel's doors (seed 001 door ids are integers).
+var simDoors = []socketiotest.Door{{ID: 1, Name: "Main entrance"}, {ID: 2, Name: "Bike room"}, {ID: 3, Name: "Office 3F"},
+	{ID: 4, Name: "Garage"}, {ID: 5, Name: "Laundry"}}
+
+// NewSocketIO returns the simulator with its first token in place.
+func NewSocketIO(cfg SocketIOConfig) *SocketIO {
+	if cfg.Interval == 0 {
+		cfg.Interval = 2 * time.Second
+	}
+	if cfg.RotateEvery == 0 {
+		cfg.RotateEvery = 25
+	}
+	s := &SocketIO{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5104))}
+	s.token = s.nextToken()
+	s.srv = socketiotest.New(socketiotest.Config{PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, Token: s.token})
+	return s
+}
+
+// nextToken draws a new token; s.mu must be held (or s not yet shared).
+func (s *SocketIO) nextToken() string {
+	s.tokens++
+	return fmt.Sprintf("simpanel-%d-%016x", s.tokens, s.rng.Uint64())
+}
+
+// Server is the underlying Socket.IO server (for tests).
+func (s *SocketIO) Server() *socketiotest.Server { return s.srv }
+
+// Token is the token the server accepts now.
+func (s *SocketIO) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// Name implements Simulator.
+func (s *SocketIO) Name() string { return "socket.io panel (001)" }
+
+// Mount implements Simulator.
+func (s *SocketIO) Mount(mux *http.ServeMux) []string {
+	mux.Handle("/socket.io/", s.srv)
+	mux.HandleFunc("GET /socketio/token", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(map[string]string{"token": s.Token()})
+	})
+	return []string{
+		"WS   /socket.io/?EIO=3&transport=websocket&token=… (door events, commands)",
+		"GET  /socketio/token (the current token; it rotates every " + fmt.Sprint(s.cfg.RotateEvery) + " events)",
+	}
+}
+
+// Run implements Simulator: a door event every Interval on average, and
+// connections closed when ctx ends (hijacked WebSockets outlive the HTTP
+// server's Shutdown).
+func (s *SocketIO) Run(ctx context.Context) {
+	defer s.srv.CloseServerSide()
+	for {
+		s.mu.Lock()
+		wait := time.Duration(float64(s.cfg.Interval) * (0.5 + s.rng.Float64()))
+		s.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		for _, ev := range s.Next(time.Now()) {
+			s.srv.Emit("/", ev.Name, ev.Data)
+		}
+	}
+}
+
+// Next draws the events of one step of the simulation occurring at `at`
+// (one door event, sometimes followed by the panel's liveEvent for it) and
+// rotates the token when due. Events are reproducible from the seed; their
+// ids are stable (sio_<seed>_<n>) so a re-sent event dedups.
+func (s *SocketIO) Next(at time.Time) []socketiotest.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	door := simDoors[s.rng.IntN(len(simDoors))]
+	var topic string
+	switch r := s.rng.IntN(100); {
+	case r < 55:
+		topic = "door.request.allowed"
+	case r < 63:
+		topic = "door.request.denied"
+	case r < 66:
+		topic = "door.request.unknown"
+	case r < 76:
+		topic = "door.input.dps.opened"
+	case r < 86:
+		topic = "door.input.dps.closed"
+	case r < 90:
+		topic = "door.input.rex.on"
+	case r < 94:
+		topic = "door.alarm.propped.on"
+	case r < 97:
+		topic = "door.alarm.propped.off"
+	case r < 99:
+		topic = "door.alarm.forced"
+	default:
+		topic = "door.alarm.forced.cleared"
+	}
+	person := 100 + s.rng.IntN(40)
+	data := socketiotest.SampleEvent(topic, door, at, person)
+	if m, ok := data.(map[string]any); ok {
+		if _, has := m["id"]; has {
+			m["id"] = fmt.Sprintf("sio_%d_%06d", s.cfg.Seed, s.seq)
+		}
+	}
+	evs := []socketiotest.Event{{Name: topic, Data: data}}
+	if topic == "door.request.allowed" && s.rng.IntN(3) == 0 {
+		evs = append(evs, socketiotest.Event{Name: "liveEvent", Data: socketiotest.SampleEvent("liveEvent", door, at, person)})
+	}
+	if s.cfg.RotateEvery > 0 && s.seq%s.cfg.RotateEvery == 0 {
+		// Live clients keep their connection; their next events wait behind
+		// invalidToken until they send renewedToken with this token.
+		s.token = s.nextToken()
+		s.srv.RotateToken(s.token)
+	}
+	return evs
+}
