@@ -18,7 +18,8 @@ func (a *app) simulateCommand() *cobra.Command {
 		Use:   "simulate",
 		Short: "Serve fake providers and a webhook receiver on loopback for the quickstart",
 		Long: `Serve, on one loopback address, the simulated providers (an ETag event log per
-seed 000; Socket.IO and batch feed simulators as they are added) and a webhook
+seed 000; a batch feed per seed 002 behind OAuth2 client credentials; Socket.IO
+when it is added) and a webhook
 receiver that prints one line per delivery and verifies Standard Webhooks
 signatures when --receiver-secret is set.`,
 		Args: cobra.NoArgs,
@@ -32,6 +33,9 @@ signatures when --receiver-secret is set.`,
 			}
 			if cfg.ReceiverToken == "" {
 				cfg.ReceiverToken = a.getenv("RECEIVER_TOKEN")
+			}
+			if cfg.FeedClientSecret == "" {
+				cfg.FeedClientSecret = a.getenv("FEED_CLIENT_SECRET")
 			}
 			cfg.Out, cfg.Logger = a.stdout, logger
 			srv, err := simulate.NewServer(cfg)
@@ -53,6 +57,7 @@ signatures when --receiver-secret is set.`,
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the generated events")
 	f.StringVar(&cfg.EventLogToken, "eventlog-token", "", "Bearer token the event log requires (empty: none)")
 	f.StringVar(&cfg.ReceiverSecret, "receiver-secret", "", "whsec_… secret: verify webhook signatures (default $TRIBUTARY_RECEIVER_SECRET)")
+	f.StringVar(&cfg.FeedClientSecret, "feed-client-secret", "", "OAuth2 client secret of the batch feed's token endpoint (default $FEED_CLIENT_SECRET, else "+simulate.FeedClientSecret+")")
 	f.StringVar(&cfg.ReceiverToken, "receiver-token", "", "Bearer token the receiver requires (default $RECEIVER_TOKEN)")
 	return cmd
 }
