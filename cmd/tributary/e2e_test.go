@@ -399,7 +399,7 @@ func TestBinaryExitCodes(t *testing.T) {
 		{"not found", withDB, []string{"poison", "show", "99"}, 4, ""}, // not migrated yet: database error first
 		{"webhook test unsupported", noDB, []string{"webhook", "test", "-c", good, "--pipeline", "doors", "--sink", "receiver"}, 7, "has no test"},
 		{"webhook test no such sink", noDB, []string{"webhook", "test", "-c", good, "--pipeline", "doors", "--sink", "nope"}, 5, "nope"},
-		{"feed discard needs --yes", noDB, []string{"feed", "discard", "-c", good, "--pipeline", "doors", "--source", "demo"}, 2, "--yes"},
+		{"feed discard needs --yes", noDB, []string{"feed", "discard", "-c", good, "--pipeline", "doors", "--source", "journey"}, 2, "--yes"},
 		{"admin off loopback needs token", noDB, []string{"run", "-c", good, "--admin", "0.0.0.0:0"}, 2, "admin-token"},
 	}
 	for _, c := range cases {
