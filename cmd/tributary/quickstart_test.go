@@ -44,7 +44,7 @@ func TestQuickstartFileEndToEnd(t *testing.T) {
 		n := map[string]int{}
 		seen := map[string]bool{}
 		for _, r := range getReceived(t, base) {
-			if r.Status != 200 || r.Duplicate || seen[r.EventID] {
+			if r.Status != 200 || r.Duplicate || seen[r.EventID] || !traceparent.MatchString(r.Traceparent) {
 				t.Fatalf("receiver got %+v (duplicate: %v)", r, seen[r.EventID])
 			}
 			switch r.Source {

@@ -26,7 +26,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &BatchfeedSource{Source: src, feed: o.FeedID}, nil
+			return &BatchfeedSource{tracingSubscriber: startTraces(src), src: src, feed: o.FeedID}, nil
 		})
 }
 
@@ -190,9 +190,11 @@ func (o *BatchfeedOptions) Config(name string) batchfeed.Config {
 	return cfg
 }
 
-// BatchfeedSource is a batchfeed.Source that can discard its feed.
+// BatchfeedSource is a batchfeed.Source (starting a trace per
+// notification) that can discard its feed.
 type BatchfeedSource struct {
-	*batchfeed.Source
+	*tracingSubscriber
+	src  *batchfeed.Source
 	feed string
 }
 
@@ -200,7 +202,7 @@ type BatchfeedSource struct {
 // request's Confirm is batchfeed's own guard: without it nothing is sent.
 // The provider does not say how many events it archived.
 func (s *BatchfeedSource) DiscardAll(ctx context.Context, req DiscardRequest) (DiscardResult, error) {
-	err := s.Client().DiscardAll(ctx, batchfeed.DiscardAllOptions{Confirm: req.Confirm, Reason: req.Reason, Operator: req.Operator})
+	err := s.src.Client().DiscardAll(ctx, batchfeed.DiscardAllOptions{Confirm: req.Confirm, Reason: req.Reason, Operator: req.Operator})
 	if err != nil {
 		return DiscardResult{}, err
 	}

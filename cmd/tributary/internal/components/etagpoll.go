@@ -28,7 +28,11 @@ func init() {
 				return nil, err
 			}
 			cfg.Checkpoints = checkpoint.NewStore(env.Pool)
-			return etagpoll.NewSource(cfg, env.Logger)
+			src, err := etagpoll.NewSource(cfg, env.Logger)
+			if err != nil {
+				return nil, err
+			}
+			return startTraces(src), nil
 		})
 }
 

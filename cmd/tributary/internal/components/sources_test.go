@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/cmd/tributary/internal/components"
 	"github.com/tributary-dev/tributary/internal/feedfake"
@@ -145,6 +147,7 @@ func TestEtagpollBuiltFromRegistry(t *testing.T) {
 	d, err := components.Decode(components.KindSource, "etagpoll", optionsFunc(func(v any) error {
 		o := v.(*components.EtagpollOptions)
 		o.BaseURL, o.Token, o.StartFrom, o.Interval, o.Jitter = srv.URL, "tok", "2026-01-01T00:00:00Z", 10*time.Millisecond, -1
+		o.RedeliverDelay = 10 * time.Millisecond
 		return nil
 	}))
 	if err != nil {
@@ -163,6 +166,16 @@ func TestEtagpollBuiltFromRegistry(t *testing.T) {
 	if tributary.EventID(m) != "e1" || auth != "Bearer tok" {
 		t.Fatalf("event %s, auth %q", tributary.EventID(m), auth)
 	}
+	// Each event starts a trace; a resend after a nack keeps it.
+	trace := m.Metadata.Get(components.MetaTraceparent)
+	if !components.ValidTraceparent(trace) {
+		t.Fatalf("traceparent %q", trace)
+	}
+	m.Nack()
+	m = next(t, ch)
+	if tributary.EventID(m) != "e1" || m.Metadata.Get(components.MetaTraceparent) != trace {
+		t.Fatalf("resent %s with trace %q, want e1 with %q", tributary.EventID(m), m.Metadata.Get(components.MetaTraceparent), trace)
+	}
 	m.Ack()
 	var n int
 	deadline := time.Now().Add(10 * time.Second)
@@ -173,5 +186,68 @@ func TestEtagpollBuiltFromRegistry(t *testing.T) {
 	_ = sub.Close()
 	if n != 1 {
 		t.Fatal("no checkpoint under etagpoll/p/log")
+	}
+}
+
+// TestProviderSourcesCloseTheirChannel: built from the registry (wrapped to
+// start traces), both types still close their channel on Close and on ctx
+// cancellation, as the source contract asks.
+func TestProviderSourcesCloseTheirChannel(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	pool := pgtest.NewPool(t)
+	build := func(typ string) interface {
+		Subscribe(context.Context, string) (<-chan *message.Message, error)
+		Close() error
+	} {
+		d, err := components.Decode(components.KindSource, typ, optionsFunc(func(v any) error {
+			switch o := v.(type) {
+			case *components.EtagpollOptions:
+				o.BaseURL, o.Interval = srv.URL, 10*time.Millisecond
+			case *components.BatchfeedOptions:
+				o.BaseURL, o.FeedID, o.PollInterval = srv.URL, "journey", 10*time.Millisecond
+			}
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := components.BuildSource(d, components.Env{Pipeline: "p", Name: "s-" + typ, Pool: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+	closed := func(ch <-chan *message.Message) bool {
+		select {
+		case _, ok := <-ch:
+			return !ok
+		case <-time.After(10 * time.Second):
+			return false
+		}
+	}
+	for _, typ := range []string{"etagpoll", "batchfeed"} {
+		sub := build(typ)
+		ch, err := sub.Subscribe(context.Background(), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond)
+		_ = sub.Close()
+		if !closed(ch) {
+			t.Errorf("%s: channel open after Close", typ)
+		}
+		sub = build(typ)
+		ctx, cancel := context.WithCancel(context.Background())
+		ch, _ = sub.Subscribe(ctx, "x")
+		time.Sleep(30 * time.Millisecond)
+		cancel()
+		if !closed(ch) {
+			t.Errorf("%s: channel open after ctx cancel", typ)
+		}
+		_ = sub.Close()
 	}
 }
