@@ -37,6 +37,12 @@ signatures when --receiver-secret is set.`,
 			if cfg.FeedClientSecret == "" {
 				cfg.FeedClientSecret = a.getenv("FEED_CLIENT_SECRET")
 			}
+			if !cmd.Flags().Changed("seed") {
+				// Event ids derive from the seed: a fixed default would
+				// repeat them on every start, and a pipeline resuming from
+				// its database would deduplicate every one of them.
+				cfg.Seed = uint64(time.Now().UnixNano())
+			}
 			cfg.Out, cfg.Logger = a.stdout, logger
 			srv, err := simulate.NewServer(cfg)
 			if err != nil {
@@ -54,7 +60,7 @@ signatures when --receiver-secret is set.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8090", "listen address (loopback)")
 	f.DurationVar(&cfg.EventInterval, "interval", 2*time.Second, "mean time between generated provider events")
-	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the generated events")
+	f.Uint64Var(&cfg.Seed, "seed", 0, "seed of the generated events, for reproducible runs (default: from the clock, so ids never repeat)")
 	f.StringVar(&cfg.EventLogToken, "eventlog-token", "", "Bearer token the event log requires (empty: none)")
 	f.StringVar(&cfg.ReceiverSecret, "receiver-secret", "", "whsec_… secret: verify webhook signatures (default $TRIBUTARY_RECEIVER_SECRET)")
 	f.StringVar(&cfg.FeedClientSecret, "feed-client-secret", "", "OAuth2 client secret of the batch feed's token endpoint (default $FEED_CLIENT_SECRET, else "+simulate.FeedClientSecret+")")
