@@ -87,7 +87,8 @@ func TestQuickstartFileEndToEnd(t *testing.T) {
 }
 
 // TestQuickstartScript runs scripts/quickstart.sh (with DATABASE_URL, so it
-// skips starting a cluster) for a few seconds and sees deliveries printed.
+// skips starting a cluster) for a few seconds and sees deliveries from the
+// event log (whose first events need a poll or two) and a batch feed printed.
 func TestQuickstartScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the quickstart script")
@@ -97,7 +98,7 @@ func TestQuickstartScript(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "./scripts/quickstart.sh")
 	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+pgtest.NewDatabase(t), "QUICKSTART_SECONDS=6")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+pgtest.NewDatabase(t), "QUICKSTART_SECONDS=10")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("quickstart.sh: %v\n%s", err, out)
