@@ -22,7 +22,7 @@ import (
 func init() {
 	RegisterSource("batchfeed", "reads a batch polling feed (seed 002): next, store, complete; supports feed discard",
 		func(env Env, o *BatchfeedOptions) (message.Subscriber, error) {
-			src, err := batchfeed.NewSource(o.Config(env.Name), env.Logger)
+			src, err := batchfeed.NewSource(o.Config(env.Name), withKnownFields(env.Logger, map[string]string{"source": env.Name}))
 			if err != nil {
 				return nil, err
 			}

@@ -28,7 +28,7 @@ func init() {
 				return nil, err
 			}
 			cfg.Checkpoints = checkpoint.NewStore(env.Pool)
-			src, err := etagpoll.NewSource(cfg, env.Logger)
+			src, err := etagpoll.NewSource(cfg, withKnownFields(env.Logger, map[string]string{"source": env.Name}))
 			if err != nil {
 				return nil, err
 			}
