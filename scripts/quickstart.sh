@@ -83,7 +83,8 @@ say "applying migrations"
 sim_port=$(free_port 8090)
 admin_port=$(free_port 8081)
 metrics_port=$(free_port 9464)
-export TRIBUTARY_RECEIVER_URL="http://127.0.0.1:$sim_port/webhook"
+export TRIBUTARY_SIMULATOR_URL="http://127.0.0.1:$sim_port"
+export TRIBUTARY_RECEIVER_URL="$TRIBUTARY_SIMULATOR_URL/webhook"
 export RECEIVER_TOKEN=${RECEIVER_TOKEN:-quickstart-secret}
 
 say "starting the simulators on 127.0.0.1:$sim_port"

@@ -390,6 +390,11 @@ func TestBinaryExitCodes(t *testing.T) {
 		{"version", noDB, []string{"version"}, 0, "tributary "},
 		{"validate ok", noDB, []string{"validate", "-c", good}, 0, "ok (1 pipelines"},
 		{"validate broken", noDB, []string{"validate", "-c", broken}, 3, "bad_names.yaml:5:11: pipelines[0].name"},
+		{"validate broken etagpoll", noDB, []string{"validate", "-c", filepath.Join("internal", "config", "testdata", "broken", "etagpoll_options.yaml")}, 3,
+			`etagpoll_options.yaml:15:21: pipelines[0].sources[0].options.base_url: "api.example.com": want an absolute http:// or https:// URL`},
+		{"validate broken batchfeed", noDB, []string{"validate", "-c", filepath.Join("internal", "config", "testdata", "broken", "batchfeed_options.yaml")}, 3,
+			`batchfeed_options.yaml:16:20: pipelines[0].sources[0].options.feed_id: "Journey": feed ids are case-sensitive, did you mean "journey"?`},
+		{"feed discard unsupported", withDB, []string{"feed", "discard", "-c", good, "--pipeline", "doors", "--source", "eventlog", "--yes"}, 7, "cannot discard"},
 		{"validate missing file", noDB, []string{"validate", "-c", "nope.yaml"}, 3, "nope.yaml"},
 		{"unknown flag", noDB, []string{"poison", "list", "--nope"}, 2, "unknown flag"},
 		{"unknown command", noDB, []string{"frobnicate"}, 2, "unknown command"},
@@ -399,7 +404,7 @@ func TestBinaryExitCodes(t *testing.T) {
 		{"not found", withDB, []string{"poison", "show", "99"}, 4, ""}, // not migrated yet: database error first
 		{"webhook test unsupported", noDB, []string{"webhook", "test", "-c", good, "--pipeline", "doors", "--sink", "receiver"}, 7, "has no test"},
 		{"webhook test no such sink", noDB, []string{"webhook", "test", "-c", good, "--pipeline", "doors", "--sink", "nope"}, 5, "nope"},
-		{"feed discard needs --yes", noDB, []string{"feed", "discard", "-c", good, "--pipeline", "doors", "--source", "demo"}, 2, "--yes"},
+		{"feed discard needs --yes", noDB, []string{"feed", "discard", "-c", good, "--pipeline", "doors", "--source", "journey"}, 2, "--yes"},
 		{"admin off loopback needs token", noDB, []string{"run", "-c", good, "--admin", "0.0.0.0:0"}, 2, "admin-token"},
 	}
 	for _, c := range cases {

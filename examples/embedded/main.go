@@ -5,32 +5,35 @@
 //
 //	DATABASE_URL=postgres://… go run ./examples/embedded
 //
-// The source and sink here are a few lines each so that the example runs on
-// its own; in a real service they are the provider packages (sources/etagpoll,
-// sources/socketio, sources/batchfeed) and the webhook sink (sinks/webhook).
+// The sources are the provider packages, configured as the file configures
+// them, reading `tributary simulate` (TRIBUTARY_SIMULATOR_URL, default
+// http://127.0.0.1:8090). The sink is a few lines so that the example runs
+// on its own; in a real service it is the webhook sink.
 package main
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/migrations"
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/sources/batchfeed"
+	"github.com/tributary-dev/tributary/sources/checkpoint"
+	"github.com/tributary-dev/tributary/sources/etagpoll"
 )
 
 func main() {
@@ -54,14 +57,45 @@ func run() error {
 		return err
 	}
 
-	receiver := os.Getenv("TRIBUTARY_RECEIVER_URL")
-	if receiver == "" {
-		receiver = "http://127.0.0.1:8090/webhook"
+	sim := envOr("TRIBUTARY_SIMULATOR_URL", "http://127.0.0.1:8090")
+	receiver := envOr("TRIBUTARY_RECEIVER_URL", sim+"/webhook")
+
+	// Seed 000: the event log, polled with ETags; its cursor is checkpointed.
+	eventlog, err := etagpoll.NewSource(etagpoll.Config{
+		Name:        "eventlog",
+		BaseURL:     sim,
+		AuthValue:   bearer(os.Getenv("EVENTLOG_TOKEN")),
+		Checkpoints: checkpoint.NewStore(pool),
+		// Same key as the binary's, so both front ends share the cursor.
+		CheckpointKey: "etagpoll/doors/eventlog",
+		Interval:      2 * time.Second,
+	}, logger)
+	if err != nil {
+		return err
 	}
+	sources := []router.Source{{Name: "eventlog", Subscriber: eventlog}}
+
+	// Seed 002: one batch-feed source per feed, sharing one OAuth2 client.
+	tokens := batchfeed.ClientCredentials(ctx, clientcredentials.Config{
+		ClientID:     "tributary-quickstart",
+		ClientSecret: envOr("FEED_CLIENT_SECRET", "quickstart-feed-secret"),
+		TokenURL:     sim + "/oauth2/token",
+	}, time.Minute)
+	for _, feed := range []string{"journey", "screening"} {
+		src, err := batchfeed.NewSource(batchfeed.Config{
+			BaseURL: sim, FeedID: feed, Name: feed, TokenSource: tokens,
+			TenantID: "bded51d4-598e-4079-9cf6-43e74144b415", PollInterval: 2 * time.Second,
+		}, logger)
+		if err != nil {
+			return err
+		}
+		sources = append(sources, router.Source{Name: feed, Subscriber: src})
+	}
+
 	inProcess := middleware.DefaultRetry() // 3 retries, 100 ms … 1 s
 	doors := router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "demo", Subscriber: newTicker(time.Second)}},
+		Sources: sources,
 		Dedup:   router.DedupPolicy{TTL: 7 * 24 * time.Hour},
 		Retry: router.RetryPolicy{
 			InProcess: &inProcess,
@@ -69,7 +103,7 @@ func run() error {
 		},
 		Sinks: []router.Sink{{
 			Name:      "receiver",
-			Publisher: &poster{url: receiver, token: os.Getenv("RECEIVER_TOKEN")},
+			Publisher: &poster{url: receiver, token: envOr("RECEIVER_TOKEN", "quickstart-secret")},
 			// seed 003: 1 min × attempt, 5 retries.
 			Retry: &router.RetryPolicy{Schedule: middleware.Linear(time.Minute, 5)},
 		}},
@@ -81,63 +115,24 @@ func run() error {
 	return r.Run(ctx)
 }
 
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func bearer(token string) string {
+	if token == "" {
+		return ""
+	}
+	return "Bearer " + token
+}
+
 func withJitter(s middleware.Schedule, j float64) middleware.Schedule {
 	s.Jitter = j
 	return s
 }
-
-// ticker is a minimal source: one event per interval with a stable id. A
-// source must resend what is nacked and close its channels on Close.
-type ticker struct {
-	every   time.Duration
-	closing chan struct{}
-	once    sync.Once
-}
-
-func newTicker(every time.Duration) *ticker {
-	return &ticker{every: every, closing: make(chan struct{})}
-}
-
-func (t *ticker) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
-	out := make(chan *message.Message)
-	go func() {
-		defer close(out)
-		for seq := 1; ; seq++ {
-			id := fmt.Sprintf("embedded-%06d", seq)
-			payload, _ := json.Marshal(map[string]any{"id": id, "type": "door.unlocked", "createdAt": time.Now().UTC()})
-			for acked := false; !acked; {
-				msg := tributary.NewEventMessage(id, payload)
-				msg.Metadata.Set(tributary.MetaEventType, "door.unlocked")
-				select {
-				case out <- msg:
-				case <-ctx.Done():
-					return
-				case <-t.closing:
-					return
-				}
-				select {
-				case <-msg.Acked():
-					acked = true
-				case <-msg.Nacked(): // resend
-				case <-ctx.Done():
-					return
-				case <-t.closing:
-					return
-				}
-			}
-			select {
-			case <-time.After(t.every):
-			case <-ctx.Done():
-				return
-			case <-t.closing:
-				return
-			}
-		}
-	}()
-	return out, nil
-}
-
-func (t *ticker) Close() error { t.once.Do(func() { close(t.closing) }); return nil }
 
 // poster is a minimal sink: POST the payload; 4xx is permanent (poisoned at
 // once), anything else that fails is retried on the schedule.
@@ -151,6 +146,8 @@ func (p *poster) Publish(_ string, msgs ...*message.Message) error {
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Tributary-Event-Id", tributary.EventID(m))
+		req.Header.Set("X-Tributary-Event-Type", m.Metadata.Get(tributary.MetaEventType))
+		req.Header.Set("X-Tributary-Source", m.Metadata.Get(tributary.MetaSource))
 		if p.token != "" {
 			req.Header.Set("Authorization", "Bearer "+p.token)
 		}

@@ -38,7 +38,10 @@ func (fakeFeed) Subscribe(context.Context, string) (<-chan *message.Message, err
 	return nil, errors.New("not for running")
 }
 func (fakeFeed) Close() error { return nil }
-func (fakeFeed) DiscardAll(context.Context) (components.DiscardResult, error) {
+func (fakeFeed) DiscardAll(_ context.Context, req components.DiscardRequest) (components.DiscardResult, error) {
+	if !req.Confirm {
+		return components.DiscardResult{}, errors.New("not confirmed")
+	}
 	return components.DiscardResult{Count: 42}, nil
 }
 

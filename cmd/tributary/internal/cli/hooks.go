@@ -78,7 +78,7 @@ func (a *app) webhookCommand() *cobra.Command {
 // discardAll). It loses events, so it needs --yes.
 func (a *app) feedCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "feed", Short: "Batch feed source tools"}
-	var file, pipeline, source string
+	var file, pipeline, source, reason string
 	var yes bool
 	discard := &cobra.Command{
 		Use:   "discard -c pipeline.yaml --pipeline P --source S --yes",
@@ -117,7 +117,11 @@ func (a *app) feedCommand() *cobra.Command {
 			if !ok {
 				return codef(ExitUnsupported, "source %q is of type %q, which cannot discard (batch feed sources can)", source, p.SourceTypes[i].Type)
 			}
-			res, err := d.DiscardAll(cmd.Context())
+			operator := a.getenv("USER")
+			if operator == "" {
+				operator = "unknown"
+			}
+			res, err := d.DiscardAll(cmd.Context(), components.DiscardRequest{Confirm: yes, Reason: reason, Operator: operator})
 			if err != nil {
 				return withCode(ExitFailure, err)
 			}
@@ -137,6 +141,7 @@ func (a *app) feedCommand() *cobra.Command {
 	f.StringVar(&pipeline, "pipeline", "", "pipeline name (required)")
 	f.StringVar(&source, "source", "", "source name (required)")
 	f.BoolVar(&yes, "yes", false, "confirm")
+	f.StringVar(&reason, "reason", "", "why (goes into the source's log)")
 	for _, n := range []string{"config", "pipeline", "source"} {
 		_ = discard.MarkFlagRequired(n)
 	}

@@ -18,9 +18,9 @@ func (a *app) simulateCommand() *cobra.Command {
 		Use:   "simulate",
 		Short: "Serve fake providers and a webhook receiver on loopback for the quickstart",
 		Long: `Serve, on one loopback address, the simulated providers (an ETag event log per
-seed 000; Socket.IO and batch feed simulators as they are added) and a webhook
-receiver that prints one line per delivery and verifies Standard Webhooks
-signatures when --receiver-secret is set.`,
+seed 000; batch feeds per seed 002 behind OAuth2 client credentials; Socket.IO
+when it is added) and a webhook receiver that prints one line per delivery and
+verifies Standard Webhooks signatures when --receiver-secret is set.`,
 		Args: cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
 			logger, err := a.logger()
@@ -32,6 +32,15 @@ signatures when --receiver-secret is set.`,
 			}
 			if cfg.ReceiverToken == "" {
 				cfg.ReceiverToken = a.getenv("RECEIVER_TOKEN")
+			}
+			if cfg.FeedClientSecret == "" {
+				cfg.FeedClientSecret = a.getenv("FEED_CLIENT_SECRET")
+			}
+			if !cmd.Flags().Changed("seed") {
+				// Event ids derive from the seed: a fixed default would
+				// repeat them on every start, and a pipeline resuming from
+				// its database would deduplicate every one of them.
+				cfg.Seed = uint64(time.Now().UnixNano())
 			}
 			cfg.Out, cfg.Logger = a.stdout, logger
 			srv, err := simulate.NewServer(cfg)
@@ -50,9 +59,10 @@ signatures when --receiver-secret is set.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8090", "listen address (loopback)")
 	f.DurationVar(&cfg.EventInterval, "interval", 2*time.Second, "mean time between generated provider events")
-	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the generated events")
+	f.Uint64Var(&cfg.Seed, "seed", 0, "seed of the generated events, for reproducible runs (default: from the clock, so ids never repeat)")
 	f.StringVar(&cfg.EventLogToken, "eventlog-token", "", "Bearer token the event log requires (empty: none)")
 	f.StringVar(&cfg.ReceiverSecret, "receiver-secret", "", "whsec_… secret: verify webhook signatures (default $TRIBUTARY_RECEIVER_SECRET)")
+	f.StringVar(&cfg.FeedClientSecret, "feed-client-secret", "", "OAuth2 client secret of the batch feed's token endpoint (default $FEED_CLIENT_SECRET, else "+simulate.FeedClientSecret+")")
 	f.StringVar(&cfg.ReceiverToken, "receiver-token", "", "Bearer token the receiver requires (default $RECEIVER_TOKEN)")
 	return cmd
 }

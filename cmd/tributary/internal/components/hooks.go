@@ -37,7 +37,16 @@ type Check struct {
 // Discarder is a source whose provider can drop everything pending, e.g. the
 // batch feed's discardAll (seed 002). `tributary feed discard` calls it.
 type Discarder interface {
-	DiscardAll(ctx context.Context) (DiscardResult, error)
+	DiscardAll(ctx context.Context, req DiscardRequest) (DiscardResult, error)
+}
+
+// DiscardRequest carries the operator's confirmation down to the source,
+// whose own guard checks it again, and what the source should log.
+type DiscardRequest struct {
+	// Confirm is the operator's --yes; without it nothing is discarded.
+	Confirm bool
+	// Reason and Operator go into the source's log, for the record.
+	Reason, Operator string
 }
 
 // DiscardResult says what DiscardAll dropped; Count is -1 when the provider

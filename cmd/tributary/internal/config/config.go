@@ -287,8 +287,15 @@ func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec,
 		default:
 			if es, isPos := AsErrors(err); isPos {
 				*errs = append(*errs, es...)
-			} else {
-				at(path+".options", "%s type %q: %v", kind, s.Type, err)
+				break
+			}
+			// A Validate error naming its option is reported at that key.
+			fields, rest := components.FieldErrors(err)
+			for _, fe := range fields {
+				at(path+".options."+fe.Key, "%s", fe.Msg)
+			}
+			for _, e := range rest {
+				at(path+".options", "%s type %q: %v", kind, s.Type, e)
 			}
 		}
 		return components.Decoded{}, false

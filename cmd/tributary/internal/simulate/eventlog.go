@@ -50,8 +50,9 @@ type Ref struct {
 }
 
 // EventLog simulates seed 000's GET /eventlogs: ETag on every response, 304
-// for a matching If-None-Match, ?limit=, ?startDate= (createdAt ≥) and
-// ?orderBy=createdAt:DESC|ASC.
+// for a matching If-None-Match, ?limit=, ?startDate= (createdAt ≥),
+// ?orderBy=createdAt:DESC|ASC and ?page= (from 1) or ?offset= — what
+// sources/etagpoll sends with its default Config.
 type EventLog struct {
 	cfg EventLogConfig
 	mu  sync.Mutex
@@ -110,7 +111,7 @@ func (l *EventLog) add(created time.Time) DoorEvent {
 	ev := DoorEvent{
 		ID:           fmt.Sprintf("evl_%08x%04d", l.cfg.Seed, l.seq),
 		Type:         typ,
-		CreatedAt:    created.UTC(),
+		CreatedAt:    created.UTC().Truncate(time.Millisecond), // a JavaScript Date, like the real API
 		Timestamp:    created.Add(-lag).UTC(),
 		AccessMethod: methods[l.rng.IntN(len(methods))],
 		Door:         doors[l.rng.IntN(len(doors))],
@@ -133,7 +134,7 @@ func (l *EventLog) Name() string { return "etag event log (000)" }
 // Mount implements Simulator.
 func (l *EventLog) Mount(mux *http.ServeMux) []string {
 	mux.HandleFunc("GET /eventlogs", l.serve)
-	return []string{"GET /eventlogs?limit=1 (ETag, If-None-Match → 304), ?startDate=&orderBy=createdAt:DESC"}
+	return []string{"GET /eventlogs?limit=1 (ETag, If-None-Match → 304), ?startDate=&orderBy=createdAt:DESC&page="}
 }
 
 // Run implements Simulator: a new event every Interval on average.
@@ -201,6 +202,26 @@ func (l *EventLog) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return out[i].CreatedAt.Before(out[j].CreatedAt)
 	})
+	// Paging as sources/etagpoll asks by default: ?page=1,2,… (pages of
+	// limit events), or ?offset=n. Past the end is an empty list.
+	skip := 0
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			http.Error(w, `{"error":"page must be 1 or more"}`, http.StatusBadRequest)
+			return
+		}
+		skip = (n - 1) * limit
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			http.Error(w, `{"error":"offset must not be negative"}`, http.StatusBadRequest)
+			return
+		}
+		skip = n
+	}
+	out = out[min(skip, len(out)):]
 	if len(out) > limit {
 		out = out[:limit]
 	}

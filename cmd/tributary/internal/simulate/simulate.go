@@ -1,8 +1,8 @@
 // Package simulate serves, on loopback, fake providers and a receiver for the
 // quickstart and the end-to-end tests: an ETag event log (seed 000), a
 // webhook receiver that prints what it gets and verifies Standard Webhooks
-// signatures, and slots for the Socket.IO stream (seed 001) and the batch
-// feed (seed 002), which are registered with Register as they land.
+// signatures, a batch feed (seed 002), and a slot for the Socket.IO stream
+// (seed 001), registered with Register when it lands.
 package simulate
 
 import (
@@ -34,6 +34,9 @@ type Config struct {
 	// ReceiverToken, when set, is the Bearer token the receiver requires
 	// (401 otherwise), so that a right-token/wrong-token test can pass.
 	ReceiverToken string
+	// FeedClientSecret is the OAuth2 client secret the batch feed's token
+	// endpoint wants; FeedClientSecret (the constant) when empty.
+	FeedClientSecret string
 	// Out receives one line per received webhook; nil discards.
 	Out io.Writer
 	// Logger; NopLogger when nil.

@@ -5,8 +5,6 @@ package simulate
 //
 //   - socketio.go: a Socket.IO 2.x / Engine.IO 3 server on /socket.io/ (seed 001)
 //     pushing door events to connected clients.
-//   - batchfeed.go: the batch feed of seed 002 (GET …/next → a batch or 204,
-//     ack/discardAll) on /feed/.
 //
 // Each gets the shared Config (Seed, EventInterval, Logger) and mounts its
 // routes on the simulator server, so the quickstart file can point every
