@@ -85,10 +85,14 @@ admin_port=$(free_port 8081)
 metrics_port=$(free_port 9464)
 export TRIBUTARY_SIMULATOR_URL="http://127.0.0.1:$sim_port"
 export TRIBUTARY_RECEIVER_URL="$TRIBUTARY_SIMULATOR_URL/webhook"
+# The receiver checks what examples/quickstart.yaml's webhook sink sends: the
+# Bearer token and the Standard Webhooks signature (same defaults as the file).
 export RECEIVER_TOKEN=${RECEIVER_TOKEN:-quickstart-secret}
+export TRIBUTARY_RECEIVER_SECRET=${TRIBUTARY_RECEIVER_SECRET:-whsec_cXVpY2tzdGFydC1zaWduaW5nLWtleS0zMi1ieXRlcyE=}
 
 say "starting the simulators on 127.0.0.1:$sim_port"
-"$tributary" simulate --addr "127.0.0.1:$sim_port" --receiver-token "$RECEIVER_TOKEN" 2>"$data/simulate.log" &
+"$tributary" simulate --addr "127.0.0.1:$sim_port" --receiver-token "$RECEIVER_TOKEN" \
+  --receiver-secret "$TRIBUTARY_RECEIVER_SECRET" 2>"$data/simulate.log" &
 pids+=($!)
 
 say "running examples/quickstart.yaml (logs: .data/run.log)"

@@ -402,7 +402,7 @@ func TestBinaryExitCodes(t *testing.T) {
 		{"database down", []string{"DATABASE_URL=postgres://x@127.0.0.1:1/none?connect_timeout=2"}, []string{"migrate"}, 4, "unreachable"},
 		{"not migrated", withDB, []string{"deliveries", "list"}, 4, "tributary migrate"},
 		{"not found", withDB, []string{"poison", "show", "99"}, 4, ""}, // not migrated yet: database error first
-		{"webhook test unsupported", noDB, []string{"webhook", "test", "-c", good, "--pipeline", "doors", "--sink", "receiver"}, 7, "has no test"},
+		{"webhook test unsupported", noDB, []string{"webhook", "test", "-c", filepath.Join("..", "..", "examples", "socketio.yaml"), "--pipeline", "panel", "--sink", "receiver"}, 7, "has no test"},
 		{"webhook test no such sink", noDB, []string{"webhook", "test", "-c", good, "--pipeline", "doors", "--sink", "nope"}, 5, "nope"},
 		{"feed discard needs --yes", noDB, []string{"feed", "discard", "-c", good, "--pipeline", "doors", "--source", "journey"}, 2, "--yes"},
 		{"admin off loopback needs token", noDB, []string{"run", "-c", good, "--admin", "0.0.0.0:0"}, 2, "admin-token"},

@@ -20,11 +20,12 @@ const e2eSecret = "whsec_ZTJlLXdlYmhvb2stc2lnbmluZy1rZXktMzItYnl0ZXMh"
 
 // receivedSigned is a receiver record with the simulator's signature verdict.
 type receivedSigned struct {
-	EventID   string          `json:"event_id"`
-	Signature string          `json:"signature"`
-	Duplicate bool            `json:"duplicate"`
-	Status    int             `json:"status"`
-	Body      json.RawMessage `json:"body"`
+	EventID     string          `json:"event_id"`
+	Traceparent string          `json:"traceparent"`
+	Signature   string          `json:"signature"`
+	Duplicate   bool            `json:"duplicate"`
+	Status      int             `json:"status"`
+	Body        json.RawMessage `json:"body"`
 }
 
 func getReceivedSigned(t *testing.T, base string) []receivedSigned {
@@ -40,6 +41,9 @@ func getReceivedSigned(t *testing.T, base string) []receivedSigned {
 	}
 	return got
 }
+
+// inboundTrace is the W3C trace context the test's webhook sender sends.
+const inboundTrace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 // TestBinaryWebhooksExample runs examples/webhooks.yaml: generator events and
 // an event POSTed to the binary's webhookin listener reach the simulator's
@@ -75,8 +79,8 @@ func TestBinaryWebhooksExample(t *testing.T) {
 	waitFor(t, 60*time.Second, "the generator's 5 events at the receiver", func() bool { return len(getReceivedSigned(t, base)) >= 5 })
 	ids := map[string]bool{}
 	for _, r := range getReceivedSigned(t, base) {
-		if r.Status != 200 || r.Signature != "valid" || r.Duplicate {
-			t.Fatalf("receiver got %+v, want a verified signature and the right token", r)
+		if r.Status != 200 || r.Signature != "valid" || r.Duplicate || !traceparent.MatchString(r.Traceparent) {
+			t.Fatalf("receiver got %+v, want a verified signature, the right token and a traceparent", r)
 		}
 		ids[r.EventID] = true
 	}
@@ -91,6 +95,7 @@ func TestBinaryWebhooksExample(t *testing.T) {
 			strings.NewReader(`{"id":"inbound-evt-1","type":"door.locked","door":{"id":"door-9"}}`))
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("traceparent", inboundTrace) // the sender's trace continues to the receiver
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return -1
@@ -112,7 +117,8 @@ func TestBinaryWebhooksExample(t *testing.T) {
 		}
 		return false
 	})
-	if inbound.Status != 200 || inbound.Signature != "valid" || !strings.Contains(string(inbound.Body), "door-9") {
+	if inbound.Status != 200 || inbound.Signature != "valid" || !strings.Contains(string(inbound.Body), "door-9") ||
+		inbound.Traceparent != inboundTrace {
 		t.Fatalf("inbound event arrived as %+v", inbound)
 	}
 	// A sender's retry of the same event is acknowledged and deduplicated.

@@ -7,33 +7,37 @@
 //
 // The sources are the provider packages, configured as the file configures
 // them, reading `tributary simulate` (TRIBUTARY_SIMULATOR_URL, default
-// http://127.0.0.1:8090). The sink is a few lines so that the example runs
-// on its own; in a real service it is the webhook sink.
+// http://127.0.0.1:8090); the sink is sinks/webhook, signing with the same
+// secret and sending the same token:
+//
+//	tributary simulate --receiver-secret whsec_cXVpY2tzdGFydC1zaWduaW5nLWtleS0zMi1ieXRlcyE= \
+//	                   --receiver-token quickstart-secret
+//
+// (The binary also starts a W3C trace per event; that part lives in the
+// binary's component wiring and is left out here.)
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/migrations"
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/sinks/webhook"
 	"github.com/tributary-dev/tributary/sources/batchfeed"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 	"github.com/tributary-dev/tributary/sources/etagpoll"
+	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
 func main() {
@@ -75,6 +79,22 @@ func run() error {
 	}
 	sources := []router.Source{{Name: "eventlog", Subscriber: eventlog}}
 
+	// Seed 001: the panel's Socket.IO stream; the token comes from the
+	// simulator's token URL and is renewed on invalidToken.
+	panel, err := socketio.NewSubscriber(socketio.Config{
+		Socket: socketio.ClientConfig{
+			Name:    "panel",
+			URL:     sim,
+			Token:   socketio.TokenConfig{URL: sim + "/socketio/token"},
+			Backoff: socketio.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
+		},
+		Topics: []string{"door.*", "liveEvent"},
+	}, logger)
+	if err != nil {
+		return err
+	}
+	sources = append(sources, router.Source{Name: "panel", Subscriber: panel})
+
 	// Seed 002: one batch-feed source per feed, sharing one OAuth2 client.
 	tokens := batchfeed.ClientCredentials(ctx, clientcredentials.Config{
 		ClientID:     "tributary-quickstart",
@@ -92,6 +112,25 @@ func run() error {
 		sources = append(sources, router.Source{Name: feed, Subscriber: src})
 	}
 
+	// Seed 003 / Standard Webhooks: signed, with the receiver's token, every
+	// attempt in the delivery log.
+	sink, err := webhook.NewPublisher(webhook.Config{
+		Name:        "receiver",
+		URL:         receiver,
+		Secrets:     []string{envOr("TRIBUTARY_RECEIVER_SECRET", "whsec_cXVpY2tzdGFydC1zaWduaW5nLWtleS0zMi1ieXRlcyE=")},
+		TokenHeader: "Authorization",
+		Token:       "Bearer " + envOr("RECEIVER_TOKEN", "quickstart-secret"),
+		MetadataHeaders: map[string]string{
+			"X-Tributary-Event-Type": tributary.MetaEventType,
+			"X-Tributary-Source":     tributary.MetaSource,
+		},
+		AllowPrivateNetworks: true, // the simulator is on loopback
+		Log:                  webhook.NewPostgresLog(pool),
+	}, logger)
+	if err != nil {
+		return err
+	}
+
 	inProcess := middleware.DefaultRetry() // 3 retries, 100 ms … 1 s
 	doors := router.Pipeline{
 		Name:    "doors",
@@ -103,7 +142,7 @@ func run() error {
 		},
 		Sinks: []router.Sink{{
 			Name:      "receiver",
-			Publisher: &poster{url: receiver, token: envOr("RECEIVER_TOKEN", "quickstart-secret")},
+			Publisher: sink,
 			// seed 003: 1 min × attempt, 5 retries.
 			Retry: &router.RetryPolicy{Schedule: middleware.Linear(time.Minute, 5)},
 		}},
@@ -133,38 +172,3 @@ func withJitter(s middleware.Schedule, j float64) middleware.Schedule {
 	s.Jitter = j
 	return s
 }
-
-// poster is a minimal sink: POST the payload; 4xx is permanent (poisoned at
-// once), anything else that fails is retried on the schedule.
-type poster struct{ url, token string }
-
-func (p *poster) Publish(_ string, msgs ...*message.Message) error {
-	for _, m := range msgs {
-		req, err := http.NewRequestWithContext(m.Context(), http.MethodPost, p.url, bytes.NewReader(m.Payload))
-		if err != nil {
-			return middleware.Permanent(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Tributary-Event-Id", tributary.EventID(m))
-		req.Header.Set("X-Tributary-Event-Type", m.Metadata.Get(tributary.MetaEventType))
-		req.Header.Set("X-Tributary-Source", m.Metadata.Get(tributary.MetaSource))
-		if p.token != "" {
-			req.Header.Set("Authorization", "Bearer "+p.token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode < 300:
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-			return fmt.Errorf("receiver answered %d", resp.StatusCode)
-		default:
-			return middleware.Permanent(errors.New("receiver refused: " + resp.Status))
-		}
-	}
-	return nil
-}
-
-func (p *poster) Close() error { return nil }

@@ -33,6 +33,11 @@ type Config struct {
 	// sink owns (Content-Type, Idempotency-Key, webhook-*, Authorization, the
 	// token header).
 	Headers map[string]string
+	// MetadataHeaders forwards message metadata as headers: header name →
+	// metadata key (e.g. "X-Event-Type": tributary.MetaEventType); a header
+	// is left out when the message has no such value. The W3C trace context
+	// (metadata MetaTraceparent / MetaTracestate) is always forwarded.
+	MetadataHeaders map[string]string
 	// BasicAuth, when set, is sent as an Authorization: Basic header.
 	BasicAuth *BasicAuth
 	// Token, when set, is sent in the TokenHeader header (seed 003).
@@ -166,6 +171,19 @@ func (c Config) Validate() error {
 		for _, o := range owned {
 			if http.CanonicalHeaderKey(k) == http.CanonicalHeaderKey(o) {
 				errs = append(errs, fmt.Errorf("webhook: header %q is set by the sink", k))
+			}
+		}
+	}
+	for k, key := range c.MetadataHeaders {
+		if !validHeaderName(k) {
+			errs = append(errs, fmt.Errorf("webhook: metadata header name %q is not a valid token", k))
+		}
+		if key == "" {
+			errs = append(errs, fmt.Errorf("webhook: metadata header %q names no metadata key", k))
+		}
+		for _, o := range append(owned, "traceparent", "tracestate") {
+			if http.CanonicalHeaderKey(k) == http.CanonicalHeaderKey(o) {
+				errs = append(errs, fmt.Errorf("webhook: metadata header %q is set by the sink", k))
 			}
 		}
 	}

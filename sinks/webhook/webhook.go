@@ -208,6 +208,7 @@ func (p *Publisher) attempt(ctx context.Context, msg *message.Message) result {
 	if err != nil {
 		return result{outcome: OutcomePermanent, err: middleware.Permanent(err)}
 	}
+	p.setMetadataHeaders(req.Header, msg.Metadata)
 	rctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	return p.do(req.WithContext(rctx))
@@ -242,6 +243,23 @@ func (p *Publisher) newRequest(ctx context.Context, eventID string, body []byte,
 		req.SetBasicAuth(basic.Username, basic.Password)
 	}
 	return req, nil
+}
+
+// setMetadataHeaders forwards the event's W3C trace context, so the
+// receiver's spans join the trace the source started, and the configured
+// MetadataHeaders. None of them is signed: the signature covers the body.
+func (p *Publisher) setMetadataHeaders(h http.Header, meta message.Metadata) {
+	if tp := meta.Get(MetaTraceparent); validTraceparent(tp) {
+		h.Set("traceparent", tp)
+		if ts := meta.Get(MetaTracestate); ts != "" && len(ts) <= 512 && validHeaderValue(ts) {
+			h.Set("tracestate", ts)
+		}
+	}
+	for header, key := range p.cfg.MetadataHeaders {
+		if v := meta.Get(key); v != "" && validHeaderValue(v) {
+			h.Set(header, v)
+		}
+	}
 }
 
 // do sends req and classes the response.

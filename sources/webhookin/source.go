@@ -19,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,11 @@ import (
 const (
 	MetaWebhookID        = "webhook_id"
 	MetaWebhookTimestamp = "webhook_timestamp"
+	// MetaTraceparent and MetaTracestate carry the sender's W3C trace
+	// context (a well-formed version-00 traceparent only), under the keys
+	// the webhook sink forwards, so the trace continues to the receiver.
+	MetaTraceparent = "traceparent"
+	MetaTracestate  = "tracestate"
 )
 
 // ErrClosed is returned by Subscribe after Close.
@@ -227,7 +233,27 @@ func (s *Source) message(r *http.Request, body []byte) *message.Message {
 	if v := r.Header.Get(signature.HeaderTimestamp); v != "" {
 		msg.Metadata.Set(MetaWebhookTimestamp, v)
 	}
+	if tp := r.Header.Get("traceparent"); validTraceparent(tp) {
+		msg.Metadata.Set(MetaTraceparent, tp)
+		if ts := r.Header.Get("tracestate"); ts != "" && len(ts) <= 512 {
+			msg.Metadata.Set(MetaTracestate, ts)
+		}
+	}
 	return msg
+}
+
+// validTraceparent reports whether s is "00-<32 hex>-<16 hex>-<2 hex>" in
+// lower case with non-zero ids (W3C Trace Context, version 00).
+func validTraceparent(s string) bool {
+	if len(s) != 55 || s[:3] != "00-" || s[35] != '-' || s[52] != '-' {
+		return false
+	}
+	for i := 3; i < 55; i++ {
+		if c := s[i]; i != 35 && i != 52 && (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return s[3:35] != strings.Repeat("0", 32) && s[36:52] != strings.Repeat("0", 16)
 }
 
 // handOver gives msg to the subscriber and waits until it is acked (stored),

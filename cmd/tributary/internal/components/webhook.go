@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/webhook"
+	"github.com/tributary-dev/tributary/sinks/webhook/signature"
 )
 
 // The webhook sink is sinks/webhook: signed (Standard Webhooks), token and
@@ -46,6 +49,10 @@ type WebhookOptions struct {
 	Method string `yaml:"method"`
 	// Headers are added to every request; they may not set the sink's own.
 	Headers map[string]string `yaml:"headers"`
+	// MetadataHeaders forwards message metadata as headers (header → metadata
+	// key); DefaultWebhookMetadataHeaders when unset, none when {}. The W3C
+	// traceparent / tracestate are always forwarded.
+	MetadataHeaders map[string]string `yaml:"metadata_headers"`
 	// BasicAuth sends an Authorization: Basic header.
 	BasicAuth *BasicAuthOptions `yaml:"basic_auth"`
 	// Token is sent in TokenHeader ("token" when empty), e.g.
@@ -78,6 +85,14 @@ type WebhookOptions struct {
 	RetrySchedule string `yaml:"retry_schedule"`
 }
 
+// DefaultWebhookMetadataHeaders are the headers the http sink sends too, so a
+// receiver (the simulator's among them) can tell events' types and sources apart.
+var DefaultWebhookMetadataHeaders = map[string]string{
+	"X-Tributary-Event-Type": tributary.MetaEventType,
+	"X-Tributary-Source":     tributary.MetaSource,
+	"X-Tributary-Pipeline":   tributary.MetaPipeline,
+}
+
 // BasicAuthOptions are HTTP Basic credentials.
 type BasicAuthOptions struct {
 	Username string `yaml:"username"`
@@ -100,6 +115,10 @@ func (o *WebhookOptions) config() (webhook.Config, error) {
 		RateBurst: o.RateBurst, AllowPrivateNetworks: o.AllowPrivateNetworks, MaxLoggedBody: o.MaxLoggedBody,
 		Breaker: webhook.BreakerConfig{Failures: o.Breaker.Failures, Cooldown: o.Breaker.Cooldown, Disabled: o.Breaker.Disabled},
 	}
+	cfg.MetadataHeaders = o.MetadataHeaders
+	if cfg.MetadataHeaders == nil {
+		cfg.MetadataHeaders = DefaultWebhookMetadataHeaders
+	}
 	cfg.Method = strings.ToUpper(cfg.Method) // Validate sees what the sink will use
 	if cfg.Method == "" {
 		cfg.Method = http.MethodPost
@@ -107,20 +126,44 @@ func (o *WebhookOptions) config() (webhook.Config, error) {
 	if o.BasicAuth != nil {
 		cfg.BasicAuth = &webhook.BasicAuth{Username: o.BasicAuth.Username, Password: o.BasicAuth.Password}
 	}
+	// The messages name the YAML keys (components.Field, reported at the
+	// key's line); webhook.Config's Validate, which speaks of Go field names,
+	// reports only what these checks do not cover.
 	var errs []error
 	if o.BasicAuth != nil && o.BasicAuth.Username == "" {
-		errs = append(errs, errors.New("basic_auth.username is required"))
+		errs = append(errs, Field("basic_auth.username", "is required"))
 	}
 	if o.RetrySchedule != "" {
 		s, err := webhook.ParseSchedule(o.RetrySchedule)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("retry_schedule: %w", err))
+			errs = append(errs, Field("retry_schedule", "%s", strings.TrimPrefix(err.Error(), "webhook: ")))
 		} else {
 			cfg.Schedule = s
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		errs = append(errs, err)
+	u, err := url.Parse(strings.ReplaceAll(o.URL, webhook.IDPlaceholder, "x"))
+	switch {
+	case o.URL == "":
+		errs = append(errs, Field("url", "is required"))
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		// Never quote the URL: it may hold credentials.
+		errs = append(errs, Field("url", "want an absolute http:// or https:// URL"))
+	}
+	switch {
+	case cfg.Method != http.MethodPost && cfg.Method != http.MethodPut:
+		errs = append(errs, Field("method", "%q: want POST or PUT", o.Method))
+	case cfg.Method == http.MethodPut && !strings.Contains(o.URL, webhook.IDPlaceholder):
+		errs = append(errs, Field("url", "method PUT needs %s in the URL, so that each event has its own resource", webhook.IDPlaceholder))
+	}
+	for i, sec := range o.Secrets {
+		if _, err := signature.ParseSecret(sec); err != nil {
+			errs = append(errs, Field(fmt.Sprintf("secrets[%d]", i), "%s", strings.TrimPrefix(err.Error(), "signature: "))) // never quotes the secret
+		}
+	}
+	if len(errs) == 0 {
+		if err := cfg.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return cfg, errors.Join(errs...)
 }

@@ -59,33 +59,39 @@ func TestWebhookOptionsValidation(t *testing.T) {
 		{"unknown key", pipelineFile(genSource, webhookSinkYAML("          uri: http://x\n")),
 			[]string{`test.yaml:9:11: pipelines[0].sinks[0].options.uri: unknown key "uri"; allowed here:`, "allow_private_networks", "retry_schedule"}},
 		{"no url", pipelineFile(genSource, webhookSinkYAML("          method: POST\n")),
-			[]string{"pipelines[0].sinks[0].options", "URL is required"}},
+			[]string{"pipelines[0].sinks[0].options.url: is required"}},
 		{"bad method and PUT without id", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          method: DELETE\n")),
-			[]string{`method "DELETE": want POST or PUT`}},
+			[]string{`test.yaml:10:19: pipelines[0].sinks[0].options.method: "DELETE": want POST or PUT`}},
 		{"PUT without id", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          method: put\n")),
-			[]string{"PUT needs {id} in the URL"}},
+			[]string{"options.url: method PUT needs {id} in the URL"}},
 		{"bad secret", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          secrets: [not-a-secret]\n")),
-			[]string{"whsec_<base64>"}},
+			[]string{"options.secrets[0]: ", "whsec_<base64>"}},
+		{"bad url", pipelineFile(genSource, webhookSinkYAML("          url: ftp://user:pw@x.example/hook\n")),
+			[]string{"options.url: want an absolute http:// or https:// URL"}},
 		{"bad schedule", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          retry_schedule: weekly\n")),
 			[]string{"retry_schedule:", "linear"}},
 		{"owned header", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          headers: { Authorization: x }\n")),
 			[]string{`header "Authorization" is set by the sink`}},
 		{"basic auth without username", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          basic_auth: { password: p }\n")),
-			[]string{"basic_auth.username is required"}},
+			[]string{"options.basic_auth.username: is required"}},
 		{"mistyped duration", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          timeout: soon\n")),
 			[]string{"options.timeout", "is not a duration"}},
 		{"negative limits", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          max_in_flight: -1\n")),
 			[]string{"must not be negative"}},
 		{"webhookin unauthenticated", pipelineFile(webhookInYAML("          listen: 127.0.0.1:0\n"), logSink),
-			[]string{"pipelines[0].sources[0].options", "anyone could inject events"}},
+			[]string{"pipelines[0].sources[0].options.allow_unauthenticated: no basic_auth, token or secrets: anyone could inject events", "set allow_unauthenticated: true"}},
+		{"webhookin basic auth without password", pipelineFile(webhookInYAML("          basic_auth: { username: u }\n"), logSink),
+			[]string{"test.yaml:7:23: pipelines[0].sources[0].options.basic_auth.password: is required"}},
+		{"webhookin negative limits", pipelineFile(webhookInYAML("          token: t\n          ack_timeout: -1s\n          max_body_bytes: -1\n"), logSink),
+			[]string{"options.ack_timeout: -1s: must not be negative", "options.max_body_bytes: -1: must not be negative"}},
 		{"webhookin open off loopback", pipelineFile(webhookInYAML("          listen: 0.0.0.0:8091\n          allow_unauthenticated: true\n"), logSink),
 			[]string{"allow_unauthenticated only on a loopback address"}},
 		{"webhookin bad listen and path", pipelineFile(webhookInYAML("          listen: nowhere\n          path: hooks\n          token: t\n"), logSink),
-			[]string{`listen "nowhere": want host:port`, `path "hooks": want an absolute path`}},
+			[]string{`test.yaml:7:19: pipelines[0].sources[0].options.listen: "nowhere": want host:port`, `options.path: "hooks": want an absolute path`}},
 		{"webhookin unknown key", pipelineFile(webhookInYAML("          port: 80\n"), logSink),
 			[]string{`unknown key "port"`, "listen", "tolerance"}},
 		{"webhookin bad secret", pipelineFile(webhookInYAML("          secrets: [whsec_%%%]\n"), logSink),
-			[]string{"whsec_<base64>"}},
+			[]string{"options.secrets[0]: ", "whsec_<base64>"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -97,6 +103,14 @@ func TestWebhookOptionsValidation(t *testing.T) {
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			// The file speaks YAML: no Go field names of the packages' configs.
+			if c.name != "owned header" && c.name != "negative limits" { // these two still come from the package
+				for _, goName := range []string{"AllowUnauthenticated", "BasicAuth", "Secrets", "Token", "URL is", "webhookin:", "webhook:", "pw"} {
+					if strings.Contains(err.Error(), goName) {
+						t.Errorf("error %q names Go field %q, not a YAML key", err, goName)
+					}
 				}
 			}
 			if !strings.HasPrefix(err.Error(), "test.yaml:") {

@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tributary-dev/tributary/sinks/webhook/signature"
 	"github.com/tributary-dev/tributary/sources/webhookin"
 )
 
@@ -100,23 +101,50 @@ func (o *WebhookInOptions) path() string {
 	return o.Path
 }
 
-// Validate implements Validator.
+// Validate implements Validator. Its messages name the YAML keys (each a
+// components.Field, so validate points at the key's line); webhookin.Config's
+// own Validate, which speaks of Go field names, is consulted only for what
+// these checks do not cover.
 func (o *WebhookInOptions) Validate() error {
 	var errs []error
 	host, port, err := net.SplitHostPort(o.addr())
 	if err != nil || port == "" {
-		errs = append(errs, fmt.Errorf("listen %q: want host:port, such as 127.0.0.1:8091", o.Listen))
+		errs = append(errs, Field("listen", "%q: want host:port, such as 127.0.0.1:8091", o.Listen))
 	} else if o.AllowUnauthenticated && !loopbackHost(host) {
-		errs = append(errs, fmt.Errorf("listen %q: allow_unauthenticated only on a loopback address; configure basic_auth, token or secrets", o.Listen))
+		errs = append(errs, Field("listen", "%q: allow_unauthenticated only on a loopback address; configure basic_auth, token or secrets", o.Listen))
 	}
 	if p := o.path(); !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}") {
-		errs = append(errs, fmt.Errorf("path %q: want an absolute path such as /webhook", o.Path))
+		errs = append(errs, Field("path", "%q: want an absolute path such as /webhook", o.Path))
 	}
-	if o.BasicAuth != nil && o.BasicAuth.Username == "" {
-		errs = append(errs, errors.New("basic_auth.username is required"))
+	if o.BasicAuth == nil && o.Token == "" && len(o.Secrets) == 0 && !o.AllowUnauthenticated {
+		errs = append(errs, Field("allow_unauthenticated", "no basic_auth, token or secrets: anyone could inject events; configure one, or set allow_unauthenticated: true to mean it (loopback only)"))
 	}
-	if err := o.config().Validate(); err != nil {
-		errs = append(errs, err)
+	if o.BasicAuth != nil {
+		if o.BasicAuth.Username == "" {
+			errs = append(errs, Field("basic_auth.username", "is required"))
+		}
+		if o.BasicAuth.Password == "" {
+			errs = append(errs, Field("basic_auth.password", "is required (use ${ENV})"))
+		}
+	}
+	for i, sec := range o.Secrets {
+		if _, err := signature.ParseSecret(sec); err != nil {
+			errs = append(errs, Field(fmt.Sprintf("secrets[%d]", i), "%s", strings.TrimPrefix(err.Error(), "signature: "))) // never quotes the secret
+		}
+	}
+	for key, d := range map[string]time.Duration{"tolerance": o.Tolerance, "ack_timeout": o.AckTimeout} {
+		if d < 0 {
+			errs = append(errs, Field(key, "%s: must not be negative", d))
+		}
+	}
+	if o.MaxBodyBytes < 0 {
+		errs = append(errs, Field("max_body_bytes", "%d: must not be negative", o.MaxBodyBytes))
+	}
+	if len(errs) == 0 {
+		// Anything the package checks that the lines above do not.
+		if err := o.config().Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -164,7 +192,9 @@ func (w *WebhookIn) Subscribe(ctx context.Context, topic string) (<-chan *messag
 	if err != nil {
 		return nil, fmt.Errorf("webhookin: listen: %w", err)
 	}
-	ch, err := w.Source.Subscribe(ctx, topic)
+	// A sender's traceparent is kept (the source passes a valid one on);
+	// otherwise the event starts a trace of its own, like the other sources'.
+	ch, err := tracedSubscriber{w.Source}.Subscribe(ctx, topic)
 	if err != nil {
 		_ = ln.Close()
 		return nil, err

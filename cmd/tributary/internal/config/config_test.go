@@ -91,12 +91,12 @@ func TestQuickstartDecodesIntoGoValues(t *testing.T) {
 	if sink.Retry == nil || sink.Retry.Schedule.Kind != middleware.ScheduleLinear || sink.Retry.Schedule.Step != time.Minute || sink.Retry.Schedule.Retries != 5 {
 		t.Fatalf("sink retry %+v", sink.Retry)
 	}
-	if got := cfg.Pipelines[0].SinkTypes[0].Type; got != "http" {
+	if got := cfg.Pipelines[0].SinkTypes[0].Type; got != "webhook" {
 		t.Fatalf("sink type %q", got)
 	}
 	opts := cfg.Pipelines[0].SinkTypes[0].Options()
 	s := strings.ReplaceAll(strings.ReplaceAll(fmtAny(opts), " ", ""), "\n", "")
-	if !strings.Contains(s, "Bearers3cret") || !strings.Contains(s, "http://127.0.0.1:8090/webhook") {
+	if !strings.Contains(s, "Bearers3cret") || !strings.Contains(s, "http://127.0.0.1:8090/webhook") || !strings.Contains(s, "whsec_") {
 		t.Fatalf("options not interpolated: %s", s)
 	}
 }

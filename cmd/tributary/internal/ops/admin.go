@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -141,6 +142,9 @@ type sourceView struct {
 	ComponentInfo
 	Up          string
 	LastSuccess time.Time
+	// Detail is what the source's own metrics tell (socket state, cursor,
+	// events, errors), e.g. "socket connected · 3 reconnects · 120 events".
+	Detail string
 }
 
 type pipelineView struct {
@@ -165,13 +169,14 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	d := pageData{CSRF: a.csrfToken(), Flash: r.URL.Query().Get("flash"), Now: time.Now()}
-	up, last := a.sourceState()
+	states := a.sourceState()
 	for _, p := range a.cfg.Pipelines {
 		pv := pipelineView{Name: p.Name, Sinks: p.Sinks}
 		for _, s := range p.Sources {
-			sv := sourceView{ComponentInfo: s, Up: "unknown", LastSuccess: last[s.Name]}
-			if v, ok := up[s.Name]; ok {
-				sv.Up = map[bool]string{true: "up", false: "down"}[v == 1]
+			st := states[s.Name]
+			sv := sourceView{ComponentInfo: s, Up: "unknown", LastSuccess: st.last, Detail: st.detail()}
+			if st.hasUp {
+				sv.Up = map[bool]string{true: "up", false: "down"}[st.up == 1]
 			}
 			pv.Sources = append(pv.Sources, sv)
 		}
@@ -199,13 +204,68 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// sourceState reads tributary_source_up and the last-success time per source
-// from the metrics registry, which the sources keep current.
-func (a *Admin) sourceState() (map[string]float64, map[string]time.Time) {
-	up, last := map[string]float64{}, map[string]time.Time{}
+// sourceMetrics is what the metrics registry knows about one source (by its
+// "source" label, which every source type sets to its name).
+type sourceMetrics struct {
+	up             float64
+	hasUp          bool
+	last           time.Time
+	socketState    float64 // tributary_socketio_connection_state
+	hasSocketState bool
+	reconnects     float64
+	events         float64 // acked (etagpoll, batchfeed) or received (socketio)
+	hasEvents      bool
+	batches        float64
+	cursor         time.Time // etagpoll: largest createdAt stored
+	errors         float64
+}
+
+// socketStates names tributary_socketio_connection_state's values.
+var socketStates = []string{"idle", "connecting", "connected", "reconnecting", "closed"}
+
+func (m sourceMetrics) detail() string {
+	var parts []string
+	if m.hasSocketState {
+		state := "state " + strconv.FormatFloat(m.socketState, 'f', -1, 64)
+		if i := int(m.socketState); float64(i) == m.socketState && i >= 0 && i < len(socketStates) {
+			state = socketStates[i]
+		}
+		parts = append(parts, "socket "+state, plural(m.reconnects, "reconnect"))
+	}
+	if !m.cursor.IsZero() {
+		parts = append(parts, "cursor "+m.cursor.UTC().Format(time.RFC3339))
+	}
+	if m.batches > 0 {
+		parts = append(parts, plural(m.batches, "batch"))
+	}
+	if m.hasEvents {
+		parts = append(parts, plural(m.events, "event"))
+	}
+	if m.errors > 0 {
+		parts = append(parts, plural(m.errors, "error"))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func plural(n float64, unit string) string {
+	s := strconv.FormatFloat(n, 'f', -1, 64) + " " + unit
+	if n != 1 {
+		if strings.HasSuffix(unit, "ch") {
+			return s + "es"
+		}
+		return s + "s"
+	}
+	return s
+}
+
+// sourceState reads each source's state from the metrics registry, which
+// the sources keep current: tributary_source_up and the last-success time
+// every type sets, plus what a type's own collectors tell.
+func (a *Admin) sourceState() map[string]sourceMetrics {
+	out := map[string]sourceMetrics{}
 	families, err := a.cfg.Gatherer.Gather()
 	if err != nil {
-		return up, last
+		return out
 	}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
@@ -215,17 +275,39 @@ func (a *Admin) sourceState() (map[string]float64, map[string]time.Time) {
 					source = l.GetValue()
 				}
 			}
+			if source == "" {
+				continue
+			}
+			st := out[source]
+			gauge, counter := m.GetGauge().GetValue(), m.GetCounter().GetValue()
 			switch f.GetName() {
 			case "tributary_source_up":
-				up[source] = m.GetGauge().GetValue()
+				st.up, st.hasUp = gauge, true
 			case "tributary_source_last_success_timestamp_seconds":
-				if v := m.GetGauge().GetValue(); v > 0 {
-					last[source] = time.Unix(0, int64(v*1e9))
+				if gauge > 0 {
+					st.last = time.Unix(0, int64(gauge*1e9))
 				}
+			case "tributary_socketio_connection_state":
+				st.socketState, st.hasSocketState = gauge, true
+			case "tributary_socketio_reconnects_total":
+				st.reconnects = counter
+			case "tributary_socketio_events_total", "tributary_etagpoll_events_acked_total", "tributary_batchfeed_notifications_acked_total":
+				st.events, st.hasEvents = st.events+counter, true
+			case "tributary_batchfeed_batches_completed_total":
+				st.batches += counter
+			case "tributary_etagpoll_cursor_timestamp_seconds":
+				if gauge > 0 {
+					st.cursor = time.Unix(int64(gauge), 0)
+				}
+			case "tributary_source_errors_total":
+				st.errors += counter
+			default:
+				continue
 			}
+			out[source] = st
 		}
 	}
-	return up, last
+	return out
 }
 
 func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
