@@ -23,7 +23,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return tracedSubscriber{sub}, nil
+			return startTraces(sub), nil
 		})
 }
 

@@ -2,7 +2,6 @@ package components
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"sync"
@@ -12,28 +11,10 @@ import (
 	"github.com/tributary-dev/tributary"
 )
 
-// traceSalt keys the traces startTraces derives, so that they are
-// unguessable and differ between processes.
-var traceSalt = func() []byte {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return b
-}()
-
-// eventTraceparent is the trace an event starts in this process: derived
-// from its id, so a message the source hands on again after a nack keeps it.
-func eventTraceparent(eventID string) string {
-	h := sha256.New()
-	h.Write(traceSalt)
-	h.Write([]byte(eventID))
-	sum := h.Sum(nil)
-	sum[0] |= 1  // trace id not all zero
-	sum[16] |= 1 // parent id not all zero
-	return "00-" + hex.EncodeToString(sum[:16]) + "-" + hex.EncodeToString(sum[16:24]) + "-01"
-}
-
-// tracingSubscriber starts a W3C trace for every message of a provider
-// source that did not bring one, so the sink can send `traceparent`.
+// tracingSubscriber starts a W3C trace for every message of a source whose
+// provider sends none (event logs, batch feeds and sockets carry no trace
+// context), so the trace travels to the sink like the generator's. A message
+// that already carries a valid traceparent keeps it.
 type tracingSubscriber struct {
 	message.Subscriber
 	done     chan struct{}
@@ -44,7 +25,9 @@ func startTraces(s message.Subscriber) *tracingSubscriber {
 	return &tracingSubscriber{Subscriber: s, done: make(chan struct{})}
 }
 
-// Subscribe implements message.Subscriber.
+// Unwrap returns the source itself (tests and the admin page read its state).
+func (t *tracingSubscriber) Unwrap() message.Subscriber { return t.Subscriber }
+
 func (t *tracingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	in, err := t.Subscriber.Subscribe(ctx, topic)
 	if err != nil {
@@ -55,22 +38,33 @@ func (t *tracingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan
 		defer close(out)
 		for m := range in {
 			if !ValidTraceparent(m.Metadata.Get(MetaTraceparent)) {
-				m.Metadata.Set(MetaTraceparent, eventTraceparent(tributary.EventID(m)))
+				m.Metadata.Set(MetaTraceparent, EventTraceparent(tributary.EventID(m)))
 			}
 			select {
 			case out <- m:
 			case <-ctx.Done():
-				// The source stops too (same ctx) and never sees an ack.
+				m.Nack() // not handed over: the source keeps it
 			case <-t.done:
+				m.Nack()
 			}
 		}
 	}()
 	return out, nil
 }
 
-// Close implements message.Subscriber: the source's channel closes, and so
-// does ours.
 func (t *tracingSubscriber) Close() error {
 	t.doneOnce.Do(func() { close(t.done) })
 	return t.Subscriber.Close()
+}
+
+// EventTraceparent is the traceparent a source without trace context gives
+// an event: derived from the event id, so a redelivered or re-read event
+// keeps its trace, which makes a duplicate easy to follow.
+func EventTraceparent(eventID string) string {
+	sum := sha256.Sum256([]byte("tributary-trace:" + eventID))
+	tp := "00-" + hex.EncodeToString(sum[:16]) + "-" + hex.EncodeToString(sum[16:24]) + "-01"
+	if !ValidTraceparent(tp) { // an all-zero id: astronomically unlikely, still never invalid
+		return NewTraceparent()
+	}
+	return tp
 }

@@ -194,7 +194,7 @@ func (w *WebhookIn) Subscribe(ctx context.Context, topic string) (<-chan *messag
 	}
 	// A sender's traceparent is kept (the source passes a valid one on);
 	// otherwise the event starts a trace of its own, like the other sources'.
-	ch, err := tracedSubscriber{w.Source}.Subscribe(ctx, topic)
+	ch, err := startTraces(w.Source).Subscribe(ctx, topic)
 	if err != nil {
 		_ = ln.Close()
 		return nil, err
