@@ -15,6 +15,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -128,13 +129,12 @@ func event(id, payload string) *message.Message {
 	return msg
 }
 
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
+// scaled compresses a list schedule by factor (e.g. 1/3000: an hour becomes 1.2 s).
+func scaled(s middleware.Schedule, factor float64) middleware.Schedule {
+	out := middleware.List()
+	for n := 1; n <= s.Len(); n++ {
+		d, _ := s.Delay(n)
+		out.Delays = append(out.Delays, time.Duration(float64(d)*factor))
 	}
+	return out
 }
