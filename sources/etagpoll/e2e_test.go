@@ -11,12 +11,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 )
 
 // pipeline builds a router with one pipeline: src → Postgres topic → sink.
-func pipeline(t testing.TB, pool *pgxpool.Pool, name string, src *Source, sink *recordingSink) *router.Router {
+func pipeline(t testing.TB, pool *pgxpool.Pool, name string, src *Source, sink *pipelinetest.Sink) *router.Router {
 	t.Helper()
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), CloseTimeout: 5 * time.Second},
 		router.Pipeline{
@@ -60,8 +61,8 @@ func TestEndToEndClockSkew(t *testing.T) {
 			history := []string{api.addLate(20 * time.Minute), api.addLate(11 * time.Minute)}
 			store := &savingStore{Store: checkpoint.NewStore(pool)}
 			src, _, _ := newTestSource(t, api, store, "skew", func(c *Config) { c.StartFrom = api.now().Add(-10 * time.Minute) })
-			sink := newRecordingSink()
-			startRouter(t, pipeline(t, pool, "doors", src, sink))
+			sink := pipelinetest.NewSink(nil)
+			pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src, sink))
 			started(t, store)
 
 			var want []string
@@ -93,14 +94,14 @@ func TestEndToEndClockSkew(t *testing.T) {
 				want = append(want, batch...)
 				w := append([]string(nil), want...)
 				mu.Unlock()
-				waitFor(t, 20*time.Second, fmt.Sprintf("round %d at the sink", round), func() bool {
-					return len(missing(sink.snapshot(), w)) == 0
+				pipelinetest.WaitFor(t, 20*time.Second, fmt.Sprintf("round %d at the sink", round), func() bool {
+					return len(missing(sink.Counts(), w)) == 0
 				})
 			}
 			if inflight == 0 {
 				t.Fatal("no events were inserted during a fetch")
 			}
-			got := sink.snapshot()
+			got := sink.Counts()
 			for _, id := range want {
 				if got[id] != 1 {
 					t.Errorf("event %s delivered %d times, want 1", id, got[id])
@@ -157,13 +158,13 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	api.maxPage = 5
 	store := &savingStore{Store: checkpoint.NewStore(pool)}
 	src, _, _ := newTestSource(t, api, store, "restart", func(c *Config) { c.StartFrom = api.now().Add(-time.Hour) })
-	sink1 := newRecordingSink()
-	stop := startRouter(t, pipeline(t, pool, "doors", src, sink1))
+	sink1 := pipelinetest.NewSink(nil)
+	stop := pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src, sink1))
 	started(t, store)
 	first := api.add(12)
-	waitFor(t, 20*time.Second, "the first batch", func() bool { return len(missing(sink1.snapshot(), first)) == 0 })
+	pipelinetest.WaitFor(t, 20*time.Second, "the first batch", func() bool { return len(missing(sink1.Counts(), first)) == 0 })
 	n := len(api.requests())
-	waitFor(t, 10*time.Second, "an idle poll", func() bool {
+	pipelinetest.WaitFor(t, 10*time.Second, "an idle poll", func() bool {
 		reqs := api.requests()
 		return len(reqs) > n+1 && reqs[len(reqs)-1].status == 304
 	})
@@ -178,10 +179,10 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 
 	store2 := &savingStore{Store: checkpoint.NewStore(pool)}
 	src2, _, log2 := newTestSource(t, api, store2, "restart", nil)
-	sink2 := newRecordingSink()
-	startRouter(t, pipeline(t, pool, "doors", src2, sink2))
-	waitFor(t, 20*time.Second, "the second batch after the restart", func() bool {
-		return len(missing(sink2.snapshot(), second)) == 0
+	sink2 := pipelinetest.NewSink(nil)
+	pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src2, sink2))
+	pipelinetest.WaitFor(t, 20*time.Second, "the second batch after the restart", func() bool {
+		return len(missing(sink2.Counts(), second)) == 0
 	})
 	// The restarted source re-read the first run's events in the overlap
 	// and handed them on (its in-memory set starts empty); the router's
@@ -189,7 +190,7 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	if acked := counterValue(src2.m.acked); int(acked) <= len(second) {
 		t.Errorf("restarted source acked %v messages for %d new events: the overlap re-read nothing", acked, len(second))
 	}
-	got := sink2.snapshot()
+	got := sink2.Counts()
 	for _, id := range first {
 		if got[id] != 0 {
 			t.Errorf("event %s of the first run delivered again after the restart", id)
