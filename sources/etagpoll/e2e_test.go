@@ -3,7 +3,9 @@ package etagpoll
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -157,7 +159,12 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	api := newFakeAPI(t)
 	api.maxPage = 5
 	store := &savingStore{Store: checkpoint.NewStore(pool)}
-	src, _, _ := newTestSource(t, api, store, "restart", func(c *Config) { c.StartFrom = api.now().Add(-time.Hour) })
+	// Each run tags its requests: a request of the first run still in the
+	// server's hands when it stops must not pass for one of the second's.
+	src, _, _ := newTestSource(t, api, store, "restart", func(c *Config) {
+		c.StartFrom = api.now().Add(-time.Hour)
+		c.Header = http.Header{"X-Test-Run": {"1"}}
+	})
 	sink1 := pipelinetest.NewSink(nil)
 	stop := pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src, sink1))
 	started(t, store)
@@ -168,6 +175,13 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 		reqs := api.requests()
 		return len(reqs) > n+1 && reqs[len(reqs)-1].status == 304
 	})
+	// Delivery to a sink is at least once: one the sink has seen but whose
+	// ack the stop cuts off comes again after the restart. Wait for the acks,
+	// so that any first-run event at the second sink can only be one the
+	// restarted source got stored again.
+	pipelinetest.WaitFor(t, 10*time.Second, "the first run's deliveries acked", func() bool {
+		return pipelinetest.Delivered(t, pool, "doors", "hook")
+	})
 	stop()
 
 	var saved State
@@ -175,10 +189,9 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 		t.Fatalf("no checkpoint after the first run: %v", err)
 	}
 	second := api.add(13) // while nobody polls
-	before := len(api.requests())
 
 	store2 := &savingStore{Store: checkpoint.NewStore(pool)}
-	src2, _, log2 := newTestSource(t, api, store2, "restart", nil)
+	src2, _, log2 := newTestSource(t, api, store2, "restart", func(c *Config) { c.Header = http.Header{"X-Test-Run": {"2"}} })
 	sink2 := pipelinetest.NewSink(nil)
 	pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src2, sink2))
 	pipelinetest.WaitFor(t, 20*time.Second, "the second batch after the restart", func() bool {
@@ -201,7 +214,24 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 			t.Errorf("event %s delivered %d times", id, got[id])
 		}
 	}
-	reqs := api.requests()[before:]
+	stored := storedIDs(t, pool, "doors")
+	for _, id := range append(slices.Clone(first), second...) {
+		if stored[id] != 1 {
+			t.Errorf("topic holds %s %d times, want once", id, stored[id])
+		}
+	}
+	if len(stored) != len(first)+len(second) {
+		t.Errorf("topic holds %d events, want %d", len(stored), len(first)+len(second))
+	}
+	var reqs []fakeRequest
+	for _, r := range api.requests() {
+		if r.run == "2" {
+			reqs = append(reqs, r)
+		}
+	}
+	if len(reqs) < 2 {
+		t.Fatalf("restarted source made %d requests, want a probe and a fetch at least", len(reqs))
+	}
 	if reqs[0].step != "probe" || len(reqs[0].ifNoneMatch) != 1 || reqs[0].ifNoneMatch[0] != saved.ETag {
 		t.Fatalf("first request after restart %+v: want a probe with the stored ETag %q", reqs[0], saved.ETag)
 	}
