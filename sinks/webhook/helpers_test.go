@@ -2,16 +2,13 @@ package webhook_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
@@ -36,34 +33,6 @@ func (l *memLog) All() []webhook.Attempt {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]webhook.Attempt(nil), l.attempts...)
-}
-
-// captureLogger keeps every log line, to check that no secret is logged.
-type captureLogger struct {
-	mu    sync.Mutex
-	lines []string
-	extra watermill.LogFields
-}
-
-func (c *captureLogger) add(level, msg string, err error, f watermill.LogFields) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lines = append(c.lines, fmt.Sprintf("%s %s %v %v %v", level, msg, err, f, c.extra))
-}
-func (c *captureLogger) Error(msg string, err error, f watermill.LogFields) { c.add("E", msg, err, f) }
-func (c *captureLogger) Info(msg string, f watermill.LogFields)             { c.add("I", msg, nil, f) }
-func (c *captureLogger) Debug(msg string, f watermill.LogFields)            { c.add("D", msg, nil, f) }
-func (c *captureLogger) Trace(msg string, f watermill.LogFields)            { c.add("T", msg, nil, f) }
-func (c *captureLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.extra = c.extra.Add(f)
-	return c
-}
-func (c *captureLogger) All() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return strings.Join(c.lines, "\n")
 }
 
 // receiver is an httptest server whose behaviour a test scripts per request.

@@ -127,12 +127,12 @@ func TestBadInput(t *testing.T) {
 			if got := counterValue(errs) - errs0; got != 2 {
 				t.Errorf("tributary_source_errors_total{kind=%q} = %v, want 2", tc.kind, got)
 			}
-			logged := log.lines("ERROR")
+			logged := log.Lines("ERROR")
 			t.Log(logged[0])
 			if len(logged) != 2 || !strings.Contains(logged[0], "kind:"+tc.kind) {
 				t.Errorf("want 2 logged errors of kind %s, got %q", tc.kind, logged)
 			}
-			if strings.Contains(log.all(), "s3cr3t") {
+			if strings.Contains(log.String(), "s3cr3t") {
 				t.Error("the API key appears in the logs")
 			}
 			if elsewhereHits.Load() != 0 {

@@ -240,7 +240,7 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	if reqs[1].step != "fetch" || q.Get("startDate") != wantSince {
 		t.Fatalf("first fetch after restart %+v: want startDate %s (stored cursor minus the overlap, not below the start)", reqs[1], wantSince)
 	}
-	if log2.lines("ERROR") != nil {
-		t.Errorf("errors after restart: %v", log2.lines("ERROR"))
+	if log2.Lines("ERROR") != nil {
+		t.Errorf("errors after restart: %v", log2.Lines("ERROR"))
 	}
 }

@@ -108,7 +108,7 @@ func TestFlowETagsAndMetadata(t *testing.T) {
 				msg.Metadata.Get(MetaTimestamp) != ev.Timestamp.UTC().Format(time.RFC3339Nano) {
 				t.Fatalf("message %s %v does not carry event %+v", msg.UUID, msg.Metadata, ev)
 			}
-			if strings.Contains(log.all(), "s3cr3t") {
+			if strings.Contains(log.String(), "s3cr3t") {
 				t.Fatal("the auth secret appears in the logs")
 			}
 		})
@@ -331,7 +331,7 @@ func TestCheckpointSaveFailure(t *testing.T) {
 		s := store.saved()
 		return s[len(s)-1].Cursor.Equal(newest)
 	})
-	if n := len(log.lines("ERROR")); n != 2 || !strings.Contains(log.lines("ERROR")[0], "kind:checkpoint") {
-		t.Fatalf("want 2 checkpoint errors logged, got %q", log.lines("ERROR"))
+	if n := len(log.Lines("ERROR")); n != 2 || !strings.Contains(log.Lines("ERROR")[0], "kind:checkpoint") {
+		t.Fatalf("want 2 checkpoint errors logged, got %q", log.Lines("ERROR"))
 	}
 }
