@@ -132,16 +132,22 @@ func TestEndToEndClockSkew(t *testing.T) {
 			if skipped == 0 {
 				t.Errorf("no overlap re-reads skipped (acked %v for %d events)", acked, len(want))
 			}
-			// The cursor is in the server's clock: the newest createdAt.
-			last := store.saved()[len(store.saved())-1]
+			// The cursor is in the server's clock: the newest createdAt. The
+			// save follows the window's last ack, which may come after the
+			// sink has the event: wait for it rather than read a save early.
 			var newest time.Time
 			for _, e := range api.all() {
 				if e.CreatedAt.After(newest) {
 					newest = e.CreatedAt
 				}
 			}
-			if !last.Cursor.Equal(newest.UTC()) {
-				t.Errorf("cursor %s, want the newest createdAt %s (server clock)", last.Cursor, newest.UTC())
+			last := func() State { saves := store.saved(); return saves[len(saves)-1] }
+			deadline := time.Now().Add(10 * time.Second)
+			for !last().Cursor.Equal(newest.UTC()) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if c := last().Cursor; !c.Equal(newest.UTC()) {
+				t.Errorf("cursor %s, want the newest createdAt %s (server clock)", c, newest.UTC())
 			}
 		})
 	}
