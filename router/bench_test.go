@@ -12,6 +12,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 )
 
@@ -78,7 +79,7 @@ func BenchmarkThroughput(b *testing.B) {
 		sink := &countingSink{want: int64(b.N), done: make(chan struct{})}
 		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 			Name:    "bench",
-			Sources: []router.Source{{Name: "src", Subscriber: newListSource(eventIDs("b", b.N)...)}},
+			Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(pipelinetest.EventIDs("b", b.N)...)}},
 			Sinks:   []router.Sink{{Name: "sink", Publisher: sink}},
 		})
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 )
 
@@ -42,7 +43,7 @@ func TestCrashMidDeliveryLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range eventIDs("crash", crashEvents) {
+	for _, id := range pipelinetest.EventIDs("crash", crashEvents) {
 		if err := in.Publish("input", tributary.NewEventMessage(id, []byte(`{"id":"`+id+`"}`))); err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func TestCrashMidDeliveryLosesNothing(t *testing.T) {
 	}
 
 	child := start()
-	waitFor(t, 60*time.Second, "the child to deliver a third of the events", func() bool {
+	pipelinetest.WaitFor(t, 60*time.Second, "the child to deliver a third of the events", func() bool {
 		d, _ := recv.counts()
 		return d >= crashEvents/3
 	})
@@ -78,7 +79,7 @@ func TestCrashMidDeliveryLosesNothing(t *testing.T) {
 
 	child = start()
 	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
-	waitFor(t, 90*time.Second, "every event after the restart", func() bool {
+	pipelinetest.WaitFor(t, 90*time.Second, "every event after the restart", func() bool {
 		d, _ := recv.counts()
 		return d == crashEvents
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
 )
@@ -64,7 +65,7 @@ func TestDatabaseConnectionsKilledAreReconnected(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
 	src := gatedSource{in: make(chan *message.Message, 100)}
-	sink := newRecordingSink(nil)
+	sink := pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name: "reconnect", Sources: []router.Source{{Name: "src", Subscriber: src}},
 		Sinks: []router.Sink{{Name: "hook", Publisher: sink}},
@@ -72,11 +73,11 @@ func TestDatabaseConnectionsKilledAreReconnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
-	for _, id := range eventIDs("before", 10) {
+	pipelinetest.RunRouter(t, r)
+	for _, id := range pipelinetest.EventIDs("before", 10) {
 		src.in <- tributary.NewEventMessage(id, []byte("{}"))
 	}
-	waitFor(t, 20*time.Second, "events before the outage", func() bool { return sink.Distinct() == 10 })
+	pipelinetest.WaitFor(t, 20*time.Second, "events before the outage", func() bool { return sink.Distinct() == 10 })
 
 	admin, err := pgxpool.New(context.Background(), pgtest.AdminURL())
 	if err != nil {
@@ -95,10 +96,10 @@ func TestDatabaseConnectionsKilledAreReconnected(t *testing.T) {
 	if killed == 0 {
 		t.Fatal("no connection was terminated; the test proves nothing")
 	}
-	for _, id := range eventIDs("after", 10) {
+	for _, id := range pipelinetest.EventIDs("after", 10) {
 		src.in <- tributary.NewEventMessage(id, []byte("{}"))
 	}
-	waitFor(t, 30*time.Second, "events after the outage", func() bool { return sink.Distinct() == 20 })
+	pipelinetest.WaitFor(t, 30*time.Second, "events after the outage", func() bool { return sink.Distinct() == 20 })
 	t.Logf("terminated %d connections; all 20 events delivered", killed)
 }
 
@@ -113,7 +114,7 @@ func TestShutdownAcksNothingUndelivered(t *testing.T) {
 	var hang atomic.Bool
 	hang.Store(true)
 	started := make(chan struct{}, 10)
-	sink := newRecordingSink(func(m *message.Message) error {
+	sink := pipelinetest.NewSink(func(m *message.Message) error {
 		if hang.Load() {
 			started <- struct{}{}
 			<-m.Context().Done()
@@ -123,7 +124,7 @@ func TestShutdownAcksNothingUndelivered(t *testing.T) {
 	})
 	pipeline := func() router.Pipeline {
 		return router.Pipeline{
-			Name: "drain", Sources: []router.Source{{Name: "src", Subscriber: newListSource("e1")}},
+			Name: "drain", Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("e1")}},
 			Sinks: []router.Sink{{Name: "hook", Publisher: sink}},
 		}
 	}
@@ -154,16 +155,16 @@ func TestShutdownAcksNothingUndelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r2)
-	waitFor(t, 20*time.Second, "redelivery after restart", func() bool { return sink.Count("e1") == 1 })
+	pipelinetest.RunRouter(t, r2)
+	pipelinetest.WaitFor(t, 20*time.Second, "redelivery after restart", func() bool { return sink.Count("e1") == 1 })
 }
 
 func TestConfigErrorsAreClear(t *testing.T) {
 	t.Parallel()
 	ok := router.Pipeline{
 		Name:    "p",
-		Sources: []router.Source{{Name: "s", Subscriber: newListSource()}},
-		Sinks:   []router.Sink{{Name: "k", Publisher: newRecordingSink(nil)}},
+		Sources: []router.Source{{Name: "s", Subscriber: pipelinetest.NewEventSource()}},
+		Sinks:   []router.Sink{{Name: "k", Publisher: pipelinetest.NewSink(nil)}},
 	}
 	cases := []struct {
 		name string
@@ -198,24 +199,24 @@ func TestConfigErrorsAreClear(t *testing.T) {
 func TestMemoryBackendRunsAPipeline(t *testing.T) {
 	t.Parallel()
 	mem := router.Memory()
-	a := newRecordingSink(nil)
-	bad := newRecordingSink(func(m *message.Message) error {
+	a := pipelinetest.NewSink(nil)
+	bad := pipelinetest.NewSink(func(m *message.Message) error {
 		if tributary.EventID(m) == "x-0001" {
 			return middleware.Permanent(errors.New("rejected"))
 		}
 		return nil
 	})
-	ids := eventIDs("x", 20)
+	ids := pipelinetest.EventIDs("x", 20)
 	r, err := router.New(router.Config{Backend: mem}, router.Pipeline{
 		Name:    "mem",
-		Sources: []router.Source{{Name: "a", Subscriber: newListSource(ids...)}, {Name: "b", Subscriber: newListSource(ids...)}},
+		Sources: []router.Source{{Name: "a", Subscriber: pipelinetest.NewEventSource(ids...)}, {Name: "b", Subscriber: pipelinetest.NewEventSource(ids...)}},
 		Sinks:   []router.Sink{{Name: "a", Publisher: a}, {Name: "bad", Publisher: bad}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
-	waitFor(t, 10*time.Second, "delivery", func() bool { return a.Distinct() == 20 && len(mem.Poison.Records()) == 1 })
+	pipelinetest.RunRouter(t, r)
+	pipelinetest.WaitFor(t, 10*time.Second, "delivery", func() bool { return a.Distinct() == 20 && len(mem.Poison.Records()) == 1 })
 	for _, id := range ids {
 		if a.Count(id) != 1 {
 			t.Fatalf("%s delivered %d times", id, a.Count(id))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
 )
@@ -29,10 +30,10 @@ func TestWaitingRetryDoesNotHoldBackOthers(t *testing.T) {
 	}
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	ids := append([]string{"slow"}, eventIDs("fast", 1000)...)
+	ids := append([]string{"slow"}, pipelinetest.EventIDs("fast", 1000)...)
 	var mu sync.Mutex
 	othersBeforeSlow := -1
-	sink := newRecordingSink(func(m *message.Message) error {
+	sink := pipelinetest.NewSink(func(m *message.Message) error {
 		if tributary.EventID(m) != "slow" {
 			return nil
 		}
@@ -42,7 +43,7 @@ func TestWaitingRetryDoesNotHoldBackOthers(t *testing.T) {
 		return nil
 	})
 	// Record how many others had arrived when "slow" got through.
-	wrapped := newRecordingSink(func(m *message.Message) error {
+	wrapped := pipelinetest.NewSink(func(m *message.Message) error {
 		if err := sink.Publish("", m); err != nil {
 			return err
 		}
@@ -55,7 +56,7 @@ func TestWaitingRetryDoesNotHoldBackOthers(t *testing.T) {
 	})
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "slow",
-		Sources: []router.Source{{Name: "src", Subscriber: newListSource(ids...)}},
+		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(ids...)}},
 		Sinks: []router.Sink{{Name: "hook", Publisher: wrapped, Retry: &router.RetryPolicy{
 			InProcess: fastRetry(),
 			Schedule:  middleware.List(2*time.Second, 2*time.Second, 2*time.Second),
@@ -64,15 +65,15 @@ func TestWaitingRetryDoesNotHoldBackOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
-	waitFor(t, 60*time.Second, "every event, the slow one last", func() bool { return wrapped.Distinct() == 1001 })
+	pipelinetest.RunRouter(t, r)
+	pipelinetest.WaitFor(t, 60*time.Second, "every event, the slow one last", func() bool { return wrapped.Distinct() == 1001 })
 	mu.Lock()
 	defer mu.Unlock()
 	if othersBeforeSlow != 1000 {
 		t.Fatalf("the failing event got through after %d of the 1000 others; want all 1000 first", othersBeforeSlow)
 	}
-	if wrapped.order[len(wrapped.order)-1] != "slow" {
-		t.Fatalf("last delivered %q, want slow", wrapped.order[len(wrapped.order)-1])
+	if order := wrapped.Order(); order[len(order)-1] != "slow" {
+		t.Fatalf("last delivered %q, want slow", order[len(order)-1])
 	}
 }
 
@@ -88,17 +89,17 @@ func TestRetryRunsBeforePoison(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	var calls atomic.Int32
 	var healthy atomic.Bool
-	failing := newRecordingSink(func(m *message.Message) error {
+	failing := pipelinetest.NewSink(func(m *message.Message) error {
 		if healthy.Load() {
 			return nil
 		}
 		calls.Add(1)
 		return errors.New("connection refused")
 	})
-	other := newRecordingSink(nil)
+	other := pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "order",
-		Sources: []router.Source{{Name: "src", Subscriber: newListSource("e1")}},
+		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("e1")}},
 		Sinks: []router.Sink{
 			{Name: "failing", Publisher: failing, Retry: &router.RetryPolicy{
 				InProcess: fastRetry(), Schedule: middleware.List(time.Second, time.Second),
@@ -109,10 +110,10 @@ func TestRetryRunsBeforePoison(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
+	pipelinetest.RunRouter(t, r)
 	q := router.NewPoisonQueue(pool)
 	ctx := context.Background()
-	waitFor(t, 30*time.Second, "the event to be poisoned", func() bool {
+	pipelinetest.WaitFor(t, 30*time.Second, "the event to be poisoned", func() bool {
 		n, _ := q.Count(ctx, router.PoisonFilter{Pipeline: "order"})
 		return n == 1
 	})
@@ -137,7 +138,7 @@ func TestRetryRunsBeforePoison(t *testing.T) {
 	if err := q.Replay(ctx, rec.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the replayed event", func() bool { return failing.Count("e1") == 1 })
+	pipelinetest.WaitFor(t, 20*time.Second, "the replayed event", func() bool { return failing.Count("e1") == 1 })
 	time.Sleep(300 * time.Millisecond)
 	if other.Count("e1") != 1 {
 		t.Fatalf("replay reached the other sink too (%d deliveries)", other.Count("e1"))
@@ -158,7 +159,7 @@ func TestRetryAfterWinsOverSchedule(t *testing.T) {
 	}
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	sink := newRecordingSink(func(m *message.Message) error {
+	sink := pipelinetest.NewSink(func(m *message.Message) error {
 		if middleware.Attempts(m) == 0 {
 			return middleware.RetryAfter(errors.New("429"), 2*time.Second)
 		}
@@ -166,7 +167,7 @@ func TestRetryAfterWinsOverSchedule(t *testing.T) {
 	})
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "after",
-		Sources: []router.Source{{Name: "src", Subscriber: newListSource("e1")}},
+		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("e1")}},
 		Sinks: []router.Sink{{Name: "hook", Publisher: sink, Retry: &router.RetryPolicy{
 			InProcess: fastRetry(), Schedule: middleware.List(time.Hour),
 		}}},
@@ -174,6 +175,6 @@ func TestRetryAfterWinsOverSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
-	waitFor(t, 20*time.Second, "delivery after Retry-After", func() bool { return sink.Count("e1") == 1 })
+	pipelinetest.RunRouter(t, r)
+	pipelinetest.WaitFor(t, 20*time.Second, "delivery after Retry-After", func() bool { return sink.Count("e1") == 1 })
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
 )
@@ -19,11 +20,11 @@ import (
 func TestFanOutToTwoSinksWithDedup(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	ids := eventIDs("ev", 50)
+	ids := pipelinetest.EventIDs("ev", 50)
 	// The second source re-reads half the events: dedup drops them on ingest.
-	src1 := newListSource(ids...)
-	src2 := newListSource(ids[:25]...)
-	a, b := newRecordingSink(nil), newRecordingSink(nil)
+	src1 := pipelinetest.NewEventSource(ids...)
+	src2 := pipelinetest.NewEventSource(ids[:25]...)
+	a, b := pipelinetest.NewSink(nil), pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
 		Sources: []router.Source{{Name: "one", Subscriber: src1}, {Name: "two", Subscriber: src2}},
@@ -32,8 +33,8 @@ func TestFanOutToTwoSinksWithDedup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
-	waitFor(t, 30*time.Second, "both sinks to get every event", func() bool {
+	pipelinetest.RunRouter(t, r)
+	pipelinetest.WaitFor(t, 30*time.Second, "both sinks to get every event", func() bool {
 		return a.Distinct() == 50 && b.Distinct() == 50 && src2.Acked() == 25
 	})
 	var stored int
@@ -59,7 +60,7 @@ func TestPermanentErrorIsPoisonedWithoutRetries(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
 	calls := 0
-	sink := newRecordingSink(func(m *message.Message) error {
+	sink := pipelinetest.NewSink(func(m *message.Message) error {
 		if m.Metadata.Get("tributary_event_id") == "bad" {
 			calls++
 			return middleware.Permanent(errors.New("receiver says 400"))
@@ -68,15 +69,15 @@ func TestPermanentErrorIsPoisonedWithoutRetries(t *testing.T) {
 	})
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "perm",
-		Sources: []router.Source{{Name: "src", Subscriber: newListSource("bad", "good")}},
+		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("bad", "good")}},
 		Sinks:   []router.Sink{{Name: "hook", Publisher: sink}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
+	pipelinetest.RunRouter(t, r)
 	q := router.NewPoisonQueue(pool)
-	waitFor(t, 20*time.Second, "the bad event to be poisoned", func() bool {
+	pipelinetest.WaitFor(t, 20*time.Second, "the bad event to be poisoned", func() bool {
 		n, _ := q.Count(context.Background(), router.PoisonFilter{Pipeline: "perm"})
 		return n == 1 && sink.Distinct() == 1
 	})

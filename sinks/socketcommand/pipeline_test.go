@@ -2,7 +2,6 @@ package socketcommand_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -10,53 +9,10 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
 	"github.com/tributary-dev/tributary/router"
 )
-
-// listSource hands out fixed messages, each until acked.
-type listSource struct {
-	msgs   []*message.Message
-	closed chan struct{}
-	once   sync.Once
-}
-
-func (s *listSource) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
-	out := make(chan *message.Message)
-	go func() {
-		defer close(out)
-		for _, m := range s.msgs {
-			for {
-				msg := m.Copy()
-				select {
-				case out <- msg:
-				case <-ctx.Done():
-					return
-				case <-s.closed:
-					return
-				}
-				select {
-				case <-msg.Acked():
-				case <-msg.Nacked():
-					time.Sleep(10 * time.Millisecond)
-					continue
-				case <-ctx.Done():
-					return
-				case <-s.closed:
-					return
-				}
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-s.closed:
-		}
-	}()
-	return out, nil
-}
-
-func (s *listSource) Close() error { s.once.Do(func() { close(s.closed) }); return nil }
 
 // Through the real router: a confirmed command is delivered once, a refused
 // one (serverError) and an invalid one are poisoned without retries.
@@ -74,12 +30,12 @@ func TestCommandsThroughThePipeline(t *testing.T) {
 	}})
 	sink := newPublisher(t, url, 5*time.Second)
 	ev := func(id, payload string) *message.Message { return tributary.NewEventMessage(id, []byte(payload)) }
-	src := &listSource{closed: make(chan struct{}), msgs: []*message.Message{
+	src := pipelinetest.NewListSource(
 		ev("open-1", `{"topic":"door.try.open","body":{"doorId":1}}`),
 		ev("open-13", `{"topic":"door.try.open","body":{"doorId":13}}`),
 		ev("bad", `{"topic":"door.try.dwellopen","body":{"doorId":1,"dwell":-5}}`),
 		ev("discover", `{"topic":"endpoint.discover","body":{}}`),
-	}}
+	)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "commands",
 		Sources: []router.Source{{Name: "queue", Subscriber: src}},
@@ -88,10 +44,7 @@ func TestCommandsThroughThePipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	pipelinetest.RunRouter(t, r)
 
 	q := router.NewPoisonQueue(pool)
 	deadline := time.Now().Add(30 * time.Second)

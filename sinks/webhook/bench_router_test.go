@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
@@ -63,13 +64,13 @@ func BenchmarkRouterDeadEndpointIsolation(b *testing.B) {
 			sinks = append(sinks, dead.RouterSink("dead"))
 		}
 		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-			Name: "bench", Sources: []router.Source{{Name: "none", Subscriber: newListSource()}}, Sinks: sinks,
+			Name: "bench", Sources: []router.Source{{Name: "none", Subscriber: pipelinetest.NewEventSource()}}, Sinks: sinks,
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		stopRouter := runRouterB(b, r)
+		stopRouter := pipelinetest.RunRouter(b, r)
 		defer stopRouter()
 		for got.Load() < int64(b.N) {
 			time.Sleep(2 * time.Millisecond)

@@ -2,19 +2,17 @@ package webhook_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -35,34 +33,6 @@ func (l *memLog) All() []webhook.Attempt {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]webhook.Attempt(nil), l.attempts...)
-}
-
-// captureLogger keeps every log line, to check that no secret is logged.
-type captureLogger struct {
-	mu    sync.Mutex
-	lines []string
-	extra watermill.LogFields
-}
-
-func (c *captureLogger) add(level, msg string, err error, f watermill.LogFields) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lines = append(c.lines, fmt.Sprintf("%s %s %v %v %v", level, msg, err, f, c.extra))
-}
-func (c *captureLogger) Error(msg string, err error, f watermill.LogFields) { c.add("E", msg, err, f) }
-func (c *captureLogger) Info(msg string, f watermill.LogFields)             { c.add("I", msg, nil, f) }
-func (c *captureLogger) Debug(msg string, f watermill.LogFields)            { c.add("D", msg, nil, f) }
-func (c *captureLogger) Trace(msg string, f watermill.LogFields)            { c.add("T", msg, nil, f) }
-func (c *captureLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.extra = c.extra.Add(f)
-	return c
-}
-func (c *captureLogger) All() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return strings.Join(c.lines, "\n")
 }
 
 // receiver is an httptest server whose behaviour a test scripts per request.
@@ -128,13 +98,12 @@ func event(id, payload string) *message.Message {
 	return msg
 }
 
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
+// scaled compresses a list schedule by factor (e.g. 1/3000: an hour becomes 1.2 s).
+func scaled(s middleware.Schedule, factor float64) middleware.Schedule {
+	out := middleware.List()
+	for n := 1; n <= s.Len(); n++ {
+		d, _ := s.Delay(n)
+		out.Delays = append(out.Delays, time.Duration(float64(d)*factor))
 	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/webhook"
@@ -44,16 +45,16 @@ func TestReceiverDownForAnHour(t *testing.T) {
 		Breaker: webhook.BreakerConfig{Failures: 3, Cooldown: 50 * time.Millisecond}})
 	sink := p.RouterSink("crm")
 	sink.Retry.InProcess = &middleware.Retry{} // only the schedule, so its rhythm is what we see
-	ids := eventIDs("door", 10)
+	ids := pipelinetest.EventIDs("door", 10)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "src", Subscriber: newListSource(ids...)}},
+		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(ids...)}},
 		Sinks:   []router.Sink{sink},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
+	pipelinetest.RunRouter(t, r)
 
 	delivered := func() map[string]int {
 		got := map[string]int{}
@@ -62,7 +63,7 @@ func TestReceiverDownForAnHour(t *testing.T) {
 		}
 		return got
 	}
-	waitFor(t, 60*time.Second, "every event delivered after the outage", func() bool { return len(delivered()) == len(ids) })
+	pipelinetest.WaitFor(t, 60*time.Second, "every event delivered after the outage", func() bool { return len(delivered()) == len(ids) })
 	time.Sleep(300 * time.Millisecond) // nothing further may arrive
 	for id, n := range delivered() {
 		if n != 1 {
@@ -136,16 +137,16 @@ func TestExhaustedScheduleIsPoisonedAndReplayable(t *testing.T) {
 	sink.Retry.InProcess = &middleware.Retry{}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "src", Subscriber: newListSource("ev-1", "ev-2", "bad-1")}},
+		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("ev-1", "ev-2", "bad-1")}},
 		Sinks:   []router.Sink{sink},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
+	pipelinetest.RunRouter(t, r)
 	q := router.NewPoisonQueue(pool)
 	ctx := context.Background()
-	waitFor(t, 30*time.Second, "three poisoned events", func() bool {
+	pipelinetest.WaitFor(t, 30*time.Second, "three poisoned events", func() bool {
 		n, _ := q.Count(ctx, router.PoisonFilter{Pipeline: "doors", Sink: "crm"})
 		return n == 3
 	})
@@ -173,7 +174,7 @@ func TestExhaustedScheduleIsPoisonedAndReplayable(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, 30*time.Second, "replayed events delivered", func() bool {
+	pipelinetest.WaitFor(t, 30*time.Second, "replayed events delivered", func() bool {
 		return len(mustQuery(t, dlog, webhook.Filter{Outcome: webhook.OutcomeSuccess})) == 2
 	})
 }
@@ -263,13 +264,13 @@ func TestRetryAfterWinsOverSchedule(t *testing.T) {
 	sink := p.RouterSink("crm")
 	sink.Retry.InProcess = &middleware.Retry{}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-		Name: "doors", Sources: []router.Source{{Name: "src", Subscriber: newListSource("ev-1")}}, Sinks: []router.Sink{sink},
+		Name: "doors", Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("ev-1")}}, Sinks: []router.Sink{sink},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
-	waitFor(t, 20*time.Second, "the retry", func() bool { return rc.Count() == 2 })
+	pipelinetest.RunRouter(t, r)
+	pipelinetest.WaitFor(t, 20*time.Second, "the retry", func() bool { return rc.Count() == 2 })
 	reqs := rc.Requests()
 	if gap := reqs[1].At.Sub(reqs[0].At); gap < 990*time.Millisecond {
 		t.Fatalf("retried after %v, Retry-After said 1s", gap)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 	"github.com/tributary-dev/tributary/sinks/webhook/signature"
@@ -460,7 +461,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	for _, code := range []int{400, 503} {
 		rc := newReceiver(t, echo(code))
 		log := &memLog{}
-		logger := &captureLogger{}
+		logger := &pipelinetest.Logger{}
 		u := strings.Replace(rc.URL, "http://", "http://user:"+upass+"@", 1) + "/hook?key=" + qsecret
 		p, err := webhook.NewPublisher(webhook.Config{
 			URL: u, Token: token, BasicAuth: &webhook.BasicAuth{Username: "u", Password: password},
@@ -479,7 +480,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 		for _, s := range secrets {
 			for where, text := range map[string]string{
-				"error": perr.Error(), "log": logger.All(), "endpoint": a.Endpoint, "log error": a.Error,
+				"error": perr.Error(), "log": logger.String(), "endpoint": a.Endpoint, "log error": a.Error,
 				"log body": a.ResponseBody, "result": p.Test(t.Context()).Reason, "metrics": metricsText(t),
 			} {
 				if strings.Contains(text, s) {

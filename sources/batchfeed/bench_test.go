@@ -8,6 +8,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/feedfake"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 )
 
@@ -80,7 +81,7 @@ func benchFeedToPostgres(b *testing.B, unordered bool) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 
-	stored, err := topicCount(ctx, pool, "bench", fake.CompletedIDs("journey"))
+	stored, err := pipelinetest.TopicCount(ctx, pool, "bench", fake.CompletedIDs("journey"))
 	if err != nil || stored != b.N {
 		b.Fatalf("topic holds %d of %d notifications: %v", stored, b.N, err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/feedfake"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 )
 
@@ -129,7 +130,7 @@ func TestSIGKILLBetweenStoringAndCompleting(t *testing.T) {
 	c.kill9(t)
 	env.onEachRequest(nil)
 
-	if got := topicIDs(t, pool, crashPipe); !slices.Equal(got, all[:20]) {
+	if got := pipelinetest.TopicIDs(t, pool, crashPipe); !slices.Equal(got, all[:20]) {
 		t.Fatalf("after the kill the topic holds %v, want the first two batches", got)
 	}
 	if done := env.fake.Completed(crashFeedID); len(done) != 1 {
@@ -151,11 +152,11 @@ func TestSIGKILLBetweenStoringAndCompleting(t *testing.T) {
 
 	// Phase 3: run to the end.
 	c = startChild(t, env.srv.URL, dbURL)
-	waitFor(t, 60*time.Second, "the feed to be empty", func() bool { return env.fake.Pending(crashFeedID) == 0 })
+	pipelinetest.WaitFor(t, 60*time.Second, "the feed to be empty", func() bool { return env.fake.Pending(crashFeedID) == 0 })
 	c.kill9(t)
 
 	env.assertSafeCompletes()
-	if got := topicIDs(t, pool, crashPipe); !slices.Equal(got, all) {
+	if got := pipelinetest.TopicIDs(t, pool, crashPipe); !slices.Equal(got, all) {
 		t.Fatalf("topic holds %d events %v\nwant each of the %d exactly once, in feed order", len(got), got, len(all))
 	}
 	if got := env.fake.CompletedIDs(crashFeedID); !slices.Equal(got, all) {

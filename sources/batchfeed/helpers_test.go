@@ -5,44 +5,17 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/feedfake"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 )
-
-// recordingSink records what it delivers.
-type recordingSink struct {
-	mu   sync.Mutex
-	msgs []*message.Message
-}
-
-func (s *recordingSink) Publish(_ string, msgs ...*message.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range msgs {
-		s.msgs = append(s.msgs, m.Copy())
-	}
-	return nil
-}
-
-func (s *recordingSink) Close() error { return nil }
-
-func (s *recordingSink) Len() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.msgs) }
-
-func (s *recordingSink) Messages() []*message.Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.msgs)
-}
 
 // feedEnv is a fake feed whose completes are checked against the pipeline
 // topic: a complete for a batch with any notification not yet stored is a
@@ -101,7 +74,7 @@ func (e *feedEnv) onRequest(r *http.Request, op feedfake.Op, feed, batchID strin
 	// the check of what it had stored when it asked.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 	defer cancel()
-	stored, err := topicCount(ctx, e.pool, e.pipeline, ids)
+	stored, err := pipelinetest.TopicCount(ctx, e.pool, e.pipeline, ids)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.checked++
@@ -134,40 +107,6 @@ func (e *feedEnv) config(feed string) Config {
 	}
 }
 
-func topicName(pipeline string) string {
-	return `"watermill_` + router.Topic(pipeline) + `"`
-}
-
-// topicCount counts the rows of the pipeline topic holding one of ids.
-func topicCount(ctx context.Context, pool *pgxpool.Pool, pipeline string, ids []string) (int, error) {
-	var n int
-	err := pool.QueryRow(ctx, `SELECT count(*) FROM `+topicName(pipeline)+
-		` WHERE metadata->>'`+tributary.MetaEventID+`' = ANY($1)`, ids).Scan(&n)
-	return n, err
-}
-
-// topicIDs lists the event ids in the pipeline topic, in topic order.
-func topicIDs(t testing.TB, pool *pgxpool.Pool, pipeline string) []string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT metadata->>'`+tributary.MetaEventID+`' FROM `+topicName(pipeline)+` ORDER BY transaction_id, "offset"`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return ids
-}
-
 func notificationIDs(ns []feedfake.Notification) []string {
 	ids := make([]string, len(ns))
 	for i, n := range ns {
@@ -189,9 +128,9 @@ func filterPrefix(ids []string, p string) []string {
 
 // startPipeline runs a router with one pipeline of the given sources into a
 // recording sink until the test ends.
-func startPipeline(t *testing.T, pool *pgxpool.Pool, name string, srcs ...*Source) *recordingSink {
+func startPipeline(t *testing.T, pool *pgxpool.Pool, name string, srcs ...*Source) *pipelinetest.Sink {
 	t.Helper()
-	sink := &recordingSink{}
+	sink := pipelinetest.NewSink(nil)
 	p := router.Pipeline{Name: name, Sinks: []router.Sink{{Name: "rec", Publisher: sink}}}
 	for _, s := range srcs {
 		p.Sources = append(p.Sources, router.Source{Name: s.cfg.FeedID, Subscriber: s})
@@ -200,7 +139,7 @@ func startPipeline(t *testing.T, pool *pgxpool.Pool, name string, srcs ...*Sourc
 	if err != nil {
 		t.Fatal(err)
 	}
-	runRouter(t, r)
+	pipelinetest.RunRouter(t, r)
 	return sink
 }
 
@@ -219,42 +158,4 @@ func newPool(t *testing.T) *pgxpool.Pool {
 		t.Skip("integration test: needs PostgreSQL")
 	}
 	return pgtest.NewPool(t)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// runRouter runs r until the test ends.
-func runRouter(t *testing.T, r *router.Router) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	select {
-	case <-r.Running():
-	case err := <-done:
-		t.Fatalf("router stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("router did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("router: %v", err)
-			}
-		case <-time.After(60 * time.Second):
-			t.Error("router did not stop")
-		}
-	})
 }

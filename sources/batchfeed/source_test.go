@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/feedfake"
 	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 )
 
 func TestStoresInBatchOrderThenCompletes(t *testing.T) {
@@ -29,11 +30,11 @@ func TestStoresInBatchOrderThenCompletes(t *testing.T) {
 	completedN := counterDelta(t, batchesCompleted, "order-journey")
 	sink := startPipeline(t, pool, "order", newTestSource(t, cfg))
 
-	waitFor(t, 30*time.Second, "all 25 notifications delivered", func() bool { return sink.Len() == 25 })
-	waitFor(t, 10*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("journey") == 0 })
+	pipelinetest.WaitFor(t, 30*time.Second, "all 25 notifications delivered", func() bool { return sink.Len() == 25 })
+	pipelinetest.WaitFor(t, 10*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("journey") == 0 })
 	env.assertSafeCompletes()
 
-	if got := topicIDs(t, pool, "order"); !slices.Equal(got, notificationIDs(want)) {
+	if got := pipelinetest.TopicIDs(t, pool, "order"); !slices.Equal(got, notificationIDs(want)) {
 		t.Fatalf("topic order %v\nwant batch order %v", got, notificationIDs(want))
 	}
 	if c := env.fake.Completed("journey"); len(c) != 3 || len(env.fake.CompleteAttempts("journey")) != 3 {
@@ -79,12 +80,12 @@ func TestSeveralFeedsInOnePipeline(t *testing.T) {
 		srcs = append(srcs, newTestSource(t, env.config(feed)))
 	}
 	sink := startPipeline(t, pool, "multi", srcs...)
-	waitFor(t, 30*time.Second, "45 notifications from three feeds", func() bool { return sink.Len() == 45 })
-	waitFor(t, 10*time.Second, "every feed empty", func() bool {
+	pipelinetest.WaitFor(t, 30*time.Second, "45 notifications from three feeds", func() bool { return sink.Len() == 45 })
+	pipelinetest.WaitFor(t, 10*time.Second, "every feed empty", func() bool {
 		return env.fake.Pending("journey")+env.fake.Pending("document")+env.fake.Pending("screening") == 0
 	})
 	env.assertSafeCompletes()
-	ids := topicIDs(t, pool, "multi")
+	ids := pipelinetest.TopicIDs(t, pool, "multi")
 	if len(ids) != 45 {
 		t.Fatalf("topic holds %d events, want 45", len(ids))
 	}
@@ -118,16 +119,16 @@ func TestCompleteFailingTwiceThenSucceeding(t *testing.T) {
 	etimeout := counterDelta(t, metrics.SourceErrors, "retry-document", "complete_timeout")
 	sink := startPipeline(t, pool, "retry", newTestSource(t, cfg))
 
-	waitFor(t, 30*time.Second, "both batches completed", func() bool { return len(env.fake.Completed("document")) == 2 })
+	pipelinetest.WaitFor(t, 30*time.Second, "both batches completed", func() bool { return len(env.fake.Completed("document")) == 2 })
 	env.assertSafeCompletes()
 	c, attempts := env.fake.Completed("document"), env.fake.CompleteAttempts("document")
 	if !slices.Equal(attempts, []string{c[0], c[0], c[0], c[1]}) {
 		t.Fatalf("complete attempts %v; want the first batch three times, then the second once (completed %v)", attempts, c)
 	}
-	if got := topicIDs(t, pool, "retry"); !slices.Equal(got, want) {
+	if got := pipelinetest.TopicIDs(t, pool, "retry"); !slices.Equal(got, want) {
 		t.Fatalf("topic %v, want %v", got, want)
 	}
-	waitFor(t, 10*time.Second, "delivery", func() bool { return sink.Len() == 15 })
+	pipelinetest.WaitFor(t, 10*time.Second, "delivery", func() bool { return sink.Len() == 15 })
 	if retries() != 2 || e5xx() != 1 || etimeout() != 1 {
 		t.Fatal("complete failures not counted by kind")
 	}
@@ -172,7 +173,7 @@ func TestCompleteAnswerLostDoesNotLoseTheNextBatch(t *testing.T) {
 			gone := counterDelta(t, completeGone, name+"-screening")
 			startPipeline(t, pool, name, newTestSource(t, cfg))
 
-			waitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("screening") == 0 })
+			pipelinetest.WaitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("screening") == 0 })
 			env.assertSafeCompletes()
 			c := env.fake.Completed("screening")
 			var wantAttempts []string
@@ -184,7 +185,7 @@ func TestCompleteAnswerLostDoesNotLoseTheNextBatch(t *testing.T) {
 			if len(c) != 3 || !slices.Equal(env.fake.CompleteAttempts("screening"), wantAttempts) {
 				t.Fatalf("completed %v after attempts %v, want attempts %v", c, env.fake.CompleteAttempts("screening"), wantAttempts)
 			}
-			if got := topicIDs(t, pool, name); !slices.Equal(got, want) {
+			if got := pipelinetest.TopicIDs(t, pool, name); !slices.Equal(got, want) {
 				t.Fatalf("topic %v, want %v", got, want)
 			}
 			if g := gone(); g < 1 {
@@ -203,8 +204,8 @@ func TestUnknownFeedStopsWithAConfigError(t *testing.T) {
 	notFound := counterDelta(t, metrics.SourceErrors, "unknown-journeys", "feed_not_found")
 	sink := startPipeline(t, pool, "unknown", bad, newTestSource(t, env.config("journey")))
 
-	waitFor(t, 30*time.Second, "the good feed delivered", func() bool { return sink.Len() == 5 })
-	waitFor(t, 10*time.Second, "the bad source stopped", func() bool { return bad.Err() != nil })
+	pipelinetest.WaitFor(t, 30*time.Second, "the good feed delivered", func() bool { return sink.Len() == 5 })
+	pipelinetest.WaitFor(t, 10*time.Second, "the bad source stopped", func() bool { return bad.Err() != nil })
 	var nf *FeedNotFoundError
 	if err := bad.Err(); !errors.As(err, &nf) || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `feed "journeys" not found (404)`) ||
 		!strings.Contains(err.Error(), "valid: journey, entitydata") {
@@ -218,7 +219,7 @@ func TestUnknownFeedStopsWithAConfigError(t *testing.T) {
 	if notFound() != 1 {
 		t.Fatal("feed_not_found not counted")
 	}
-	if got := topicIDs(t, pool, "unknown"); !slices.Equal(got, want) {
+	if got := pipelinetest.TopicIDs(t, pool, "unknown"); !slices.Equal(got, want) {
 		t.Fatalf("topic %v, want %v", got, want)
 	}
 }
@@ -283,9 +284,9 @@ func TestBadInputIsRetriedNeverCompleted(t *testing.T) {
 			errs := counterDelta(t, metrics.SourceErrors, name+"-journey", tt.kind)
 			startPipeline(t, pool, name, newTestSource(t, cfg))
 
-			waitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("journey") == 0 })
+			pipelinetest.WaitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("journey") == 0 })
 			env.assertSafeCompletes()
-			if got := topicIDs(t, pool, name); !slices.Equal(got, want) {
+			if got := pipelinetest.TopicIDs(t, pool, name); !slices.Equal(got, want) {
 				t.Fatalf("topic %v, want exactly %v", got, want)
 			}
 			if slices.Contains(env.fake.CompleteAttempts("journey"), "bogus") {
@@ -339,7 +340,7 @@ func TestNackedNotificationIsRedeliveredBeforeComplete(t *testing.T) {
 	if !slices.Equal(got, wantSeq) {
 		t.Fatalf("delivered %v, want %v", got, wantSeq)
 	}
-	waitFor(t, 10*time.Second, "the batch completed", func() bool { return len(f.Completed("digitalidv")) == 1 })
+	pipelinetest.WaitFor(t, 10*time.Second, "the batch completed", func() bool { return len(f.Completed("digitalidv")) == 1 })
 	if nacked() != 4 {
 		t.Fatal("nacks not counted")
 	}
@@ -385,9 +386,9 @@ func TestUnorderedStoresWholeBatchThenCompletes(t *testing.T) {
 	cfg := env.config("entitydata")
 	cfg.Unordered = true
 	startPipeline(t, pool, "unordered", newTestSource(t, cfg))
-	waitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("entitydata") == 0 })
+	pipelinetest.WaitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("entitydata") == 0 })
 	env.assertSafeCompletes()
-	got := topicIDs(t, pool, "unordered")
+	got := pipelinetest.TopicIDs(t, pool, "unordered")
 	slices.Sort(got)
 	if !slices.Equal(got, want) { // generated ids sort in feed order
 		t.Fatalf("topic holds %v, want each of %v once", got, want)
@@ -440,5 +441,5 @@ func TestUnorderedRedeliversOnlyTheNacked(t *testing.T) {
 	}
 	again[0].Ack()
 	again[1].Ack()
-	waitFor(t, 10*time.Second, "the batch completed", func() bool { return len(f.Completed("digitalidv")) == 1 })
+	pipelinetest.WaitFor(t, 10*time.Second, "the batch completed", func() bool { return len(f.Completed("digitalidv")) == 1 })
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 )
 
@@ -115,23 +116,23 @@ func TestBadInput(t *testing.T) {
 			store.checkNoLoss(t, api, c)
 			started(t, store)
 			want := api.add(3)
-			waitFor(t, 10*time.Second, "the first events", func() bool { return c.has(want) })
+			pipelinetest.WaitFor(t, 10*time.Second, "the first events", func() bool { return c.has(want) })
 
 			// Metrics are process-wide: compare against the value before.
 			errs := metrics.SourceErrors.WithLabelValues(name, tc.kind)
 			errs0 := counterValue(errs)
 			api.setIntercept(failFirst(tc.step, 2, tc.bad))
 			want = append(want, api.add(9)...) // more than two pages
-			waitFor(t, 20*time.Second, "every event after the bad answers", func() bool { return c.has(want) })
+			pipelinetest.WaitFor(t, 20*time.Second, "every event after the bad answers", func() bool { return c.has(want) })
 			if got := counterValue(errs) - errs0; got != 2 {
 				t.Errorf("tributary_source_errors_total{kind=%q} = %v, want 2", tc.kind, got)
 			}
-			logged := log.lines("ERROR")
+			logged := log.Lines("ERROR")
 			t.Log(logged[0])
 			if len(logged) != 2 || !strings.Contains(logged[0], "kind:"+tc.kind) {
 				t.Errorf("want 2 logged errors of kind %s, got %q", tc.kind, logged)
 			}
-			if strings.Contains(log.all(), "s3cr3t") {
+			if strings.Contains(log.String(), "s3cr3t") {
 				t.Error("the API key appears in the logs")
 			}
 			if elsewhereHits.Load() != 0 {
@@ -149,7 +150,7 @@ func TestBadInput(t *testing.T) {
 			// The source carried on: the cursor reached the newest event.
 			last := store.saved()[len(store.saved())-1]
 			newest := findEvent(api, want[len(want)-1])
-			waitFor(t, 10*time.Second, "the cursor to reach the newest event", func() bool {
+			pipelinetest.WaitFor(t, 10*time.Second, "the cursor to reach the newest event", func() bool {
 				last = store.saved()[len(store.saved())-1]
 				return last.Cursor.Equal(newest.CreatedAt.UTC())
 			})

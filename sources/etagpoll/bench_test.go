@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 )
@@ -105,7 +106,7 @@ func BenchmarkIdleSources(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	startRouter(b, r)
+	pipelinetest.RunRouter(b, r)
 	runIdle(b, polls, before)
 }
 

@@ -3,7 +3,9 @@ package etagpoll
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,12 +13,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 )
 
 // pipeline builds a router with one pipeline: src → Postgres topic → sink.
-func pipeline(t testing.TB, pool *pgxpool.Pool, name string, src *Source, sink *recordingSink) *router.Router {
+func pipeline(t testing.TB, pool *pgxpool.Pool, name string, src *Source, sink *pipelinetest.Sink) *router.Router {
 	t.Helper()
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), CloseTimeout: 5 * time.Second},
 		router.Pipeline{
@@ -60,8 +63,8 @@ func TestEndToEndClockSkew(t *testing.T) {
 			history := []string{api.addLate(20 * time.Minute), api.addLate(11 * time.Minute)}
 			store := &savingStore{Store: checkpoint.NewStore(pool)}
 			src, _, _ := newTestSource(t, api, store, "skew", func(c *Config) { c.StartFrom = api.now().Add(-10 * time.Minute) })
-			sink := newRecordingSink()
-			startRouter(t, pipeline(t, pool, "doors", src, sink))
+			sink := pipelinetest.NewSink(nil)
+			pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src, sink))
 			started(t, store)
 
 			var want []string
@@ -93,14 +96,14 @@ func TestEndToEndClockSkew(t *testing.T) {
 				want = append(want, batch...)
 				w := append([]string(nil), want...)
 				mu.Unlock()
-				waitFor(t, 20*time.Second, fmt.Sprintf("round %d at the sink", round), func() bool {
-					return len(missing(sink.snapshot(), w)) == 0
+				pipelinetest.WaitFor(t, 20*time.Second, fmt.Sprintf("round %d at the sink", round), func() bool {
+					return len(missing(sink.Counts(), w)) == 0
 				})
 			}
 			if inflight == 0 {
 				t.Fatal("no events were inserted during a fetch")
 			}
-			got := sink.snapshot()
+			got := sink.Counts()
 			for _, id := range want {
 				if got[id] != 1 {
 					t.Errorf("event %s delivered %d times, want 1", id, got[id])
@@ -129,16 +132,22 @@ func TestEndToEndClockSkew(t *testing.T) {
 			if skipped == 0 {
 				t.Errorf("no overlap re-reads skipped (acked %v for %d events)", acked, len(want))
 			}
-			// The cursor is in the server's clock: the newest createdAt.
-			last := store.saved()[len(store.saved())-1]
+			// The cursor is in the server's clock: the newest createdAt. The
+			// save follows the window's last ack, which may come after the
+			// sink has the event: wait for it rather than read a save early.
 			var newest time.Time
 			for _, e := range api.all() {
 				if e.CreatedAt.After(newest) {
 					newest = e.CreatedAt
 				}
 			}
-			if !last.Cursor.Equal(newest.UTC()) {
-				t.Errorf("cursor %s, want the newest createdAt %s (server clock)", last.Cursor, newest.UTC())
+			last := func() State { saves := store.saved(); return saves[len(saves)-1] }
+			deadline := time.Now().Add(10 * time.Second)
+			for !last().Cursor.Equal(newest.UTC()) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if c := last().Cursor; !c.Equal(newest.UTC()) {
+				t.Errorf("cursor %s, want the newest createdAt %s (server clock)", c, newest.UTC())
 			}
 		})
 	}
@@ -156,16 +165,28 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	api := newFakeAPI(t)
 	api.maxPage = 5
 	store := &savingStore{Store: checkpoint.NewStore(pool)}
-	src, _, _ := newTestSource(t, api, store, "restart", func(c *Config) { c.StartFrom = api.now().Add(-time.Hour) })
-	sink1 := newRecordingSink()
-	stop := startRouter(t, pipeline(t, pool, "doors", src, sink1))
+	// Each run tags its requests: a request of the first run still in the
+	// server's hands when it stops must not pass for one of the second's.
+	src, _, _ := newTestSource(t, api, store, "restart", func(c *Config) {
+		c.StartFrom = api.now().Add(-time.Hour)
+		c.Header = http.Header{"X-Test-Run": {"1"}}
+	})
+	sink1 := pipelinetest.NewSink(nil)
+	stop := pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src, sink1))
 	started(t, store)
 	first := api.add(12)
-	waitFor(t, 20*time.Second, "the first batch", func() bool { return len(missing(sink1.snapshot(), first)) == 0 })
+	pipelinetest.WaitFor(t, 20*time.Second, "the first batch", func() bool { return len(missing(sink1.Counts(), first)) == 0 })
 	n := len(api.requests())
-	waitFor(t, 10*time.Second, "an idle poll", func() bool {
+	pipelinetest.WaitFor(t, 10*time.Second, "an idle poll", func() bool {
 		reqs := api.requests()
 		return len(reqs) > n+1 && reqs[len(reqs)-1].status == 304
+	})
+	// Delivery to a sink is at least once: one the sink has seen but whose
+	// ack the stop cuts off comes again after the restart. Wait for the acks,
+	// so that any first-run event at the second sink can only be one the
+	// restarted source got stored again.
+	pipelinetest.WaitFor(t, 10*time.Second, "the first run's deliveries acked", func() bool {
+		return pipelinetest.Delivered(t, pool, "doors", "hook")
 	})
 	stop()
 
@@ -174,14 +195,13 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 		t.Fatalf("no checkpoint after the first run: %v", err)
 	}
 	second := api.add(13) // while nobody polls
-	before := len(api.requests())
 
 	store2 := &savingStore{Store: checkpoint.NewStore(pool)}
-	src2, _, log2 := newTestSource(t, api, store2, "restart", nil)
-	sink2 := newRecordingSink()
-	startRouter(t, pipeline(t, pool, "doors", src2, sink2))
-	waitFor(t, 20*time.Second, "the second batch after the restart", func() bool {
-		return len(missing(sink2.snapshot(), second)) == 0
+	src2, _, log2 := newTestSource(t, api, store2, "restart", func(c *Config) { c.Header = http.Header{"X-Test-Run": {"2"}} })
+	sink2 := pipelinetest.NewSink(nil)
+	pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src2, sink2))
+	pipelinetest.WaitFor(t, 20*time.Second, "the second batch after the restart", func() bool {
+		return len(missing(sink2.Counts(), second)) == 0
 	})
 	// The restarted source re-read the first run's events in the overlap
 	// and handed them on (its in-memory set starts empty); the router's
@@ -189,7 +209,7 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	if acked := counterValue(src2.m.acked); int(acked) <= len(second) {
 		t.Errorf("restarted source acked %v messages for %d new events: the overlap re-read nothing", acked, len(second))
 	}
-	got := sink2.snapshot()
+	got := sink2.Counts()
 	for _, id := range first {
 		if got[id] != 0 {
 			t.Errorf("event %s of the first run delivered again after the restart", id)
@@ -200,7 +220,24 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 			t.Errorf("event %s delivered %d times", id, got[id])
 		}
 	}
-	reqs := api.requests()[before:]
+	stored := storedIDs(t, pool, "doors")
+	for _, id := range append(slices.Clone(first), second...) {
+		if stored[id] != 1 {
+			t.Errorf("topic holds %s %d times, want once", id, stored[id])
+		}
+	}
+	if len(stored) != len(first)+len(second) {
+		t.Errorf("topic holds %d events, want %d", len(stored), len(first)+len(second))
+	}
+	var reqs []fakeRequest
+	for _, r := range api.requests() {
+		if r.run == "2" {
+			reqs = append(reqs, r)
+		}
+	}
+	if len(reqs) < 2 {
+		t.Fatalf("restarted source made %d requests, want a probe and a fetch at least", len(reqs))
+	}
 	if reqs[0].step != "probe" || len(reqs[0].ifNoneMatch) != 1 || reqs[0].ifNoneMatch[0] != saved.ETag {
 		t.Fatalf("first request after restart %+v: want a probe with the stored ETag %q", reqs[0], saved.ETag)
 	}
@@ -209,7 +246,7 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	if reqs[1].step != "fetch" || q.Get("startDate") != wantSince {
 		t.Fatalf("first fetch after restart %+v: want startDate %s (stored cursor minus the overlap, not below the start)", reqs[1], wantSince)
 	}
-	if log2.lines("ERROR") != nil {
-		t.Errorf("errors after restart: %v", log2.lines("ERROR"))
+	if log2.Lines("ERROR") != nil {
+		t.Errorf("errors after restart: %v", log2.Lines("ERROR"))
 	}
 }

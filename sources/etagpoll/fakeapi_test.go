@@ -54,6 +54,7 @@ type fakeEvent struct {
 }
 
 type fakeRequest struct {
+	run         string // the X-Test-Run header, telling sources on one API apart
 	step        string
 	query       string
 	ifNoneMatch []string
@@ -164,7 +165,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		step = "probe"
 	}
 	f.mu.Lock()
-	rec := fakeRequest{step: step, query: r.URL.RawQuery, ifNoneMatch: r.Header.Values("If-None-Match")}
+	rec := fakeRequest{run: r.Header.Get("X-Test-Run"), step: step, query: r.URL.RawQuery, ifNoneMatch: r.Header.Values("If-None-Match")}
 	f.log = append(f.log, rec)
 	n := len(f.log) - 1
 	intercept := f.intercept

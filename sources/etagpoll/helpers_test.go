@@ -2,85 +2,17 @@ package etagpoll
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 )
-
-// testLogger records what the source logs, so tests can check that errors
-// are logged clearly and that secrets are not.
-type testLogger struct {
-	mu      sync.Mutex
-	entries []string
-	fields  watermill.LogFields
-	parent  *testLogger
-}
-
-func (l *testLogger) root() *testLogger {
-	if l.parent != nil {
-		return l.parent.root()
-	}
-	return l
-}
-
-func (l *testLogger) add(level, msg string, err error, f watermill.LogFields) {
-	all := watermill.LogFields{}
-	for k, v := range l.fields {
-		all[k] = v
-	}
-	for k, v := range f {
-		all[k] = v
-	}
-	line := fmt.Sprintf("%s %s err=%v %v", level, msg, err, all)
-	r := l.root()
-	r.mu.Lock()
-	r.entries = append(r.entries, line)
-	r.mu.Unlock()
-}
-
-func (l *testLogger) Error(msg string, err error, f watermill.LogFields) { l.add("ERROR", msg, err, f) }
-func (l *testLogger) Info(msg string, f watermill.LogFields)             { l.add("INFO", msg, nil, f) }
-func (l *testLogger) Debug(msg string, f watermill.LogFields)            { l.add("DEBUG", msg, nil, f) }
-func (l *testLogger) Trace(msg string, f watermill.LogFields)            { l.add("TRACE", msg, nil, f) }
-func (l *testLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
-	all := watermill.LogFields{}
-	for k, v := range l.fields {
-		all[k] = v
-	}
-	for k, v := range f {
-		all[k] = v
-	}
-	return &testLogger{fields: all, parent: l}
-}
-
-func (l *testLogger) lines(level string) []string {
-	r := l.root()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.entries {
-		if strings.HasPrefix(e, level+" ") {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func (l *testLogger) all() string {
-	r := l.root()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return strings.Join(r.entries, "\n")
-}
 
 // clock compresses the source's waits: it records each wait asked for and
 // sleeps at most max of it, so a 60 s interval costs the test milliseconds
@@ -168,7 +100,7 @@ func (s *savingStore) saved() []State {
 }
 
 // newTestSource builds a source on api with compressed waits; mod adjusts cfg.
-func newTestSource(t testing.TB, api *fakeAPI, store Checkpointer, name string, mod func(*Config)) (*Source, *clock, *testLogger) {
+func newTestSource(t testing.TB, api *fakeAPI, store Checkpointer, name string, mod func(*Config)) (*Source, *clock, *pipelinetest.Logger) {
 	t.Helper()
 	cfg := Config{
 		Name:        name,
@@ -179,7 +111,7 @@ func newTestSource(t testing.TB, api *fakeAPI, store Checkpointer, name string, 
 	if mod != nil {
 		mod(&cfg)
 	}
-	log := &testLogger{}
+	log := &pipelinetest.Logger{}
 	s, err := NewSource(cfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -269,85 +201,4 @@ func missing(got map[string]int, want []string) []string {
 		}
 	}
 	return out
-}
-
-// recordingSink records what a pipeline delivers.
-type recordingSink struct {
-	mu  sync.Mutex
-	got map[string]int
-	md  map[string]message.Metadata
-}
-
-func newRecordingSink() *recordingSink {
-	return &recordingSink{got: map[string]int{}, md: map[string]message.Metadata{}}
-}
-
-func (s *recordingSink) Publish(_ string, msgs ...*message.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range msgs {
-		id := tributary.EventID(m)
-		s.got[id]++
-		s.md[id] = m.Metadata
-	}
-	return nil
-}
-
-func (s *recordingSink) Close() error { return nil }
-
-func (s *recordingSink) snapshot() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.got))
-	for k, v := range s.got {
-		out[k] = v
-	}
-	return out
-}
-
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-type runner interface {
-	Run(context.Context) error
-	Running() <-chan struct{}
-}
-
-// startRouter runs r until stop is called (or the test ends).
-func startRouter(t testing.TB, r runner) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	select {
-	case <-r.Running():
-	case err := <-done:
-		t.Fatalf("router stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("router did not start")
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("router: %v", err)
-				}
-			case <-time.After(60 * time.Second):
-				t.Error("router did not stop")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 )
@@ -145,7 +146,7 @@ func TestSIGKILLBetweenFetchAndAck(t *testing.T) {
 	for round := 1; round <= 2; round++ {
 		cmd, out := spawn()
 		before := len(stored())
-		waitFor(t, 60*time.Second, fmt.Sprintf("round %d: the child to store part of the window", round), func() bool {
+		pipelinetest.WaitFor(t, 60*time.Second, fmt.Sprintf("round %d: the child to store part of the window", round), func() bool {
 			return len(stored()) >= before+30
 		})
 		kill(cmd, out)
@@ -168,14 +169,14 @@ func TestSIGKILLBetweenFetchAndAck(t *testing.T) {
 
 	cmd, out := spawn()
 	more := []string{}
-	waitFor(t, 60*time.Second, "every event after the restart", func() bool {
+	pipelinetest.WaitFor(t, 60*time.Second, "every event after the restart", func() bool {
 		if len(more) == 0 && len(stored()) >= len(want) {
 			more = api.add(20) // and new ones while it runs
 		}
 		return len(more) > 0 && len(missing(stored(), append(want, more...))) == 0
 	})
 	newest := findEvent(api, more[len(more)-1]).CreatedAt.UTC()
-	waitFor(t, 30*time.Second, "the checkpoint to reach the newest event", func() bool {
+	pipelinetest.WaitFor(t, 30*time.Second, "the checkpoint to reach the newest event", func() bool {
 		var st State
 		_, _ = checkpoint.NewStore(pool).Load(context.Background(), "etagpoll/killed", &st)
 		return st.ETag != "" && st.Cursor.Equal(newest)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/backoff"
 	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
@@ -380,19 +381,8 @@ func (s *Source) count(step, outcome string) {
 	c.Inc()
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// sleepCtx is the source's real clock; tests replace s.sleep.
+func sleepCtx(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }
 
 var _ message.Subscriber = (*Source)(nil)
 

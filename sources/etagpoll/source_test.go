@@ -14,6 +14,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 )
 
@@ -23,7 +24,7 @@ const secret = "Bearer s3cr3t-token-value"
 // returns the states saved so far.
 func started(t *testing.T, store *savingStore) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "the source to store its start", func() bool { return len(store.saved()) > 0 })
+	pipelinetest.WaitFor(t, 10*time.Second, "the source to store its start", func() bool { return len(store.saved()) > 0 })
 }
 
 func TestFlowETagsAndMetadata(t *testing.T) {
@@ -45,11 +46,11 @@ func TestFlowETagsAndMetadata(t *testing.T) {
 			var want []string
 			for round := range 3 {
 				want = append(want, api.add(3+round)...)
-				waitFor(t, 10*time.Second, "events of round "+fmt.Sprint(round), func() bool { return c.has(want) })
+				pipelinetest.WaitFor(t, 10*time.Second, "events of round "+fmt.Sprint(round), func() bool { return c.has(want) })
 			}
 			// Let a few idle polls happen.
 			n := len(api.requests())
-			waitFor(t, 10*time.Second, "idle polls", func() bool { return len(api.requests()) > n+5 })
+			pipelinetest.WaitFor(t, 10*time.Second, "idle polls", func() bool { return len(api.requests()) > n+5 })
 
 			got := c.distinct()
 			for _, id := range history {
@@ -107,7 +108,7 @@ func TestFlowETagsAndMetadata(t *testing.T) {
 				msg.Metadata.Get(MetaTimestamp) != ev.Timestamp.UTC().Format(time.RFC3339Nano) {
 				t.Fatalf("message %s %v does not carry event %+v", msg.UUID, msg.Metadata, ev)
 			}
-			if strings.Contains(log.all(), "s3cr3t") {
+			if strings.Contains(log.String(), "s3cr3t") {
 				t.Fatal("the auth secret appears in the logs")
 			}
 		})
@@ -148,7 +149,7 @@ func TestPagingOldestFirstAndRedelivery(t *testing.T) {
 			store.checkNoLoss(t, api, c)
 			started(t, store)
 			want := api.add(60)
-			waitFor(t, 20*time.Second, "60 events across pages", func() bool { return c.has(want) })
+			pipelinetest.WaitFor(t, 20*time.Second, "60 events across pages", func() bool { return c.has(want) })
 			got := c.got()
 			// First deliveries must be oldest first.
 			var firsts []string
@@ -182,7 +183,7 @@ func TestPoliteWaits(t *testing.T) {
 		store := &savingStore{Store: checkpoint.NewStore(pool)}
 		src, clk, _ := newTestSource(t, api, store, "polite-xpi", nil)
 		collect(t, src, false)
-		waitFor(t, 10*time.Second, "polls", func() bool { return api.count("probe") >= 5 })
+		pipelinetest.WaitFor(t, 10*time.Second, "polls", func() bool { return api.count("probe") >= 5 })
 		for _, d := range clk.recorded()[1:] { // [0] is the start-up spread
 			if d < 90*time.Second || d > 99*time.Second {
 				t.Fatalf("wait %s, want the server's 90 s plus jitter", d)
@@ -198,7 +199,7 @@ func TestPoliteWaits(t *testing.T) {
 		})
 		src, clk, _ := newTestSource(t, api, store, "polite-backoff", nil)
 		collect(t, src, false)
-		waitFor(t, 10*time.Second, "polls", func() bool { return api.count("probe") >= 7 })
+		pipelinetest.WaitFor(t, 10*time.Second, "polls", func() bool { return api.count("probe") >= 7 })
 		w := clk.recorded()[1:]
 		bounds := [][2]time.Duration{{60, 66}, {120, 132}, {240, 264}, {480, 528}, {60, 66}}
 		for i, b := range bounds {
@@ -231,7 +232,7 @@ func TestStartsAtServerClock(t *testing.T) {
 				t.Fatalf("start %s is not the server's clock %s", start, api.now())
 			}
 			want := api.add(5)
-			waitFor(t, 10*time.Second, "events after the start", func() bool { return c.has(want) })
+			pipelinetest.WaitFor(t, 10*time.Second, "events after the start", func() bool { return c.has(want) })
 			got := c.distinct()
 			for _, id := range history {
 				if got[id] != 0 {
@@ -324,13 +325,13 @@ func TestCheckpointSaveFailure(t *testing.T) {
 		return nil
 	})
 	want := api.add(5)
-	waitFor(t, 10*time.Second, "events", func() bool { return c.has(want) })
+	pipelinetest.WaitFor(t, 10*time.Second, "events", func() bool { return c.has(want) })
 	newest := findEvent(api, want[len(want)-1]).CreatedAt.UTC()
-	waitFor(t, 10*time.Second, "the checkpoint to be saved after the failures", func() bool {
+	pipelinetest.WaitFor(t, 10*time.Second, "the checkpoint to be saved after the failures", func() bool {
 		s := store.saved()
 		return s[len(s)-1].Cursor.Equal(newest)
 	})
-	if n := len(log.lines("ERROR")); n != 2 || !strings.Contains(log.lines("ERROR")[0], "kind:checkpoint") {
-		t.Fatalf("want 2 checkpoint errors logged, got %q", log.lines("ERROR"))
+	if n := len(log.Lines("ERROR")); n != 2 || !strings.Contains(log.Lines("ERROR")[0], "kind:checkpoint") {
+		t.Fatalf("want 2 checkpoint errors logged, got %q", log.Lines("ERROR"))
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // nextWait is how long to wait before the next poll: the interval (or the
@@ -16,13 +18,10 @@ import (
 func (s *Source) nextWait(failures int, serverInterval, retryAfter time.Duration) time.Duration {
 	d := s.cfg.Interval
 	if failures > 0 {
-		b := s.cfg.BackoffBase
-		for i := 1; i < failures && b < s.cfg.MaxBackoff; i++ {
-			b *= 2
-		}
-		d = max(d, min(b, s.cfg.MaxBackoff))
+		d = max(d, backoff.Exponential(s.cfg.BackoffBase, 2, failures-1, s.cfg.MaxBackoff))
 	}
 	d = max(d, serverInterval)
+	// Not backoff.Jitter: that one also shortens.
 	if s.cfg.Jitter > 0 {
 		d += time.Duration(rand.Float64() * s.cfg.Jitter * float64(d))
 	}

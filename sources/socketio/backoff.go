@@ -1,8 +1,9 @@
 package socketio
 
 import (
-	"math/rand/v2"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // Backoff spaces reconnect attempts: Initial·2^(n-1) capped at Max, each
@@ -31,16 +32,5 @@ func (b *Backoff) setDefaults() {
 
 // Delay is the wait before attempt n (1-based).
 func (b Backoff) Delay(n int) time.Duration {
-	d := b.Initial
-	for i := 1; i < n && d < b.Max; i++ {
-		d *= 2
-	}
-	if d > b.Max {
-		d = b.Max
-	}
-	if b.Jitter > 0 {
-		f := 1 + b.Jitter*(2*rand.Float64()-1)
-		d = time.Duration(float64(d) * f)
-	}
-	return d
+	return backoff.Jitter(backoff.Exponential(b.Initial, 2, n-1, b.Max), b.Jitter)
 }

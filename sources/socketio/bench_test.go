@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sources/socketio"
@@ -135,34 +136,24 @@ func ingestRate(b *testing.B, sub message.Subscriber, n int, ready func(), start
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "bench",
 		Sources: []router.Source{{Name: "panel", Subscriber: sub}},
-		Sinks:   []router.Sink{{Name: "noop", Publisher: &countingSink{got: map[string]int{}}}},
+		Sinks:   []router.Sink{{Name: "noop", Publisher: pipelinetest.NewSink(nil)}},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	stop := pipelinetest.RunRouter(b, r)
 	// Stop this router before the caller measures anything else.
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("router: %v", err)
-		}
+		stop()
 		_ = sub.Close()
 	}()
-	select {
-	case <-r.Running():
-	case err := <-done:
-		b.Fatalf("router stopped: %v", err)
-	}
 	ready()
 	t0 := time.Now()
 	start()
 	deadline := time.Now().Add(5 * time.Minute)
-	for topicRows(b, pool, "bench") < n {
+	for pipelinetest.TopicRows(b, pool, "bench") < n {
 		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d events stored", topicRows(b, pool, "bench"), n)
+			b.Fatalf("only %d of %d events stored", pipelinetest.TopicRows(b, pool, "bench"), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

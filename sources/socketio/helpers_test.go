@@ -111,17 +111,6 @@ func (c *collector) types() map[string]int {
 	return out
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // subscribe builds a subscriber, subscribes and closes it at cleanup.
 func subscribe(t *testing.T, cfg socketio.Config, logger watermill.LoggerAdapter) (*socketio.Subscriber, <-chan *message.Message) {
 	t.Helper()

@@ -21,6 +21,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/socketcommand"
 	"github.com/tributary-dev/tributary/sources/socketio"
@@ -190,7 +191,7 @@ func TestRealSocketIOServer(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmds.Close() })
 
-	waitFor(t, 10*time.Second, "connected to node", func() bool { return sub.Status().State == socketio.StateConnected })
+	pipelinetest.WaitFor(t, 10*time.Second, "connected to node", func() bool { return sub.Status().State == socketio.StateConnected })
 	emit := func(topic string, doorID int) {
 		peer.control("emit", map[string]any{"event": topic, "data": map[string]any{
 			"topic": topic, "body": map[string]any{"doorId": doorID}, "occurred": "2023-05-04 17:59:16"}})
@@ -200,7 +201,7 @@ func TestRealSocketIOServer(t *testing.T) {
 	emit("door.alarm.forced", 1)
 	emit("door.input.dps.opened", 1)
 	emit("liveEvent", 1) // filtered out
-	waitFor(t, 10*time.Second, "two door events", func() bool { return got.len() == 2 })
+	pipelinetest.WaitFor(t, 10*time.Second, "two door events", func() bool { return got.len() == 2 })
 
 	// 2. Token renewal: the server only accepts a new token; events are held
 	// behind invalidToken until the client fetches it and sends renewedToken.
@@ -210,7 +211,7 @@ func TestRealSocketIOServer(t *testing.T) {
 	peer.control("rotate", map[string]string{"token": "node-token-two-9c1d"})
 	emit("door.alarm.propped.on", 2)
 	emit("door.alarm.propped.off", 2)
-	waitFor(t, 10*time.Second, "the held events after renewal", func() bool { return got.len() == 4 })
+	pipelinetest.WaitFor(t, 10*time.Second, "the held events after renewal", func() bool { return got.len() == 4 })
 	// Outlive the server's heartbeat limit (pingInterval 200 ms + pingTimeout
 	// 1 s): only a client whose pings the real server accepts stays connected.
 	time.Sleep(1500 * time.Millisecond)
@@ -223,7 +224,7 @@ func TestRealSocketIOServer(t *testing.T) {
 	if err := cmds.Publish("commands", msg); err != nil {
 		t.Fatalf("command: %v", err)
 	}
-	waitFor(t, 10*time.Second, "the command result as an event", func() bool { return got.types()["command.result.succeed"] == 1 })
+	pipelinetest.WaitFor(t, 10*time.Second, "the command result as an event", func() bool { return got.types()["command.result.succeed"] == 1 })
 	bad := message.NewMessage("c2", []byte(`{"topic":"door.try.open","body":{"doorId":999}}`))
 	if err := cmds.Publish("commands", bad); err == nil || !middleware.IsPermanent(err) || !strings.Contains(err.Error(), "Command is not supported.") {
 		t.Fatalf("serverError: err = %v; want permanent", err)
@@ -231,21 +232,21 @@ func TestRealSocketIOServer(t *testing.T) {
 
 	// 4. The server restarts: the client reconnects (with the renewed token) and events flow.
 	peer.stop()
-	waitFor(t, 10*time.Second, "the client to notice", func() bool { return sub.Status().State != socketio.StateConnected })
+	pipelinetest.WaitFor(t, 10*time.Second, "the client to notice", func() bool { return sub.Status().State != socketio.StateConnected })
 	peer.start("node-token-two-9c1d")
-	waitFor(t, 20*time.Second, "reconnected to the restarted server", func() bool {
+	pipelinetest.WaitFor(t, 20*time.Second, "reconnected to the restarted server", func() bool {
 		return sub.Status().State == socketio.StateConnected && sub.Status().Connects == 2
 	})
-	waitFor(t, 5*time.Second, "the server to see the client", func() bool { return peer.clients() == 1 })
+	pipelinetest.WaitFor(t, 5*time.Second, "the server to see the client", func() bool { return peer.clients() == 1 })
 	emit("door.forceclose.on", 3)
-	waitFor(t, 10*time.Second, "an event after the restart", func() bool { return got.types()["door.forceclose.on"] == 1 })
+	pipelinetest.WaitFor(t, 10*time.Second, "an event after the restart", func() bool { return got.types()["door.forceclose.on"] == 1 })
 	if err := cmds.Publish("commands", message.NewMessage("c3", []byte(`{"topic":"endpoint.discover","body":{}}`))); err != nil {
 		t.Fatalf("command after restart: %v", err)
 	}
 
 	want := map[string]int{"door.alarm.forced": 1, "door.input.dps.opened": 1, "door.alarm.propped.on": 1,
 		"door.alarm.propped.off": 1, "command.result.succeed": 2, "door.forceclose.on": 1}
-	waitFor(t, 10*time.Second, "every event", func() bool { return fmt.Sprint(got.types()) == fmt.Sprint(want) })
+	pipelinetest.WaitFor(t, 10*time.Second, "every event", func() bool { return fmt.Sprint(got.types()) == fmt.Sprint(want) })
 	for _, m := range got.all() {
 		if m.Metadata.Get(tributary.MetaEventID) == "" {
 			t.Fatalf("message without event id: %v", m.Metadata)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
@@ -43,7 +44,7 @@ func TestTokenRenewalReplaysHeldEvents(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		srv.Emit("/", "door.request.allowed", socketiotest.SampleEvent("door.request.allowed", socketiotest.Door{ID: 1}, time.Now(), i))
 	}
-	waitFor(t, 5*time.Second, "the held events after renewal", func() bool { return got.len() == 3 })
+	pipelinetest.WaitFor(t, 5*time.Second, "the held events after renewal", func() bool { return got.len() == 3 })
 	if calls.Load() != 2 {
 		t.Fatalf("token provider called %d times, want 2 (connect, renewal)", calls.Load())
 	}
@@ -52,7 +53,7 @@ func TestTokenRenewalReplaysHeldEvents(t *testing.T) {
 	}
 	// A later reconnect dials with the renewed token.
 	srv.Drop()
-	waitFor(t, 5*time.Second, "reconnect", func() bool { return sub.Status().Connects == 2 })
+	pipelinetest.WaitFor(t, 5*time.Second, "reconnect", func() bool { return sub.Status().Connects == 2 })
 	dials := srv.DialTokens()
 	if dials[len(dials)-1] != second {
 		t.Fatalf("reconnect dialled with the old token")
@@ -76,7 +77,7 @@ func TestRefusedHandshakeFetchesANewToken(t *testing.T) {
 		return "good-token-77", nil
 	})
 	sub, _ := subscribe(t, socketio.Config{Socket: cfg}, nil)
-	waitFor(t, 5*time.Second, "connected with the fresh token", func() bool { return sub.Status().State == socketio.StateConnected })
+	pipelinetest.WaitFor(t, 5*time.Second, "connected with the fresh token", func() bool { return sub.Status().State == socketio.StateConnected })
 	st := sub.Status()
 	if !strings.Contains(st.LastError, "Authentication error") || strings.Contains(st.LastError, "stale-token-11") {
 		t.Fatalf("last error %q: want the refusal, without the token", st.LastError)
@@ -125,7 +126,7 @@ func TestTokenProvidersFromConfig(t *testing.T) {
 			cfg.Token = tt.cfg
 			sub, _ := subscribe(t, socketio.Config{Socket: cfg}, nil)
 			if tt.wantErr {
-				waitFor(t, 5*time.Second, "a token error", func() bool { return strings.Contains(sub.Status().LastError, "token") })
+				pipelinetest.WaitFor(t, 5*time.Second, "a token error", func() bool { return strings.Contains(sub.Status().LastError, "token") })
 				if srv.Clients() != 0 {
 					t.Fatal("connected without a token")
 				}
@@ -180,11 +181,11 @@ func TestReconnectsAfterFailures(t *testing.T) {
 			got := collect(t, ch)
 			waitJoined(t, srv, "/", 1)
 			tt.break_(srv)
-			waitFor(t, 5*time.Second, "the failure to be seen", func() bool { return sub.Status().LastError != "" })
+			pipelinetest.WaitFor(t, 5*time.Second, "the failure to be seen", func() bool { return sub.Status().LastError != "" })
 			if tt.heal != nil {
 				tt.heal(srv)
 			}
-			waitFor(t, 5*time.Second, "a reconnect", func() bool {
+			pipelinetest.WaitFor(t, 5*time.Second, "a reconnect", func() bool {
 				st := sub.Status()
 				return st.Connects >= 2 && st.State == socketio.StateConnected
 			})
@@ -204,7 +205,7 @@ func TestReconnectsAfterFailures(t *testing.T) {
 			}
 			waitJoined(t, srv, "/", 1)
 			srv.Emit("/", "door.forceclose.on", socketiotest.SampleEvent("door.forceclose.on", socketiotest.Door{ID: 1}, time.Now(), 0))
-			waitFor(t, 5*time.Second, "an event after the reconnect", func() bool { return got.types()["door.forceclose.on"] == 1 })
+			pipelinetest.WaitFor(t, 5*time.Second, "an event after the reconnect", func() bool { return got.types()["door.forceclose.on"] == 1 })
 		})
 	}
 }
@@ -215,10 +216,10 @@ func TestNoOpenPacket(t *testing.T) {
 	srv, url := startServer(t, socketiotest.Config{})
 	srv.SilentOpen(true)
 	sub, _ := subscribe(t, socketio.Config{Socket: fastSocket("no-open", url)}, nil)
-	waitFor(t, 5*time.Second, "a no-open error", func() bool { return strings.Contains(sub.Status().LastError, "no Engine.IO open packet") })
-	waitFor(t, 5*time.Second, "retries", func() bool { return sub.Status().Reconnects >= 2 })
+	pipelinetest.WaitFor(t, 5*time.Second, "a no-open error", func() bool { return strings.Contains(sub.Status().LastError, "no Engine.IO open packet") })
+	pipelinetest.WaitFor(t, 5*time.Second, "retries", func() bool { return sub.Status().Reconnects >= 2 })
 	srv.SilentOpen(false)
-	waitFor(t, 5*time.Second, "connected once the server behaves", func() bool { return sub.Status().State == socketio.StateConnected })
+	pipelinetest.WaitFor(t, 5*time.Second, "connected once the server behaves", func() bool { return sub.Status().State == socketio.StateConnected })
 }
 
 // The client pings every pingInterval (EIO 3: client pings, server pongs).
@@ -227,7 +228,7 @@ func TestClientPings(t *testing.T) {
 	srv, url := startServer(t, socketiotest.Config{PingInterval: 30 * time.Millisecond, PingTimeout: 200 * time.Millisecond})
 	sub, _ := subscribe(t, socketio.Config{Socket: fastSocket("pings", url)}, nil)
 	waitJoined(t, srv, "/", 1)
-	waitFor(t, 5*time.Second, "five pings", func() bool { return srv.Pings() >= 5 })
+	pipelinetest.WaitFor(t, 5*time.Second, "five pings", func() bool { return srv.Pings() >= 5 })
 	if st := sub.Status(); st.Connects != 1 {
 		t.Fatalf("reconnected while pongs were answered: %+v", st)
 	}
@@ -242,7 +243,7 @@ func TestDialErrorsAreRedacted(t *testing.T) {
 	cfg := fastSocket("redact-dial", url+"/socket.io/?token=secret-in-url-42")
 	logger, logs := newLogger()
 	sub, _ := subscribe(t, socketio.Config{Socket: cfg}, logger)
-	waitFor(t, 5*time.Second, "dial errors", func() bool { return sub.Status().Reconnects >= 2 })
+	pipelinetest.WaitFor(t, 5*time.Second, "dial errors", func() bool { return sub.Status().Reconnects >= 2 })
 	st := sub.Status()
 	if !strings.Contains(st.LastError, "dial failed") {
 		t.Fatalf("last error %q", st.LastError)
@@ -289,17 +290,17 @@ func TestJSONMode(t *testing.T) {
 	logger, logs := newLogger()
 	sub, ch := subscribe(t, socketio.Config{Socket: cfg}, logger)
 	got := collect(t, ch)
-	waitFor(t, 5*time.Second, "connected", func() bool { return sub.Status().State == socketio.StateConnected })
+	pipelinetest.WaitFor(t, 5*time.Second, "connected", func() bool { return sub.Status().State == socketio.StateConnected })
 	frames <- `{"id":"e1","topic":"door.request.allowed","body":{"doorId":1},"occurred":"2023-05-03 19:04:55"}`
 	frames <- `{"topic":"door.alarm.forced","body":{"doorId":1},"occurred":"2023-05-03 19:04:56"}`
-	waitFor(t, 5*time.Second, "two events", func() bool { return got.len() == 2 })
+	pipelinetest.WaitFor(t, 5*time.Second, "two events", func() bool { return got.len() == 2 })
 	frames <- `{"topic":` // malformed: error and reconnect
-	waitFor(t, 5*time.Second, "reconnect after malformed JSON", func() bool { return sub.Status().Connects == 2 })
+	pipelinetest.WaitFor(t, 5*time.Second, "reconnect after malformed JSON", func() bool { return sub.Status().Connects == 2 })
 	if !strings.Contains(sub.Status().LastError, "malformed") {
 		t.Fatalf("last error %q", sub.Status().LastError)
 	}
 	frames <- `{"topic":"door.alarm.forced.cleared","body":{"doorId":1}}`
-	waitFor(t, 5*time.Second, "the event after reconnect", func() bool { return got.len() == 3 })
+	pipelinetest.WaitFor(t, 5*time.Second, "the event after reconnect", func() bool { return got.len() == 3 })
 	ms := got.all()
 	if ms[0].Metadata.Get("tributary_event_id") != "e1" || !strings.HasPrefix(ms[1].Metadata.Get("tributary_event_id"), "sha256:") {
 		t.Fatalf("ids %q %q", ms[0].Metadata.Get("tributary_event_id"), ms[1].Metadata.Get("tributary_event_id"))
@@ -338,7 +339,7 @@ func TestCloseEndsSubscription(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "connected", func() bool { return sub.Status().State == socketio.StateConnected })
+		pipelinetest.WaitFor(t, 5*time.Second, "connected", func() bool { return sub.Status().State == socketio.StateConnected })
 		if viaCtx {
 			cancel()
 		} else {

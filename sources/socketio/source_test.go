@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
@@ -28,7 +29,7 @@ func TestReceivesEverySeedTopic(t *testing.T) {
 		sent[topic] = ev
 		srv.Emit("/", topic, ev)
 	}
-	waitFor(t, 10*time.Second, "every seed topic", func() bool { return got.len() == len(socketio.SeedTopics) })
+	pipelinetest.WaitFor(t, 10*time.Second, "every seed topic", func() bool { return got.len() == len(socketio.SeedTopics) })
 	types := got.types()
 	for _, topic := range socketio.SeedTopics {
 		if types[topic] != 1 {
@@ -87,7 +88,7 @@ func TestTopicFilter(t *testing.T) {
 		srv.Emit("/", topic, socketiotest.SampleEvent(topic, socketiotest.Door{ID: 1}, time.Now(), i))
 	}
 	srv.Emit("/", "marker", map[string]string{"x": "y"}) // not kept either; everything before it was read
-	waitFor(t, 5*time.Second, "filtered events", func() bool { return got.len() == 5 })
+	pipelinetest.WaitFor(t, 5*time.Second, "filtered events", func() bool { return got.len() == 5 })
 	time.Sleep(100 * time.Millisecond)
 	want := map[string]int{"door.alarm.forced": 1, "door.alarm.forced.cleared": 1, "door.alarm.propped.off": 1, "door.alarm.propped.on": 1, "liveEvent": 1}
 	if fmt.Sprint(got.types()) != fmt.Sprint(want) {
@@ -105,7 +106,7 @@ func TestNamespace(t *testing.T) {
 	waitJoined(t, srv, "/panel", 1)
 	srv.Emit("/", "door.input.rex.on", map[string]any{"topic": "door.input.rex.on", "body": map[string]int{"doorId": 1}})
 	srv.Emit("/panel", "door.input.rex.off", map[string]any{"topic": "door.input.rex.off", "body": map[string]int{"doorId": 1}})
-	waitFor(t, 5*time.Second, "the namespaced event", func() bool { return got.len() >= 1 })
+	pipelinetest.WaitFor(t, 5*time.Second, "the namespaced event", func() bool { return got.len() >= 1 })
 	time.Sleep(100 * time.Millisecond)
 	if tps := got.types(); len(tps) != 1 || tps["door.input.rex.off"] != 1 {
 		t.Fatalf("got %v; want only the /panel event", tps)
@@ -150,7 +151,7 @@ func TestNackedMessageIsRedelivered(t *testing.T) {
 	if order[0] == order[1] || order[1] == order[2] {
 		t.Fatalf("order %v", order)
 	}
-	waitFor(t, time.Second, "no pending", func() bool { return sub.Pending() == 0 })
+	pipelinetest.WaitFor(t, time.Second, "no pending", func() bool { return sub.Pending() == 0 })
 }
 
 func TestEventIDIsStable(t *testing.T) {
@@ -187,12 +188,12 @@ func TestSameAlarmAcrossReconnectKeepsItsID(t *testing.T) {
 	waitJoined(t, srv, "/", 1)
 	alarm := socketiotest.SampleEvent("door.alarm.forced", socketiotest.Door{ID: 3, Name: "Dock"}, time.Date(2023, 5, 4, 17, 59, 16, 0, time.UTC), 0)
 	srv.Emit("/", "door.alarm.forced", alarm)
-	waitFor(t, 5*time.Second, "first alarm", func() bool { return got.len() == 1 })
+	pipelinetest.WaitFor(t, 5*time.Second, "first alarm", func() bool { return got.len() == 1 })
 	srv.Drop()
-	waitFor(t, 5*time.Second, "reconnect", func() bool { return sub.Status().Connects == 2 && srv.Clients() == 1 })
+	pipelinetest.WaitFor(t, 5*time.Second, "reconnect", func() bool { return sub.Status().Connects == 2 && srv.Clients() == 1 })
 	waitJoined(t, srv, "/", 1)
 	srv.Emit("/", "door.alarm.forced", alarm)
-	waitFor(t, 5*time.Second, "second alarm", func() bool { return got.len() == 2 })
+	pipelinetest.WaitFor(t, 5*time.Second, "second alarm", func() bool { return got.len() == 2 })
 	ms := got.all()
 	if ms[0].Metadata.Get(tributary.MetaEventID) != ms[1].Metadata.Get(tributary.MetaEventID) || ms[0].UUID != ms[1].UUID {
 		t.Fatalf("ids differ across reconnect: %s vs %s", ms[0].Metadata.Get(tributary.MetaEventID), ms[1].Metadata.Get(tributary.MetaEventID))
@@ -215,7 +216,7 @@ func TestBackpressureKeepsTheConnection(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond)
 	got := collect(t, ch)
-	waitFor(t, 5*time.Second, fmt.Sprintf("every event (status %+v)", sub.Status()), func() bool { return got.len() == n })
+	pipelinetest.WaitFor(t, 5*time.Second, fmt.Sprintf("every event (status %+v)", sub.Status()), func() bool { return got.len() == n })
 	if st := sub.Status(); st.Connects != 1 || srv.HeartbeatTimeouts() != 0 {
 		t.Fatalf("connection lost under backpressure: %+v, %d heartbeat timeouts", st, srv.HeartbeatTimeouts())
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sources/webhookin"
 )
 
@@ -96,7 +97,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	}
 	cancel()
 	waitClosed(t, msgs)
-	waitFor(t, 5*time.Second, "resubscribe", func() bool {
+	pipelinetest.WaitFor(t, 5*time.Second, "resubscribe", func() bool {
 		msgs, err = src.Subscribe(context.Background(), "t")
 		return err == nil
 	})

@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/webhook/signature"
 	"github.com/tributary-dev/tributary/sinks/webhook/signature/sigpeer"
@@ -25,33 +25,6 @@ import (
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-// recordingSink records what the pipeline delivers.
-type recordingSink struct {
-	mu  sync.Mutex
-	got map[string]int
-	md  map[string]message.Metadata
-}
-
-func newRecordingSink() *recordingSink {
-	return &recordingSink{got: map[string]int{}, md: map[string]message.Metadata{}}
-}
-
-func (s *recordingSink) Publish(_ string, msgs ...*message.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range msgs {
-		s.got[tributary.EventID(m)]++
-		s.md[tributary.EventID(m)] = m.Metadata
-	}
-	return nil
-}
-func (s *recordingSink) Close() error { return nil }
-func (s *recordingSink) Count(id string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.got[id]
-}
 
 func newSource(t testing.TB, cfg webhookin.Config) *webhookin.Source {
 	t.Helper()
@@ -64,10 +37,10 @@ func newSource(t testing.TB, cfg webhookin.Config) *webhookin.Source {
 
 // runPipeline mounts src in a ServeMux at /hooks/parakey, runs it as the
 // source of a Postgres-backed pipeline and returns the server URL.
-func runPipeline(t *testing.T, src *webhookin.Source) (string, *recordingSink, *pgxPool) {
+func runPipeline(t *testing.T, src *webhookin.Source) (string, *pipelinetest.Sink, *pgxPool) {
 	t.Helper()
 	pool := pgtest.NewPool(t)
-	sink := newRecordingSink()
+	sink := pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
 		Sources: []router.Source{{Name: "parakey", Subscriber: src}},
@@ -76,26 +49,11 @@ func runPipeline(t *testing.T, src *webhookin.Source) (string, *recordingSink, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	select {
-	case <-r.Running():
-	case err := <-done:
-		t.Fatalf("router: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("router did not start")
-	}
+	pipelinetest.RunRouter(t, r)
 	mux := http.NewServeMux()
 	mux.Handle("POST /hooks/parakey", src)
 	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("router: %v", err)
-		}
-	})
+	t.Cleanup(srv.Close) // before the router stops
 	return srv.URL + "/hooks/parakey", sink, pool
 }
 
@@ -128,9 +86,7 @@ func signed(t testing.TB, id string, ts time.Time, body string) http.Header {
 
 func storedCount(t testing.TB, pool *pgxPool, eventID string) int {
 	t.Helper()
-	var n int
-	err := pool.QueryRow(context.Background(),
-		`SELECT count(*) FROM "watermill_tributary.doors" WHERE metadata->>'tributary_event_id' = $1`, eventID).Scan(&n)
+	n, err := pipelinetest.TopicCount(context.Background(), pool, "doors", []string{eventID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +122,7 @@ func TestTwoHundredOnlyOnceStored(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, 20*time.Second, "sink to receive every event", func() bool {
+	pipelinetest.WaitFor(t, 20*time.Second, "sink to receive every event", func() bool {
 		for i := 0; i < 10; i++ {
 			if sink.Count("msg_"+strconv.Itoa(i)) != 1 {
 				return false
@@ -174,9 +130,7 @@ func TestTwoHundredOnlyOnceStored(t *testing.T) {
 		}
 		return true
 	})
-	sink.mu.Lock()
-	md := sink.md["msg_3"]
-	sink.mu.Unlock()
+	md := sink.Metadata("msg_3")
 	if md.Get(tributary.MetaEventType) != "door.unlocked" || md.Get(webhookin.MetaWebhookID) != "msg_3" ||
 		md.Get(tributary.MetaSource) != "parakey" || md.Get(webhookin.MetaWebhookTimestamp) == "" {
 		t.Fatalf("metadata %v", md)
@@ -233,7 +187,7 @@ func TestRefusals(t *testing.T) {
 	if storedCount(t, pool, "m1") != 1 || storedCount(t, pool, "m2")+storedCount(t, pool, "m3")+storedCount(t, pool, "m4") != 0 {
 		t.Fatal("a refused event was stored")
 	}
-	waitFor(t, 10*time.Second, "the good event delivered", func() bool { return sink.Count("m1") == 1 })
+	pipelinetest.WaitFor(t, 10*time.Second, "the good event delivered", func() bool { return sink.Count("m1") == 1 })
 	// Chunked body over the limit (no Content-Length).
 	req, _ := http.NewRequest(http.MethodPost, url, io.MultiReader(strings.NewReader(`{"id":"`), bytes.NewReader(bytes.Repeat([]byte("y"), 1000)), strings.NewReader(`"}`)))
 	req.Header = good("m5", "irrelevant")
@@ -310,15 +264,4 @@ func basic(user, pass string) string {
 	r, _ := http.NewRequest("GET", "/", nil)
 	r.SetBasicAuth(user, pass)
 	return strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")
-}
-
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
