@@ -163,9 +163,8 @@ func (b *BatchFeed) Run(ctx context.Context) {
 	for _, k := range feedEvents {
 		total += k.weight
 	}
-	for {
+	for waitAround(ctx, &b.mu, b.rng, b.cfg.Interval) {
 		b.mu.Lock()
-		wait := time.Duration(float64(b.cfg.Interval) * (0.5 + b.rng.Float64()))
 		pick, n := b.rng.IntN(total), 1+b.rng.IntN(4)
 		b.mu.Unlock()
 		feed := feedEvents[0].feed
@@ -176,13 +175,6 @@ func (b *BatchFeed) Run(ctx context.Context) {
 			}
 			pick -= k.weight
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-			b.add(feed, n)
-		}
+		b.add(feed, n)
 	}
 }

@@ -139,18 +139,8 @@ func (l *EventLog) Mount(mux *http.ServeMux) []string {
 
 // Run implements Simulator: a new event every Interval on average.
 func (l *EventLog) Run(ctx context.Context) {
-	for {
-		l.mu.Lock()
-		wait := time.Duration(float64(l.cfg.Interval) * (0.5 + l.rng.Float64()))
-		l.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-			l.Add()
-		}
+	for waitAround(ctx, &l.mu, l.rng, l.cfg.Interval) {
+		l.Add()
 	}
 }
 

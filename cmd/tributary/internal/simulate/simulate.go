@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -167,4 +168,20 @@ func (s *Server) Run(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// waitAround waits interval × [0.5, 1.5) — simulated events come irregularly
+// but at interval on average — and reports false once ctx ends. mu guards rng.
+func waitAround(ctx context.Context, mu *sync.Mutex, rng *rand.Rand, interval time.Duration) bool {
+	mu.Lock()
+	wait := time.Duration(float64(interval) * (0.5 + rng.Float64()))
+	mu.Unlock()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -106,17 +106,7 @@ func (s *SocketIO) Mount(mux *http.ServeMux) []string {
 // server's Shutdown).
 func (s *SocketIO) Run(ctx context.Context) {
 	defer s.srv.CloseServerSide()
-	for {
-		s.mu.Lock()
-		wait := time.Duration(float64(s.cfg.Interval) * (0.5 + s.rng.Float64()))
-		s.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	for waitAround(ctx, &s.mu, s.rng, s.cfg.Interval) {
 		for _, ev := range s.Next(time.Now()) {
 			s.srv.Emit("/", ev.Name, ev.Data)
 		}
