@@ -15,9 +15,10 @@ import (
 type Backend interface {
 	// init prepares the topics of the given pipelines.
 	init(ctx context.Context, pipelines []Pipeline, logger watermill.LoggerAdapter) error
-	// ingest runs fn in one unit of work (a transaction for Postgres) with a
-	// publisher bound to it; ctx carries the transaction for the middleware.
-	ingest(ctx context.Context, fn func(ctx context.Context, pub message.Publisher) error) error
+	// ingest runs every fn in one unit of work (a transaction for Postgres)
+	// with a publisher bound to it; ctx carries the transaction for the
+	// middleware. Any error rolls the whole unit back.
+	ingest(ctx context.Context, fns ...ingestFunc) error
 	// deliverySubscriber reads a topic as consumer group `group`.
 	deliverySubscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error)
 	// retrySubscriber reads a sink's delayed retry topic.

@@ -37,8 +37,13 @@ func Memory() *MemoryBackend {
 
 func (b *MemoryBackend) init(context.Context, []Pipeline, watermill.LoggerAdapter) error { return nil }
 
-func (b *MemoryBackend) ingest(ctx context.Context, fn func(context.Context, message.Publisher) error) error {
-	return fn(ctx, b.pubsub)
+func (b *MemoryBackend) ingest(ctx context.Context, fns ...ingestFunc) error {
+	for _, fn := range fns {
+		if err := fn(ctx, b.pubsub); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *MemoryBackend) deliverySubscriber(string, watermill.LoggerAdapter) (message.Subscriber, error) {

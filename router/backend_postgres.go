@@ -101,7 +101,7 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 	return nil
 }
 
-func (b *PostgresBackend) ingest(ctx context.Context, fn func(context.Context, message.Publisher) error) error {
+func (b *PostgresBackend) ingest(ctx context.Context, fns ...ingestFunc) error {
 	tx, err := b.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin ingest transaction: %w", err)
@@ -112,8 +112,11 @@ func (b *PostgresBackend) ingest(ctx context.Context, fn func(context.Context, m
 	if err != nil {
 		return err
 	}
-	if err := fn(middleware.ContextWithTx(ctx, wtx), pub); err != nil {
-		return err
+	txCtx := middleware.ContextWithTx(ctx, wtx)
+	for _, fn := range fns {
+		if err := fn(txCtx, pub); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit ingest transaction: %w", err)

@@ -74,26 +74,36 @@ func BenchmarkThroughput(b *testing.B) {
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 	})
 
-	b.Run("pipeline", func(b *testing.B) {
-		pool := pgtest.NewPool(b)
-		sink := &countingSink{want: int64(b.N), done: make(chan struct{})}
-		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-			Name:    "bench",
-			Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(pipelinetest.EventIDs("b", b.N)...)}},
-			Sinks:   []router.Sink{{Name: "sink", Publisher: sink}},
+	// One source hands on one event at a time (each waits for its ack); four
+	// sources at once let the ingest path share commits (group commit).
+	for _, sources := range []int{1, 4} {
+		b.Run(fmt.Sprintf("pipeline/sources=%d", sources), func(b *testing.B) {
+			pool := pgtest.NewPool(b)
+			sink := &countingSink{want: int64(b.N), done: make(chan struct{})}
+			ids := pipelinetest.EventIDs("b", b.N)
+			var srcs []router.Source
+			for i := 0; i < sources; i++ {
+				part := ids[i*len(ids)/sources : (i+1)*len(ids)/sources]
+				srcs = append(srcs, router.Source{Name: fmt.Sprintf("src%d", i), Subscriber: pipelinetest.NewEventSource(part...)})
+			}
+			r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+				Name:    "bench",
+				Sources: srcs,
+				Sinks:   []router.Sink{{Name: "sink", Publisher: sink}},
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			b.ResetTimer()
+			start := time.Now()
+			go func() { done <- r.Run(ctx) }()
+			<-sink.done
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			b.StopTimer()
+			cancel()
+			<-done
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		b.ResetTimer()
-		start := time.Now()
-		go func() { done <- r.Run(ctx) }()
-		<-sink.done
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
-		b.StopTimer()
-		cancel()
-		<-done
-	})
+	}
 }

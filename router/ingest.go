@@ -17,7 +17,7 @@ import (
 // event or not at all. Returning nil acks the source's message, which happens
 // only after that commit, so a source's cursor never runs ahead of what is
 // stored.
-func (r *Router) ingestHandler(p Pipeline, s Source) message.NoPublishHandlerFunc {
+func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) message.NoPublishHandlerFunc {
 	topic := Topic(p.Name)
 	labels := []string{p.Name, s.Name}
 	store := func(msg *message.Message) ([]*message.Message, error) {
@@ -42,7 +42,7 @@ func (r *Router) ingestHandler(p Pipeline, s Source) message.NoPublishHandlerFun
 			out.Metadata.Set(tributary.MetaEventID, msg.UUID)
 		}
 		st := &ingestState{}
-		err := r.cfg.Backend.ingest(msg.Context(), func(ctx context.Context, pub message.Publisher) error {
+		err := batcher.ingest(msg.Context(), func(ctx context.Context, pub message.Publisher) error {
 			st.pub, st.stored = pub, false
 			out.SetContext(context.WithValue(ctx, ingestKey{}, st))
 			_, err := handler(out)

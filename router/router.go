@@ -101,8 +101,14 @@ func (r *Router) Run(ctx context.Context) error {
 	if err := r.cfg.Backend.init(ctx, r.pipelines, r.logger); err != nil {
 		return err
 	}
+	// Ingest batchers outlive the Watermill router's handlers, which wait on
+	// them while draining; they stop once the router has returned.
+	bctx, stopBatchers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBatchers()
 	for _, p := range r.pipelines {
-		if err := r.addPipeline(p); err != nil {
+		batcher := newIngestBatcher(r.cfg.Backend)
+		go batcher.run(bctx)
+		if err := r.addPipeline(p, batcher); err != nil {
 			return err
 		}
 	}
@@ -140,12 +146,12 @@ func (r *Router) Run(ctx context.Context) error {
 	return err
 }
 
-func (r *Router) addPipeline(p Pipeline) error {
+func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 	for _, s := range p.Sources {
 		r.wm.AddConsumerHandler(
 			fmt.Sprintf("%s.ingest.%s", p.Name, s.Name),
 			s.Topic, s.Subscriber,
-			r.ingestHandler(p, s),
+			r.ingestHandler(p, s, batcher),
 		)
 	}
 	for _, s := range p.Sinks {

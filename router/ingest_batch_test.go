@@ -1,0 +1,71 @@
+package router_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/router"
+)
+
+// TestIngestBatchFailsOnlyTheBadMessage: four sources ingest at once, so
+// their messages share transactions; one event Postgres refuses (a NUL byte
+// in its id) must fail alone, every other event must be stored exactly once.
+func TestIngestBatchFailsOnlyTheBadMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	var srcs []router.Source
+	var good []string
+	for i, name := range []string{"s0", "s1", "s2", "s3"} {
+		ids := pipelinetest.EventIDs(name, 100)
+		good = append(good, ids...)
+		if i == 2 {
+			ids = append(ids[:50:50], append([]string{"bad\x00id"}, ids[50:]...)...)
+		}
+		srcs = append(srcs, router.Source{Name: name, Subscriber: pipelinetest.NewEventSource(ids...)})
+	}
+	failedBefore := testutil.ToFloat64(metrics.IngestFailed.WithLabelValues("batch", "s2"))
+	sink := pipelinetest.NewSink(nil)
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name: "batch", Sources: srcs, Sinks: []router.Sink{{Name: "sink", Publisher: sink}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.RunRouter(t, r)
+	// s2 never gets past its bad event (the source redelivers it until it is
+	// stored), so its last 50 stay unread: the other 350 must all arrive.
+	pipelinetest.WaitFor(t, 30*time.Second, "the other sources' events", func() bool { return sink.Distinct() == 350 })
+	pipelinetest.WaitFor(t, 10*time.Second, "the bad event to fail repeatedly", func() bool {
+		return testutil.ToFloat64(metrics.IngestFailed.WithLabelValues("batch", "s2"))-failedBefore >= 2
+	})
+	for _, id := range good[:250] {
+		if sink.Count(id) != 1 {
+			t.Fatalf("%s delivered %d times", id, sink.Count(id))
+		}
+	}
+	var stored int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM "watermill_tributary.batch"`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 350 {
+		t.Fatalf("topic holds %d events, want 350", stored)
+	}
+	// The events were stored in fewer transactions than events: they shared commits.
+	var txs int
+	if err := pool.QueryRow(context.Background(), `SELECT count(DISTINCT transaction_id) FROM "watermill_tributary.batch"`).Scan(&txs); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("350 events stored in %d transactions", txs)
+	if txs >= stored {
+		t.Fatalf("every event had a transaction of its own (%d); the ingest path did not batch", txs)
+	}
+}
