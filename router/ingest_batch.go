@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 )
@@ -16,6 +17,9 @@ var errStopping = errors.New("router is stopping")
 
 // maxIngestBatch bounds how many messages share one ingest transaction.
 const maxIngestBatch = 100
+
+// flushTimeout bounds one ingest transaction (and its per-message retries).
+const flushTimeout = time.Minute
 
 type ingestRequest struct {
 	ctx  context.Context
@@ -77,7 +81,12 @@ func (b *ingestBatcher) run(ctx context.Context) {
 				break collect
 			}
 		}
-		b.flush(context.WithoutCancel(ctx), batch)
+		// A taken batch is always finished, even while the router stops, but
+		// never waits forever on an unreachable database: the messages fail,
+		// and their sources redeliver them.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		b.flush(fctx, batch)
+		cancel()
 	}
 }
 
