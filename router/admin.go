@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/components/delay"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router/pgtopic"
 )
 
 // ErrNotFound is returned for a poison record that does not exist.
@@ -129,11 +128,7 @@ func (q *PoisonQueue) Replay(ctx context.Context, id int64) error {
 	}
 	msg.Metadata.Set("tributary_replayed_at", time.Now().UTC().Format(time.RFC3339))
 	delay.Message(msg, delay.For(0))
-	pub, err := wsql.NewPublisher(wsql.TxFromPgx(tx), wsql.PublisherConfig{SchemaAdapter: retrySchema}, watermill.NopLogger{})
-	if err != nil {
-		return err
-	}
-	if err := pub.Publish(RetryTopic(rec.Pipeline, rec.Sink), msg); err != nil {
+	if err := pgtopic.NewQueuePublisher(tx).Publish(RetryTopic(rec.Pipeline, rec.Sink), msg); err != nil {
 		return fmt.Errorf("poison: replay %d: %w", id, err)
 	}
 	if err := tx.Commit(ctx); err != nil {

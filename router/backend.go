@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -14,11 +15,13 @@ import (
 // no default backend, so a durable pipeline can never silently run in memory.
 type Backend interface {
 	// init prepares the topics of the given pipelines.
-	init(ctx context.Context, pipelines []Pipeline, logger watermill.LoggerAdapter) error
+	// closeTimeout is how long a stopping consumer waits for its deliveries.
+	init(ctx context.Context, pipelines []Pipeline, logger watermill.LoggerAdapter, closeTimeout time.Duration) error
 	// ingest runs every fn in one unit of work (a transaction for Postgres)
 	// with a publisher bound to it; ctx carries the transaction for the
-	// middleware. Any error rolls the whole unit back.
-	ingest(ctx context.Context, fns ...ingestFunc) error
+	// middleware. Any error rolls the whole unit back. Every fn publishes
+	// into topic only.
+	ingest(ctx context.Context, topic string, fns ...ingestFunc) error
 	// deliverySubscriber reads a topic as consumer group `group`.
 	deliverySubscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error)
 	// retrySubscriber reads a sink's delayed retry topic.

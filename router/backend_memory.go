@@ -35,9 +35,11 @@ func Memory() *MemoryBackend {
 	}
 }
 
-func (b *MemoryBackend) init(context.Context, []Pipeline, watermill.LoggerAdapter) error { return nil }
+func (b *MemoryBackend) init(context.Context, []Pipeline, watermill.LoggerAdapter, time.Duration) error {
+	return nil
+}
 
-func (b *MemoryBackend) ingest(ctx context.Context, fns ...ingestFunc) error {
+func (b *MemoryBackend) ingest(ctx context.Context, _ string, fns ...ingestFunc) error {
 	for _, fn := range fns {
 		if err := fn(ctx, b.pubsub); err != nil {
 			return err

@@ -2,33 +2,51 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
-	"github.com/ThreeDotsLabs/watermill/components/delay"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router/pgtopic"
 )
 
-// PostgresBackend keeps topics in PostgreSQL through watermill-sql: a
-// DefaultPostgreSQLSchema table per pipeline read by one consumer group per
-// sink, and a delayed queue table per sink for retries. Dedup keys are written
-// in the same transaction as the event they guard; requeues and poison records
-// are committed before the message they concern is acked.
+// ErrNotMigrated is returned by Run when the database lacks Tributary's
+// tables: run `tributary migrate` (or migrations.Up) first.
+var ErrNotMigrated = errors.New("database is not migrated")
+
+// PostgresBackend keeps topics in PostgreSQL (package pgtopic): a log per
+// pipeline read by one consumer group per sink, and a delayed queue per sink
+// for retries. Dedup keys are written in the same transaction as the event
+// they guard. No transaction is open while a sink delivers: a batch is
+// claimed and committed first, and requeues and poison records are committed
+// on their own before the message they concern is acked.
 type PostgresBackend struct {
 	Pool *pgxpool.Pool
-	// PollInterval is how often an idle consumer looks for new messages; 100 ms when zero.
+	// PollInterval is how often an idle consumer looks for new messages when
+	// no notification woke it; 1 s when zero.
 	PollInterval time.Duration
 	// AckDeadline bounds one delivery (with its in-process retries) before the
-	// message is redelivered; 5 min when zero.
+	// message is delivered again; 5 min when zero.
 	AckDeadline time.Duration
+	// ClaimTTL is how long messages claimed by an instance that died wait
+	// before another consumer (or the restarted instance) takes them; 30 s
+	// when zero.
+	ClaimTTL time.Duration
+	// BatchSize is how many messages a sink claims at once (what a crash can
+	// repeat, per sink); 100 when zero.
+	BatchSize int
 
-	db wsql.Beginner
+	// drainTimeout is the router's CloseTimeout.
+	drainTimeout time.Duration
+	notifier     *pgtopic.Notifier
+	startOnce    sync.Once
+	stopNotifier context.CancelFunc
 }
 
 // Postgres returns the durable backend on pool. The pool needs about two
@@ -53,66 +71,74 @@ func OpenPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-func (b *PostgresBackend) setDefaults() {
-	if b.PollInterval == 0 {
-		b.PollInterval = 100 * time.Millisecond
-	}
-	if b.AckDeadline == 0 {
-		b.AckDeadline = 5 * time.Minute
-	}
-	if b.db == nil {
-		b.db = wsql.BeginnerFromPgx(b.Pool)
-	}
+// start sets the defaults and starts the notifier, once.
+func (b *PostgresBackend) start() {
+	b.startOnce.Do(func() {
+		if b.PollInterval == 0 {
+			b.PollInterval = time.Second
+		}
+		if b.AckDeadline == 0 {
+			b.AckDeadline = 5 * time.Minute
+		}
+		if b.ClaimTTL == 0 {
+			b.ClaimTTL = 30 * time.Second
+		}
+		if b.drainTimeout == 0 {
+			b.drainTimeout = 30 * time.Second
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		b.stopNotifier = cancel
+		b.notifier = pgtopic.NewNotifier(b.Pool.Config().ConnConfig, nil)
+		go b.notifier.Run(ctx)
+	})
 }
 
-func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger watermill.LoggerAdapter) error {
+func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger watermill.LoggerAdapter, closeTimeout time.Duration) error {
 	if b.Pool == nil {
 		return fmt.Errorf("router: Postgres backend has no pool")
 	}
-	b.setDefaults()
+	if b.drainTimeout == 0 {
+		b.drainTimeout = closeTimeout
+	}
+	b.start()
 	if err := b.Pool.Ping(ctx); err != nil {
 		return fmt.Errorf("router: database: %w", err)
 	}
-	sub, err := b.deliverySubscriber("init", logger)
-	if err != nil {
-		return err
+	var ok bool
+	if err := b.Pool.QueryRow(ctx, `SELECT to_regclass('tributary_messages') IS NOT NULL
+		AND to_regclass('tributary_dedup') IS NOT NULL`).Scan(&ok); err != nil {
+		return fmt.Errorf("router: database: %w", err)
 	}
-	rsub, err := b.retrySubscriber(logger)
-	if err != nil {
-		return err
+	if !ok {
+		return fmt.Errorf("router: %w: run `tributary migrate` (or migrations.Up)", ErrNotMigrated)
 	}
+	// Create each sink's consumer group before anything is ingested, so a sink
+	// that starts late still gets every event.
 	for _, p := range pipelines {
-		if err := sub.(message.SubscribeInitializer).SubscribeInitialize(Topic(p.Name)); err != nil {
-			return fmt.Errorf("router: create topic of pipeline %q: %w", p.Name, err)
-		}
 		for _, s := range p.Sinks {
-			topic := RetryTopic(p.Name, s.Name)
-			if err := rsub.(message.SubscribeInitializer).SubscribeInitialize(topic); err != nil {
-				return fmt.Errorf("router: create retry topic of sink %q: %w", s.Name, err)
-			}
-			table := retrySchema.MessagesTable(topic)
-			index := strings.ReplaceAll(strings.TrimSuffix(table, `"`)+`_due_idx"`, ".", "_")
-			if _, err := b.Pool.Exec(ctx, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s ((metadata->>'%s')) WHERE NOT acked`,
-				index, table, delay.DelayedUntilKey)); err != nil {
-				return fmt.Errorf("router: index retry topic of sink %q: %w", s.Name, err)
+			if _, err := b.Pool.Exec(ctx, `INSERT INTO tributary_consumers (topic, consumer_group) VALUES ($1, $2)
+				ON CONFLICT DO NOTHING`, Topic(p.Name), s.Name); err != nil {
+				return fmt.Errorf("router: consumer group of sink %q: %w", s.Name, err)
 			}
 		}
 	}
 	return nil
 }
 
-func (b *PostgresBackend) ingest(ctx context.Context, fns ...ingestFunc) error {
+// ingest runs fns in one transaction holding the topic's write lock, taken
+// first so that the dedup keys written next cannot deadlock with another
+// instance ingesting into the same topic.
+func (b *PostgresBackend) ingest(ctx context.Context, topic string, fns ...ingestFunc) error {
 	tx, err := b.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin ingest transaction: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	wtx := wsql.TxFromPgx(tx)
-	pub, err := wsql.NewPublisher(wtx, wsql.PublisherConfig{SchemaAdapter: topicSchema}, watermill.NopLogger{})
-	if err != nil {
+	if err := pgtopic.LockTopic(ctx, tx, topic); err != nil {
 		return err
 	}
-	txCtx := middleware.ContextWithTx(ctx, wtx)
+	pub := pgtopic.NewTxPublisher(tx)
+	txCtx := middleware.ContextWithTx(ctx, wsql.TxFromPgx(tx))
 	for _, fn := range fns {
 		if err := fn(txCtx, pub); err != nil {
 			return err
@@ -124,82 +150,54 @@ func (b *PostgresBackend) ingest(ctx context.Context, fns ...ingestFunc) error {
 	return nil
 }
 
-// Payloads are stored as BYTEA so that a pipeline carries any payload, not
-// only valid JSON (watermill-sql's default column type).
-func bytea(string) string { return "BYTEA" }
-
-var (
-	topicSchema  = wsql.DefaultPostgreSQLSchema{GeneratePayloadType: bytea}
-	topicOffsets = wsql.DefaultPostgreSQLOffsetsAdapter{}
-	// retrySchema reads only messages whose delay has passed, so a message
-	// waiting ten minutes does not hold back one due now.
-	retrySchema = wsql.PostgreSQLQueueSchema{
-		GeneratePayloadType: bytea,
-		GenerateWhereClause: func(wsql.GenerateWhereClauseParams) (string, []any) {
-			return fmt.Sprintf(`((metadata->>'%[1]s') IS NULL OR (metadata->>'%[1]s')::timestamptz <= NOW())`, delay.DelayedUntilKey), nil
-		},
-	}
-)
-
-// Publisher returns a publisher into pipeline topics, as the ingest path
-// writes them (outside a transaction).
-func (b *PostgresBackend) Publisher(logger watermill.LoggerAdapter) (message.Publisher, error) {
-	b.setDefaults()
-	return wsql.NewPublisher(b.db, wsql.PublisherConfig{SchemaAdapter: topicSchema, AutoInitializeSchema: true}, logger)
+// Publisher returns a publisher into pipeline topics (each Publish commits
+// on its own).
+func (b *PostgresBackend) Publisher(watermill.LoggerAdapter) (message.Publisher, error) {
+	b.start()
+	return pgtopic.NewPublisher(b.Pool), nil
 }
 
 // Subscriber returns a subscriber reading pipeline topics as consumer group
 // `group`, configured as the router's sinks read them.
 func (b *PostgresBackend) Subscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error) {
-	b.setDefaults()
+	b.start()
 	return b.deliverySubscriber(group, logger)
 }
 
+func (b *PostgresBackend) subscriberConfig(group string) pgtopic.SubscriberConfig {
+	return pgtopic.SubscriberConfig{
+		ConsumerGroup: group,
+		BatchSize:     b.BatchSize,
+		PollInterval:  b.PollInterval,
+		ClaimTTL:      b.ClaimTTL,
+		AckDeadline:   b.AckDeadline,
+		DrainTimeout:  b.drainTimeout,
+		Notifier:      b.notifier,
+	}
+}
+
 func (b *PostgresBackend) deliverySubscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error) {
-	deadline := b.AckDeadline
-	return newSubscriber(b.db, wsql.SubscriberConfig{
-		ConsumerGroup:    group,
-		PollInterval:     b.PollInterval,
-		AckDeadline:      &deadline,
-		SchemaAdapter:    topicSchema,
-		OffsetsAdapter:   topicOffsets,
-		InitializeSchema: true,
-	}, logger)
+	return pgtopic.NewSubscriber(b.Pool, b.subscriberConfig(group), logger)
 }
 
 func (b *PostgresBackend) retrySubscriber(logger watermill.LoggerAdapter) (message.Subscriber, error) {
-	deadline := b.AckDeadline
-	return newSubscriber(b.db, wsql.SubscriberConfig{
-		PollInterval:     b.PollInterval,
-		AckDeadline:      &deadline,
-		SchemaAdapter:    retrySchema,
-		OffsetsAdapter:   wsql.PostgreSQLQueueOffsetsAdapter{DeleteOnAck: true},
-		InitializeSchema: true,
-	}, logger)
+	return pgtopic.NewQueueSubscriber(b.Pool, b.subscriberConfig(""), logger)
 }
 
-func newSubscriber(db wsql.Beginner, cfg wsql.SubscriberConfig, logger watermill.LoggerAdapter) (message.Subscriber, error) {
-	sub, err := wsql.NewSubscriber(db, cfg, logger)
-	if err != nil {
-		return nil, err
-	}
-	return syncClose(sub), nil
-}
-
-func (b *PostgresBackend) retryPublisher(_ *message.Message, logger watermill.LoggerAdapter) (message.Publisher, error) {
-	return wsql.NewPublisher(b.db, wsql.PublisherConfig{SchemaAdapter: retrySchema}, logger)
+func (b *PostgresBackend) retryPublisher(_ *message.Message, _ watermill.LoggerAdapter) (message.Publisher, error) {
+	return pgtopic.NewQueuePublisher(b.Pool), nil
 }
 
 func (b *PostgresBackend) dedupStore() middleware.DedupStore {
-	return middleware.PostgresDedupStore{DB: b.db}
+	return middleware.PostgresDedupStore{DB: wsql.BeginnerFromPgx(b.Pool)}
 }
 
 func (b *PostgresBackend) poisonStore() middleware.PoisonStore {
-	return middleware.PostgresPoisonStore{DB: b.db}
+	return middleware.PostgresPoisonStore{DB: wsql.BeginnerFromPgx(b.Pool)}
 }
 
 func (b *PostgresBackend) maintain(ctx context.Context, logger watermill.LoggerAdapter) {
-	n, err := middleware.PostgresDedupStore{DB: b.db}.Prune(ctx, 10000)
+	n, err := middleware.PostgresDedupStore{DB: wsql.BeginnerFromPgx(b.Pool)}.Prune(ctx, 10000)
 	if err != nil {
 		logger.Error("Pruning dedup keys failed", err, nil)
 		return
@@ -209,4 +207,9 @@ func (b *PostgresBackend) maintain(ctx context.Context, logger watermill.LoggerA
 	}
 }
 
-func (b *PostgresBackend) close() error { return nil }
+func (b *PostgresBackend) close() error {
+	if b.stopNotifier != nil {
+		b.stopNotifier()
+	}
+	return nil
+}

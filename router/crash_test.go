@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/router/pgtopic"
 )
 
 const crashEvents = 300
@@ -35,14 +35,9 @@ func TestCrashMidDeliveryLosesNothing(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	pool := pgtest.PoolFor(t, dbURL)
 
-	// The durable input: a watermill-sql topic the child's source reads as a
+	// The durable input: a Postgres topic the child's source reads as a
 	// consumer group, so unacked input is redelivered after the kill.
-	in, err := wsql.NewPublisher(wsql.BeginnerFromPgx(pool), wsql.PublisherConfig{
-		SchemaAdapter: wsql.DefaultPostgreSQLSchema{}, AutoInitializeSchema: true,
-	}, watermill.NopLogger{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := pgtopic.NewPublisher(pool)
 	for _, id := range pipelinetest.EventIDs("crash", crashEvents) {
 		if err := in.Publish("input", tributary.NewEventMessage(id, []byte(`{"id":"`+id+`"}`))); err != nil {
 			t.Fatal(err)
@@ -87,7 +82,7 @@ func TestCrashMidDeliveryLosesNothing(t *testing.T) {
 	t.Logf("killed after %d events; after restart %d distinct, %d deliveries (%d redelivered)", killedAt, distinct, total, total-distinct)
 
 	var stored int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM "watermill_tributary.crash"`).Scan(&stored); err != nil {
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_messages WHERE topic = 'tributary.crash'`).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if stored != crashEvents {
@@ -105,17 +100,15 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(pool), wsql.SubscriberConfig{
-		ConsumerGroup:    "source",
-		SchemaAdapter:    wsql.DefaultPostgreSQLSchema{SubscribeBatchSize: 10},
-		OffsetsAdapter:   wsql.DefaultPostgreSQLOffsetsAdapter{},
-		PollInterval:     50 * time.Millisecond,
-		InitializeSchema: true,
+	src, err := pgtopic.NewSubscriber(pool, pgtopic.SubscriberConfig{
+		ConsumerGroup: "source", BatchSize: 10, PollInterval: 50 * time.Millisecond, ClaimTTL: 2 * time.Second,
 	}, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+	backend := router.Postgres(pool)
+	backend.ClaimTTL = 2 * time.Second // the restarted child takes over the killed one's claims soon
+	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "crash",
 		Sources: []router.Source{{Name: "input", Subscriber: src}},
 		Sinks:   []router.Sink{{Name: "receiver", Publisher: httpSink{url: os.Getenv("CHILD_RECEIVER"), client: http.DefaultClient}}},
@@ -127,4 +120,4 @@ func TestCrashChild(t *testing.T) {
 	t.Fatal(r.Run(ctx)) // runs until killed
 }
 
-var _ message.Subscriber = (*wsql.Subscriber)(nil)
+var _ message.Subscriber = (*pgtopic.Subscriber)(nil)

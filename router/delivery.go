@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -59,13 +60,15 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 		Sink:     s.Name,
 		OnPoison: func(rec middleware.PoisonRecord) {
 			metrics.Poisoned.WithLabelValues(p.Name, s.Name).Inc()
-			r.logger.Error("Delivery given up; message poisoned", nil, logFields.Add(watermill.LogFields{
-				"event_id": rec.EventID, "attempts": strconv.Itoa(rec.Attempts), "reason": rec.Reason,
+			r.logger.Error("Delivery given up; message poisoned", errors.New(rec.Reason), logFields.Add(watermill.LogFields{
+				"event_id": rec.EventID, "attempts": strconv.Itoa(rec.Attempts),
 			}))
 		},
 	}
 	h := poison.Middleware(requeue.Middleware(retry.Middleware(deliver)))
 	return func(msg *message.Message) error {
+		cancel := r.detach(msg)
+		defer cancel()
 		_, err := h(msg)
 		return err
 	}

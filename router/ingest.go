@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -31,7 +32,10 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 			TTL:      p.Dedup.TTL,
 		}.Middleware(store)
 	}
+	failures := newIngestBackoff()
 	return func(msg *message.Message) error {
+		cancel := r.detach(msg)
+		defer cancel()
 		metrics.EventsReceived.WithLabelValues(labels...).Inc()
 		out := msg.Copy()
 		out.Metadata.Set(tributary.MetaPipeline, p.Name)
@@ -50,11 +54,28 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 		})
 		if err != nil {
 			metrics.IngestFailed.WithLabelValues(labels...).Inc()
-			r.logger.Error("Ingest failed; the source will redeliver", err, watermill.LogFields{
-				"pipeline": p.Name, "source": s.Name, "event_id": tributary.EventID(out),
-			})
+			wait, log, suppressed := failures.failed(err, time.Now())
+			if log {
+				fields := watermill.LogFields{"pipeline": p.Name, "source": s.Name,
+					"event_id": tributary.EventID(out), "retry_in": wait.String()}
+				if suppressed > 0 {
+					fields["same_error_not_logged"] = suppressed
+				}
+				r.logger.Error("Ingest failed; the source will redeliver", err, fields)
+			}
+			// Hold the message before handing it back, so that a source
+			// redelivering at once does not spin; a stopping router does
+			// not wait.
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-msg.Context().Done():
+			case <-r.stopping:
+			}
+			t.Stop()
 			return fmt.Errorf("ingest into %s: %w", topic, err)
 		}
+		failures.succeeded()
 		if st.stored {
 			metrics.EventsIngested.WithLabelValues(labels...).Inc()
 		} else {

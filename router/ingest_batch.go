@@ -36,6 +36,7 @@ type ingestRequest struct {
 // commit that stored it.
 type ingestBatcher struct {
 	backend Backend
+	topic   string
 	// atomic: the backend rolls a failed unit back, so a batch can be retried
 	// message by message. Only then are messages batched.
 	atomic   bool
@@ -43,9 +44,9 @@ type ingestBatcher struct {
 	stopped  chan struct{}
 }
 
-func newIngestBatcher(b Backend) *ingestBatcher {
+func newIngestBatcher(b Backend, topic string) *ingestBatcher {
 	_, atomic := b.(*PostgresBackend)
-	return &ingestBatcher{backend: b, atomic: atomic, requests: make(chan ingestRequest), stopped: make(chan struct{})}
+	return &ingestBatcher{backend: b, topic: topic, atomic: atomic, requests: make(chan ingestRequest), stopped: make(chan struct{})}
 }
 
 // ingest stores one message and returns once it is committed (or failed).
@@ -109,7 +110,7 @@ func (b *ingestBatcher) flush(ctx context.Context, batch []ingestRequest) {
 		for i, req := range live {
 			fns[i] = req.fn
 		}
-		if err := b.backend.ingest(ctx, fns...); err == nil {
+		if err := b.backend.ingest(ctx, b.topic, fns...); err == nil {
 			for _, req := range live {
 				req.done <- nil
 			}
@@ -117,6 +118,6 @@ func (b *ingestBatcher) flush(ctx context.Context, batch []ingestRequest) {
 		}
 	}
 	for _, req := range live {
-		req.done <- b.backend.ingest(ctx, req.fn)
+		req.done <- b.backend.ingest(ctx, b.topic, req.fn)
 	}
 }

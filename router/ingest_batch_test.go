@@ -53,7 +53,7 @@ func TestIngestBatchFailsOnlyTheBadMessage(t *testing.T) {
 		}
 	}
 	var stored int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM "watermill_tributary.batch"`).Scan(&stored); err != nil {
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_messages WHERE topic = 'tributary.batch'`).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if stored != 350 {
@@ -61,7 +61,7 @@ func TestIngestBatchFailsOnlyTheBadMessage(t *testing.T) {
 	}
 	// The events were stored in fewer transactions than events: they shared commits.
 	var txs int
-	if err := pool.QueryRow(context.Background(), `SELECT count(DISTINCT transaction_id) FROM "watermill_tributary.batch"`).Scan(&txs); err != nil {
+	if err := pool.QueryRow(context.Background(), `SELECT count(DISTINCT xmin::text) FROM tributary_messages WHERE topic = 'tributary.batch'`).Scan(&txs); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("350 events stored in %d transactions", txs)

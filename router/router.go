@@ -57,6 +57,26 @@ type Router struct {
 	logger    watermill.LoggerAdapter
 	wm        *message.Router
 	running   chan struct{}
+	// stopping is closed when Run begins to stop.
+	stopping chan struct{}
+	// work ends CloseTimeout after Run begins to stop: what handlers still
+	// do then is abandoned (and redelivered after a restart).
+	work context.Context
+}
+
+// detach gives msg a context that a stopping subscriber or source does not
+// end: an ingest or a delivery under way when the router stops finishes
+// (within CloseTimeout) instead of being cut off half done, which could
+// deliver to a receiver without recording it, or lose an event a source
+// cannot send again.
+func (r *Router) detach(msg *message.Message) context.CancelFunc {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(msg.Context()))
+	stop := context.AfterFunc(r.work, cancel)
+	msg.SetContext(ctx)
+	return func() {
+		stop()
+		cancel()
+	}
 }
 
 // New validates the pipelines and builds a Router for them.
@@ -87,7 +107,7 @@ func New(cfg Config, pipelines ...Pipeline) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	return &Router{cfg: cfg, pipelines: pipelines, logger: cfg.Logger, wm: wm, running: make(chan struct{})}, nil
+	return &Router{cfg: cfg, pipelines: pipelines, logger: cfg.Logger, wm: wm, running: make(chan struct{}), stopping: make(chan struct{})}, nil
 }
 
 // Running is closed once every handler has started.
@@ -98,7 +118,7 @@ func (r *Router) Running() <-chan struct{} { return r.running }
 // CloseTimeout to finish; a delivery that does not finish is not acked and is
 // redelivered after restart.
 func (r *Router) Run(ctx context.Context) error {
-	if err := r.cfg.Backend.init(ctx, r.pipelines, r.logger); err != nil {
+	if err := r.cfg.Backend.init(ctx, r.pipelines, r.logger, r.cfg.CloseTimeout); err != nil {
 		return err
 	}
 	// Ingest batchers outlive the Watermill router's handlers, which wait on
@@ -106,13 +126,16 @@ func (r *Router) Run(ctx context.Context) error {
 	bctx, stopBatchers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBatchers()
 	for _, p := range r.pipelines {
-		batcher := newIngestBatcher(r.cfg.Backend)
+		batcher := newIngestBatcher(r.cfg.Backend, Topic(p.Name))
 		go batcher.run(bctx)
 		if err := r.addPipeline(p, batcher); err != nil {
 			return err
 		}
 	}
 
+	work, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	r.work = work
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	defer stopMaintenance()
 	go r.maintain(mctx)
@@ -127,12 +150,20 @@ func (r *Router) Run(ctx context.Context) error {
 		// Close the Watermill router on cancellation even if a source ignores
 		// its context: Close closes every subscriber and bounds the drain.
 		<-mctx.Done()
+		close(r.stopping)
+		time.AfterFunc(r.cfg.CloseTimeout, abandon)
 		if err := r.wm.Close(); err != nil {
 			r.logger.Error("Closing router", err, nil)
 		}
 	}()
 
-	err := r.wm.Run(ctx)
+	// The Watermill router runs on a context that the caller's cancellation
+	// does not reach: a stop goes through Close, which closes every source
+	// (they stop reading from their providers), lets the ingest of what they
+	// already read finish, and lets each sink finish what it is delivering or
+	// hand it back, within CloseTimeout. Cancelling the handlers' contexts
+	// instead would abort ingests and deliveries half done.
+	err := r.wm.Run(context.WithoutCancel(ctx))
 	for _, p := range r.pipelines {
 		for _, s := range p.Sinks {
 			if cerr := s.Publisher.Close(); cerr != nil {

@@ -43,7 +43,7 @@ func TestFanOutToTwoSinksWithDedup(t *testing.T) {
 		return a.Distinct() == 50 && b.Distinct() == 50 && src2.Acked() == 25
 	})
 	var stored int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM "watermill_tributary.doors"`).Scan(&stored); err != nil {
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_messages WHERE topic = 'tributary.doors'`).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if stored != 50 {

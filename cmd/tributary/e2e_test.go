@@ -367,7 +367,7 @@ func TestBinaryPoisonCommands(t *testing.T) {
 	// The replayed message is in the sink's retry queue: not lost.
 	var queued int
 	pool := pgtest.PoolFor(t, dbURL)
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM "watermill_tributary.refused.retry.hook"`).Scan(&queued); err != nil || queued != 1 {
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_queue WHERE topic = 'tributary.refused.retry.hook'`).Scan(&queued); err != nil || queued != 1 {
 		t.Fatalf("retry queue holds %d (%v), want the replayed message", queued, err)
 	}
 }

@@ -2,7 +2,6 @@ package pipelinetest
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -11,18 +10,12 @@ import (
 	"github.com/tributary-dev/tributary/router"
 )
 
-// TopicTable is the quoted name of the Postgres table holding the
-// pipeline's topic.
-func TopicTable(pipeline string) string {
-	return fmt.Sprintf("%q", "watermill_"+router.Topic(pipeline))
-}
-
 // TopicIDs lists the event ids stored in the pipeline's topic, in topic
 // order, repeats included.
 func TopicIDs(tb testing.TB, pool *pgxpool.Pool, pipeline string) []string {
 	tb.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT metadata->>'`+tributary.MetaEventID+`' FROM `+
-		TopicTable(pipeline)+` ORDER BY transaction_id, "offset"`)
+	rows, err := pool.Query(context.Background(), `SELECT metadata->>'`+tributary.MetaEventID+`'
+		FROM tributary_messages WHERE topic = $1 ORDER BY "offset"`, router.Topic(pipeline))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -46,8 +39,8 @@ func TopicIDs(tb testing.TB, pool *pgxpool.Pool, pipeline string) []string {
 // the test's goroutine.
 func TopicCount(ctx context.Context, pool *pgxpool.Pool, pipeline string, ids []string) (int, error) {
 	var n int
-	err := pool.QueryRow(ctx, `SELECT count(*) FROM `+TopicTable(pipeline)+
-		` WHERE metadata->>'`+tributary.MetaEventID+`' = ANY($1)`, ids).Scan(&n)
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1
+		AND metadata->>'`+tributary.MetaEventID+`' = ANY($2)`, router.Topic(pipeline), ids).Scan(&n)
 	return n, err
 }
 
@@ -55,25 +48,27 @@ func TopicCount(ctx context.Context, pool *pgxpool.Pool, pipeline string, ids []
 func TopicRows(tb testing.TB, pool *pgxpool.Pool, pipeline string) int {
 	tb.Helper()
 	var n int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM `+TopicTable(pipeline)).Scan(&n); err != nil {
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_messages WHERE topic = $1`,
+		router.Topic(pipeline)).Scan(&n); err != nil {
 		tb.Fatal(err)
 	}
 	return n
 }
 
 // Delivered reports whether the consumer group of sink — the router names
-// a sink's group after the sink — has acked every row of the pipeline's
-// topic. A delivery the sink has seen but whose ack is not yet committed is
-// redelivered after a restart (at least once), so a test that restarts a
-// router and counts deliveries waits for this first.
+// a sink's group after the sink — is done with every row of the pipeline's
+// topic: its position is past the last row and it holds no claim. A
+// delivery the sink has seen but whose claim is not yet completed is
+// redelivered after a crash (at least once), so a test that kills a router
+// and counts deliveries waits for this first.
 func Delivered(tb testing.TB, pool *pgxpool.Pool, pipeline, sink string) bool {
 	tb.Helper()
-	offsets := fmt.Sprintf("%q", "watermill_offsets_"+router.Topic(pipeline))
+	topic := router.Topic(pipeline)
 	var ok bool
-	err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM `+offsets+` WHERE consumer_group = $1)
-		AND NOT EXISTS (SELECT 1 FROM `+TopicTable(pipeline)+` m JOIN `+offsets+` o ON o.consumer_group = $1
-			WHERE m.transaction_id > o.last_processed_transaction_id
-			   OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" > o.offset_acked))`, sink).Scan(&ok)
+	err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2)
+		AND NOT EXISTS (SELECT 1 FROM tributary_messages m JOIN tributary_consumers c ON c.topic = m.topic AND c.consumer_group = $2
+			WHERE m.topic = $1 AND m."offset" > c.position)
+		AND NOT EXISTS (SELECT 1 FROM tributary_claims WHERE topic = $1 AND consumer_group = $2)`, topic, sink).Scan(&ok)
 	if err != nil {
 		tb.Fatal(err)
 	}

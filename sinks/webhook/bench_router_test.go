@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
@@ -41,8 +40,7 @@ func BenchmarkRouterDeadEndpointIsolation(b *testing.B) {
 		defer srv.Close()
 		pool := pgtest.NewPool(b)
 		// Fill the topic first so that ingest is not what is measured.
-		pub, err := wsql.NewPublisher(wsql.BeginnerFromPgx(pool), wsql.PublisherConfig{
-			SchemaAdapter: wsql.DefaultPostgreSQLSchema{}, AutoInitializeSchema: true}, watermill.NopLogger{})
+		pub, err := router.Postgres(pool).Publisher(watermill.NopLogger{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -195,7 +195,7 @@ func TestSIGKILLBetweenFetchAndAck(t *testing.T) {
 
 func topicIDs(pool *pgxpool.Pool, pipeline string) (map[string]int, error) {
 	rows, err := pool.Query(context.Background(),
-		fmt.Sprintf(`SELECT metadata->>'tributary_event_id' FROM "watermill_%s"`, router.Topic(pipeline)))
+		`SELECT metadata->>'tributary_event_id' FROM tributary_messages WHERE topic = $1`, router.Topic(pipeline))
 	if err != nil {
 		return nil, err
 	}

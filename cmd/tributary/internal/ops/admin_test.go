@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -230,16 +232,14 @@ func TestQueueDepths(t *testing.T) {
 	if err != nil || len(ds) != 1 || ds[0].Lag != 0 {
 		t.Fatalf("depths before the topics exist: %+v %v", ds, err)
 	}
-	// Write the topic as watermill-sql's DefaultPostgreSQLSchema does, with no consumer yet.
+	// Three messages, no consumer group yet.
 	ctx := context.Background()
-	if _, err := pool.Exec(ctx, `CREATE TABLE "watermill_tributary.idle" ("offset" BIGSERIAL, uuid VARCHAR(36) NOT NULL,
-		created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, payload JSON, metadata JSON, transaction_id xid8 NOT NULL,
-		PRIMARY KEY (transaction_id, "offset"))`); err != nil {
+	pub, err := router.Postgres(pool).Publisher(nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if _, err := pool.Exec(ctx, `INSERT INTO "watermill_tributary.idle" (uuid, payload, metadata, transaction_id)
-			VALUES ('u', '{}', '{}', pg_current_xact_id())`); err != nil {
+		if err := pub.Publish(router.Topic("idle"), message.NewMessage(watermill.NewUUID(), []byte("{}"))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -247,15 +247,16 @@ func TestQueueDepths(t *testing.T) {
 	if err != nil || ds[0].Lag != 3 {
 		t.Fatalf("lag with no consumer yet: %+v %v", ds, err)
 	}
-	// The group acked the first two (offsets table as watermill-sql writes it).
-	if _, err := pool.Exec(ctx, `CREATE TABLE "watermill_offsets_tributary.idle" (consumer_group VARCHAR(255) NOT NULL,
-		offset_acked BIGINT, last_processed_transaction_id xid8 NOT NULL, PRIMARY KEY (consumer_group));
-		INSERT INTO "watermill_offsets_tributary.idle"
-		SELECT 'a', "offset", transaction_id FROM "watermill_tributary.idle" ORDER BY transaction_id, "offset" OFFSET 1 LIMIT 1`); err != nil {
+	// The group moved past the first two, and still holds a claim on the first.
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO tributary_consumers (topic, consumer_group, position)
+		SELECT topic, 'a', "offset" FROM tributary_messages WHERE topic = 'tributary.idle' ORDER BY "offset" OFFSET 1 LIMIT 1;
+		INSERT INTO tributary_claims (topic, consumer_group, offsets, owner, expires_at)
+		SELECT topic, 'a', ARRAY["offset"], 'x', now() FROM tributary_messages WHERE topic = 'tributary.idle' ORDER BY "offset" LIMIT 1`); err != nil {
 		t.Fatal(err)
 	}
 	ds, err = ops.QueueDepths(ctx, pool, infos)
-	if err != nil || ds[0].Lag != 1 {
-		t.Fatalf("lag after two acked: %+v %v", ds, err)
+	if err != nil || ds[0].Lag != 2 {
+		t.Fatalf("lag with one past the position and one claimed: %+v %v", ds, err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -41,22 +40,8 @@ type Depth struct {
 	Poison int64 `json:"poison"`
 }
 
-// The tables below are watermill-sql v4's: DefaultPostgreSQLSchema keeps a
-// topic in "watermill_<topic>" (offset BIGSERIAL, transaction_id xid8, …) and
-// DefaultPostgreSQLOffsetsAdapter one row per consumer group in
-// "watermill_offsets_<topic>" (consumer_group, offset_acked,
-// last_processed_transaction_id); a message is consumed by a group once
-// (transaction_id, offset) ≤ (last_processed_transaction_id, offset_acked).
-// The router names a sink's consumer group after the sink. The delayed retry
-// queue is PostgreSQLQueueSchema: "watermill_<topic>" with an acked flag (rows
-// are deleted on ack).
-func messagesTable(topic string) string { return pgx.Identifier{"watermill_" + topic}.Sanitize() }
-func offsetsTable(topic string) string {
-	return pgx.Identifier{"watermill_offsets_" + topic}.Sanitize()
-}
-
 // QueueDepths returns the depth of every sink of the given pipelines.
-// Topics not created yet (the router never ran) count as empty.
+// Tables not created yet (the database was never migrated) count as empty.
 func QueueDepths(ctx context.Context, pool *pgxpool.Pool, pipelines []PipelineInfo) ([]Depth, error) {
 	var out []Depth
 	for _, p := range pipelines {
@@ -68,7 +53,8 @@ func QueueDepths(ctx context.Context, pool *pgxpool.Pool, pipelines []PipelineIn
 				return nil, fmt.Errorf("lag of %s/%s: %w", p.Name, s.Name, err)
 			}
 			d.Lag = lag
-			err = pool.QueryRow(ctx, `SELECT count(*) FROM `+messagesTable(router.RetryTopic(p.Name, s.Name))+` WHERE NOT acked`).Scan(&d.Retry)
+			err = pool.QueryRow(ctx, `SELECT count(*) FROM tributary_queue WHERE topic = $1`,
+				router.RetryTopic(p.Name, s.Name)).Scan(&d.Retry)
 			if err := ignoreMissing(err); err != nil {
 				return nil, fmt.Errorf("retry depth of %s/%s: %w", p.Name, s.Name, err)
 			}
@@ -82,29 +68,17 @@ func QueueDepths(ctx context.Context, pool *pgxpool.Pool, pipelines []PipelineIn
 	return out, nil
 }
 
-// topicLag counts the messages of topic that group has not acked. Until the
-// group has an offsets row (or the topic has an offsets table) every message
-// counts.
+// topicLag counts the messages of topic that group has not finished: those
+// past its position (every message, before the group exists) and those in
+// its claims. It reads an index range from the position, not the whole topic.
 func topicLag(ctx context.Context, pool *pgxpool.Pool, topic, group string) (int64, error) {
-	var hasMessages, hasOffsets bool
-	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL`,
-		messagesTable(topic), offsetsTable(topic)).Scan(&hasMessages, &hasOffsets); err != nil {
-		return 0, err
-	}
 	var n int64
-	switch {
-	case !hasMessages:
-		return 0, nil
-	case !hasOffsets:
-		err := pool.QueryRow(ctx, `SELECT count(*) FROM `+messagesTable(topic)).Scan(&n)
-		return n, err
-	}
-	err := pool.QueryRow(ctx, `SELECT count(*) FROM `+messagesTable(topic)+` m
-		LEFT JOIN `+offsetsTable(topic)+` o ON o.consumer_group = $1
-		WHERE o.consumer_group IS NULL
-		   OR m.transaction_id > o.last_processed_transaction_id
-		   OR (m.transaction_id = o.last_processed_transaction_id AND m."offset" > o.offset_acked)`, group).Scan(&n)
-	return n, err
+	err := pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM tributary_messages WHERE topic = $1 AND "offset" >
+			COALESCE((SELECT position FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2), 0))
+		     + (SELECT COALESCE(sum(cardinality(offsets)), 0) FROM tributary_claims WHERE topic = $1 AND consumer_group = $2)`,
+		topic, group).Scan(&n)
+	return n, ignoreMissing(err)
 }
 
 func ignoreMissing(err error) error {

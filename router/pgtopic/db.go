@@ -1,0 +1,110 @@
+package pgtopic
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DB is what the package needs of a connection pool: *pgxpool.Pool.
+type DB interface {
+	Executor
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Executor runs statements: a pool, or a transaction the caller owns.
+type Executor interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// notifyChannel is the LISTEN/NOTIFY channel; the payload is the topic name.
+const notifyChannel = "tributary_topics"
+
+// lockClass is the first key of the topics' advisory locks, so they cannot
+// collide with an application's own single-key locks.
+const lockClass = 74_837
+
+// lockTopics takes the write locks of topics in a fixed order (no deadlock
+// between two writers of the same two topics).
+func lockTopics(b *pgx.Batch, topics []string) {
+	sorted := append([]string(nil), topics...)
+	sort.Strings(sorted)
+	for i, t := range sorted {
+		if i > 0 && sorted[i-1] == t {
+			continue
+		}
+		b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, t)
+	}
+}
+
+// LockTopic takes topic's write lock in tx. A caller that writes other rows
+// in the same transaction as a publish (dedup keys) takes it first, so that
+// two such writers cannot deadlock on those rows and the lock.
+func LockTopic(ctx context.Context, tx Executor, topic string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, topic); err != nil {
+		return fmt.Errorf("pgtopic: lock topic %q: %w", topic, err)
+	}
+	return nil
+}
+
+// row is a stored message.
+type row struct {
+	key      int64 // the offset, or the queue row's id
+	uuid     string
+	payload  []byte
+	metadata map[string]string
+}
+
+func (r row) message() *message.Message {
+	m := message.NewMessage(r.uuid, r.payload)
+	for k, v := range r.metadata {
+		m.Metadata.Set(k, v)
+	}
+	return m
+}
+
+func scanRows(rows pgx.Rows) ([]row, error) {
+	defer rows.Close()
+	var out []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.key, &r.uuid, &r.payload, &r.metadata); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func newOwner() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// encode splits msgs into the column arrays of a multi-row insert.
+func encode(msgs []*message.Message) (uuids []string, payloads [][]byte, metas []map[string]string) {
+	for _, m := range msgs {
+		uuids = append(uuids, m.UUID)
+		p := m.Payload
+		if p == nil {
+			p = []byte{}
+		}
+		payloads = append(payloads, p)
+		md := map[string]string(m.Metadata)
+		if md == nil {
+			md = map[string]string{}
+		}
+		metas = append(metas, md)
+	}
+	return uuids, payloads, metas
+}

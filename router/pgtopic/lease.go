@@ -1,0 +1,53 @@
+package pgtopic
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+)
+
+// lease keeps an owner's claims alive: every third of the TTL it extends
+// the claims it holds on topics and queue rows. An owner that dies stops
+// extending them, and they expire.
+type lease struct {
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	done     chan struct{}
+}
+
+func startLease(db DB, owner string, ttl time.Duration, logger watermill.LoggerAdapter) *lease {
+	l := &lease{stopCh: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stopCh:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+			secs := ttl.Seconds()
+			_, err := db.Exec(ctx, `UPDATE tributary_claims SET expires_at = now() + make_interval(secs => $2)
+				WHERE owner = $1`, owner, secs)
+			if err == nil {
+				_, err = db.Exec(ctx, `UPDATE tributary_queue SET claim_expires = now() + make_interval(secs => $2)
+					WHERE claimed_by = $1`, owner, secs)
+			}
+			cancel()
+			if err != nil {
+				logger.Error("Extending claims failed; they expire unless the next try works", err,
+					watermill.LogFields{"owner": owner})
+			}
+		}
+	}()
+	return l
+}
+
+func (l *lease) stop() {
+	l.stopOnce.Do(func() { close(l.stopCh) })
+	<-l.done
+}

@@ -1,0 +1,218 @@
+package pgtopic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/components/delay"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// QueuePublisher adds messages to a delayed queue: each is due at the time in
+// its delay.DelayedUntilKey metadata (RFC 3339, fractions kept), or now.
+type QueuePublisher struct {
+	db     Executor
+	closed atomic.Bool
+}
+
+// NewQueuePublisher returns a QueuePublisher writing through db.
+func NewQueuePublisher(db Executor) *QueuePublisher { return &QueuePublisher{db: db} }
+
+// Publish implements message.Publisher.
+func (p *QueuePublisher) Publish(topic string, msgs ...*message.Message) error {
+	if p.closed.Load() {
+		return ErrPublisherClosed
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	ctx := context.Background()
+	uuids, payloads, metas := encode(msgs)
+	due := make([]time.Time, len(msgs))
+	now := time.Now()
+	for i, m := range msgs {
+		due[i] = now
+		if s := m.Metadata.Get(delay.DelayedUntilKey); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return fmt.Errorf("pgtopic: message %s: %s %q: %w", m.UUID, delay.DelayedUntilKey, s, err)
+			}
+			due[i] = t
+		}
+	}
+	_, err := p.db.Exec(ctx, `
+		WITH ins AS (
+			INSERT INTO tributary_queue (topic, due_at, uuid, payload, metadata)
+			SELECT $1, d, u, p, m FROM unnest($2::timestamptz[], $3::text[], $4::bytea[], $5::jsonb[]) AS t(d, u, p, m)
+			RETURNING 1)
+		SELECT pg_notify('`+notifyChannel+`', $1) WHERE EXISTS (SELECT 1 FROM ins)`,
+		topic, due, uuids, payloads, metas)
+	if err != nil {
+		return fmt.Errorf("pgtopic: queue into %q: %w", topic, err)
+	}
+	return nil
+}
+
+// Close implements message.Publisher.
+func (p *QueuePublisher) Close() error {
+	p.closed.Store(true)
+	return nil
+}
+
+// QueueSubscriber reads delayed queues: due rows are claimed with a lease,
+// handed out, and deleted once acked. There are no consumer groups: the
+// QueueSubscribers of one queue share it.
+type QueueSubscriber struct {
+	db     DB
+	cfg    SubscriberConfig
+	logger watermill.LoggerAdapter
+	lease  *lease
+
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// NewQueueSubscriber returns a QueueSubscriber; cfg.ConsumerGroup is ignored.
+func NewQueueSubscriber(db DB, cfg SubscriberConfig, logger watermill.LoggerAdapter) (*QueueSubscriber, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	s := &QueueSubscriber{db: db, cfg: cfg, logger: logger, closing: make(chan struct{})}
+	s.lease = startLease(db, cfg.Owner, cfg.ClaimTTL, logger)
+	return s, nil
+}
+
+// Subscribe implements message.Subscriber.
+func (s *QueueSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	select {
+	case <-s.closing:
+		return nil, errors.New("pgtopic: subscriber is closed")
+	default:
+	}
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		s.consume(ctx, topic, out)
+	}()
+	return out, nil
+}
+
+// Close implements message.Subscriber, as Subscriber.Close.
+func (s *QueueSubscriber) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.wg.Wait()
+	s.lease.stop()
+	return nil
+}
+
+func (s *QueueSubscriber) consume(ctx context.Context, topic string, out chan<- *message.Message) {
+	logFields := watermill.LogFields{"topic": topic}
+	var wake <-chan struct{}
+	if s.cfg.Notifier != nil {
+		w, cancel := s.cfg.Notifier.listen(topic)
+		defer cancel()
+		wake = w
+	}
+	retry := newRetryWait(s.cfg.PollInterval)
+	msgCtx, endMessages := closingContext(ctx, s.closing)
+	defer endMessages()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		rows, nextDue, err := s.claim(ctx, topic)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Error("Claiming queued messages failed; retrying", err, logFields)
+			}
+			if !retry.wait(ctx, s.closing, nil) {
+				return
+			}
+			continue
+		}
+		retry.reset()
+		if len(rows) == 0 {
+			wait := s.cfg.PollInterval
+			if nextDue > 0 && nextDue < wait {
+				wait = nextDue
+			}
+			if !sleep(ctx, s.closing, wake, wait) {
+				return
+			}
+			continue
+		}
+		acked, stopped := dispatch(ctx, msgCtx, s.closing, out, rows, s.cfg.delivery(), s.logger)
+		s.settle(topic, rows, acked)
+		if stopped {
+			return
+		}
+	}
+}
+
+// claim takes up to BatchSize due rows. With none due it says how long
+// until the next one is (0: none queued).
+func (s *QueueSubscriber) claim(ctx context.Context, topic string) ([]row, time.Duration, error) {
+	rows, err := s.db.Query(ctx, `
+		UPDATE tributary_queue SET claimed_by = $3, claim_expires = now() + make_interval(secs => $4)
+		WHERE id IN (SELECT id FROM tributary_queue
+			WHERE topic = $1 AND due_at <= now() AND (claim_expires IS NULL OR claim_expires < now())
+			ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+		RETURNING id, uuid, payload, metadata`, topic, s.cfg.BatchSize, s.cfg.Owner, s.cfg.ClaimTTL.Seconds())
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := scanRows(rows)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(out) > 0 {
+		sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+		return out, 0, nil
+	}
+	var secs *float64
+	err = s.db.QueryRow(ctx, `SELECT extract(epoch FROM min(due_at) - now())::float8 FROM tributary_queue
+		WHERE topic = $1 AND claim_expires IS NULL`, topic).Scan(&secs)
+	if err != nil || secs == nil {
+		return nil, 0, err
+	}
+	return nil, max(time.Duration(*secs*float64(time.Second)), time.Millisecond), nil
+}
+
+// settle deletes the acked rows and releases the others at once.
+func (s *QueueSubscriber) settle(topic string, rows []row, acked []bool) {
+	var done, left []int64
+	for i, r := range rows {
+		if acked[i] {
+			done = append(done, r.key)
+		} else {
+			left = append(left, r.key)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	_, err := s.db.Exec(ctx, `
+		WITH released AS (UPDATE tributary_queue SET claimed_by = NULL, claim_expires = NULL
+			WHERE id = ANY($3) AND claimed_by = $1)
+		DELETE FROM tributary_queue WHERE id = ANY($2) AND claimed_by = $1`, s.cfg.Owner, done, left)
+	if err != nil {
+		s.logger.Error("Settling queued messages failed; they will be delivered again after their claim expires", err,
+			watermill.LogFields{"topic": topic})
+	}
+}

@@ -1,0 +1,431 @@
+package pgtopic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+)
+
+// SubscriberConfig configures a Subscriber.
+type SubscriberConfig struct {
+	// ConsumerGroup names the group; every group receives every message of a
+	// topic, and the Subscribers of one group share them. Required.
+	ConsumerGroup string
+	// BatchSize is how many messages one claim takes; 100 when zero. It
+	// bounds what a crash repeats.
+	BatchSize int
+	// MaxInFlight is how many messages are handed out before the first is
+	// acked; 1 (in order) when zero.
+	MaxInFlight int
+	// Shared lets the Subscribers of the group (on several instances) hold
+	// claims at the same time, each delivering a share of the topic. By
+	// default a group holds one claim at a time, so that its messages are
+	// handled in offset order whichever Subscriber takes the next claim.
+	Shared bool
+	// PollInterval is how often an idle Subscriber looks for messages: 1 s
+	// with a Notifier (which wakes it at once), 100 ms without.
+	PollInterval time.Duration
+	// ClaimTTL is how long a claim outlives its owner's last heartbeat: how
+	// long a crashed instance's messages wait before another takes them;
+	// 30 s when zero.
+	ClaimTTL time.Duration
+	// ResendInterval is the wait before a nacked message is sent again; 500 ms when zero.
+	ResendInterval time.Duration
+	// AckDeadline is how long a handed-out message may go unacked before it
+	// is sent again; 5 min when zero.
+	AckDeadline time.Duration
+	// DrainTimeout is how long Close waits for messages already handed out
+	// to be acked before it hands the rest back; 30 s when zero.
+	DrainTimeout time.Duration
+	// Notifier, if set, wakes the Subscriber when a message is published.
+	Notifier *Notifier
+	// Owner identifies this Subscriber's claims; random when empty.
+	Owner string
+}
+
+func (c *SubscriberConfig) setDefaults() {
+	if c.BatchSize == 0 {
+		c.BatchSize = 100
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 1
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 100 * time.Millisecond
+		if c.Notifier != nil {
+			c.PollInterval = time.Second
+		}
+	}
+	if c.ClaimTTL == 0 {
+		c.ClaimTTL = 30 * time.Second
+	}
+	if c.ResendInterval == 0 {
+		c.ResendInterval = 500 * time.Millisecond
+	}
+	if c.AckDeadline == 0 {
+		c.AckDeadline = 5 * time.Minute
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+	if c.Owner == "" {
+		c.Owner = newOwner()
+	}
+}
+
+// Validate reports what is wrong with c.
+func (c SubscriberConfig) Validate() error {
+	var errs []error
+	if c.BatchSize < 0 || c.MaxInFlight < 0 {
+		errs = append(errs, errors.New("pgtopic: BatchSize and MaxInFlight must not be negative"))
+	}
+	if c.PollInterval < 0 || c.ClaimTTL < 0 || c.ResendInterval < 0 || c.AckDeadline < 0 || c.DrainTimeout < 0 {
+		errs = append(errs, errors.New("pgtopic: durations must not be negative"))
+	}
+	if c.ClaimTTL > 0 && c.ClaimTTL < time.Second {
+		errs = append(errs, errors.New("pgtopic: ClaimTTL must be at least 1s"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c SubscriberConfig) delivery() deliveryConfig {
+	return deliveryConfig{maxInFlight: c.MaxInFlight, resendInterval: c.ResendInterval,
+		ackDeadline: c.AckDeadline, drainTimeout: c.DrainTimeout}
+}
+
+// Subscriber reads topics as a consumer group (see the package doc).
+type Subscriber struct {
+	db     DB
+	cfg    SubscriberConfig
+	logger watermill.LoggerAdapter
+	lease  *lease
+
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// NewSubscriber returns a Subscriber reading as cfg.ConsumerGroup.
+func NewSubscriber(db DB, cfg SubscriberConfig, logger watermill.LoggerAdapter) (*Subscriber, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ConsumerGroup == "" {
+		return nil, errors.New("pgtopic: SubscriberConfig.ConsumerGroup is required")
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	s := &Subscriber{db: db, cfg: cfg, logger: logger, closing: make(chan struct{})}
+	s.lease = startLease(db, cfg.Owner, cfg.ClaimTTL, logger)
+	return s, nil
+}
+
+// Subscribe implements message.Subscriber. The channel closes after Close
+// (once what was in flight is acked or handed back) or when ctx ends.
+func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	select {
+	case <-s.closing:
+		return nil, errors.New("pgtopic: subscriber is closed")
+	default:
+	}
+	if topic == "" {
+		return nil, errors.New("pgtopic: empty topic")
+	}
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		s.consume(ctx, topic, out)
+	}()
+	return out, nil
+}
+
+// SubscribeInitialize implements message.SubscribeInitializer: it creates
+// the consumer group's position, so messages published from now on are kept
+// for it.
+func (s *Subscriber) SubscribeInitialize(topic string) error {
+	return s.ensureGroup(context.Background(), topic)
+}
+
+func (s *Subscriber) ensureGroup(ctx context.Context, topic string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO tributary_consumers (topic, consumer_group) VALUES ($1, $2)
+		ON CONFLICT DO NOTHING`, topic, s.cfg.ConsumerGroup)
+	if err != nil {
+		return fmt.Errorf("pgtopic: consumer group %q of %q: %w", s.cfg.ConsumerGroup, topic, err)
+	}
+	return nil
+}
+
+// Close implements message.Subscriber. It stops claiming, waits up to
+// DrainTimeout for handed-out messages to be acked, hands back what is not,
+// and returns once every subscription's channel is closed.
+func (s *Subscriber) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.wg.Wait()
+	s.lease.stop()
+	return nil
+}
+
+func (s *Subscriber) consume(ctx context.Context, topic string, out chan<- *message.Message) {
+	logFields := watermill.LogFields{"topic": topic, "consumer_group": s.cfg.ConsumerGroup}
+	var wake <-chan struct{}
+	if s.cfg.Notifier != nil {
+		w, cancel := s.cfg.Notifier.listen(topic)
+		defer cancel()
+		wake = w
+	}
+	retry := newRetryWait(s.cfg.PollInterval)
+	msgCtx, endMessages := closingContext(ctx, s.closing)
+	defer endMessages()
+	for {
+		if err := s.ensureGroup(ctx, topic); err != nil {
+			s.logger.Error("Creating consumer group failed; retrying", err, logFields)
+			if !retry.wait(ctx, s.closing, nil) {
+				return
+			}
+			continue
+		}
+		break
+	}
+	var finished int64 // a completed claim, deleted with the next claim
+	for {
+		select {
+		case <-s.closing:
+			s.finish(topic, finished)
+			return
+		case <-ctx.Done():
+			s.finish(topic, finished)
+			return
+		default:
+		}
+		c, err := s.claim(ctx, topic, finished)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Error("Claiming messages failed; retrying", err, logFields)
+			}
+			if !retry.wait(ctx, s.closing, nil) {
+				s.finish(topic, finished)
+				return
+			}
+			continue
+		}
+		retry.reset()
+		finished = 0
+		if c == nil {
+			if !sleep(ctx, s.closing, wake, s.cfg.PollInterval) {
+				return
+			}
+			continue
+		}
+		acked, stopped := dispatch(ctx, msgCtx, s.closing, out, c.rows, s.cfg.delivery(), s.logger)
+		if !stopped {
+			finished = c.id
+			continue
+		}
+		s.handBack(topic, c, acked)
+		return
+	}
+}
+
+type claim struct {
+	id   int64
+	rows []row
+}
+
+// claim deletes the finished claim (if any) and takes the next: a claim
+// handed back or left by a dead owner first, else the next BatchSize
+// messages past the group's position. It returns nil when there is nothing.
+func (s *Subscriber) claim(ctx context.Context, topic string, finished int64) (*claim, error) {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if finished != 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, finished, s.cfg.Owner); err != nil {
+			return nil, err
+		}
+	}
+	if !s.cfg.Shared {
+		// One claim at a time per group: the group's position row is the
+		// lock, and a live claim of another Subscriber means wait.
+		var busy bool
+		err := tx.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM tributary_claims WHERE topic = $1 AND consumer_group = $2 AND expires_at >= now())
+			FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2 FOR UPDATE`,
+			topic, s.cfg.ConsumerGroup).Scan(&busy)
+		if err != nil {
+			return nil, err
+		}
+		if busy {
+			return nil, tx.Commit(ctx)
+		}
+	}
+	c, err := s.takeExpired(ctx, tx, topic)
+	if err == nil && c == nil {
+		c, err = s.takeNext(ctx, tx, topic)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// takeExpired takes over a claim handed back or left by a dead owner.
+func (s *Subscriber) takeExpired(ctx context.Context, tx pgx.Tx, topic string) (*claim, error) {
+	c := &claim{}
+	var offsets []int64
+	err := tx.QueryRow(ctx, `
+		UPDATE tributary_claims SET owner = $3, expires_at = now() + make_interval(secs => $4)
+		WHERE id = (SELECT id FROM tributary_claims WHERE topic = $1 AND consumer_group = $2 AND expires_at < now()
+			ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING id, offsets`, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.ClaimTTL.Seconds()).Scan(&c.id, &offsets)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT "offset", uuid, payload, metadata FROM tributary_messages
+		WHERE topic = $1 AND "offset" = ANY($2) ORDER BY "offset"`, topic, offsets)
+	if err != nil {
+		return nil, err
+	}
+	if c.rows, err = scanRows(rows); err != nil {
+		return nil, err
+	}
+	if len(c.rows) == 0 { // pruned meanwhile: nothing left to deliver
+		_, err := tx.Exec(ctx, `DELETE FROM tributary_claims WHERE id = $1`, c.id)
+		return nil, err
+	}
+	return c, nil
+}
+
+// takeNext claims the next BatchSize messages past the group's position.
+func (s *Subscriber) takeNext(ctx context.Context, tx pgx.Tx, topic string) (*claim, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT m."offset", m.uuid, m.payload, m.metadata
+		FROM tributary_messages m,
+			(SELECT position FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2 FOR UPDATE) g
+		WHERE m.topic = $1 AND m."offset" > g.position
+		ORDER BY m."offset" LIMIT $3`, topic, s.cfg.ConsumerGroup, s.cfg.BatchSize)
+	if err != nil {
+		return nil, err
+	}
+	c := &claim{}
+	if c.rows, err = scanRows(rows); err != nil {
+		return nil, err
+	}
+	if len(c.rows) == 0 {
+		return nil, nil
+	}
+	offsets := make([]int64, len(c.rows))
+	for i, r := range c.rows {
+		offsets[i] = r.key
+	}
+	err = tx.QueryRow(ctx, `
+		WITH moved AS (UPDATE tributary_consumers SET position = $3 WHERE topic = $1 AND consumer_group = $2)
+		INSERT INTO tributary_claims (topic, consumer_group, offsets, owner, expires_at)
+		VALUES ($1, $2, $4, $5, now() + make_interval(secs => $6)) RETURNING id`,
+		topic, s.cfg.ConsumerGroup, offsets[len(offsets)-1], offsets, s.cfg.Owner, s.cfg.ClaimTTL.Seconds()).Scan(&c.id)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// stopTimeout bounds the writes of a stopping Subscriber.
+const stopTimeout = 10 * time.Second
+
+// finish deletes a completed claim on the way out.
+func (s *Subscriber) finish(topic string, id int64) {
+	if id == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if _, err := s.db.Exec(ctx, `DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, id, s.cfg.Owner); err != nil {
+		s.logger.Error("Completing a claim failed; its messages will be delivered again", err,
+			watermill.LogFields{"topic": topic, "consumer_group": s.cfg.ConsumerGroup})
+	}
+}
+
+// handBack returns a claim's unacked messages to the group at once (instead
+// of after ClaimTTL), or deletes the claim when everything was acked.
+func (s *Subscriber) handBack(topic string, c *claim, acked []bool) {
+	var left []int64
+	for i, r := range c.rows {
+		if !acked[i] {
+			left = append(left, r.key)
+		}
+	}
+	if len(left) == 0 {
+		s.finish(topic, c.id)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	_, err := s.db.Exec(ctx, `UPDATE tributary_claims SET offsets = $3, owner = '', expires_at = '-infinity'
+		WHERE id = $1 AND owner = $2`, c.id, s.cfg.Owner, left)
+	if err != nil {
+		s.logger.Error("Handing back unacked messages failed; they will be delivered again after the claim expires", err,
+			watermill.LogFields{"topic": topic, "consumer_group": s.cfg.ConsumerGroup, "messages": len(left)})
+	}
+}
+
+// sleep waits d, or until wake fires; false if the subscription must stop.
+func sleep(ctx context.Context, closing <-chan struct{}, wake <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-wake:
+		return true
+	case <-closing:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// retryWait backs off after database errors: from the poll interval up to 5 s.
+type retryWait struct {
+	base, next time.Duration
+}
+
+func newRetryWait(base time.Duration) *retryWait { return &retryWait{base: base, next: base} }
+
+func (r *retryWait) reset() { r.next = r.base }
+
+func (r *retryWait) wait(ctx context.Context, closing, wake <-chan struct{}) bool {
+	d := r.next
+	r.next = min(r.next*2, 5*time.Second)
+	return sleep(ctx, closing, wake, d)
+}
+
+// closingContext returns a context that ends with ctx or when closing is
+// closed.
+func closingContext(ctx context.Context, closing <-chan struct{}) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-closing:
+			cancel()
+		case <-c.Done():
+		}
+	}()
+	return c, cancel
+}
