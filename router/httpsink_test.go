@@ -26,6 +26,7 @@ func (s httpSink) Publish(_ string, msgs ...*message.Message) error {
 			return err
 		}
 		req.Header.Set("X-Event-Id", tributary.EventID(m))
+		req.Header.Set("X-Sent-At", m.Metadata.Get("sent_at"))
 		resp, err := s.client.Do(req)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -62,6 +63,26 @@ type Router struct {
 	// work ends CloseTimeout after Run begins to stop: what handlers still
 	// do then is abandoned (and redelivered after a restart).
 	work context.Context
+	// subscribers are every handler's subscriber, closed by stop.
+	subscribers []*closeOnce
+}
+
+// closeOnce lets stop close a subscriber before Watermill closes it again.
+type closeOnce struct {
+	message.Subscriber
+	once sync.Once
+	err  error
+}
+
+func (c *closeOnce) Close() error {
+	c.once.Do(func() { c.err = c.Subscriber.Close() })
+	return c.err
+}
+
+func (r *Router) track(s message.Subscriber) message.Subscriber {
+	c := &closeOnce{Subscriber: s}
+	r.subscribers = append(r.subscribers, c)
+	return c
 }
 
 // detach gives msg a context that a stopping subscriber or source does not
@@ -147,22 +168,15 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}()
 	go func() {
-		// Close the Watermill router on cancellation even if a source ignores
-		// its context: Close closes every subscriber and bounds the drain.
 		<-mctx.Done()
-		close(r.stopping)
-		time.AfterFunc(r.cfg.CloseTimeout, abandon)
-		if err := r.wm.Close(); err != nil {
-			r.logger.Error("Closing router", err, nil)
-		}
+		r.stop(abandon)
 	}()
 
 	// The Watermill router runs on a context that the caller's cancellation
-	// does not reach: a stop goes through Close, which closes every source
-	// (they stop reading from their providers), lets the ingest of what they
-	// already read finish, and lets each sink finish what it is delivering or
-	// hand it back, within CloseTimeout. Cancelling the handlers' contexts
-	// instead would abort ingests and deliveries half done.
+	// does not reach: stop closes the subscribers itself first. (Watermill
+	// cancels a handler's context as it starts closing, and a handler whose
+	// context is done may skip closing its subscriber: deliveries under way
+	// would be cut off instead of drained.)
 	err := r.wm.Run(context.WithoutCancel(ctx))
 	for _, p := range r.pipelines {
 		for _, s := range p.Sinks {
@@ -181,7 +195,7 @@ func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 	for _, s := range p.Sources {
 		r.wm.AddConsumerHandler(
 			fmt.Sprintf("%s.ingest.%s", p.Name, s.Name),
-			s.Topic, s.Subscriber,
+			s.Topic, r.track(s.Subscriber),
 			r.ingestHandler(p, s, batcher),
 		)
 	}
@@ -191,14 +205,39 @@ func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 		if err != nil {
 			return fmt.Errorf("router: sink %q: %w", s.Name, err)
 		}
-		r.wm.AddConsumerHandler(fmt.Sprintf("%s.deliver.%s", p.Name, s.Name), Topic(p.Name), sub, deliver)
+		r.wm.AddConsumerHandler(fmt.Sprintf("%s.deliver.%s", p.Name, s.Name), Topic(p.Name), r.track(sub), deliver)
 		rsub, err := r.cfg.Backend.retrySubscriber(r.logger)
 		if err != nil {
 			return fmt.Errorf("router: sink %q: %w", s.Name, err)
 		}
-		r.wm.AddConsumerHandler(fmt.Sprintf("%s.redeliver.%s", p.Name, s.Name), RetryTopic(p.Name, s.Name), rsub, deliver)
+		r.wm.AddConsumerHandler(fmt.Sprintf("%s.redeliver.%s", p.Name, s.Name), RetryTopic(p.Name, s.Name), r.track(rsub), deliver)
 	}
 	return nil
+}
+
+// stop is a clean stop: every source stops reading from its provider and
+// hands on what it already read, which is ingested; every sink finishes
+// what it is delivering, or hands it back to the topic, and claims nothing
+// new; all within CloseTimeout, after which what is left is abandoned (and
+// delivered again after a restart). Then the Watermill router closes.
+func (r *Router) stop(abandon context.CancelFunc) {
+	close(r.stopping)
+	timer := time.AfterFunc(r.cfg.CloseTimeout, abandon)
+	defer timer.Stop()
+	var wg sync.WaitGroup
+	for _, s := range r.subscribers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Close(); err != nil {
+				r.logger.Error("Closing subscriber", err, nil)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := r.wm.Close(); err != nil {
+		r.logger.Error("Closing router", err, nil)
+	}
 }
 
 func (r *Router) maintain(ctx context.Context) {

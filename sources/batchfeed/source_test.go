@@ -263,11 +263,11 @@ func TestBadInputIsRetriedNeverCompleted(t *testing.T) {
 		{name: "500 on next", op: feedfake.OpNext, fault: feedfake.Fault{Status: 500}, kind: "status_5xx"},
 		{name: "502 on next", op: feedfake.OpNext, fault: feedfake.Fault{Status: 502, ContentType: "text/html", Body: []byte("<html>Bad Gateway</html>")}, kind: "status_5xx"},
 		{name: "timeout on next", op: feedfake.OpNext, fault: feedfake.Fault{Hang: true}, kind: "timeout"},
-		{name: "slow answer on next", op: feedfake.OpNext, fault: feedfake.Fault{Delay: time.Second, Body: valid}, kind: "timeout"},
+		{name: "slow answer on next", op: feedfake.OpNext, fault: feedfake.Fault{Delay: 3 * time.Second, Body: valid}, kind: "timeout"},
 		{name: "503 on complete", op: feedfake.OpComplete, fault: feedfake.Fault{Status: 503}, kind: "complete_status_5xx"},
 		{name: "timeout on complete", op: feedfake.OpComplete, fault: feedfake.Fault{Hang: true}, kind: "complete_timeout"},
 		{name: "connection dropped on next", op: feedfake.OpNext, fault: feedfake.Fault{ApplyThenDrop: true}, kind: "transport"},
-		{name: "slow answer on complete", op: feedfake.OpComplete, fault: feedfake.Fault{Delay: time.Second}, kind: "complete_timeout"},
+		{name: "slow answer on complete", op: feedfake.OpComplete, fault: feedfake.Fault{Delay: 3 * time.Second}, kind: "complete_timeout"},
 	}
 	for i, tt := range tests {
 		// Sequential: a router per case, and parallel routers would crowd
@@ -280,7 +280,9 @@ func TestBadInputIsRetriedNeverCompleted(t *testing.T) {
 			f := tt.fault
 			env.fake.Script("journey", tt.op, &f, &f)
 			cfg := env.config("journey")
-			cfg.RequestTimeout = 200 * time.Millisecond
+			// Well below the faults' delay, well above a normal answer on a
+			// loaded machine: only the two scripted faults may time out.
+			cfg.RequestTimeout = time.Second
 			errs := counterDelta(t, metrics.SourceErrors, name+"-journey", tt.kind)
 			startPipeline(t, pool, name, newTestSource(t, cfg))
 
