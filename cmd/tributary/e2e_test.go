@@ -295,7 +295,7 @@ func TestBinaryRunsPipelineFileEndToEnd(t *testing.T) {
 	}
 
 	// The delivery log has one delivered attempt per event.
-	r := runCLI(t, env, "--json", "deliveries", "list", "--pipeline", "doors", "--outcome", "delivered", "--limit", "100")
+	r := runCLI(t, env, "--json", "deliveries", "list", "--pipeline", "doors", "--outcome", "success", "--limit", "100")
 	var attempts []map[string]any
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &attempts) != nil || len(attempts) != n {
 		t.Fatalf("deliveries list: %d attempts, %+v", len(attempts), r)
