@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary/migrations"
 )
 
 // Exit codes scripts can rely on. They are part of the CLI's contract: add
@@ -55,6 +59,20 @@ func dbError(err error) error {
 		return withCode(ExitDatabase, err)
 	}
 	return withCode(ExitFailure, err)
+}
+
+// checkSchema fails with ExitDatabase unless every migration is applied.
+func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	err := migrations.Check(ctx, pool)
+	var pe *migrations.PendingError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe):
+		return codef(ExitDatabase, "%v; run `tributary migrate` first, or start with --migrate", err)
+	default:
+		return codef(ExitDatabase, "checking the database schema: %v", err)
+	}
 }
 
 // codeOf returns the exit code for an error returned by a command. Errors

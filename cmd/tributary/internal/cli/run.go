@@ -79,6 +79,9 @@ func (a *app) runCommand() *cobra.Command {
 		Short: "Run every pipeline in a file until interrupted",
 		Long: `Run every pipeline in a file until SIGINT or SIGTERM; in-flight deliveries get 30 s to finish.
 
+The database must be migrated: run exits 4 naming the missing migrations unless
+--migrate applies them first.
+
 Serves /metrics, /healthz and /readyz on --metrics-addr, and the admin page on --admin.
 The admin page binds to loopback unless an address is given; a non-loopback address
 requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).`,
@@ -110,6 +113,11 @@ requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).`,
 				if _, err := migrations.Up(ctx, pool); err != nil {
 					return dbError(err)
 				}
+			}
+			// Before anything touches a table: a missing one would fail every
+			// event over and over instead of once, here.
+			if err := checkSchema(ctx, pool); err != nil {
+				return err
 			}
 			pipelines, err := cfg.Build(pool, logger)
 			if err != nil {
