@@ -43,6 +43,9 @@ type HTTPOptions struct {
 
 // Validate implements Validator.
 func (o *HTTPOptions) Validate() error {
+	if o.URL == "" {
+		return Field("url", "required; want an absolute http:// or https:// URL")
+	}
 	u, err := url.Parse(o.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("url %q: want an absolute http:// or https:// URL", o.URL)
