@@ -14,14 +14,15 @@ import (
 // Exit codes scripts can rely on. They are part of the CLI's contract: add
 // new ones, never renumber.
 const (
-	ExitOK          = 0 // success
-	ExitFailure     = 1 // an unexpected runtime failure (see the message / logs)
-	ExitUsage       = 2 // bad command line: unknown flag, missing argument, missing --yes
-	ExitConfig      = 3 // the pipeline file is invalid (validate / run / webhook test / feed discard)
-	ExitDatabase    = 4 // no database configured, unreachable, or not migrated
-	ExitNotFound    = 5 // the poison record, pipeline, source or sink does not exist
-	ExitCheckFailed = 6 // a check ran and failed (webhook test)
-	ExitUnsupported = 7 // the component's type does not support the command
+	ExitOK           = 0 // success
+	ExitFailure      = 1 // an unexpected runtime failure (see the message / logs)
+	ExitUsage        = 2 // bad command line: unknown flag, missing argument, missing --yes
+	ExitConfig       = 3 // the pipeline file is invalid (validate / run / webhook test / feed discard)
+	ExitDatabase     = 4 // no database configured, unreachable, or not migrated
+	ExitNotFound     = 5 // the poison record, pipeline, source or sink does not exist
+	ExitCheckFailed  = 6 // a check ran and failed (webhook test)
+	ExitUnsupported  = 7 // the component's type does not support the command
+	ExitSourceFailed = 8 // run --fail-fast: a source stopped for good (e.g. a feed id the provider does not know)
 )
 
 // exitError carries an exit code with the error to print.
