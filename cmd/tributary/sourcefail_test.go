@@ -64,7 +64,7 @@ func TestBinarySourceStoppedForGood(t *testing.T) {
 	waitFor(t, 60*time.Second, "/readyz to report the bogus feed failed", func() bool {
 		code, body := get("http://" + metricsAddr + "/readyz")
 		ready = body
-		return code == http.StatusServiceUnavailable && strings.Contains(body, `"source feeds/bogus"`)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, `"source feeds/bogus":"failed`) && strings.Contains(body, `"router":"ok"`)
 	})
 	for _, want := range []string{`"source feeds/bogus":"failed: batchfeed: feed \"nosuchfeed\" not found (404)`, `"source feeds/journey":"ok"`, `"router":"ok"`, `"database":"ok"`} {
 		if !strings.Contains(ready, want) {
