@@ -7,6 +7,9 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -39,4 +42,99 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (applied []string, err error) {
 		applied = append(applied, r.Source.Path)
 	}
 	return applied, nil
+}
+
+// versionTable is goose's default table of applied versions.
+const versionTable = "goose_db_version"
+
+// PendingError is returned by Check for a database that lacks migrations
+// this build needs: never migrated, or migrated by an older build.
+type PendingError struct {
+	// Files are the missing migrations, e.g. "00001_core.sql", in order.
+	Files []string
+	// Versions are their goose version numbers, parallel to Files.
+	Versions []int64
+	// Fresh is true when goose's version table does not exist at all.
+	Fresh bool
+}
+
+func (e *PendingError) Error() string {
+	what := "not applied"
+	if e.Fresh {
+		what = "not applied (no " + versionTable + " table: never migrated)"
+	}
+	return fmt.Sprintf("database not migrated: %s %s", strings.Join(e.Files, ", "), what)
+}
+
+// Check reports whether every migration of this build is applied, from
+// goose's version table: nil, a *PendingError naming the missing ones, or
+// the database's own error (unreachable, no permission). It only reads: it
+// creates no table and takes no lock, so it may run while another process
+// migrates.
+func Check(ctx context.Context, pool *pgxpool.Pool) error {
+	want, err := versions()
+	if err != nil {
+		return err
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, versionTable).Scan(&exists); err != nil {
+		return fmt.Errorf("migrations: check: %w", err)
+	}
+	applied := map[int64]bool{}
+	if exists {
+		// The latest row of a version says whether it is applied (goose's
+		// older API recorded a down as a row with is_applied false).
+		rows, err := pool.Query(ctx, `SELECT DISTINCT ON (version_id) version_id, is_applied
+			FROM `+versionTable+` ORDER BY version_id, id DESC`)
+		if err != nil {
+			return fmt.Errorf("migrations: check: %w", err)
+		}
+		for rows.Next() {
+			var v int64
+			var ok bool
+			if err := rows.Scan(&v, &ok); err != nil {
+				rows.Close()
+				return fmt.Errorf("migrations: check: %w", err)
+			}
+			applied[v] = ok
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("migrations: check: %w", err)
+		}
+	}
+	pe := &PendingError{Fresh: !exists}
+	for _, m := range want {
+		if !applied[m.version] {
+			pe.Files = append(pe.Files, m.file)
+			pe.Versions = append(pe.Versions, m.version)
+		}
+	}
+	if len(pe.Files) > 0 {
+		return pe
+	}
+	return nil
+}
+
+type migration struct {
+	file    string
+	version int64
+}
+
+// versions lists the embedded migrations in version order.
+func versions() ([]migration, error) {
+	names, err := fs.Glob(files, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	var out []migration
+	for _, n := range names {
+		v, err := goose.NumericComponent(n)
+		if err != nil {
+			return nil, fmt.Errorf("migrations: %s: %w", n, err)
+		}
+		out = append(out, migration{file: n, version: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
 }

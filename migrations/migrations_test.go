@@ -2,7 +2,10 @@ package migrations_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/migrations"
@@ -26,5 +29,43 @@ func TestUpIsIdempotent(t *testing.T) {
 		if err := pool.QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok); err != nil || !ok {
 			t.Fatalf("table %s missing (%v)", table, err)
 		}
+	}
+}
+
+// TestCheck: Check reads goose's version table and names what is missing,
+// from a database never migrated to one that lost a version; it creates
+// nothing itself.
+func TestCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	var pe *migrations.PendingError
+	if err := migrations.Check(ctx, pool); !errors.As(err, &pe) || !pe.Fresh || len(pe.Files) == 0 || pe.Files[0] != "00001_core.sql" || pe.Versions[0] != 1 {
+		t.Fatalf("fresh database: %v (%+v)", err, pe)
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL`).Scan(&exists); err != nil || exists {
+		t.Fatalf("Check created goose's version table (%v)", err)
+	}
+	if _, err := migrations.Up(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrations.Check(ctx, pool); err != nil {
+		t.Fatalf("migrated database: %v", err)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	pe = nil
+	if err := migrations.Check(ctx, pool); !errors.As(err, &pe) || pe.Fresh || len(pe.Files) != 1 || pe.Files[0] != "00001_core.sql" {
+		t.Fatalf("version 1 taken back: %v (%+v)", err, pe)
 	}
 }

@@ -295,7 +295,7 @@ func TestBinaryRunsPipelineFileEndToEnd(t *testing.T) {
 	}
 
 	// The delivery log has one delivered attempt per event.
-	r := runCLI(t, env, "--json", "deliveries", "list", "--pipeline", "doors", "--outcome", "delivered", "--limit", "100")
+	r := runCLI(t, env, "--json", "deliveries", "list", "--pipeline", "doors", "--outcome", "success", "--limit", "100")
 	var attempts []map[string]any
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &attempts) != nil || len(attempts) != n {
 		t.Fatalf("deliveries list: %d attempts, %+v", len(attempts), r)
@@ -394,6 +394,8 @@ func TestBinaryExitCodes(t *testing.T) {
 			`etagpoll_options.yaml:15:21: pipelines[0].sources[0].options.base_url: "api.example.com": want an absolute http:// or https:// URL`},
 		{"validate broken batchfeed", noDB, []string{"validate", "-c", filepath.Join("internal", "config", "testdata", "broken", "batchfeed_options.yaml")}, 3,
 			`batchfeed_options.yaml:16:20: pipelines[0].sources[0].options.feed_id: "Journey": feed ids are case-sensitive, did you mean "journey"?`},
+		{"validate reports every problem", noDB, []string{"validate", "-c", filepath.Join("internal", "config", "testdata", "broken", "many_problems.yaml")}, 3,
+			`many_problems.yaml:30:17: pipelines[1].sinks[2].options.path: environment variable TRIBUTARY_TEST_UNSET_PATH is not set`},
 		{"feed discard unsupported", withDB, []string{"feed", "discard", "-c", good, "--pipeline", "doors", "--source", "eventlog", "--yes"}, 7, "cannot discard"},
 		{"validate missing file", noDB, []string{"validate", "-c", "nope.yaml"}, 3, "nope.yaml"},
 		{"unknown flag", noDB, []string{"poison", "list", "--nope"}, 2, "unknown flag"},

@@ -27,6 +27,14 @@ const (
 	OutcomeCircuitOpen Outcome = "circuit_open"
 )
 
+// Outcomes returns every outcome a sink writes to the delivery log, in the
+// order above: the webhook sink's and, with the same meanings, the
+// cmd/tributary http sink's (success, transient, permanent). `tributary
+// deliveries list --outcome` accepts exactly these.
+func Outcomes() []Outcome {
+	return []Outcome{OutcomeSuccess, OutcomeTransient, OutcomePermanent, OutcomeGone, OutcomeDisabled, OutcomeCircuitOpen}
+}
+
 // Attempt is one row of the delivery log. It holds no secret: the endpoint is
 // redacted and error and body are scrubbed of the configured secrets.
 type Attempt struct {

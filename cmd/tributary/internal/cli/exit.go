@@ -1,23 +1,28 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary/migrations"
 )
 
 // Exit codes scripts can rely on. They are part of the CLI's contract: add
 // new ones, never renumber.
 const (
-	ExitOK          = 0 // success
-	ExitFailure     = 1 // an unexpected runtime failure (see the message / logs)
-	ExitUsage       = 2 // bad command line: unknown flag, missing argument, missing --yes
-	ExitConfig      = 3 // the pipeline file is invalid (validate / run / webhook test / feed discard)
-	ExitDatabase    = 4 // no database configured, unreachable, or not migrated
-	ExitNotFound    = 5 // the poison record, pipeline, source or sink does not exist
-	ExitCheckFailed = 6 // a check ran and failed (webhook test)
-	ExitUnsupported = 7 // the component's type does not support the command
+	ExitOK           = 0 // success
+	ExitFailure      = 1 // an unexpected runtime failure (see the message / logs)
+	ExitUsage        = 2 // bad command line: unknown flag, missing argument, missing --yes
+	ExitConfig       = 3 // the pipeline file is invalid (validate / run / webhook test / feed discard)
+	ExitDatabase     = 4 // no database configured, unreachable, or not migrated
+	ExitNotFound     = 5 // the poison record, pipeline, source or sink does not exist
+	ExitCheckFailed  = 6 // a check ran and failed (webhook test)
+	ExitUnsupported  = 7 // the component's type does not support the command
+	ExitSourceFailed = 8 // run --fail-fast: a source stopped for good (e.g. a feed id the provider does not know)
 )
 
 // exitError carries an exit code with the error to print.
@@ -55,6 +60,20 @@ func dbError(err error) error {
 		return withCode(ExitDatabase, err)
 	}
 	return withCode(ExitFailure, err)
+}
+
+// checkSchema fails with ExitDatabase unless every migration is applied.
+func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	err := migrations.Check(ctx, pool)
+	var pe *migrations.PendingError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe):
+		return codef(ExitDatabase, "%v; run `tributary migrate` first, or start with --migrate", err)
+	default:
+		return codef(ExitDatabase, "checking the database schema: %v", err)
+	}
 }
 
 // codeOf returns the exit code for an error returned by a command. Errors

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/migrations"
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
 func (a *app) migrateCommand() *cobra.Command {
@@ -264,6 +267,9 @@ func (a *app) deliveriesCommand() *cobra.Command {
 		Short: "List delivery attempts, newest first",
 		Args:  cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
+			if f.Outcome != "" && !slices.Contains(webhook.Outcomes(), webhook.Outcome(f.Outcome)) {
+				return codef(ExitUsage, "--outcome %q: want one of %s (the outcomes the sinks write)", f.Outcome, outcomeList())
+			}
 			pool, err := a.openPool(cmd.Context(), 0)
 			if err != nil {
 				return err
@@ -294,11 +300,20 @@ func (a *app) deliveriesCommand() *cobra.Command {
 	fl := list.Flags()
 	fl.StringVar(&f.Pipeline, "pipeline", "", "only this pipeline")
 	fl.StringVar(&f.Sink, "sink", "", "only this sink")
-	fl.StringVar(&f.Outcome, "outcome", "", "only this outcome (e.g. delivered, failed, rejected)")
+	fl.StringVar(&f.Outcome, "outcome", "", "only this outcome: "+outcomeList())
 	fl.StringVar(&f.EventID, "event", "", "only this event id")
 	fl.IntVar(&f.Limit, "limit", 50, "at most this many")
 	cmd.AddCommand(list)
 	return cmd
+}
+
+// outcomeList is the delivery log's outcomes, as --outcome accepts them.
+func outcomeList() string {
+	var names []string
+	for _, o := range webhook.Outcomes() {
+		names = append(names, string(o))
+	}
+	return strings.Join(names, ", ")
 }
 
 func (a *app) versionCommand() *cobra.Command {

@@ -55,7 +55,8 @@ func (a *app) rootCommand() *cobra.Command {
 and delivers them to sinks with dedup, retries and a poison queue.
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 invalid config, 4 database unavailable or
-not migrated, 5 not found, 6 check failed, 7 not supported by the component type.`,
+not migrated, 5 not found, 6 check failed, 7 not supported by the component type,
+8 a source stopped for good (run --fail-fast).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}

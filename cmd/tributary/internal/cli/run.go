@@ -71,7 +71,7 @@ func (a *app) validateCommand() *cobra.Command {
 func (a *app) runCommand() *cobra.Command {
 	var (
 		file, adminAddr, adminToken, metricsAddr string
-		migrate                                  bool
+		migrate, failFast                        bool
 		depthInterval                            time.Duration
 	)
 	cmd := &cobra.Command{
@@ -79,9 +79,16 @@ func (a *app) runCommand() *cobra.Command {
 		Short: "Run every pipeline in a file until interrupted",
 		Long: `Run every pipeline in a file until SIGINT or SIGTERM; in-flight deliveries get 30 s to finish.
 
+The database must be migrated: run exits 4 naming the missing migrations unless
+--migrate applies them first.
+
 Serves /metrics, /healthz and /readyz on --metrics-addr, and the admin page on --admin.
 The admin page binds to loopback unless an address is given; a non-loopback address
-requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).`,
+requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).
+
+A source that stops for good (e.g. a batch feed whose feed id answers 404) is
+reported failed in /readyz, tributary_source_up and the admin page while the
+rest runs on; with --fail-fast, run stops and exits 8 instead.`,
 		Args: cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
 			if adminToken == "" {
@@ -111,9 +118,20 @@ requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).`,
 					return dbError(err)
 				}
 			}
+			// Before anything touches a table: a missing one would fail every
+			// event over and over instead of once, here.
+			if err := checkSchema(ctx, pool); err != nil {
+				return err
+			}
 			pipelines, err := cfg.Build(pool, logger)
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
+			}
+			monitor := ops.NewSourceMonitor(logger)
+			for i, p := range pipelines {
+				for j, src := range p.Sources {
+					pipelines[i].Sources[j].Subscriber = monitor.Watch(p.Name, src.Name, cfg.Pipelines[i].SourceTypes[j].Type, src.Subscriber)
+				}
 			}
 			r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger}, pipelines...)
 			if err != nil {
@@ -141,8 +159,8 @@ requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).`,
 				}
 			}()
 			if metricsAddr != "" {
-				h := ops.Handler(
-					ops.Check{Name: "router", Check: func(context.Context) error {
+				checks := append([]ops.Check{
+					{Name: "router", Check: func(context.Context) error {
 						select {
 						case <-r.Running():
 							return nil
@@ -150,14 +168,15 @@ requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).`,
 							return errors.New("not running")
 						}
 					}},
-					ops.Check{Name: "database", Check: func(ctx context.Context) error { return pool.Ping(ctx) }},
-				)
+					{Name: "database", Check: func(ctx context.Context) error { return pool.Ping(ctx) }},
+				}, monitor.Checks(infos)...)
+				h := ops.Handler(checks...)
 				if err := serve("metrics and health", metricsAddr, h); err != nil {
 					return err
 				}
 			}
 			if adminAddr != "" {
-				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger})
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor})
 				if err != nil {
 					return err
 				}
@@ -166,8 +185,25 @@ requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).`,
 				}
 			}
 			go ops.WatchDepths(ctx, pool, infos, depthInterval, logger)
+			runCtx, stopRun := context.WithCancel(ctx)
+			defer stopRun()
+			if failFast {
+				go func() {
+					select {
+					case <-monitor.Failed():
+						logger.Info("A source failed and --fail-fast is set: stopping", nil)
+						stopRun()
+					case <-runCtx.Done():
+					}
+				}()
+			}
 			logger.Info("Running pipelines", map[string]any{"file": file, "pipelines": len(pipelines)})
-			if err := r.Run(ctx); err != nil {
+			err = r.Run(runCtx)
+			if fs := monitor.Failures(); failFast && len(fs) > 0 {
+				f := fs[0]
+				return codef(ExitSourceFailed, "source %q of pipeline %q (%s) stopped for good: %s (--fail-fast)", f.Source, f.Pipeline, f.Type, f.Reason)
+			}
+			if err != nil {
 				return withCode(ExitFailure, err)
 			}
 			logger.Info("Stopped", nil)
@@ -180,6 +216,7 @@ requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).`,
 	f.StringVar(&adminToken, "admin-token", "", "token the admin page requires (default $TRIBUTARY_ADMIN_TOKEN; required off loopback)")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9464", "serve /metrics, /healthz and /readyz here (empty: off)")
 	f.BoolVar(&migrate, "migrate", false, "apply database migrations before starting")
+	f.BoolVar(&failFast, "fail-fast", false, "exit 8 when a source stops for good, instead of running on with it failed in /readyz")
 	f.DurationVar(&depthInterval, "depth-interval", 5*time.Second, "how often queue-depth gauges are refreshed")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd

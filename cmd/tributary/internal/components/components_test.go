@@ -16,6 +16,7 @@ import (
 	"github.com/tributary-dev/tributary/cmd/tributary/internal/components"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
 func next(t *testing.T, ch <-chan *message.Message) *message.Message {
@@ -154,23 +155,23 @@ func TestHTTPSinkClassifiesResponses(t *testing.T) {
 
 	cases := []struct {
 		url        string
-		outcome    string
+		outcome    webhook.Outcome
 		permanent  bool
 		retryAfter time.Duration
 	}{
-		{srv.URL + "/ok", components.OutcomeDelivered, false, 0},
-		{srv.URL + "/busy", components.OutcomeFailed, false, 7 * time.Second},
-		{srv.URL + "/down", components.OutcomeFailed, false, 0},
-		{srv.URL + "/moved", components.OutcomeRejected, true, 0},
-		{srv.URL + "/gone", components.OutcomeRejected, true, 0},
-		{closed + "/hook?token=SECRET", components.OutcomeFailed, false, 0},
+		{srv.URL + "/ok", webhook.OutcomeSuccess, false, 0},
+		{srv.URL + "/busy", webhook.OutcomeTransient, false, 7 * time.Second},
+		{srv.URL + "/down", webhook.OutcomeTransient, false, 0},
+		{srv.URL + "/moved", webhook.OutcomePermanent, true, 0},
+		{srv.URL + "/gone", webhook.OutcomePermanent, true, 0},
+		{closed + "/hook?token=SECRET", webhook.OutcomeTransient, false, 0},
 	}
 	for i, c := range cases {
 		sink := components.NewHTTPSink(components.HTTPOptions{URL: c.url, Headers: map[string]string{"Authorization": "Bearer x"}},
 			"p", "s", pool, nil)
 		msg := tributary.NewEventMessage("ev-"+string(rune('a'+i)), []byte(`{}`))
 		err := sink.Publish("s", msg)
-		if (err == nil) != (c.outcome == components.OutcomeDelivered) || middleware.IsPermanent(err) != c.permanent {
+		if (err == nil) != (c.outcome == webhook.OutcomeSuccess) || middleware.IsPermanent(err) != c.permanent {
 			t.Errorf("%s: err %v", c.url, err)
 		}
 		if after, ok := middleware.RetryAfterOf(err); c.retryAfter != 0 && (!ok || after != c.retryAfter) {
@@ -184,7 +185,7 @@ func TestHTTPSinkClassifiesResponses(t *testing.T) {
 			tributary.EventID(msg)).Scan(&outcome, &endpoint); err != nil {
 			t.Fatal(err)
 		}
-		if outcome != c.outcome || strings.Contains(endpoint, "SECRET") {
+		if outcome != string(c.outcome) || strings.Contains(endpoint, "SECRET") {
 			t.Errorf("%s: logged %s at %s, want %s", c.url, outcome, endpoint, c.outcome)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
 // The http sink POSTs each event's payload to a URL and records every attempt
@@ -42,6 +43,9 @@ type HTTPOptions struct {
 
 // Validate implements Validator.
 func (o *HTTPOptions) Validate() error {
+	if o.URL == "" {
+		return Field("url", "required; want an absolute http:// or https:// URL")
+	}
 	u, err := url.Parse(o.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("url %q: want an absolute http:// or https:// URL", o.URL)
@@ -87,13 +91,6 @@ func (s *HTTPSink) Publish(_ string, msgs ...*message.Message) error {
 	return nil
 }
 
-// Outcomes recorded in tributary_delivery_attempts.outcome.
-const (
-	OutcomeDelivered = "delivered"
-	OutcomeFailed    = "failed"   // transient: will be retried
-	OutcomeRejected  = "rejected" // permanent: goes to the poison queue
-)
-
 func (s *HTTPSink) deliver(m *message.Message) error {
 	ctx := m.Context()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.URL, bytes.NewReader(m.Payload))
@@ -120,7 +117,9 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 	latency := time.Since(start)
 	var status int
 	var body string
-	outcome := OutcomeDelivered
+	// The delivery log speaks one vocabulary, the webhook sink's, so that
+	// `deliveries list --outcome` means the same for every sink.
+	outcome := webhook.OutcomeSuccess
 	var result error
 	if err != nil {
 		// The client's error quotes the URL, whose query may hold a token.
@@ -128,7 +127,7 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 		if errors.As(err, &ue) {
 			ue.URL = redactURL(ue.URL)
 		}
-		outcome, result = OutcomeFailed, fmt.Errorf("http sink: %w", err)
+		outcome, result = webhook.OutcomeTransient, fmt.Errorf("http sink: %w", err)
 	} else {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		_ = resp.Body.Close()
@@ -136,12 +135,12 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 		switch {
 		case status >= 200 && status < 300:
 		case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
-			outcome, result = OutcomeFailed, fmt.Errorf("http sink: receiver answered %d", status)
+			outcome, result = webhook.OutcomeTransient, fmt.Errorf("http sink: receiver answered %d", status)
 			if after, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
 				result = middleware.RetryAfter(result, after)
 			}
 		default:
-			outcome, result = OutcomeRejected, middleware.Permanent(fmt.Errorf("http sink: receiver answered %d", status))
+			outcome, result = webhook.OutcomePermanent, middleware.Permanent(fmt.Errorf("http sink: receiver answered %d", status))
 		}
 	}
 	s.record(context.WithoutCancel(ctx), m, latency, status, outcome, result, body)
@@ -161,7 +160,7 @@ func retryAfter(v string) (time.Duration, bool) {
 	return 0, false
 }
 
-func (s *HTTPSink) record(ctx context.Context, m *message.Message, latency time.Duration, status int, outcome string, failure error, body string) {
+func (s *HTTPSink) record(ctx context.Context, m *message.Message, latency time.Duration, status int, outcome webhook.Outcome, failure error, body string) {
 	if s.pool == nil {
 		return
 	}
@@ -175,7 +174,7 @@ func (s *HTTPSink) record(ctx context.Context, m *message.Message, latency time.
 		(pipeline, sink, endpoint, event_id, message_uuid, attempt, latency_ms, status_code, outcome, error, response_body)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		s.pipeline, s.name, redactURL(s.opts.URL), tributary.EventID(m), m.UUID, middleware.Attempts(m)+1,
-		float64(latency.Microseconds())/1000, status, outcome, errText, body)
+		float64(latency.Microseconds())/1000, status, string(outcome), errText, body)
 	if err != nil {
 		s.logger.Error("Recording delivery attempt failed", err, watermill.LogFields{"pipeline": s.pipeline, "sink": s.name})
 	}

@@ -6,6 +6,7 @@
 package components
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -85,13 +86,15 @@ func register[O any](kind Kind, name, doc string, build func(Env, *O) (any, erro
 	}
 	registry[kind][name] = entry{doc: doc, decode: func(o Options) (Decoded, error) {
 		v := new(O)
-		if err := o.Decode(v); err != nil {
-			return Decoded{}, err
-		}
+		err := o.Decode(v)
 		if val, ok := any(v).(Validator); ok {
-			if err := val.Validate(); err != nil {
-				return Decoded{}, err
-			}
+			// Validate what did decode even when something did not, so
+			// that every problem is reported at once; the caller drops
+			// Validate's word on a key the decoder already reported.
+			err = errors.Join(err, val.Validate())
+		}
+		if err != nil {
+			return Decoded{}, err
 		}
 		return Decoded{Type: name, opts: v, build: func(env Env, opts any) (any, error) {
 			return build(env, opts.(*O))

@@ -81,7 +81,7 @@ func TestWebhookOptionsValidation(t *testing.T) {
 		{"webhookin unauthenticated", pipelineFile(webhookInYAML("          listen: 127.0.0.1:0\n"), logSink),
 			[]string{"pipelines[0].sources[0].options.allow_unauthenticated: no basic_auth, token or secrets: anyone could inject events", "set allow_unauthenticated: true"}},
 		{"webhookin basic auth without password", pipelineFile(webhookInYAML("          basic_auth: { username: u }\n"), logSink),
-			[]string{"test.yaml:7:23: pipelines[0].sources[0].options.basic_auth.password: is required"}},
+			[]string{"test.yaml:7:25: pipelines[0].sources[0].options.basic_auth.password: is required"}},
 		{"webhookin negative limits", pipelineFile(webhookInYAML("          token: t\n          ack_timeout: -1s\n          max_body_bytes: -1\n"), logSink),
 			[]string{"options.ack_timeout: -1s: must not be negative", "options.max_body_bytes: -1: must not be negative"}},
 		{"webhookin open off loopback", pipelineFile(webhookInYAML("          listen: 0.0.0.0:8091\n          allow_unauthenticated: true\n"), logSink),

@@ -16,11 +16,69 @@ import (
 // reports, with positions, what goccy's decoder would report less precisely
 // or not at all: unknown keys (with the allowed ones), duplicate keys,
 // mistyped scalars and bad durations. Decoding runs only on a tree that passed.
+//
+// It reports every problem, not just the first: what it reports it also
+// prunes from the tree (an unknown or repeated key is removed, a mistyped
+// value becomes null) so that the rest still decodes and the later checks
+// (names, types, options, schedules) still run. Their problems at or below
+// a path already reported are dropped, so a mistyped value is not also
+// "required".
 type checker struct {
 	file string
 	// interpolated marks string nodes whose value came from ${ENV}: they
 	// take the type of the field they fill (count: ${N} is an integer).
 	interpolated map[*ast.StringNode]bool
+	// pruned holds the paths reported while interpolating and checking.
+	pruned map[string]bool
+}
+
+func newChecker(file string) checker {
+	return checker{file: file, interpolated: map[*ast.StringNode]bool{}, pruned: map[string]bool{}}
+}
+
+// covered reports whether path is at, below or above a path already
+// reported: a problem there is most likely a consequence of the pruning
+// (a schedule missing the step that was pruned, an options block missing a
+// key that was), and the problem that caused it is already reported.
+func (c checker) covered(path string) bool {
+	for p := range c.pruned {
+		if within(path, p) || within(p, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether path is at or below ancestor.
+func within(path, ancestor string) bool {
+	if ancestor == "" || path == ancestor {
+		return true
+	}
+	return strings.HasPrefix(path, ancestor) && (path[len(ancestor)] == '.' || path[len(ancestor)] == '[')
+}
+
+// prune keeps the problems not covered by earlier ones and records their
+// paths as reported.
+func (c checker) prune(errs Errors) Errors {
+	var out Errors
+	for _, e := range errs {
+		if !c.covered(e.Field) {
+			out = append(out, e)
+		}
+	}
+	for _, e := range out {
+		c.pruned[e.Field] = true
+	}
+	return out
+}
+
+// null is the value a pruned node is replaced with, at its position.
+func null(n ast.Node) ast.Node {
+	var pos *token.Position
+	if tk := n.GetToken(); tk != nil {
+		pos = tk.Position
+	}
+	return ast.Null(token.New("null", "null", pos))
 }
 
 var (
@@ -128,43 +186,49 @@ func kindName(n ast.Node) string {
 	return "a value"
 }
 
-// check returns every mismatch between node and t.
-func (c checker) check(node ast.Node, t reflect.Type, path string) Errors {
+// check returns every mismatch between node and t, pruning as it goes (see
+// checker). ok is false when node itself cannot be decoded into t: the
+// caller replaces it with null.
+func (c checker) check(node ast.Node, t reflect.Type, path string) (errs Errors, ok bool) {
 	if isNull(node) || t == nodeType || t.Kind() == reflect.Interface {
-		return nil
+		return nil, true
 	}
 	n := unwrap(node)
 	if _, ok := n.(*ast.AliasNode); ok {
-		return nil // goccy resolves aliases; their target was checked where it stands
+		return nil, true // goccy resolves aliases; their target was checked where it stands
 	}
 	if t.Kind() == reflect.Pointer {
 		return c.check(node, t.Elem(), path)
 	}
+	bad := func(format string, args ...any) (Errors, bool) {
+		return Errors{errAt(c.file, n, path, format, args...)}, false
+	}
 	if t == durationType {
 		s, ok := n.(*ast.StringNode)
 		if !ok {
-			return Errors{errAt(c.file, n, path, "got %s; want a duration such as 500ms, 5s, 10m or 1h30m", kindName(n))}
+			return bad("got %s; want a duration such as 500ms, 5s, 10m or 1h30m", kindName(n))
 		}
 		if _, err := time.ParseDuration(s.Value); err != nil {
-			return Errors{errAt(c.file, n, path, "%q is not a duration; want a number with a unit (ns, us, ms, s, m, h), such as 500ms, 5s, 10m or 1h30m", s.Value)}
+			return bad("%q is not a duration; want a number with a unit (ns, us, ms, s, m, h), such as 500ms, 5s, 10m or 1h30m", s.Value)
 		}
-		return nil
+		return nil, true
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		ps, ok := pairs(n)
 		if !ok {
-			return Errors{errAt(c.file, n, path, "got %s; want a mapping", kindName(n))}
+			return bad("got %s; want a mapping", kindName(n))
 		}
 		keys := structKeys(t)
-		var errs Errors
 		seen := map[string]bool{}
+		kept := ps[:0:0]
 		for _, p := range ps {
 			key := p.Key.String()
 			if k, ok := unwrap(p.Key).(*ast.StringNode); ok {
 				key = k.Value
 			}
 			if _, ok := p.Key.(*ast.MergeKeyNode); ok {
+				kept = append(kept, p)
 				continue
 			}
 			f, known := keys[key]
@@ -177,57 +241,75 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) Errors {
 				continue
 			}
 			seen[key] = true
+			kept = append(kept, p)
 			p.Value = c.retype(p.Value, f.typ)
-			errs = append(errs, c.check(p.Value, f.typ, join(path, key))...)
+			cerrs, ok := c.check(p.Value, f.typ, join(path, key))
+			errs = append(errs, cerrs...)
+			if !ok {
+				p.Value = null(p.Value)
+			}
 		}
-		return errs
+		if len(kept) < len(ps) {
+			m, isMapping := n.(*ast.MappingNode)
+			if !isMapping {
+				return errs, false // a lone key: nothing left of the mapping
+			}
+			m.Values = kept
+		}
+		return errs, true
 	case reflect.Slice:
 		seq, ok := n.(*ast.SequenceNode)
 		if !ok {
-			return Errors{errAt(c.file, n, path, "got %s; want a list", kindName(n))}
+			return bad("got %s; want a list", kindName(n))
 		}
-		var errs Errors
 		for i := range seq.Values {
 			seq.Values[i] = c.retype(seq.Values[i], t.Elem())
-			errs = append(errs, c.check(seq.Values[i], t.Elem(), path+"["+strconv.Itoa(i)+"]")...)
+			cerrs, ok := c.check(seq.Values[i], t.Elem(), path+"["+strconv.Itoa(i)+"]")
+			errs = append(errs, cerrs...)
+			if !ok {
+				seq.Values[i] = null(seq.Values[i])
+			}
 		}
-		return errs
+		return errs, true
 	case reflect.Map:
 		ps, ok := pairs(n)
 		if !ok {
-			return Errors{errAt(c.file, n, path, "got %s; want a mapping", kindName(n))}
+			return bad("got %s; want a mapping", kindName(n))
 		}
-		var errs Errors
 		for _, p := range ps {
 			p.Value = c.retype(p.Value, t.Elem())
-			errs = append(errs, c.check(p.Value, t.Elem(), join(path, p.Key.String()))...)
+			cerrs, ok := c.check(p.Value, t.Elem(), join(path, p.Key.String()))
+			errs = append(errs, cerrs...)
+			if !ok {
+				p.Value = null(p.Value)
+			}
 		}
-		return errs
+		return errs, true
 	case reflect.String:
 		switch n.(type) {
 		case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
-			return Errors{errAt(c.file, n, path, "got %s; want a string", kindName(n))}
+			return bad("got %s; want a string", kindName(n))
 		case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
 			// YAML would turn 0123 into 83 and yes into true: insist on quotes.
-			return Errors{errAt(c.file, n, path, "got %s; want a string: quote it (%q) so that it is kept as written", kindName(n), n.GetToken().Value)}
+			return bad("got %s; want a string: quote it (%q) so that it is kept as written", kindName(n), n.GetToken().Value)
 		}
 	case reflect.Bool:
 		if _, ok := n.(*ast.BoolNode); !ok {
-			return Errors{errAt(c.file, n, path, "got %s; want true or false", kindName(n))}
+			return bad("got %s; want true or false", kindName(n))
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if _, ok := n.(*ast.IntegerNode); !ok {
-			return Errors{errAt(c.file, n, path, "got %s; want an integer", kindName(n))}
+			return bad("got %s; want an integer", kindName(n))
 		}
 	case reflect.Float32, reflect.Float64:
 		switch n.(type) {
 		case *ast.IntegerNode, *ast.FloatNode:
 		default:
-			return Errors{errAt(c.file, n, path, "got %s; want a number", kindName(n))}
+			return bad("got %s; want a number", kindName(n))
 		}
 	}
-	return nil
+	return nil, true
 }
 
 // retype turns an interpolated string into the scalar the target type wants

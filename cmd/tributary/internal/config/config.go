@@ -105,8 +105,10 @@ var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 const nameRule = "want 1–63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
 
 // Load decodes data (named file in messages); lookup resolves ${NAME}.
+// Every problem is reported, in file order: only a file that is not YAML at
+// all stops at the first.
 func Load(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	c := checker{file: file, interpolated: map[*ast.StringNode]bool{}}
+	c := newChecker(file)
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, c.goccyError(err, "")
@@ -115,21 +117,37 @@ func Load(file string, data []byte, lookup func(string) (string, bool)) (*Config
 		return nil, Errors{{File: file, Line: 1, Column: 1, Msg: "the file must hold one YAML document with a `pipelines:` list"}}
 	}
 	body := f.Docs[0].Body
-	if errs := c.interpolateTree(body, "", lookup); len(errs) > 0 {
-		return nil, errs
-	}
-	if errs := c.check(body, reflect.TypeOf(FileSpec{}), ""); len(errs) > 0 {
-		return nil, errs
-	}
+	errs := c.prune(c.interpolateTree(body, "", lookup))
+	cerrs, ok := c.check(body, reflect.TypeOf(FileSpec{}), "")
+	errs = append(errs, c.prune(cerrs)...)
 	var spec FileSpec
-	if err := yaml.NodeToValue(body, &spec, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
-		return nil, c.goccyError(err, "")
+	if ok {
+		if err := yaml.NodeToValue(body, &spec, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+			es, _ := AsErrors(c.goccyError(err, ""))
+			return nil, sorted(append(errs, es...))
+		}
 	}
-	return c.build(body, spec)
+	cfg, berrs := c.build(body, spec)
+	if errs = append(errs, berrs...); len(errs) > 0 {
+		return nil, sorted(errs)
+	}
+	return cfg, nil
+}
+
+// sorted orders problems by position, as they appear in the file.
+func sorted(errs Errors) Errors {
+	sort.SliceStable(errs, func(i, j int) bool {
+		if errs[i].Line != errs[j].Line {
+			return errs[i].Line < errs[j].Line
+		}
+		return errs[i].Column < errs[j].Column
+	})
+	return errs
 }
 
 // node finds the node at path (e.g. pipelines[0].name), or the nearest
-// ancestor that exists, so that every error has a position.
+// ancestor that exists, so that every error has a position. A missing key
+// is reported at the first key of the mapping it is missing from.
 func (c checker) node(root ast.Node, path string) ast.Node {
 	for p := path; p != ""; p = parent(p) {
 		yp, err := yaml.PathString("$." + p)
@@ -137,10 +155,24 @@ func (c checker) node(root ast.Node, path string) ast.Node {
 			continue
 		}
 		if n, err := yp.FilterNode(root); err == nil && n != nil {
+			if p != path {
+				return firstKey(n)
+			}
 			return n
 		}
 	}
+	if path != "" {
+		return firstKey(root)
+	}
 	return root
+}
+
+// firstKey returns a mapping's first key, n itself for anything else.
+func firstKey(n ast.Node) ast.Node {
+	if ps, ok := pairs(n); ok && len(ps) > 0 {
+		return ps[0].Key
+	}
+	return n
 }
 
 func parent(p string) string {
@@ -175,22 +207,42 @@ func (o optionsDecoder) Decode(v any) error {
 	if rt.Kind() != reflect.Pointer {
 		return fmt.Errorf("options: Decode needs a pointer, got %T", v)
 	}
-	if errs := o.c.check(o.node, rt.Elem(), o.path); len(errs) > 0 {
-		return errs
+	// Decode what passes the check even when something does not, so that
+	// the type's Validate still runs on the rest (see components.Decode).
+	errs, ok := o.c.check(o.node, rt.Elem(), o.path)
+	errs = o.c.prune(errs)
+	if ok {
+		if err := yaml.NodeToValue(o.node, v, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+			es, _ := AsErrors(o.c.goccyError(err, o.path))
+			errs = append(errs, o.c.prune(es)...)
+		}
 	}
-	if err := yaml.NodeToValue(o.node, v, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
-		return o.c.goccyError(err, o.path)
+	if len(errs) > 0 {
+		return errs
 	}
 	return nil
 }
 
-func (c checker) build(root ast.Node, spec FileSpec) (*Config, error) {
+// build turns the decoded spec into pipelines and decodes each component's
+// options; a problem at or below a path the tree checks already reported is
+// not reported again.
+func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 	var errs Errors
 	at := func(path, format string, args ...any) {
-		errs = append(errs, errAt(c.file, c.node(root, path), path, format, args...))
+		if !c.covered(path) {
+			errs = append(errs, errAt(c.file, c.node(root, path), path, format, args...))
+		}
+	}
+	// required words a missing list ("required") apart from an empty one.
+	required := func(path, what, types string) {
+		if c.has(root, path) {
+			at(path, "no %ss; want at least one%s", what, types)
+		} else {
+			at(path, "required; want a list of at least one %s%s", what, types)
+		}
 	}
 	if len(spec.Pipelines) == 0 {
-		at("pipelines", "no pipelines; want a list of at least one pipeline")
+		required("pipelines", "pipeline", "")
 	}
 	cfg := &Config{File: c.file}
 	names := map[string]bool{}
@@ -198,6 +250,8 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, error) {
 		pp := "pipelines[" + strconv.Itoa(i) + "]"
 		p := Pipeline{Template: router.Pipeline{Name: ps.Name}}
 		switch {
+		case ps.Name == "":
+			at(pp+".name", "required; %s", nameRule)
 		case !namePattern.MatchString(ps.Name):
 			at(pp+".name", "name %q: %s", ps.Name, nameRule)
 		case names[ps.Name]:
@@ -206,10 +260,10 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, error) {
 		names[ps.Name] = true
 
 		if len(ps.Sources) == 0 {
-			at(pp+".sources", "no sources; want at least one (types: %s)", describe(components.Types(components.KindSource)))
+			required(pp+".sources", "source", " (types: "+describe(components.Types(components.KindSource))+")")
 		}
 		if len(ps.Sinks) == 0 {
-			at(pp+".sinks", "no sinks; want at least one (types: %s)", describe(components.Types(components.KindSink)))
+			required(pp+".sinks", "sink", " (types: "+describe(components.Types(components.KindSink))+")")
 		}
 		seen := map[string]bool{}
 		for j, s := range ps.Sources {
@@ -249,23 +303,32 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, error) {
 		cfg.Pipelines = append(cfg.Pipelines, p)
 	}
 	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool {
-			if errs[i].Line != errs[j].Line {
-				return errs[i].Line < errs[j].Line
-			}
-			return errs[i].Column < errs[j].Column
-		})
 		return nil, errs
 	}
 	return cfg, nil
 }
 
+// has reports whether the key at path is written in the file.
+func (c checker) has(root ast.Node, path string) bool {
+	yp, err := yaml.PathString("$." + path)
+	if err != nil {
+		return false
+	}
+	n, err := yp.FilterNode(root)
+	return err == nil && n != nil
+}
+
 func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec, path string, seen map[string]bool, errs *Errors) (components.Decoded, bool) {
 	at := func(p, format string, args ...any) {
-		*errs = append(*errs, errAt(c.file, c.node(root, p), p, format, args...))
+		if !c.covered(p) {
+			*errs = append(*errs, errAt(c.file, c.node(root, p), p, format, args...))
+		}
 	}
 	ok := true
 	switch {
+	case s.Name == "":
+		at(path+".name", "required; %s", nameRule)
+		ok = false
 	case !namePattern.MatchString(s.Name):
 		at(path+".name", "%s name %q: %s", kind, s.Name, nameRule)
 		ok = false
@@ -275,7 +338,7 @@ func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec,
 	}
 	seen[s.Name] = true
 	if s.Type == "" {
-		at(path+".type", "missing type; want one of %s", describe(components.Types(kind)))
+		at(path+".type", "required; want one of %s", describe(components.Types(kind)))
 		return components.Decoded{}, false
 	}
 	d, err := components.Decode(kind, s.Type, optionsDecoder{c: c, node: s.Options, path: path + ".options"})
@@ -285,16 +348,22 @@ func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec,
 		case errors.As(err, &unknown):
 			at(path+".type", "unknown %s type %q; want one of %s", kind, s.Type, describe(components.Types(kind)))
 		default:
-			if es, isPos := AsErrors(err); isPos {
-				*errs = append(*errs, es...)
-				break
-			}
-			// A Validate error naming its option is reported at that key.
+			// The options decoder's own problems come first (already
+			// positioned and pruned); then Validate's, at the key each
+			// names, unless that key was reported already.
 			fields, rest := components.FieldErrors(err)
+			var other []error
+			for _, e := range rest {
+				if es, isPos := AsErrors(e); isPos {
+					*errs = append(*errs, es...)
+				} else {
+					other = append(other, e)
+				}
+			}
 			for _, fe := range fields {
 				at(path+".options."+fe.Key, "%s", fe.Msg)
 			}
-			for _, e := range rest {
+			for _, e := range other {
 				at(path+".options", "%s type %q: %v", kind, s.Type, e)
 			}
 		}
@@ -305,6 +374,11 @@ func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec,
 
 func (c checker) retry(root ast.Node, s RetrySpec, path string) (router.RetryPolicy, Errors) {
 	var errs Errors
+	at := func(field, format string, args ...any) {
+		if !c.covered(field) {
+			errs = append(errs, errAt(c.file, c.node(root, field), field, format, args...))
+		}
+	}
 	var r router.RetryPolicy
 	if s.Schedule != nil {
 		r.Schedule = *s.Schedule
@@ -313,7 +387,7 @@ func (c checker) retry(root ast.Node, s RetrySpec, path string) (router.RetryPol
 			if r.Schedule.Kind != middleware.ScheduleLinear && r.Schedule.Kind != middleware.ScheduleExponential && r.Schedule.Kind != middleware.ScheduleList {
 				field += ".kind"
 			}
-			errs = append(errs, errAt(c.file, c.node(root, field), field, "%v", err))
+			at(field, "%v", err)
 		}
 	}
 	if s.InProcess != nil {
@@ -337,13 +411,13 @@ func (c checker) retry(root ast.Node, s RetrySpec, path string) (router.RetryPol
 		field := path + ".in_process"
 		switch {
 		case d.MaxRetries < 0:
-			errs = append(errs, errAt(c.file, c.node(root, field+".max_retries"), field+".max_retries", "must not be negative"))
+			at(field+".max_retries", "must not be negative")
 		case d.InitialInterval < 0 || d.MaxInterval < d.InitialInterval:
-			errs = append(errs, errAt(c.file, c.node(root, field), field, "want 0 < initial_interval ≤ max_interval (defaults 100ms and 1s)"))
+			at(field, "want 0 < initial_interval ≤ max_interval (defaults 100ms and 1s)")
 		case d.Multiplier < 1:
-			errs = append(errs, errAt(c.file, c.node(root, field+".multiplier"), field+".multiplier", "must be at least 1"))
+			at(field+".multiplier", "must be at least 1")
 		case d.Jitter < 0 || d.Jitter > 1:
-			errs = append(errs, errAt(c.file, c.node(root, field+".jitter"), field+".jitter", "want a fraction between 0 and 1"))
+			at(field+".jitter", "want a fraction between 0 and 1")
 		}
 		r.InProcess = &d
 	}

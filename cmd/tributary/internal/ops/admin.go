@@ -52,6 +52,9 @@ type AdminConfig struct {
 	Logger watermill.LoggerAdapter
 	// Gatherer supplies source state; prometheus.DefaultGatherer when nil.
 	Gatherer prometheus.Gatherer
+	// Sources, when set, marks the sources that stopped for good as failed,
+	// with their reason.
+	Sources *SourceMonitor
 }
 
 // Admin serves the admin page: pipelines and their sources' state, queue
@@ -145,6 +148,8 @@ type sourceView struct {
 	// Detail is what the source's own metrics tell (socket state, cursor,
 	// events, errors), e.g. "socket connected · 3 reconnects · 120 events".
 	Detail string
+	// Reason is why a failed source stopped for good.
+	Reason string
 }
 
 type pipelineView struct {
@@ -177,6 +182,11 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 			sv := sourceView{ComponentInfo: s, Up: "unknown", LastSuccess: st.last, Detail: st.detail()}
 			if st.hasUp {
 				sv.Up = map[bool]string{true: "up", false: "down"}[st.up == 1]
+			}
+			if a.cfg.Sources != nil {
+				if f, ok := a.cfg.Sources.Failure(p.Name, s.Name); ok {
+					sv.Up, sv.Reason = "failed", f.Reason
+				}
 			}
 			pv.Sources = append(pv.Sources, sv)
 		}

@@ -150,7 +150,7 @@ func TestAdminPageReplayInChromium(t *testing.T) {
 			return false
 		}
 		delivered, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
-			`!!document.querySelector('#attempts tr[data-event="adm-000002"][data-outcome="delivered"]') && !!document.querySelector('#poison-empty')`))
+			`!!document.querySelector('#attempts tr[data-event="adm-000002"][data-outcome="success"]') && !!document.querySelector('#poison-empty')`))
 		return err == nil && delivered
 	})
 }
