@@ -284,4 +284,3 @@ func BenchmarkIsolation(b *testing.B) {
 		b.Logf("%-17s p99 %8v  (alone %v) ratio %.2f", s, p99, base, float64(p99)/float64(base))
 	}
 }
-
