@@ -40,6 +40,10 @@ type Config struct {
 	MaxPending int
 	// NackDelay is the pause before a nacked message is redelivered; 100 ms when zero.
 	NackDelay time.Duration
+	// DrainTimeout is how long Close, having stopped reading the socket,
+	// keeps handing on the events already received until they are acked:
+	// a socket cannot replay them. 20 s when zero.
+	DrainTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -52,12 +56,15 @@ func (c *Config) setDefaults() {
 	if c.NackDelay == 0 {
 		c.NackDelay = 100 * time.Millisecond
 	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 20 * time.Second
+	}
 }
 
 // Validate reports what is wrong with c.
 func (c Config) Validate() error {
-	if c.MaxInFlight < 0 || c.MaxPending < 0 || c.NackDelay < 0 {
-		return errors.New("socketio: MaxInFlight, MaxPending and NackDelay must not be negative")
+	if c.MaxInFlight < 0 || c.MaxPending < 0 || c.NackDelay < 0 || c.DrainTimeout < 0 {
+		return errors.New("socketio: MaxInFlight, MaxPending, NackDelay and DrainTimeout must not be negative")
 	}
 	if c.MaxPending > 0 && c.MaxInFlight > c.MaxPending {
 		return errors.New("socketio: MaxInFlight must not exceed MaxPending")
@@ -91,7 +98,8 @@ type Subscriber struct {
 
 	mu        sync.Mutex
 	active    bool
-	closed    chan struct{}
+	draining  chan struct{} // Close began: hand on what is pending, then stop
+	closed    chan struct{} // the drain ended: stop at once
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
@@ -105,7 +113,8 @@ func NewSubscriber(cfg Config, logger watermill.LoggerAdapter) (*Subscriber, err
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	s := &Subscriber{cfg: cfg, client: cfg.Client, logger: logger, filter: topicFilter(cfg.Topics), closed: make(chan struct{})}
+	s := &Subscriber{cfg: cfg, client: cfg.Client, logger: logger, filter: topicFilter(cfg.Topics),
+		draining: make(chan struct{}), closed: make(chan struct{})}
 	if s.client == nil {
 		c, err := NewClient(cfg.Socket, logger)
 		if err != nil {
@@ -192,6 +201,7 @@ func (s *Subscriber) deliver(ctx context.Context, out chan<- *message.Message) {
 		s.active = false
 		s.mu.Unlock()
 	}()
+	draining := s.draining
 	for {
 		for {
 			orig, ok := s.pending.take(s.cfg.MaxInFlight)
@@ -215,8 +225,13 @@ func (s *Subscriber) deliver(ctx context.Context, out chan<- *message.Message) {
 				s.watch(ctx, orig, msg)
 			}()
 		}
+		if draining == nil && s.pending.len() == 0 {
+			return // drained: everything received was acked
+		}
 		select {
 		case <-s.pending.changed:
+		case <-draining:
+			draining = nil
 		case <-ctx.Done():
 			return
 		case <-s.closed:
@@ -244,15 +259,27 @@ func (s *Subscriber) watch(ctx context.Context, orig, msg *message.Message) {
 	}
 }
 
-// Close ends every subscription and, unless shared, the connection.
+// Close stops reading the socket (closing the connection unless it is
+// shared), then keeps handing on the events already received until each is
+// acked — a socket cannot send them again — for up to DrainTimeout, and
+// ends every subscription.
 func (s *Subscriber) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.closed)
 		s.remove()
-		s.wg.Wait()
 		if s.owned {
 			_ = s.client.Close()
 		}
+		close(s.draining)
+		drained := make(chan struct{})
+		go func() { s.wg.Wait(); close(drained) }()
+		t := time.NewTimer(s.cfg.DrainTimeout)
+		select {
+		case <-drained:
+		case <-t.C:
+		}
+		t.Stop()
+		close(s.closed)
+		s.wg.Wait()
 		if n := s.pending.len(); n > 0 {
 			s.logger.Error("Socket source closed with unacked events; they are lost (a socket cannot replay)",
 				fmt.Errorf("%d events pending", n), nil)
