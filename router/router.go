@@ -140,6 +140,9 @@ func (r *Router) Running() <-chan struct{} { return r.running }
 // redelivered after restart.
 func (r *Router) Run(ctx context.Context) error {
 	if err := r.cfg.Backend.init(ctx, r.pipelines, r.logger, r.cfg.CloseTimeout); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started: nothing was read, nothing is lost
+		}
 		return err
 	}
 	// Ingest batchers outlive the Watermill router's handlers, which wait on

@@ -57,9 +57,10 @@ type BatchFeed struct {
 	Fake   *feedfake.Fake
 	Issuer *feedfake.TokenIssuer
 
-	mu  sync.Mutex
-	rng *rand.Rand
-	seq int
+	mu   sync.Mutex
+	rng  *rand.Rand
+	seq  int
+	sent sentLog
 }
 
 // feedEvents are the event types generated per feed, shaped like the
@@ -140,8 +141,14 @@ func (b *BatchFeed) add(feed string, n int) []feedfake.Notification {
 	}
 	b.mu.Unlock()
 	b.Fake.Add(feed, ns...)
+	for _, n := range ns {
+		b.sent.add(feed, Sent{ID: n.ID, At: time.Now(), Live: true})
+	}
 	return ns
 }
+
+// Sent implements ledger: every notification queued, per feed.
+func (b *BatchFeed) Sent() map[string][]Sent { return b.sent.snapshot() }
 
 // Name implements Simulator.
 func (b *BatchFeed) Name() string { return "batch feed (002)" }

@@ -128,6 +128,15 @@ func (l *EventLog) Events() []DoorEvent {
 	return append([]DoorEvent(nil), l.evs...)
 }
 
+// Sent implements ledger: every event of the log, at its createdAt.
+func (l *EventLog) Sent() map[string][]Sent {
+	var out []Sent
+	for _, ev := range l.Events() {
+		out = append(out, Sent{ID: ev.ID, At: ev.CreatedAt, Live: true})
+	}
+	return map[string][]Sent{"eventlog": out}
+}
+
 // Name implements Simulator.
 func (l *EventLog) Name() string { return "etag event log (000)" }
 

@@ -128,6 +128,8 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	slotsMu.Unlock()
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /simulator/sent", serveLedger(s.sims))
+	s.routes = append(s.routes, fmt.Sprintf("%-22s %s", "simulator", "GET  /simulator/sent (every event offered so far, for tests)"))
 	for _, sim := range s.sims {
 		for _, p := range sim.Mount(mux) {
 			s.routes = append(s.routes, fmt.Sprintf("%-22s %s", sim.Name(), p))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/socketiotest"
+	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
 func init() {
@@ -48,7 +49,12 @@ type SocketIO struct {
 	seq    int
 	token  string
 	tokens int
+	sent   sentLog
 }
+
+// Sent implements ledger: the events emitted, and whether a client was
+// connected to receive each.
+func (s *SocketIO) Sent() map[string][]Sent { return s.sent.snapshot() }
 
 // simDoors are the panel's doors (seed 001 door ids are integers).
 var simDoors = []socketiotest.Door{{ID: 1, Name: "Main entrance"}, {ID: 2, Name: "Bike room"}, {ID: 3, Name: "Office 3F"},
@@ -108,7 +114,10 @@ func (s *SocketIO) Run(ctx context.Context) {
 	defer s.srv.CloseServerSide()
 	for waitAround(ctx, &s.mu, s.rng, s.cfg.Interval) {
 		for _, ev := range s.Next(time.Now()) {
+			live := s.srv.Clients() > 0
 			s.srv.Emit("/", ev.Name, ev.Data)
+			data, _ := json.Marshal(ev.Data)
+			s.sent.add("socketio", Sent{ID: socketio.EventID(ev.Name, data), At: time.Now(), Live: live})
 		}
 	}
 }
