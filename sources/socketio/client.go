@@ -525,6 +525,10 @@ func (c *Client) dialURL(token string) string {
 	return u.String()
 }
 
+// LogURL is the server's URL as logs and the delivery log show it: the
+// token and other query values hidden.
+func (c *Client) LogURL() string { return c.logURL() }
+
 // logURL is the dial URL with the token hidden.
 func (c *Client) logURL() string {
 	return redactURL(c.base, c.cfg.TokenParam)
