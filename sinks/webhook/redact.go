@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -22,6 +23,7 @@ func redactURL(raw string) string {
 		for k := range q {
 			keys = append(keys, k+"="+redacted)
 		}
+		slices.Sort(keys) // the same text every time: it keys the endpoint's stored state
 		u.RawQuery = strings.Join(keys, "&")
 	}
 	return u.String()
