@@ -261,7 +261,8 @@ func (c *endpointCache) disable(ctx context.Context, pipeline, sink, reason stri
 	}
 	e.mu.Unlock()
 	if was != StateDisabled {
-		c.logger.Error("Endpoint answered 410 Gone; disabled until re-enabled", nil, watermill.LogFields{"pipeline": pipeline})
+		c.logger.Error("Endpoint answered 410 Gone; disabled until re-enabled", fmt.Errorf("%w: %s", ErrEndpointDisabled, reason),
+			watermill.LogFields{"pipeline": pipeline})
 	}
 	if c.store == nil {
 		return

@@ -465,7 +465,8 @@ func (c *Client) markTokenStale() {
 // event while the token is expired.
 func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 	if c.provider == nil {
-		c.logger.Error("Server says the token is invalid and no token provider is configured", nil, nil)
+		c.logger.Error("Server says the token is invalid and no token provider is configured",
+			fmt.Errorf("%w: the server sent %s, and there is no token provider to renew with", ErrToken, c.cfg.RenewEvent), nil)
 		metrics.SourceErrors.WithLabelValues(c.cfg.Name, "token").Inc()
 		return
 	}
