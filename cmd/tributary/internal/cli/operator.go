@@ -294,7 +294,7 @@ func (a *app) deliveriesCommand() *cobra.Command {
 	fl := list.Flags()
 	fl.StringVar(&f.Pipeline, "pipeline", "", "only this pipeline")
 	fl.StringVar(&f.Sink, "sink", "", "only this sink")
-	fl.StringVar(&f.Outcome, "outcome", "", "only this outcome (e.g. delivered, failed, rejected)")
+	fl.StringVar(&f.Outcome, "outcome", "", "only this outcome: success, transient, permanent (webhook and socketcommand sinks; webhook also gone, disabled, circuit_open) or delivered, failed, rejected (http sink)")
 	fl.StringVar(&f.EventID, "event", "", "only this event id")
 	fl.IntVar(&f.Limit, "limit", 50, "at most this many")
 	cmd.AddCommand(list)
