@@ -1,5 +1,5 @@
 // Package migrations holds Tributary's own schema (dedup keys, source
-// checkpoints, the poison queue, the delivery log) as plain SQL, applied with
+// checkpoints, the poison queue, the delivery log, endpoint states) as plain SQL, applied with
 // goose. Watermill's topic tables are created by watermill-sql itself.
 package migrations
 

@@ -24,7 +24,7 @@ func TestUpIsIdempotent(t *testing.T) {
 	if len(applied) != 0 {
 		t.Fatalf("second Up applied %v, want nothing", applied)
 	}
-	for _, table := range []string{"tributary_dedup", "tributary_checkpoints", "tributary_poison", "tributary_delivery_attempts"} {
+	for _, table := range []string{"tributary_dedup", "tributary_checkpoints", "tributary_poison", "tributary_delivery_attempts", "tributary_endpoints"} {
 		var ok bool
 		if err := pool.QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok); err != nil || !ok {
 			t.Fatalf("table %s missing (%v)", table, err)

@@ -113,7 +113,8 @@ func run() error {
 	}
 
 	// Seed 003 / Standard Webhooks: signed, with the receiver's token, every
-	// attempt in the delivery log.
+	// attempt in the delivery log, a 410 Gone kept in Postgres (`tributary
+	// endpoints` shows and changes it).
 	sink, err := webhook.NewPublisher(webhook.Config{
 		Name:        "receiver",
 		URL:         receiver,
@@ -126,6 +127,7 @@ func run() error {
 		},
 		AllowPrivateNetworks: true, // the simulator is on loopback
 		Log:                  webhook.NewPostgresLog(pool),
+		State:                webhook.NewPostgresEndpoints(pool),
 	}, logger)
 	if err != nil {
 		return err

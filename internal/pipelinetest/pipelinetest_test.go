@@ -87,3 +87,36 @@ func TestLoggerSharesLinesWithChildren(t *testing.T) {
 		t.Fatalf("log %q", l.String())
 	}
 }
+
+func TestDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		line    string
+		want    []string
+		problem string
+	}{
+		{`{"msg":"a","source":"x","n":1}`, nil, ""},
+		{`{"msg":"a","source":"x","source":"x"}`, []string{"source"}, "key source more than once"},
+		{`{"msg":"a","g":{"k":1,"k":2},"k":3}`, []string{"g.k"}, "key g.k more than once"},
+		{`{"msg":"a","l":[{"k":1},{"k":2}]}`, nil, ""},
+		{`{"msg":"Delivery given up","error":null}`, nil, `"error" is null`},
+		{`{"msg":"a","error":"boom"}`, nil, ""},
+		{`[1]`, nil, "not a JSON object"},
+		{`{"a":1}{"b":2}`, nil, "not a JSON object"},
+	}
+	for _, tt := range tests {
+		got, _ := DuplicateKeys([]byte(tt.line))
+		if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("DuplicateKeys(%s) = %v, want %v", tt.line, got, tt.want)
+		}
+		if p := LineProblem(tt.line); !strings.HasPrefix(p, tt.problem) || (tt.problem == "") != (p == "") {
+			t.Errorf("LineProblem(%s) = %q, want %q", tt.line, p, tt.problem)
+		}
+	}
+	// Through the real adapter: With and the call's fields both add a key.
+	logger, log := NewJSONLogger()
+	logger.With(watermill.LogFields{"source": "x"}).Info("twice", watermill.LogFields{"source": "x"})
+	if lines := log.Lines(); len(lines) != 1 || LineProblem(lines[0]) != "key source more than once" {
+		t.Fatalf("lines %q", lines)
+	}
+}

@@ -35,10 +35,15 @@ type Config struct {
 	// parameter "token"); change it later with RotateToken.
 	Token string
 	// OnCommand handles a client's `command`; DefaultCommands when nil. An
-	// error is answered with serverError {message}; otherwise the server
-	// emits command.result.succeed and then the returned events.
+	// error is answered with serverError {message}, ErrNoAnswer with
+	// nothing at all; otherwise the server emits command.result.succeed and
+	// then the returned events.
 	OnCommand func(Command) ([]Event, error)
 }
+
+// ErrNoAnswer, returned by Config.OnCommand, leaves the command unanswered:
+// a panel that ran it (or not) and whose result was lost.
+var ErrNoAnswer = errors.New("socketiotest: no answer")
 
 // Command is a client's `command` event.
 type Command struct {
@@ -252,6 +257,9 @@ func (s *Server) handlePacket(ctx context.Context, sess *session, p wire.Packet)
 			s.commands = append(s.commands, cmd)
 			s.mu.Unlock()
 			evs, err := s.cfg.OnCommand(cmd)
+			if errors.Is(err, ErrNoAnswer) {
+				return
+			}
 			if err != nil {
 				s.emitTo(ctx, sess, p.Namespace, "serverError", map[string]string{"message": err.Error()})
 				return

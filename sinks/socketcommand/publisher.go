@@ -1,14 +1,21 @@
 // Package socketcommand is a sink that sends access-control commands over the
 // provider's Socket.IO Streaming API: each message becomes `command {id,
-// topic, body}` with a fresh UUID, and Publish returns once the server
-// confirms it with `command.result.succeed {commandId}`.
+// topic, body}`, and Publish returns once the server confirms it with
+// `command.result.succeed {commandId}`.
 //
 // A message's payload is {"topic": "door.try.open", "body": {"doorId": 1}},
 // or just the body when metadata MetaTopic names the command. Invalid
 // commands and serverError answers are permanent errors (poisoned at once);
-// a timeout or a lost connection is transient (retried). A retried command
-// gets a new id, so a command whose result was lost may run twice: the
-// toggles (door.actuate.dnd, door.actuate.forcetoggle) are not idempotent.
+// a timeout or a lost connection is transient (retried).
+//
+// The command id derives from the message (CommandID): every redelivery,
+// retry or replay of a message sends the same id, so the panel and anyone
+// reading its results can tell a re-send from a new command. The toggles
+// (Toggles: door.actuate.dnd, door.actuate.forcetoggle) are not idempotent:
+// one whose result did not come in time may have run, so it is not re-sent
+// (a permanent error, replayable from the poison queue) unless
+// Config.RetryToggleTimeouts says so. Every attempt can be recorded in the
+// delivery log (Config.Log).
 package socketcommand
 
 import (
@@ -16,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,7 +31,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -38,7 +48,8 @@ const (
 
 // Errors a Publish may return (wrapped).
 var (
-	// ErrTimeout: no result within Config.Timeout (transient).
+	// ErrTimeout: no result within Config.Timeout (transient, except for a
+	// toggle, see Toggles).
 	ErrTimeout = errors.New("no command result in time")
 	// ErrServer: the server answered serverError (permanent).
 	ErrServer = errors.New("server refused the command")
@@ -59,6 +70,15 @@ type Config struct {
 	// CommandEvent, ResultEvent and ErrorEvent name the events; "command",
 	// "command.result.succeed" and "serverError" when empty.
 	CommandEvent, ResultEvent, ErrorEvent string
+	// RetryToggleTimeouts lets a toggle (see Toggles) whose result did not
+	// come in time be retried like any other command. Off, such a toggle is
+	// a permanent error: it may have run, and running it again flips it back.
+	RetryToggleTimeouts bool
+	// Name names the sink in the delivery log; the topic passed to Publish
+	// (the router's sink name) when empty.
+	Name string
+	// Log records every attempt; nil records nothing.
+	Log deliverylog.Recorder
 }
 
 func (c *Config) setDefaults() {
@@ -89,8 +109,31 @@ func (c Config) Validate() error {
 
 // Command is one command to send.
 type Command struct {
+	// ID is sent as the command's id; a fresh UUID when empty. Publish sets
+	// it to CommandID of the message (an id in the payload is ignored).
+	ID    string          `json:"-"`
 	Topic string          `json:"topic"`
 	Body  json.RawMessage `json:"body"`
+}
+
+// Toggles are the seed's commands that flip a state rather than set it
+// ("toggles the do not disturb setting", "toggles the state of the
+// device"): running one twice undoes it.
+var Toggles = []string{"door.actuate.dnd", "door.actuate.forcetoggle"}
+
+// IsToggle reports whether topic is one of Toggles.
+func IsToggle(topic string) bool { return slices.Contains(Toggles, topic) }
+
+// commandNamespace scopes the name-based UUIDs of CommandID.
+var commandNamespace = uuid.MustParse("3c0e2d8a-5b7f-4e61-a1d4-9f2b6c8e7a10")
+
+// CommandID is the id a message's command is sent with: a UUID (v5) derived
+// from the sink and the message's event id (tributary.EventID: metadata
+// MetaEventID, else the message UUID), both of which the router keeps on
+// every redelivery, in-process retry, requeue and poison replay. Two sinks
+// sending the same event get different ids.
+func CommandID(sink string, msg *message.Message) string {
+	return uuid.NewSHA1(commandNamespace, []byte(sink+"\x00"+tributary.EventID(msg))).String()
 }
 
 // Result is the server's confirmation.
@@ -192,21 +235,69 @@ func (p *Publisher) resolve(id string, o outcome) {
 	}
 }
 
-// Publish sends each message's command and waits for its result.
-func (p *Publisher) Publish(_ string, msgs ...*message.Message) error {
+// Publish sends each message's command and waits for its result. topic
+// names the sink (in the command id and the delivery log) when Config.Name
+// is empty; the router passes the sink's name.
+func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
+	name := p.cfg.Name
+	if name == "" {
+		name = topic
+	}
 	for _, msg := range msgs {
-		cmd, err := commandOf(msg)
-		if err != nil {
-			return middleware.Permanent(err)
-		}
-		res, err := p.Send(msg.Context(), cmd)
-		if err != nil {
+		if err := p.publish(name, msg); err != nil {
 			return err
 		}
-		msg.Metadata.Set(MetaCommandID, res.CommandID)
-		msg.Metadata.Set(MetaResultID, res.EventID)
 	}
 	return nil
+}
+
+func (p *Publisher) publish(name string, msg *message.Message) error {
+	start := time.Now()
+	cmd, err := commandOf(msg)
+	if err != nil {
+		err = middleware.Permanent(err)
+		p.record(msg, name, start, CommandID(name, msg), err)
+		return err
+	}
+	cmd.ID = CommandID(name, msg)
+	res, err := p.Send(msg.Context(), cmd)
+	p.record(msg, name, start, cmd.ID, err)
+	if err != nil {
+		return err
+	}
+	msg.Metadata.Set(MetaCommandID, res.CommandID)
+	msg.Metadata.Set(MetaResultID, res.EventID)
+	return nil
+}
+
+// record writes one attempt to the delivery log, in a statement of its own
+// after the command's outcome is known.
+func (p *Publisher) record(msg *message.Message, name string, start time.Time, id string, err error) {
+	if p.cfg.Log == nil {
+		return
+	}
+	a := deliverylog.Attempt{
+		Time:        start,
+		Pipeline:    msg.Metadata.Get(tributary.MetaPipeline),
+		Sink:        name,
+		Endpoint:    p.client.LogURL(),
+		EventID:     tributary.EventID(msg),
+		MessageUUID: msg.UUID,
+		Attempt:     middleware.Attempts(msg) + 1,
+		Latency:     time.Since(start),
+		Outcome:     deliverylog.OutcomeSuccess,
+	}
+	if err != nil {
+		a.Outcome, a.Error = deliverylog.OutcomeTransient, err.Error()
+		if middleware.IsPermanent(err) {
+			a.Outcome = deliverylog.OutcomePermanent
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), 5*time.Second)
+	defer cancel()
+	if err := p.cfg.Log.Record(ctx, a); err != nil {
+		p.logger.Error("Recording command attempt failed", err, watermill.LogFields{"event_id": a.EventID, "command_id": id})
+	}
 }
 
 func commandOf(msg *message.Message) (Command, error) {
@@ -220,9 +311,11 @@ func commandOf(msg *message.Message) (Command, error) {
 	return cmd, nil
 }
 
-// Send validates cmd, emits it with a fresh UUID and waits for its result.
-// Invalid commands and serverError are middleware.Permanent; timeouts and
-// connection trouble are transient.
+// Send validates cmd, emits it with cmd.ID (a fresh UUID when empty) and
+// waits for its result. Invalid commands and serverError are
+// middleware.Permanent; timeouts and connection trouble are transient — but
+// a toggle (IsToggle) that was sent and got no result is permanent unless
+// Config.RetryToggleTimeouts is set.
 func (p *Publisher) Send(ctx context.Context, cmd Command) (Result, error) {
 	body, err := Validate(cmd.Topic, cmd.Body)
 	if err != nil {
@@ -244,7 +337,10 @@ func (p *Publisher) Send(ctx context.Context, cmd Command) (Result, error) {
 	if err := p.client.WaitConnected(ctx); err != nil {
 		return Result{}, fmt.Errorf("socketcommand: %s: no connection within %s: %w", cmd.Topic, p.cfg.Timeout, err)
 	}
-	id := uuid.NewString()
+	id := cmd.ID
+	if id == "" {
+		id = uuid.NewString()
+	}
 	ch := make(chan outcome, 1)
 	p.mu.Lock()
 	p.waiting[id] = ch
@@ -260,6 +356,9 @@ func (p *Publisher) Send(ctx context.Context, cmd Command) (Result, error) {
 	if err := p.client.Emit(ctx, p.cfg.CommandEvent, payload); err != nil {
 		return Result{}, fmt.Errorf("socketcommand: %s %s: %w", cmd.Topic, id, err)
 	}
+	// From here the panel may have the command: without a result we cannot
+	// know whether it ran.
+	var unknown error
 	select {
 	case o := <-ch:
 		if o.err != nil {
@@ -269,10 +368,16 @@ func (p *Publisher) Send(ctx context.Context, cmd Command) (Result, error) {
 		p.logger.Debug("Command succeeded", watermill.LogFields{"command_id": id, "topic": cmd.Topic})
 		return o.result, nil
 	case <-ctx.Done():
-		return Result{}, fmt.Errorf("socketcommand: %s %s: %w within %s: %w", cmd.Topic, id, ErrTimeout, p.cfg.Timeout, ctx.Err())
+		unknown = fmt.Errorf("socketcommand: %s %s: %w within %s: %w", cmd.Topic, id, ErrTimeout, p.cfg.Timeout, ctx.Err())
 	case <-p.closed:
-		return Result{}, fmt.Errorf("socketcommand: %s %s: publisher closed", cmd.Topic, id)
+		unknown = fmt.Errorf("socketcommand: %s %s: %w: publisher closed", cmd.Topic, id, ErrTimeout)
 	}
+	if IsToggle(cmd.Topic) && !p.cfg.RetryToggleTimeouts {
+		p.logger.Error("Toggle command got no result; not re-sent, it may have run", unknown,
+			watermill.LogFields{"command_id": id, "topic": cmd.Topic})
+		return Result{}, middleware.Permanent(fmt.Errorf("%w (a toggle is not re-sent: it may have run, and a second run undoes it)", unknown))
+	}
+	return Result{}, unknown
 }
 
 // Close stops the Publisher and, unless shared, its connection.

@@ -74,6 +74,13 @@ type Config struct {
 	MaxLoggedBody int
 	// Log records every attempt; nil records nothing.
 	Log DeliveryLog
+	// State keeps the endpoint's enabled/disabled state (a 410 disables it)
+	// where every instance sees it and a restart keeps it
+	// (NewPostgresEndpoints). Nil keeps it in this Publisher only.
+	State EndpointStates
+	// StateRefresh is how stale the Publisher's view of State may get: a
+	// disable or enable made elsewhere takes effect within it; 2 s when zero.
+	StateRefresh time.Duration
 	// TestPayload is what Test sends; a small tributary.test event when nil.
 	TestPayload []byte
 	// Now is the clock (for webhook-timestamp); time.Now when nil.
@@ -123,6 +130,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxLoggedBody == 0 {
 		c.MaxLoggedBody = 1024
+	}
+	if c.StateRefresh == 0 {
+		c.StateRefresh = 2 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -188,7 +198,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Timeout < 0 || c.MaxInFlight < 0 || c.RateLimit < 0 || c.RateBurst < 0 ||
-		c.Breaker.Failures < 0 || c.Breaker.Cooldown < 0 || c.MaxLoggedBody < 0 {
+		c.Breaker.Failures < 0 || c.Breaker.Cooldown < 0 || c.MaxLoggedBody < 0 || c.StateRefresh < 0 {
 		errs = append(errs, errors.New("webhook: limits and durations must not be negative"))
 	}
 	return errors.Join(errs...)

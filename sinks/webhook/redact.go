@@ -2,13 +2,18 @@ package webhook
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 )
 
 const redacted = "[redacted]"
 
-// redactURL is the endpoint as logged: no user info, and query values
-// replaced, since receivers often take a key in the query string.
+// RedactURL is an endpoint URL as logs, the delivery log and operators see
+// it: no user info, no fragment, and every query value replaced (receivers
+// often take a key in the query string), keys sorted. Applied to its own
+// output it changes nothing.
+func RedactURL(raw string) string { return redactURL(raw) }
+
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -22,6 +27,7 @@ func redactURL(raw string) string {
 		for k := range q {
 			keys = append(keys, k+"="+redacted)
 		}
+		slices.Sort(keys) // the same text every time: it keys the endpoint's stored state
 		u.RawQuery = strings.Join(keys, "&")
 	}
 	return u.String()

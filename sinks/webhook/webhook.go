@@ -8,7 +8,9 @@
 // transient, with Retry-After honoured; 410 disables the endpoint; any other
 // 4xx permanent — and isolates its endpoint (max in flight, rate limit,
 // circuit breaker) so a dead receiver costs the healthy ones nothing. Every
-// attempt can be recorded in the delivery log (PostgresLog).
+// attempt can be recorded in the delivery log (PostgresLog), and the
+// endpoint's enabled/disabled state kept in Postgres (PostgresEndpoints), so
+// a 410 holds across restarts and for every instance.
 package webhook
 
 import (
@@ -36,9 +38,10 @@ import (
 )
 
 // ErrEndpointDisabled is returned (as a permanent error) for every message
-// once the endpoint answered 410 Gone, until Enable is called. The messages
-// go to the poison queue, from which they can be replayed.
-var ErrEndpointDisabled = errors.New("webhook: endpoint disabled after 410 Gone")
+// once the endpoint answered 410 Gone or an operator disabled it, until it
+// is enabled again. The messages go to the poison queue, from which they can
+// be replayed.
+var ErrEndpointDisabled = errors.New("webhook: endpoint disabled")
 
 // ErrClosed is returned by Publish after Close.
 var ErrClosed = errors.New("webhook: publisher closed")
@@ -54,7 +57,7 @@ type Publisher struct {
 	inFlight chan struct{}
 	limiter  *rate.Limiter
 	breaker  *breaker
-	disabled atomic.Bool
+	states   *endpointCache
 	closed   atomic.Bool
 }
 
@@ -79,6 +82,7 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 		breaker:  &breaker{cfg: cfg.Breaker, now: cfg.Now},
 	}
 	p.logger = logger.With(watermill.LogFields{"endpoint": p.endpoint})
+	p.states = newEndpointCache(cfg, p.endpoint, p.logger)
 	if cfg.RateLimit > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
@@ -149,13 +153,15 @@ func (p *Publisher) RouterSink(name string) router.Sink {
 	return s
 }
 
-// Disabled reports whether the endpoint answered 410 Gone.
-func (p *Publisher) Disabled() bool { return p.disabled.Load() }
+// Disabled reports whether the endpoint is disabled (for some pipeline), as
+// this Publisher last saw it.
+func (p *Publisher) Disabled() bool { return p.states.anyDisabled() }
 
-// Enable re-enables an endpoint disabled by a 410 (replay its poisoned
-// messages afterwards). Disabling is not persisted: a restarted sink tries
-// again and is disabled again by the next 410.
-func (p *Publisher) Enable() { p.disabled.Store(false) }
+// Enable forgets this Publisher's view of the endpoint's state. Without
+// Config.State that re-enables it; with one, the stored state wins and is
+// read again at the next delivery: enable it there (PostgresEndpoints.Enable,
+// `tributary endpoints enable`). Replay its poisoned messages afterwards.
+func (p *Publisher) Enable() { p.states.enable() }
 
 // result is what one attempt came to.
 type result struct {
@@ -169,21 +175,33 @@ type result struct {
 func (p *Publisher) deliver(name string, msg *message.Message) error {
 	ctx := msg.Context()
 	start := time.Now()
+	pipeline := msg.Metadata.Get(tributary.MetaPipeline)
 	var res result
+	off, reason := p.states.disabled(ctx, pipeline, name)
+	ok, wait := false, time.Duration(0)
+	if !off {
+		ok, wait = p.breaker.allow()
+	}
 	switch {
-	case p.disabled.Load():
-		res = result{outcome: OutcomeDisabled, err: middleware.Permanent(ErrEndpointDisabled)}
-	default:
-		ok, wait := p.breaker.allow()
-		if !ok {
-			if next, ok := p.cfg.Schedule.Delay(middleware.Attempts(msg) + 1); ok && p.cfg.Schedule.Kind != "" {
-				wait = max(wait, next)
-			}
-			res = result{outcome: OutcomeCircuitOpen, err: middleware.RetryAfter(ErrCircuitOpen, wait)}
-			break
+	case off:
+		err := ErrEndpointDisabled
+		if reason != "" {
+			err = fmt.Errorf("%w (%s)", ErrEndpointDisabled, p.scrub.scrub(reason))
 		}
+		res = result{outcome: OutcomeDisabled, err: middleware.Permanent(err)}
+	case !ok:
+		if next, ok := p.cfg.Schedule.Delay(middleware.Attempts(msg) + 1); ok && p.cfg.Schedule.Kind != "" {
+			wait = max(wait, next)
+		}
+		res = result{outcome: OutcomeCircuitOpen, err: middleware.RetryAfter(ErrCircuitOpen, wait)}
+	default:
 		res = p.attempt(ctx, msg)
 		p.breaker.done(res.outcome == OutcomeTransient)
+		if res.outcome == OutcomeGone {
+			// After the response, in a statement of its own.
+			p.states.disable(ctx, pipeline, name, fmt.Sprintf("answered 410 Gone to event %s at %s",
+				tributary.EventID(msg), p.cfg.Now().UTC().Format(time.RFC3339)))
+		}
 	}
 	res.latency = time.Since(start)
 	p.observe(ctx, name, msg, res)
@@ -285,9 +303,6 @@ func (p *Publisher) do(req *http.Request) result {
 	if res.err != nil {
 		res.err = fmt.Errorf("webhook %s: %w", p.endpoint, res.err)
 	}
-	if res.outcome == OutcomeGone && !p.disabled.Swap(true) {
-		p.logger.Error("Endpoint answered 410 Gone; disabled until re-enabled", nil, nil)
-	}
 	return res
 }
 
@@ -367,7 +382,7 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 func (p *Publisher) observe(ctx context.Context, name string, msg *message.Message, res result) {
 	attemptsTotal.WithLabelValues(name, string(res.outcome)).Inc()
 	circuitOpen.WithLabelValues(name).Set(boolGauge(p.breaker.open()))
-	endpointDisabled.WithLabelValues(name).Set(boolGauge(p.disabled.Load()))
+	endpointDisabled.WithLabelValues(name).Set(boolGauge(res.outcome == OutcomeDisabled || res.outcome == OutcomeGone))
 	errText := ""
 	if res.err != nil {
 		errText = p.scrub.scrub(res.err.Error())

@@ -465,7 +465,8 @@ func (c *Client) markTokenStale() {
 // event while the token is expired.
 func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 	if c.provider == nil {
-		c.logger.Error("Server says the token is invalid and no token provider is configured", nil, nil)
+		c.logger.Error("Server says the token is invalid and no token provider is configured",
+			fmt.Errorf("%w: the server sent %s, and there is no token provider to renew with", ErrToken, c.cfg.RenewEvent), nil)
 		metrics.SourceErrors.WithLabelValues(c.cfg.Name, "token").Inc()
 		return
 	}
@@ -524,6 +525,10 @@ func (c *Client) dialURL(token string) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// LogURL is the server's URL as logs and the delivery log show it: the
+// token and other query values hidden.
+func (c *Client) LogURL() string { return c.logURL() }
 
 // logURL is the dial URL with the token hidden.
 func (c *Client) logURL() string {

@@ -63,9 +63,11 @@ func (r *redactor) error(err error) error {
 	return &redactedError{msg: msg, kind: kindOf(err)}
 }
 
-// redactURL hides the values of the query parameters named in params.
+// redactURL hides the values of the query parameters named in params, and
+// any user:password in the URL.
 func redactURL(u *url.URL, params ...string) string {
 	c := *u
+	c.User = nil
 	q := c.Query()
 	for _, p := range params {
 		if q.Has(p) {

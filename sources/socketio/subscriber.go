@@ -123,6 +123,9 @@ func NewSubscriber(cfg Config, logger watermill.LoggerAdapter) (*Subscriber, err
 		s.client, s.owned = c, true
 	}
 	name := s.client.Name()
+	// Its lines name the source as the client's do, once (the client adds
+	// "source" to its own logger, not to this one).
+	s.logger = logger.With(watermill.LogFields{"source": name})
 	s.pending = newPending(cfg.MaxPending, pendingEvents.WithLabelValues(name).Set)
 	s.remove = s.client.OnEvent(s.onEvent)
 	return s, nil

@@ -4,6 +4,9 @@
 //   POST /control/emit   {"event": "...", "data": {...}}  emit to every socket
 //   POST /control/rotate {"token": "..."}                 only this token is valid from now on
 //   GET  /control/clients                                  {"clients": n}
+//   POST /control/mute   {"count": n}                      leave the next n commands with a new id unanswered
+//                                                          (a re-send of the same id is answered)
+//   GET  /control/commands                                 {"commands": [{id, topic, body}, ...]} as received
 // Sockets whose token is no longer valid get `invalidToken` instead of each
 // event; the events are held and replayed once the socket sends
 // `renewedToken {token}` with the valid token. `command {id, topic, body}` is
@@ -15,6 +18,9 @@ const crypto = require('crypto');
 
 const port = Number(process.env.PORT || 0);
 let validToken = process.env.TOKEN || '';
+let mute = 0; // new command ids to leave unanswered (a panel whose result is lost)
+const received = [];
+const seenIds = new Set();
 const commands = new Set([
   'door.actuate.close', 'door.actuate.dnd', 'door.actuate.forcetoggle', 'door.actuate.open',
   'door.alarm.forced.clear', 'door.try.dwellopen', 'door.try.open', 'endpoint.discover', 'endpoint.querysignal',
@@ -37,6 +43,11 @@ const server = http.createServer(async (req, res) => {
     } else if (req.method === 'POST' && req.url === '/control/rotate') {
       validToken = (await readJSON(req)).token;
       res.end('{}');
+    } else if (req.method === 'POST' && req.url === '/control/mute') {
+      mute = Number((await readJSON(req)).count) || 0;
+      res.end('{}');
+    } else if (req.url === '/control/commands') {
+      res.end(JSON.stringify({ commands: received }));
     } else if (req.url === '/control/clients') {
       res.end(JSON.stringify({ clients: Object.keys(io.sockets.sockets).length }));
     } else {
@@ -90,6 +101,13 @@ io.on('connection', (socket) => {
     for (const [event, data] of held) socket.emit(event, data);
   });
   socket.on('command', (cmd) => {
+    received.push(cmd);
+    const isNew = cmd && !seenIds.has(cmd.id);
+    if (cmd) seenIds.add(cmd.id);
+    if (mute > 0 && isNew) {
+      mute--;
+      return;
+    }
     if (!cmd || !commands.has(cmd.topic) || (cmd.body && cmd.body.doorId === 999)) {
       deliver(socket, 'serverError', { message: 'Command is not supported.' });
       return;

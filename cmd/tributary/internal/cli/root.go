@@ -70,7 +70,7 @@ not migrated, 5 not found, 6 check failed, 7 not supported by the component type
 
 	root.AddCommand(
 		a.runCommand(), a.validateCommand(), a.migrateCommand(), a.poisonCommand(),
-		a.deliveriesCommand(), a.webhookCommand(), a.feedCommand(), a.simulateCommand(), a.typesCommand(), a.versionCommand(),
+		a.deliveriesCommand(), a.endpointsCommand(), a.webhookCommand(), a.feedCommand(), a.simulateCommand(), a.typesCommand(), a.versionCommand(),
 	)
 	return root
 }

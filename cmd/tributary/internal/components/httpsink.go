@@ -17,6 +17,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -60,7 +61,7 @@ func (o *HTTPOptions) Validate() error {
 type HTTPSink struct {
 	opts           HTTPOptions
 	pipeline, name string
-	pool           *pgxpool.Pool
+	log            *deliverylog.Postgres
 	client         *http.Client
 	logger         watermill.LoggerAdapter
 }
@@ -73,7 +74,11 @@ func NewHTTPSink(o HTTPOptions, pipeline, name string, pool *pgxpool.Pool, logge
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	return &HTTPSink{opts: o, pipeline: pipeline, name: name, pool: pool, logger: logger,
+	var log *deliverylog.Postgres
+	if pool != nil {
+		log = deliverylog.NewPostgres(pool)
+	}
+	return &HTTPSink{opts: o, pipeline: pipeline, name: name, log: log, logger: logger,
 		client: &http.Client{
 			Timeout: o.Timeout,
 			// A redirect is a failure (Standard Webhooks): never follow one.
@@ -161,7 +166,7 @@ func retryAfter(v string) (time.Duration, bool) {
 }
 
 func (s *HTTPSink) record(ctx context.Context, m *message.Message, latency time.Duration, status int, outcome webhook.Outcome, failure error, body string) {
-	if s.pool == nil {
+	if s.log == nil {
 		return
 	}
 	errText := ""
@@ -170,13 +175,13 @@ func (s *HTTPSink) record(ctx context.Context, m *message.Message, latency time.
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `INSERT INTO tributary_delivery_attempts
-		(pipeline, sink, endpoint, event_id, message_uuid, attempt, latency_ms, status_code, outcome, error, response_body)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		s.pipeline, s.name, redactURL(s.opts.URL), tributary.EventID(m), m.UUID, middleware.Attempts(m)+1,
-		float64(latency.Microseconds())/1000, status, string(outcome), errText, body)
+	err := s.log.Record(ctx, deliverylog.Attempt{
+		Pipeline: s.pipeline, Sink: s.name, Endpoint: redactURL(s.opts.URL), EventID: tributary.EventID(m),
+		MessageUUID: m.UUID, Attempt: middleware.Attempts(m) + 1, Latency: latency, StatusCode: status,
+		Outcome: outcome, Error: errText, ResponseBody: body,
+	})
 	if err != nil {
-		s.logger.Error("Recording delivery attempt failed", err, watermill.LogFields{"pipeline": s.pipeline, "sink": s.name})
+		s.logger.Error("Recording delivery attempt failed", err, watermill.LogFields{"event_id": tributary.EventID(m)})
 	}
 }
 

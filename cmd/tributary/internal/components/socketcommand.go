@@ -6,6 +6,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/socketcommand"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
@@ -18,7 +19,12 @@ import (
 func init() {
 	RegisterSink("socketcommand", "sends access-control commands over Socket.IO (seed 001) and waits for their result",
 		func(env Env, o *SocketCommandOptions) (message.Publisher, error) {
-			return socketcommand.NewPublisher(o.Config(env.Pipeline+"/"+env.Name), env.Logger)
+			cfg := o.Config(env.Pipeline + "/" + env.Name)
+			cfg.Name = env.Name
+			if env.Pool != nil && (o.DeliveryLog == nil || *o.DeliveryLog) {
+				cfg.Log = deliverylog.NewPostgres(env.Pool)
+			}
+			return socketcommand.NewPublisher(cfg, env.Logger)
 		})
 }
 
@@ -31,6 +37,13 @@ type SocketCommandOptions struct {
 	CommandEvent string `yaml:"command_event"`
 	ResultEvent  string `yaml:"result_event"`
 	ErrorEvent   string `yaml:"error_event"`
+	// RetryToggleTimeouts retries a toggle (door.actuate.dnd,
+	// door.actuate.forcetoggle) whose result did not come in time; off, it
+	// is poisoned (it may have run, and a second run undoes it).
+	RetryToggleTimeouts bool `yaml:"retry_toggle_timeouts"`
+	// DeliveryLog records every attempt in tributary_delivery_attempts; on
+	// unless set to false.
+	DeliveryLog *bool `yaml:"delivery_log"`
 }
 
 // Validate implements Validator; messages name the file's keys.
@@ -52,5 +65,6 @@ func (o *SocketCommandOptions) Validate() error {
 // Config maps the options onto the sink's Config; name labels logs and metrics.
 func (o *SocketCommandOptions) Config(name string) socketcommand.Config {
 	return socketcommand.Config{Socket: o.SocketOptions.client(name), Timeout: o.Timeout,
-		CommandEvent: o.CommandEvent, ResultEvent: o.ResultEvent, ErrorEvent: o.ErrorEvent}
+		CommandEvent: o.CommandEvent, ResultEvent: o.ResultEvent, ErrorEvent: o.ErrorEvent,
+		RetryToggleTimeouts: o.RetryToggleTimeouts}
 }

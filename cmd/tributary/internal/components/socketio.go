@@ -19,7 +19,8 @@ import (
 func init() {
 	RegisterSource("socketio", "events of a Socket.IO 2.x stream or a JSON WebSocket (seed 001), with token renewal",
 		func(env Env, o *SocketIOOptions) (message.Subscriber, error) {
-			sub, err := socketio.NewSubscriber(o.Config(env.Name), env.Logger)
+			// The client names its source in its lines; Env.Logger has it already.
+			sub, err := socketio.NewSubscriber(o.Config(env.Name), withKnownFields(env.Logger, map[string]string{"source": env.Name}))
 			if err != nil {
 				return nil, err
 			}

@@ -33,7 +33,13 @@ func init() {
 			if env.Pool != nil && (o.DeliveryLog == nil || *o.DeliveryLog) {
 				cfg.Log = webhook.NewPostgresLog(env.Pool)
 			}
-			p, err := webhook.NewPublisher(cfg, env.Logger)
+			if env.Pool != nil {
+				// A 410 disables the endpoint for every instance and across
+				// restarts (`tributary endpoints`, the admin page).
+				cfg.State = webhook.NewPostgresEndpoints(env.Pool)
+			}
+			// The sink names its pipeline and sink in its lines; Env.Logger has them already.
+			p, err := webhook.NewPublisher(cfg, withKnownFields(env.Logger, map[string]string{"pipeline": env.Pipeline, "sink": env.Name}))
 			if err != nil {
 				return nil, err
 			}

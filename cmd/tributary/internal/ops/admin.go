@@ -22,6 +22,7 @@ import (
 
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
 //go:embed templates/*.html
@@ -58,11 +59,13 @@ type AdminConfig struct {
 }
 
 // Admin serves the admin page: pipelines and their sources' state, queue
-// depths, recent delivery attempts and the poison queue with replay buttons.
+// depths, webhook endpoints with enable/disable buttons, recent delivery
+// attempts and the poison queue with replay buttons.
 type Admin struct {
-	cfg     AdminConfig
-	csrfKey []byte
-	poison  *router.PoisonQueue
+	cfg       AdminConfig
+	csrfKey   []byte
+	poison    *router.PoisonQueue
+	endpoints *webhook.PostgresEndpoints
 }
 
 // NewAdmin returns the admin handler.
@@ -80,7 +83,7 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	return &Admin{cfg: cfg, csrfKey: key, poison: router.NewPoisonQueue(cfg.Pool)}, nil
+	return &Admin{cfg: cfg, csrfKey: key, poison: router.NewPoisonQueue(cfg.Pool), endpoints: webhook.NewPostgresEndpoints(cfg.Pool)}, nil
 }
 
 const cookieName = "tributary_admin"
@@ -91,6 +94,7 @@ func (a *Admin) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.page)
 	mux.HandleFunc("POST /poison/{id}/replay", a.replay)
+	mux.HandleFunc("POST /endpoints/state", a.setEndpointState)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return a.auth(http.NewCrossOriginProtection().Handler(mux))
 }
@@ -164,6 +168,7 @@ type pageData struct {
 	Attempts   []Attempt
 	Poison     []middleware.PoisonRecord
 	PoisonMore int64
+	Endpoints  []webhook.EndpointState
 	CSRF       string
 	Flash      string
 	Errors     []string
@@ -198,6 +203,12 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Attempts, err = ListAttempts(ctx, a.cfg.Pool, AttemptFilter{Limit: 25}); err != nil {
 		d.Errors = append(d.Errors, err.Error())
+	}
+	if d.Endpoints, err = a.endpoints.List(ctx, webhook.EndpointFilter{}); err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	for i := range d.Endpoints {
+		d.Endpoints[i].Endpoint = webhook.RedactURL(d.Endpoints[i].Endpoint) // stored redacted; never trust it blindly
 	}
 	if d.Poison, err = a.poison.List(ctx, router.PoisonFilter{Limit: 50}); err != nil {
 		d.Errors = append(d.Errors, err.Error())
@@ -340,6 +351,45 @@ func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		a.cfg.Logger.Info("Poison message replayed from the admin page", watermill.LogFields{"poison_id": id})
+	}
+	http.Redirect(w, r, "/?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+}
+
+// setEndpointState enables or disables a webhook endpoint (form fields
+// pipeline, sink, state) for every instance; running sinks apply it within
+// their state refresh.
+func (a *Admin) setEndpointState(w http.ResponseWriter, r *http.Request) {
+	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
+		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
+		return
+	}
+	pipeline, sink, state := r.PostFormValue("pipeline"), r.PostFormValue("sink"), webhook.State(r.PostFormValue("state"))
+	by := "admin page"
+	var err error
+	switch state {
+	case webhook.StateEnabled:
+		_, err = a.endpoints.Enable(r.Context(), pipeline, sink, by)
+	case webhook.StateDisabled:
+		_, err = a.endpoints.Disable(r.Context(), pipeline, sink, "disabled on the admin page", by)
+	default:
+		http.Error(w, "bad state: want enabled or disabled", http.StatusBadRequest)
+		return
+	}
+	name := pipeline + "/" + sink
+	flash := "Endpoint " + name + " is " + string(state) + "; running sinks apply it within a few seconds."
+	if state == webhook.StateEnabled {
+		flash += " Replay what it poisoned meanwhile below."
+	}
+	switch {
+	case errors.Is(err, webhook.ErrEndpointNotFound):
+		flash = "Endpoint " + name + " is not registered."
+	case err != nil:
+		a.cfg.Logger.Error("Changing an endpoint's state from the admin page failed", err,
+			watermill.LogFields{"endpoint_pipeline": pipeline, "endpoint_sink": sink})
+		flash = "Changing " + name + " failed: " + err.Error()
+	default:
+		a.cfg.Logger.Info("Endpoint state changed from the admin page", watermill.LogFields{
+			"endpoint_pipeline": pipeline, "endpoint_sink": sink, "state": string(state)})
 	}
 	http.Redirect(w, r, "/?flash="+url.QueryEscape(flash), http.StatusSeeOther)
 }

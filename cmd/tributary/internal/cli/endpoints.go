@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tributary-dev/tributary/sinks/webhook"
+)
+
+// endpointsCommand lists and changes webhook endpoints' stored state
+// (tributary_endpoints): a 410 Gone disables an endpoint for every instance
+// until an operator enables it here or on the admin page.
+func (a *app) endpointsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "endpoints", Short: "List, enable and disable webhook endpoints (a 410 Gone disables one)"}
+	var f webhook.EndpointFilter
+	var state string
+	list := &cobra.Command{
+		Use:   "list [--pipeline P] [--sink S] [--state enabled|disabled]",
+		Short: "List the endpoints the webhook sinks have registered, with their state",
+		Args:  cobra.NoArgs,
+		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
+			switch webhook.State(state) {
+			case "", webhook.StateEnabled, webhook.StateDisabled:
+				f.State = webhook.State(state)
+			default:
+				return codef(ExitUsage, "--state %q: want enabled or disabled", state)
+			}
+			pool, err := a.openPool(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			rows, err := webhook.NewPostgresEndpoints(pool).List(cmd.Context(), f)
+			if err != nil {
+				return dbError(err)
+			}
+			for i := range rows {
+				rows[i].Endpoint = webhook.RedactURL(rows[i].Endpoint) // stored redacted; never trust it blindly
+			}
+			if a.json {
+				if rows == nil {
+					rows = []webhook.EndpointState{}
+				}
+				return printJSON(a.stdout, rows)
+			}
+			t := newTable(a.stdout, "PIPELINE", "SINK", "STATE", "ENDPOINT", "CHANGED", "BY", "REASON")
+			for _, r := range rows {
+				t.row(r.Pipeline, r.Sink, string(r.State), clip(r.Endpoint, 60), when(r.ChangedAt), clip(r.ChangedBy, 40), clip(r.Reason, 60))
+			}
+			return t.flush()
+		}),
+	}
+	lf := list.Flags()
+	lf.StringVar(&f.Pipeline, "pipeline", "", "only this pipeline")
+	lf.StringVar(&f.Sink, "sink", "", "only this sink")
+	lf.StringVar(&state, "state", "", "only endpoints in this state (enabled or disabled)")
+
+	var pipeline, sink, reason string
+	change := func(to webhook.State) func(*cobra.Command, []string) error {
+		return wrap(func(cmd *cobra.Command, _ []string) error {
+			if pipeline == "" || sink == "" {
+				return codef(ExitUsage, "give --pipeline and --sink (see `tributary endpoints list`)")
+			}
+			pool, err := a.openPool(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			store := webhook.NewPostgresEndpoints(pool)
+			by := a.operator()
+			var st webhook.EndpointState
+			if to == webhook.StateEnabled {
+				st, err = store.Enable(cmd.Context(), pipeline, sink, by)
+			} else {
+				st, err = store.Disable(cmd.Context(), pipeline, sink, reason, by)
+			}
+			if errors.Is(err, webhook.ErrEndpointNotFound) {
+				return codef(ExitNotFound, "%v", err)
+			}
+			if err != nil {
+				return dbError(err)
+			}
+			st.Endpoint = webhook.RedactURL(st.Endpoint)
+			if a.json {
+				return printJSON(a.stdout, st)
+			}
+			fmt.Fprintf(a.stdout, "%s/%s (%s) is %s; running sinks apply it within a few seconds\n", st.Pipeline, st.Sink, st.Endpoint, st.State)
+			if to == webhook.StateEnabled {
+				fmt.Fprintf(a.stdout, "replay what was poisoned meanwhile: tributary poison replay --all --pipeline %s --sink %s\n", st.Pipeline, st.Sink)
+			}
+			return nil
+		})
+	}
+	enable := &cobra.Command{
+		Use:   "enable --pipeline P --sink S",
+		Short: "Enable an endpoint: deliveries resume (replay its poisoned messages afterwards)",
+		Args:  cobra.NoArgs,
+		RunE:  change(webhook.StateEnabled),
+	}
+	disable := &cobra.Command{
+		Use:   "disable --pipeline P --sink S [--reason R]",
+		Short: "Disable an endpoint: its messages are poisoned, not sent, until it is enabled",
+		Args:  cobra.NoArgs,
+		RunE:  change(webhook.StateDisabled),
+	}
+	for _, c := range []*cobra.Command{enable, disable} {
+		c.Flags().StringVar(&pipeline, "pipeline", "", "the endpoint's pipeline (required)")
+		c.Flags().StringVar(&sink, "sink", "", "the endpoint's sink (required)")
+	}
+	disable.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	cmd.AddCommand(list, enable, disable)
+	return cmd
+}
+
+// operator names who ran a command, for the records it changes.
+func (a *app) operator() string {
+	user := a.getenv("USER")
+	if user == "" {
+		user = "unknown"
+	}
+	host, _ := os.Hostname()
+	return "cli: " + user + "@" + host
+}

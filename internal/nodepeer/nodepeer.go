@@ -1,0 +1,164 @@
+// Package nodepeer runs testpeers/socketio/server.js, the real npm socket.io
+// 2.x server, for tests of the Socket.IO sink, and drives its control
+// endpoints (emit, mute, commands). It is imported by tests only.
+//
+//	peer := nodepeer.Start(t, "")       // skips without node (fails under TRIBUTARY_REQUIRE_PEERS)
+//	peer.Mute(1)                         // the next command gets no answer
+//	cmds := peer.Commands()              // every command as the server received it
+package nodepeer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Peer is a running server.js.
+type Peer struct {
+	t    testing.TB
+	port int
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Command is a `command` as the server received it.
+type Command struct {
+	ID    string          `json:"id"`
+	Topic string          `json:"topic"`
+	Body  json.RawMessage `json:"body"`
+}
+
+// dir is testpeers/socketio, found from this file's location.
+func dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testpeers", "socketio")
+}
+
+// Start runs server.js on a free loopback port with token as its valid
+// token ("" accepts any) and stops it when t ends. Without node or the
+// installed peer it skips t, or fails it when TRIBUTARY_REQUIRE_PEERS is set.
+func Start(t testing.TB, token string) *Peer {
+	t.Helper()
+	d := dir()
+	missing := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = "node is not on PATH"
+	} else if _, err := os.Stat(filepath.Join(d, "node_modules", "socket.io", "package.json")); err != nil {
+		missing = "socket.io is not installed: run `npm ci` in " + d
+	}
+	if missing != "" {
+		if os.Getenv("TRIBUTARY_REQUIRE_PEERS") != "" {
+			t.Fatalf("real socket.io peer required (TRIBUTARY_REQUIRE_PEERS is set): %s", missing)
+		}
+		t.Skipf("real socket.io peer unavailable: %s", missing)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+
+	cmd := exec.Command("node", "server.js")
+	cmd.Dir = d
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "TOKEN="+token, "PING_INTERVAL=200", "PING_TIMEOUT=1000")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &Peer{t: t, port: port, cmd: cmd, done: make(chan struct{})}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() && strings.HasPrefix(sc.Text(), "listening ") {
+			ready <- nil
+		} else {
+			ready <- errors.New("server.js did not start: " + stderr.String())
+		}
+		for sc.Scan() {
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.stop)
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server.js did not start in 20 s")
+	}
+	return p
+}
+
+// stop ends the server process this Peer started (by its pid).
+func (p *Peer) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// URL is the server's base URL (http://127.0.0.1:port).
+func (p *Peer) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", p.port) }
+
+// Mute leaves the next n commands with an id the server has not seen
+// unanswered; a re-send with the same id is answered.
+func (p *Peer) Mute(n int) { p.control(http.MethodPost, "/control/mute", map[string]int{"count": n}) }
+
+// Commands returns every command the server received, in order.
+func (p *Peer) Commands() []Command {
+	var out struct {
+		Commands []Command `json:"commands"`
+	}
+	if err := json.Unmarshal(p.control(http.MethodGet, "/control/commands", nil), &out); err != nil {
+		p.t.Fatalf("control/commands: %v", err)
+	}
+	return out.Commands
+}
+
+// Emit sends event with data to every connected socket.
+func (p *Peer) Emit(event string, data any) {
+	p.control(http.MethodPost, "/control/emit", map[string]any{"event": event, "data": data})
+}
+
+func (p *Peer) control(method, path string, body any) []byte {
+	p.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, p.URL()+path, r)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatalf("control %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		p.t.Fatalf("control %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
+}
