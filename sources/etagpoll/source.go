@@ -79,6 +79,9 @@ type Source struct {
 	// are durably in the pipeline already. After a restart the set is empty
 	// and the router's dedup drops the re-reads instead.
 	seen map[string]time.Time
+	// paging is the scheme detected under Paging Auto; "" until then. Kept
+	// across subscriptions: the API does not change with them.
+	paging Paging
 
 	m sourceMetrics
 }
