@@ -100,7 +100,9 @@ type Config struct {
 	// Overlap is re-read below the cursor on every fetch: 5 min.
 	Overlap time.Duration
 	// StartFrom is where a source without checkpoint begins. When zero it
-	// begins at the server's time (its Date header) of the first request.
+	// begins Overlap before the server's time (its Date header) of the first
+	// request, so that events stamped by a clock up to Overlap behind the
+	// Date header are read.
 	StartFrom time.Time
 
 	// Interval between polls: 60 s, the seed's minimum recommendation. A

@@ -230,28 +230,29 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 		return 0, err
 	}
 	interval := pollInterval(probe.header)
-	if probe.status == http.StatusNotModified {
-		s.logger.Trace("Event log unchanged (304)", nil)
-		return interval, nil
-	}
-	if probe.status < 200 || probe.status > 299 {
-		return interval, s.statusError("probe", probe)
-	}
 	// The probe's ETag is older than anything the fetch below returns, so
 	// storing it can only make the next probe answer 200 once too often.
 	etag := probe.header.Get("ETag")
+	switch {
+	case probe.status == http.StatusNotModified:
+		s.logger.Trace("Event log unchanged (304)", nil)
+		return interval, nil
+	case probe.status < 200 || probe.status > 299:
+		return interval, s.statusError("probe", probe)
+	}
 
-	if s.state.Start.IsZero() {
-		s.state.Start = s.startTime(probe.header)
+	first := s.state.Start.IsZero()
+	if first {
+		s.state.Start = s.chooseStart(probe.header)
 		// Stored at once: a restart before the first acks must not move the
 		// start forward past events that exist by then.
 		if err := s.save(ctx); err != nil {
 			return interval, err
 		}
-		s.logger.Info("No checkpoint; starting at StartFrom or else the server's clock", watermill.LogFields{"start": s.state.Start})
 	}
 
 	since := s.state.since(s.cfg.Overlap)
+	s.checkNewest(probe.body, since, first)
 	events, err := s.fetchWindow(ctx, since)
 	if err != nil {
 		return interval, err
@@ -295,17 +296,57 @@ func (s *Source) save(ctx context.Context) error {
 	return nil
 }
 
-// startTime is where a source without checkpoint begins: StartFrom, else the
-// server's clock (Date header) so client skew cannot skip events, else ours.
-func (s *Source) startTime(h http.Header) time.Time {
+// chooseStart is where a source without checkpoint begins, logged: StartFrom
+// as given; else Overlap before the server's clock (its Date header, so our
+// own skew does not matter), because the provider may stamp createdAt with
+// another clock (a database host) that is behind its Date header; dedup
+// drops what the reach-back reads twice. Without a Date header, Overlap
+// before our clock.
+func (s *Source) chooseStart(h http.Header) time.Time {
+	var start time.Time
+	fields := watermill.LogFields{"overlap": s.cfg.Overlap.String()}
 	if !s.cfg.StartFrom.IsZero() {
-		return s.cfg.StartFrom.UTC()
+		start = s.cfg.StartFrom.UTC()
+		fields["from"] = s.cfg.option("StartFrom")
+	} else if date, err := http.ParseTime(h.Get("Date")); err == nil {
+		start = date.UTC().Add(-s.cfg.Overlap)
+		fields["from"], fields["server_date"] = "the server's Date header minus the overlap", date.UTC()
+	} else {
+		start = s.now().UTC().Add(-s.cfg.Overlap)
+		fields["from"] = "the local clock minus the overlap: the server sent no Date header"
 	}
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
-		return d.UTC()
+	fields["start"] = start
+	s.logger.Info("No checkpoint; starting a new cursor", fields)
+	return start
+}
+
+// checkNewest logs the newest event a changed probe showed when it is below
+// the window to be fetched, since such an event is never read: on a first
+// start that is history from before the start; later it means the provider's
+// createdAt clock is further behind its Date header than the overlap, or an
+// event became visible later than the overlap allows.
+func (s *Source) checkNewest(probeBody []byte, since time.Time, first bool) {
+	evs, err := parseEvents(probeBody, s.cfg.fields())
+	if err != nil || len(evs) == 0 {
+		return // the probe need not list events; the fetch checks them
 	}
-	s.logger.Info("Server sent no Date header; starting at the local clock", nil)
-	return s.now().UTC()
+	newest := evs[0]
+	for _, ev := range evs[1:] {
+		if ev.CreatedAt.After(newest.CreatedAt) {
+			newest = ev
+		}
+	}
+	if !newest.CreatedAt.Before(since) {
+		return
+	}
+	fields := watermill.LogFields{"newest_id": newest.ID, "newest_created_at": newest.CreatedAt, "since": since}
+	if first {
+		s.logger.Info("The event log's newest event is older than the start: it and all older ones are not read", fields)
+		return
+	}
+	s.logger.Error("The event log's newest event is below the fetch window and is not read", fmt.Errorf(
+		"event %s created %s, window from %s: its createdAt clock is more than the overlap behind the server's Date, or it became visible more than the overlap late; raise %s",
+		newest.ID, newest.CreatedAt.Format(time.RFC3339Nano), since.Format(time.RFC3339Nano), s.cfg.option("Overlap")), fields)
 }
 
 // deliver hands events on one at a time, each until it is acked; it reports
