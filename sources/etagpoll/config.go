@@ -97,7 +97,11 @@ type Config struct {
 	// ItemsField names the array when the body is an object: "data".
 	IDField, CreatedAtField, TypeField, TimestampField, ItemsField string
 
-	// Overlap is re-read below the cursor on every fetch: 5 min.
+	// Overlap is re-read below the cursor on every fetch: 5 min. It is also
+	// how long, after the cursor last moved, the window is re-read on every
+	// poll although the probe answers 304 (late events do not change the
+	// newest event, so they need not change the probe's ETag): that costs
+	// ceil(Overlap/Interval)+1 window reads after each change.
 	Overlap time.Duration
 	// StartFrom is where a source without checkpoint begins. When zero it
 	// begins Overlap before the server's time (its Date header) of the first

@@ -37,6 +37,11 @@ type State struct {
 	Start time.Time `json:"start"`
 	// Cursor is the largest createdAt (server time) received and acked.
 	Cursor time.Time `json:"cursor,omitzero"`
+	// Rereads counts the polls that still re-read the window although the
+	// probe answers 304: set when the cursor moves, so that an event that
+	// becomes visible below the newest one (which a probe's ETag need not
+	// reflect) is read for Overlap after the change.
+	Rereads int `json:"rereads,omitempty"`
 }
 
 // since is the lower bound of the next fetch: Overlap below the cursor, so
@@ -212,10 +217,15 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 		if err != nil {
 			return 0, &pollError{kind: "checkpoint", err: err}
 		}
+		if st.Rereads > 0 {
+			// The polls counted before the restart may have come sooner
+			// than Interval apart from the next: count from here again.
+			st.Rereads = s.rereads()
+		}
 		s.state, s.loaded = st, true
 		if found {
 			s.logger.Info("Resuming from checkpoint", watermill.LogFields{
-				"cursor": st.Cursor, "since": st.since(s.cfg.Overlap), "conditional": st.ETag != "",
+				"cursor": st.Cursor, "since": st.since(s.cfg.Overlap), "conditional": st.ETag != "", "rereads": st.Rereads,
 			})
 		}
 	}
@@ -234,6 +244,11 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 	// storing it can only make the next probe answer 200 once too often.
 	etag := probe.header.Get("ETag")
 	switch {
+	case probe.status == http.StatusNotModified && s.state.Rereads > 0:
+		// The newest event is unchanged, but the cursor moved less than
+		// Overlap ago: an event may have become visible below it.
+		etag = s.state.ETag
+		s.logger.Trace("Event log unchanged (304); re-reading the window", watermill.LogFields{"rereads": s.state.Rereads})
 	case probe.status == http.StatusNotModified:
 		s.logger.Trace("Event log unchanged (304)", nil)
 		return interval, nil
@@ -252,7 +267,9 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 	}
 
 	since := s.state.since(s.cfg.Overlap)
-	s.checkNewest(probe.body, since, first)
+	if probe.status != http.StatusNotModified {
+		s.checkNewest(probe.body, since, first)
+	}
 	events, err := s.fetchWindow(ctx, since)
 	if err != nil {
 		return interval, err
@@ -263,10 +280,17 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 
 	next := s.state
 	next.ETag = etag
+	moved := false
 	for _, ev := range events {
 		if ev.CreatedAt.After(next.Cursor) {
-			next.Cursor = ev.CreatedAt
+			next.Cursor, moved = ev.CreatedAt, true
 		}
+	}
+	switch {
+	case moved:
+		next.Rereads = s.rereads()
+	case next.Rereads > 0:
+		next.Rereads--
 	}
 	s.state, s.dirty = next, true
 	s.rememberAcked(events)
@@ -294,6 +318,18 @@ func (s *Source) save(ctx context.Context) error {
 		s.m.cursor.Set(float64(s.state.Cursor.UnixMilli()) / 1000)
 	}
 	return nil
+}
+
+// rereads is how many polls re-read the window after the cursor moved. Polls
+// are never closer than Interval, so ceil(Overlap/Interval) of them span
+// Overlap; one more covers a first poll after a restart, which may come
+// sooner. Counting polls instead of comparing clocks keeps the provider's
+// two clocks (its Date header and its createdAt stamps) out of it.
+func (s *Source) rereads() int {
+	if s.cfg.Overlap <= 0 {
+		return 0
+	}
+	return int((s.cfg.Overlap+s.cfg.Interval-1)/s.cfg.Interval) + 1
 }
 
 // chooseStart is where a source without checkpoint begins, logged: StartFrom
