@@ -13,10 +13,19 @@ import (
 type Paging string
 
 const (
-	// PageNumber sends PageParam=FirstPage, FirstPage+1, … (the default).
+	// Auto (the default) detects the API's scheme on the first window that
+	// needs a second request, remembers it for the life of the Source and
+	// logs it once: a Link rel="next" header means Link; otherwise page 2 is
+	// asked for by PageParam, and if the API answers page 1 again, by
+	// OffsetParam; if that repeats page 1 too, the API pages only by Link
+	// (or not at all), and a page without Link ends the window.
+	Auto Paging = "auto"
+	// PageNumber sends PageParam=FirstPage, FirstPage+1, ….
 	PageNumber Paging = "page"
-	// Offset sends PageParam=0, n, 2n, … where n counts the items received.
+	// Offset sends OffsetParam=0, n, 2n, … where n counts the items received.
 	Offset Paging = "offset"
+	// Link follows Link rel="next" headers; a page without one ends the window.
+	Link Paging = "link"
 	// NoPaging fetches a single page. Use only when the API never truncates.
 	NoPaging Paging = "none"
 )
@@ -63,11 +72,14 @@ type Config struct {
 	OrderByParam string
 	OrderByValue string
 
-	// Paging: PageNumber when empty. A Link rel="next" header, when the API
-	// sends one, is followed instead.
+	// Paging: Auto when empty. Whatever the scheme, a Link rel="next"
+	// header, when the API sends one, is followed instead.
 	Paging Paging
-	// PageParam: "page" (PageNumber) or "offset" (Offset).
+	// PageParam names the page number: "page". With Paging Offset and no
+	// OffsetParam it names the offset instead (as it did before OffsetParam).
 	PageParam string
+	// OffsetParam names the offset: "offset".
+	OffsetParam string
 	// FirstPage is the number of the first page: 1 when zero.
 	FirstPage int
 	// PageSizeParam and PageSize ask for pages of PageSize items ("limit",
@@ -85,10 +97,16 @@ type Config struct {
 	// ItemsField names the array when the body is an object: "data".
 	IDField, CreatedAtField, TypeField, TimestampField, ItemsField string
 
-	// Overlap is re-read below the cursor on every fetch: 5 min.
+	// Overlap is re-read below the cursor on every fetch: 5 min. It is also
+	// how long, after the cursor last moved, the window is re-read on every
+	// poll although the probe answers 304 (late events do not change the
+	// newest event, so they need not change the probe's ETag): that costs
+	// ceil(Overlap/Interval)+1 window reads after each change.
 	Overlap time.Duration
 	// StartFrom is where a source without checkpoint begins. When zero it
-	// begins at the server's time (its Date header) of the first request.
+	// begins Overlap before the server's time (its Date header) of the first
+	// request, so that events stamped by a clock up to Overlap behind the
+	// Date header are read.
 	StartFrom time.Time
 
 	// Interval between polls: 60 s, the seed's minimum recommendation. A
@@ -113,6 +131,19 @@ type Config struct {
 	// HTTPClient is used for requests (its redirect policy is wrapped so that
 	// a redirect to another host is refused); http.DefaultClient's transport when nil.
 	HTTPClient *http.Client
+
+	// OptionNames maps a field of Config ("Paging") to the name its user
+	// set it by ("paging" in a YAML file), for errors and logs. A field
+	// without an entry is named "Config.<Field>".
+	OptionNames map[string]string
+}
+
+// option is how errors and logs name the Config field f.
+func (c Config) option(f string) string {
+	if n, ok := c.OptionNames[f]; ok && n != "" {
+		return n
+	}
+	return "Config." + f
 }
 
 func (c *Config) setDefaults() {
@@ -136,16 +167,17 @@ func (c *Config) setDefaults() {
 	def(&c.ItemsField, "data")
 	def(&c.PageSizeParam, "limit")
 	if c.Paging == "" {
-		c.Paging = PageNumber
+		c.Paging = Auto
 	}
-	if c.PageParam == "" {
-		if c.Paging == Offset {
-			c.PageParam = "offset"
+	if c.OffsetParam == "" {
+		if c.Paging == Offset && c.PageParam != "" {
+			c.OffsetParam = c.PageParam
 		} else {
-			c.PageParam = "page"
+			c.OffsetParam = "offset"
 		}
 	}
-	if c.FirstPage == 0 && c.Paging == PageNumber {
+	def(&c.PageParam, "page")
+	if c.FirstPage == 0 {
 		c.FirstPage = 1
 	}
 	if c.PageSize == 0 {
@@ -196,33 +228,34 @@ func (c *Config) setDefaults() {
 func (c Config) Validate() error {
 	var errs []error
 	if c.Name == "" {
-		errs = append(errs, errors.New("etagpoll: Config.Name is required"))
+		errs = append(errs, fmt.Errorf("etagpoll: %s is required", c.option("Name")))
 	}
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("etagpoll: Config.BaseURL %q: want an absolute http(s) URL", c.BaseURL))
+		errs = append(errs, fmt.Errorf("etagpoll: %s %q: want an absolute http(s) URL", c.option("BaseURL"), c.BaseURL))
 	}
 	if c.Checkpoints == nil {
 		errs = append(errs, errors.New("etagpoll: Config.Checkpoints is required (checkpoint.NewStore(pool))"))
 	}
 	switch c.Paging {
-	case PageNumber, Offset, NoPaging:
+	case Auto, PageNumber, Offset, Link, NoPaging:
 	default:
-		errs = append(errs, fmt.Errorf("etagpoll: Config.Paging %q: want page, offset or none", c.Paging))
+		errs = append(errs, fmt.Errorf("etagpoll: %s %q: want auto, page, offset, link or none", c.option("Paging"), c.Paging))
 	}
 	if c.Overlap < 0 {
-		errs = append(errs, errors.New("etagpoll: Config.Overlap must not be negative: it is what catches late events"))
+		errs = append(errs, fmt.Errorf("etagpoll: %s must not be negative: it is what catches late events", c.option("Overlap")))
 	}
-	for name, d := range map[string]time.Duration{
-		"Interval": c.Interval, "BackoffBase": c.BackoffBase, "MaxBackoff": c.MaxBackoff,
-		"MaxRetryAfter": c.MaxRetryAfter, "RedeliverDelay": c.RedeliverDelay, "RequestTimeout": c.RequestTimeout,
+	for _, f := range []struct {
+		name string
+		n    int64
+	}{
+		{"Interval", int64(c.Interval)}, {"BackoffBase", int64(c.BackoffBase)}, {"MaxBackoff", int64(c.MaxBackoff)},
+		{"MaxRetryAfter", int64(c.MaxRetryAfter)}, {"RedeliverDelay", int64(c.RedeliverDelay)},
+		{"RequestTimeout", int64(c.RequestTimeout)}, {"MaxBodyBytes", c.MaxBodyBytes}, {"MaxPages", int64(c.MaxPages)},
 	} {
-		if d < 0 {
-			errs = append(errs, fmt.Errorf("etagpoll: Config.%s must not be negative", name))
+		if f.n < 0 {
+			errs = append(errs, fmt.Errorf("etagpoll: %s must not be negative", c.option(f.name)))
 		}
-	}
-	if c.MaxBodyBytes < 0 || c.MaxPages < 0 {
-		errs = append(errs, errors.New("etagpoll: Config.MaxBodyBytes and MaxPages must not be negative"))
 	}
 	return errors.Join(errs...)
 }

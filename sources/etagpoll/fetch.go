@@ -3,10 +3,14 @@ package etagpoll
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
 )
 
 func (s *Source) endpoint(q url.Values) *url.URL {
@@ -27,8 +31,10 @@ func (s *Source) probeURL() *url.URL {
 	return s.endpoint(url.Values{s.cfg.LimitParam: {s.cfg.LimitValue}})
 }
 
-// pageURL is the fetch of the window from since; page counts from 0.
-func (s *Source) pageURL(since time.Time, page, received int) *url.URL {
+// pageURL is the request for page (counted from 0) of the window from since
+// under scheme; received counts the items of the pages before it. Auto, until
+// it knows better, asks by page number.
+func (s *Source) pageURL(since time.Time, scheme Paging, page, received int) *url.URL {
 	q := url.Values{
 		s.cfg.StartDateParam: {since.UTC().Format(s.cfg.StartDateFormat)},
 		s.cfg.OrderByParam:   {s.cfg.OrderByValue},
@@ -36,13 +42,21 @@ func (s *Source) pageURL(since time.Time, page, received int) *url.URL {
 	if s.cfg.PageSize > 0 {
 		q.Set(s.cfg.PageSizeParam, formatInt(s.cfg.PageSize))
 	}
-	switch s.cfg.Paging {
-	case PageNumber:
+	switch scheme {
+	case Auto, PageNumber:
 		q.Set(s.cfg.PageParam, formatInt(s.cfg.FirstPage+page))
 	case Offset:
-		q.Set(s.cfg.PageParam, formatInt(received))
+		q.Set(s.cfg.OffsetParam, formatInt(received))
 	}
 	return s.endpoint(q)
+}
+
+// detectPaging remembers the scheme Auto found, and says so once.
+func (s *Source) detectPaging(p Paging, why string) {
+	s.paging = p
+	s.logger.Info("Paging detected", watermill.LogFields{
+		"paging": string(p), "why": why, "option": s.cfg.option("Paging"),
+	})
 }
 
 // fetchWindow reads every event with createdAt ≥ since, following pages until
@@ -50,6 +64,10 @@ func (s *Source) pageURL(since time.Time, page, received int) *url.URL {
 // oldest first, each id once. Events inserted meanwhile only shift a
 // newest-first listing towards later pages, so they show up twice at worst;
 // the ones a page boundary hides are re-read by the next poll's overlap.
+//
+// A page that contains the newest event of the page before it starts over:
+// the API ignored how it was asked for. Under Auto that is how the scheme is
+// found (see Auto); under a configured scheme it fails the poll.
 func (s *Source) fetchWindow(ctx context.Context, since time.Time) ([]Event, error) {
 	// The bound as the server sees it: the formatted value, whose precision
 	// may be coarser than ours.
@@ -57,19 +75,30 @@ func (s *Source) fetchWindow(ctx context.Context, since time.Time) ([]Event, err
 	if err != nil {
 		sent = since
 	}
+	scheme := s.cfg.Paging
+	if scheme == Auto && s.paging != "" {
+		scheme = s.paging
+	}
+	triedOffset := false // under Auto: page numbers were ignored, offset asked for
 	seen := map[string]bool{}
 	var all []Event
 	var prevIDs []string
-	u := s.pageURL(since, 0, 0)
-	linked := false
+	u := s.pageURL(since, scheme, 0, 0)
+	linked := scheme == Link
 	received := 0
+pages:
 	for page := 0; ; page++ {
 		if page >= s.cfg.MaxPages {
-			return nil, failf("paging", "window from %s needs more than %d pages (MaxPages)", since.Format(time.RFC3339), s.cfg.MaxPages)
+			return nil, failf("paging", "window from %s needs more than %d pages (%s)", since.Format(time.RFC3339), s.cfg.MaxPages, s.cfg.option("MaxPages"))
 		}
 		r, err := s.get(ctx, "fetch", u, "")
 		if err != nil {
 			return nil, err
+		}
+		if scheme == Auto && triedOffset && (r.status == http.StatusBadRequest || r.status == http.StatusUnprocessableEntity) {
+			// Page numbers were ignored and the offset refused: as if ignored.
+			s.detectPaging(Link, fmt.Sprintf("the API ignores %q, refuses %q (status %d) and sent no Link rel=\"next\": a page without one ends the window", s.cfg.PageParam, s.cfg.OffsetParam, r.status))
+			break
 		}
 		if r.status < 200 || r.status > 299 {
 			return nil, s.statusError("fetch", r)
@@ -82,15 +111,39 @@ func (s *Source) fetchWindow(ctx context.Context, since time.Time) ([]Event, err
 			}
 			return nil, failf(kind, "fetch %s page %d: %v", u.Path, page+1, err)
 		}
-		if len(events) == 0 {
-			break
-		}
 		ids := make([]string, len(events))
 		for i, ev := range events {
 			ids[i] = ev.ID
 		}
-		if slices.Equal(ids, prevIDs) {
-			return nil, failf("paging", "fetch %s: page %d repeats page %d: the API ignores %q; set Config.Paging", u.Path, page+1, page, s.cfg.PageParam)
+		if len(prevIDs) > 0 && slices.Contains(ids, prevIDs[0]) {
+			switch {
+			case scheme == Auto && !triedOffset:
+				triedOffset = true
+				u = s.pageURL(since, Offset, page, received)
+				continue
+			case scheme == Auto:
+				// Neither is honoured and page 1 had no Link: it was the whole window.
+				s.detectPaging(Link, fmt.Sprintf("the API ignores %q and %q and sent no Link rel=\"next\": a page without one ends the window", s.cfg.PageParam, s.cfg.OffsetParam))
+				break pages
+			case s.cfg.Paging == Auto:
+				s.paging = "" // the API changed: detect again
+				return nil, failf("paging", "fetch %s: page %d repeats page %d: the API no longer pages by %s as detected; detecting again on the next poll", u.Path, page+1, page, scheme)
+			default:
+				return nil, failf("paging", "fetch %s: page %d repeats page %d: the API does not page by %s; set %s to auto (or to the scheme it uses)", u.Path, page+1, page, scheme, s.cfg.option("Paging"))
+			}
+		}
+		if scheme == Auto && len(prevIDs) > 0 {
+			// This page did not start over: the API honours what was asked.
+			if triedOffset {
+				scheme = Offset
+				s.detectPaging(Offset, fmt.Sprintf("the API ignores %q and honours %q", s.cfg.PageParam, s.cfg.OffsetParam))
+			} else {
+				scheme = PageNumber
+				s.detectPaging(PageNumber, fmt.Sprintf("the API honours %q", s.cfg.PageParam))
+			}
+		}
+		if len(events) == 0 {
+			break
 		}
 		prevIDs = ids
 		received += len(events)
@@ -105,7 +158,7 @@ func (s *Source) fetchWindow(ctx context.Context, since time.Time) ([]Event, err
 				all = append(all, ev)
 			}
 		}
-		if inWindow == 0 || s.cfg.Paging == NoPaging {
+		if inWindow == 0 || scheme == NoPaging {
 			// A whole page below the window: newest first, so the rest is older.
 			break
 		}
@@ -117,13 +170,17 @@ func (s *Source) fetchWindow(ctx context.Context, since time.Time) ([]Event, err
 			if !sameOrigin(nu, s.base) {
 				return nil, &pollError{kind: "redirect", err: errors.Join(errForeignRedirect, errors.New("Link rel=next points to another host"))}
 			}
+			if scheme == Auto {
+				scheme = Link
+				s.detectPaging(Link, `the API sends Link rel="next"`)
+			}
 			u, linked = nu, true
 			continue
 		}
 		if linked {
 			break // the Link chain ended
 		}
-		u = s.pageURL(since, page+1, received)
+		u = s.pageURL(since, scheme, page+1, received)
 	}
 	slices.SortStableFunc(all, func(a, b Event) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {

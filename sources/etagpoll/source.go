@@ -37,6 +37,11 @@ type State struct {
 	Start time.Time `json:"start"`
 	// Cursor is the largest createdAt (server time) received and acked.
 	Cursor time.Time `json:"cursor,omitzero"`
+	// Rereads counts the polls that still re-read the window although the
+	// probe answers 304: set when the cursor moves, so that an event that
+	// becomes visible below the newest one (which a probe's ETag need not
+	// reflect) is read for Overlap after the change.
+	Rereads int `json:"rereads,omitempty"`
 }
 
 // since is the lower bound of the next fetch: Overlap below the cursor, so
@@ -79,6 +84,9 @@ type Source struct {
 	// are durably in the pipeline already. After a restart the set is empty
 	// and the router's dedup drops the re-reads instead.
 	seen map[string]time.Time
+	// paging is the scheme detected under Paging Auto; "" until then. Kept
+	// across subscriptions: the API does not change with them.
+	paging Paging
 
 	m sourceMetrics
 }
@@ -209,10 +217,15 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 		if err != nil {
 			return 0, &pollError{kind: "checkpoint", err: err}
 		}
+		if st.Rereads > 0 {
+			// The polls counted before the restart may have come sooner
+			// than Interval apart from the next: count from here again.
+			st.Rereads = s.rereads()
+		}
 		s.state, s.loaded = st, true
 		if found {
 			s.logger.Info("Resuming from checkpoint", watermill.LogFields{
-				"cursor": st.Cursor, "since": st.since(s.cfg.Overlap), "conditional": st.ETag != "",
+				"cursor": st.Cursor, "since": st.since(s.cfg.Overlap), "conditional": st.ETag != "", "rereads": st.Rereads,
 			})
 		}
 	}
@@ -227,28 +240,36 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 		return 0, err
 	}
 	interval := pollInterval(probe.header)
-	if probe.status == http.StatusNotModified {
-		s.logger.Trace("Event log unchanged (304)", nil)
-		return interval, nil
-	}
-	if probe.status < 200 || probe.status > 299 {
-		return interval, s.statusError("probe", probe)
-	}
 	// The probe's ETag is older than anything the fetch below returns, so
 	// storing it can only make the next probe answer 200 once too often.
 	etag := probe.header.Get("ETag")
+	switch {
+	case probe.status == http.StatusNotModified && s.state.Rereads > 0:
+		// The newest event is unchanged, but the cursor moved less than
+		// Overlap ago: an event may have become visible below it.
+		etag = s.state.ETag
+		s.logger.Trace("Event log unchanged (304); re-reading the window", watermill.LogFields{"rereads": s.state.Rereads})
+	case probe.status == http.StatusNotModified:
+		s.logger.Trace("Event log unchanged (304)", nil)
+		return interval, nil
+	case probe.status < 200 || probe.status > 299:
+		return interval, s.statusError("probe", probe)
+	}
 
-	if s.state.Start.IsZero() {
-		s.state.Start = s.startTime(probe.header)
+	first := s.state.Start.IsZero()
+	if first {
+		s.state.Start = s.chooseStart(probe.header)
 		// Stored at once: a restart before the first acks must not move the
 		// start forward past events that exist by then.
 		if err := s.save(ctx); err != nil {
 			return interval, err
 		}
-		s.logger.Info("No checkpoint; starting at StartFrom or else the server's clock", watermill.LogFields{"start": s.state.Start})
 	}
 
 	since := s.state.since(s.cfg.Overlap)
+	if probe.status != http.StatusNotModified {
+		s.checkNewest(probe.body, since, first)
+	}
 	events, err := s.fetchWindow(ctx, since)
 	if err != nil {
 		return interval, err
@@ -259,10 +280,17 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 
 	next := s.state
 	next.ETag = etag
+	moved := false
 	for _, ev := range events {
 		if ev.CreatedAt.After(next.Cursor) {
-			next.Cursor = ev.CreatedAt
+			next.Cursor, moved = ev.CreatedAt, true
 		}
+	}
+	switch {
+	case moved:
+		next.Rereads = s.rereads()
+	case next.Rereads > 0:
+		next.Rereads--
 	}
 	s.state, s.dirty = next, true
 	s.rememberAcked(events)
@@ -292,17 +320,69 @@ func (s *Source) save(ctx context.Context) error {
 	return nil
 }
 
-// startTime is where a source without checkpoint begins: StartFrom, else the
-// server's clock (Date header) so client skew cannot skip events, else ours.
-func (s *Source) startTime(h http.Header) time.Time {
+// rereads is how many polls re-read the window after the cursor moved. Polls
+// are never closer than Interval, so ceil(Overlap/Interval) of them span
+// Overlap; one more covers a first poll after a restart, which may come
+// sooner. Counting polls instead of comparing clocks keeps the provider's
+// two clocks (its Date header and its createdAt stamps) out of it.
+func (s *Source) rereads() int {
+	if s.cfg.Overlap <= 0 {
+		return 0
+	}
+	return int((s.cfg.Overlap+s.cfg.Interval-1)/s.cfg.Interval) + 1
+}
+
+// chooseStart is where a source without checkpoint begins, logged: StartFrom
+// as given; else Overlap before the server's clock (its Date header, so our
+// own skew does not matter), because the provider may stamp createdAt with
+// another clock (a database host) that is behind its Date header; dedup
+// drops what the reach-back reads twice. Without a Date header, Overlap
+// before our clock.
+func (s *Source) chooseStart(h http.Header) time.Time {
+	var start time.Time
+	fields := watermill.LogFields{"overlap": s.cfg.Overlap.String()}
 	if !s.cfg.StartFrom.IsZero() {
-		return s.cfg.StartFrom.UTC()
+		start = s.cfg.StartFrom.UTC()
+		fields["from"] = s.cfg.option("StartFrom")
+	} else if date, err := http.ParseTime(h.Get("Date")); err == nil {
+		start = date.UTC().Add(-s.cfg.Overlap)
+		fields["from"], fields["server_date"] = "the server's Date header minus the overlap", date.UTC()
+	} else {
+		start = s.now().UTC().Add(-s.cfg.Overlap)
+		fields["from"] = "the local clock minus the overlap: the server sent no Date header"
 	}
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
-		return d.UTC()
+	fields["start"] = start
+	s.logger.Info("No checkpoint; starting a new cursor", fields)
+	return start
+}
+
+// checkNewest logs the newest event a changed probe showed when it is below
+// the window to be fetched, since such an event is never read: on a first
+// start that is history from before the start; later it means the provider's
+// createdAt clock is further behind its Date header than the overlap, or an
+// event became visible later than the overlap allows.
+func (s *Source) checkNewest(probeBody []byte, since time.Time, first bool) {
+	evs, err := parseEvents(probeBody, s.cfg.fields())
+	if err != nil || len(evs) == 0 {
+		return // the probe need not list events; the fetch checks them
 	}
-	s.logger.Info("Server sent no Date header; starting at the local clock", nil)
-	return s.now().UTC()
+	newest := evs[0]
+	for _, ev := range evs[1:] {
+		if ev.CreatedAt.After(newest.CreatedAt) {
+			newest = ev
+		}
+	}
+	if !newest.CreatedAt.Before(since) {
+		return
+	}
+	fields := watermill.LogFields{"newest_id": newest.ID, "newest_created_at": newest.CreatedAt, "since": since}
+	if first {
+		s.logger.Info("The event log's newest event is older than the start: it and all older ones are not read", fields)
+		return
+	}
+	s.logger.Error("The event log's newest event is below the fetch window and is not read", fmt.Errorf(
+		"event %s created %s, window from %s: its createdAt clock is more than the overlap behind the server's Date, or it became visible more than the overlap late; raise %s",
+		newest.ID, newest.CreatedAt.Format(time.RFC3339Nano), since.Format(time.RFC3339Nano), s.cfg.option("Overlap")), fields)
 }
 
 // deliver hands events on one at a time, each until it is acked; it reports

@@ -35,7 +35,8 @@ func TestFlowETagsAndMetadata(t *testing.T) {
 			t.Parallel()
 			api := newFakeAPI(t)
 			api.etagFmt, api.token = format, secret
-			history := []string{api.addLate(time.Minute), api.addLate(time.Minute)}
+			// Older than the overlap the start reaches back by.
+			history := []string{api.addLate(10 * time.Minute), api.addLate(10 * time.Minute)}
 			store := &savingStore{Store: checkpoint.NewStore(pool)}
 			name := "flow" + fmt.Sprint(len(format))
 			src, _, log := newTestSource(t, api, store, name, func(c *Config) { c.AuthValue = secret })
@@ -210,9 +211,10 @@ func TestPoliteWaits(t *testing.T) {
 	})
 }
 
-// TestStartsAtServerClock: without StartFrom the source starts at the
-// server's time (its Date header), not the client's, so a server 5 minutes
-// behind or ahead neither replays its last 5 minutes nor skips its next 5.
+// TestStartsAtServerClock: without StartFrom the source starts the overlap
+// before the server's time (its Date header), not the client's, so a server
+// 5 minutes behind or ahead neither replays more than the overlap nor skips
+// anything.
 func TestStartsAtServerClock(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
@@ -221,17 +223,18 @@ func TestStartsAtServerClock(t *testing.T) {
 			t.Parallel()
 			api := newFakeAPI(t)
 			api.skew = skew
-			history := []string{api.addLate(3 * time.Second), api.addLate(2 * time.Second)}
+			history := []string{api.addLate(8 * time.Minute), api.addLate(6 * time.Minute)}
+			recent := []string{api.addLate(3 * time.Second), api.addLate(2 * time.Second)}
 			store := &savingStore{Store: checkpoint.NewStore(pool)}
 			src, _, _ := newTestSource(t, api, store, "start-"+fmt.Sprint(skew), nil)
 			c := collect(t, src, false)
 			store.checkNoLoss(t, api, c)
 			started(t, store)
 			start := store.saved()[0].Start
-			if d := start.Sub(api.now()); d < -2*time.Second || d > time.Second {
-				t.Fatalf("start %s is not the server's clock %s", start, api.now())
+			if d := start.Sub(api.now().Add(-5 * time.Minute)); d < -2*time.Second || d > time.Second {
+				t.Fatalf("start %s is not the server's clock %s minus the overlap", start, api.now())
 			}
-			want := api.add(5)
+			want := append(recent, api.add(5)...)
 			pipelinetest.WaitFor(t, 10*time.Second, "events after the start", func() bool { return c.has(want) })
 			got := c.distinct()
 			for _, id := range history {

@@ -115,10 +115,23 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("probe URL %q", got)
 	}
 	since := time.Date(2026, 3, 1, 12, 0, 0, 987654321, time.FixedZone("x", 3600))
-	if got := s.pageURL(since, 1, 100).String(); got != "http://x/api/eventlogs?limit=100&orderBy=createdAt%3ADESC&page=2&startDate=2026-03-01T11%3A00%3A00.987Z" {
+	if got := s.pageURL(since, Auto, 1, 100).String(); got != "http://x/api/eventlogs?limit=100&orderBy=createdAt%3ADESC&page=2&startDate=2026-03-01T11%3A00%3A00.987Z" {
 		t.Fatalf("page URL %q", got)
 	}
-	if s.cfg.Interval != time.Minute || s.cfg.Overlap != 5*time.Minute {
-		t.Fatalf("defaults: interval %s overlap %s", s.cfg.Interval, s.cfg.Overlap)
+	if s.cfg.Interval != time.Minute || s.cfg.Overlap != 5*time.Minute || s.cfg.Paging != Auto {
+		t.Fatalf("defaults: interval %s overlap %s paging %s", s.cfg.Interval, s.cfg.Overlap, s.cfg.Paging)
+	}
+	// Before OffsetParam existed, PageParam named the offset under Offset.
+	s, err = NewSource(Config{Name: "n", BaseURL: "http://x", Checkpoints: &savingStore{}, Paging: Offset, PageParam: "skip"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.pageURL(since, Offset, 1, 30).Query().Get("skip"); got != "30" {
+		t.Fatalf("offset sent as skip=%q, want 30", got)
+	}
+	for _, p := range []Paging{Auto, PageNumber, Offset, Link, NoPaging} {
+		if _, err := NewSource(Config{Name: "n", BaseURL: "http://x", Checkpoints: &savingStore{}, Paging: p}, nil); err != nil {
+			t.Errorf("paging %q: %v", p, err)
+		}
 	}
 }

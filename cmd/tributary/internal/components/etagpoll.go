@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // The etagpoll source polls an event log with ETags (seed 000). Its options
 // map one to one onto etagpoll.Config; unset ones keep the package's
 // defaults, which are the seed's (GET /eventlogs, ?limit=1 probe,
-// ?startDate=…&orderBy=createdAt:DESC, page numbers from 1, 60 s interval).
+// ?startDate=…&orderBy=createdAt:DESC, 60 s interval) with paging detected.
 func init() {
 	RegisterSource("etagpoll", "polls an ETag event log (seed 000): conditional probe, then the events since the cursor",
 		func(env Env, o *EtagpollOptions) (message.Subscriber, error) {
@@ -59,6 +60,7 @@ type EtagpollOptions struct {
 
 	Paging        string `yaml:"paging"`
 	PageParam     string `yaml:"page_param"`
+	OffsetParam   string `yaml:"offset_param"`
 	FirstPage     int    `yaml:"first_page"`
 	PageSizeParam string `yaml:"page_size_param"`
 	PageSize      int    `yaml:"page_size"`
@@ -117,9 +119,9 @@ func (o *EtagpollOptions) Validate() error {
 		}
 	}
 	switch etagpoll.Paging(o.Paging) {
-	case "", etagpoll.PageNumber, etagpoll.Offset, etagpoll.NoPaging:
+	case "", etagpoll.Auto, etagpoll.PageNumber, etagpoll.Offset, etagpoll.Link, etagpoll.NoPaging:
 	default:
-		bad("paging", "%q: want page, offset or none", o.Paging)
+		bad("paging", "%q: want auto, page, offset, link or none", o.Paging)
 	}
 	if o.FirstPage < 0 {
 		bad("first_page", "must not be negative")
@@ -178,6 +180,7 @@ func (o *EtagpollOptions) Config(pipeline, name string) (etagpoll.Config, error)
 		OrderByValue:    o.OrderByValue,
 		Paging:          etagpoll.Paging(o.Paging),
 		PageParam:       o.PageParam,
+		OffsetParam:     o.OffsetParam,
 		FirstPage:       o.FirstPage,
 		PageSizeParam:   o.PageSizeParam,
 		PageSize:        o.PageSize,
@@ -196,6 +199,7 @@ func (o *EtagpollOptions) Config(pipeline, name string) (etagpoll.Config, error)
 		RedeliverDelay:  o.RedeliverDelay,
 		RequestTimeout:  o.RequestTimeout,
 		MaxBodyBytes:    o.MaxBodyBytes,
+		OptionNames:     etagpollOptionNames,
 	}
 	if cfg.CheckpointKey == "" {
 		// Per pipeline: two pipelines may name a source alike.
@@ -225,3 +229,19 @@ func (o *EtagpollOptions) Config(pipeline, name string) (etagpoll.Config, error)
 	}
 	return cfg, nil
 }
+
+// etagpollOptionNames maps etagpoll.Config's fields to the keys that set
+// them, so that the source's errors and logs name what the user wrote
+// ("set paging to auto", not "set Config.Paging"): an option's key where its
+// Go name is the Config field's, plus the few whose names differ.
+var etagpollOptionNames = func() map[string]string {
+	names := map[string]string{"Header": "headers", "ExtraQuery": "query"}
+	t := reflect.TypeFor[EtagpollOptions]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if key, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); key != "" && key != "-" {
+			names[f.Name] = key
+		}
+	}
+	return names
+}()

@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/cmd/tributary/internal/components"
 	"github.com/tributary-dev/tributary/internal/feedfake"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sources/batchfeed"
 	"github.com/tributary-dev/tributary/sources/etagpoll"
 )
@@ -186,6 +187,53 @@ func TestEtagpollBuiltFromRegistry(t *testing.T) {
 	_ = sub.Close()
 	if n != 1 {
 		t.Fatal("no checkpoint under etagpoll/p/log")
+	}
+}
+
+// TestEtagpollErrorsNameTheOption: the source's own errors, logged while it
+// runs, name the option as written in the file (paging, max_pages), not the
+// Go field behind it. The API here ignores "page", which the file insists on.
+func TestEtagpollErrorsNameTheOption(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`[{"id":"e2","createdAt":"2026-01-02T03:04:06.000Z"},{"id":"e1","createdAt":"2026-01-02T03:04:05.000Z"}]`))
+	}))
+	t.Cleanup(srv.Close)
+	pool := pgtest.NewPool(t)
+	for _, tc := range []struct {
+		name     string
+		set      func(*components.EtagpollOptions)
+		key, not string
+	}{
+		{"paging", func(o *components.EtagpollOptions) { o.Paging = "page" }, "set paging to auto", "Config.Paging"},
+		{"max_pages", func(o *components.EtagpollOptions) { o.Paging, o.MaxPages = "offset", 1 }, "(max_pages)", "MaxPages"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := components.Decode(components.KindSource, "etagpoll", optionsFunc(func(v any) error {
+				o := v.(*components.EtagpollOptions)
+				o.BaseURL, o.StartFrom, o.Interval, o.Jitter = srv.URL, "2026-01-01T00:00:00Z", 10*time.Millisecond, -1
+				tc.set(o)
+				return nil
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := &pipelinetest.Logger{}
+			sub, err := components.BuildSource(d, components.Env{Pipeline: "p", Name: "names-" + tc.name, Pool: pool, Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			if _, err := sub.Subscribe(context.Background(), "x"); err != nil {
+				t.Fatal(err)
+			}
+			pipelinetest.WaitFor(t, 10*time.Second, "a failed poll", func() bool { return len(log.Lines("ERROR")) > 0 })
+			line := log.Lines("ERROR")[0]
+			if !strings.Contains(line, tc.key) || strings.Contains(line, tc.not) {
+				t.Fatalf("error %q: want it to name the option (%q), not the Go field", line, tc.key)
+			}
+		})
 	}
 }
 
