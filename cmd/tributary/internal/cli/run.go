@@ -108,20 +108,29 @@ rest runs on; with --fail-fast, run stops and exits 8 instead.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// A stop signal while starting is a clean stop: nothing was read
+			// from any provider yet, so nothing is lost.
+			startup := func(err error) error {
+				if ctx.Err() != nil {
+					logger.Info("Stopped while starting", nil)
+					return nil
+				}
+				return err
+			}
 			pool, err := a.openPool(ctx, 32)
 			if err != nil {
-				return err
+				return startup(err)
 			}
 			defer pool.Close()
 			if migrate {
 				if _, err := migrations.Up(ctx, pool); err != nil {
-					return dbError(err)
+					return startup(dbError(err))
 				}
 			}
 			// Before anything touches a table: a missing one would fail every
 			// event over and over instead of once, here.
 			if err := checkSchema(ctx, pool); err != nil {
-				return err
+				return startup(err)
 			}
 			pipelines, err := cfg.Build(pool, logger)
 			if err != nil {
