@@ -17,18 +17,16 @@ type Backend interface {
 	// init prepares the topics of the given pipelines.
 	// closeTimeout is how long a stopping consumer waits for its deliveries.
 	init(ctx context.Context, pipelines []Pipeline, logger watermill.LoggerAdapter, closeTimeout time.Duration) error
-	// ingest runs every fn in one unit of work (a transaction for Postgres)
-	// with a publisher bound to it; ctx carries the transaction for the
-	// middleware. Any error rolls the whole unit back. Every fn publishes
-	// into topic only.
-	ingest(ctx context.Context, topic string, fns ...ingestFunc) error
+	// ingest stores items in target's topic as one unit (a transaction for
+	// Postgres): each item whose dedup key is new (or that has none) is
+	// stored with its key; stored says which. Any error stores nothing.
+	ingest(ctx context.Context, target ingestTarget, items []ingestItem) (stored []bool, err error)
 	// deliverySubscriber reads a topic as consumer group `group`.
 	deliverySubscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error)
 	// retrySubscriber reads a sink's delayed retry topic.
 	retrySubscriber(logger watermill.LoggerAdapter) (message.Subscriber, error)
 	// retryPublisher publishes to a delayed retry topic (committed before msg is acked).
 	retryPublisher(msg *message.Message, logger watermill.LoggerAdapter) (message.Publisher, error)
-	dedupStore() middleware.DedupStore
 	poisonStore() middleware.PoisonStore
 	// maintain prunes expired state; called periodically while the router runs.
 	maintain(ctx context.Context, logger watermill.LoggerAdapter)

@@ -39,13 +39,24 @@ func (b *MemoryBackend) init(context.Context, []Pipeline, watermill.LoggerAdapte
 	return nil
 }
 
-func (b *MemoryBackend) ingest(ctx context.Context, _ string, fns ...ingestFunc) error {
-	for _, fn := range fns {
-		if err := fn(ctx, b.pubsub); err != nil {
-			return err
+func (b *MemoryBackend) ingest(ctx context.Context, target ingestTarget, items []ingestItem) ([]bool, error) {
+	stored := make([]bool, len(items))
+	for i, it := range items {
+		if it.key != "" {
+			dup, err := b.dedup.Record(ctx, target.pipeline, it.key, target.ttl)
+			if err != nil {
+				return nil, err
+			}
+			if dup {
+				continue
+			}
 		}
+		if err := b.pubsub.Publish(target.topic, it.msg); err != nil {
+			return nil, err
+		}
+		stored[i] = true
 	}
-	return nil
+	return stored, nil
 }
 
 func (b *MemoryBackend) deliverySubscriber(string, watermill.LoggerAdapter) (message.Subscriber, error) {
@@ -60,7 +71,6 @@ func (b *MemoryBackend) retryPublisher(*message.Message, watermill.LoggerAdapter
 	return memoryDelayPublisher{b}, nil
 }
 
-func (b *MemoryBackend) dedupStore() middleware.DedupStore                 { return b.dedup }
 func (b *MemoryBackend) poisonStore() middleware.PoisonStore               { return b.Poison }
 func (b *MemoryBackend) maintain(context.Context, watermill.LoggerAdapter) {}
 

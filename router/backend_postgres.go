@@ -125,29 +125,71 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 	return nil
 }
 
-// ingest runs fns in one transaction holding the topic's write lock, taken
-// first so that the dedup keys written next cannot deadlock with another
-// instance ingesting into the same topic.
-func (b *PostgresBackend) ingest(ctx context.Context, topic string, fns ...ingestFunc) error {
-	tx, err := b.Pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin ingest transaction: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := pgtopic.LockTopic(ctx, tx, topic); err != nil {
-		return err
-	}
-	pub := pgtopic.NewTxPublisher(tx)
-	txCtx := middleware.ContextWithTx(ctx, wsql.TxFromPgx(tx))
-	for _, fn := range fns {
-		if err := fn(txCtx, pub); err != nil {
-			return err
+// ingestSet stores a batch in one statement, so in one round trip and one
+// implicit transaction: it takes the topic's write lock (before anything
+// else: the dedup keys written next cannot deadlock with another instance
+// ingesting into the topic), records the new dedup keys (an expired key
+// counts as new), appends the messages whose key was new or who have none,
+// in batch order, and notifies listeners. It returns the keys it recorded.
+const ingestSet = `
+WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1, hashtext($2)) AS held),
+input AS MATERIALIZED (
+	SELECT k, u, p, m, n FROM unnest($4::text[], $5::text[], $6::bytea[], $7::jsonb[]) WITH ORDINALITY AS t(k, u, p, m, n)),
+fresh AS (
+	INSERT INTO tributary_dedup (pipeline, key, expires_at)
+	SELECT $3, i.k, now() + make_interval(secs => $8) FROM input i, lock WHERE i.k IS NOT NULL
+	ON CONFLICT (pipeline, key) DO UPDATE SET expires_at = EXCLUDED.expires_at
+	WHERE tributary_dedup.expires_at < now()
+	RETURNING key),
+ins AS (
+	INSERT INTO tributary_messages (topic, uuid, payload, metadata)
+	SELECT $2, i.u, i.p, i.m FROM input i, lock
+	WHERE i.k IS NULL OR i.k IN (SELECT key FROM fresh)
+	ORDER BY i.n
+	RETURNING 1)
+SELECT (SELECT array_agg(key) FROM fresh),
+	(SELECT count(*) FROM (SELECT pg_notify('` + pgtopic.NotifyChannel + `', $2) FROM (SELECT 1 FROM ins LIMIT 1) x) y)`
+
+func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items []ingestItem) ([]bool, error) {
+	first := firstOfKey(items)
+	var (
+		keys     []*string
+		uuids    []string
+		payloads [][]byte
+		metas    []map[string]string
+		sent     []int // index in items of each row sent
+	)
+	for i, it := range items {
+		if !first[i] {
+			continue
 		}
+		var key *string
+		if it.key != "" {
+			key = &it.key
+		}
+		p := it.msg.Payload
+		if p == nil {
+			p = []byte{}
+		}
+		keys, uuids, payloads = append(keys, key), append(uuids, it.msg.UUID), append(payloads, p)
+		metas, sent = append(metas, it.msg.Metadata), append(sent, i)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit ingest transaction: %w", err)
+	var fresh []string
+	var notified int
+	err := b.Pool.QueryRow(ctx, ingestSet, pgtopic.LockClass, target.topic, target.pipeline,
+		keys, uuids, payloads, metas, target.ttl.Seconds()).Scan(&fresh, &notified)
+	if err != nil {
+		return nil, fmt.Errorf("store %d events: %w", len(sent), err)
 	}
-	return nil
+	isFresh := make(map[string]bool, len(fresh))
+	for _, k := range fresh {
+		isFresh[k] = true
+	}
+	stored := make([]bool, len(items))
+	for _, i := range sent {
+		stored[i] = items[i].key == "" || isFresh[items[i].key]
+	}
+	return stored, nil
 }
 
 // Publisher returns a publisher into pipeline topics (each Publish commits
@@ -186,10 +228,6 @@ func (b *PostgresBackend) retrySubscriber(logger watermill.LoggerAdapter) (messa
 
 func (b *PostgresBackend) retryPublisher(_ *message.Message, _ watermill.LoggerAdapter) (message.Publisher, error) {
 	return pgtopic.NewQueuePublisher(b.Pool), nil
-}
-
-func (b *PostgresBackend) dedupStore() middleware.DedupStore {
-	return middleware.PostgresDedupStore{DB: wsql.BeginnerFromPgx(b.Pool)}
 }
 
 func (b *PostgresBackend) poisonStore() middleware.PoisonStore {

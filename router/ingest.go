@@ -1,7 +1,6 @@
 package router
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -10,28 +9,16 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/metrics"
-	"github.com/tributary-dev/tributary/middleware"
 )
 
-// ingestHandler moves a source's message into the pipeline's topic. Dedup and
-// the publish run in one transaction: the dedup key commits with the stored
-// event or not at all. Returning nil acks the source's message, which happens
+// ingestHandler moves a source's message into the pipeline's topic. Its
+// dedup key and the message commit together, or neither does (see
+// ingestBatcher). Returning nil acks the source's message, which happens
 // only after that commit, so a source's cursor never runs ahead of what is
 // stored.
 func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) message.NoPublishHandlerFunc {
 	topic := Topic(p.Name)
 	labels := []string{p.Name, s.Name}
-	store := func(msg *message.Message) ([]*message.Message, error) {
-		return nil, r.publishCtx(msg, topic)
-	}
-	handler := store
-	if !p.Dedup.Disabled {
-		handler = middleware.Dedup{
-			Store:    r.cfg.Backend.dedupStore(),
-			Pipeline: p.Name,
-			TTL:      p.Dedup.TTL,
-		}.Middleware(store)
-	}
 	failures := newIngestBackoff()
 	return func(msg *message.Message) error {
 		cancel := r.detach(msg)
@@ -45,13 +32,11 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 		if out.Metadata.Get(tributary.MetaEventID) == "" {
 			out.Metadata.Set(tributary.MetaEventID, msg.UUID)
 		}
-		st := &ingestState{}
-		err := batcher.ingest(msg.Context(), func(ctx context.Context, pub message.Publisher) error {
-			st.pub, st.stored = pub, false
-			out.SetContext(context.WithValue(ctx, ingestKey{}, st))
-			_, err := handler(out)
-			return err
-		})
+		item := ingestItem{msg: out}
+		if !p.Dedup.Disabled {
+			item.key = tributary.EventID(out)
+		}
+		stored, err := batcher.ingest(msg.Context(), item)
 		if err != nil {
 			metrics.IngestFailed.WithLabelValues(labels...).Inc()
 			wait, log, suppressed := failures.failed(err, time.Now())
@@ -76,30 +61,11 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 			return fmt.Errorf("ingest into %s: %w", topic, err)
 		}
 		failures.succeeded()
-		if st.stored {
+		if stored {
 			metrics.EventsIngested.WithLabelValues(labels...).Inc()
 		} else {
 			metrics.EventsDeduped.WithLabelValues(labels...).Inc()
 		}
 		return nil
 	}
-}
-
-// ingestState travels in the ingest context: the publisher bound to the
-// transaction, and whether the event was stored or dropped as a duplicate.
-type ingestState struct {
-	pub    message.Publisher
-	stored bool
-}
-
-type ingestKey struct{}
-
-// publishCtx publishes msg with the publisher bound to its ingest transaction.
-func (r *Router) publishCtx(msg *message.Message, topic string) error {
-	st := msg.Context().Value(ingestKey{}).(*ingestState)
-	if err := st.pub.Publish(topic, msg); err != nil {
-		return err
-	}
-	st.stored = true
-	return nil
 }

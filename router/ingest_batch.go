@@ -8,58 +8,73 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
-// ingestFunc stores one message inside a unit of work (dedup and publish).
-type ingestFunc func(ctx context.Context, pub message.Publisher) error
+// ingestItem is one message to store; key is its dedup key ("" when the
+// pipeline does not dedup).
+type ingestItem struct {
+	msg *message.Message
+	key string
+}
 
 // errStopping answers ingests that arrive while the router shuts down; the
 // source redelivers them after restart.
 var errStopping = errors.New("router is stopping")
 
 // maxIngestBatch bounds how many messages share one ingest transaction.
-const maxIngestBatch = 100
+const maxIngestBatch = 500
 
 // flushTimeout bounds one ingest transaction (and its per-message retries).
 const flushTimeout = time.Minute
 
 type ingestRequest struct {
 	ctx  context.Context
-	fn   ingestFunc
-	done chan error
+	item ingestItem
+	done chan ingestResult
+}
+
+type ingestResult struct {
+	stored bool
+	err    error
 }
 
 // ingestBatcher is group commit for one pipeline's ingest path: messages that
-// arrive while a transaction is being committed (from several sources, or a
-// source with several messages in flight) share the next transaction, so the
-// commit — the dominant cost — is paid once per batch instead of once per
-// message. A lone message is not held back: a batch is whatever is waiting
-// when the previous commit ends. Each message is still acked only after the
-// commit that stored it.
+// arrive while a batch is being stored (from several sources, or a source
+// with several in flight) form the next batch, stored as a set — dedup keys
+// and topic rows in one statement, one round trip, one commit — so the cost
+// is paid once per batch instead of once per message. A lone message is not
+// held back: a batch is whatever is waiting when the previous one ends. Each
+// message is acked only after the commit that stored it (or found it a
+// duplicate). A batch that fails is retried message by message, so one bad
+// message fails alone.
 type ingestBatcher struct {
-	backend Backend
-	topic   string
-	// atomic: the backend rolls a failed unit back, so a batch can be retried
-	// message by message. Only then are messages batched.
-	atomic   bool
+	backend  Backend
+	target   ingestTarget
 	requests chan ingestRequest
 	stopped  chan struct{}
 }
 
-func newIngestBatcher(b Backend, topic string) *ingestBatcher {
-	_, atomic := b.(*PostgresBackend)
-	return &ingestBatcher{backend: b, topic: topic, atomic: atomic, requests: make(chan ingestRequest), stopped: make(chan struct{})}
+// ingestTarget says where a pipeline's batches go.
+type ingestTarget struct {
+	topic, pipeline string
+	ttl             time.Duration
 }
 
-// ingest stores one message and returns once it is committed (or failed).
-func (b *ingestBatcher) ingest(ctx context.Context, fn ingestFunc) error {
-	req := ingestRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+func newIngestBatcher(b Backend, target ingestTarget) *ingestBatcher {
+	return &ingestBatcher{backend: b, target: target, requests: make(chan ingestRequest), stopped: make(chan struct{})}
+}
+
+// ingest stores one message and returns once it is committed (or failed);
+// stored is false for a duplicate.
+func (b *ingestBatcher) ingest(ctx context.Context, item ingestItem) (stored bool, err error) {
+	req := ingestRequest{ctx: ctx, item: item, done: make(chan ingestResult, 1)}
 	select {
 	case b.requests <- req:
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	case <-b.stopped:
-		return errStopping
+		return false, errStopping
 	}
-	return <-req.done // always answered: run finishes a batch it has taken
+	res := <-req.done // always answered: run finishes a batch it has taken
+	return res.stored, res.err
 }
 
 // run serves requests until ctx ends.
@@ -91,13 +106,13 @@ func (b *ingestBatcher) run(ctx context.Context) {
 	}
 }
 
-// flush stores a batch in one transaction. If that fails, each message is
-// retried in a transaction of its own, so one bad message fails alone.
+// flush stores a batch as one set. If that fails, each message is retried
+// on its own, so one bad message fails alone.
 func (b *ingestBatcher) flush(ctx context.Context, batch []ingestRequest) {
 	live := batch[:0]
 	for _, req := range batch {
 		if err := req.ctx.Err(); err != nil {
-			req.done <- err
+			req.done <- ingestResult{err: err}
 			continue
 		}
 		live = append(live, req)
@@ -105,19 +120,44 @@ func (b *ingestBatcher) flush(ctx context.Context, batch []ingestRequest) {
 	if len(live) == 0 {
 		return
 	}
-	if len(live) > 1 && b.atomic {
-		fns := make([]ingestFunc, len(live))
+	items := make([]ingestItem, len(live))
+	for i, req := range live {
+		items[i] = req.item
+	}
+	stored, err := b.backend.ingest(ctx, b.target, items)
+	if err == nil {
 		for i, req := range live {
-			fns[i] = req.fn
+			req.done <- ingestResult{stored: stored[i]}
 		}
-		if err := b.backend.ingest(ctx, b.topic, fns...); err == nil {
-			for _, req := range live {
-				req.done <- nil
-			}
-			return
-		}
+		return
+	}
+	if len(live) == 1 {
+		live[0].done <- ingestResult{err: err}
+		return
 	}
 	for _, req := range live {
-		req.done <- b.backend.ingest(ctx, b.topic, req.fn)
+		stored, err := b.backend.ingest(ctx, b.target, []ingestItem{req.item})
+		res := ingestResult{err: err}
+		if err == nil {
+			res.stored = stored[0]
+		}
+		req.done <- res
 	}
+}
+
+// firstOfKey marks the items that carry their dedup key for the first time
+// in the batch (or have none): only those can be stored; a later item with
+// the same key is a duplicate of the first, stored by the same commit.
+func firstOfKey(items []ingestItem) []bool {
+	first := make([]bool, len(items))
+	seen := make(map[string]bool, len(items))
+	for i, it := range items {
+		if it.key == "" || !seen[it.key] {
+			first[i] = true
+			if it.key != "" {
+				seen[it.key] = true
+			}
+		}
+	}
+	return first
 }

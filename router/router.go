@@ -150,7 +150,7 @@ func (r *Router) Run(ctx context.Context) error {
 	bctx, stopBatchers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBatchers()
 	for _, p := range r.pipelines {
-		batcher := newIngestBatcher(r.cfg.Backend, Topic(p.Name))
+		batcher := newIngestBatcher(r.cfg.Backend, ingestTarget{topic: Topic(p.Name), pipeline: p.Name, ttl: p.Dedup.TTL})
 		go batcher.run(bctx)
 		if err := r.addPipeline(p, batcher); err != nil {
 			return err

@@ -26,12 +26,20 @@ type Executor interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// notifyChannel is the LISTEN/NOTIFY channel; the payload is the topic name.
-const notifyChannel = "tributary_topics"
+// NotifyChannel is the LISTEN/NOTIFY channel; the payload is the topic
+// name. A writer that appends to tributary_messages itself notifies it.
+const NotifyChannel = "tributary_topics"
 
-// lockClass is the first key of the topics' advisory locks, so they cannot
-// collide with an application's own single-key locks.
-const lockClass = 74_837
+// LockClass is the first key of a topic's write lock,
+// pg_advisory_xact_lock(LockClass, hashtext(topic)), so it cannot collide
+// with an application's own single-key locks. A writer that appends to
+// tributary_messages itself takes it first.
+const LockClass = 74_837
+
+const (
+	notifyChannel = NotifyChannel
+	lockClass     = LockClass
+)
 
 // lockTopics takes the write locks of topics in a fixed order (no deadlock
 // between two writers of the same two topics).
