@@ -12,6 +12,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -60,30 +62,141 @@ type Recorder interface {
 }
 
 // Postgres is the delivery log in table tributary_delivery_attempts.
+//
+// Record does not write on the delivery path: it queues the attempt (up to
+// QueueSize) for a writer that stores whatever is queued in one statement,
+// then the next lot — group commit, so a busy sink pays a fraction of an
+// insert per attempt. A full queue makes Record wait (backpressure, bounded
+// by its context). What a crash can lose is the queue's content: log rows of
+// the last moments, never an event (the delivery itself is not affected).
+// Query and Flush see everything recorded before them.
 type Postgres struct {
 	pool *pgxpool.Pool
+
+	start sync.Once
+	queue chan queued
+	// Dropped counts attempts the writer could not store (the database
+	// refused the batch twice).
+	dropped atomic.Int64
 }
+
+// queued is an attempt, or a flush request (done is closed once every
+// attempt queued before it is stored).
+type queued struct {
+	a    Attempt
+	done chan error
+}
+
+// QueueSize bounds the attempts waiting to be written.
+const QueueSize = 10000
+
+// maxWriteBatch bounds one insert.
+const maxWriteBatch = 1000
 
 // NewPostgres returns the delivery log in pool's database (migrated with
 // package migrations).
-func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
+func NewPostgres(pool *pgxpool.Pool) *Postgres {
+	return &Postgres{pool: pool, queue: make(chan queued, QueueSize)}
+}
 
-// Record implements Recorder. It writes in a statement of its own, outside
+// Record implements Recorder: it queues a for the writer. It writes outside
 // any message transaction: an attempt happened even if the message's
 // delivery is later rolled back.
 func (l *Postgres) Record(ctx context.Context, a Attempt) error {
 	if a.Time.IsZero() {
 		a.Time = time.Now()
 	}
+	l.start.Do(func() { go l.write() })
+	select {
+	case l.queue <- queued{a: a}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("delivery log: record: queue full: %w", ctx.Err())
+	}
+}
+
+// Flush waits until every attempt recorded before it is stored.
+func (l *Postgres) Flush(ctx context.Context) error {
+	l.start.Do(func() { go l.write() })
+	done := make(chan error, 1)
+	select {
+	case l.queue <- queued{done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Dropped is how many attempts could not be stored.
+func (l *Postgres) Dropped() int64 { return l.dropped.Load() }
+
+// write stores what is queued, batch after batch, for the process's life.
+func (l *Postgres) write() {
+	for first := range l.queue {
+		batch := []queued{first}
+	collect:
+		for len(batch) < maxWriteBatch {
+			select {
+			case q := <-l.queue:
+				batch = append(batch, q)
+			default:
+				break collect
+			}
+		}
+		var attempts []Attempt
+		for _, q := range batch {
+			if q.done == nil {
+				attempts = append(attempts, q.a)
+			}
+		}
+		var err error
+		if len(attempts) > 0 {
+			if err = l.insert(attempts); err != nil {
+				err = l.insert(attempts) // once more: a dropped connection
+			}
+			if err != nil {
+				l.dropped.Add(int64(len(attempts)))
+			}
+		}
+		for _, q := range batch {
+			if q.done != nil {
+				q.done <- err
+			}
+		}
+	}
+}
+
+func (l *Postgres) insert(as []Attempt) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := len(as)
+	var (
+		pipelines, sinks, endpoints, events, uuids, outcomes, errs, bodies = make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		attempts, statuses = make([]int32, n), make([]int32, n)
+		times              = make([]time.Time, n)
+		latencies          = make([]float64, n)
+	)
+	for i, a := range as {
+		pipelines[i], sinks[i], endpoints[i], events[i] = text(a.Pipeline), text(a.Sink), text(a.Endpoint), text(a.EventID)
+		uuids[i], outcomes[i], errs[i], bodies[i] = text(a.MessageUUID), text(string(a.Outcome)), text(a.Error), text(a.ResponseBody)
+		attempts[i], statuses[i], times[i] = int32(a.Attempt), int32(a.StatusCode), a.Time
+		latencies[i] = float64(a.Latency) / float64(time.Millisecond)
+	}
 	_, err := l.pool.Exec(ctx, `
 		INSERT INTO tributary_delivery_attempts
 			(pipeline, sink, endpoint, event_id, message_uuid, attempt, attempted_at, latency_ms,
 			 status_code, outcome, error, response_body)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		text(a.Pipeline), text(a.Sink), text(a.Endpoint), text(a.EventID), text(a.MessageUUID), a.Attempt, a.Time,
-		float64(a.Latency)/float64(time.Millisecond), a.StatusCode, text(string(a.Outcome)), text(a.Error), text(a.ResponseBody))
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+			$7::timestamptz[], $8::float8[], $9::int[], $10::text[], $11::text[], $12::text[])`,
+		pipelines, sinks, endpoints, events, uuids, attempts, times, latencies, statuses, outcomes, errs, bodies)
 	if err != nil {
-		return fmt.Errorf("delivery log: record: %w", err)
+		return fmt.Errorf("delivery log: record %d attempts: %w", n, err)
 	}
 	return nil
 }
@@ -107,6 +220,9 @@ type Filter struct {
 
 // Query returns matching attempts, newest first.
 func (l *Postgres) Query(ctx context.Context, f Filter) ([]Attempt, error) {
+	if err := l.Flush(ctx); err != nil {
+		return nil, err
+	}
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
@@ -153,4 +269,16 @@ func (l *Postgres) Prune(ctx context.Context, age time.Duration) (int64, error) 
 		return 0, fmt.Errorf("delivery log: prune: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// Flush waits, for up to five seconds, until r has stored what was recorded
+// so far, if r buffers (as Postgres does); sinks call it when they close.
+func Flush(r Recorder) error {
+	f, ok := r.(interface{ Flush(context.Context) error })
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return f.Flush(ctx)
 }

@@ -389,5 +389,8 @@ func (p *Publisher) Close() error {
 			_ = p.client.Close()
 		}
 	})
+	if p.cfg.Log != nil {
+		return deliverylog.Flush(p.cfg.Log)
+	}
 	return nil
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/webhook/signature"
 )
 
@@ -140,6 +141,9 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 func (p *Publisher) Close() error {
 	p.closed.Store(true)
 	p.client.CloseIdleConnections()
+	if p.cfg.Log != nil {
+		return deliverylog.Flush(p.cfg.Log)
+	}
 	return nil
 }
 

@@ -197,4 +197,9 @@ func redactURL(raw string) string {
 }
 
 // Close implements message.Publisher.
-func (s *HTTPSink) Close() error { return nil }
+func (s *HTTPSink) Close() error {
+	if s.log != nil {
+		return deliverylog.Flush(s.log)
+	}
+	return nil
+}
