@@ -21,10 +21,11 @@ type Backend interface {
 	// Postgres): each item whose dedup key is new (or that has none) is
 	// stored with its key; stored says which. Any error stores nothing.
 	ingest(ctx context.Context, target ingestTarget, items []ingestItem) (stored []bool, err error)
-	// deliverySubscriber reads a topic as consumer group `group`.
-	deliverySubscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error)
+	// deliverySubscriber reads a topic as consumer group `group`, handing
+	// out up to concurrency messages at once.
+	deliverySubscriber(group string, concurrency int, logger watermill.LoggerAdapter) (message.Subscriber, error)
 	// retrySubscriber reads a sink's delayed retry topic.
-	retrySubscriber(logger watermill.LoggerAdapter) (message.Subscriber, error)
+	retrySubscriber(concurrency int, logger watermill.LoggerAdapter) (message.Subscriber, error)
 	// retryPublisher publishes to a delayed retry topic (committed before msg is acked).
 	retryPublisher(msg *message.Message, logger watermill.LoggerAdapter) (message.Publisher, error)
 	poisonStore() middleware.PoisonStore

@@ -59,11 +59,11 @@ func (b *MemoryBackend) ingest(ctx context.Context, target ingestTarget, items [
 	return stored, nil
 }
 
-func (b *MemoryBackend) deliverySubscriber(string, watermill.LoggerAdapter) (message.Subscriber, error) {
+func (b *MemoryBackend) deliverySubscriber(string, int, watermill.LoggerAdapter) (message.Subscriber, error) {
 	return nopCloseSubscriber{b.pubsub}, nil
 }
 
-func (b *MemoryBackend) retrySubscriber(watermill.LoggerAdapter) (message.Subscriber, error) {
+func (b *MemoryBackend) retrySubscriber(int, watermill.LoggerAdapter) (message.Subscriber, error) {
 	return nopCloseSubscriber{b.pubsub}, nil
 }
 

@@ -203,12 +203,13 @@ func (b *PostgresBackend) Publisher(watermill.LoggerAdapter) (message.Publisher,
 // `group`, configured as the router's sinks read them.
 func (b *PostgresBackend) Subscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error) {
 	b.start()
-	return b.deliverySubscriber(group, logger)
+	return b.deliverySubscriber(group, 1, logger)
 }
 
-func (b *PostgresBackend) subscriberConfig(group string) pgtopic.SubscriberConfig {
+func (b *PostgresBackend) subscriberConfig(group string, concurrency int) pgtopic.SubscriberConfig {
 	return pgtopic.SubscriberConfig{
 		ConsumerGroup: group,
+		MaxInFlight:   concurrency,
 		BatchSize:     b.BatchSize,
 		PollInterval:  b.PollInterval,
 		ClaimTTL:      b.ClaimTTL,
@@ -218,12 +219,12 @@ func (b *PostgresBackend) subscriberConfig(group string) pgtopic.SubscriberConfi
 	}
 }
 
-func (b *PostgresBackend) deliverySubscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error) {
-	return pgtopic.NewSubscriber(b.Pool, b.subscriberConfig(group), logger)
+func (b *PostgresBackend) deliverySubscriber(group string, concurrency int, logger watermill.LoggerAdapter) (message.Subscriber, error) {
+	return pgtopic.NewSubscriber(b.Pool, b.subscriberConfig(group, concurrency), logger)
 }
 
-func (b *PostgresBackend) retrySubscriber(logger watermill.LoggerAdapter) (message.Subscriber, error) {
-	return pgtopic.NewQueueSubscriber(b.Pool, b.subscriberConfig(""), logger)
+func (b *PostgresBackend) retrySubscriber(concurrency int, logger watermill.LoggerAdapter) (message.Subscriber, error) {
+	return pgtopic.NewQueueSubscriber(b.Pool, b.subscriberConfig("", concurrency), logger)
 }
 
 func (b *PostgresBackend) retryPublisher(_ *message.Message, _ watermill.LoggerAdapter) (message.Publisher, error) {

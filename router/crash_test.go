@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -28,13 +29,24 @@ const crashEvents = 300
 const crashBatch = 20
 
 // TestCrashMidDeliveryLosesNothing runs a pipeline in a child process, kills
-// it with SIGKILL while it delivers, restarts it, and checks that every event
-// reaches the receiver at least once and is stored in the topic exactly once.
+// it with SIGKILL while it delivers (one delivery at a time, and 16 at once),
+// restarts it, and checks that every event reaches the receiver at least
+// once, is stored in the topic exactly once, and that what is repeated is
+// bounded by the sink's claim.
 func TestCrashMidDeliveryLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: kills and restarts a child process")
 	}
 	t.Parallel()
+	for _, concurrency := range []int{1, 16} {
+		t.Run(fmt.Sprintf("concurrency=%d", concurrency), func(t *testing.T) {
+			t.Parallel()
+			crashMidDelivery(t, concurrency)
+		})
+	}
+}
+
+func crashMidDelivery(t *testing.T, concurrency int) {
 	dbURL := pgtest.NewDatabase(t)
 	pool := pgtest.PoolFor(t, dbURL)
 
@@ -53,7 +65,8 @@ func TestCrashMidDeliveryLosesNothing(t *testing.T) {
 
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
-		cmd.Env = append(os.Environ(), "TRIBUTARY_CRASH_CHILD=1", "CHILD_DB="+dbURL, "CHILD_RECEIVER="+srv.URL)
+		cmd.Env = append(os.Environ(), "TRIBUTARY_CRASH_CHILD=1", "CHILD_DB="+dbURL, "CHILD_RECEIVER="+srv.URL,
+			"CHILD_CONCURRENCY="+strconv.Itoa(concurrency))
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -118,10 +131,12 @@ func TestCrashChild(t *testing.T) {
 	backend := router.Postgres(pool)
 	backend.ClaimTTL = 2 * time.Second // the restarted child takes over the killed one's claims soon
 	backend.BatchSize = crashBatch
+	concurrency, _ := strconv.Atoi(os.Getenv("CHILD_CONCURRENCY"))
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "crash",
 		Sources: []router.Source{{Name: "input", Subscriber: src}},
-		Sinks:   []router.Sink{{Name: "receiver", Publisher: httpSink{url: os.Getenv("CHILD_RECEIVER"), client: http.DefaultClient}}},
+		Sinks: []router.Sink{{Name: "receiver", Publisher: httpSink{url: os.Getenv("CHILD_RECEIVER"), client: http.DefaultClient},
+			Concurrency: concurrency}},
 	})
 	if err != nil {
 		t.Fatal(err)

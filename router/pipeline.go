@@ -51,6 +51,11 @@ type Sink struct {
 	Topic string
 	// Retry overrides the pipeline's RetryPolicy for this sink when set.
 	Retry *RetryPolicy
+	// Concurrency is how many deliveries of this sink may be under way at
+	// once; 1 when zero, which delivers in topic order. Above 1 deliveries
+	// overlap and order is not kept; the topic position still advances only
+	// over finished claims, so a crash repeats at most one claim.
+	Concurrency int
 }
 
 // DedupPolicy configures dedup on the ingest path, keyed by the event id
@@ -143,6 +148,9 @@ func (p Pipeline) Validate() error {
 		}
 		if s.Publisher == nil {
 			errs = append(errs, fmt.Errorf("pipeline %q: sink %q has no Publisher", p.Name, s.Name))
+		}
+		if s.Concurrency < 0 {
+			errs = append(errs, fmt.Errorf("pipeline %q: sink %q: concurrency must not be negative", p.Name, s.Name))
 		}
 		if seen["sink:"+s.Name] {
 			errs = append(errs, fmt.Errorf("pipeline %q: sink %q named twice", p.Name, s.Name))

@@ -204,12 +204,12 @@ func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 	}
 	for _, s := range p.Sinks {
 		deliver := r.deliveryHandler(p, s)
-		sub, err := r.cfg.Backend.deliverySubscriber(s.Name, r.logger)
+		sub, err := r.cfg.Backend.deliverySubscriber(s.Name, s.Concurrency, r.logger)
 		if err != nil {
 			return fmt.Errorf("router: sink %q: %w", s.Name, err)
 		}
 		r.wm.AddConsumerHandler(fmt.Sprintf("%s.deliver.%s", p.Name, s.Name), Topic(p.Name), r.track(sub), deliver)
-		rsub, err := r.cfg.Backend.retrySubscriber(r.logger)
+		rsub, err := r.cfg.Backend.retrySubscriber(s.Concurrency, r.logger)
 		if err != nil {
 			return fmt.Errorf("router: sink %q: %w", s.Name, err)
 		}
