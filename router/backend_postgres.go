@@ -41,6 +41,15 @@ type PostgresBackend struct {
 	// BatchSize is how many messages a sink claims at once (what a crash can
 	// repeat, per sink); 100 when zero.
 	BatchSize int
+	// Retention is how long a message every consumer group is done with
+	// stays in its topic (for operators to look at) before maintenance
+	// deletes it; 24 h when zero. Messages a group has not finished are
+	// never deleted; a group whose sink was removed from every pipeline
+	// keeps its topic's messages until its row in tributary_consumers is
+	// deleted.
+	Retention time.Duration
+
+	pipelines []Pipeline
 
 	// drainTimeout is the router's CloseTimeout.
 	drainTimeout time.Duration
@@ -86,6 +95,9 @@ func (b *PostgresBackend) start() {
 		if b.drainTimeout == 0 {
 			b.drainTimeout = 30 * time.Second
 		}
+		if b.Retention == 0 {
+			b.Retention = 24 * time.Hour
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		b.stopNotifier = cancel
 		b.notifier = pgtopic.NewNotifier(b.Pool.Config().ConnConfig, nil)
@@ -101,6 +113,7 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 		b.drainTimeout = closeTimeout
 	}
 	b.start()
+	b.pipelines = pipelines
 	if err := b.Pool.Ping(ctx); err != nil {
 		return fmt.Errorf("router: database: %w", err)
 	}
@@ -239,10 +252,16 @@ func (b *PostgresBackend) maintain(ctx context.Context, logger watermill.LoggerA
 	n, err := middleware.PostgresDedupStore{DB: wsql.BeginnerFromPgx(b.Pool)}.Prune(ctx, 10000)
 	if err != nil {
 		logger.Error("Pruning dedup keys failed", err, nil)
-		return
-	}
-	if n > 0 {
+	} else if n > 0 {
 		logger.Debug("Pruned expired dedup keys", watermill.LogFields{"count": n})
+	}
+	for _, p := range b.pipelines {
+		n, err := pgtopic.Prune(ctx, b.Pool, Topic(p.Name), b.Retention)
+		if err != nil {
+			logger.Error("Pruning delivered messages failed", err, watermill.LogFields{"pipeline": p.Name})
+		} else if n > 0 {
+			logger.Debug("Pruned delivered messages", watermill.LogFields{"pipeline": p.Name, "count": n})
+		}
 	}
 }
 
