@@ -1,0 +1,91 @@
+package benchtable_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+)
+
+// burstSource hands on n events with up to inFlight unacked at once (a
+// source reading a page or a batch), redelivering nacked ones; with every
+// > 0 it paces them, one every `every`, stamping each with its hand-on time.
+type burstSource struct {
+	prefix   string
+	n        int
+	inFlight int
+	every    time.Duration
+	closed   chan struct{}
+	once     sync.Once
+}
+
+func newBurstSource(prefix string, n, inFlight int, every time.Duration) *burstSource {
+	return &burstSource{prefix: prefix, n: n, inFlight: inFlight, every: every, closed: make(chan struct{})}
+}
+
+func (s *burstSource) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	out := make(chan *message.Message)
+	slots := make(chan struct{}, s.inFlight)
+	go func() {
+		defer close(out)
+		var tick <-chan time.Time
+		if s.every > 0 {
+			t := time.NewTicker(s.every)
+			defer t.Stop()
+			tick = t.C
+		}
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for i := range s.n {
+			if tick != nil {
+				select {
+				case <-tick:
+				case <-s.closed:
+					return
+				}
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-s.closed:
+				return
+			}
+			id := s.prefix + "-" + strconv.Itoa(i)
+			sent := strconv.FormatInt(time.Now().UnixNano(), 10)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				for {
+					m := tributary.NewEventMessage(id, payload)
+					m.Metadata.Set("sent_at", sent)
+					select {
+					case out <- m:
+					case <-s.closed:
+						return
+					case <-ctx.Done():
+						return
+					}
+					select {
+					case <-m.Acked():
+						return
+					case <-m.Nacked():
+					case <-s.closed:
+						return
+					}
+				}
+			}()
+		}
+		<-s.closed
+	}()
+	return out, nil
+}
+
+func (s *burstSource) Close() error { s.once.Do(func() { close(s.closed) }); return nil }
+
+// payload is a ~450-byte JSON event.
+var payload = []byte(`{"id":"x","type":"door.request.allowed","occurred":"2026-11-30T12:00:00Z","door":{"id":1,"name":"Main entrance"},"user":{"id":"u_123","name":"Alva Berg"},"method":"app","data":"` +
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + `"}`)

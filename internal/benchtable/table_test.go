@@ -1,0 +1,426 @@
+package benchtable_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/router/pgtopic"
+	"github.com/tributary-dev/tributary/sinks/webhook"
+)
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// receiver counts distinct event ids and records each one's latency from
+// its source (X-Sent-At, the hand-on time).
+type receiver struct {
+	mu      sync.Mutex
+	seen    map[string]bool
+	latency []time.Duration
+	want    int
+	done    chan struct{}
+}
+
+func newReceiver(want int) *receiver {
+	return &receiver{seen: map[string]bool{}, want: want, done: make(chan struct{})}
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	_, _ = io.Copy(io.Discard, req.Body)
+	now := time.Now()
+	sent, _ := strconv.ParseInt(req.Header.Get("X-Sent-At"), 10, 64)
+	r.mu.Lock()
+	id := req.Header.Get("webhook-id")
+	if !r.seen[id] {
+		r.seen[id] = true
+		if sent > 0 {
+			r.latency = append(r.latency, now.Sub(time.Unix(0, sent)))
+		}
+		if len(r.seen) == r.want {
+			close(r.done)
+		}
+	}
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (r *receiver) percentiles() (p50, p90, p99 time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := slices.Clone(r.latency)
+	slices.Sort(l)
+	if len(l) == 0 {
+		return
+	}
+	at := func(q float64) time.Duration { return l[min(len(l)-1, int(q*float64(len(l))))] }
+	return at(.5), at(.9), at(.99)
+}
+
+func newWebhook(b *testing.B, url string, pool *pgxpool.Pool) *webhook.Publisher {
+	cfg := webhook.Config{URL: url, Secrets: []string{secret}, Token: "bench-token", AllowPrivateNetworks: true,
+		MaxInFlight: 64, MetadataHeaders: map[string]string{"X-Sent-At": "sent_at"}}
+	if pool != nil {
+		cfg.Log = webhook.NewPostgresLog(pool)
+	}
+	p, err := webhook.NewPublisher(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// pipelineRun runs sources → Postgres topic → the webhook sink until the
+// receiver has want events, and says how long that took.
+func pipelineRun(b *testing.B, pool *pgxpool.Pool, srcs []router.Source, recv *receiver, concurrency int, logged bool) time.Duration {
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	var logPool *pgxpool.Pool
+	if logged {
+		logPool = pool
+	}
+	sink := newWebhook(b, srv.URL, logPool)
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name: "bench", Sources: srcs,
+		Sinks: []router.Sink{{Name: "hook", Publisher: sink, Concurrency: concurrency}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-recv.done:
+	case <-time.After(10 * time.Minute):
+		b.Fatal("pipeline did not deliver everything in 10 minutes")
+	}
+	took := time.Since(start)
+	cancel()
+	<-done
+	return took
+}
+
+// endToEnd is events/s from `sources` sources (each `inFlight` unacked at
+// once) to the receiver.
+func endToEnd(b *testing.B, n, sources, inFlight int, logged bool) float64 {
+	pool := pgtest.NewPool(b)
+	var srcs []router.Source
+	for i := range sources {
+		srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i),
+			Subscriber: newBurstSource(fmt.Sprintf("s%d", i), n/sources, inFlight, 0)})
+	}
+	recv := newReceiver(n / sources * sources)
+	took := pipelineRun(b, pool, srcs, recv, 16, logged)
+	return float64(recv.want) / took.Seconds()
+}
+
+// rawWatermillSQL is the baseline: watermill-sql publishing one message per
+// transaction from 8 goroutines, a consumer group reading them.
+func rawWatermillSQL(b *testing.B, n int) float64 {
+	pool := pgtest.NewPool(b)
+	db := wsql.BeginnerFromPgx(pool)
+	pub, err := wsql.NewPublisher(db, wsql.PublisherConfig{SchemaAdapter: wsql.DefaultPostgreSQLSchema{}, AutoInitializeSchema: true}, watermill.NopLogger{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sub, err := wsql.NewSubscriber(db, wsql.SubscriberConfig{ConsumerGroup: "raw", SchemaAdapter: wsql.DefaultPostgreSQLSchema{},
+		OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{}, InitializeSchema: true, PollInterval: 10 * time.Millisecond}, watermill.NopLogger{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Close()
+	if err := sub.SubscribeInitialize("raw"); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	msgs, err := sub.Subscribe(ctx, "raw")
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	var next atomic.Int64
+	for range 8 {
+		go func() {
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				_ = pub.Publish("raw", tributary.NewEventMessage("raw-"+strconv.FormatInt(i, 10), payload))
+			}
+		}()
+	}
+	for range n {
+		(<-msgs).Ack()
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// rawLatency is the baseline of the latency rows: watermill-sql publish at
+// `rate` events/s, a consumer group receiving; percentiles of publish →
+// receive.
+func rawLatency(b *testing.B, rate int, d time.Duration) (p50, p90, p99 time.Duration) {
+	pool := pgtest.NewPool(b)
+	db := wsql.BeginnerFromPgx(pool)
+	pub, err := wsql.NewPublisher(db, wsql.PublisherConfig{SchemaAdapter: wsql.DefaultPostgreSQLSchema{}, AutoInitializeSchema: true}, watermill.NopLogger{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sub, err := wsql.NewSubscriber(db, wsql.SubscriberConfig{ConsumerGroup: "raw", SchemaAdapter: wsql.DefaultPostgreSQLSchema{},
+		OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{}, InitializeSchema: true}, watermill.NopLogger{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Close()
+	_ = sub.SubscribeInitialize("raw")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	msgs, _ := sub.Subscribe(ctx, "raw")
+	n := int(float64(rate) * d.Seconds())
+	go func() {
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		for i := range n {
+			<-t.C
+			m := tributary.NewEventMessage("raw-"+strconv.Itoa(i), payload)
+			m.Metadata.Set("sent_at", strconv.FormatInt(time.Now().UnixNano(), 10))
+			go func() { _ = pub.Publish("raw", m) }()
+		}
+	}()
+	var l []time.Duration
+	for range n {
+		m := <-msgs
+		sent, _ := strconv.ParseInt(m.Metadata.Get("sent_at"), 10, 64)
+		l = append(l, time.Since(time.Unix(0, sent)))
+		m.Ack()
+	}
+	slices.Sort(l)
+	at := func(q float64) time.Duration { return l[min(len(l)-1, int(q*float64(len(l))))] }
+	return at(.5), at(.9), at(.99)
+}
+
+func latency(b *testing.B, rate int, d time.Duration) (p50, p90, p99 time.Duration) {
+	pool := pgtest.NewPool(b)
+	n := int(float64(rate) * d.Seconds())
+	recv := newReceiver(n)
+	src := newBurstSource("l", n, 64, time.Second/time.Duration(rate))
+	pipelineRun(b, pool, []router.Source{{Name: "paced", Subscriber: src}}, recv, 16, false)
+	return recv.percentiles()
+}
+
+// firstAfterIdle is the latency of one event handed on after the pipeline
+// sat idle for `idle`.
+func firstAfterIdle(b *testing.B, idle time.Duration) time.Duration {
+	pool := pgtest.NewPool(b)
+	recv := newReceiver(2)
+	src := newBurstSource("idle", 2, 1, idle)
+	pipelineRun(b, pool, []router.Source{{Name: "idle", Subscriber: src}}, recv, 1, false)
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	return recv.latency[len(recv.latency)-1]
+}
+
+func rssMiB() float64 {
+	data, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// backlog fills the topic with n events while the receiver is away, then
+// measures the drain; it reports fill and drain events/s and the largest
+// RSS seen while draining.
+func backlog(b *testing.B, n int) (fill, drain, maxRSS float64) {
+	pool := pgtest.NewPool(b)
+	pub := pgtopic.NewPublisher(pool)
+	topic := router.Topic("bench")
+	// The sink's group exists before the fill, as when a receiver is down.
+	if _, err := pool.Exec(context.Background(), `INSERT INTO tributary_consumers (topic, consumer_group) VALUES ($1, 'hook')`, topic); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	const chunk = 1000
+	for i := 0; i < n; i += chunk {
+		batch := make([]*message.Message, 0, chunk)
+		for j := i; j < min(i+chunk, n); j++ {
+			m := tributary.NewEventMessage("bk-"+strconv.Itoa(j), payload)
+			batch = append(batch, m)
+		}
+		if err := pub.Publish(topic, batch...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fill = float64(n) / time.Since(start).Seconds()
+	runtime.GC()
+	recv := newReceiver(n)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if v := uint64(rssMiB() * 1024); v > peak.Load() {
+					peak.Store(v)
+				}
+			}
+		}
+	}()
+	idle := newBurstSource("none", 0, 1, 0)
+	took := pipelineRun(b, pool, []router.Source{{Name: "none", Subscriber: idle}}, recv, 16, false)
+	close(stop)
+	return fill, float64(n) / took.Seconds(), float64(peak.Load()) / 1024
+}
+
+// sinkVsBare: deliveries/s through the webhook sink (signed) and a bare
+// net/http loop signing the same body with the same key, one goroutine each.
+func sinkVsBare(b *testing.B, n int) (sink, bare float64) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	p := newWebhook(b, srv.URL, nil)
+	defer p.Close()
+	client := &http.Client{}
+	start := time.Now()
+	for i := range n {
+		if err := p.Publish("bench", tributary.NewEventMessage("s-"+strconv.Itoa(i), payload)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sink = float64(n) / time.Since(start).Seconds()
+	start = time.Now()
+	for i := range n {
+		id := "b-" + strconv.Itoa(i)
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(payload))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", ts)
+		req.Header.Set("webhook-signature", bareSign(id, ts, payload))
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	bare = float64(n) / time.Since(start).Seconds()
+	return sink, bare
+}
+
+type row struct {
+	what, value, baseline, ratio, goal string
+}
+
+// BenchmarkTable runs every row once (whatever b.N) and prints the table;
+// BENCH_WRITE=1 writes it to docs/benchmarks.md. BENCH_EVENTS (20000),
+// BENCH_BACKLOG (200000; 1000000 for the issue's large row) and BENCH_IDLE
+// (seconds, 10) size it.
+func BenchmarkTable(b *testing.B) {
+	n := envInt("BENCH_EVENTS", 20000)
+	var rows []row
+	add := func(r row) {
+		rows = append(rows, r)
+		b.Logf("%-58s %-22s %-22s %-8s", r.what, r.value, r.baseline, r.ratio)
+	}
+	eps := func(v float64) string { return fmt.Sprintf("%.0f events/s", v) }
+	ratio := func(a, base float64) string { return fmt.Sprintf("%.2f×", a/base) }
+
+	raw := rawWatermillSQL(b, n)
+	add(row{"raw watermill-sql (8 workers, 1 msg/tx, consumer group)", eps(raw), "—", "—", "baseline"})
+	for _, c := range []struct {
+		sources, inFlight int
+		goal              string
+	}{{1, 1, "≥ 5,000"}, {1, 16, "≥ 10,000 and ≥ 2× raw"}, {4, 1, "≥ 10,000 and ≥ 2× raw"}, {4, 16, "≥ 10,000 and ≥ 2× raw"}} {
+		v := endToEnd(b, n, c.sources, c.inFlight, false)
+		add(row{fmt.Sprintf("end to end, %d source(s), %d in flight each, signed webhook", c.sources, c.inFlight), eps(v), eps(raw), ratio(v, raw), c.goal})
+	}
+	off := endToEnd(b, n, 1, 16, false)
+	on := endToEnd(b, n, 1, 16, true)
+	add(row{"end to end, 1 source 16 in flight, delivery log ON (vs OFF)", eps(on), eps(off), ratio(on, off), "≥ 0.9×"})
+
+	for _, rate := range []int{200, 1000} {
+		d := 5 * time.Second
+		r50, r90, r99 := rawLatency(b, rate, d)
+		p50, p90, p99 := latency(b, rate, d)
+		ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
+		add(row{fmt.Sprintf("latency at %d/s, hand-on → receiver, p50/p90/p99 ms", rate),
+			ms(p50) + "/" + ms(p90) + "/" + ms(p99), ms(r50) + "/" + ms(r90) + "/" + ms(r99) + " (raw)",
+			fmt.Sprintf("%.2f× p99", float64(p99)/float64(r99)), "p50 < 5, p99 < 25"})
+	}
+	idle := time.Duration(envInt("BENCH_IDLE", 10)) * time.Second
+	first := firstAfterIdle(b, idle)
+	add(row{fmt.Sprintf("first event after %v idle", idle), fmt.Sprintf("%.1f ms", float64(first.Microseconds())/1000), "—", "—", "< 20 ms"})
+
+	for _, size := range []int{envInt("BENCH_BACKLOG", 200000)} {
+		fill, drain, rss := backlog(b, size)
+		add(row{fmt.Sprintf("backlog of %d: fill (batches of 1,000)", size), eps(fill), "—", "—", ""})
+		add(row{fmt.Sprintf("backlog of %d: drain to the webhook receiver, max RSS %.0f MiB", size, rss), eps(drain), eps(off) + " (e2e)", ratio(drain, off), "≥ 8,000/s at 1M; < 100 MiB"})
+	}
+	sink, bare := sinkVsBare(b, n/2)
+	add(row{"webhook sink vs bare net/http loop, signed, 1 goroutine", fmt.Sprintf("%.0f/s", sink), fmt.Sprintf("%.0f/s", bare), ratio(sink, bare), "≥ 0.9×"})
+
+	var sb strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&sb, "# Benchmarks\n\n`task bench` (internal/benchtable) on %s: %d cores (GOMAXPROCS %d), %s, PostgreSQL at %s; %s.\n"+
+		"Every ratio compares with a baseline measured in the same run. %d events per end-to-end row.\n\n",
+		host, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), pgtest.AdminURL()[strings.LastIndex(pgtest.AdminURL(), "@")+1:],
+		time.Now().UTC().Format("2006-01-02"), n)
+	sb.WriteString("| what | measured | baseline (same run) | ratio | goal |\n|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s |\n", r.what, r.value, r.baseline, r.ratio, r.goal)
+	}
+	fmt.Println(sb.String())
+	if os.Getenv("BENCH_WRITE") == "1" {
+		path := filepath.Join("..", "..", "docs", "benchmarks.md")
+		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEndToEnd is one row of the table on its own (1 source, 16 in
+// flight), for profiling: b.N events.
+func BenchmarkEndToEnd(b *testing.B) {
+	v := endToEnd(b, max(b.N, 100), 1, 16, false)
+	b.ReportMetric(v, "events/s")
+}
