@@ -238,3 +238,19 @@ func printRoutes(a *app, id, typ, typeFrom string, results []routeResult) {
 		}
 	}
 }
+
+// routingSummary is a sink's filter and transform in one line, for the
+// admin page.
+func routingSummary(r config.Route) string {
+	var parts []string
+	if len(r.Types) > 0 || r.Expr != "" {
+		parts = append(parts, describeFilter(r))
+	}
+	if r.Body != "" {
+		parts = append(parts, "transform: body")
+	}
+	if len(r.Headers) > 0 {
+		parts = append(parts, "headers "+strings.Join(r.Headers, ", "))
+	}
+	return strings.Join(parts, " · ")
+}
