@@ -70,6 +70,11 @@ func BenchmarkRouteCost(b *testing.B) {
 	for _, r := range benchRoutes(b) {
 		b.Run(r.name, func(b *testing.B) {
 			b.ReportAllocs()
+			cpu0 := processCPU()
+			defer func() {
+				// CPU time is less disturbed than ns/op by a shared machine.
+				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			}()
 			for b.Loop() {
 				out := msg.Copy()
 				if r.filter != nil {
