@@ -16,6 +16,9 @@ import (
 // deliveryHandler delivers a topic message through one sink, wrapped —
 // outermost first — in Poison, Requeue and Retry. Poison must wrap Requeue and
 // Retry, or a failure would be poisoned before it is retried (watermill#645).
+// The sink's filter runs first, so a message it turns down is simply acked;
+// its transform runs on each attempt, inside the chain, so that a failure is
+// poisoned like any permanent error.
 func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFunc {
 	labels := []string{p.Name, s.Name}
 	logFields := watermill.LogFields{"pipeline": p.Name, "sink": s.Name}
@@ -23,6 +26,12 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 	deliver := func(msg *message.Message) ([]*message.Message, error) {
 		out := msg.Copy()
 		out.SetContext(msg.Context())
+		if s.Transform != nil {
+			var err error
+			if out, err = routeTransform(p, s, out); err != nil {
+				return nil, err
+			}
+		}
 		start := time.Now()
 		err := s.Publisher.Publish(s.Topic, out)
 		metrics.DeliveryLatency.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
@@ -66,9 +75,21 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 		},
 	}
 	h := poison.Middleware(requeue.Middleware(retry.Middleware(deliver)))
+	filtered := metrics.Filtered.WithLabelValues(labels...)
 	return func(msg *message.Message) error {
 		cancel := r.detach(msg)
 		defer cancel()
+		if s.Filter != nil {
+			ok, ferr := routeFilter(p, s, msg)
+			if ferr != nil {
+				_, err := poison.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, ferr })(msg)
+				return err
+			}
+			if !ok {
+				filtered.Inc()
+				return nil
+			}
+		}
 		_, err := h(msg)
 		return err
 	}

@@ -56,6 +56,18 @@ type Sink struct {
 	// overlap and order is not kept; the topic position still advances only
 	// over finished claims, so a crash repeats at most one claim.
 	Concurrency int
+	// Filter, when set, decides whether this sink gets a message. A message
+	// it turns down is acked for this sink at once and counted as filtered
+	// (tributary_events_filtered_total), never as a failure. An error is
+	// the message's (it cannot be judged): it is poisoned for this sink.
+	// package routing builds filters from type patterns and expressions.
+	Filter func(*message.Message) (bool, error)
+	// Transform, when set, shapes what this sink receives: it gets a copy of
+	// the message (payload and metadata its own to change) and returns the
+	// message to publish. It runs on every attempt, so the stored event and
+	// its retries keep the original. An error is permanent: the message is
+	// poisoned for this sink with it as the reason.
+	Transform func(*message.Message) (*message.Message, error)
 }
 
 // DedupPolicy configures dedup on the ingest path, keyed by the event id

@@ -29,6 +29,16 @@ var (
 	Delivered = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "tributary_events_delivered_total", Help: "Events delivered by a sink.",
 	}, []string{"pipeline", "sink"})
+	// Filtered counts events a sink's filter turned down (acked for that sink
+	// without delivering).
+	Filtered = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "tributary_events_filtered_total", Help: "Events a sink's filter turned down.",
+	}, []string{"pipeline", "sink"})
+	// RoutingErrors counts events a sink's filter or transform failed on
+	// (each is poisoned for that sink); stage is filter or transform.
+	RoutingErrors = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "tributary_routing_errors_total", Help: "Events a sink's filter or transform failed on.",
+	}, []string{"pipeline", "sink", "stage"})
 	// DeliveryFailed counts failed delivery attempts (each in-process try).
 	DeliveryFailed = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "tributary_delivery_failed_total", Help: "Failed delivery attempts.",

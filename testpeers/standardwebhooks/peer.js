@@ -5,7 +5,8 @@
 //                                       prints {"port":N} then answers every
 //                                       request 204 if the signature verifies,
 //                                       401 {"error":...} otherwise. GET /log
-//                                       returns what it saw.
+//                                       returns what it saw (verified requests
+//                                       with their body and headers).
 //   node peer.js sign <whsec_secret> <id> <unix_ts>   signs stdin, prints the
 //                                       webhook-signature value.
 "use strict";
@@ -36,7 +37,7 @@ if (cmd === "sign") {
       const body = Buffer.concat(chunks).toString();
       try {
         wh.verify(body, req.headers);
-        log.push({ ok: true, id: req.headers["webhook-id"], method: req.method, url: req.url });
+        log.push({ ok: true, id: req.headers["webhook-id"], method: req.method, url: req.url, body, headers: req.headers });
         res.writeHead(204);
         res.end();
       } catch (e) {

@@ -262,7 +262,7 @@ func pipelineInfos(cfg *config.Config) []ops.PipelineInfo {
 			info.Sources = append(info.Sources, ops.ComponentInfo{Name: s.Name, Type: p.SourceTypes[i].Type})
 		}
 		for i, s := range p.Template.Sinks {
-			info.Sinks = append(info.Sinks, ops.ComponentInfo{Name: s.Name, Type: p.SinkTypes[i].Type})
+			info.Sinks = append(info.Sinks, ops.ComponentInfo{Name: s.Name, Type: p.SinkTypes[i].Type, Routing: routingSummary(p.SinkRoutes[i])})
 		}
 		out = append(out, info)
 	}

@@ -28,7 +28,9 @@ import (
 func init() {
 	RegisterSink("http", "POSTs each event as JSON to a URL (plain; use the webhook sink for signed delivery)",
 		func(env Env, o *HTTPOptions) (message.Publisher, error) {
-			return NewHTTPSink(*o, env.Pipeline, env.Name, env.Pool, env.Logger), nil
+			s := NewHTTPSink(*o, env.Pipeline, env.Name, env.Pool, env.Logger)
+			s.metadataHeaders = env.MetadataHeaders
+			return s, nil
 		})
 }
 
@@ -64,6 +66,8 @@ type HTTPSink struct {
 	log            *deliverylog.Postgres
 	client         *http.Client
 	logger         watermill.LoggerAdapter
+	// metadataHeaders are set by the sink's transform (header → metadata key).
+	metadataHeaders map[string]string
 }
 
 // NewHTTPSink returns an http sink; pool may be nil (no delivery log).
@@ -116,6 +120,11 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 	}
 	for k, v := range s.opts.Headers {
 		req.Header.Set(k, v)
+	}
+	for h, key := range s.metadataHeaders {
+		if v := m.Metadata.Get(key); v != "" {
+			req.Header.Set(h, v)
+		}
 	}
 	start := time.Now()
 	resp, err := s.client.Do(req)

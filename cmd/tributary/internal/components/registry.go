@@ -32,7 +32,14 @@ type Env struct {
 	Pool *pgxpool.Pool
 	// Logger is the process logger, with the component's fields.
 	Logger watermill.LoggerAdapter
+	// MetadataHeaders are the headers the sink's transform sets (header →
+	// metadata key); a sink that SendsHeaders adds them to its requests.
+	MetadataHeaders map[string]string
 }
+
+// SendsHeaders reports whether sinks of type typ send HTTP headers, so that
+// a transform may set some (the file rejects `transform.headers` elsewhere).
+func SendsHeaders(typ string) bool { return typ == "webhook" || typ == "http" }
 
 // Validator is implemented by options structs that can check themselves;
 // `tributary validate` calls it without building anything.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,6 +31,14 @@ func init() {
 				return nil, err
 			}
 			cfg.Name = env.Name
+			if len(env.MetadataHeaders) > 0 {
+				// The transform's headers join the configured ones (a copy:
+				// the default map is shared).
+				merged := make(map[string]string, len(cfg.MetadataHeaders)+len(env.MetadataHeaders))
+				maps.Copy(merged, cfg.MetadataHeaders)
+				maps.Copy(merged, env.MetadataHeaders)
+				cfg.MetadataHeaders = merged
+			}
 			if env.Pool != nil && (o.DeliveryLog == nil || *o.DeliveryLog) {
 				cfg.Log = webhook.NewPostgresLog(env.Pool)
 			}

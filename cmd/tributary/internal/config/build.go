@@ -62,10 +62,18 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 }
 
 func (c *Config) env(p Pipeline, kind components.Kind, name, typ string, pool *pgxpool.Pool, logger watermill.LoggerAdapter) components.Env {
-	return components.Env{
+	env := components.Env{
 		Pipeline: p.Template.Name, Name: name, Type: typ, Pool: pool,
 		Logger: logger.With(watermill.LogFields{"pipeline": p.Template.Name, string(kind): name, "type": typ}),
 	}
+	if kind == components.KindSink {
+		for i, s := range p.Template.Sinks {
+			if s.Name == name && i < len(p.SinkHeaders) {
+				env.MetadataHeaders = p.SinkHeaders[i]
+			}
+		}
+	}
+	return env
 }
 
 // ErrNoSuchComponent is returned by Find for an unknown pipeline or component.

@@ -48,10 +48,25 @@ type ComponentSpec struct {
 	Options ast.Node `yaml:"options"`
 }
 
-// SinkSpec is a sink, which may override the pipeline's retry policy.
+// SinkSpec is a sink, which may override the pipeline's retry policy and
+// filter and shape the events it gets.
 type SinkSpec struct {
 	ComponentSpec `yaml:",inline"`
-	Retry         *RetrySpec `yaml:"retry"`
+	Retry         *RetrySpec     `yaml:"retry"`
+	Filter        *FilterSpec    `yaml:"filter"`
+	Transform     *TransformSpec `yaml:"transform"`
+}
+
+// FilterSpec is routing.FilterSpec: event-type patterns and an expr predicate.
+type FilterSpec struct {
+	Types []string `yaml:"types"`
+	Expr  string   `yaml:"expr"`
+}
+
+// TransformSpec is routing.TransformSpec: the body and header expressions.
+type TransformSpec struct {
+	Body    string            `yaml:"body"`
+	Headers map[string]string `yaml:"headers"`
 }
 
 // DedupSpec is router.DedupPolicy.
@@ -89,6 +104,12 @@ type Pipeline struct {
 	// SourceTypes and SinkTypes parallel Template.Sources and .Sinks.
 	SourceTypes []components.Decoded
 	SinkTypes   []components.Decoded
+	// SinkHeaders parallels Template.Sinks: the headers each sink's
+	// transform sets (header → metadata key), for components.Env.
+	SinkHeaders []map[string]string
+	// SinkRoutes parallels Template.Sinks: what each filter and transform
+	// says, for `tributary route`.
+	SinkRoutes []Route
 }
 
 // LoadFile reads, interpolates (${ENV}) and validates a pipeline file.
@@ -284,9 +305,19 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 				errs = append(errs, rerrs...)
 				sink.Retry = &r
 			}
+			route, headers, rerrs := c.routing(root, s, sp)
+			errs = append(errs, rerrs...)
+			if len(headers) > 0 && s.Type != "" && !components.SendsHeaders(s.Type) {
+				if hp := sp + ".transform.headers"; !c.covered(hp) {
+					errs = append(errs, errAt(c.file, c.keyNode(root, hp), hp, "sink type %q sends no headers; only webhook and http sinks do", s.Type))
+				}
+			}
+			sink.Filter, sink.Transform = route.filter, route.transform
 			if ok {
 				p.Template.Sinks = append(p.Template.Sinks, sink)
 				p.SinkTypes = append(p.SinkTypes, d)
+				p.SinkHeaders = append(p.SinkHeaders, headers)
+				p.SinkRoutes = append(p.SinkRoutes, route)
 			}
 		}
 		if ps.Dedup != nil {

@@ -162,9 +162,17 @@ type pipelineView struct {
 	Sinks   []ComponentInfo
 }
 
+// depthRow is a sink's depths and how many events its filter turned down
+// since this process started (tributary_events_filtered_total): filtered
+// events are acked, not failed, so they appear only here.
+type depthRow struct {
+	Depth
+	Filtered int64
+}
+
 type pageData struct {
 	Pipelines  []pipelineView
-	Depths     []Depth
+	Depths     []depthRow
 	Attempts   []Attempt
 	Poison     []middleware.PoisonRecord
 	PoisonMore int64
@@ -197,9 +205,13 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Pipelines = append(d.Pipelines, pv)
 	}
-	var err error
-	if d.Depths, err = QueueDepths(ctx, a.cfg.Pool, a.cfg.Pipelines); err != nil {
+	depths, err := QueueDepths(ctx, a.cfg.Pool, a.cfg.Pipelines)
+	if err != nil {
 		d.Errors = append(d.Errors, err.Error())
+	}
+	filtered := a.filteredCounts()
+	for _, dp := range depths {
+		d.Depths = append(d.Depths, depthRow{Depth: dp, Filtered: int64(filtered[[2]string{dp.Pipeline, dp.Sink}])})
 	}
 	if d.Attempts, err = ListAttempts(ctx, a.cfg.Pool, AttemptFilter{Limit: 25}); err != nil {
 		d.Errors = append(d.Errors, err.Error())
@@ -326,6 +338,33 @@ func (a *Admin) sourceState() map[string]sourceMetrics {
 				continue
 			}
 			out[source] = st
+		}
+	}
+	return out
+}
+
+// filteredCounts reads tributary_events_filtered_total by pipeline and sink.
+func (a *Admin) filteredCounts() map[[2]string]float64 {
+	out := map[[2]string]float64{}
+	families, err := a.cfg.Gatherer.Gather()
+	if err != nil {
+		return out
+	}
+	for _, f := range families {
+		if f.GetName() != "tributary_events_filtered_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var k [2]string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "pipeline":
+					k[0] = l.GetValue()
+				case "sink":
+					k[1] = l.GetValue()
+				}
+			}
+			out[k] += m.GetCounter().GetValue()
 		}
 	}
 	return out

@@ -25,6 +25,8 @@ type PipelineInfo struct {
 // ComponentInfo names a source or sink and its type.
 type ComponentInfo struct {
 	Name, Type string
+	// Routing summarises a sink's filter and transform ("" when none).
+	Routing string
 }
 
 // Depth is how much waits for one sink of one pipeline.

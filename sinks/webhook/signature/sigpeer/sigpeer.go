@@ -66,6 +66,9 @@ type Entry struct {
 	Method string `json:"method"`
 	URL    string `json:"url"`
 	Error  string `json:"error"`
+	// Body and Headers (names in lower case) are kept for verified requests.
+	Body    string            `json:"body"`
+	Headers map[string]string `json:"headers"`
 }
 
 // Serve starts a receiver verifying with secret (whsec_...). It answers 204

@@ -1,0 +1,70 @@
+package routing
+
+import (
+	"errors"
+	"reflect"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+)
+
+// FilterSpec is a sink's filter: an event passes when its type matches Types
+// (see TypePatterns; empty matches all) and Expr, a predicate, is true
+// (empty is true). Types are checked first, so Expr runs only on the events
+// they let through.
+type FilterSpec struct {
+	Types []string
+	Expr  string
+}
+
+// Filter is a compiled FilterSpec. It is safe for concurrent use.
+type Filter struct {
+	types *TypePatterns
+	pred  *program
+}
+
+// NewFilter compiles spec. Errors are *Error (for Expr) or name the type
+// pattern at fault.
+func NewFilter(spec FilterSpec) (*Filter, error) {
+	f := &Filter{}
+	var errs []error
+	t, err := CompileTypes(spec.Types...)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	f.types = t
+	if spec.Expr != "" {
+		p, err := compile("expr", spec.Expr, reflect.Bool)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		f.pred = p
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Match implements a router.Sink filter. An error (the payload is not JSON,
+// the predicate fails on this event) is the event's, not the filter's: the
+// router poisons the event for this sink with it.
+func (f *Filter) Match(msg *message.Message) (bool, error) {
+	if !f.types.MatchType(msg.Metadata.Get(tributary.MetaEventType)) {
+		return false, nil
+	}
+	if f.pred == nil {
+		return true, nil
+	}
+	env, err := envOf(msg, f.pred.usesPayload)
+	if err != nil {
+		return false, err
+	}
+	out, err := f.pred.run(env)
+	if err != nil {
+		return false, err
+	}
+	ok, _ := out.(bool)
+	return ok, nil
+}
