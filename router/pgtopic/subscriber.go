@@ -250,29 +250,32 @@ func (s *Subscriber) claim(ctx context.Context, topic string, finished int64) (*
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// The group's position row is the group's lock: the statements after it
+	// run once it is held, each on a fresh snapshot (READ COMMITTED), so they
+	// see every claim and position another Subscriber committed before.
+	b := &pgx.Batch{}
 	if finished != 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, finished, s.cfg.Owner); err != nil {
-			return nil, err
-		}
+		b.Queue(`DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, finished, s.cfg.Owner)
 	}
+	var position int64
+	b.Queue(`SELECT position FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2 FOR UPDATE`,
+		topic, s.cfg.ConsumerGroup).QueryRow(func(r pgx.Row) error { return r.Scan(&position) })
+	var busy bool
 	if !s.cfg.Shared {
-		// One claim at a time per group: the group's position row is the
-		// lock, and a live claim of another Subscriber means wait.
-		var busy bool
-		err := tx.QueryRow(ctx, `
-			SELECT EXISTS (SELECT 1 FROM tributary_claims WHERE topic = $1 AND consumer_group = $2 AND expires_at >= now())
-			FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2 FOR UPDATE`,
-			topic, s.cfg.ConsumerGroup).Scan(&busy)
-		if err != nil {
-			return nil, err
-		}
-		if busy {
-			return nil, tx.Commit(ctx)
-		}
+		// One claim at a time per group: a live claim of another
+		// Subscriber means wait.
+		b.Queue(`SELECT EXISTS (SELECT 1 FROM tributary_claims WHERE topic = $1 AND consumer_group = $2 AND expires_at >= now())`,
+			topic, s.cfg.ConsumerGroup).QueryRow(func(r pgx.Row) error { return r.Scan(&busy) })
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	if busy {
+		return nil, tx.Commit(ctx)
 	}
 	c, err := s.takeExpired(ctx, tx, topic)
 	if err == nil && c == nil {
-		c, err = s.takeNext(ctx, tx, topic)
+		c, err = s.takeNext(ctx, tx, topic, position)
 	}
 	if err != nil {
 		return nil, err
@@ -313,14 +316,13 @@ func (s *Subscriber) takeExpired(ctx context.Context, tx pgx.Tx, topic string) (
 	return c, nil
 }
 
-// takeNext claims the next BatchSize messages past the group's position.
-func (s *Subscriber) takeNext(ctx context.Context, tx pgx.Tx, topic string) (*claim, error) {
+// takeNext claims the next BatchSize messages past the group's position
+// (read under the group's lock).
+func (s *Subscriber) takeNext(ctx context.Context, tx pgx.Tx, topic string, position int64) (*claim, error) {
 	rows, err := tx.Query(ctx, `
-		SELECT m."offset", m.uuid, m.payload, m.metadata
-		FROM tributary_messages m,
-			(SELECT position FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2 FOR UPDATE) g
-		WHERE m.topic = $1 AND m."offset" > g.position
-		ORDER BY m."offset" LIMIT $3`, topic, s.cfg.ConsumerGroup, s.cfg.BatchSize)
+		SELECT "offset", uuid, payload, metadata FROM tributary_messages
+		WHERE topic = $1 AND "offset" > $2
+		ORDER BY "offset" LIMIT $3`, topic, position, s.cfg.BatchSize)
 	if err != nil {
 		return nil, err
 	}
