@@ -171,6 +171,7 @@ func TestHTTPSinkClassifiesResponses(t *testing.T) {
 			"p", "s", pool, nil)
 		msg := tributary.NewEventMessage("ev-"+string(rune('a'+i)), []byte(`{}`))
 		err := sink.Publish("s", msg)
+		_ = sink.Close() // the delivery log is written behind the delivery; Close flushes it
 		if (err == nil) != (c.outcome == webhook.OutcomeSuccess) || middleware.IsPermanent(err) != c.permanent {
 			t.Errorf("%s: err %v", c.url, err)
 		}
