@@ -109,7 +109,7 @@ pg_psql() {
   local psql
   psql=$(command -v psql || true)
   [ -n "$psql" ] || psql=$(pg_bindir)/psql
-  "$psql" -X -q -h 127.0.0.1 -p "$1" -U postgres -d "$2" -v ON_ERROR_STOP=1 -Atc "$3"
+  "$psql" -X -q -w -h 127.0.0.1 -p "$1" -U postgres -d "$2" -v ON_ERROR_STOP=1 -Atc "$3" # -w: never ask for a password
 }
 
 # pg_ensure_database PORT NAME creates database NAME if it is missing.

@@ -41,7 +41,7 @@ func privateCluster(t *testing.T) (url, dataDir string) {
 		defer cancel()
 		// `env`, as Taskfile.yml uses it: the exports, evaluated by a shell.
 		cmd := exec.CommandContext(ctx, "bash", "-c",
-			`eval "$(./scripts/test-postgres.sh `+arg+`)" && printf '%s\n%s\n' "$TRIBUTARY_TEST_DATABASE_URL" "$TRIBUTARY_TEST_PGDATA"`)
+			`exports=$(./scripts/test-postgres.sh `+arg+`) && eval "$exports" && printf '%s\n%s\n' "$TRIBUTARY_TEST_DATABASE_URL" "$TRIBUTARY_TEST_PGDATA"`)
 		cmd.Dir = filepath.Join("..", "..")
 		cmd.Env = append(os.Environ(), "TRIBUTARY_PG_SCRATCH="+scratch, "TRIBUTARY_TEST_DATABASE_URL=",
 			"TRIBUTARY_TEST_PGDATA=", "TRIBUTARY_TEST_PG_MAX_CONNECTIONS=20")
