@@ -78,8 +78,10 @@ pg_cluster_start() {
       cat "$run/initdb.log" >&2
       return 1
     }
-    echo "include_if_exists = 'tributary.conf'" | as_pg tee -a "$datadir/postgresql.conf" >/dev/null
   fi
+  # Also for a cluster that an older version of these scripts made.
+  grep -qx "include_if_exists = 'tributary.conf'" "$datadir/postgresql.conf" ||
+    echo "include_if_exists = 'tributary.conf'" | as_pg tee -a "$datadir/postgresql.conf" >/dev/null
   # A throwaway cluster: durability is not wanted, speed is.
   as_pg tee "$datadir/tributary.conf" >/dev/null <<CONF
 port = $port
