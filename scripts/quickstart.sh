@@ -2,79 +2,83 @@
 # The newcomer path (`task run`): a database, migrations, the simulators and
 # the quickstart pipeline, with deliveries printed as they reach the receiver.
 #
-#   DATABASE_URL set   → use that database.
-#   otherwise          → a throwaway PostgreSQL cluster in ./.data/pg on a free
-#                        loopback port, from the machine's PostgreSQL binaries
-#                        (/usr/lib/postgresql/*/bin), stopped again on exit.
+# The database, the first of these that works:
+#   1. DATABASE_URL, when set;
+#   2. the PostgreSQL answering on 127.0.0.1:5432 (QUICKSTART_PG_PORT), as the
+#      postgres user: its own database tributary_quickstart, created if missing;
+#   3. a throwaway cluster from the machine's PostgreSQL binaries
+#      (/usr/lib/postgresql/*/bin) on a free loopback port, stopped again on
+#      exit, its data kept in ./.data/pg, or, as root in a folder the postgres
+#      user cannot enter (under /root, a `mktemp -d`), in
+#      /var/tmp/tributary-<uid>-<hash>/quickstart-pg.
 #
-# QUICKSTART_SECONDS=N stops everything after N seconds (for CI); Ctrl-C otherwise.
+# QUICKSTART_SECONDS=N stops everything after N seconds (for CI); Ctrl-C
+# otherwise, which is the normal way out and exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 data=$root/.data
 mkdir -p "$data" "$root/bin"
+. scripts/pgcluster.sh
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local p=$1
-  while ! port_free "$p"; do p=$((p + 1)); done
-  echo "$p"
+pids=()
+pg_datadir=""
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$pg_datadir" ]; then
+    say "stopping the throwaway PostgreSQL cluster (its data stays in $pg_datadir)"
+    pg_cluster_stop "$pg_datadir" || true
+  fi
 }
+trap cleanup EXIT
+# Ctrl-C is how the quickstart is meant to end: a success, not an error for
+# `task` to report.
+trap 'exit 0' INT TERM
 
 say "building tributary"
 go build -o "$root/bin/tributary" ./cmd/tributary
 tributary=$root/bin/tributary
 
-pids=()
-pg_started=""
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "$pg_started" ]; then
-    say "stopping the local PostgreSQL cluster (data stays in .data/pg)"
-    as_pg "$pgbin/pg_ctl" -D "$data/pg" -m fast -w stop >/dev/null || true
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+local_port=${QUICKSTART_PG_PORT:-5432}
+no_database() {
+  cat >&2 <<EOM
 
-# as_pg runs a PostgreSQL server binary: initdb and postgres refuse to run as
-# root, so as root they run as the postgres user (which owns .data/pg).
-as_pg() {
-  if [ "$(id -u)" = 0 ]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
+No PostgreSQL for the quickstart: $1
+Any one of these makes \`task run\` work:
+  - DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable naming a database you may use;
+  - a PostgreSQL on 127.0.0.1:$local_port that lets the postgres user in without a password
+    (Debian/Ubuntu: apt-get install -y postgresql && pg_ctlcluster <version> main start);
+  - the PostgreSQL server binaries in /usr/lib/postgresql/*/bin (apt-get install -y postgresql),
+    and, as root, a postgres user, for a throwaway cluster of the quickstart's own.
+EOM
+  exit 1
 }
 
-if [ -z "${DATABASE_URL:-}" ]; then
-  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
-  if [ -z "$pgbin" ] || [ ! -x "$pgbin/initdb" ]; then
-    echo "No DATABASE_URL and no PostgreSQL binaries in /usr/lib/postgresql/*/bin." >&2
-    echo "Install PostgreSQL (e.g. apt-get install -y postgresql) or set DATABASE_URL." >&2
-    exit 1
+if [ -n "${DATABASE_URL:-}" ]; then
+  say "using DATABASE_URL"
+elif ! port_free "$local_port" && pg_ensure_database "$local_port" tributary_quickstart 2>"$data/local-pg.err"; then
+  say "using the PostgreSQL on 127.0.0.1:$local_port (database tributary_quickstart)"
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$local_port/tributary_quickstart?sslmode=disable"
+else
+  if ! port_free "$local_port"; then
+    say "127.0.0.1:$local_port answers but cannot be used: $(head -c 300 "$data/local-pg.err")"
   fi
+  pg_bindir >/dev/null || no_database "no DATABASE_URL, nothing usable on 127.0.0.1:$local_port, no /usr/lib/postgresql/*/bin."
   if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
-    echo "Running as root without a postgres user: set DATABASE_URL or create the user." >&2
-    exit 1
+    no_database "running as root without a postgres user to own a throwaway cluster."
   fi
-  mkdir -p "$data/pg" "$data/run"
-  [ "$(id -u)" = 0 ] && chown postgres "$data/pg" "$data/run" && chmod 700 "$data/pg"
-  if [ ! -f "$data/pg/PG_VERSION" ]; then
-    say "creating a throwaway PostgreSQL cluster in .data/pg ($pgbin)"
-    as_pg "$pgbin/initdb" -D "$data/pg" -U postgres --auth=trust -E UTF8 --no-sync >"$data/initdb.log"
+  pg_datadir=$data/pg
+  if ! pg_can_use "$pg_datadir" 2>/dev/null; then
+    # As root in a folder the postgres user cannot enter.
+    pg_datadir=$(pg_scratch_dir quickstart-pg)
   fi
   port=$(free_port 55432)
-  say "starting PostgreSQL on 127.0.0.1:$port"
-  as_pg "$pgbin/pg_ctl" -D "$data/pg" -l "$data/run/postgres.log" -w -t 60 start \
-    -o "-p $port -c listen_addresses=127.0.0.1 -k $data/run -c max_connections=200 -c fsync=off" >/dev/null
-  pg_started=1
+  say "starting a throwaway PostgreSQL cluster on 127.0.0.1:$port (data in $pg_datadir)"
+  pg_cluster_start "$pg_datadir" "$port" 200 || no_database "the throwaway cluster in $pg_datadir did not start (see above)."
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
-else
-  say "using DATABASE_URL"
 fi
 
 say "applying migrations"
@@ -111,7 +115,8 @@ cat >&2 <<EOM
 EOM
 
 if [ -n "${QUICKSTART_SECONDS:-}" ]; then
-  sleep "$QUICKSTART_SECONDS"
+  sleep "$QUICKSTART_SECONDS" &
+  wait $! # in `wait`, a Ctrl-C runs the trap at once
   exit 0
 fi
 wait -n "${pids[@]}"

@@ -3,13 +3,19 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
 )
@@ -119,32 +125,225 @@ func TestQuickstartFileEndToEnd(t *testing.T) {
 	}
 }
 
-// TestQuickstartScript runs scripts/quickstart.sh (with DATABASE_URL, so it
-// skips starting a cluster) for a few seconds and sees deliveries from the
-// event log (whose first events need a poll or two) and a batch feed printed.
+// TestQuickstartScript runs scripts/quickstart.sh (`task run`) with each of
+// its databases in turn and sees deliveries from the event log (whose first
+// events need a poll or two), the socket panel and a batch feed printed:
+//   - DATABASE_URL;
+//   - a PostgreSQL answering on the local port (QUICKSTART_PG_PORT, 5432 by
+//     default), in a database of the quickstart's own;
+//   - a throwaway cluster, run as root from a copy of the checkout in a
+//     `mktemp -d` folder, which the postgres user cannot enter; this run is
+//     ended as a user ends it, with Ctrl-C (SIGINT to its process group),
+//     and must exit 0 and stop its cluster.
+//
+// The cases run one after the other: each script picks the first free ports
+// from the same defaults.
 func TestQuickstartScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the quickstart script")
 	}
 	t.Parallel()
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("DATABASE_URL", func(t *testing.T) {
+		out := runQuickstart(t, repo, "DATABASE_URL="+pgtest.NewDatabase(t), "QUICKSTART_SECONDS=10")
+		checkQuickstartOutput(t, out, "using DATABASE_URL")
+	})
+
+	t.Run("local server", func(t *testing.T) {
+		pgtest.RequireOwnServer(t) // it creates a database of a fixed name
+		u, err := url.Parse(pgtest.AdminURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dropQuickstartDB := func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, err := pgx.Connect(ctx, pgtest.AdminURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close(ctx)
+			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS tributary_quickstart WITH (FORCE)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dropQuickstartDB()
+		t.Cleanup(dropQuickstartDB)
+		out := runQuickstart(t, repo, "DATABASE_URL=", "QUICKSTART_PG_PORT="+u.Port(), "QUICKSTART_SECONDS=10")
+		checkQuickstartOutput(t, out, "using the PostgreSQL on 127.0.0.1:"+u.Port()+" (database tributary_quickstart)")
+	})
+
+	t.Run("throwaway cluster as root, Ctrl-C", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("the case of a root user in a folder the postgres user cannot enter")
+		}
+		if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(m) == 0 {
+			if os.Getenv("TRIBUTARY_REQUIRE_PEERS") == "1" {
+				t.Fatal("no /usr/lib/postgresql/*/bin/initdb: apt-get install -y postgresql")
+			}
+			t.Skip("no PostgreSQL binaries for a throwaway cluster")
+		}
+		// os.MkdirTemp makes the folder mode 700, as `mktemp -d` does.
+		clone, err := os.MkdirTemp("", "quickstart-clone-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(clone) })
+		copyCheckout(t, repo, clone)
+		// The script's fallback place for the cluster, /var/tmp, made private to this test.
+		scratch, err := os.MkdirTemp("/var/tmp", "quickstart-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(scratch) })
+		if err := os.Chmod(scratch, 0o755); err != nil {
+			t.Fatal(err)
+		}
+
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "./scripts/quickstart.sh")
+		cmd.Dir = clone
+		cmd.Env = append(os.Environ(), "DATABASE_URL=", "QUICKSTART_SECONDS=",
+			"QUICKSTART_PG_PORT="+closedPort(t), "TRIBUTARY_PG_SCRATCH="+scratch)
+		// Its own process group, as a shell gives a foreground job: Ctrl-C reaches all of it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		var out lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		deadline := time.After(4 * time.Minute)
+		for !hasAll(out.String(), "source=eventlog", "source=journey", "source=panel") {
+			select {
+			case err := <-done:
+				t.Fatalf("quickstart.sh ended before deliveries arrived: %v\n%s", err, out.String())
+			case <-deadline:
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				t.Fatalf("no deliveries from every source within 4 minutes:\n%s", out.String())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("quickstart.sh after Ctrl-C: %v, want exit 0\n%s", err, out.String())
+			}
+		case <-time.After(time.Minute):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("quickstart.sh did not end within a minute of Ctrl-C:\n%s", out.String())
+		}
+		checkQuickstartOutput(t, out.String(), "starting a throwaway PostgreSQL cluster",
+			"data in "+scratch+"/", "stopping the throwaway PostgreSQL cluster")
+		if strings.Contains(out.String(), "Permission denied") {
+			t.Fatalf("quickstart output has \"Permission denied\":\n%s", out.String())
+		}
+		pids, _ := filepath.Glob(filepath.Join(scratch, "*", "quickstart-pg", "postmaster.pid"))
+		if len(pids) != 0 {
+			t.Fatalf("the throwaway cluster still runs after Ctrl-C: %v", pids)
+		}
+	})
+}
+
+// runQuickstart runs scripts/quickstart.sh in dir with env added and returns
+// its output; it must exit 0.
+func runQuickstart(t *testing.T, dir string, env ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "./scripts/quickstart.sh")
-	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+pgtest.NewDatabase(t), "QUICKSTART_SECONDS=10")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("quickstart.sh: %v\n%s", err, out)
 	}
-	for _, want := range []string{"applying migrations", "admin page", "receiver #1 ", "source=eventlog", "source=panel", "source=journey", "signature=valid"} {
-		if !strings.Contains(string(out), want) {
-			t.Fatalf("quickstart output lacks %q:\n%s", want, out)
+	return string(out)
+}
+
+// checkQuickstartOutput checks that the receiver printed signed deliveries
+// from the event log, the socket panel and a batch feed, and each of want.
+func checkQuickstartOutput(t *testing.T, out string, want ...string) {
+	t.Helper()
+	want = append(want, "applying migrations", "admin page", "receiver #1 ", "source=eventlog", "source=panel",
+		"source=journey", "signature=valid")
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Fatalf("quickstart output lacks %q:\n%s", w, out)
 		}
 	}
 	for _, bad := range []string{"signature=invalid", "signature=unsigned", " 401 ", "DUPLICATE"} {
-		if strings.Contains(string(out), bad) {
+		if strings.Contains(out, bad) {
 			t.Fatalf("quickstart output has %q:\n%s", bad, out)
 		}
+	}
+}
+
+func hasAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// closedPort is a loopback port nothing listens on (just closed).
+func closedPort(t *testing.T) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(freeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// copyCheckout copies what building and running the quickstart needs:
+// the checkout without .git, node_modules, .data and bin.
+func copyCheckout(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		switch d.Name() {
+		case ".git", "node_modules", ".data", "bin":
+			if d.IsDir() && rel != "." {
+				return filepath.SkipDir
+			}
+		}
+		target := filepath.Join(to, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case info.Mode().IsRegular():
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, b, info.Mode().Perm())
+		}
+		return nil // sockets, links: nothing the build needs
+	})
+	if err != nil {
+		t.Fatalf("copy the checkout: %v", err)
 	}
 }
 

@@ -5,18 +5,26 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
 	"strconv"
 )
 
 // eventFields reads the event id and type from the top level of a JSON body.
 // A string or number id counts; anything else (absent, object, null) does
-// not, and the caller falls back to a hash of the body.
+// not, and the caller falls back to a hash of the body. So does a body that
+// is not JSON at all, such as an object followed by more bytes: its id would
+// be a guess.
 func eventFields(body []byte, idField, typeField string) (id, typ string) {
 	var top map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&top); err != nil {
 		// Not an object: valid JSON of another shape carries no id.
+		return "", ""
+	}
+	// A Decoder stops after the first value; the body must hold nothing else.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return "", ""
 	}
 	return scalar(top[idField]), scalar(top[typeField])

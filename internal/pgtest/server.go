@@ -1,0 +1,119 @@
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RestartServer restarts the PostgreSQL server at AdminURL (`pg_ctl restart
+// -m fast`) and returns once it accepts connections again: every open
+// connection to it breaks, as in a database failover.
+//
+// Tests may only do this to a server they own: the cluster that
+// scripts/test-postgres.sh starts for `task test` and CI, which it names in
+// TRIBUTARY_TEST_PGDATA. Without it the test is skipped, or fails under
+// TRIBUTARY_REQUIRE_PEERS=1 (CI), where skipping would prove nothing.
+//
+// The restart breaks the connections of every test using the server at that
+// moment, those of other packages too; callers must tolerate that in what
+// they assert about others' traffic, and their own test must not run in
+// parallel with tests of its package that cannot.
+func RestartServer(t testing.TB) {
+	t.Helper()
+	dataDir := RequireOwnServer(t)
+	out, err := pgCtl(dataDir, "restart", "-m", "fast", "-w", "-t", "60", "-l", logFile(dataDir))
+	if err != nil {
+		t.Fatalf("pgtest: restart the tests' PostgreSQL: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		c, err := pgx.Connect(ctx, AdminURL())
+		if err == nil {
+			_ = c.Close(ctx)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("pgtest: PostgreSQL did not come back after the restart: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// RequireOwnServer returns the data directory of the server at AdminURL when
+// the tests own it: TRIBUTARY_TEST_PGDATA, once it is sure that the server
+// running there is the one AdminURL names. Otherwise it skips t, or fails it
+// under TRIBUTARY_REQUIRE_PEERS=1. Tests that do to the server what only its
+// owner may (restart it, create fixed-name databases) call it first.
+func RequireOwnServer(t testing.TB) string {
+	t.Helper()
+	notOwn := func(format string, args ...any) {
+		t.Helper()
+		msg := "pgtest: the test needs the tests' own PostgreSQL cluster " +
+			"(scripts/test-postgres.sh, used by `task test`): " + fmt.Sprintf(format, args...)
+		if os.Getenv("TRIBUTARY_REQUIRE_PEERS") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	dataDir := os.Getenv("TRIBUTARY_TEST_PGDATA")
+	if dataDir == "" {
+		notOwn("TRIBUTARY_TEST_PGDATA is not set")
+	}
+	// postmaster.pid: pid, data directory, start time, port, socket dir, listen address, ...
+	pid, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		notOwn("no server runs in TRIBUTARY_TEST_PGDATA=%s: %v", dataDir, err)
+	}
+	lines := strings.Split(string(pid), "\n")
+	u, err := url.Parse(AdminURL())
+	if err != nil || len(lines) < 4 || strings.TrimSpace(lines[3]) != u.Port() {
+		notOwn("the server in TRIBUTARY_TEST_PGDATA=%s is not the one TRIBUTARY_TEST_DATABASE_URL names", dataDir)
+	}
+	return dataDir
+}
+
+// pgCtl runs the cluster's own pg_ctl as the owner of dataDir (PostgreSQL
+// refuses to run as root: as root, the script gives the cluster to the
+// postgres user).
+func pgCtl(dataDir string, args ...string) ([]byte, error) {
+	pgCtl := "pg_ctl"
+	if v, err := os.ReadFile(filepath.Join(dataDir, "PG_VERSION")); err == nil {
+		bin := filepath.Join("/usr/lib/postgresql", strings.TrimSpace(string(v)), "bin", "pg_ctl")
+		if _, err := os.Stat(bin); err == nil {
+			pgCtl = bin
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, pgCtl, append([]string{"-D", dataDir}, args...)...)
+	if err := runAsOwner(cmd, dataDir); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// The server pg_ctl starts writes to its log file, but should it keep
+	// our pipe open, do not wait for it.
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+// logFile is where scripts/test-postgres.sh has the server log.
+func logFile(dataDir string) string {
+	if _, err := os.Stat(dataDir + ".run"); err == nil {
+		return filepath.Join(dataDir+".run", "postgres.log")
+	}
+	return filepath.Join(dataDir, "postgres.log")
+}
