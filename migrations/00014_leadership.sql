@@ -8,7 +8,11 @@ CREATE TABLE IF NOT EXISTS tributary_instances (
     pid          INTEGER     NOT NULL,
     started_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
     heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    expires_at   TIMESTAMPTZ NOT NULL
+    expires_at   TIMESTAMPTZ NOT NULL,
+    -- leases it competes for: the share is counted among the instances
+    -- competing for the same sources (one database may serve several
+    -- pipeline files).
+    leases       TEXT[]      NOT NULL DEFAULT '{}'
 );
 
 -- Leases: one row per source (name "pipeline/source"); the owner runs the

@@ -131,6 +131,8 @@ type Elector struct {
 	wake chan struct{}
 	// announced is set once the instance told the others it joined.
 	announced bool
+	// resigned is when this instance last handed each lease over.
+	resigned map[string]time.Time
 }
 
 type held struct {
@@ -147,7 +149,7 @@ func New(cfg Config) (*Elector, error) {
 	}
 	cfg.Names = slices.Clone(cfg.Names)
 	sort.Strings(cfg.Names)
-	return &Elector{cfg: cfg, held: map[string]*held{}, wake: make(chan struct{}, 1)}, nil
+	return &Elector{cfg: cfg, held: map[string]*held{}, resigned: map[string]time.Time{}, wake: make(chan struct{}, 1)}, nil
 }
 
 // Instance is this instance's id.
@@ -300,10 +302,10 @@ func (e *Elector) step(ctx context.Context) {
 // renew heartbeats the instance and extends the leases still held.
 func (e *Elector) renew(ctx context.Context) error {
 	secs := e.cfg.TTL.Seconds()
-	if _, err := e.cfg.Pool.Exec(ctx, `INSERT INTO tributary_instances (id, host, pid, expires_at)
-		VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+	if _, err := e.cfg.Pool.Exec(ctx, `INSERT INTO tributary_instances (id, host, pid, expires_at, leases)
+		VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
 		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), expires_at = excluded.expires_at`,
-		e.cfg.Instance, e.cfg.Host, os.Getpid(), secs); err != nil {
+		e.cfg.Instance, e.cfg.Host, os.Getpid(), secs, e.cfg.Names); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
 	if !e.announced {
@@ -338,12 +340,12 @@ func (e *Elector) renew(ctx context.Context) error {
 	return nil
 }
 
-// loads returns how many instances are live and how many leases each live
-// owner holds (live instances holding none included, as 0).
+// loads returns how many live instances compete for this instance's leases
+// and how many of them each holds (those holding none included, as 0).
 func (e *Elector) loads(ctx context.Context) (int, map[string]int, error) {
 	rows, err := e.cfg.Pool.Query(ctx, `SELECT i.id, count(l.name) FROM tributary_instances i
 		LEFT JOIN tributary_leases l ON l.owner = i.id AND l.expires_at > now() AND l.name = ANY($1)
-		WHERE i.expires_at > now() GROUP BY i.id`, e.cfg.Names)
+		WHERE i.expires_at > now() AND i.leases && $1 GROUP BY i.id`, e.cfg.Names)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -367,8 +369,9 @@ func (e *Elector) loads(ctx context.Context) (int, map[string]int, error) {
 
 // balance keeps this instance at its share: at most ceil(names/live), and
 // not two above the least loaded live instance. It resigns at most one lease
-// a step (so that the instances converge without flapping) and acquires
-// free leases only while it is among the least loaded.
+// a step (so that the instances converge without flapping), acquires free
+// leases while below its share, and does not take back a lease it resigned
+// within the last TTL while a less loaded instance could take it.
 func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) {
 	total := len(e.cfg.Names)
 	if total == 0 {
@@ -395,7 +398,7 @@ func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) 
 		e.resign(resign)
 		return
 	}
-	if mine > least || mine >= share {
+	if mine >= share {
 		return
 	}
 	for _, name := range e.cfg.Names {
@@ -404,8 +407,9 @@ func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) 
 		}
 		e.mu.Lock()
 		_, have := e.held[name]
+		recent := time.Since(e.resigned[name]) < e.cfg.TTL && mine > least
 		e.mu.Unlock()
-		if have {
+		if have || recent {
 			continue
 		}
 		ok, err := e.acquire(ctx, name)
@@ -505,6 +509,7 @@ func (e *Elector) resign(name string) {
 		return
 	}
 	h.resigning = true
+	e.resigned[name] = time.Now()
 	e.mu.Unlock()
 	e.cfg.Logger.Info("Handing a source to a less loaded instance", watermill.LogFields{"lease": name, "instance": e.cfg.Instance})
 	e.cfg.Stop(name)
