@@ -298,7 +298,7 @@ func checkDelivered(t *testing.T, base string, since time.Time, accepted []strin
 				if !in {
 					want[e.ID] = kind
 				}
-			default:
+			case "journey", "screening": // the feeds multi.yaml reads
 				want[e.ID] = kind
 			}
 		}
@@ -321,6 +321,12 @@ func checkDelivered(t *testing.T, base string, since time.Time, accepted []strin
 		if time.Now().After(deadline) {
 			slices.Sort(missing)
 			t.Fatalf("%d of %d offered events never reached the receiver: %v\n%s", len(missing), len(want), missing, logs())
+		}
+	}
+	// Every id offered until now (the ledger grew while we waited).
+	for _, es := range getSent(t, base) {
+		for _, e := range es {
+			known[e.ID] = true
 		}
 	}
 	seen := map[string]int{}
@@ -490,7 +496,8 @@ func TestMultiInstanceRollingRestart(t *testing.T) {
 	if repeats > 0 {
 		t.Errorf("%d events delivered more than once over rolling restarts", repeats)
 	}
-	rep := checkReaders(t, base, ttl)
+	// A clean hand-over is bounded like a failover; it is usually faster.
+	rep := checkReaders(t, base, ttl+ttl/3)
 	t.Logf("6 rolling restarts: %d events delivered once each; event log: %d handovers, longest unread %dms; socket: %d handovers, longest unconnected %dms",
 		offered, rep["eventlog"].Handovers, rep["eventlog"].MaxGapMS, rep["socketio"].Handovers, rep["socketio"].MaxGapMS)
 	for i := range 3 {
