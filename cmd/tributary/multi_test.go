@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -103,7 +104,8 @@ func ownCluster(t *testing.T) (*pgCluster, string) {
 
 func (c *pgCluster) restart(t *testing.T) {
 	t.Helper()
-	c.run(t, "pg_ctl", "-D", c.data, "-m", "fast", "-w", "restart")
+	// -l: the server must not inherit our output pipe (run would wait for it).
+	c.run(t, "pg_ctl", "-D", c.data, "-l", filepath.Join(c.dir, "log"), "-m", "fast", "-w", "restart")
 }
 
 // readersReport is GET /simulator/readers.
@@ -189,6 +191,7 @@ type fleet struct {
 	ttl      time.Duration
 	inAddrs  []string
 	procs    []*started
+	metrics  []string
 	restarts []int
 }
 
@@ -197,6 +200,7 @@ func newFleet(t *testing.T, env []string, file string, n int, ttl time.Duration)
 	for range n {
 		f.inAddrs = append(f.inAddrs, freeAddr(t))
 		f.procs = append(f.procs, nil)
+		f.metrics = append(f.metrics, "")
 		f.restarts = append(f.restarts, 0)
 	}
 	return f
@@ -206,7 +210,8 @@ func (f *fleet) start(i int) {
 	f.restarts[i]++
 	id := fmt.Sprintf("i%d-r%d", i, f.restarts[i])
 	env := append(slices.Clone(f.env), "TRIBUTARY_INSTANCE_ID="+id, "WEBHOOKIN_LISTEN="+f.inAddrs[i])
-	f.procs[i] = start(f.t, env, "run", "-c", f.file, "--metrics-addr", freeAddr(f.t), "--lease-ttl", f.ttl.String())
+	f.metrics[i] = freeAddr(f.t)
+	f.procs[i] = start(f.t, env, "run", "-c", f.file, "--metrics-addr", f.metrics[i], "--lease-ttl", f.ttl.String())
 }
 
 func (f *fleet) kill(i int) {
@@ -323,14 +328,16 @@ func checkDelivered(t *testing.T, base string, since time.Time, accepted []strin
 			t.Fatalf("%d of %d offered events never reached the receiver: %v\n%s", len(missing), len(want), missing, logs())
 		}
 	}
-	// Every id offered until now (the ledger grew while we waited).
+	// Every id offered until now (the ledger grew while we waited), read
+	// after what was received.
+	received := getReceivedQuickstart(t, base)
 	for _, es := range getSent(t, base) {
 		for _, e := range es {
 			known[e.ID] = true
 		}
 	}
 	seen := map[string]int{}
-	for _, r := range getReceivedQuickstart(t, base) {
+	for _, r := range received {
 		if r.Status != 200 || r.Signature != "valid" {
 			t.Fatalf("receiver refused a delivery: %+v", r)
 		}
@@ -498,9 +505,74 @@ func TestMultiInstanceRollingRestart(t *testing.T) {
 	}
 	// A clean hand-over is bounded like a failover; it is usually faster.
 	rep := checkReaders(t, base, ttl+ttl/3)
+	checkLeaders(t, env, f)
 	t.Logf("6 rolling restarts: %d events delivered once each; event log: %d handovers, longest unread %dms; socket: %d handovers, longest unconnected %dms",
 		offered, rep["eventlog"].Handovers, rep["eventlog"].MaxGapMS, rep["socketio"].Handovers, rep["socketio"].MaxGapMS)
 	for i := range 3 {
 		f.procs[i].stop(t)
+	}
+}
+
+// checkLeaders asks `tributary status` and every instance's /metrics who
+// leads each source: exactly one live instance per led source, the same
+// answer from both, and webhookin on every instance.
+func checkLeaders(t *testing.T, env []string, f *fleet) {
+	t.Helper()
+	var st struct {
+		Instances []struct {
+			ID    string   `json:"id"`
+			Live  bool     `json:"live"`
+			Leads []string `json:"leads"`
+		} `json:"instances"`
+		Sources []struct {
+			Source, Type, Leader string
+		} `json:"sources"`
+	}
+	r := runCLI(t, append(slices.Clone(env), "TRIBUTARY_INSTANCE_ID=-", "WEBHOOKIN_LISTEN=127.0.0.1:1"), "--json", "status", "-c", f.file)
+	if r.code != 0 {
+		t.Fatalf("status: %+v", r)
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, r.stdout)
+	}
+	live := 0
+	for _, in := range st.Instances {
+		if in.Live {
+			live++
+		}
+	}
+	if live != 3 {
+		t.Errorf("status shows %d live instances, want 3: %s", live, r.stdout)
+	}
+	leaders := map[string]string{} // source → instance, from /metrics
+	for i, addr := range f.metrics {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "tributary_source_leader{") && strings.HasSuffix(line, " 1") {
+				src := line[strings.Index(line, `source="`)+8:]
+				src = src[:strings.Index(src, `"`)]
+				if prev, ok := leaders[src]; ok {
+					t.Errorf("source %s has leader gauge 1 on two instances (%s and %d)", src, prev, i)
+				}
+				leaders[src] = fmt.Sprint(i)
+			}
+		}
+	}
+	for _, s := range st.Sources {
+		switch {
+		case s.Type == "webhookin":
+			if s.Leader != "*" {
+				t.Errorf("status: webhookin %s led by %q, want every instance (*)", s.Source, s.Leader)
+			}
+		case s.Leader == "":
+			t.Errorf("status: source %s has no leader", s.Source)
+		case !strings.HasPrefix(s.Leader, "i"+leaders[s.Source]+"-"):
+			t.Errorf("status says %s leads %s, /metrics says instance %q", s.Leader, s.Source, leaders[s.Source])
+		}
 	}
 }

@@ -85,7 +85,7 @@ func NewEventLog(cfg EventLogConfig) *EventLog {
 	if cfg.Interval == 0 {
 		cfg.Interval = 2 * time.Second
 	}
-	l := &EventLog{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed))}
+	l := &EventLog{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), readers: readerLog{returnQuiet: 250 * time.Millisecond}}
 	now := cfg.Now()
 	for i := cfg.History; i > 0; i-- {
 		l.add(now.Add(-time.Duration(i) * time.Hour / time.Duration(cfg.History)))

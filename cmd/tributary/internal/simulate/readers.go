@@ -28,8 +28,15 @@ type Readers struct {
 	Violations []string `json:"violations"`
 }
 
-// readerLog watches the instances reading one provider.
+// readerLog watches the instances reading one provider. Two instances
+// reading at once (overlapping requests or connections) is a violation.
+// With returnQuiet set, so is an instance reading again within returnQuiet
+// of another instance's read after that one had taken over: two pollers
+// that never overlap still alternate like that, while a lease handed back
+// takes longer (the source stops on one instance, then starts on the other).
 type readerLog struct {
+	returnQuiet time.Duration
+
 	mu         sync.Mutex
 	open       map[string]int
 	last       string
@@ -55,7 +62,7 @@ func (l *readerLog) enter(instance string) (leave func()) {
 			l.r.Violations = append(l.r.Violations, fmt.Sprintf("%s: %s read while %s was reading", now.Format(time.RFC3339Nano), instance, other))
 		}
 	}
-	if l.superseded[instance] {
+	if l.superseded[instance] && l.last != instance && now.Sub(l.lastSeen) < l.returnQuiet {
 		l.r.Violations = append(l.r.Violations, fmt.Sprintf("%s: %s read again after another instance took over", now.Format(time.RFC3339Nano), instance))
 	}
 	if l.last != "" && l.last != instance {
@@ -64,6 +71,9 @@ func (l *readerLog) enter(instance string) (leave func()) {
 		if l.open[l.last] == 0 {
 			l.r.MaxGapMS = max(l.r.MaxGapMS, now.Sub(l.lastSeen).Milliseconds())
 		}
+	}
+	if l.last != "" && l.last != instance {
+		delete(l.superseded, instance)
 	}
 	l.last, l.lastSeen = instance, now
 	l.open[instance]++
