@@ -34,9 +34,19 @@ type Pipeline struct {
 // Source is a Watermill Subscriber that reads a provider. A source must
 // redeliver what it hands on until it is acked: the router acks only once the
 // message is durably in the pipeline's topic.
+//
+// Give New (a factory) instead of Subscriber to let the router start and
+// stop the source while it runs: with Config.Leadership set, such a source
+// runs in one instance at a time among the instances sharing the database,
+// and a new Subscriber is built each time this instance becomes its leader
+// (most sources cannot subscribe again once closed). A source given only as
+// Subscriber runs in every instance (right for inbound webhooks, which every
+// instance serves). Without Leadership, New is called once at Run.
 type Source struct {
 	Name       string
 	Subscriber message.Subscriber
+	// New builds the source's Subscriber; see above.
+	New func() (message.Subscriber, error)
 	// Topic is passed to Subscriber.Subscribe; Name when empty.
 	Topic string
 }
@@ -146,8 +156,8 @@ func (p Pipeline) Validate() error {
 		if !namePattern.MatchString(s.Name) {
 			errs = append(errs, fmt.Errorf("pipeline %q: source name %q: want lower-case letters, digits, '-' and '_'", p.Name, s.Name))
 		}
-		if s.Subscriber == nil {
-			errs = append(errs, fmt.Errorf("pipeline %q: source %q has no Subscriber", p.Name, s.Name))
+		if s.Subscriber == nil && s.New == nil {
+			errs = append(errs, fmt.Errorf("pipeline %q: source %q has no Subscriber (nor New)", p.Name, s.Name))
 		}
 		if seen["source:"+s.Name] {
 			errs = append(errs, fmt.Errorf("pipeline %q: source %q named twice", p.Name, s.Name))

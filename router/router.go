@@ -13,6 +13,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary/router/leader"
 )
 
 // Config configures a Router.
@@ -26,6 +28,10 @@ type Config struct {
 	CloseTimeout time.Duration
 	// MaintenanceInterval is how often expired dedup keys are pruned; 1 min when zero.
 	MaintenanceInterval time.Duration
+	// Leadership, when set, runs each source that has a New factory in one
+	// instance at a time among the instances sharing the Postgres database
+	// (see Leadership). Nil: every source runs here.
+	Leadership *Leadership
 }
 
 func (c *Config) setDefaults() {
@@ -48,6 +54,14 @@ func (c Config) Validate() error {
 	if c.CloseTimeout < 0 || c.MaintenanceInterval < 0 {
 		return errors.New("router: durations must not be negative")
 	}
+	if c.Leadership != nil {
+		if _, ok := c.Backend.(*PostgresBackend); !ok {
+			return errors.New("router: Config.Leadership needs the Postgres backend (instances share the database)")
+		}
+		if c.Leadership.TTL != 0 && c.Leadership.TTL < time.Second {
+			return fmt.Errorf("router: Leadership.TTL %v is below 1s", c.Leadership.TTL)
+		}
+	}
 	return nil
 }
 
@@ -65,6 +79,12 @@ type Router struct {
 	work context.Context
 	// subscribers are every handler's subscriber, closed by stop.
 	subscribers []*closeOnce
+	// led are the sources leadership starts and stops; stopLed stops the
+	// election and waits until they are stopped and their leases released.
+	led     []*ledSource
+	stopLed func()
+	ledMu   sync.Mutex
+	elector *leader.Elector
 }
 
 // closeOnce lets stop close a subscriber before Watermill closes it again.
@@ -162,6 +182,19 @@ func (r *Router) Run(ctx context.Context) error {
 	r.work = work
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	defer stopMaintenance()
+	if len(r.led) > 0 {
+		// The election ends when Run begins to stop (stop waits for it).
+		ectx, stopElection := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopElection()
+		wait, err := r.startLeadership(ectx, r.led)
+		if err != nil {
+			return err
+		}
+		r.stopLed = func() {
+			stopElection()
+			wait()
+		}
+	}
 	go r.maintain(mctx)
 	go func() {
 		select {
@@ -196,6 +229,18 @@ func (r *Router) Run(ctx context.Context) error {
 
 func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 	for _, s := range p.Sources {
+		if s.New != nil && r.cfg.Leadership != nil {
+			r.led = append(r.led, &ledSource{r: r, p: p, s: s, name: LeaseName(p.Name, s.Name),
+				handler: r.ingestHandler(p, s, batcher), poke: make(chan struct{}, 1)})
+			continue
+		}
+		if s.Subscriber == nil {
+			sub, err := s.New()
+			if err != nil {
+				return fmt.Errorf("router: source %q: %w", s.Name, err)
+			}
+			s.Subscriber = sub
+		}
 		r.wm.AddConsumerHandler(
 			fmt.Sprintf("%s.ingest.%s", p.Name, s.Name),
 			s.Topic, r.track(s.Subscriber),
@@ -228,6 +273,13 @@ func (r *Router) stop(abandon context.CancelFunc) {
 	timer := time.AfterFunc(r.cfg.CloseTimeout, abandon)
 	defer timer.Stop()
 	var wg sync.WaitGroup
+	if r.stopLed != nil {
+		// Led sources stop (and hand on what they read) alongside the
+		// others; then their leases are released so that another instance
+		// takes them over at once.
+		wg.Add(1)
+		go func() { defer wg.Done(); r.stopLed() }()
+	}
 	for _, s := range r.subscribers {
 		wg.Add(1)
 		go func() {

@@ -30,7 +30,7 @@ var (
 )
 
 // binary builds cmd/tributary once per test run.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test builds and runs the binary")
@@ -58,7 +58,7 @@ type result struct {
 	stdout, stderr string
 }
 
-func runCLI(t *testing.T, env []string, args ...string) result {
+func runCLI(t testing.TB, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -101,7 +101,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func start(t *testing.T, env []string, args ...string) *started {
+func start(t testing.TB, env []string, args ...string) *started {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -116,7 +116,7 @@ func start(t *testing.T, env []string, args ...string) *started {
 }
 
 // stop sends SIGTERM and expects a clean exit (code 0) within 40 s.
-func (s *started) stop(t *testing.T) {
+func (s *started) stop(t testing.TB) {
 	if s.cmd.ProcessState != nil {
 		return
 	}
@@ -150,7 +150,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -64,6 +64,11 @@ var (
 	SourceUp = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tributary_source_up", Help: "1 when the source's last contact with its provider succeeded.",
 	}, []string{"source"})
+	// SourceLeader is 1 while this instance leads (runs) a source that
+	// several instances share, 0 while another instance (or none) does.
+	SourceLeader = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tributary_source_leader", Help: "1 while this instance leads the source (runs it), else 0.",
+	}, []string{"pipeline", "source", "instance"})
 	// SourceLastSuccess is the unix time of a source's last successful poll or frame.
 	SourceLastSuccess = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tributary_source_last_success_timestamp_seconds", Help: "Last successful contact with the provider.",

@@ -70,7 +70,7 @@ not migrated, 5 not found, 6 check failed, 7 not supported by the component type
 
 	root.AddCommand(
 		a.runCommand(), a.validateCommand(), a.routeCommand(), a.migrateCommand(), a.poisonCommand(),
-		a.deliveriesCommand(), a.endpointsCommand(), a.webhookCommand(), a.feedCommand(), a.simulateCommand(), a.typesCommand(), a.versionCommand(),
+		a.deliveriesCommand(), a.endpointsCommand(), a.statusCommand(), a.webhookCommand(), a.feedCommand(), a.simulateCommand(), a.typesCommand(), a.versionCommand(),
 	)
 	return root
 }
@@ -104,7 +104,8 @@ func (a *app) dbURL() (string, error) {
 	return u, nil
 }
 
-// openPool opens and pings the database; maxConns 0 keeps pgx's default.
+// openPool opens and pings the database with maxConns connections, unless
+// the URL sets pool_max_conns (which wins); maxConns 0 keeps pgx's default.
 func (a *app) openPool(ctx context.Context, maxConns int32) (*pgxpool.Pool, error) {
 	u, err := a.dbURL()
 	if err != nil {
@@ -114,7 +115,7 @@ func (a *app) openPool(ctx context.Context, maxConns int32) (*pgxpool.Pool, erro
 	if err != nil {
 		return nil, codef(ExitDatabase, "database URL: %v", redactErr(err, u))
 	}
-	if maxConns > 0 && cfg.MaxConns < maxConns {
+	if maxConns > 0 && !strings.Contains(u, "pool_max_conns") {
 		cfg.MaxConns = maxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

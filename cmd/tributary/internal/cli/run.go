@@ -11,8 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/spf13/cobra"
 
+	"github.com/tributary-dev/tributary/cmd/tributary/internal/components"
 	"github.com/tributary-dev/tributary/cmd/tributary/internal/config"
 	"github.com/tributary-dev/tributary/cmd/tributary/internal/ops"
 	"github.com/tributary-dev/tributary/migrations"
@@ -70,9 +72,9 @@ func (a *app) validateCommand() *cobra.Command {
 
 func (a *app) runCommand() *cobra.Command {
 	var (
-		file, adminAddr, adminToken, metricsAddr string
-		migrate, failFast                        bool
-		depthInterval                            time.Duration
+		file, adminAddr, adminToken, metricsAddr, instanceID string
+		migrate, failFast                                    bool
+		depthInterval, leaseTTL                              time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run -c pipeline.yaml",
@@ -88,7 +90,15 @@ requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).
 
 A source that stops for good (e.g. a batch feed whose feed id answers 404) is
 reported failed in /readyz, tributary_source_up and the admin page while the
-rest runs on; with --fail-fast, run stops and exits 8 instead.`,
+rest runs on; with --fail-fast, run stops and exits 8 instead.
+
+Several instances may run the same file on one database (for availability and
+rolling deploys): each source runs in exactly one instance at a time (its
+leader, holding a lease renewed every --lease-ttl/3), sources are spread over
+the instances, and when an instance dies another takes its sources over within
+--lease-ttl plus a third of it, from their checkpoints. Sinks share their
+consumer groups; inbound webhooks (webhookin) are served by every instance.
+See docs/deployment.md and ` + "`tributary status`" + `.`,
 		Args: cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
 			if adminToken == "" {
@@ -117,7 +127,14 @@ rest runs on; with --fail-fast, run stops and exits 8 instead.`,
 				}
 				return err
 			}
-			pool, err := a.openPool(ctx, 32)
+			if instanceID == "" {
+				instanceID = a.getenv("TRIBUTARY_INSTANCE_ID")
+			}
+			templates := make([]router.Pipeline, len(cfg.Pipelines))
+			for i, p := range cfg.Pipelines {
+				templates[i] = p.Template
+			}
+			pool, err := a.openPool(ctx, router.PoolSize(templates...))
 			if err != nil {
 				return startup(err)
 			}
@@ -139,10 +156,32 @@ rest runs on; with --fail-fast, run stops and exits 8 instead.`,
 			monitor := ops.NewSourceMonitor(logger)
 			for i, p := range pipelines {
 				for j, src := range p.Sources {
-					pipelines[i].Sources[j].Subscriber = monitor.Watch(p.Name, src.Name, cfg.Pipelines[i].SourceTypes[j].Type, src.Subscriber)
+					typ := cfg.Pipelines[i].SourceTypes[j].Type
+					if components.RunsOnEveryInstance(typ) {
+						pipelines[i].Sources[j].Subscriber = monitor.Watch(p.Name, src.Name, typ, src.Subscriber)
+						continue
+					}
+					// Led: built again each time this instance becomes the
+					// source's leader (a closed source cannot subscribe
+					// again); the one built above serves the first time.
+					first, cp, idx := src.Subscriber, cfg.Pipelines[i], j
+					pipelines[i].Sources[j].Subscriber = nil
+					pipelines[i].Sources[j].New = func() (message.Subscriber, error) {
+						sub := first
+						first = nil
+						if sub == nil {
+							built, err := cfg.BuildSource(cp, idx, pool, logger)
+							if err != nil {
+								return nil, err
+							}
+							sub = built.(message.Subscriber)
+						}
+						return monitor.Watch(cp.Template.Name, src.Name, typ, sub), nil
+					}
 				}
 			}
-			r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger}, pipelines...)
+			r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger,
+				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}}, pipelines...)
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
 			}
@@ -185,7 +224,7 @@ rest runs on; with --fail-fast, run stops and exits 8 instead.`,
 				}
 			}
 			if adminAddr != "" {
-				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor})
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor, Instance: r.InstanceID})
 				if err != nil {
 					return err
 				}
@@ -227,6 +266,8 @@ rest runs on; with --fail-fast, run stops and exits 8 instead.`,
 	f.BoolVar(&migrate, "migrate", false, "apply database migrations before starting")
 	f.BoolVar(&failFast, "fail-fast", false, "exit 8 when a source stops for good, instead of running on with it failed in /readyz")
 	f.DurationVar(&depthInterval, "depth-interval", 5*time.Second, "how often queue-depth gauges are refreshed")
+	f.StringVar(&instanceID, "instance-id", "", "this instance's id among those sharing the database (default $TRIBUTARY_INSTANCE_ID, else host-pid-random); unique per process")
+	f.DurationVar(&leaseTTL, "lease-ttl", 15*time.Second, "source lease TTL: a dead instance's sources are taken over within this plus a third of it (at least 1s)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }

@@ -166,3 +166,13 @@ func BuildSink(d Decoded, env Env) (message.Publisher, error) {
 	}
 	return v.(message.Publisher), nil
 }
+
+// everyInstance are the source types that every instance runs when several
+// share a database: they receive (inbound webhooks) rather than read a
+// provider, so running them twice reads nothing twice. Every other source
+// type runs in one instance at a time (router.Leadership).
+var everyInstance = map[string]bool{"webhookin": true}
+
+// RunsOnEveryInstance reports whether a source type runs in every instance
+// rather than in the one that leads it.
+func RunsOnEveryInstance(typ string) bool { return everyInstance[typ] }

@@ -20,8 +20,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tributary-dev/tributary/cmd/tributary/internal/components"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/router/leader"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -56,6 +58,9 @@ type AdminConfig struct {
 	// Sources, when set, marks the sources that stopped for good as failed,
 	// with their reason.
 	Sources *SourceMonitor
+	// Instance, when set, returns this instance's id (the page marks it
+	// among the instances sharing the database).
+	Instance func() string
 }
 
 // Admin serves the admin page: pipelines and their sources' state, queue
@@ -154,6 +159,11 @@ type sourceView struct {
 	Detail string
 	// Reason is why a failed source stopped for good.
 	Reason string
+	// Leader is the instance running the source ("" when none does now;
+	// webhookin runs on every instance); Here marks this instance.
+	Leader string
+	Here   bool
+	Shared bool
 }
 
 type pipelineView struct {
@@ -181,6 +191,8 @@ type pageData struct {
 	Flash      string
 	Errors     []string
 	Now        time.Time
+	Instances  []leader.Instance
+	Self       string
 }
 
 func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
@@ -188,11 +200,21 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	d := pageData{CSRF: a.csrfToken(), Flash: r.URL.Query().Get("flash"), Now: time.Now()}
 	states := a.sourceState()
+	if a.cfg.Instance != nil {
+		d.Self = a.cfg.Instance()
+	}
+	status, err := leader.ReadStatus(ctx, a.cfg.Pool)
+	if err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	d.Instances = status.Instances
 	for _, p := range a.cfg.Pipelines {
 		pv := pipelineView{Name: p.Name, Sinks: p.Sinks}
 		for _, s := range p.Sources {
 			st := states[s.Name]
-			sv := sourceView{ComponentInfo: s, Up: "unknown", LastSuccess: st.last, Detail: st.detail()}
+			sv := sourceView{ComponentInfo: s, Up: "unknown", LastSuccess: st.last, Detail: st.detail(),
+				Leader: status.Leader(router.LeaseName(p.Name, s.Name)), Shared: components.RunsOnEveryInstance(s.Type)}
+			sv.Here = sv.Leader != "" && sv.Leader == d.Self
 			if st.hasUp {
 				sv.Up = map[bool]string{true: "up", false: "down"}[st.up == 1]
 			}

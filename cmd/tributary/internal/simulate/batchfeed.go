@@ -150,6 +150,15 @@ func (b *BatchFeed) add(feed string, n int) []feedfake.Notification {
 // Sent implements ledger: every notification queued, per feed.
 func (b *BatchFeed) Sent() map[string][]Sent { return b.sent.snapshot() }
 
+// Readers implements readerSource: a batch completed twice is a violation.
+func (b *BatchFeed) Readers() map[string]Readers {
+	out := map[string]Readers{}
+	for _, k := range feedEvents {
+		out[k.feed] = Readers{Violations: append([]string{}, duplicateCompletes(b.Fake.CompleteAttempts(k.feed))...)}
+	}
+	return out
+}
+
 // Name implements Simulator.
 func (b *BatchFeed) Name() string { return "batch feed (002)" }
 

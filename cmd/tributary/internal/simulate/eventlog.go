@@ -59,6 +59,13 @@ type EventLog struct {
 	rng *rand.Rand
 	seq int
 	evs []DoorEvent // createdAt ascending
+
+	readers readerLog
+}
+
+// Readers implements readerSource.
+func (l *EventLog) Readers() map[string]Readers {
+	return map[string]Readers{"eventlog": l.readers.snapshot()}
 }
 
 var (
@@ -78,7 +85,7 @@ func NewEventLog(cfg EventLogConfig) *EventLog {
 	if cfg.Interval == 0 {
 		cfg.Interval = 2 * time.Second
 	}
-	l := &EventLog{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed))}
+	l := &EventLog{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), readers: readerLog{returnQuiet: 250 * time.Millisecond}}
 	now := cfg.Now()
 	for i := cfg.History; i > 0; i-- {
 		l.add(now.Add(-time.Duration(i) * time.Hour / time.Duration(cfg.History)))
@@ -142,7 +149,7 @@ func (l *EventLog) Name() string { return "etag event log (000)" }
 
 // Mount implements Simulator.
 func (l *EventLog) Mount(mux *http.ServeMux) []string {
-	mux.HandleFunc("GET /eventlogs", l.serve)
+	mux.Handle("GET /eventlogs", track(&l.readers, http.HandlerFunc(l.serve)))
 	return []string{"GET /eventlogs?limit=1 (ETag, If-None-Match → 304), ?startDate=&orderBy=createdAt:DESC&page="}
 }
 

@@ -130,6 +130,8 @@ func NewServer(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /simulator/sent", serveLedger(s.sims))
 	s.routes = append(s.routes, fmt.Sprintf("%-22s %s", "simulator", "GET  /simulator/sent (every event offered so far, for tests)"))
+	mux.HandleFunc("GET /simulator/readers", serveReaders(s.sims))
+	s.routes = append(s.routes, fmt.Sprintf("%-22s %s", "simulator", "GET  /simulator/readers (which instances read each provider, for tests)"))
 	for _, sim := range s.sims {
 		for _, p := range sim.Mount(mux) {
 			s.routes = append(s.routes, fmt.Sprintf("%-22s %s", sim.Name(), p))

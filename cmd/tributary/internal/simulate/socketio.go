@@ -50,6 +50,13 @@ type SocketIO struct {
 	token  string
 	tokens int
 	sent   sentLog
+
+	readers readerLog
+}
+
+// Readers implements readerSource: connections, for their whole life.
+func (s *SocketIO) Readers() map[string]Readers {
+	return map[string]Readers{"socketio": s.readers.snapshot()}
 }
 
 // Sent implements ledger: the events emitted, and whether a client was
@@ -95,7 +102,7 @@ func (s *SocketIO) Name() string { return "socket.io panel (001)" }
 
 // Mount implements Simulator.
 func (s *SocketIO) Mount(mux *http.ServeMux) []string {
-	mux.Handle("/socket.io/", s.srv)
+	mux.Handle("/socket.io/", track(&s.readers, s.srv))
 	mux.HandleFunc("GET /socketio/token", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

@@ -1,0 +1,533 @@
+// Package leader elects, among the instances sharing one PostgreSQL
+// database, one leader per named task (a router's sources), spreads the
+// tasks over the live instances and fails over when an instance dies.
+//
+// Mechanism: a lease row per task in tributary_leases (owner, expires_at),
+// as River and Convoy do, rather than session advisory locks: a lease
+// survives a connection blip of a healthy leader, needs no connection held
+// per task, can be inspected (`tributary status`), and lets an instance
+// hand a task over on purpose (resign = delete + NOTIFY). An instance
+// registers in tributary_instances and heartbeats there; the live instances
+// decide the fair share.
+//
+// Fencing: the owner renews its leases every TTL/3. It measures its own
+// deadline on its monotonic clock from the START of its last successful
+// renew: deadline = renewStart + TTL − Margin. The database set expires_at
+// = now() + TTL with now() taken after the renew was sent, so expires_at ≥
+// renewStart + TTL: the owner stops its task (Stop is called) before any
+// other instance can acquire the lease, even when it cannot reach the
+// database at all. A task is therefore never run by two instances at once,
+// provided Stop makes it stop reading within Margin.
+package leader
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Channel is the LISTEN/NOTIFY channel on which lease changes are announced
+// (payload: the lease name, or "" for an instance joining).
+const Channel = "tributary_leases"
+
+// Config configures an Elector.
+type Config struct {
+	// Pool is the shared database (migration 00014 applied).
+	Pool *pgxpool.Pool
+	// Instance identifies this process among the instances; host-pid-random
+	// when empty. It must be unique per running process.
+	Instance string
+	// Host is shown by `tributary status`; os.Hostname() when empty.
+	Host string
+	// TTL is how long a lease lasts unless renewed: how long a task waits
+	// after its leader died before another instance takes it over (plus
+	// up to TTL/3 until that instance looks). 15 s when zero; at least 1 s.
+	TTL time.Duration
+	// Margin is how long before the lease could expire the leader stops a
+	// task it could not renew; TTL/4 when zero.
+	Margin time.Duration
+	// Names are the tasks competed for (a router's "pipeline/source").
+	Names []string
+	// Start is called when this instance becomes a task's leader, Stop when
+	// it stops being it (lease lost, expired or resigned, or Run ending).
+	// Both are called without any lock held and must not block long: Stop
+	// must make the task stop reading at once (it may finish handing on
+	// what it read afterwards).
+	Start, Stop func(name string)
+	// Stopped, when set, waits until a task Stop was called for has
+	// stopped; a resigning leader deletes its lease only after it returns.
+	Stopped func(ctx context.Context, name string)
+	// Logger; NopLogger when nil.
+	Logger watermill.LoggerAdapter
+}
+
+func (c *Config) setDefaults() {
+	if c.TTL == 0 {
+		c.TTL = 15 * time.Second
+	}
+	if c.Margin == 0 {
+		c.Margin = c.TTL / 4
+	}
+	if c.Host == "" {
+		c.Host, _ = os.Hostname()
+	}
+	if c.Instance == "" {
+		c.Instance = NewInstanceID(c.Host)
+	}
+	if c.Logger == nil {
+		c.Logger = watermill.NopLogger{}
+	}
+	if c.Start == nil {
+		c.Start = func(string) {}
+	}
+	if c.Stop == nil {
+		c.Stop = func(string) {}
+	}
+}
+
+// Validate reports what is wrong with c.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Pool == nil {
+		errs = append(errs, errors.New("leader: Config.Pool is required"))
+	}
+	if c.TTL != 0 && c.TTL < time.Second {
+		errs = append(errs, fmt.Errorf("leader: lease TTL %v is below 1s", c.TTL))
+	}
+	if c.Margin < 0 || (c.TTL > 0 && c.Margin >= c.TTL/3) {
+		errs = append(errs, fmt.Errorf("leader: margin %v must be between 0 and a third of the TTL", c.Margin))
+	}
+	return errors.Join(errs...)
+}
+
+// NewInstanceID returns host-pid-<6 random hex digits>.
+func NewInstanceID(host string) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	if host == "" {
+		host = "instance"
+	}
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Elector holds this instance's leases.
+type Elector struct {
+	cfg Config
+
+	mu   sync.Mutex
+	held map[string]*held
+	// wake is poked by notifications and by an expired lease.
+	wake chan struct{}
+	// announced is set once the instance told the others it joined.
+	announced bool
+	// resigned is when this instance last handed each lease over.
+	resigned map[string]time.Time
+}
+
+type held struct {
+	deadline  time.Time // monotonic
+	timer     *time.Timer
+	resigning bool
+}
+
+// New builds an Elector; Run starts it.
+func New(cfg Config) (*Elector, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Names = slices.Clone(cfg.Names)
+	sort.Strings(cfg.Names)
+	return &Elector{cfg: cfg, held: map[string]*held{}, resigned: map[string]time.Time{}, wake: make(chan struct{}, 1)}, nil
+}
+
+// Instance is this instance's id.
+func (e *Elector) Instance() string { return e.cfg.Instance }
+
+// Held lists the tasks this instance leads now.
+func (e *Elector) Held() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for n := range e.held {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *Elector) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run registers the instance and keeps competing for the leases until ctx
+// ends. It then stops every task it leads, waits for them (Stopped), and
+// releases the leases so that other instances take over at once.
+func (e *Elector) Run(ctx context.Context) {
+	lctx, stopListen := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); e.listen(lctx) }()
+	every := e.cfg.TTL / 3
+	t := time.NewTicker(every)
+	for {
+		e.step(ctx)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-e.wake:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	t.Stop()
+	stopListen()
+	wg.Wait()
+	e.release()
+}
+
+// release stops every task, waits for them, then deletes the leases and the
+// instance row and announces it.
+func (e *Elector) release() {
+	e.mu.Lock()
+	names := make([]string, 0, len(e.held))
+	for n, h := range e.held {
+		h.timer.Stop()
+		names = append(names, n)
+	}
+	e.held = map[string]*held{}
+	e.mu.Unlock()
+	for _, n := range names {
+		e.cfg.Stop(n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if e.cfg.Stopped != nil {
+		for _, n := range names {
+			e.cfg.Stopped(ctx, n)
+		}
+	}
+	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer dcancel()
+	if _, err := e.cfg.Pool.Exec(dctx, `WITH d AS (DELETE FROM tributary_leases WHERE owner = $1 RETURNING name)
+		SELECT pg_notify('`+Channel+`', name) FROM d`, e.cfg.Instance); err != nil {
+		e.cfg.Logger.Error("Releasing leases failed; they expire after their TTL", err, nil)
+	}
+	if _, err := e.cfg.Pool.Exec(dctx, `DELETE FROM tributary_instances WHERE id = $1`, e.cfg.Instance); err != nil {
+		e.cfg.Logger.Error("Deregistering the instance failed; it shows as gone after its TTL", err, nil)
+	}
+}
+
+// listen wakes the loop when another instance releases a lease or joins,
+// on a dedicated connection. A lost notification costs at most TTL/3.
+func (e *Elector) listen(ctx context.Context) {
+	wait := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := func() error {
+			conn, err := pgx.ConnectConfig(ctx, e.cfg.Pool.Config().ConnConfig)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				_ = conn.Close(cctx)
+			}()
+			if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+				return err
+			}
+			wait = 100 * time.Millisecond
+			e.poke()
+			for {
+				if _, err := conn.WaitForNotification(ctx); err != nil {
+					return err
+				}
+				e.poke()
+			}
+		}()
+		if ctx.Err() != nil {
+			return
+		}
+		e.cfg.Logger.Debug("Listening for lease changes failed; looking every TTL/3 until it reconnects",
+			watermill.LogFields{"err": err.Error()})
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// step heartbeats, renews, then resigns a surplus lease or acquires free
+// ones. Every query is bounded by TTL/3 so that a stalled database delays
+// the next step, never the deadlines (they run on timers).
+func (e *Elector) step(ctx context.Context) {
+	qctx, cancel := context.WithTimeout(ctx, e.cfg.TTL/3)
+	defer cancel()
+	if err := e.renew(qctx); err != nil {
+		if ctx.Err() == nil {
+			e.cfg.Logger.Error("Renewing leases failed; sources stop at their deadline unless the next try works", err,
+				watermill.LogFields{"instance": e.cfg.Instance})
+		}
+		return
+	}
+	live, counts, err := e.loads(qctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.cfg.Logger.Error("Reading instance loads failed", err, nil)
+		}
+		return
+	}
+	e.balance(qctx, live, counts)
+}
+
+// renew heartbeats the instance and extends the leases still held.
+func (e *Elector) renew(ctx context.Context) error {
+	secs := e.cfg.TTL.Seconds()
+	if _, err := e.cfg.Pool.Exec(ctx, `INSERT INTO tributary_instances (id, host, pid, expires_at, leases)
+		VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
+		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), expires_at = excluded.expires_at`,
+		e.cfg.Instance, e.cfg.Host, os.Getpid(), secs, e.cfg.Names); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	if !e.announced {
+		// A new instance: the others look at their share now, not at
+		// their next step.
+		if _, err := e.cfg.Pool.Exec(ctx, `SELECT pg_notify('`+Channel+`', '')`); err == nil {
+			e.announced = true
+		}
+	}
+	names := e.Held()
+	if len(names) == 0 {
+		return nil
+	}
+	start := time.Now()
+	rows, err := e.cfg.Pool.Query(ctx, `UPDATE tributary_leases SET renewed_at = now(),
+		expires_at = now() + make_interval(secs => $3)
+		WHERE owner = $1 AND name = ANY($2) RETURNING name`, e.cfg.Instance, names, secs)
+	if err != nil {
+		return fmt.Errorf("renew: %w", err)
+	}
+	renewed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("renew: %w", err)
+	}
+	for _, n := range names {
+		if slices.Contains(renewed, n) {
+			e.extend(n, start)
+		} else {
+			e.lose(n, "the lease was taken or deleted")
+		}
+	}
+	return nil
+}
+
+// loads returns how many live instances compete for this instance's leases
+// and how many of them each holds (those holding none included, as 0).
+func (e *Elector) loads(ctx context.Context) (int, map[string]int, error) {
+	rows, err := e.cfg.Pool.Query(ctx, `SELECT i.id, count(l.name) FROM tributary_instances i
+		LEFT JOIN tributary_leases l ON l.owner = i.id AND l.expires_at > now() AND l.name = ANY($1)
+		WHERE i.expires_at > now() AND i.leases && $1 GROUP BY i.id`, e.cfg.Names)
+	if err != nil {
+		return 0, nil, err
+	}
+	counts := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return 0, nil, err
+		}
+		counts[id] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, nil, err
+	}
+	counts[e.cfg.Instance] = len(e.Held())
+	return len(counts), counts, nil
+}
+
+// balance keeps this instance at its share: at most ceil(names/live), and
+// not two above the least loaded live instance. It resigns at most one lease
+// a step (so that the instances converge without flapping), acquires free
+// leases while below its share, and does not take back a lease it resigned
+// within the last TTL while a less loaded instance could take it.
+func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) {
+	total := len(e.cfg.Names)
+	if total == 0 {
+		return
+	}
+	share := (total + live - 1) / live
+	least := total
+	for _, n := range counts {
+		least = min(least, n)
+	}
+	e.mu.Lock()
+	mine := 0
+	var resign string
+	for n, h := range e.held {
+		if !h.resigning {
+			mine++
+			if resign == "" || n > resign {
+				resign = n
+			}
+		}
+	}
+	e.mu.Unlock()
+	if mine > share || mine >= least+2 {
+		e.resign(resign)
+		return
+	}
+	if mine >= share {
+		return
+	}
+	for _, name := range e.cfg.Names {
+		if mine >= share || ctx.Err() != nil {
+			return
+		}
+		e.mu.Lock()
+		_, have := e.held[name]
+		recent := time.Since(e.resigned[name]) < e.cfg.TTL && mine > least
+		e.mu.Unlock()
+		if have || recent {
+			continue
+		}
+		ok, err := e.acquire(ctx, name)
+		if err != nil {
+			e.cfg.Logger.Error("Acquiring a lease failed", err, watermill.LogFields{"lease": name})
+			return
+		}
+		if ok {
+			mine++
+		}
+	}
+}
+
+// acquire takes name if it is free, expired, or already ours.
+func (e *Elector) acquire(ctx context.Context, name string) (bool, error) {
+	start := time.Now()
+	var fence int64
+	err := e.cfg.Pool.QueryRow(ctx, `INSERT INTO tributary_leases (name, owner, expires_at)
+		VALUES ($1, $2, now() + make_interval(secs => $3))
+		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, acquired_at = now(), renewed_at = now(),
+			expires_at = excluded.expires_at, fence = tributary_leases.fence + 1
+		WHERE tributary_leases.expires_at <= now() OR tributary_leases.owner = excluded.owner
+		RETURNING fence`, name, e.cfg.Instance, e.cfg.TTL.Seconds()).Scan(&fence)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	e.mu.Lock()
+	h := &held{}
+	e.held[name] = h
+	e.mu.Unlock()
+	e.extend(name, start)
+	e.cfg.Logger.Info("Leading source", watermill.LogFields{"lease": name, "instance": e.cfg.Instance, "fence": fence})
+	e.cfg.Start(name)
+	return true, nil
+}
+
+// extend moves name's deadline to start + TTL − Margin.
+func (e *Elector) extend(name string, start time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h, ok := e.held[name]
+	if !ok {
+		return
+	}
+	h.deadline = start.Add(e.cfg.TTL - e.cfg.Margin)
+	wait := time.Until(h.deadline)
+	if h.timer == nil {
+		h.timer = time.AfterFunc(wait, func() { e.expired(name, h) })
+	} else {
+		h.timer.Reset(wait)
+	}
+}
+
+// expired runs at a lease's deadline: unless it was renewed meanwhile, the
+// task stops now, before the lease can expire in the database.
+func (e *Elector) expired(name string, h *held) {
+	e.mu.Lock()
+	cur, ok := e.held[name]
+	if !ok || cur != h || time.Now().Before(h.deadline) {
+		e.mu.Unlock()
+		return
+	}
+	delete(e.held, name)
+	e.mu.Unlock()
+	e.cfg.Logger.Error("Lease not renewed in time; stopping the source before another instance may take it",
+		errors.New("lease deadline passed"), watermill.LogFields{"lease": name, "instance": e.cfg.Instance})
+	e.cfg.Stop(name)
+	e.poke()
+}
+
+// lose drops name (someone else has it, or it was deleted) and stops it.
+func (e *Elector) lose(name, why string) {
+	e.mu.Lock()
+	h, ok := e.held[name]
+	if ok {
+		h.timer.Stop()
+		delete(e.held, name)
+	}
+	e.mu.Unlock()
+	if ok {
+		e.cfg.Logger.Info("Lost a lease; stopping the source", watermill.LogFields{"lease": name, "why": why})
+		e.cfg.Stop(name)
+	}
+}
+
+// resign hands name over: the task stops, and once it has stopped the lease
+// is deleted and announced so that the least loaded instance takes it at
+// once. The lease stays renewed meanwhile.
+func (e *Elector) resign(name string) {
+	e.mu.Lock()
+	h, ok := e.held[name]
+	if !ok || h.resigning {
+		e.mu.Unlock()
+		return
+	}
+	h.resigning = true
+	e.resigned[name] = time.Now()
+	e.mu.Unlock()
+	e.cfg.Logger.Info("Handing a source to a less loaded instance", watermill.LogFields{"lease": name, "instance": e.cfg.Instance})
+	e.cfg.Stop(name)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.TTL)
+		defer cancel()
+		if e.cfg.Stopped != nil {
+			e.cfg.Stopped(ctx, name)
+		}
+		e.mu.Lock()
+		if cur, ok := e.held[name]; ok && cur == h {
+			h.timer.Stop()
+			delete(e.held, name)
+		}
+		e.mu.Unlock()
+		if _, err := e.cfg.Pool.Exec(ctx, `WITH d AS (DELETE FROM tributary_leases WHERE name = $1 AND owner = $2 RETURNING name)
+			SELECT pg_notify('`+Channel+`', name) FROM d`, name, e.cfg.Instance); err != nil {
+			e.cfg.Logger.Error("Resigning a lease failed; it expires after its TTL", err, watermill.LogFields{"lease": name})
+		}
+	}()
+}

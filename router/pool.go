@@ -1,0 +1,43 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PoolSize is how many pooled connections one instance running pipelines
+// needs: per pipeline 2 for ingest (its batch transaction, plus one
+// waiting), per source 1 (checkpoints), per sink 2 (claiming from the topic
+// and from its retry queue, extending claims, the delivery log), plus 4 for
+// the leader elector's renewals, maintenance, queue-depth gauges and the
+// admin page. Two more connections per instance are held outside the pool
+// for LISTEN (topic wake-ups and lease changes). The quickstart (one
+// pipeline, four sources, one sink) needs 12 + 2: three instances use 42 of
+// a stock PostgreSQL's 100.
+func PoolSize(pipelines ...Pipeline) int32 {
+	n := 4
+	for _, p := range pipelines {
+		n += 2 + len(p.Sources) + 2*len(p.Sinks)
+	}
+	return int32(max(n, 8))
+}
+
+// OpenPoolFor opens a pgx pool for the given pipelines: PoolSize
+// connections unless the URL sets pool_max_conns, which wins.
+func OpenPoolFor(ctx context.Context, url string, pipelines ...Pipeline) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("router: database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = PoolSize(pipelines...)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("router: open database: %w", err)
+	}
+	return pool, nil
+}
