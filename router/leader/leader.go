@@ -222,6 +222,9 @@ func (e *Elector) release() {
 			e.cfg.Stopped(ctx, n)
 		}
 	}
+	if len(names) > 0 {
+		time.Sleep(handOverGrace)
+	}
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
 	if _, err := e.cfg.Pool.Exec(dctx, `WITH d AS (DELETE FROM tributary_leases WHERE owner = $1 RETURNING name)
@@ -498,6 +501,12 @@ func (e *Elector) lose(name, why string) {
 	}
 }
 
+// handOverGrace separates a stopped source from its next leader's start on
+// a clean hand-over: the provider notices a closed connection (a socket's
+// end, a cancelled request) asynchronously, and one that allows a single
+// connection per token would refuse the next leader's if it came first.
+const handOverGrace = 200 * time.Millisecond
+
 // resign hands name over: the task stops, and once it has stopped the lease
 // is deleted and announced so that the least loaded instance takes it at
 // once. The lease stays renewed meanwhile.
@@ -519,6 +528,7 @@ func (e *Elector) resign(name string) {
 		if e.cfg.Stopped != nil {
 			e.cfg.Stopped(ctx, name)
 		}
+		time.Sleep(handOverGrace)
 		e.mu.Lock()
 		if cur, ok := e.held[name]; ok && cur == h {
 			h.timer.Stop()

@@ -129,8 +129,10 @@ func TestRealPeerRetriesThroughThePipeline(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	dlog := deliverylog.NewPostgres(pool)
 	sink, err := socketcommand.NewPublisher(socketcommand.Config{
-		Socket:  socketio.ClientConfig{Name: "panel-" + uuid.NewString()[:8], URL: peer.URL()},
-		Timeout: time.Second,
+		Socket: socketio.ClientConfig{Name: "panel-" + uuid.NewString()[:8], URL: peer.URL()},
+		// Long enough for an answered command on a machine loaded by the
+		// race detector; only the muted sends may time out.
+		Timeout: 3 * time.Second,
 		Log:     dlog,
 	}, nil)
 	if err != nil {
