@@ -185,10 +185,12 @@ rest runs on; with --fail-fast, run stops and exits 8 instead.`,
 				}
 			}
 			if adminAddr != "" {
-				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor})
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor,
+					Secrets: adminSecrets(os.Environ())})
 				if err != nil {
 					return err
 				}
+				go adm.SampleDepths(ctx)
 				if err := serve("admin page", adminAddr, adm.Handler()); err != nil {
 					return err
 				}
