@@ -66,6 +66,36 @@ func SearchEvents(ctx context.Context, pool *pgxpool.Pool, f EventFilter) ([]Eve
 		f.Limit = 50
 	}
 	f.Limit = min(f.Limit, 500)
+	query, args := searchQuery(f)
+	rows, err := pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("event search: %w", err)
+	}
+	defer rows.Close()
+	var out []EventSummary
+	for rows.Next() {
+		var e EventSummary
+		var topic string
+		if err := rows.Scan(&topic, &e.Offset, &e.UUID, &e.EventID, &e.Source, &e.Type, &e.CreatedAt); err != nil {
+			return nil, 0, fmt.Errorf("event search: %w", err)
+		}
+		e.Pipeline = strings.TrimPrefix(topic, "tributary.")
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("event search: %w", err)
+	}
+	var next int64
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = out[len(out)-1].Offset
+	}
+	return out, next, nil
+}
+
+// searchQuery builds the search's SQL for f (Limit set): one page and one
+// row more, to know whether another page follows.
+func searchQuery(f EventFilter) (string, []any) {
 	topics := make([]string, len(f.Pipelines))
 	for i, p := range f.Pipelines {
 		topics[i] = router.Topic(p)
@@ -101,33 +131,10 @@ func SearchEvents(ctx context.Context, pool *pgxpool.Pool, f EventFilter) ([]Eve
 		add(`"offset" < $?`, f.Before)
 	}
 	args = append(args, f.Limit+1)
-	rows, err := pool.Query(ctx, `SELECT topic, "offset", uuid, COALESCE(metadata->>'tributary_event_id', ''),
+	return `SELECT topic, "offset", uuid, COALESCE(metadata->>'tributary_event_id', ''),
 			COALESCE(metadata->>'tributary_source', ''), COALESCE(metadata->>'tributary_event_type', ''), created_at
-		FROM tributary_messages WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY "offset" DESC LIMIT $`+strconv.Itoa(len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("event search: %w", err)
-	}
-	defer rows.Close()
-	var out []EventSummary
-	for rows.Next() {
-		var e EventSummary
-		var topic string
-		if err := rows.Scan(&topic, &e.Offset, &e.UUID, &e.EventID, &e.Source, &e.Type, &e.CreatedAt); err != nil {
-			return nil, 0, fmt.Errorf("event search: %w", err)
-		}
-		e.Pipeline = strings.TrimPrefix(topic, "tributary.")
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("event search: %w", err)
-	}
-	var next int64
-	if len(out) > f.Limit {
-		out = out[:f.Limit]
-		next = out[len(out)-1].Offset
-	}
-	return out, next, nil
+		FROM tributary_messages WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY "offset" DESC LIMIT $` + strconv.Itoa(len(args)), args
 }
 
 // Event is one stored event with everything the event page shows. Payload
