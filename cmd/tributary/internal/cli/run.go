@@ -191,6 +191,9 @@ rest runs on; with --fail-fast, run stops and exits 8 instead.`,
 					return err
 				}
 				go adm.SampleDepths(ctx)
+				// Runs before the servers' Shutdown (deferred earlier): it
+				// ends the live page's streams, which Shutdown waits for.
+				defer func() { _ = adm.Close() }()
 				if err := serve("admin page", adminAddr, adm.Handler()); err != nil {
 					return err
 				}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -79,6 +80,10 @@ type Admin struct {
 	redact    Redactor
 	depths    depthHistory
 	live      liveCache
+	// closed ends the live streams (Close), which a server's Shutdown
+	// would otherwise wait for.
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // NewAdmin returns the admin handler.
@@ -103,7 +108,7 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 		cfg.DepthSampleEvery = 10 * time.Second
 	}
 	return &Admin{cfg: cfg, csrfKey: key, poison: router.NewPoisonQueue(cfg.Pool), endpoints: webhook.NewPostgresEndpoints(cfg.Pool),
-		redact: NewRedactor(append([]string{cfg.Token}, cfg.Secrets...))}, nil
+		redact: NewRedactor(append([]string{cfg.Token}, cfg.Secrets...)), closed: make(chan struct{})}, nil
 }
 
 const cookieName = "tributary_admin"

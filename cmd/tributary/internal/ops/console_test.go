@@ -371,3 +371,36 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 	}
 	noSecrets(t, "/live/stream", frame)
 }
+
+// TestLiveStreamEndsOnClose: Close ends an open live stream, so a server's
+// Shutdown does not wait for it.
+func TestLiveStreamEndsOnClose(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, LiveInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(adm.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/live/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, 64)
+	if _, err := resp.Body.Read(first); err != nil {
+		t.Fatal(err)
+	}
+	_ = adm.Close()
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, resp.Body); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stream ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream is still open after Close")
+	}
+}

@@ -153,7 +153,17 @@ func (a *Admin) liveStream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-a.closed:
+			return
 		case <-t.C:
 		}
 	}
+}
+
+// Close ends the live page's streams (their browsers reconnect to whatever
+// serves next). Call it before shutting the admin server down: Shutdown
+// waits for open responses, and a stream never ends by itself.
+func (a *Admin) Close() error {
+	a.closeOnce.Do(func() { close(a.closed) })
+	return nil
 }
