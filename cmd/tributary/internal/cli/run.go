@@ -224,10 +224,15 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 				}
 			}
 			if adminAddr != "" {
-				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor, Instance: r.InstanceID})
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor,
+					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ())})
 				if err != nil {
 					return err
 				}
+				go adm.SampleDepths(ctx)
+				// Runs before the servers' Shutdown (deferred earlier): it
+				// ends the live page's streams, which Shutdown waits for.
+				defer func() { _ = adm.Close() }()
 				if err := serve("admin page", adminAddr, adm.Handler()); err != nil {
 					return err
 				}

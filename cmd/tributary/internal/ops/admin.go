@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -61,6 +62,16 @@ type AdminConfig struct {
 	// Instance, when set, returns this instance's id (the page marks it
 	// among the instances sharing the database).
 	Instance func() string
+	// Secrets are values no page may show (webhook secrets, tokens, the
+	// admin token itself): replaced wherever they appear in payloads,
+	// metadata, errors and response bodies. Values of keys that look like
+	// credentials (token, secret, password, authorization …) are hidden too.
+	Secrets []string
+	// LiveInterval is how often the live page's stream sends; 2s when zero.
+	LiveInterval time.Duration
+	// DepthSampleEvery is how often queue depths are sampled for the live
+	// page's depth chart; 10s when zero.
+	DepthSampleEvery time.Duration
 }
 
 // Admin serves the admin page: pipelines and their sources' state, queue
@@ -71,6 +82,13 @@ type Admin struct {
 	csrfKey   []byte
 	poison    *router.PoisonQueue
 	endpoints *webhook.PostgresEndpoints
+	redact    Redactor
+	depths    depthHistory
+	live      liveCache
+	// closed ends the live streams (Close), which a server's Shutdown
+	// would otherwise wait for.
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // NewAdmin returns the admin handler.
@@ -88,7 +106,14 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	return &Admin{cfg: cfg, csrfKey: key, poison: router.NewPoisonQueue(cfg.Pool), endpoints: webhook.NewPostgresEndpoints(cfg.Pool)}, nil
+	if cfg.LiveInterval <= 0 {
+		cfg.LiveInterval = 2 * time.Second
+	}
+	if cfg.DepthSampleEvery <= 0 {
+		cfg.DepthSampleEvery = 10 * time.Second
+	}
+	return &Admin{cfg: cfg, csrfKey: key, poison: router.NewPoisonQueue(cfg.Pool), endpoints: webhook.NewPostgresEndpoints(cfg.Pool),
+		redact: NewRedactor(append([]string{cfg.Token}, cfg.Secrets...)), closed: make(chan struct{})}, nil
 }
 
 const cookieName = "tributary_admin"
@@ -100,6 +125,7 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", a.page)
 	mux.HandleFunc("POST /poison/{id}/replay", a.replay)
 	mux.HandleFunc("POST /endpoints/state", a.setEndpointState)
+	a.consoleRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return a.auth(http.NewCrossOriginProtection().Handler(mux))
 }
@@ -250,6 +276,7 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	if n, err := a.poison.Count(ctx, router.PoisonFilter{}); err == nil && n > int64(len(d.Poison)) {
 		d.PoisonMore = n - int64(len(d.Poison))
 	}
+	a.redactOverview(&d)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Frame-Options", "DENY")
@@ -452,5 +479,9 @@ func (a *Admin) setEndpointState(w http.ResponseWriter, r *http.Request) {
 		a.cfg.Logger.Info("Endpoint state changed from the admin page", watermill.LogFields{
 			"endpoint_pipeline": pipeline, "endpoint_sink": sink, "state": string(state)})
 	}
-	http.Redirect(w, r, "/?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	back := "/"
+	if r.PostFormValue("back") == "endpoints" { // the endpoints page's buttons
+		back = "/endpoints"
+	}
+	http.Redirect(w, r, back+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
 }

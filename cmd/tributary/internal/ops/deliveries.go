@@ -22,6 +22,8 @@ type Attempt struct {
 	StatusCode  int       `json:"status_code"`
 	Outcome     string    `json:"outcome"`
 	Error       string    `json:"error,omitempty"`
+	// ResponseBody is the start of the receiver's answer (event page only).
+	ResponseBody string `json:"response_body,omitempty"`
 }
 
 // AttemptFilter selects attempts; zero fields match everything.

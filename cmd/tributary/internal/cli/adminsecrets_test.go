@@ -1,0 +1,24 @@
+package cli
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestAdminSecrets(t *testing.T) {
+	t.Parallel()
+	got := adminSecrets([]string{
+		"HOME=/root", "CRM_WEBHOOK_SECRET=whsec-123", "FEED_TOKEN=tok-9", "PATH=/bin",
+		"DATABASE_URL=postgres://app:pw-77@db/x", "EMPTY_TOKEN=", "noequals",
+	})
+	for _, want := range []string{"whsec-123", "tok-9", "postgres://app:pw-77@db/x", "pw-77"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("missing %q in %q", want, got)
+		}
+	}
+	for _, not := range []string{"/root", "/bin", ""} {
+		if slices.Contains(got, not) {
+			t.Errorf("%q is not a secret: %q", not, got)
+		}
+	}
+}
