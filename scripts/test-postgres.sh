@@ -52,7 +52,9 @@ start) start ;;
 env)
   if [ -z "${TRIBUTARY_TEST_DATABASE_URL:-}" ]; then
     start
-    printf 'export TRIBUTARY_TEST_DATABASE_URL=%q\nexport TRIBUTARY_TEST_PGDATA=%q\n' "$(url)" "$datadir"
+    # Single quotes, not printf %q: the task tool's shell (mvdan/sh) keeps
+    # %q's backslashes (test\?sslmode=…), and neither value holds a quote.
+    printf "export TRIBUTARY_TEST_DATABASE_URL='%s'\nexport TRIBUTARY_TEST_PGDATA='%s'\n" "$(url)" "$datadir"
   fi
   ;;
 url) url ;;
