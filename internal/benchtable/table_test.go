@@ -396,6 +396,13 @@ func BenchmarkTable(b *testing.B) {
 		add(row{fmt.Sprintf("backlog of %d: fill (batches of 1,000)", size), eps(fill), "—", "—", ""})
 		add(row{fmt.Sprintf("backlog of %d: drain to the webhook receiver, max RSS %.0f MiB", size, rss), eps(drain), eps(off) + " (e2e)", ratio(drain, off), "≥ 8,000/s at 1M; < 100 MiB"})
 	}
+	polled, raw1k := idleETagSources(b), idleRawPolls()
+	add(row{"1,000 idle ETag sources (304s every 50 ms): memory per source", fmt.Sprintf("%.1f KB", polled.bytesPerSource/1024),
+		fmt.Sprintf("%.1f KB (bare pollers)", raw1k.bytesPerSource/1024), ratio(polled.bytesPerSource, raw1k.bytesPerSource), "< 25 KB"})
+	add(row{"1,000 idle ETag sources: goroutines per source", fmt.Sprintf("%.1f", polled.goroutinesPerSrc),
+		fmt.Sprintf("%.1f (bare pollers)", raw1k.goroutinesPerSrc), ratio(polled.goroutinesPerSrc, raw1k.goroutinesPerSrc), "≤ 2"})
+	add(row{"1,000 idle ETag sources: CPU per idle poll", fmt.Sprintf("%.0f µs", float64(polled.cpuPerPoll.Microseconds())),
+		fmt.Sprintf("%.0f µs (bare pollers)", float64(raw1k.cpuPerPoll.Microseconds())), ratio(float64(polled.cpuPerPoll), float64(raw1k.cpuPerPoll)), ""})
 	sink, bare := sinkVsBare(b, n/2)
 	add(row{"webhook sink vs bare net/http loop, signed, 1 goroutine", fmt.Sprintf("%.0f/s", sink), fmt.Sprintf("%.0f/s", bare), ratio(sink, bare), "≥ 0.9×"})
 
