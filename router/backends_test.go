@@ -1,14 +1,18 @@
 package router_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-dev/tributary/internal/natstest"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/router/jstopic"
 )
 
 // backendCase is one backend the router's suites run against, built fresh
@@ -41,4 +45,52 @@ func forEachBackend(t *testing.T, test func(t *testing.T, bc backendCase)) {
 			test(t, bc)
 		})
 	}
+}
+
+// poisonQueue is the poison queue of pipelines on b.
+func poisonQueue(b router.Backend, pool *pgxpool.Pool) *router.PoisonQueue {
+	if js, ok := b.(*router.JetStreamBackend); ok {
+		return js.PoisonQueue()
+	}
+	return router.NewPoisonQueue(pool)
+}
+
+// storedEvents is how many events pipeline's topic holds: its rows in
+// Postgres, or its stream's messages in JetStream (natsURL set).
+func storedEvents(t testing.TB, pool *pgxpool.Pool, natsURL, pipeline string) int {
+	t.Helper()
+	ctx := context.Background()
+	if natsURL == "" {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1`, router.Topic(pipeline)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, jstopic.StreamName(router.Topic(pipeline)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(info.State.Msgs)
+}
+
+// natsURL is srv's URL, "" for none.
+func natsURL(srv *natstest.Server) string {
+	if srv == nil {
+		return ""
+	}
+	return srv.URL
 }
