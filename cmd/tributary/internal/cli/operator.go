@@ -145,6 +145,7 @@ func (a *app) poisonCommand() *cobra.Command {
 
 	var all bool
 	var replayLimit int
+	var replayConfig string
 	replay := &cobra.Command{
 		Use:   "replay [ID...] | --all [--pipeline P] [--sink S]",
 		Short: "Send poisoned messages back to the sink they failed on, attempts reset",
@@ -166,6 +167,15 @@ func (a *app) poisonCommand() *cobra.Command {
 			}
 			defer pool.Close()
 			q := router.NewPoisonQueue(pool)
+			if replayConfig != "" {
+				// The file's backend carries the replay: on JetStream, the
+				// sink's retry stream.
+				cfg, err := a.loadConfig(replayConfig)
+				if err != nil {
+					return err
+				}
+				q = cfg.PoisonQueue(pool)
+			}
 			if all {
 				recs, err := q.List(cmd.Context(), router.PoisonFilter{Pipeline: f.Pipeline, Sink: f.Sink, Limit: replayLimit})
 				if err != nil {
@@ -218,6 +228,7 @@ func (a *app) poisonCommand() *cobra.Command {
 	addFilter(replay)
 	replay.Flags().BoolVar(&all, "all", false, "replay every matching record, oldest first (up to --limit)")
 	replay.Flags().IntVar(&replayLimit, "limit", 1000, "with --all: at most this many")
+	replay.Flags().StringVarP(&replayConfig, "config", "c", "", "pipeline file: replay through its backend (required for backend: jetstream)")
 
 	var yes bool
 	purge := &cobra.Command{

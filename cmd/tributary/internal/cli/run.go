@@ -142,7 +142,7 @@ rest runs on; with --fail-fast, run stops and exits 8 instead.`,
 					pipelines[i].Sources[j].Subscriber = monitor.Watch(p.Name, src.Name, cfg.Pipelines[i].SourceTypes[j].Type, src.Subscriber)
 				}
 			}
-			r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger}, pipelines...)
+			r, err := router.New(router.Config{Backend: cfg.NewBackend(pool), Logger: logger}, pipelines...)
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
 			}
@@ -185,7 +185,8 @@ rest runs on; with --fail-fast, run stops and exits 8 instead.`,
 				}
 			}
 			if adminAddr != "" {
-				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor})
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor,
+					Poison: cfg.PoisonQueue(pool)})
 				if err != nil {
 					return err
 				}

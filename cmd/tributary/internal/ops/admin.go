@@ -56,6 +56,9 @@ type AdminConfig struct {
 	// Sources, when set, marks the sources that stopped for good as failed,
 	// with their reason.
 	Sources *SourceMonitor
+	// Poison is the poison queue whose replay goes through the pipelines'
+	// backend; router.NewPoisonQueue(Pool) (Postgres) when nil.
+	Poison *router.PoisonQueue
 }
 
 // Admin serves the admin page: pipelines and their sources' state, queue
@@ -83,7 +86,11 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	return &Admin{cfg: cfg, csrfKey: key, poison: router.NewPoisonQueue(cfg.Pool), endpoints: webhook.NewPostgresEndpoints(cfg.Pool)}, nil
+	poison := cfg.Poison
+	if poison == nil {
+		poison = router.NewPoisonQueue(cfg.Pool)
+	}
+	return &Admin{cfg: cfg, csrfKey: key, poison: poison, endpoints: webhook.NewPostgresEndpoints(cfg.Pool)}, nil
 }
 
 const cookieName = "tributary_admin"
