@@ -185,6 +185,25 @@ func (a *app) poisonCommand() *cobra.Command {
 					ids = append(ids, r.ID)
 				}
 			}
+			if replayConfig == "" {
+				// Without the file, replay writes to the sink's Postgres
+				// retry queue: refuse when no Postgres consumer reads it
+				// (its pipeline runs on JetStream), rather than strand it.
+				for _, id := range ids {
+					rec, err := q.Get(cmd.Context(), id)
+					if err != nil {
+						continue // not found: reported below
+					}
+					var onPostgres bool
+					if err := pool.QueryRow(cmd.Context(), `SELECT EXISTS (SELECT 1 FROM tributary_consumers
+						WHERE topic = $1 AND consumer_group = $2)`, router.Topic(rec.Pipeline), rec.Sink).Scan(&onPostgres); err != nil {
+						return dbError(err)
+					}
+					if !onPostgres {
+						return codef(ExitUsage, "poison record %d: sink %s of pipeline %s reads no Postgres topic (backend: jetstream?); replay with -c FILE", id, rec.Sink, rec.Pipeline)
+					}
+				}
+			}
 			p := newProgress(a.stderr)
 			var replayed []int64
 			var missing []int64
