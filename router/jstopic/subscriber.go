@@ -238,7 +238,10 @@ func (s *Subscriber) deliver(ctx context.Context, jm jetstream.Msg, out chan<- *
 		case <-progress.C:
 			_ = jm.InProgress()
 		case <-s.abandon:
-			return // redelivered after AckWait
+			// Given up at the drain timeout: hand it back now (best
+			// effort; otherwise it returns after AckWait).
+			_ = jm.Nak()
+			return
 		}
 	}
 }
