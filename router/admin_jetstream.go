@@ -16,9 +16,13 @@ func (b *JetStreamBackend) PoisonQueue() *PoisonQueue {
 		if _, err := b.connect(); err != nil {
 			return err
 		}
+		_, pub, err := b.current()
+		if err != nil {
+			return err
+		}
 		// The record's id as Nats-Msg-Id: a replay repeated after a crash,
 		// or by two operators at once, is stored once (within the window).
-		_, err := b.pub.PublishWithIDs(ctx, topic, []*message.Message{msg}, []string{"replay:" + strconv.FormatInt(id, 10)})
+		_, err = pub.PublishWithIDs(ctx, topic, []*message.Message{msg}, []string{"replay:" + strconv.FormatInt(id, 10)})
 		return err
 	}}
 }

@@ -133,6 +133,17 @@ func (b *JetStreamBackend) connect() (jetstream.JetStream, error) {
 	return js, nil
 }
 
+// current returns the connection's JetStream and publisher, or an error once
+// closed: maintenance or an abandoned ingest may outlive the router's Run.
+func (b *JetStreamBackend) current() (jetstream.JetStream, *jstopic.Publisher, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.js == nil {
+		return nil, nil, errors.New("router: JetStream backend is closed")
+	}
+	return b.js, b.pub, nil
+}
+
 func (b *JetStreamBackend) topicConfig(group string, concurrency int) jstopic.Config {
 	return jstopic.Config{
 		Group:           group,
@@ -220,7 +231,11 @@ func (b *JetStreamBackend) ingest(ctx context.Context, target ingestTarget, item
 	if len(msgs) == 0 {
 		return stored, nil
 	}
-	dup, err := b.pub.PublishWithIDs(ctx, target.topic, msgs, ids)
+	_, pub, err := b.current()
+	if err != nil {
+		return nil, err
+	}
+	dup, err := pub.PublishWithIDs(ctx, target.topic, msgs, ids)
 	if err != nil {
 		return nil, fmt.Errorf("store %d events: %w", len(msgs), err)
 	}
@@ -252,7 +267,8 @@ func (b *JetStreamBackend) Publisher(watermill.LoggerAdapter) (message.Publisher
 	if _, err := b.connect(); err != nil {
 		return nil, err
 	}
-	return b.pub, nil
+	_, pub, err := b.current()
+	return pub, err
 }
 
 // Subscriber returns a subscriber reading pipeline topics as consumer group
@@ -280,10 +296,8 @@ func (b *JetStreamBackend) retrySubscriber(concurrency int, logger watermill.Log
 }
 
 func (b *JetStreamBackend) retryPublisher(*message.Message, watermill.LoggerAdapter) (message.Publisher, error) {
-	if _, err := b.connect(); err != nil {
-		return nil, err
-	}
-	return b.pub, nil
+	_, pub, err := b.current()
+	return pub, err
 }
 
 func (b *JetStreamBackend) poisonStore() middleware.PoisonStore {
@@ -297,8 +311,12 @@ func (b *JetStreamBackend) maintain(ctx context.Context, logger watermill.Logger
 	} else if n > 0 {
 		logger.Debug("Pruned expired dedup keys", watermill.LogFields{"count": n})
 	}
+	js, _, err := b.current()
+	if err != nil {
+		return
+	}
 	for _, p := range b.pipelines {
-		if _, err := jstopic.Prune(ctx, b.js, Topic(p.Name)); err != nil {
+		if _, err := jstopic.Prune(ctx, js, Topic(p.Name)); err != nil {
 			logger.Error("Pruning delivered messages failed", err, watermill.LogFields{"pipeline": p.Name})
 		}
 	}

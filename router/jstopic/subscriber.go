@@ -28,8 +28,8 @@ const fetchWait = time.Second
 // (MaxInFlight), and hands each out at once, so what a crash repeats is
 // what was in flight (redelivered after AckWait), and a stopping
 // subscription naks what reaches it instead of leaving it to AckWait. An ack is confirmed by the server
-// (double ack) before the slot is freed; a nack is a NakWithDelay, so a
-// failing message never stalls the ones behind it. On a retry topic a
+// (double ack) before the slot is freed; a nacked message is handed back
+// after NackDelay. On a retry topic a
 // message not yet due (delay.DelayedUntilKey) goes back with NakWithDelay
 // until it is, without taking a slot: JetStream holds the waiting ones.
 //
@@ -231,7 +231,15 @@ func (s *Subscriber) deliver(ctx context.Context, jm jetstream.Msg, out chan<- *
 			}
 			return
 		case <-m.Nacked():
-			if err := jm.NakWithDelay(s.cfg.NackDelay); err != nil {
+			// Wait here, then a plain nak: a NakWithDelay on a consumer at
+			// its MaxAckPending can be left pending until AckWait when the
+			// next pull reaches the server first (seen on nats-server 2.9
+			// under load), stalling an ordered sink for AckWait.
+			select {
+			case <-time.After(s.cfg.NackDelay):
+			case <-s.closing:
+			}
+			if err := jm.Nak(); err != nil {
 				s.logger.Error("Cannot nack", err, fields.Add(watermill.LogFields{"uuid": m.UUID}))
 			}
 			return
