@@ -72,6 +72,7 @@ func (s *Server) Restart() {
 	s.tb.Helper()
 	cmd := exec.Command(binary(s.tb), "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(s.port),
 		"-sd", filepath.Join(s.dir, "store"), "-l", filepath.Join(s.dir, "server.log"))
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatalf("nats-server: %v", err)
 	}
