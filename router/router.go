@@ -55,8 +55,8 @@ func (c Config) Validate() error {
 		return errors.New("router: durations must not be negative")
 	}
 	if c.Leadership != nil {
-		if _, ok := c.Backend.(*PostgresBackend); !ok {
-			return errors.New("router: Config.Leadership needs the Postgres backend (instances share the database)")
+		if leaseDB(c.Backend) == nil {
+			return errors.New("router: Config.Leadership needs a backend with a PostgreSQL pool (Postgres, or JetStream with its Pool): instances share the leases there")
 		}
 		if c.Leadership.TTL != 0 && c.Leadership.TTL < time.Second {
 			return fmt.Errorf("router: Leadership.TTL %v is below 1s", c.Leadership.TTL)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/router/leader"
@@ -226,9 +227,9 @@ func (run *sourceRun) stop() {
 // the returned function waits until every led source is stopped and the
 // leases are released.
 func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait func(), err error) {
-	pg, ok := r.cfg.Backend.(*PostgresBackend)
-	if !ok {
-		return nil, errors.New("router: Leadership needs the Postgres backend")
+	pool := leaseDB(r.cfg.Backend)
+	if pool == nil {
+		return nil, errors.New("router: Leadership needs a backend with a PostgreSQL pool")
 	}
 	byName := map[string]*ledSource{}
 	names := make([]string, 0, len(led))
@@ -237,7 +238,7 @@ func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait fu
 		names = append(names, l.name)
 	}
 	el, err := leader.New(leader.Config{
-		Pool: pg.Pool, Instance: r.cfg.Leadership.Instance, Host: r.cfg.Leadership.Host,
+		Pool: pool, Instance: r.cfg.Leadership.Instance, Host: r.cfg.Leadership.Host,
 		TTL: r.cfg.Leadership.TTL, Names: names, Logger: r.logger,
 		Start:   func(n string) { byName[n].set(true) },
 		Stop:    func(n string) { byName[n].set(false) },
@@ -266,4 +267,17 @@ func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait fu
 		close(quit)
 		wg.Wait()
 	}, nil
+}
+
+// leaseDB is the PostgreSQL pool a backend keeps its shared state in, where
+// source leases live too: the Postgres backend's, or the JetStream
+// backend's (dedup keys, poison, delivery log); nil for the memory backend.
+func leaseDB(b Backend) *pgxpool.Pool {
+	switch b := b.(type) {
+	case *PostgresBackend:
+		return b.Pool
+	case *JetStreamBackend:
+		return b.cfg.Pool
+	}
+	return nil
 }

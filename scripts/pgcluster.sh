@@ -52,6 +52,22 @@ free_port() {
   echo "$p"
 }
 
+# pg_cluster_start_free DATADIR FIRST_PORT MAX_CONNECTIONS starts the
+# cluster on the first free port from FIRST_PORT and prints that port.
+# Another server may take a port between the probe and the bind (tests
+# start clusters of their own at the same time): then it tries the next.
+pg_cluster_start_free() {
+  local datadir=$1 port maxconn=$3 tries=1
+  port=$(free_port "$2")
+  until pg_cluster_start "$datadir" "$port" "$maxconn" >&2; do
+    [ "$tries" -lt 5 ] || return 1
+    tries=$((tries + 1))
+    port=$(free_port $((port + 1)))
+    echo "port taken meanwhile; retrying on 127.0.0.1:$port" >&2
+  done
+  echo "$port"
+}
+
 # pg_running_port DATADIR prints the port of the cluster running in DATADIR
 # (from postmaster.pid), or fails if it is not running.
 pg_running_port() {

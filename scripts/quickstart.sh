@@ -75,9 +75,9 @@ else
     # As root in a folder the postgres user cannot enter.
     pg_datadir=$(pg_scratch_dir quickstart-pg)
   fi
-  port=$(free_port 55432)
-  say "starting a throwaway PostgreSQL cluster on 127.0.0.1:$port (data in $pg_datadir)"
-  pg_cluster_start "$pg_datadir" "$port" 200 || no_database "the throwaway cluster in $pg_datadir did not start (see above)."
+  say "starting a throwaway PostgreSQL cluster (data in $pg_datadir)"
+  port=$(pg_cluster_start_free "$pg_datadir" 55432 200) || no_database "the throwaway cluster in $pg_datadir did not start (see above)."
+  say "PostgreSQL on 127.0.0.1:$port"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 fi
 

@@ -39,9 +39,9 @@ start() {
   flock 9
   local port
   if ! port=$(pg_running_port "$datadir"); then
-    port=$(free_port 55500)
-    echo "starting the tests' PostgreSQL on 127.0.0.1:$port ($datadir)" >&2
-    pg_cluster_start "$datadir" "$port" "$maxconn" 9>&- # the server must not inherit the lock
+    echo "starting the tests' PostgreSQL ($datadir)" >&2
+    port=$(pg_cluster_start_free "$datadir" 55500 "$maxconn" 9>&-) || return 1 # the server must not inherit the lock
+    echo "the tests' PostgreSQL is on 127.0.0.1:$port" >&2
   fi
   pg_ensure_database "$port" test
   exec 9>&-

@@ -36,6 +36,9 @@ func TestDeliveriesListOutcomes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := log.Flush(ctx); err != nil { // the log is written behind Record
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/refuse") {
 			http.Error(w, "no", http.StatusNotFound)
