@@ -110,11 +110,7 @@ func TestShutdownAcksNothingUndelivered(t *testing.T) {
 		t.Skip("slow: waits for a drain timeout")
 	}
 	t.Parallel()
-	forEachBackend(t, testShutdownAcksNothingUndelivered)
-}
-
-func testShutdownAcksNothingUndelivered(t *testing.T, bc backendCase) {
-	backend, _, _ := bc.new(t)
+	pool := pgtest.NewPool(t)
 	var hang atomic.Bool
 	hang.Store(true)
 	started := make(chan struct{}, 10)
@@ -132,7 +128,7 @@ func testShutdownAcksNothingUndelivered(t *testing.T, bc backendCase) {
 			Sinks: []router.Sink{{Name: "hook", Publisher: sink}},
 		}
 	}
-	r, err := router.New(router.Config{Backend: backend, CloseTimeout: 500 * time.Millisecond}, pipeline())
+	r, err := router.New(router.Config{Backend: router.Postgres(pool), CloseTimeout: 500 * time.Millisecond}, pipeline())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +151,7 @@ func testShutdownAcksNothingUndelivered(t *testing.T, bc backendCase) {
 	}
 
 	hang.Store(false)
-	r2, err := router.New(router.Config{Backend: backend}, pipeline())
+	r2, err := router.New(router.Config{Backend: router.Postgres(pool)}, pipeline())
 	if err != nil {
 		t.Fatal(err)
 	}
