@@ -2,10 +2,8 @@ package pgtopic
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,53 +67,21 @@ func (p *QueuePublisher) Close() error {
 // handed out, and deleted once acked. There are no consumer groups: the
 // QueueSubscribers of one queue share it.
 type QueueSubscriber struct {
-	db     DB
-	cfg    SubscriberConfig
-	logger watermill.LoggerAdapter
-	lease  *lease
-
-	closing   chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+	*consumer
 }
 
 // NewQueueSubscriber returns a QueueSubscriber; cfg.ConsumerGroup is ignored.
 func NewQueueSubscriber(db DB, cfg SubscriberConfig, logger watermill.LoggerAdapter) (*QueueSubscriber, error) {
-	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
+	c, err := newConsumer(db, cfg, logger)
+	if err != nil {
 		return nil, err
 	}
-	if logger == nil {
-		logger = watermill.NopLogger{}
-	}
-	s := &QueueSubscriber{db: db, cfg: cfg, logger: logger, closing: make(chan struct{})}
-	s.lease = startLease(db, cfg.Owner, cfg.ClaimTTL, logger)
-	return s, nil
+	return &QueueSubscriber{c}, nil
 }
 
 // Subscribe implements message.Subscriber.
 func (s *QueueSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	select {
-	case <-s.closing:
-		return nil, errors.New("pgtopic: subscriber is closed")
-	default:
-	}
-	out := make(chan *message.Message)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(out)
-		s.consume(ctx, topic, out)
-	}()
-	return out, nil
-}
-
-// Close implements message.Subscriber, as Subscriber.Close.
-func (s *QueueSubscriber) Close() error {
-	s.closeOnce.Do(func() { close(s.closing) })
-	s.wg.Wait()
-	s.lease.stop()
-	return nil
+	return s.subscribe(ctx, topic, s.consume)
 }
 
 func (s *QueueSubscriber) consume(ctx context.Context, topic string, out chan<- *message.Message) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -101,52 +100,25 @@ func (c SubscriberConfig) delivery() deliveryConfig {
 
 // Subscriber reads topics as a consumer group (see the package doc).
 type Subscriber struct {
-	db     DB
-	cfg    SubscriberConfig
-	logger watermill.LoggerAdapter
-	lease  *lease
-
-	closing   chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+	*consumer
 }
 
 // NewSubscriber returns a Subscriber reading as cfg.ConsumerGroup.
 func NewSubscriber(db DB, cfg SubscriberConfig, logger watermill.LoggerAdapter) (*Subscriber, error) {
-	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if cfg.ConsumerGroup == "" {
 		return nil, errors.New("pgtopic: SubscriberConfig.ConsumerGroup is required")
 	}
-	if logger == nil {
-		logger = watermill.NopLogger{}
+	c, err := newConsumer(db, cfg, logger)
+	if err != nil {
+		return nil, err
 	}
-	s := &Subscriber{db: db, cfg: cfg, logger: logger, closing: make(chan struct{})}
-	s.lease = startLease(db, cfg.Owner, cfg.ClaimTTL, logger)
-	return s, nil
+	return &Subscriber{c}, nil
 }
 
 // Subscribe implements message.Subscriber. The channel closes after Close
 // (once what was in flight is acked or handed back) or when ctx ends.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	select {
-	case <-s.closing:
-		return nil, errors.New("pgtopic: subscriber is closed")
-	default:
-	}
-	if topic == "" {
-		return nil, errors.New("pgtopic: empty topic")
-	}
-	out := make(chan *message.Message)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(out)
-		s.consume(ctx, topic, out)
-	}()
-	return out, nil
+	return s.subscribe(ctx, topic, s.consume)
 }
 
 // SubscribeInitialize implements message.SubscribeInitializer: it creates
@@ -162,16 +134,6 @@ func (s *Subscriber) ensureGroup(ctx context.Context, topic string) error {
 	if err != nil {
 		return fmt.Errorf("pgtopic: consumer group %q of %q: %w", s.cfg.ConsumerGroup, topic, err)
 	}
-	return nil
-}
-
-// Close implements message.Subscriber. It stops claiming, waits up to
-// DrainTimeout for handed-out messages to be acked, hands back what is not,
-// and returns once every subscription's channel is closed.
-func (s *Subscriber) Close() error {
-	s.closeOnce.Do(func() { close(s.closing) })
-	s.wg.Wait()
-	s.lease.stop()
 	return nil
 }
 
