@@ -408,10 +408,14 @@ func BenchmarkTable(b *testing.B) {
 
 	var sb strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&sb, "# Benchmarks\n\n`task bench` (internal/benchtable) on %s: %d cores (GOMAXPROCS %d), %s, PostgreSQL at %s; %s.\n"+
+	var fsync, syncCommit string
+	settings := pgtest.NewPool(b)
+	_ = settings.QueryRow(context.Background(), `SELECT current_setting('fsync'), current_setting('synchronous_commit')`).Scan(&fsync, &syncCommit)
+	fmt.Fprintf(&sb, "# Benchmarks\n\n`task bench` (internal/benchtable) on %s: %d cores (GOMAXPROCS %d), %s, PostgreSQL at %s "+
+		"(fsync %s, synchronous_commit %s: `task bench` uses the tests' own cluster; a durable server commits slower); %s.\n"+
 		"Every ratio compares with a baseline measured in the same run. %d events per end-to-end row.\n\n",
 		host, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), pgtest.AdminURL()[strings.LastIndex(pgtest.AdminURL(), "@")+1:],
-		time.Now().UTC().Format("2006-01-02"), n)
+		fsync, syncCommit, time.Now().UTC().Format("2006-01-02"), n)
 	sb.WriteString("| what | measured | baseline (same run) | ratio | goal |\n|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s |\n", r.what, r.value, r.baseline, r.ratio, r.goal)
