@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"sort"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
@@ -36,29 +35,14 @@ const NotifyChannel = "tributary_topics"
 // tributary_messages itself takes it first.
 const LockClass = 74_837
 
-const (
-	notifyChannel = NotifyChannel
-	lockClass     = LockClass
-)
-
-// lockTopics takes the write locks of topics in a fixed order (no deadlock
-// between two writers of the same two topics).
-func lockTopics(b *pgx.Batch, topics []string) {
-	sorted := append([]string(nil), topics...)
-	sort.Strings(sorted)
-	for i, t := range sorted {
-		if i > 0 && sorted[i-1] == t {
-			continue
-		}
-		b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, t)
-	}
-}
+// lockTopic is the statement that takes a topic's write lock ($1 = LockClass, $2 = the topic).
+const lockTopic = `SELECT pg_advisory_xact_lock($1, hashtext($2))`
 
 // LockTopic takes topic's write lock in tx. A caller that writes other rows
 // in the same transaction as a publish (dedup keys) takes it first, so that
 // two such writers cannot deadlock on those rows and the lock.
 func LockTopic(ctx context.Context, tx Executor, topic string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, topic); err != nil {
+	if _, err := tx.Exec(ctx, lockTopic, LockClass, topic); err != nil {
 		return fmt.Errorf("pgtopic: lock topic %q: %w", topic, err)
 	}
 	return nil

@@ -21,7 +21,7 @@ WITH ins AS (
 	SELECT $1, u, p, m FROM unnest($2::text[], $3::bytea[], $4::jsonb[]) WITH ORDINALITY AS t(u, p, m, n)
 	ORDER BY n
 	RETURNING 1)
-SELECT pg_notify('` + notifyChannel + `', $1) WHERE EXISTS (SELECT 1 FROM ins)`
+SELECT pg_notify('` + NotifyChannel + `', $1) WHERE EXISTS (SELECT 1 FROM ins)`
 
 // Publisher appends messages to topics. A Publisher on a pool commits each
 // Publish call on its own; one on a transaction (NewTxPublisher) writes into
@@ -75,7 +75,7 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 func publishIn(ctx context.Context, db Executor, topic string, msgs []*message.Message) error {
 	uuids, payloads, metas := encode(msgs)
 	b := &pgx.Batch{}
-	lockTopics(b, []string{topic})
+	b.Queue(lockTopic, LockClass, topic)
 	b.Queue(insertMessages, topic, uuids, payloads, metas)
 	if err := db.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("pgtopic: publish to %q: %w", topic, err)

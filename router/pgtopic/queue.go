@@ -49,7 +49,7 @@ func (p *QueuePublisher) Publish(topic string, msgs ...*message.Message) error {
 			INSERT INTO tributary_queue (topic, due_at, uuid, payload, metadata)
 			SELECT $1, d, u, p, m FROM unnest($2::timestamptz[], $3::text[], $4::bytea[], $5::jsonb[]) AS t(d, u, p, m)
 			RETURNING 1)
-		SELECT pg_notify('`+notifyChannel+`', $1) WHERE EXISTS (SELECT 1 FROM ins)`,
+		SELECT pg_notify('`+NotifyChannel+`', $1) WHERE EXISTS (SELECT 1 FROM ins)`,
 		topic, due, uuids, payloads, metas)
 	if err != nil {
 		return fmt.Errorf("pgtopic: queue into %q: %w", topic, err)
