@@ -6,9 +6,9 @@ import (
 	"context"
 	"os"
 
-	"github.com/tributary-dev/tributary/cmd/tributary/internal/cli"
+	"github.com/tributary-dev/tributary/cli"
 	// Source and sink types register themselves in components' init functions.
-	_ "github.com/tributary-dev/tributary/cmd/tributary/internal/components"
+	_ "github.com/tributary-dev/tributary/components"
 )
 
 func main() {

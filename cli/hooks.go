@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tributary-dev/tributary/components"
+	"github.com/tributary-dev/tributary/config"
+)
+
+// webhookCommand: `webhook test` asks a sink that implements
+// components.Tester to check its receiver (seed 003: the right token gets
+// 2xx, a wrong one 401).
+func (a *app) webhookCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "webhook", Short: "Webhook sink tools"}
+	var file, pipeline, sink string
+	test := &cobra.Command{
+		Use:   "test -c pipeline.yaml --pipeline P --sink S",
+		Short: "Check a webhook receiver: right token accepted, wrong token refused (exit 6 when not)",
+		Args:  cobra.NoArgs,
+		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig(file)
+			if err != nil {
+				return err
+			}
+			p, i, err := cfg.FindSink(pipeline, sink)
+			if err != nil {
+				return codef(ExitNotFound, "%v", err)
+			}
+			logger, err := a.logger()
+			if err != nil {
+				return err
+			}
+			built, err := cfg.BuildSink(p, i, nil, logger)
+			if err != nil {
+				return codef(ExitConfig, "%v", err)
+			}
+			defer closeQuietly(built)
+			tester, ok := built.(components.Tester)
+			if !ok {
+				return codef(ExitUnsupported, "sink %q is of type %q, which has no test (webhook sinks do)", sink, p.SinkTypes[i].Type)
+			}
+			res, err := tester.Test(cmd.Context())
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			if a.json {
+				if err := printJSON(a.stdout, map[string]any{"ok": res.OK(), "checks": res.Checks}); err != nil {
+					return err
+				}
+			} else {
+				t := newTable(a.stdout, "CHECK", "RESULT", "DETAIL")
+				for _, c := range res.Checks {
+					t.row(c.Name, map[bool]string{true: "ok", false: "FAILED"}[c.OK], c.Detail)
+				}
+				_ = t.flush()
+			}
+			if !res.OK() {
+				return codef(ExitCheckFailed, "webhook test of %s/%s failed", pipeline, sink)
+			}
+			return nil
+		}),
+	}
+	test.Flags().StringVarP(&file, "config", "c", "", "pipeline file (required)")
+	test.Flags().StringVar(&pipeline, "pipeline", "", "pipeline name (required)")
+	test.Flags().StringVar(&sink, "sink", "", "sink name (required)")
+	for _, f := range []string{"config", "pipeline", "sink"} {
+		_ = test.MarkFlagRequired(f)
+	}
+	cmd.AddCommand(test)
+	return cmd
+}
+
+// feedCommand: `feed discard` asks a source that implements
+// components.Discarder to drop everything pending at the provider (seed 002's
+// discardAll). It loses events, so it needs --yes.
+func (a *app) feedCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "feed", Short: "Batch feed source tools"}
+	var file, pipeline, source, reason string
+	var yes bool
+	discard := &cobra.Command{
+		Use:   "discard -c pipeline.yaml --pipeline P --source S --yes",
+		Short: "Discard every pending event of a batch feed at the provider (cannot be undone)",
+		Args:  cobra.NoArgs,
+		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
+			if !yes {
+				return codef(ExitUsage, "feed discard drops the provider's pending events for good: add --yes to confirm")
+			}
+			cfg, err := a.loadConfig(file)
+			if err != nil {
+				return err
+			}
+			p, i, err := cfg.FindSource(pipeline, source)
+			if err != nil {
+				return codef(ExitNotFound, "%v", err)
+			}
+			if p.SourceTypes[i].Type == "" {
+				return codef(ExitNotFound, "%v", config.ErrNoSuchComponent)
+			}
+			logger, err := a.logger()
+			if err != nil {
+				return err
+			}
+			pool, err := a.openPool(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			built, err := cfg.BuildSource(p, i, pool, logger)
+			if err != nil {
+				return codef(ExitConfig, "%v", err)
+			}
+			defer closeQuietly(built)
+			d, ok := built.(components.Discarder)
+			if !ok {
+				return codef(ExitUnsupported, "source %q is of type %q, which cannot discard (batch feed sources can)", source, p.SourceTypes[i].Type)
+			}
+			operator := a.getenv("USER")
+			if operator == "" {
+				operator = "unknown"
+			}
+			res, err := d.DiscardAll(cmd.Context(), components.DiscardRequest{Confirm: yes, Reason: reason, Operator: operator})
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			if a.json {
+				return printJSON(a.stdout, res)
+			}
+			if res.Count >= 0 {
+				fmt.Fprintf(a.stdout, "discarded %d pending events of %s/%s %s\n", res.Count, pipeline, source, res.Detail)
+			} else {
+				fmt.Fprintf(a.stdout, "discarded the pending events of %s/%s %s\n", pipeline, source, res.Detail)
+			}
+			return nil
+		}),
+	}
+	f := discard.Flags()
+	f.StringVarP(&file, "config", "c", "", "pipeline file (required)")
+	f.StringVar(&pipeline, "pipeline", "", "pipeline name (required)")
+	f.StringVar(&source, "source", "", "source name (required)")
+	f.BoolVar(&yes, "yes", false, "confirm")
+	f.StringVar(&reason, "reason", "", "why (goes into the source's log)")
+	for _, n := range []string{"config", "pipeline", "source"} {
+		_ = discard.MarkFlagRequired(n)
+	}
+	cmd.AddCommand(discard)
+	return cmd
+}
+
+func closeQuietly(v any) {
+	if c, ok := v.(io.Closer); ok {
+		_ = c.Close()
+	} else if c, ok := v.(interface{ Close() error }); ok {
+		_ = c.Close()
+	}
+}

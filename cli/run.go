@@ -1,0 +1,316 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/spf13/cobra"
+
+	"github.com/tributary-dev/tributary/components"
+	"github.com/tributary-dev/tributary/config"
+	"github.com/tributary-dev/tributary/migrations"
+	"github.com/tributary-dev/tributary/ops"
+	"github.com/tributary-dev/tributary/router"
+)
+
+func (a *app) loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return nil, codef(ExitUsage, "-c/--config is required")
+	}
+	cfg, err := config.LoadFile(path)
+	if err != nil {
+		if _, ok := config.AsErrors(err); ok {
+			return nil, codef(ExitConfig, "%s: invalid:\n%v", path, err)
+		}
+		return nil, codef(ExitConfig, "%v", err)
+	}
+	return cfg, nil
+}
+
+func (a *app) validateCommand() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "validate -c pipeline.yaml",
+		Short: "Check a pipeline file without running it (exit 3 when invalid)",
+		Args:  cobra.NoArgs,
+		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.LoadFile(file)
+			if err != nil {
+				es, positioned := config.AsErrors(err)
+				if a.json {
+					if !positioned {
+						es = config.Errors{{File: file, Msg: err.Error()}}
+					}
+					_ = printJSON(a.stdout, map[string]any{"ok": false, "errors": es})
+					return &exitError{code: ExitConfig, err: fmt.Errorf("%s: invalid (%d problems)", file, len(es))}
+				}
+				return codef(ExitConfig, "%s: invalid:\n%v", file, err)
+			}
+			names := make([]string, len(cfg.Pipelines))
+			for i, p := range cfg.Pipelines {
+				names[i] = p.Template.Name
+			}
+			if a.json {
+				return printJSON(a.stdout, map[string]any{"ok": true, "pipelines": names})
+			}
+			fmt.Fprintf(a.stdout, "%s: ok (%d pipelines: %v)\n", file, len(names), names)
+			return nil
+		}),
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "pipeline file (required)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var (
+		file, adminAddr, adminToken, metricsAddr, instanceID string
+		migrate, failFast                                    bool
+		depthInterval, leaseTTL                              time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "run -c pipeline.yaml",
+		Short: "Run every pipeline in a file until interrupted",
+		Long: `Run every pipeline in a file until SIGINT or SIGTERM; in-flight deliveries get 30 s to finish.
+
+The database must be migrated: run exits 4 naming the missing migrations unless
+--migrate applies them first.
+
+Serves /metrics, /healthz and /readyz on --metrics-addr, and the admin page on --admin.
+The admin page binds to loopback unless an address is given; a non-loopback address
+requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).
+
+A source that stops for good (e.g. a batch feed whose feed id answers 404) is
+reported failed in /readyz, tributary_source_up and the admin page while the
+rest runs on; with --fail-fast, run stops and exits 8 instead.
+
+Several instances may run the same file on one database (for availability and
+rolling deploys): each source runs in exactly one instance at a time (its
+leader, holding a lease renewed every --lease-ttl/3), sources are spread over
+the instances, and when an instance dies another takes its sources over within
+--lease-ttl plus a third of it, from their checkpoints. Sinks share their
+consumer groups; inbound webhooks (webhookin) are served by every instance.
+See docs/deployment.md and ` + "`tributary status`" + `.`,
+		Args: cobra.NoArgs,
+		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
+			if adminToken == "" {
+				adminToken = a.getenv("TRIBUTARY_ADMIN_TOKEN")
+			}
+			adminAddr, err := adminListenAddr(adminAddr, adminToken)
+			if err != nil {
+				return err
+			}
+			cfg, err := a.loadConfig(file)
+			if err != nil {
+				return err
+			}
+			logger, err := a.logger()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			// A stop signal while starting is a clean stop: nothing was read
+			// from any provider yet, so nothing is lost.
+			startup := func(err error) error {
+				if ctx.Err() != nil {
+					logger.Info("Stopped while starting", nil)
+					return nil
+				}
+				return err
+			}
+			if instanceID == "" {
+				instanceID = a.getenv("TRIBUTARY_INSTANCE_ID")
+			}
+			templates := make([]router.Pipeline, len(cfg.Pipelines))
+			for i, p := range cfg.Pipelines {
+				templates[i] = p.Template
+			}
+			pool, err := a.openPool(ctx, router.PoolSize(templates...))
+			if err != nil {
+				return startup(err)
+			}
+			defer pool.Close()
+			if migrate {
+				if _, err := migrations.Up(ctx, pool); err != nil {
+					return startup(dbError(err))
+				}
+			}
+			// Before anything touches a table: a missing one would fail every
+			// event over and over instead of once, here.
+			if err := checkSchema(ctx, pool); err != nil {
+				return startup(err)
+			}
+			pipelines, err := cfg.Build(pool, logger)
+			if err != nil {
+				return codef(ExitConfig, "%v", err)
+			}
+			monitor := ops.NewSourceMonitor(logger)
+			for i, p := range pipelines {
+				for j, src := range p.Sources {
+					typ := cfg.Pipelines[i].SourceTypes[j].Type
+					if components.RunsOnEveryInstance(typ) {
+						pipelines[i].Sources[j].Subscriber = monitor.Watch(p.Name, src.Name, typ, src.Subscriber)
+						continue
+					}
+					// Led: built again each time this instance becomes the
+					// source's leader (a closed source cannot subscribe
+					// again); the one built above serves the first time.
+					first, cp, idx := src.Subscriber, cfg.Pipelines[i], j
+					pipelines[i].Sources[j].Subscriber = nil
+					pipelines[i].Sources[j].New = func() (message.Subscriber, error) {
+						sub := first
+						first = nil
+						if sub == nil {
+							built, err := cfg.BuildSource(cp, idx, pool, logger)
+							if err != nil {
+								return nil, err
+							}
+							sub = built.(message.Subscriber)
+						}
+						return monitor.Watch(cp.Template.Name, src.Name, typ, sub), nil
+					}
+				}
+			}
+			r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger,
+				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}}, pipelines...)
+			if err != nil {
+				return codef(ExitConfig, "%v", err)
+			}
+			infos := pipelineInfos(cfg)
+
+			var servers []*http.Server
+			serve := func(name, addr string, h http.Handler) error {
+				ln, err := net.Listen("tcp", addr)
+				if err != nil {
+					return codef(ExitUsage, "%s: listen on %s: %v", name, addr, err)
+				}
+				srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+				servers = append(servers, srv)
+				go func() { _ = srv.Serve(ln) }()
+				logger.Info("Serving "+name, map[string]any{"addr": "http://" + ln.Addr().String()})
+				return nil
+			}
+			defer func() {
+				for _, s := range servers {
+					sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_ = s.Shutdown(sctx)
+					cancel()
+				}
+			}()
+			if metricsAddr != "" {
+				checks := append([]ops.Check{
+					{Name: "router", Check: func(context.Context) error {
+						select {
+						case <-r.Running():
+							return nil
+						default:
+							return errors.New("not running")
+						}
+					}},
+					{Name: "database", Check: func(ctx context.Context) error { return pool.Ping(ctx) }},
+				}, monitor.Checks(infos)...)
+				h := ops.Handler(checks...)
+				if err := serve("metrics and health", metricsAddr, h); err != nil {
+					return err
+				}
+			}
+			if adminAddr != "" {
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor,
+					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ())})
+				if err != nil {
+					return err
+				}
+				go adm.SampleDepths(ctx)
+				// Runs before the servers' Shutdown (deferred earlier): it
+				// ends the live page's streams, which Shutdown waits for.
+				defer func() { _ = adm.Close() }()
+				if err := serve("admin page", adminAddr, adm.Handler()); err != nil {
+					return err
+				}
+			}
+			go ops.WatchDepths(ctx, pool, infos, depthInterval, logger)
+			runCtx, stopRun := context.WithCancel(ctx)
+			defer stopRun()
+			if failFast {
+				go func() {
+					select {
+					case <-monitor.Failed():
+						logger.Info("A source failed and --fail-fast is set: stopping", nil)
+						stopRun()
+					case <-runCtx.Done():
+					}
+				}()
+			}
+			logger.Info("Running pipelines", map[string]any{"file": file, "pipelines": len(pipelines)})
+			err = r.Run(runCtx)
+			if fs := monitor.Failures(); failFast && len(fs) > 0 {
+				f := fs[0]
+				return codef(ExitSourceFailed, "source %q of pipeline %q (%s) stopped for good: %s (--fail-fast)", f.Source, f.Pipeline, f.Type, f.Reason)
+			}
+			if err != nil {
+				return withCode(ExitFailure, err)
+			}
+			logger.Info("Stopped", nil)
+			return nil
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVarP(&file, "config", "c", "", "pipeline file (required)")
+	f.StringVar(&adminAddr, "admin", "", "serve the admin page on this address (e.g. 127.0.0.1:8081; a bare :8081 binds loopback)")
+	f.StringVar(&adminToken, "admin-token", "", "token the admin page requires (default $TRIBUTARY_ADMIN_TOKEN; required off loopback)")
+	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9464", "serve /metrics, /healthz and /readyz here (empty: off)")
+	f.BoolVar(&migrate, "migrate", false, "apply database migrations before starting")
+	f.BoolVar(&failFast, "fail-fast", false, "exit 8 when a source stops for good, instead of running on with it failed in /readyz")
+	f.DurationVar(&depthInterval, "depth-interval", 5*time.Second, "how often queue-depth gauges are refreshed")
+	f.StringVar(&instanceID, "instance-id", "", "this instance's id among those sharing the database (default $TRIBUTARY_INSTANCE_ID, else host-pid-random); unique per process")
+	f.DurationVar(&leaseTTL, "lease-ttl", 15*time.Second, "source lease TTL: a dead instance's sources are taken over within this plus a third of it (at least 1s)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// adminListenAddr applies the loopback rule: a bare :port binds 127.0.0.1;
+// any other non-loopback host requires a token.
+func adminListenAddr(addr, token string) (string, error) {
+	if addr == "" {
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", codef(ExitUsage, "--admin %q: want host:port, e.g. 127.0.0.1:8081", addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	if !loopback && token == "" {
+		return "", codef(ExitUsage, "--admin %s is not a loopback address: set --admin-token or $TRIBUTARY_ADMIN_TOKEN", addr)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+func pipelineInfos(cfg *config.Config) []ops.PipelineInfo {
+	var out []ops.PipelineInfo
+	for _, p := range cfg.Pipelines {
+		info := ops.PipelineInfo{Name: p.Template.Name}
+		for i, s := range p.Template.Sources {
+			info.Sources = append(info.Sources, ops.ComponentInfo{Name: s.Name, Type: p.SourceTypes[i].Type})
+		}
+		for i, s := range p.Template.Sinks {
+			info.Sinks = append(info.Sinks, ops.ComponentInfo{Name: s.Name, Type: p.SinkTypes[i].Type, Routing: routingSummary(p.SinkRoutes[i])})
+		}
+		out = append(out, info)
+	}
+	return out
+}

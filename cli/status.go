@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tributary-dev/tributary/components"
+	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/router/leader"
+)
+
+// statusSource is one source of a pipeline file and who runs it.
+type statusSource struct {
+	Pipeline string `json:"pipeline"`
+	Source   string `json:"source"`
+	Type     string `json:"type"`
+	// Leader is the instance running it; "" when none does now, "*" for a
+	// source every instance runs (webhookin).
+	Leader string `json:"leader"`
+}
+
+func (a *app) statusCommand() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "status [-c pipeline.yaml]",
+		Short: "Show the instances sharing the database and which one leads each source",
+		Long: `Show the instances running on this database (id, host, pid, when started, last
+heartbeat, the sources each leads) and the source leases. With -c, every source
+of the file is listed with its leader, including sources no instance leads now
+(after a crash, until its lease expires) and webhookin sources, which every
+instance serves.`,
+		Args: cobra.NoArgs,
+		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
+			var sources []statusSource
+			if file != "" {
+				cfg, err := a.loadConfig(file)
+				if err != nil {
+					return err
+				}
+				for _, p := range cfg.Pipelines {
+					for i, s := range p.Template.Sources {
+						sources = append(sources, statusSource{Pipeline: p.Template.Name, Source: s.Name, Type: p.SourceTypes[i].Type})
+					}
+				}
+			}
+			pool, err := a.openPool(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			if err := checkSchema(cmd.Context(), pool); err != nil {
+				return err
+			}
+			st, err := leader.ReadStatus(cmd.Context(), pool)
+			if err != nil {
+				return dbError(err)
+			}
+			for i, s := range sources {
+				if components.RunsOnEveryInstance(s.Type) {
+					sources[i].Leader = "*"
+				} else {
+					sources[i].Leader = st.Leader(router.LeaseName(s.Pipeline, s.Source))
+				}
+			}
+			if a.json {
+				out := map[string]any{"instances": st.Instances, "leases": st.Leases}
+				if file != "" {
+					out["sources"] = sources
+				}
+				return printJSON(a.stdout, out)
+			}
+			if len(st.Instances) == 0 {
+				fmt.Fprintln(a.stdout, "no instance is registered")
+			} else {
+				t := newTable(a.stdout, "INSTANCE", "HOST", "PID", "STARTED", "LAST HEARTBEAT", "LEADS")
+				for _, in := range st.Instances {
+					hb := time.Since(in.HeartbeatAt).Round(100*time.Millisecond).String() + " ago"
+					if !in.Live {
+						hb += " (gone)"
+					}
+					t.row(in.ID, in.Host, strconv.Itoa(in.PID), when(in.StartedAt), hb, strconv.Itoa(len(in.Leads)))
+				}
+				if err := t.flush(); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintln(a.stdout)
+			if file != "" {
+				t := newTable(a.stdout, "PIPELINE", "SOURCE", "TYPE", "LEADER")
+				for _, s := range sources {
+					l := s.Leader
+					switch l {
+					case "":
+						l = "none (waiting for a lease to expire or an instance to start)"
+					case "*":
+						l = "every instance"
+					}
+					t.row(s.Pipeline, s.Source, s.Type, l)
+				}
+				return t.flush()
+			}
+			if len(st.Leases) == 0 {
+				fmt.Fprintln(a.stdout, "no source lease yet")
+				return nil
+			}
+			t := newTable(a.stdout, "SOURCE", "LEADER", "SINCE", "EXPIRES IN", "HAND-OVERS")
+			for _, l := range st.Leases {
+				exp := time.Until(l.ExpiresAt).Round(100 * time.Millisecond).String()
+				owner := l.Owner
+				if l.Expired {
+					exp, owner = "expired", strings.TrimSpace(owner+" (expired)")
+				}
+				t.row(l.Name, owner, when(l.AcquiredAt), exp, strconv.FormatInt(l.Fence-1, 10))
+			}
+			return t.flush()
+		}),
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "pipeline file: list each of its sources with its leader")
+	return cmd
+}

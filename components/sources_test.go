@@ -1,0 +1,301 @@
+package components_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/components"
+	"github.com/tributary-dev/tributary/internal/feedfake"
+	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/sources/batchfeed"
+	"github.com/tributary-dev/tributary/sources/etagpoll"
+)
+
+func TestEtagpollOptionsMapOntoConfig(t *testing.T) {
+	t.Parallel()
+	o := components.EtagpollOptions{
+		BaseURL: "https://api.example.com", Token: "s3cret", Headers: map[string]string{"x-client": "tributary"},
+		Query: map[string]string{"site": "7"}, Paging: "offset", PageSize: 50, Interval: 90 * time.Second,
+		StartFrom: "2026-01-02T03:04:05Z", Overlap: time.Minute,
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.Config("doors", "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != "log" || cfg.CheckpointKey != "etagpoll/doors/log" || cfg.AuthValue != "Bearer s3cret" ||
+		cfg.Header.Get("X-Client") != "tributary" || cfg.ExtraQuery.Get("site") != "7" || cfg.Paging != etagpoll.Offset ||
+		cfg.PageSize != 50 || cfg.Interval != 90*time.Second || cfg.Overlap != time.Minute ||
+		!cfg.StartFrom.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Fatalf("config %+v", cfg)
+	}
+	// Unset options keep the package's (the seed's) defaults.
+	cfg, _ = (&components.EtagpollOptions{BaseURL: "http://x"}).Config("p", "s")
+	if cfg.Path != "" || cfg.Interval != 0 || cfg.LimitParam != "" {
+		t.Fatalf("unset options were filled: %+v", cfg)
+	}
+}
+
+func TestSourceOptionsValidateNameTheField(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		opts components.Validator
+		want []string // keys of the FieldErrors, in order
+	}{
+		{&components.EtagpollOptions{}, []string{"base_url"}},
+		{&components.EtagpollOptions{BaseURL: "ftp://x", Paging: "cursor", Interval: -time.Second, StartFrom: "yesterday", Jitter: 1}, []string{"base_url", "paging", "start_from", "jitter", "interval"}},
+		{&components.EtagpollOptions{BaseURL: "http://x", Token: "a", AuthHeader: "X-Api-Key", AuthValue: "b"}, []string{"token"}},
+		{&components.BatchfeedOptions{}, []string{"base_url", "feed_id"}},
+		{&components.BatchfeedOptions{BaseURL: "http://x", FeedID: "Journey"}, []string{"feed_id"}},
+		{&components.BatchfeedOptions{BaseURL: "http://x", FeedID: "journey", Auth: components.BatchfeedAuth{Token: "t", OAuth2: &components.OAuth2Spec{TokenURL: "/token"}}},
+			[]string{"auth", "auth.oauth2.token_url", "auth.oauth2.client_id", "auth.oauth2.client_secret"}},
+		{&components.BatchfeedOptions{BaseURL: "http://x", FeedID: "journey", Backoff: components.BackoffSpec{Initial: time.Minute, Max: time.Second, Multiplier: 0.5}}, []string{"backoff.max", "backoff.multiplier"}},
+	}
+	for i, c := range cases {
+		fields, rest := components.FieldErrors(c.opts.Validate())
+		var keys []string
+		for _, f := range fields {
+			keys = append(keys, f.Key)
+		}
+		if len(rest) != 0 || strings.Join(keys, ",") != strings.Join(c.want, ",") {
+			t.Errorf("case %d: field errors %v (other %v), want %v", i, fields, rest, c.want)
+		}
+	}
+	ok := components.BatchfeedOptions{BaseURL: "http://x", FeedID: "newfeed"} // undocumented feeds are let through
+	if err := ok.Validate(); err != nil {
+		t.Errorf("unknown feed id refused: %v", err)
+	}
+}
+
+// TestBatchfeedDiscardAll builds the batchfeed type from the registry
+// against internal/feedfake behind OAuth2: its Discarder honours the
+// confirmation flag (nothing is sent without it) and empties the feed with it.
+func TestBatchfeedDiscardAll(t *testing.T) {
+	t.Parallel()
+	issuer := feedfake.NewTokenIssuer("cid", "csecret", time.Hour)
+	fake := feedfake.New(feedfake.Config{Authorize: issuer.Valid, TenantID: "t-1"})
+	mux := http.NewServeMux()
+	mux.Handle("/eventnotifications/v2/", fake)
+	mux.Handle("/token", issuer)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	fake.Generate("journey", 13)
+	fake.Generate("document", 2)
+
+	d, err := components.Decode(components.KindSource, "batchfeed", optionsFunc(func(v any) error {
+		o := v.(*components.BatchfeedOptions)
+		o.BaseURL, o.FeedID, o.TenantID = srv.URL, "journey", "t-1"
+		o.Auth.OAuth2 = &components.OAuth2Spec{TokenURL: srv.URL + "/token", ClientID: "cid", ClientSecret: "csecret"}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := components.BuildSource(d, components.Env{Pipeline: "p", Name: "journey", Type: "batchfeed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	disc, ok := sub.(components.Discarder)
+	if !ok {
+		t.Fatalf("%T is not a Discarder", sub)
+	}
+	ctx := context.Background()
+	if _, err := disc.DiscardAll(ctx, components.DiscardRequest{}); !errors.Is(err, batchfeed.ErrNotConfirmed) {
+		t.Fatalf("unconfirmed discard: %v, want ErrNotConfirmed", err)
+	}
+	if fake.Calls("journey", feedfake.OpDiscardAll) != 0 || fake.Pending("journey") != 13 {
+		t.Fatal("an unconfirmed discard reached the provider")
+	}
+	res, err := disc.DiscardAll(ctx, components.DiscardRequest{Confirm: true, Reason: "test", Operator: "me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Count != -1 || !strings.Contains(res.Detail, "journey") {
+		t.Fatalf("result %+v", res)
+	}
+	if fake.Discarded("journey") != 13 || fake.Pending("journey") != 0 || fake.Pending("document") != 2 {
+		t.Fatalf("discarded %d, pending journey %d document %d", fake.Discarded("journey"), fake.Pending("journey"), fake.Pending("document"))
+	}
+}
+
+// TestEtagpollBuiltFromRegistry: the etagpoll type needs the pool (for its
+// checkpoint), reads an event log and checkpoints under the pipeline's key.
+func TestEtagpollBuiltFromRegistry(t *testing.T) {
+	t.Parallel()
+	var auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		w.Header().Set("ETag", `"1"`)
+		if r.URL.Query().Get("page") == "2" {
+			_, _ = w.Write([]byte(`[]`))
+			return
+		}
+		_, _ = w.Write([]byte(`[{"id":"e1","type":"door.unlocked","createdAt":"2026-01-02T03:04:05.000Z"}]`))
+	}))
+	defer srv.Close()
+	d, err := components.Decode(components.KindSource, "etagpoll", optionsFunc(func(v any) error {
+		o := v.(*components.EtagpollOptions)
+		o.BaseURL, o.Token, o.StartFrom, o.Interval, o.Jitter = srv.URL, "tok", "2026-01-01T00:00:00Z", 10*time.Millisecond, -1
+		o.RedeliverDelay = 10 * time.Millisecond
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := components.BuildSource(d, components.Env{Pipeline: "p", Name: "log"}); err == nil {
+		t.Fatal("built without a pool")
+	}
+	pool := pgtest.NewPool(t)
+	sub, err := components.BuildSource(d, components.Env{Pipeline: "p", Name: "log", Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := sub.Subscribe(context.Background(), "log")
+	m := next(t, ch)
+	if tributary.EventID(m) != "e1" || auth != "Bearer tok" {
+		t.Fatalf("event %s, auth %q", tributary.EventID(m), auth)
+	}
+	// Each event starts a trace; a resend after a nack keeps it.
+	trace := m.Metadata.Get(components.MetaTraceparent)
+	if !components.ValidTraceparent(trace) {
+		t.Fatalf("traceparent %q", trace)
+	}
+	m.Nack()
+	m = next(t, ch)
+	if tributary.EventID(m) != "e1" || m.Metadata.Get(components.MetaTraceparent) != trace {
+		t.Fatalf("resent %s with trace %q, want e1 with %q", tributary.EventID(m), m.Metadata.Get(components.MetaTraceparent), trace)
+	}
+	m.Ack()
+	var n int
+	deadline := time.Now().Add(10 * time.Second)
+	for n == 0 && time.Now().Before(deadline) {
+		_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_checkpoints WHERE source = 'etagpoll/p/log' AND value->>'cursor' <> ''`).Scan(&n)
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = sub.Close()
+	if n != 1 {
+		t.Fatal("no checkpoint under etagpoll/p/log")
+	}
+}
+
+// TestEtagpollErrorsNameTheOption: the source's own errors, logged while it
+// runs, name the option as written in the file (paging, max_pages), not the
+// Go field behind it. The API here ignores "page", which the file insists on.
+func TestEtagpollErrorsNameTheOption(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`[{"id":"e2","createdAt":"2026-01-02T03:04:06.000Z"},{"id":"e1","createdAt":"2026-01-02T03:04:05.000Z"}]`))
+	}))
+	t.Cleanup(srv.Close)
+	pool := pgtest.NewPool(t)
+	for _, tc := range []struct {
+		name     string
+		set      func(*components.EtagpollOptions)
+		key, not string
+	}{
+		{"paging", func(o *components.EtagpollOptions) { o.Paging = "page" }, "set paging to auto", "Config.Paging"},
+		{"max_pages", func(o *components.EtagpollOptions) { o.Paging, o.MaxPages = "offset", 1 }, "(max_pages)", "MaxPages"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := components.Decode(components.KindSource, "etagpoll", optionsFunc(func(v any) error {
+				o := v.(*components.EtagpollOptions)
+				o.BaseURL, o.StartFrom, o.Interval, o.Jitter = srv.URL, "2026-01-01T00:00:00Z", 10*time.Millisecond, -1
+				tc.set(o)
+				return nil
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := &pipelinetest.Logger{}
+			sub, err := components.BuildSource(d, components.Env{Pipeline: "p", Name: "names-" + tc.name, Pool: pool, Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			if _, err := sub.Subscribe(context.Background(), "x"); err != nil {
+				t.Fatal(err)
+			}
+			pipelinetest.WaitFor(t, 10*time.Second, "a failed poll", func() bool { return len(log.Lines("ERROR")) > 0 })
+			line := log.Lines("ERROR")[0]
+			if !strings.Contains(line, tc.key) || strings.Contains(line, tc.not) {
+				t.Fatalf("error %q: want it to name the option (%q), not the Go field", line, tc.key)
+			}
+		})
+	}
+}
+
+// TestProviderSourcesCloseTheirChannel: built from the registry (wrapped to
+// start traces), both types still close their channel on Close and on ctx
+// cancellation, as the source contract asks.
+func TestProviderSourcesCloseTheirChannel(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	pool := pgtest.NewPool(t)
+	build := func(typ string) interface {
+		Subscribe(context.Context, string) (<-chan *message.Message, error)
+		Close() error
+	} {
+		d, err := components.Decode(components.KindSource, typ, optionsFunc(func(v any) error {
+			switch o := v.(type) {
+			case *components.EtagpollOptions:
+				o.BaseURL, o.Interval = srv.URL, 10*time.Millisecond
+			case *components.BatchfeedOptions:
+				o.BaseURL, o.FeedID, o.PollInterval = srv.URL, "journey", 10*time.Millisecond
+			}
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := components.BuildSource(d, components.Env{Pipeline: "p", Name: "s-" + typ, Pool: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+	closed := func(ch <-chan *message.Message) bool {
+		select {
+		case _, ok := <-ch:
+			return !ok
+		case <-time.After(10 * time.Second):
+			return false
+		}
+	}
+	for _, typ := range []string{"etagpoll", "batchfeed"} {
+		sub := build(typ)
+		ch, err := sub.Subscribe(context.Background(), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond)
+		_ = sub.Close()
+		if !closed(ch) {
+			t.Errorf("%s: channel open after Close", typ)
+		}
+		sub = build(typ)
+		ctx, cancel := context.WithCancel(context.Background())
+		ch, _ = sub.Subscribe(ctx, "x")
+		time.Sleep(30 * time.Millisecond)
+		cancel()
+		if !closed(ch) {
+			t.Errorf("%s: channel open after ctx cancel", typ)
+		}
+		_ = sub.Close()
+	}
+}

@@ -1,0 +1,122 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary/components"
+	"github.com/tributary-dev/tributary/router"
+)
+
+// Build builds every source and sink and returns the pipelines ready for
+// router.New. On error, what was built is closed.
+func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]router.Pipeline, error) {
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	var out []router.Pipeline
+	closeAll := func() {
+		for _, p := range out {
+			for _, s := range p.Sources {
+				if s.Subscriber != nil {
+					_ = s.Subscriber.Close()
+				}
+			}
+			for _, s := range p.Sinks {
+				if s.Publisher != nil {
+					_ = s.Publisher.Close()
+				}
+			}
+		}
+	}
+	for _, p := range c.Pipelines {
+		rp := p.Template
+		rp.Sources = append([]router.Source(nil), p.Template.Sources...)
+		rp.Sinks = append([]router.Sink(nil), p.Template.Sinks...)
+		out = append(out, rp)
+		cur := &out[len(out)-1]
+		for i := range cur.Sources {
+			env := c.env(p, components.KindSource, cur.Sources[i].Name, p.SourceTypes[i].Type, pool, logger)
+			sub, err := components.BuildSource(p.SourceTypes[i], env)
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("pipeline %q: source %q (%s): %w", p.Template.Name, cur.Sources[i].Name, p.SourceTypes[i].Type, err)
+			}
+			cur.Sources[i].Subscriber = sub
+		}
+		for i := range cur.Sinks {
+			env := c.env(p, components.KindSink, cur.Sinks[i].Name, p.SinkTypes[i].Type, pool, logger)
+			pub, err := components.BuildSink(p.SinkTypes[i], env)
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("pipeline %q: sink %q (%s): %w", p.Template.Name, cur.Sinks[i].Name, p.SinkTypes[i].Type, err)
+			}
+			cur.Sinks[i].Publisher = pub
+			cur.Sinks[i].Retry = components.SinkRetry(pub, cur.Sinks[i].Retry, cur.Retry)
+		}
+	}
+	return out, nil
+}
+
+func (c *Config) env(p Pipeline, kind components.Kind, name, typ string, pool *pgxpool.Pool, logger watermill.LoggerAdapter) components.Env {
+	env := components.Env{
+		Pipeline: p.Template.Name, Name: name, Type: typ, Pool: pool,
+		Logger: logger.With(watermill.LogFields{"pipeline": p.Template.Name, string(kind): name, "type": typ}),
+	}
+	if kind == components.KindSink {
+		for i, s := range p.Template.Sinks {
+			if s.Name == name && i < len(p.SinkHeaders) {
+				env.MetadataHeaders = p.SinkHeaders[i]
+			}
+		}
+	}
+	return env
+}
+
+// ErrNoSuchComponent is returned by Find for an unknown pipeline or component.
+var ErrNoSuchComponent = errors.New("no such pipeline or component")
+
+// FindSink returns the decoded sink `name` of pipeline `pipeline`.
+func (c *Config) FindSink(pipeline, name string) (Pipeline, int, error) {
+	for _, p := range c.Pipelines {
+		if p.Template.Name != pipeline {
+			continue
+		}
+		for i, s := range p.Template.Sinks {
+			if s.Name == name {
+				return p, i, nil
+			}
+		}
+	}
+	return Pipeline{}, 0, fmt.Errorf("sink %q of pipeline %q: %w", name, pipeline, ErrNoSuchComponent)
+}
+
+// FindSource returns the decoded source `name` of pipeline `pipeline`.
+func (c *Config) FindSource(pipeline, name string) (Pipeline, int, error) {
+	for _, p := range c.Pipelines {
+		if p.Template.Name != pipeline {
+			continue
+		}
+		for i, s := range p.Template.Sources {
+			if s.Name == name {
+				return p, i, nil
+			}
+		}
+	}
+	return Pipeline{}, 0, fmt.Errorf("source %q of pipeline %q: %w", name, pipeline, ErrNoSuchComponent)
+}
+
+// BuildSink builds only sink i of p (for operator commands such as webhook test).
+func (c *Config) BuildSink(p Pipeline, i int, pool *pgxpool.Pool, logger watermill.LoggerAdapter) (any, error) {
+	env := c.env(p, components.KindSink, p.Template.Sinks[i].Name, p.SinkTypes[i].Type, pool, logger)
+	return components.BuildSink(p.SinkTypes[i], env)
+}
+
+// BuildSource builds only source i of p (for operator commands such as feed discard).
+func (c *Config) BuildSource(p Pipeline, i int, pool *pgxpool.Pool, logger watermill.LoggerAdapter) (any, error) {
+	env := c.env(p, components.KindSource, p.Template.Sources[i].Name, p.SourceTypes[i].Type, pool, logger)
+	return components.BuildSource(p.SourceTypes[i], env)
+}

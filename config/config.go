@@ -1,0 +1,456 @@
+// Package config decodes a pipeline file into the values the Go API uses
+// (router.Pipeline, router.RetryPolicy, middleware.Schedule): one model, two
+// front ends. Decoding is strict — unknown keys, mistyped values and unknown
+// component types are errors that name the file, line, field and what is
+// allowed — and every problem in a file is reported at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/tributary-dev/tributary/components"
+	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router"
+)
+
+// FileSpec is the shape of a pipeline file.
+type FileSpec struct {
+	Pipelines []PipelineSpec `yaml:"pipelines"`
+}
+
+// PipelineSpec is one pipeline: sources → options → sinks.
+type PipelineSpec struct {
+	Name    string          `yaml:"name"`
+	Sources []ComponentSpec `yaml:"sources"`
+	Dedup   *DedupSpec      `yaml:"dedup"`
+	Retry   *RetrySpec      `yaml:"retry"`
+	Sinks   []SinkSpec      `yaml:"sinks"`
+}
+
+// ComponentSpec is a source or sink: a name, a registered type and the
+// type's own options.
+type ComponentSpec struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+	// Topic is passed to Subscribe/Publish; the name when empty.
+	Topic   string   `yaml:"topic"`
+	Options ast.Node `yaml:"options"`
+}
+
+// SinkSpec is a sink, which may override the pipeline's retry policy and
+// filter and shape the events it gets.
+type SinkSpec struct {
+	ComponentSpec `yaml:",inline"`
+	Retry         *RetrySpec     `yaml:"retry"`
+	Filter        *FilterSpec    `yaml:"filter"`
+	Transform     *TransformSpec `yaml:"transform"`
+}
+
+// FilterSpec is routing.FilterSpec: event-type patterns and an expr predicate.
+type FilterSpec struct {
+	Types []string `yaml:"types"`
+	Expr  string   `yaml:"expr"`
+}
+
+// TransformSpec is routing.TransformSpec: the body and header expressions.
+type TransformSpec struct {
+	Body    string            `yaml:"body"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+// DedupSpec is router.DedupPolicy.
+type DedupSpec struct {
+	Disabled bool          `yaml:"disabled"`
+	TTL      time.Duration `yaml:"ttl"`
+}
+
+// RetrySpec is router.RetryPolicy; Schedule decodes straight into
+// middleware.Schedule.
+type RetrySpec struct {
+	InProcess *InProcessSpec       `yaml:"in_process"`
+	Schedule  *middleware.Schedule `yaml:"schedule"`
+}
+
+// InProcessSpec is middleware.Retry; unset fields keep middleware.DefaultRetry's values.
+type InProcessSpec struct {
+	MaxRetries      *int          `yaml:"max_retries"`
+	InitialInterval time.Duration `yaml:"initial_interval"`
+	MaxInterval     time.Duration `yaml:"max_interval"`
+	Multiplier      float64       `yaml:"multiplier"`
+	Jitter          *float64      `yaml:"jitter"`
+}
+
+// Config is a decoded, validated file.
+type Config struct {
+	File      string
+	Pipelines []Pipeline
+}
+
+// Pipeline is a router.Pipeline whose sources and sinks are not built yet.
+type Pipeline struct {
+	// Template has every field set except Subscriber and Publisher.
+	Template router.Pipeline
+	// SourceTypes and SinkTypes parallel Template.Sources and .Sinks.
+	SourceTypes []components.Decoded
+	SinkTypes   []components.Decoded
+	// SinkHeaders parallels Template.Sinks: the headers each sink's
+	// transform sets (header → metadata key), for components.Env.
+	SinkHeaders []map[string]string
+	// SinkRoutes parallels Template.Sinks: what each filter and transform
+	// says, for `tributary route`.
+	SinkRoutes []Route
+}
+
+// LoadFile reads, interpolates (${ENV}) and validates a pipeline file.
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Load(path, data, os.LookupEnv)
+}
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+const nameRule = "want 1–63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+
+// Load decodes data (named file in messages); lookup resolves ${NAME}.
+// Every problem is reported, in file order: only a file that is not YAML at
+// all stops at the first.
+func Load(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	c := newChecker(file)
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, c.goccyError(err, "")
+	}
+	if len(f.Docs) != 1 || f.Docs[0] == nil || isNull(f.Docs[0].Body) {
+		return nil, Errors{{File: file, Line: 1, Column: 1, Msg: "the file must hold one YAML document with a `pipelines:` list"}}
+	}
+	body := f.Docs[0].Body
+	errs := c.prune(c.interpolateTree(body, "", lookup))
+	cerrs, ok := c.check(body, reflect.TypeOf(FileSpec{}), "")
+	errs = append(errs, c.prune(cerrs)...)
+	var spec FileSpec
+	if ok {
+		if err := yaml.NodeToValue(body, &spec, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+			es, _ := AsErrors(c.goccyError(err, ""))
+			return nil, sorted(append(errs, es...))
+		}
+	}
+	cfg, berrs := c.build(body, spec)
+	if errs = append(errs, berrs...); len(errs) > 0 {
+		return nil, sorted(errs)
+	}
+	return cfg, nil
+}
+
+// sorted orders problems by position, as they appear in the file.
+func sorted(errs Errors) Errors {
+	sort.SliceStable(errs, func(i, j int) bool {
+		if errs[i].Line != errs[j].Line {
+			return errs[i].Line < errs[j].Line
+		}
+		return errs[i].Column < errs[j].Column
+	})
+	return errs
+}
+
+// node finds the node at path (e.g. pipelines[0].name), or the nearest
+// ancestor that exists, so that every error has a position. A missing key
+// is reported at the first key of the mapping it is missing from.
+func (c checker) node(root ast.Node, path string) ast.Node {
+	for p := path; p != ""; p = parent(p) {
+		yp, err := yaml.PathString("$." + p)
+		if err != nil {
+			continue
+		}
+		if n, err := yp.FilterNode(root); err == nil && n != nil {
+			if p != path {
+				return firstKey(n)
+			}
+			return n
+		}
+	}
+	if path != "" {
+		return firstKey(root)
+	}
+	return root
+}
+
+// firstKey returns a mapping's first key, n itself for anything else.
+func firstKey(n ast.Node) ast.Node {
+	if ps, ok := pairs(n); ok && len(ps) > 0 {
+		return ps[0].Key
+	}
+	return n
+}
+
+func parent(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '.' || p[i] == '[' {
+			return p[:i]
+		}
+	}
+	return ""
+}
+
+func (c checker) goccyError(err error, field string) error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		return Errors{errAtToken(c.file, ye.GetToken(), field, ye.GetMessage())}
+	}
+	return Errors{{File: c.file, Field: field, Msg: err.Error()}}
+}
+
+// optionsDecoder implements components.Options for one options block.
+type optionsDecoder struct {
+	c    checker
+	node ast.Node
+	path string
+}
+
+func (o optionsDecoder) Decode(v any) error {
+	if isNull(o.node) {
+		return nil
+	}
+	rt := reflect.TypeOf(v)
+	if rt.Kind() != reflect.Pointer {
+		return fmt.Errorf("options: Decode needs a pointer, got %T", v)
+	}
+	// Decode what passes the check even when something does not, so that
+	// the type's Validate still runs on the rest (see components.Decode).
+	errs, ok := o.c.check(o.node, rt.Elem(), o.path)
+	errs = o.c.prune(errs)
+	if ok {
+		if err := yaml.NodeToValue(o.node, v, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+			es, _ := AsErrors(o.c.goccyError(err, o.path))
+			errs = append(errs, o.c.prune(es)...)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// build turns the decoded spec into pipelines and decodes each component's
+// options; a problem at or below a path the tree checks already reported is
+// not reported again.
+func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
+	var errs Errors
+	at := func(path, format string, args ...any) {
+		if !c.covered(path) {
+			errs = append(errs, errAt(c.file, c.node(root, path), path, format, args...))
+		}
+	}
+	// required words a missing list ("required") apart from an empty one.
+	required := func(path, what, types string) {
+		if c.has(root, path) {
+			at(path, "no %ss; want at least one%s", what, types)
+		} else {
+			at(path, "required; want a list of at least one %s%s", what, types)
+		}
+	}
+	if len(spec.Pipelines) == 0 {
+		required("pipelines", "pipeline", "")
+	}
+	cfg := &Config{File: c.file}
+	names := map[string]bool{}
+	for i, ps := range spec.Pipelines {
+		pp := "pipelines[" + strconv.Itoa(i) + "]"
+		p := Pipeline{Template: router.Pipeline{Name: ps.Name}}
+		switch {
+		case ps.Name == "":
+			at(pp+".name", "required; %s", nameRule)
+		case !namePattern.MatchString(ps.Name):
+			at(pp+".name", "name %q: %s", ps.Name, nameRule)
+		case names[ps.Name]:
+			at(pp+".name", "pipeline %q is defined twice; names must be unique", ps.Name)
+		}
+		names[ps.Name] = true
+
+		if len(ps.Sources) == 0 {
+			required(pp+".sources", "source", " (types: "+describe(components.Types(components.KindSource))+")")
+		}
+		if len(ps.Sinks) == 0 {
+			required(pp+".sinks", "sink", " (types: "+describe(components.Types(components.KindSink))+")")
+		}
+		seen := map[string]bool{}
+		for j, s := range ps.Sources {
+			sp := pp + ".sources[" + strconv.Itoa(j) + "]"
+			d, ok := c.component(root, components.KindSource, s, sp, seen, &errs)
+			if ok {
+				p.Template.Sources = append(p.Template.Sources, router.Source{Name: s.Name, Topic: s.Topic})
+				p.SourceTypes = append(p.SourceTypes, d)
+			}
+		}
+		seen = map[string]bool{}
+		for j, s := range ps.Sinks {
+			sp := pp + ".sinks[" + strconv.Itoa(j) + "]"
+			d, ok := c.component(root, components.KindSink, s.ComponentSpec, sp, seen, &errs)
+			sink := router.Sink{Name: s.Name, Topic: s.Topic}
+			if s.Retry != nil {
+				r, rerrs := c.retry(root, *s.Retry, sp+".retry")
+				errs = append(errs, rerrs...)
+				sink.Retry = &r
+			}
+			route, headers, rerrs := c.routing(root, s, sp)
+			errs = append(errs, rerrs...)
+			if len(headers) > 0 && s.Type != "" && !components.SendsHeaders(s.Type) {
+				if hp := sp + ".transform.headers"; !c.covered(hp) {
+					errs = append(errs, errAt(c.file, c.keyNode(root, hp), hp, "sink type %q sends no headers; only webhook and http sinks do", s.Type))
+				}
+			}
+			sink.Filter, sink.Transform = route.filter, route.transform
+			if ok {
+				p.Template.Sinks = append(p.Template.Sinks, sink)
+				p.SinkTypes = append(p.SinkTypes, d)
+				p.SinkHeaders = append(p.SinkHeaders, headers)
+				p.SinkRoutes = append(p.SinkRoutes, route)
+			}
+		}
+		if ps.Dedup != nil {
+			p.Template.Dedup = router.DedupPolicy{Disabled: ps.Dedup.Disabled, TTL: ps.Dedup.TTL}
+			if ps.Dedup.TTL < 0 {
+				at(pp+".dedup.ttl", "must not be negative")
+			}
+		}
+		if ps.Retry != nil {
+			r, rerrs := c.retry(root, *ps.Retry, pp+".retry")
+			errs = append(errs, rerrs...)
+			p.Template.Retry = r
+		}
+		cfg.Pipelines = append(cfg.Pipelines, p)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// has reports whether the key at path is written in the file.
+func (c checker) has(root ast.Node, path string) bool {
+	yp, err := yaml.PathString("$." + path)
+	if err != nil {
+		return false
+	}
+	n, err := yp.FilterNode(root)
+	return err == nil && n != nil
+}
+
+func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec, path string, seen map[string]bool, errs *Errors) (components.Decoded, bool) {
+	at := func(p, format string, args ...any) {
+		if !c.covered(p) {
+			*errs = append(*errs, errAt(c.file, c.node(root, p), p, format, args...))
+		}
+	}
+	ok := true
+	switch {
+	case s.Name == "":
+		at(path+".name", "required; %s", nameRule)
+		ok = false
+	case !namePattern.MatchString(s.Name):
+		at(path+".name", "%s name %q: %s", kind, s.Name, nameRule)
+		ok = false
+	case seen[s.Name]:
+		at(path+".name", "%s %q is named twice in this pipeline; names must be unique", kind, s.Name)
+		ok = false
+	}
+	seen[s.Name] = true
+	if s.Type == "" {
+		at(path+".type", "required; want one of %s", describe(components.Types(kind)))
+		return components.Decoded{}, false
+	}
+	d, err := components.Decode(kind, s.Type, optionsDecoder{c: c, node: s.Options, path: path + ".options"})
+	if err != nil {
+		var unknown components.ErrUnknownType
+		switch {
+		case errors.As(err, &unknown):
+			at(path+".type", "unknown %s type %q; want one of %s", kind, s.Type, describe(components.Types(kind)))
+		default:
+			// The options decoder's own problems come first (already
+			// positioned and pruned); then Validate's, at the key each
+			// names, unless that key was reported already.
+			fields, rest := components.FieldErrors(err)
+			var other []error
+			for _, e := range rest {
+				if es, isPos := AsErrors(e); isPos {
+					*errs = append(*errs, es...)
+				} else {
+					other = append(other, e)
+				}
+			}
+			for _, fe := range fields {
+				at(path+".options."+fe.Key, "%s", fe.Msg)
+			}
+			for _, e := range other {
+				at(path+".options", "%s type %q: %v", kind, s.Type, e)
+			}
+		}
+		return components.Decoded{}, false
+	}
+	return d, ok
+}
+
+func (c checker) retry(root ast.Node, s RetrySpec, path string) (router.RetryPolicy, Errors) {
+	var errs Errors
+	at := func(field, format string, args ...any) {
+		if !c.covered(field) {
+			errs = append(errs, errAt(c.file, c.node(root, field), field, format, args...))
+		}
+	}
+	var r router.RetryPolicy
+	if s.Schedule != nil {
+		r.Schedule = *s.Schedule
+		if err := r.Schedule.Validate(); err != nil {
+			field := path + ".schedule"
+			if r.Schedule.Kind != middleware.ScheduleLinear && r.Schedule.Kind != middleware.ScheduleExponential && r.Schedule.Kind != middleware.ScheduleList {
+				field += ".kind"
+			}
+			at(field, "%v", err)
+		}
+	}
+	if s.InProcess != nil {
+		d := middleware.DefaultRetry()
+		ip := s.InProcess
+		if ip.MaxRetries != nil {
+			d.MaxRetries = *ip.MaxRetries
+		}
+		if ip.InitialInterval != 0 {
+			d.InitialInterval = ip.InitialInterval
+		}
+		if ip.MaxInterval != 0 {
+			d.MaxInterval = ip.MaxInterval
+		}
+		if ip.Multiplier != 0 {
+			d.Multiplier = ip.Multiplier
+		}
+		if ip.Jitter != nil {
+			d.Jitter = *ip.Jitter
+		}
+		field := path + ".in_process"
+		switch {
+		case d.MaxRetries < 0:
+			at(field+".max_retries", "must not be negative")
+		case d.InitialInterval < 0 || d.MaxInterval < d.InitialInterval:
+			at(field, "want 0 < initial_interval ≤ max_interval (defaults 100ms and 1s)")
+		case d.Multiplier < 1:
+			at(field+".multiplier", "must be at least 1")
+		case d.Jitter < 0 || d.Jitter > 1:
+			at(field+".jitter", "want a fraction between 0 and 1")
+		}
+		r.InProcess = &d
+	}
+	return r, errs
+}

@@ -1,0 +1,487 @@
+package ops
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-dev/tributary/components"
+	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/router/leader"
+	"github.com/tributary-dev/tributary/sinks/webhook"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+var adminPage = template.Must(template.New("admin.html").Funcs(template.FuncMap{
+	"ago": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return time.Since(t).Round(time.Second).String() + " ago"
+	},
+	"short": func(s string, n int) string {
+		if len(s) <= n {
+			return s
+		}
+		return s[:n] + "…"
+	},
+}).ParseFS(templates, "templates/admin.html"))
+
+// AdminConfig configures the admin page.
+type AdminConfig struct {
+	Pool      *pgxpool.Pool
+	Pipelines []PipelineInfo
+	// Token, when set, is required: as a Bearer header, or once as ?token=
+	// which sets an HttpOnly cookie. Required when not bound to loopback.
+	Token  string
+	Logger watermill.LoggerAdapter
+	// Gatherer supplies source state; prometheus.DefaultGatherer when nil.
+	Gatherer prometheus.Gatherer
+	// Sources, when set, marks the sources that stopped for good as failed,
+	// with their reason.
+	Sources *SourceMonitor
+	// Instance, when set, returns this instance's id (the page marks it
+	// among the instances sharing the database).
+	Instance func() string
+	// Secrets are values no page may show (webhook secrets, tokens, the
+	// admin token itself): replaced wherever they appear in payloads,
+	// metadata, errors and response bodies. Values of keys that look like
+	// credentials (token, secret, password, authorization …) are hidden too.
+	Secrets []string
+	// LiveInterval is how often the live page's stream sends; 2s when zero.
+	LiveInterval time.Duration
+	// DepthSampleEvery is how often queue depths are sampled for the live
+	// page's depth chart; 10s when zero.
+	DepthSampleEvery time.Duration
+}
+
+// Admin serves the admin page: pipelines and their sources' state, queue
+// depths, webhook endpoints with enable/disable buttons, recent delivery
+// attempts and the poison queue with replay buttons.
+type Admin struct {
+	cfg       AdminConfig
+	csrfKey   []byte
+	poison    *router.PoisonQueue
+	endpoints *webhook.PostgresEndpoints
+	redact    Redactor
+	depths    depthHistory
+	live      liveCache
+	// closed ends the live streams (Close), which a server's Shutdown
+	// would otherwise wait for.
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// NewAdmin returns the admin handler.
+func NewAdmin(cfg AdminConfig) (*Admin, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("admin: Pool is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = watermill.NopLogger{}
+	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if cfg.LiveInterval <= 0 {
+		cfg.LiveInterval = 2 * time.Second
+	}
+	if cfg.DepthSampleEvery <= 0 {
+		cfg.DepthSampleEvery = 10 * time.Second
+	}
+	return &Admin{cfg: cfg, csrfKey: key, poison: router.NewPoisonQueue(cfg.Pool), endpoints: webhook.NewPostgresEndpoints(cfg.Pool),
+		redact: NewRedactor(append([]string{cfg.Token}, cfg.Secrets...)), closed: make(chan struct{})}, nil
+}
+
+const cookieName = "tributary_admin"
+
+// Handler returns the page's routes behind token auth and cross-origin
+// protection (state-changing requests must come from the page itself).
+func (a *Admin) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.page)
+	mux.HandleFunc("POST /poison/{id}/replay", a.replay)
+	mux.HandleFunc("POST /endpoints/state", a.setEndpointState)
+	a.consoleRoutes(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return a.auth(http.NewCrossOriginProtection().Handler(mux))
+}
+
+func (a *Admin) cookieValue() string {
+	m := hmac.New(sha256.New, a.csrfKey)
+	m.Write([]byte("session:" + a.cfg.Token))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (a *Admin) csrfToken() string {
+	m := hmac.New(sha256.New, a.csrfKey)
+	m.Write([]byte("csrf"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (a *Admin) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.Token == "" || r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if t := r.URL.Query().Get("token"); t != "" && r.Method == http.MethodGet {
+			if subtle.ConstantTimeCompare([]byte(t), []byte(a.cfg.Token)) == 1 {
+				http.SetCookie(w, &http.Cookie{Name: cookieName, Value: a.cookieValue(), Path: "/",
+					HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+				// Drop the token from the address bar and history.
+				q := r.URL.Query()
+				q.Del("token")
+				u := *r.URL
+				u.RawQuery = q.Encode()
+				http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+				return
+			}
+		}
+		ok := false
+		if h := r.Header.Get("Authorization"); len(h) > 7 && h[:7] == "Bearer " {
+			ok = subtle.ConstantTimeCompare([]byte(h[7:]), []byte(a.cfg.Token)) == 1
+		}
+		if c, err := r.Cookie(cookieName); err == nil {
+			ok = ok || subtle.ConstantTimeCompare([]byte(c.Value), []byte(a.cookieValue())) == 1
+		}
+		if !ok {
+			http.Error(w, "unauthorized: open /?token=<admin token> once, or send Authorization: Bearer <token>", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type sourceView struct {
+	ComponentInfo
+	Up          string
+	LastSuccess time.Time
+	// Detail is what the source's own metrics tell (socket state, cursor,
+	// events, errors), e.g. "socket connected · 3 reconnects · 120 events".
+	Detail string
+	// Reason is why a failed source stopped for good.
+	Reason string
+	// Leader is the instance running the source ("" when none does now;
+	// webhookin runs on every instance); Here marks this instance.
+	Leader string
+	Here   bool
+	Shared bool
+}
+
+type pipelineView struct {
+	Name    string
+	Sources []sourceView
+	Sinks   []ComponentInfo
+}
+
+// depthRow is a sink's depths and how many events its filter turned down
+// since this process started (tributary_events_filtered_total): filtered
+// events are acked, not failed, so they appear only here.
+type depthRow struct {
+	Depth
+	Filtered int64
+}
+
+type pageData struct {
+	Pipelines  []pipelineView
+	Depths     []depthRow
+	Attempts   []Attempt
+	Poison     []middleware.PoisonRecord
+	PoisonMore int64
+	Endpoints  []webhook.EndpointState
+	CSRF       string
+	Flash      string
+	Errors     []string
+	Now        time.Time
+	Instances  []leader.Instance
+	Self       string
+}
+
+func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	d := pageData{CSRF: a.csrfToken(), Flash: r.URL.Query().Get("flash"), Now: time.Now()}
+	states := a.sourceState()
+	if a.cfg.Instance != nil {
+		d.Self = a.cfg.Instance()
+	}
+	status, err := leader.ReadStatus(ctx, a.cfg.Pool)
+	if err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	d.Instances = status.Instances
+	for _, p := range a.cfg.Pipelines {
+		pv := pipelineView{Name: p.Name, Sinks: p.Sinks}
+		for _, s := range p.Sources {
+			st := states[s.Name]
+			sv := sourceView{ComponentInfo: s, Up: "unknown", LastSuccess: st.last, Detail: st.detail(),
+				Leader: status.Leader(router.LeaseName(p.Name, s.Name)), Shared: components.RunsOnEveryInstance(s.Type)}
+			sv.Here = sv.Leader != "" && sv.Leader == d.Self
+			if st.hasUp {
+				sv.Up = map[bool]string{true: "up", false: "down"}[st.up == 1]
+			}
+			if a.cfg.Sources != nil {
+				if f, ok := a.cfg.Sources.Failure(p.Name, s.Name); ok {
+					sv.Up, sv.Reason = "failed", f.Reason
+				}
+			}
+			pv.Sources = append(pv.Sources, sv)
+		}
+		d.Pipelines = append(d.Pipelines, pv)
+	}
+	depths, err := QueueDepths(ctx, a.cfg.Pool, a.cfg.Pipelines)
+	if err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	filtered := a.filteredCounts()
+	for _, dp := range depths {
+		d.Depths = append(d.Depths, depthRow{Depth: dp, Filtered: int64(filtered[[2]string{dp.Pipeline, dp.Sink}])})
+	}
+	if d.Attempts, err = ListAttempts(ctx, a.cfg.Pool, AttemptFilter{Limit: 25}); err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	if d.Endpoints, err = a.endpoints.List(ctx, webhook.EndpointFilter{}); err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	for i := range d.Endpoints {
+		d.Endpoints[i].Endpoint = webhook.RedactURL(d.Endpoints[i].Endpoint) // stored redacted; never trust it blindly
+	}
+	if d.Poison, err = a.poison.List(ctx, router.PoisonFilter{Limit: 50}); err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	if n, err := a.poison.Count(ctx, router.PoisonFilter{}); err == nil && n > int64(len(d.Poison)) {
+		d.PoisonMore = n - int64(len(d.Poison))
+	}
+	a.redactOverview(&d)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	if err := adminPage.Execute(w, d); err != nil {
+		a.cfg.Logger.Error("Rendering admin page failed", err, nil)
+	}
+}
+
+// sourceMetrics is what the metrics registry knows about one source (by its
+// "source" label, which every source type sets to its name).
+type sourceMetrics struct {
+	up             float64
+	hasUp          bool
+	last           time.Time
+	socketState    float64 // tributary_socketio_connection_state
+	hasSocketState bool
+	reconnects     float64
+	events         float64 // acked (etagpoll, batchfeed) or received (socketio)
+	hasEvents      bool
+	batches        float64
+	cursor         time.Time // etagpoll: largest createdAt stored
+	errors         float64
+}
+
+// socketStates names tributary_socketio_connection_state's values.
+var socketStates = []string{"idle", "connecting", "connected", "reconnecting", "closed"}
+
+func (m sourceMetrics) detail() string {
+	var parts []string
+	if m.hasSocketState {
+		state := "state " + strconv.FormatFloat(m.socketState, 'f', -1, 64)
+		if i := int(m.socketState); float64(i) == m.socketState && i >= 0 && i < len(socketStates) {
+			state = socketStates[i]
+		}
+		parts = append(parts, "socket "+state, plural(m.reconnects, "reconnect"))
+	}
+	if !m.cursor.IsZero() {
+		parts = append(parts, "cursor "+m.cursor.UTC().Format(time.RFC3339))
+	}
+	if m.batches > 0 {
+		parts = append(parts, plural(m.batches, "batch"))
+	}
+	if m.hasEvents {
+		parts = append(parts, plural(m.events, "event"))
+	}
+	if m.errors > 0 {
+		parts = append(parts, plural(m.errors, "error"))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func plural(n float64, unit string) string {
+	s := strconv.FormatFloat(n, 'f', -1, 64) + " " + unit
+	if n != 1 {
+		if strings.HasSuffix(unit, "ch") {
+			return s + "es"
+		}
+		return s + "s"
+	}
+	return s
+}
+
+// sourceState reads each source's state from the metrics registry, which
+// the sources keep current: tributary_source_up and the last-success time
+// every type sets, plus what a type's own collectors tell.
+func (a *Admin) sourceState() map[string]sourceMetrics {
+	out := map[string]sourceMetrics{}
+	families, err := a.cfg.Gatherer.Gather()
+	if err != nil {
+		return out
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			var source string
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "source" {
+					source = l.GetValue()
+				}
+			}
+			if source == "" {
+				continue
+			}
+			st := out[source]
+			gauge, counter := m.GetGauge().GetValue(), m.GetCounter().GetValue()
+			switch f.GetName() {
+			case "tributary_source_up":
+				st.up, st.hasUp = gauge, true
+			case "tributary_source_last_success_timestamp_seconds":
+				if gauge > 0 {
+					st.last = time.Unix(0, int64(gauge*1e9))
+				}
+			case "tributary_socketio_connection_state":
+				st.socketState, st.hasSocketState = gauge, true
+			case "tributary_socketio_reconnects_total":
+				st.reconnects = counter
+			case "tributary_socketio_events_total", "tributary_etagpoll_events_acked_total", "tributary_batchfeed_notifications_acked_total":
+				st.events, st.hasEvents = st.events+counter, true
+			case "tributary_batchfeed_batches_completed_total":
+				st.batches += counter
+			case "tributary_etagpoll_cursor_timestamp_seconds":
+				if gauge > 0 {
+					st.cursor = time.Unix(int64(gauge), 0)
+				}
+			case "tributary_source_errors_total":
+				st.errors += counter
+			default:
+				continue
+			}
+			out[source] = st
+		}
+	}
+	return out
+}
+
+// filteredCounts reads tributary_events_filtered_total by pipeline and sink.
+func (a *Admin) filteredCounts() map[[2]string]float64 {
+	out := map[[2]string]float64{}
+	families, err := a.cfg.Gatherer.Gather()
+	if err != nil {
+		return out
+	}
+	for _, f := range families {
+		if f.GetName() != "tributary_events_filtered_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var k [2]string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "pipeline":
+					k[0] = l.GetValue()
+				case "sink":
+					k[1] = l.GetValue()
+				}
+			}
+			out[k] += m.GetCounter().GetValue()
+		}
+	}
+	return out
+}
+
+func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
+	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
+		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad poison id", http.StatusBadRequest)
+		return
+	}
+	flash := "Replayed poison message #" + strconv.FormatInt(id, 10) + "; it is back in its sink's delivery queue."
+	if err := a.poison.Replay(r.Context(), id); err != nil {
+		if errors.Is(err, router.ErrNotFound) {
+			flash = "Poison message #" + strconv.FormatInt(id, 10) + " is gone (already replayed or purged)."
+		} else {
+			a.cfg.Logger.Error("Replay from admin page failed", err, watermill.LogFields{"poison_id": id})
+			flash = "Replay of #" + strconv.FormatInt(id, 10) + " failed: " + err.Error()
+		}
+	} else {
+		a.cfg.Logger.Info("Poison message replayed from the admin page", watermill.LogFields{"poison_id": id})
+	}
+	http.Redirect(w, r, "/?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+}
+
+// setEndpointState enables or disables a webhook endpoint (form fields
+// pipeline, sink, state) for every instance; running sinks apply it within
+// their state refresh.
+func (a *Admin) setEndpointState(w http.ResponseWriter, r *http.Request) {
+	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
+		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
+		return
+	}
+	pipeline, sink, state := r.PostFormValue("pipeline"), r.PostFormValue("sink"), webhook.State(r.PostFormValue("state"))
+	by := "admin page"
+	var err error
+	switch state {
+	case webhook.StateEnabled:
+		_, err = a.endpoints.Enable(r.Context(), pipeline, sink, by)
+	case webhook.StateDisabled:
+		_, err = a.endpoints.Disable(r.Context(), pipeline, sink, "disabled on the admin page", by)
+	default:
+		http.Error(w, "bad state: want enabled or disabled", http.StatusBadRequest)
+		return
+	}
+	name := pipeline + "/" + sink
+	flash := "Endpoint " + name + " is " + string(state) + "; running sinks apply it within a few seconds."
+	if state == webhook.StateEnabled {
+		flash += " Replay what it poisoned meanwhile below."
+	}
+	switch {
+	case errors.Is(err, webhook.ErrEndpointNotFound):
+		flash = "Endpoint " + name + " is not registered."
+	case err != nil:
+		a.cfg.Logger.Error("Changing an endpoint's state from the admin page failed", err,
+			watermill.LogFields{"endpoint_pipeline": pipeline, "endpoint_sink": sink})
+		flash = "Changing " + name + " failed: " + err.Error()
+	default:
+		a.cfg.Logger.Info("Endpoint state changed from the admin page", watermill.LogFields{
+			"endpoint_pipeline": pipeline, "endpoint_sink": sink, "state": string(state)})
+	}
+	back := "/"
+	if r.PostFormValue("back") == "endpoints" { // the endpoints page's buttons
+		back = "/endpoints"
+	}
+	http.Redirect(w, r, back+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+}
