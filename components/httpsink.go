@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -150,7 +149,7 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 		case status >= 200 && status < 300:
 		case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
 			outcome, result = webhook.OutcomeTransient, fmt.Errorf("http sink: receiver answered %d", status)
-			if after, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+			if after, ok := middleware.ParseRetryAfter(resp.Header, time.Now()); ok {
 				result = middleware.RetryAfter(result, after)
 			}
 		default:
@@ -159,19 +158,6 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 	}
 	s.record(context.WithoutCancel(ctx), m, latency, status, outcome, result, body)
 	return result
-}
-
-func retryAfter(v string) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }
 
 func (s *HTTPSink) record(ctx context.Context, m *message.Message, latency time.Duration, status int, outcome webhook.Outcome, failure error, body string) {
