@@ -63,9 +63,10 @@ type Config struct {
 	// than the schedule's next delay. Zero means the breaker's cooldown alone.
 	Schedule middleware.Schedule
 	// AllowPrivateNetworks turns the SSRF guard off. With the guard on (the
-	// default) the sink refuses, at dial time, to connect to loopback,
-	// private, link-local and other non-public addresses — whatever the
-	// host name resolves to. Tests against httptest set it.
+	// default) the sink refuses, at dial time, to connect to any address in
+	// the IANA special-purpose registries (loopback, private, link-local,
+	// documentation, 6to4, Teredo, …) — whatever the host name resolves
+	// to. Tests against httptest set it.
 	AllowPrivateNetworks bool
 	// TLSConfig overrides the TLS client configuration (custom roots). Nil
 	// means Go's defaults: certificates are verified.
