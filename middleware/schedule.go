@@ -35,7 +35,7 @@ type Schedule struct {
 	Jitter float64 `json:"jitter,omitempty" yaml:"jitter,omitempty"`
 }
 
-// Linear retries `retries` times, the n-th after n × step (seed 003: 1 min × attempt).
+// Linear retries `retries` times, the n-th after n × step (e.g. 1 min × attempt).
 func Linear(step time.Duration, retries int) Schedule {
 	return Schedule{Kind: ScheduleLinear, Step: step, Retries: retries}
 }

@@ -14,8 +14,8 @@ import (
 )
 
 // IDPlaceholder in Config.URL is replaced by the (path-escaped) event id, so
-// that a PUT addresses the event's own resource (seed 003: idempotent
-// create/update).
+// that a PUT addresses the event's own resource (an idempotent
+// create-or-update).
 const IDPlaceholder = "{id}"
 
 // Config configures one endpoint. Every secret in it (Token, BasicAuth
@@ -40,7 +40,7 @@ type Config struct {
 	MetadataHeaders map[string]string
 	// BasicAuth, when set, is sent as an Authorization: Basic header.
 	BasicAuth *BasicAuth
-	// Token, when set, is sent in the TokenHeader header (seed 003).
+	// Token, when set, is sent in the TokenHeader header.
 	Token string
 	// TokenHeader is the header carrying Token; "token" when empty.
 	TokenHeader string

@@ -13,7 +13,7 @@ import (
 // server's longer X-Poll-Interval) after a success; after the n-th failure in
 // a row BackoffBase·2^(n-1) capped at MaxBackoff, never less than a
 // Retry-After the server sent. Jitter only lengthens a wait, so neither the
-// seed's minimum interval nor the server's requests are ever undercut.
+// protocol's minimum interval nor the server's requests are ever undercut.
 func (s *Source) nextWait(failures int, serverInterval, retryAfter time.Duration) time.Duration {
 	d := s.cfg.Interval
 	if failures > 0 {
@@ -23,7 +23,7 @@ func (s *Source) nextWait(failures int, serverInterval, retryAfter time.Duration
 	return max(d, min(retryAfter, s.cfg.MaxRetryAfter))
 }
 
-// pollInterval reads X-Poll-Interval (seconds), as GitHub's events API sends it.
+// pollInterval reads X-Poll-Interval (seconds), as some event APIs send it.
 func pollInterval(h http.Header) time.Duration {
 	secs, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-Poll-Interval")), 10, 64)
 	if err != nil || secs <= 0 {
