@@ -11,13 +11,13 @@ import (
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
-// The socketcommand sink sends each message as a Socket.IO `command` (seed
-// 001) and acks it once the server confirms with command.result.succeed. It
+// The socketcommand sink sends each message as a Socket.IO `command` to an
+// access-control stream's server and acks it once the server confirms with command.result.succeed. It
 // always opens a connection of its own: a socketio source sharing it would
 // stop reading the socket under backpressure and so delay (and time out)
 // command results, and sinks and sources may live in different pipelines.
 func init() {
-	RegisterSink("socketcommand", "sends access-control commands over Socket.IO (seed 001) and waits for their result",
+	RegisterSink("socketcommand", "sends access-control commands over Socket.IO and waits for their result",
 		func(env Env, o *SocketCommandOptions) (message.Publisher, error) {
 			cfg := o.Config(env.Pipeline + "/" + env.Name)
 			cfg.Name = env.Name

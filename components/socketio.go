@@ -13,11 +13,11 @@ import (
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
-// The socketio source reads a provider's Socket.IO 2.x Streaming API (seed
-// 001), or a plain WebSocket of JSON events (mode: json), and emits every
+// The socketio source reads an access-control event stream over Socket.IO
+// 2.x, or a plain WebSocket of JSON events (mode: json), and emits every
 // event, or those its topic filter keeps, as a message.
 func init() {
-	RegisterSource("socketio", "events of a Socket.IO 2.x stream or a JSON WebSocket (seed 001), with token renewal",
+	RegisterSource("socketio", "events of a Socket.IO 2.x access-control stream or a JSON WebSocket, with token renewal",
 		func(env Env, o *SocketIOOptions) (message.Subscriber, error) {
 			// The client names its source in its lines; Env.Logger has it already.
 			sub, err := socketio.NewSubscriber(o.Config(env.Name), withKnownFields(env.Logger, map[string]string{"source": env.Name}))

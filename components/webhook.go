@@ -200,7 +200,7 @@ type WebhookSink struct {
 func (s *WebhookSink) RetrySchedule() middleware.Schedule { return s.schedule }
 
 // Test implements Tester: the right credentials must get 2xx and wrong ones
-// 401 (seed 003); the last check is the verdict, verified or not and why.
+// 401; the last check is the verdict, verified or not and why.
 func (s *WebhookSink) Test(ctx context.Context) (TestResult, error) {
 	r := s.Publisher.Test(ctx)
 	var checks []Check

@@ -1,5 +1,5 @@
 // Package socketcommand is a sink that sends access-control commands over the
-// provider's Socket.IO Streaming API: each message becomes `command {id,
+// Socket.IO access-control stream: each message becomes `command {id,
 // topic, body}`, and Publish returns once the server confirms it with
 // `command.result.succeed {commandId}`.
 //
@@ -116,7 +116,7 @@ type Command struct {
 	Body  json.RawMessage `json:"body"`
 }
 
-// Toggles are the seed's commands that flip a state rather than set it
+// Toggles are the commands that flip a state rather than set it
 // ("toggles the do not disturb setting", "toggles the state of the
 // device"): running one twice undoes it.
 var Toggles = []string{"door.actuate.dnd", "door.actuate.forcetoggle"}

@@ -351,7 +351,7 @@ func classify(status int, h http.Header, now time.Time) result {
 	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
 		res.outcome = OutcomeTransient
 		res.err = fmt.Errorf("status %d", status)
-		if d, ok := retryAfter(h.Get("Retry-After"), now); ok {
+		if d, ok := middleware.ParseRetryAfter(h, now); ok {
 			res.err = middleware.RetryAfter(fmt.Errorf("status %d, retry after %s", status, d), d)
 		}
 	case status >= 400 && status < 500:
@@ -362,24 +362,6 @@ func classify(status int, h http.Header, now time.Time) result {
 		res.err = fmt.Errorf("unexpected status %d", status)
 	}
 	return res
-}
-
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP-date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(min(secs, int64(7*24*time.Hour/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // observe logs, counts and records an attempt.

@@ -7,11 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/tributary-dev/tributary/middleware"
 )
 
 // Client speaks the feed API for one feed.
@@ -141,9 +142,7 @@ func (c *Client) do(ctx context.Context, method, u, op string, timeout time.Dura
 			inv.Invalidate(bearer)
 		}
 	}
-	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
-		a.retryAfter = time.Duration(secs) * time.Second
-	}
+	a.retryAfter, _ = middleware.ParseRetryAfter(resp.Header, time.Now())
 	return a, nil
 }
 

@@ -207,7 +207,7 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 	}
 }
 
-// poll runs one round of the seed's flow: probe, and on a change fetch the
+// poll runs one round of the protocol's flow: probe, and on a change fetch the
 // window, hand it on, and checkpoint once all of it is acked. It returns the
 // server's X-Poll-Interval, if any.
 func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Duration, error) {

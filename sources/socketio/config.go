@@ -24,7 +24,7 @@ const (
 type ClientConfig struct {
 	// Name labels logs and metrics (the source name); "socketio" when empty.
 	Name string
-	// URL of the server, e.g. wss://panel-1.pdk.io?token=… (a token in the URL
+	// URL of the server, e.g. wss://panel-1.example.com?token=… (a token in the URL
 	// is used as a static token and never logged), or http(s)://… . In
 	// ModeSocketIO the path defaults to Path and EIO=3&transport=websocket
 	// is added; in ModeJSON the URL is dialled as given (plus the token).

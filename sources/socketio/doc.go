@@ -1,5 +1,5 @@
-// Package socketio is a source for a provider's Socket.IO 2.x Streaming API
-// (Engine.IO protocol v3), or for a plain WebSocket that sends one JSON event
+// Package socketio is a source for a Socket.IO 2.x access-control event
+// stream (Engine.IO protocol v3), or for a plain WebSocket that sends one JSON event
 // per frame (ModeJSON). Go has no maintained Socket.IO 2.x client, so Client
 // implements the client side over github.com/coder/websocket, with the wire
 // format in internal/socketio/wire.

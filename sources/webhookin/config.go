@@ -13,9 +13,9 @@ import (
 type Config struct {
 	// Name labels metrics and logs; "webhookin" when empty.
 	Name string
-	// BasicAuth, when set, is required (seed 000: Basic auth headers).
+	// BasicAuth, when set, is required (an Authorization: Basic header).
 	BasicAuth *BasicAuth
-	// Token, when set, must arrive in the TokenHeader header (seed 003).
+	// Token, when set, must arrive in the TokenHeader header.
 	Token string
 	// TokenHeader is "token" when empty.
 	TokenHeader string

@@ -1,5 +1,5 @@
 // Package webhookin is a source that receives provider webhooks over HTTP
-// (seed 000: a POST per event). A Source is both an http.Handler, mountable in
+// (a POST per event). A Source is both an http.Handler, mountable in
 // any http.ServeMux, and the message.Subscriber the router reads from.
 //
 // It answers 2xx only once the router has acked the event — that is, once
