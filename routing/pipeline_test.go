@@ -20,10 +20,10 @@ import (
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/internal/sigpeer"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/routing"
 	"github.com/tributary-dev/tributary/sinks/webhook"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature/sigpeer"
 )
 
 // idReceiver records the webhook-id (the event id) of every request.

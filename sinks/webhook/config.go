@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/middleware"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // IDPlaceholder in Config.URL is replaced by the (path-escaped) event id, so

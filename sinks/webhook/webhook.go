@@ -35,7 +35,7 @@ import (
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // ErrEndpointDisabled is returned (as a permanent error) for every message
