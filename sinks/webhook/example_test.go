@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 	"github.com/tributary-dev/tributary/sources/webhookin"
@@ -47,7 +48,7 @@ func Example() {
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
 		Sources: []router.Source{{Name: "parakey", Subscriber: in}},
-		Sinks:   []router.Sink{crm.RouterSink("crm")},
+		Sinks:   []router.Sink{components.RouterSink("crm", crm)},
 	})
 	if err != nil {
 		log.Fatal(err)
