@@ -24,6 +24,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/socketcommand"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -178,20 +179,20 @@ func TestRealSocketIOServer(t *testing.T) {
 	cfg.RenewMinInterval = 200 * time.Millisecond
 	cfg.OpenTimeout = 5 * time.Second
 	logger, logs := newLogger()
-	client, err := socketio.NewClient(cfg, logger)
+	conn, err := client.NewClient(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = client.Close() })
-	sub, ch := subscribe(t, socketio.Config{Client: client, Topics: []string{"door.*", "command.result.succeed"}}, logger)
+	t.Cleanup(func() { _ = conn.Close() })
+	sub, ch := subscribe(t, socketio.Config{Client: conn, Topics: []string{"door.*", "command.result.succeed"}}, logger)
 	got := collect(t, ch)
-	cmds, err := socketcommand.NewPublisher(socketcommand.Config{Client: client, Timeout: 5 * time.Second}, logger)
+	cmds, err := socketcommand.NewPublisher(socketcommand.Config{Client: conn, Timeout: 5 * time.Second}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmds.Close() })
 
-	pipelinetest.WaitFor(t, 10*time.Second, "connected to node", func() bool { return sub.Status().State == socketio.StateConnected })
+	pipelinetest.WaitFor(t, 10*time.Second, "connected to node", func() bool { return sub.Status().State == client.StateConnected })
 	emit := func(topic string, doorID int) {
 		peer.control("emit", map[string]any{"event": topic, "data": map[string]any{
 			"topic": topic, "body": map[string]any{"doorId": doorID}, "occurred": "2023-05-04 17:59:16"}})
@@ -215,7 +216,7 @@ func TestRealSocketIOServer(t *testing.T) {
 	// Outlive the server's heartbeat limit (pingInterval 200 ms + pingTimeout
 	// 1 s): only a client whose pings the real server accepts stays connected.
 	time.Sleep(1500 * time.Millisecond)
-	if st := sub.Status(); st.Connects != 1 || st.State != socketio.StateConnected {
+	if st := sub.Status(); st.Connects != 1 || st.State != client.StateConnected {
 		t.Fatalf("renewal or heartbeats cost the connection: %+v", st)
 	}
 
@@ -232,10 +233,10 @@ func TestRealSocketIOServer(t *testing.T) {
 
 	// 4. The server restarts: the client reconnects (with the renewed token) and events flow.
 	peer.stop()
-	pipelinetest.WaitFor(t, 10*time.Second, "the client to notice", func() bool { return sub.Status().State != socketio.StateConnected })
+	pipelinetest.WaitFor(t, 10*time.Second, "the client to notice", func() bool { return sub.Status().State != client.StateConnected })
 	peer.start("node-token-two-9c1d")
 	pipelinetest.WaitFor(t, 20*time.Second, "reconnected to the restarted server", func() bool {
-		return sub.Status().State == socketio.StateConnected && sub.Status().Connects == 2
+		return sub.Status().State == client.StateConnected && sub.Status().Connects == 2
 	})
 	pipelinetest.WaitFor(t, 5*time.Second, "the server to see the client", func() bool { return peer.clients() == 1 })
 	emit("door.forceclose.on", 3)
