@@ -34,11 +34,3 @@ func SinkRetry(pub message.Publisher, own *router.RetryPolicy, pipeline router.R
 	r.Schedule = s
 	return &r
 }
-
-// RouterSink is the router.Sink for a sink built outside a pipeline file,
-// such as a *webhook.Publisher: the retry schedule it supplies, if any,
-// becomes the sink's (the pipeline's policy otherwise). It lives here, not in
-// the sink's package, so that sinks do not import the router.
-func RouterSink(name string, pub message.Publisher) router.Sink {
-	return router.Sink{Name: name, Publisher: pub, Retry: SinkRetry(pub, nil, router.RetryPolicy{})}
-}

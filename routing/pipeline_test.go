@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
@@ -64,7 +63,7 @@ func webhookSink(t *testing.T, name, url string, cfg webhook.Config) router.Sink
 	if err != nil {
 		t.Fatal(err)
 	}
-	return components.RouterSink(name, p)
+	return p.RouterSink(name)
 }
 
 // shaped builds an event of a seed shape with the given type, as its source

@@ -13,7 +13,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
@@ -57,10 +56,10 @@ func BenchmarkRouterDeadEndpointIsolation(b *testing.B) {
 			}
 		}
 		healthy := newSink(b, webhook.Config{URL: srv.URL, Secrets: []string{secretA}, Schedule: webhook.StandardSchedule()})
-		sinks := []router.Sink{components.RouterSink("healthy", healthy)}
+		sinks := []router.Sink{healthy.RouterSink("healthy")}
 		if withDead {
 			dead := newSink(b, webhook.Config{URL: refused, Secrets: []string{secretA}, Schedule: webhook.StandardSchedule()})
-			sinks = append(sinks, components.RouterSink("dead", dead))
+			sinks = append(sinks, dead.RouterSink("dead"))
 		}
 		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 			Name: "bench", Sources: []router.Source{{Name: "none", Subscriber: pipelinetest.NewEventSource()}}, Sinks: sinks,

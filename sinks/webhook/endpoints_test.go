@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
@@ -49,7 +48,7 @@ func TestGoneDisableSurvivesRestart(t *testing.T) {
 	cfg := webhook.Config{URL: rc.URL + "/hooks?apikey=s3cr3t-key", State: states, StateRefresh: 50 * time.Millisecond, Log: dlog}
 	q := router.NewPoisonQueue(pool)
 	run := func(sink *webhook.Publisher, ids ...string) (stop func()) {
-		s := components.RouterSink("crm", sink)
+		s := sink.RouterSink("crm")
 		s.Retry = &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: middleware.List(20 * time.Millisecond)}
 		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 			Name:    "doors",

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 	"github.com/tributary-dev/tributary/sources/webhookin"
@@ -48,7 +47,7 @@ func Example() {
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
 		Sources: []router.Source{{Name: "parakey", Subscriber: in}},
-		Sinks:   []router.Sink{components.RouterSink("crm", crm)},
+		Sinks:   []router.Sink{crm.RouterSink("crm")},
 	})
 	if err != nil {
 		log.Fatal(err)

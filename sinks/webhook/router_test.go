@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
@@ -44,7 +43,7 @@ func TestReceiverDownForAnHour(t *testing.T) {
 	dlog := webhook.NewPostgresLog(pool)
 	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Schedule: sched,
 		Breaker: webhook.BreakerConfig{Failures: 3, Cooldown: 50 * time.Millisecond}})
-	sink := components.RouterSink("crm", p)
+	sink := p.RouterSink("crm")
 	sink.Retry.InProcess = &middleware.Retry{} // only the schedule, so its rhythm is what we see
 	ids := pipelinetest.EventIDs("door", 10)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
@@ -134,7 +133,7 @@ func TestExhaustedScheduleIsPoisonedAndReplayable(t *testing.T) {
 	dlog := webhook.NewPostgresLog(pool)
 	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Schedule: middleware.List(20*time.Millisecond, 40*time.Millisecond),
 		Breaker: webhook.BreakerConfig{Disabled: true}})
-	sink := components.RouterSink("crm", p)
+	sink := p.RouterSink("crm")
 	sink.Retry.InProcess = &middleware.Retry{}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
@@ -262,7 +261,7 @@ func TestRetryAfterWinsOverSchedule(t *testing.T) {
 	})
 	pool := pgtest.NewPool(t)
 	p := newSink(t, webhook.Config{URL: rc.URL, Schedule: middleware.List(time.Hour)})
-	sink := components.RouterSink("crm", p)
+	sink := p.RouterSink("crm")
 	sink.Retry.InProcess = &middleware.Retry{}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name: "doors", Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("ev-1")}}, Sinks: []router.Sink{sink},

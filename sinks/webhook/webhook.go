@@ -33,6 +33,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/webhook/signature"
 )
@@ -146,10 +147,15 @@ func (p *Publisher) Close() error {
 	return nil
 }
 
-// RetrySchedule is Config.Schedule, the schedule the router should space
-// this endpoint's retries by (a zero Kind when none). The package does not
-// import the router: components.RouterSink builds the router.Sink from it.
-func (p *Publisher) RetrySchedule() middleware.Schedule { return p.cfg.Schedule }
+// RouterSink returns the router.Sink for this endpoint, its retry schedule
+// set from Config.Schedule (the pipeline's when zero).
+func (p *Publisher) RouterSink(name string) router.Sink {
+	s := router.Sink{Name: name, Publisher: p}
+	if p.cfg.Schedule.Kind != "" {
+		s.Retry = &router.RetryPolicy{Schedule: p.cfg.Schedule}
+	}
+	return s
+}
 
 // Disabled reports whether the endpoint is disabled (for some pipeline), as
 // this Publisher last saw it.
