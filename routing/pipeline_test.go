@@ -63,7 +63,7 @@ func webhookSink(t *testing.T, name, url string, cfg webhook.Config) router.Sink
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p.RouterSink(name)
+	return router.Sink{Name: name, Publisher: p}
 }
 
 // shaped builds an event of a seed shape with the given type, as its source

@@ -57,8 +57,8 @@ type Config struct {
 	RateBurst int
 	// Breaker is the endpoint's circuit breaker.
 	Breaker BreakerConfig
-	// Schedule is the retry schedule the router uses for this sink (see
-	// RouterSink and the presets). Given here too, it keeps an open breaker
+	// Schedule is the retry schedule the router uses for this sink (give it
+	// as router.Sink.Retry; see the presets). Given here too, it keeps an open breaker
 	// from hurrying the schedule: a fail-fast asks to be retried no sooner
 	// than the schedule's next delay. Zero means the breaker's cooldown alone.
 	Schedule middleware.Schedule
