@@ -152,6 +152,15 @@ func newFleet(t *testing.T, env []string, file string, n int, ttl time.Duration)
 	return f
 }
 
+// startAll starts every instance and returns when it began.
+func (f *fleet) startAll() time.Time {
+	began := time.Now()
+	for i := range f.procs {
+		f.start(i)
+	}
+	return began
+}
+
 func (f *fleet) start(i int) {
 	f.restarts[i]++
 	id := fmt.Sprintf("i%d-r%d", i, f.restarts[i])
@@ -305,10 +314,7 @@ func TestMultiInstanceChaos(t *testing.T) {
 	env, base := sim.env, sim.base
 	const ttl = 2 * time.Second
 	f := newFleet(t, env, filepath.Join("testdata", "multi.yaml"), 3, ttl)
-	firstStart := time.Now()
-	for i := range 3 {
-		f.start(i)
-	}
+	firstStart := f.startAll()
 	poster := startInboundPoster(f.hookURLs(), 50*time.Millisecond)
 	// Starting together, the instances spread the sources: the socket may
 	// be handed over once or twice, and what the provider sends between the
@@ -391,10 +397,7 @@ func TestMultiInstanceRollingRestart(t *testing.T) {
 	env, base := sim.env, sim.base
 	const ttl = 2 * time.Second
 	f := newFleet(t, env, filepath.Join("testdata", "multi.yaml"), 3, ttl)
-	firstStart := time.Now()
-	for i := range 3 {
-		f.start(i)
-	}
+	firstStart := f.startAll()
 	poster := startInboundPoster(f.hookURLs(), 50*time.Millisecond)
 	var blind []window
 	time.Sleep(3 * time.Second)

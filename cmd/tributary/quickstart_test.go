@@ -380,9 +380,7 @@ func startSimulation(t *testing.T, dbURL, interval string, extraEnv ...string) s
 		"TRIBUTARY_RECEIVER_SECRET=" + quickstartSecret,
 		"RECEIVER_TOKEN=" + s.token,
 	}, extraEnv...)
-	if r := runCLI(t, s.env, "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %+v", r)
-	}
+	migrate(t, s.env)
 	s.proc = start(t, s.env, "simulate", "--addr", simAddr, "--interval", interval,
 		"--receiver-secret", quickstartSecret, "--receiver-token", s.token)
 	waitFor(t, 20*time.Second, "the simulator", func() bool { return strings.Contains(s.proc.stdout.String(), "simulators on") })
