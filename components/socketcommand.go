@@ -8,7 +8,7 @@ import (
 
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/socketcommand"
-	"github.com/tributary-dev/tributary/sources/socketio"
+	"github.com/tributary-dev/tributary/socketio/client"
 )
 
 // The socketcommand sink sends each message as a Socket.IO `command` to an
@@ -49,7 +49,7 @@ type SocketCommandOptions struct {
 // Validate implements Validator; messages name the file's keys.
 func (o *SocketCommandOptions) Validate() error {
 	errs := o.SocketOptions.validate()
-	if o.Mode == string(socketio.ModeJSON) {
+	if o.Mode == string(client.ModeJSON) {
 		errs = append(errs, errors.New(`mode "json": commands need Socket.IO framing; want socketio (or leave mode out)`))
 	}
 	if o.Timeout < 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/simulate"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -86,7 +87,7 @@ func TestSocketIOOptionsMapOntoConfig(t *testing.T) {
 		strings.Join(src.Topics, ",") != "door.*,liveEvent" || src.Socket.Token.URL != "https://auth.example.test/token" ||
 		src.Socket.Token.Field != "access_token" || src.Socket.Token.Header.Get("X-Api-Key") != "k-123" ||
 		src.Socket.Token.Timeout != 3*time.Second || src.Socket.Header.Get("X-Panel") != "1" ||
-		src.Socket.Backoff != (socketio.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}) ||
+		src.Socket.Backoff != (client.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}) ||
 		src.Socket.MaxFrameBytes != 65536 || src.Socket.OpenTimeout != 2*time.Second ||
 		src.MaxInFlight != 4 || src.MaxPending != 100 || src.NackDelay != 50*time.Millisecond {
 		t.Fatalf("source config %+v", src)

@@ -15,7 +15,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/webhook"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // The webhook sink is sinks/webhook: signed (Standard Webhooks), token and

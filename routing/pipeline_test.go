@@ -20,10 +20,10 @@ import (
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/internal/sigpeer"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/routing"
 	"github.com/tributary-dev/tributary/sinks/webhook"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature/sigpeer"
 )
 
 // idReceiver records the webhook-id (the event id) of every request.
@@ -63,7 +63,7 @@ func webhookSink(t *testing.T, name, url string, cfg webhook.Config) router.Sink
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p.RouterSink(name)
+	return router.Sink{Name: name, Publisher: p}
 }
 
 // shaped builds an event of a seed shape with the given type, as its source

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -30,9 +29,7 @@ func TestSocketIOFileEndToEnd(t *testing.T) {
 		"TRIBUTARY_RECEIVER_URL=" + base + "/webhook",
 		"RECEIVER_TOKEN=sio-" + t.Name(),
 	}
-	if r := runCLI(t, env, "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %+v", r)
-	}
+	migrate(t, env)
 	file := filepath.Join("..", "..", "examples", "socketio.yaml")
 	if r := runCLI(t, env, "validate", "-c", file); r.code != 0 {
 		t.Fatalf("validate: %+v", r)
@@ -107,15 +104,8 @@ func TestSocketIOFileEndToEnd(t *testing.T) {
 // metricLine is the value of the sample whose name and labels are exactly
 // series, -1 when absent.
 func metricLine(addr, series string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+	for _, line := range scrape(addr) {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			var f float64
 			if _, err := fmt.Sscanf(v, "%g", &f); err == nil {
 				return f

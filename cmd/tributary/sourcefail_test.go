@@ -23,9 +23,7 @@ func TestBinarySourceStoppedForGood(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
 	env := []string{"DATABASE_URL=" + dbURL}
-	if r := runCLI(t, env, "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %+v", r)
-	}
+	migrate(t, env)
 	simAddr := freeAddr(t)
 	sim := start(t, env, "simulate", "--addr", simAddr, "--interval", "200ms", "--feed-client-secret", "s3cret")
 	waitFor(t, 20*time.Second, "the simulator", func() bool { return strings.Contains(sim.stdout.String(), "simulators on") })

@@ -34,6 +34,7 @@ import (
 	"github.com/tributary-dev/tributary/migrations"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/webhook"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/batchfeed"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 	"github.com/tributary-dev/tributary/sources/etagpoll"
@@ -82,11 +83,11 @@ func run() error {
 	// An access-control panel's Socket.IO stream; the token comes from the
 	// simulator's token URL and is renewed on invalidToken.
 	panel, err := socketio.NewSubscriber(socketio.Config{
-		Socket: socketio.ClientConfig{
+		Socket: client.Config{
 			Name:    "panel",
 			URL:     sim,
-			Token:   socketio.TokenConfig{URL: sim + "/socketio/token"},
-			Backoff: socketio.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
+			Token:   client.TokenConfig{URL: sim + "/socketio/token"},
+			Backoff: client.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
 		},
 		Topics: []string{"door.*", "liveEvent"},
 	}, logger)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/middleware"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // IDPlaceholder in Config.URL is replaced by the (path-escaped) event id, so
@@ -57,8 +57,8 @@ type Config struct {
 	RateBurst int
 	// Breaker is the endpoint's circuit breaker.
 	Breaker BreakerConfig
-	// Schedule is the retry schedule the router uses for this sink (see
-	// RouterSink and the presets). Given here too, it keeps an open breaker
+	// Schedule is the retry schedule the router uses for this sink (give it
+	// as router.Sink.Retry; see the presets). Given here too, it keeps an open breaker
 	// from hurrying the schedule: a fail-fast asks to be retried no sooner
 	// than the schedule's next delay. Zero means the breaker's cooldown alone.
 	Schedule middleware.Schedule

@@ -47,7 +47,7 @@ func Example() {
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
 		Sources: []router.Source{{Name: "doors-in", Subscriber: in}},
-		Sinks:   []router.Sink{crm.RouterSink("crm")},
+		Sinks:   []router.Sink{{Name: "crm", Publisher: crm, Retry: &router.RetryPolicy{Schedule: schedule}}},
 	})
 	if err != nil {
 		log.Fatal(err)

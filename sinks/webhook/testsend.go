@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // TestResult is the verdict of Test: an endpoint is verified when

@@ -33,9 +33,8 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
-	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // ErrEndpointDisabled is returned (as a permanent error) for every message
@@ -145,16 +144,6 @@ func (p *Publisher) Close() error {
 		return deliverylog.Flush(p.cfg.Log)
 	}
 	return nil
-}
-
-// RouterSink returns the router.Sink for this endpoint, its retry schedule
-// set from Config.Schedule (the pipeline's when zero).
-func (p *Publisher) RouterSink(name string) router.Sink {
-	s := router.Sink{Name: name, Publisher: p}
-	if p.cfg.Schedule.Kind != "" {
-		s.Retry = &router.RetryPolicy{Schedule: p.cfg.Schedule}
-	}
-	return s
 }
 
 // Disabled reports whether the endpoint is disabled (for some pipeline), as

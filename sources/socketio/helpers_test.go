@@ -18,6 +18,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -41,14 +42,14 @@ func startServer(t testing.TB, cfg socketiotest.Config) (*socketiotest.Server, s
 	return srv, hs.URL
 }
 
-// fastSocket is a ClientConfig with test-sized timeouts.
-func fastSocket(name, url string) socketio.ClientConfig {
-	return socketio.ClientConfig{
+// fastSocket is a client.Config with test-sized timeouts.
+func fastSocket(name, url string) client.Config {
+	return client.Config{
 		Name:        name,
 		URL:         url,
 		OpenTimeout: 500 * time.Millisecond,
 		DialTimeout: 2 * time.Second,
-		Backoff:     socketio.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
+		Backoff:     client.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 	}
 }
 

@@ -6,7 +6,15 @@ import (
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
+
+// pendingEvents is the source's one series of its own; the connection's are
+// socketio/client's.
+var pendingEvents = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "tributary_socketio_pending_events", Help: "Events held in memory until the pipeline acks them.",
+}, []string{"source"})
 
 // pending holds events from the socket until the pipeline acks them. A socket
 // cannot replay what it has sent, so this memory is the only copy: a nacked

@@ -10,6 +10,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -60,7 +61,7 @@ func TestReceivesEverySeedTopic(t *testing.T) {
 			t.Errorf("%s: metadata %v", topic, m.Metadata)
 		}
 	}
-	if st := sub.Status(); st.State != socketio.StateConnected || st.SessionID == "" || st.Connects != 1 {
+	if st := sub.Status(); st.State != client.StateConnected || st.SessionID == "" || st.Connects != 1 {
 		t.Errorf("status = %+v, want connected once with a session id", st)
 	}
 	if sub.Pending() != 0 {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // Config configures the inbound webhook source. Every configured check must

@@ -1,4 +1,4 @@
-package socketio
+package client
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,8 +19,5 @@ var (
 	}, []string{"source", "reason"})
 	eventsReceived = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "tributary_socketio_events_total", Help: "Socket.IO events received.",
-	}, []string{"source"})
-	pendingEvents = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tributary_socketio_pending_events", Help: "Events held in memory until the pipeline acks them.",
 	}, []string{"source"})
 )

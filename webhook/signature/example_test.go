@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // Sign a webhook as the sender, then verify it as the receiver. During a key

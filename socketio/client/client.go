@@ -1,4 +1,4 @@
-package socketio
+package client
 
 import (
 	"context"
@@ -86,7 +86,7 @@ type Handler func(ctx context.Context, ev Event)
 // it dials, handshakes, pings, renews its token, and reconnects with backoff
 // after any failure. Handlers receive every event; Emit sends one.
 type Client struct {
-	cfg      ClientConfig
+	cfg      Config
 	logger   watermill.LoggerAdapter
 	base     *url.URL
 	provider TokenProvider
@@ -114,7 +114,7 @@ type Client struct {
 }
 
 // NewClient validates cfg and returns an idle Client; Start connects it.
-func NewClient(cfg ClientConfig, logger watermill.LoggerAdapter) (*Client, error) {
+func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
