@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/tributary-dev/tributary/components"
@@ -153,7 +155,11 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
 			}
-			monitor := ops.NewSourceMonitor(logger)
+			// The binary's own registry: what the library registers goes
+			// here, never to Prometheus's default registry.
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			monitor := ops.NewSourceMonitor(reg, logger)
 			for i, p := range pipelines {
 				for j, src := range p.Sources {
 					typ := cfg.Pipelines[i].SourceTypes[j].Type
@@ -180,7 +186,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					}
 				}
 			}
-			r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger,
+			r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger, Metrics: reg,
 				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}}, pipelines...)
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
@@ -218,13 +224,13 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					}},
 					{Name: "database", Check: func(ctx context.Context) error { return pool.Ping(ctx) }},
 				}, monitor.Checks(infos)...)
-				h := ops.Handler(checks...)
+				h := ops.Handler(reg, checks...)
 				if err := serve("metrics and health", metricsAddr, h); err != nil {
 					return err
 				}
 			}
 			if adminAddr != "" {
-				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor,
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor, Gatherer: reg,
 					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ())})
 				if err != nil {
 					return err
@@ -237,7 +243,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					return err
 				}
 			}
-			go ops.WatchDepths(ctx, pool, infos, depthInterval, logger)
+			go ops.WatchDepths(ctx, reg, pool, infos, depthInterval, logger)
 			runCtx, stopRun := context.WithCancel(ctx)
 			defer stopRun()
 			if failFast {

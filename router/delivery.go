@@ -9,7 +9,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/middleware"
 )
 
@@ -28,24 +27,24 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 		out.SetContext(msg.Context())
 		if s.Transform != nil {
 			var err error
-			if out, err = routeTransform(p, s, out); err != nil {
+			if out, err = r.routeTransform(p, s, out); err != nil {
 				return nil, err
 			}
 		}
 		start := time.Now()
 		err := s.Publisher.Publish(s.Topic, out)
-		metrics.DeliveryLatency.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
+		r.metrics.DeliveryLatency.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
 		if err != nil {
-			metrics.DeliveryFailed.WithLabelValues(labels...).Inc()
+			r.metrics.DeliveryFailed.WithLabelValues(labels...).Inc()
 			return nil, err
 		}
-		metrics.Delivered.WithLabelValues(labels...).Inc()
+		r.metrics.Delivered.WithLabelValues(labels...).Inc()
 		return nil, nil
 	}
 
 	retry := *s.Retry.InProcess
 	retry.OnRetry = func(msg *message.Message, n int, err error) {
-		metrics.Retried.WithLabelValues(p.Name, s.Name, "in_process").Inc()
+		r.metrics.Retried.WithLabelValues(p.Name, s.Name, "in_process").Inc()
 		r.logger.Debug("Retrying delivery", logFields.Add(watermill.LogFields{
 			"event_id": tributary.EventID(msg), "retry": n, "err": err.Error(),
 		}))
@@ -57,7 +56,7 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 			return r.cfg.Backend.retryPublisher(msg, r.logger)
 		},
 		OnRequeue: func(msg *message.Message, attempt int, wait time.Duration, err error) {
-			metrics.Retried.WithLabelValues(p.Name, s.Name, "requeued").Inc()
+			r.metrics.Retried.WithLabelValues(p.Name, s.Name, "requeued").Inc()
 			r.logger.Info("Delivery failed; requeued", logFields.Add(watermill.LogFields{
 				"event_id": tributary.EventID(msg), "attempt": attempt, "wait": wait.String(), "err": err.Error(),
 			}))
@@ -68,19 +67,19 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 		Pipeline: p.Name,
 		Sink:     s.Name,
 		OnPoison: func(rec middleware.PoisonRecord) {
-			metrics.Poisoned.WithLabelValues(p.Name, s.Name).Inc()
+			r.metrics.Poisoned.WithLabelValues(p.Name, s.Name).Inc()
 			r.logger.Error("Delivery given up; message poisoned", errors.New(rec.Reason), logFields.Add(watermill.LogFields{
 				"event_id": rec.EventID, "attempts": strconv.Itoa(rec.Attempts),
 			}))
 		},
 	}
 	h := poison.Middleware(requeue.Middleware(retry.Middleware(deliver)))
-	filtered := metrics.Filtered.WithLabelValues(labels...)
+	filtered := r.metrics.Filtered.WithLabelValues(labels...)
 	return func(msg *message.Message) error {
 		cancel := r.detach(msg)
 		defer cancel()
 		if s.Filter != nil {
-			ok, ferr := routeFilter(p, s, msg)
+			ok, ferr := r.routeFilter(p, s, msg)
 			if ferr != nil {
 				_, err := poison.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, ferr })(msg)
 				return err

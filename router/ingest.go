@@ -8,7 +8,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // ingestHandler moves a source's message into the pipeline's topic. Its
@@ -23,7 +22,7 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 	return func(msg *message.Message) error {
 		cancel := r.detach(msg)
 		defer cancel()
-		metrics.EventsReceived.WithLabelValues(labels...).Inc()
+		r.metrics.EventsReceived.WithLabelValues(labels...).Inc()
 		out := msg.Copy()
 		out.Metadata.Set(tributary.MetaPipeline, p.Name)
 		if out.Metadata.Get(tributary.MetaSource) == "" {
@@ -38,7 +37,7 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 		}
 		stored, err := batcher.ingest(msg.Context(), item)
 		if err != nil {
-			metrics.IngestFailed.WithLabelValues(labels...).Inc()
+			r.metrics.IngestFailed.WithLabelValues(labels...).Inc()
 			wait, log, suppressed := failures.failed(err, time.Now())
 			if log {
 				fields := watermill.LogFields{"pipeline": p.Name, "source": s.Name,
@@ -62,9 +61,9 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 		}
 		failures.succeeded()
 		if stored {
-			metrics.EventsIngested.WithLabelValues(labels...).Inc()
+			r.metrics.EventsIngested.WithLabelValues(labels...).Inc()
 		} else {
-			metrics.EventsDeduped.WithLabelValues(labels...).Inc()
+			r.metrics.EventsDeduped.WithLabelValues(labels...).Inc()
 		}
 		return nil
 	}

@@ -60,6 +60,7 @@ type Publisher struct {
 	breaker  *breaker
 	states   *endpointCache
 	closed   atomic.Bool
+	metrics  atomic.Pointer[sinkMetrics]
 }
 
 // NewPublisher validates cfg and builds the endpoint's publisher with its own
@@ -88,6 +89,7 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
 	p.client = newClient(cfg)
+	p.metrics.Store(newSinkMetrics(nil, "", cfg.Name))
 	return p, nil
 }
 
@@ -384,9 +386,10 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // observe logs, counts and records an attempt.
 func (p *Publisher) observe(ctx context.Context, name string, msg *message.Message, res result) {
-	attemptsTotal.WithLabelValues(name, string(res.outcome)).Inc()
-	circuitOpen.WithLabelValues(name).Set(boolGauge(p.breaker.open()))
-	endpointDisabled.WithLabelValues(name).Set(boolGauge(res.outcome == OutcomeDisabled || res.outcome == OutcomeGone))
+	m := p.metrics.Load()
+	m.attempts.WithLabelValues(string(res.outcome)).Inc()
+	m.open.Set(boolGauge(p.breaker.open()))
+	m.disabled.Set(boolGauge(res.outcome == OutcomeDisabled || res.outcome == OutcomeGone))
 	errText := ""
 	if res.err != nil {
 		errText = p.scrub.scrub(res.err.Error())

@@ -126,7 +126,7 @@ func NewSubscriber(cfg Config, logger watermill.LoggerAdapter) (*Subscriber, err
 	// Its lines name the source as the client's do, once (the client adds
 	// "source" to its own logger, not to this one).
 	s.logger = logger.With(watermill.LogFields{"source": name})
-	s.pending = newPending(cfg.MaxPending, pendingEvents.WithLabelValues(name).Set)
+	s.pending = newPending(cfg.MaxPending, func(n float64) { s.client.metrics.Load().pending.Set(n) })
 	s.remove = s.client.OnEvent(s.onEvent)
 	return s, nil
 }

@@ -21,13 +21,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/sinks/webhook/signature"
 )
 
@@ -51,6 +51,7 @@ type Source struct {
 	cfg      Config
 	logger   watermill.LoggerAdapter
 	verifier *signature.Verifier
+	metrics  atomic.Pointer[sourceMetrics]
 
 	mu     sync.RWMutex // held for reading while a request hands a message over
 	sub    *subscription
@@ -74,6 +75,7 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 		logger = watermill.NopLogger{}
 	}
 	s := &Source{cfg: cfg, logger: logger.With(watermill.LogFields{"source": cfg.Name}), done: make(chan struct{})}
+	s.metrics.Store(newSourceMetrics(nil, "", cfg.Name))
 	if len(cfg.Secrets) > 0 {
 		secrets, _ := signature.ParseSecrets(cfg.Secrets) // validated
 		s.verifier = &signature.Verifier{Secrets: secrets, Tolerance: cfg.Tolerance, Now: cfg.Now}
@@ -126,7 +128,7 @@ func (s *Source) Close() error {
 // ServeHTTP implements http.Handler.
 func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	code, reason := s.serve(w, r)
-	requests.WithLabelValues(s.cfg.Name, strconv.Itoa(code)).Inc()
+	s.metrics.Load().requests.WithLabelValues(strconv.Itoa(code)).Inc()
 	if code >= 400 {
 		s.logger.Info("Webhook refused", watermill.LogFields{"status": code, "reason": reason, "remote": r.RemoteAddr})
 		if code == http.StatusUnauthorized && s.cfg.BasicAuth != nil {
@@ -153,7 +155,7 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request) (int, string) {
 	// Credentials in headers are checked before the body is read: an
 	// unauthenticated sender gets nothing more than a 401.
 	if reason := s.checkHeaders(r); reason != "" {
-		metrics.SourceErrors.WithLabelValues(s.cfg.Name, "auth").Inc()
+		s.metrics.Load().Error("auth")
 		return http.StatusUnauthorized, reason
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
@@ -169,19 +171,19 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request) (int, string) {
 	}
 	if s.verifier != nil {
 		if err := s.verifier.Verify(r.Header, body); err != nil {
-			metrics.SourceErrors.WithLabelValues(s.cfg.Name, "auth").Inc()
+			s.metrics.Load().Error("auth")
 			return http.StatusUnauthorized, err.Error()
 		}
 	}
 	if !json.Valid(body) {
-		metrics.SourceErrors.WithLabelValues(s.cfg.Name, "malformed").Inc()
+		s.metrics.Load().Error("malformed")
 		return http.StatusBadRequest, "body is not JSON"
 	}
 	msg := s.message(r, body)
 	code, reason := s.handOver(r.Context(), msg)
 	if code < 300 {
-		metrics.SourceUp.WithLabelValues(s.cfg.Name).Set(1)
-		metrics.SourceLastSuccess.WithLabelValues(s.cfg.Name).SetToCurrentTime()
+		s.metrics.Load().Up.Set(1)
+		s.metrics.Load().LastSuccess.SetToCurrentTime()
 	}
 	return code, reason
 }
@@ -271,7 +273,7 @@ func (s *Source) handOver(ctx context.Context, msg *message.Message) (int, strin
 		case <-m.Acked():
 			return http.StatusOK, ""
 		case <-m.Nacked():
-			metrics.SourceErrors.WithLabelValues(s.cfg.Name, "nacked").Inc()
+			s.metrics.Load().Error("nacked")
 			s.logger.Debug("Event nacked; redelivering", watermill.LogFields{"event_id": tributary.EventID(m), "attempt": attempt})
 		case <-ctx.Done():
 			return http.StatusServiceUnavailable, "not stored within the ack timeout"
