@@ -8,9 +8,23 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/tracing"
 )
+
+// traceID is the trace id of the event msg carries, for log lines ("" when
+// it carries none).
+func traceID(msg *message.Message) string {
+	if sc := tracing.SpanContext(msg.Metadata); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
 
 // deliveryHandler delivers a topic message through one sink, wrapped —
 // outermost first — in Poison, Requeue and Retry. Poison must wrap Requeue and
@@ -22,19 +36,31 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 	labels := []string{p.Name, s.Name}
 	logFields := watermill.LogFields{"pipeline": p.Name, "sink": s.Name}
 
+	// Each attempt (in process or requeued) is a span, a child of the
+	// event's ingest span; the sink gets it in the message's context and
+	// metadata, so an HTTP sink sends it as the receiver's parent.
 	deliver := func(msg *message.Message) ([]*message.Message, error) {
+		ctx, span := r.tracer.Start(tracing.Extract(msg.Context(), msg.Metadata), "deliver "+p.Name+"/"+s.Name,
+			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+				attribute.String("tributary.pipeline", p.Name), attribute.String("tributary.sink", s.Name),
+				attribute.String("tributary.event_id", tributary.EventID(msg))))
+		defer span.End()
 		out := msg.Copy()
-		out.SetContext(msg.Context())
+		out.SetContext(ctx)
 		if s.Transform != nil {
 			var err error
 			if out, err = r.routeTransform(p, s, out); err != nil {
+				span.SetStatus(codes.Error, err.Error())
 				return nil, err
 			}
 		}
+		out.SetContext(ctx)
+		tracing.Inject(ctx, out.Metadata)
 		start := time.Now()
 		err := s.Publisher.Publish(s.Topic, out)
 		r.metrics.DeliveryLatency.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
 		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
 			r.metrics.DeliveryFailed.WithLabelValues(labels...).Inc()
 			return nil, err
 		}
@@ -46,7 +72,7 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 	retry.OnRetry = func(msg *message.Message, n int, err error) {
 		r.metrics.Retried.WithLabelValues(p.Name, s.Name, "in_process").Inc()
 		r.logger.Debug("Retrying delivery", logFields.Add(watermill.LogFields{
-			"event_id": tributary.EventID(msg), "retry": n, "err": err.Error(),
+			"event_id": tributary.EventID(msg), "retry": n, "err": err.Error(), "trace_id": traceID(msg),
 		}))
 	}
 	requeue := middleware.Requeue{
@@ -58,7 +84,7 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 		OnRequeue: func(msg *message.Message, attempt int, wait time.Duration, err error) {
 			r.metrics.Retried.WithLabelValues(p.Name, s.Name, "requeued").Inc()
 			r.logger.Info("Delivery failed; requeued", logFields.Add(watermill.LogFields{
-				"event_id": tributary.EventID(msg), "attempt": attempt, "wait": wait.String(), "err": err.Error(),
+				"event_id": tributary.EventID(msg), "attempt": attempt, "wait": wait.String(), "err": err.Error(), "trace_id": traceID(msg),
 			}))
 		},
 	}

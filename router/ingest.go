@@ -7,7 +7,12 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/tracing"
 )
 
 // ingestHandler moves a source's message into the pipeline's topic. Its
@@ -31,6 +36,14 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 		if out.Metadata.Get(tributary.MetaEventID) == "" {
 			out.Metadata.Set(tributary.MetaEventID, msg.UUID)
 		}
+		// The ingest span continues the source's trace; the stored event
+		// carries it, so every delivery attempt is a child of it.
+		ctx, span := r.tracer.Start(tracing.Extract(msg.Context(), msg.Metadata), "ingest "+p.Name,
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+				attribute.String("tributary.pipeline", p.Name), attribute.String("tributary.source", s.Name),
+				attribute.String("tributary.event_id", tributary.EventID(out))))
+		defer span.End()
+		tracing.Inject(ctx, out.Metadata)
 		item := ingestItem{msg: out}
 		if !p.Dedup.Disabled {
 			item.key = tributary.EventID(out)
@@ -38,10 +51,11 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 		stored, err := batcher.ingest(msg.Context(), item)
 		if err != nil {
 			r.metrics.IngestFailed.WithLabelValues(labels...).Inc()
+			span.SetStatus(codes.Error, err.Error())
 			wait, log, suppressed := failures.failed(err, time.Now())
 			if log {
 				fields := watermill.LogFields{"pipeline": p.Name, "source": s.Name,
-					"event_id": tributary.EventID(out), "retry_in": wait.String()}
+					"event_id": tributary.EventID(out), "retry_in": wait.String(), "trace_id": traceID(out)}
 				if suppressed > 0 {
 					fields["same_error_not_logged"] = suppressed
 				}
@@ -60,6 +74,7 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 			return fmt.Errorf("ingest into %s: %w", topic, err)
 		}
 		failures.succeeded()
+		span.SetAttributes(attribute.Bool("tributary.duplicate", !stored))
 		if stored {
 			r.metrics.EventsIngested.WithLabelValues(labels...).Inc()
 		} else {

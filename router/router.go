@@ -14,6 +14,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/router/leader"
@@ -41,6 +43,11 @@ type Config struct {
 	// library never touches prometheus.DefaultRegisterer. Routers may share
 	// one Registerer: their series differ by pipeline.
 	Metrics prometheus.Registerer
+	// TracerProvider makes the ingest and delivery-attempt spans (see
+	// package tracing); otel.GetTracerProvider() when nil, which is a no-op
+	// until the program installs one: the trace context still travels from
+	// source to sink, but no span is recorded or exported.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) setDefaults() {
@@ -55,6 +62,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Metrics == nil {
 		c.Metrics = prometheus.NewRegistry()
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
 	}
 }
 
@@ -83,6 +93,7 @@ type Router struct {
 	pipelines []Pipeline
 	logger    watermill.LoggerAdapter
 	metrics   *metrics.Router
+	tracer    trace.Tracer
 	wm        *message.Router
 	running   chan struct{}
 	// stopping is closed when Run begins to stop.
@@ -171,7 +182,8 @@ func New(cfg Config, pipelines ...Pipeline) (*Router, error) {
 			instrument(cfg.Metrics, s.Publisher, p.Name, s.Name)
 		}
 	}
-	return &Router{cfg: cfg, pipelines: pipelines, logger: cfg.Logger, metrics: metrics.NewRouter(cfg.Metrics), wm: wm,
+	return &Router{cfg: cfg, pipelines: pipelines, logger: cfg.Logger, metrics: metrics.NewRouter(cfg.Metrics),
+		tracer: cfg.TracerProvider.Tracer("github.com/tributary-dev/tributary/router"), wm: wm,
 		running: make(chan struct{}), stopping: make(chan struct{})}, nil
 }
 

@@ -29,6 +29,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/propagation"
 	"golang.org/x/time/rate"
 
 	"github.com/tributary-dev/tributary"
@@ -36,6 +37,7 @@ import (
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/tracing"
 )
 
 // ErrEndpointDisabled is returned (as a permanent error) for every message
@@ -270,15 +272,13 @@ func (p *Publisher) newRequest(ctx context.Context, eventID string, body []byte,
 }
 
 // setMetadataHeaders forwards the event's W3C trace context, so the
-// receiver's spans join the trace the source started, and the configured
-// MetadataHeaders. None of them is signed: the signature covers the body.
+// receiver's spans join the trace the source started (under the router's
+// delivery-attempt span, which the router writes into the metadata), and
+// the configured MetadataHeaders. None of them is signed: the signature
+// covers the body. The trace context is parsed and written by otel's
+// propagator: a malformed one is not passed on.
 func (p *Publisher) setMetadataHeaders(h http.Header, meta message.Metadata) {
-	if tp := meta.Get(MetaTraceparent); validTraceparent(tp) {
-		h.Set("traceparent", tp)
-		if ts := meta.Get(MetaTracestate); ts != "" && len(ts) <= 512 && validHeaderValue(ts) {
-			h.Set("tracestate", ts)
-		}
-	}
+	tracing.Propagator.Inject(tracing.Extract(context.Background(), meta), propagation.HeaderCarrier(h))
 	for header, key := range p.cfg.MetadataHeaders {
 		if v := meta.Get(key); v != "" && validHeaderValue(v) {
 			h.Set(header, v)

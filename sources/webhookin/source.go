@@ -19,7 +19,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +26,11 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/tracing"
 )
 
 // Metadata the source sets beside tributary.MetaEventID and MetaEventType.
@@ -36,10 +38,11 @@ const (
 	MetaWebhookID        = "webhook_id"
 	MetaWebhookTimestamp = "webhook_timestamp"
 	// MetaTraceparent and MetaTracestate carry the sender's W3C trace
-	// context (a well-formed version-00 traceparent only), under the keys
-	// the webhook sink forwards, so the trace continues to the receiver.
-	MetaTraceparent = "traceparent"
-	MetaTracestate  = "tracestate"
+	// context (a well-formed one only), under the keys the router and the
+	// webhook sink read (package tracing), so the trace continues to the
+	// receiver.
+	MetaTraceparent = tracing.MetaTraceparent
+	MetaTracestate  = tracing.MetaTracestate
 )
 
 // ErrClosed is returned by Subscribe after Close.
@@ -235,27 +238,10 @@ func (s *Source) message(r *http.Request, body []byte) *message.Message {
 	if v := r.Header.Get(signature.HeaderTimestamp); v != "" {
 		msg.Metadata.Set(MetaWebhookTimestamp, v)
 	}
-	if tp := r.Header.Get("traceparent"); validTraceparent(tp) {
-		msg.Metadata.Set(MetaTraceparent, tp)
-		if ts := r.Header.Get("tracestate"); ts != "" && len(ts) <= 512 {
-			msg.Metadata.Set(MetaTracestate, ts)
-		}
-	}
+	// otel's propagator parses the sender's trace context; a malformed one
+	// is dropped (the event then starts a trace of its own).
+	tracing.Inject(tracing.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header)), msg.Metadata)
 	return msg
-}
-
-// validTraceparent reports whether s is "00-<32 hex>-<16 hex>-<2 hex>" in
-// lower case with non-zero ids (W3C Trace Context, version 00).
-func validTraceparent(s string) bool {
-	if len(s) != 55 || s[:3] != "00-" || s[35] != '-' || s[52] != '-' {
-		return false
-	}
-	for i := 3; i < 55; i++ {
-		if c := s[i]; i != 35 && i != 52 && (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return s[3:35] != strings.Repeat("0", 32) && s[36:52] != strings.Repeat("0", 16)
 }
 
 // handOver gives msg to the subscriber and waits until it is acked (stored),
