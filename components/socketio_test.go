@@ -21,10 +21,10 @@ import (
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
-// renewals reads tributary_socketio_token_renewals_total{source, reason}.
-func renewals(t *testing.T, source, reason string) float64 {
+// renewals reads tributary_socketio_token_renewals_total{source, reason} from g.
+func renewals(t *testing.T, g prometheus.Gatherer, source, reason string) float64 {
 	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +203,8 @@ func TestSocketIOTypesAgainstSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
+	reg := prometheus.NewRegistry()
+	sub.(interface{ Unwrap() message.Subscriber }).Unwrap().(*socketio.Subscriber).Instrument(reg, "panel", "doors")
 	ch, err := sub.Subscribe(ctx, "doors")
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +239,7 @@ func TestSocketIOTypesAgainstSimulator(t *testing.T) {
 	if dials := sim.Server().DialTokens(); len(dials) == 0 || dials[0] == "" || dials[0] == sim.Token() {
 		t.Fatalf("%d dials; the token never rotated under the client", len(dials))
 	}
-	if n := renewals(t, "doors", "invalid_token"); n < 1 {
+	if n := renewals(t, reg, "doors", "invalid_token"); n < 1 {
 		t.Fatalf("%v renewals on invalidToken, want at least one", n)
 	}
 

@@ -46,7 +46,7 @@ func TestSocketIOFileEndToEnd(t *testing.T) {
 	const n = 60 // enough events to span at least one rotation after connecting
 	waitFor(t, 90*time.Second, "socket events at the receiver", func() bool { return len(getReceived(t, base)) >= n })
 	waitFor(t, 30*time.Second, "a token renewal", func() bool {
-		return metricLine(metricsAddr, `tributary_socketio_token_renewals_total{reason="invalid_token",source="panel"}`) >= 1
+		return metricLine(metricsAddr, `tributary_socketio_token_renewals_total{pipeline="panel",reason="invalid_token",source="panel"}`) >= 1
 	})
 	renewedAt := len(getReceived(t, base))
 	waitFor(t, 30*time.Second, "events after the renewal", func() bool { return len(getReceived(t, base)) >= renewedAt+10 })

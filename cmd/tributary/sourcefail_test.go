@@ -69,11 +69,11 @@ func TestBinarySourceStoppedForGood(t *testing.T) {
 			t.Errorf("/readyz lacks %s:\n%s", want, ready)
 		}
 	}
-	if up := metricLine(metricsAddr, `tributary_source_up{source="bogus"}`); up != 0 {
-		t.Errorf(`tributary_source_up{source="bogus"} = %v, want 0`, up)
+	if up := metricLine(metricsAddr, `tributary_source_up{pipeline="feeds",source="bogus"}`); up != 0 {
+		t.Errorf(`tributary_source_up{pipeline="feeds",source="bogus"} = %v, want 0`, up)
 	}
 	waitFor(t, 30*time.Second, "the good feed up", func() bool {
-		return metricLine(metricsAddr, `tributary_source_up{source="journey"}`) == 1
+		return metricLine(metricsAddr, `tributary_source_up{pipeline="feeds",source="journey"}`) == 1
 	})
 	_, page := get("http://" + adminAddr + "/")
 	bogus := regexp.MustCompile(`(?s)<div class="source" data-source="bogus">.*?</div>`).FindString(page)

@@ -29,11 +29,13 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/propagation"
 	"golang.org/x/time/rate"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
+	"github.com/tributary-dev/tributary/tracing"
 	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
@@ -59,6 +61,7 @@ type Publisher struct {
 	breaker  *breaker
 	states   *endpointCache
 	closed   atomic.Bool
+	metrics  atomic.Pointer[sinkMetrics]
 }
 
 // NewPublisher validates cfg and builds the endpoint's publisher with its own
@@ -87,6 +90,7 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
 	p.client = newClient(cfg)
+	p.metrics.Store(newSinkMetrics(nil, "", cfg.Name))
 	return p, nil
 }
 
@@ -257,15 +261,13 @@ func (p *Publisher) newRequest(ctx context.Context, eventID string, body []byte,
 }
 
 // setMetadataHeaders forwards the event's W3C trace context, so the
-// receiver's spans join the trace the source started, and the configured
-// MetadataHeaders. None of them is signed: the signature covers the body.
+// receiver's spans join the trace the source started (under the router's
+// delivery-attempt span, which the router writes into the metadata), and
+// the configured MetadataHeaders. None of them is signed: the signature
+// covers the body. The trace context is parsed and written by otel's
+// propagator: a malformed one is not passed on.
 func (p *Publisher) setMetadataHeaders(h http.Header, meta message.Metadata) {
-	if tp := meta.Get(MetaTraceparent); validTraceparent(tp) {
-		h.Set("traceparent", tp)
-		if ts := meta.Get(MetaTracestate); ts != "" && len(ts) <= 512 && validHeaderValue(ts) {
-			h.Set("tracestate", ts)
-		}
-	}
+	tracing.Propagator.Inject(tracing.Extract(context.Background(), meta), propagation.HeaderCarrier(h))
 	for header, key := range p.cfg.MetadataHeaders {
 		if v := meta.Get(key); v != "" && validHeaderValue(v) {
 			h.Set(header, v)
@@ -355,9 +357,10 @@ func classify(status int, h http.Header, now time.Time) result {
 
 // observe logs, counts and records an attempt.
 func (p *Publisher) observe(ctx context.Context, name string, msg *message.Message, res result) {
-	attemptsTotal.WithLabelValues(name, string(res.outcome)).Inc()
-	circuitOpen.WithLabelValues(name).Set(boolGauge(p.breaker.open()))
-	endpointDisabled.WithLabelValues(name).Set(boolGauge(res.outcome == OutcomeDisabled || res.outcome == OutcomeGone))
+	m := p.metrics.Load()
+	m.attempts.WithLabelValues(string(res.outcome)).Inc()
+	m.open.Set(boolGauge(p.breaker.open()))
+	m.disabled.Set(boolGauge(res.outcome == OutcomeDisabled || res.outcome == OutcomeGone))
 	errText := ""
 	if res.err != nil {
 		errText = p.scrub.scrub(res.err.Error())

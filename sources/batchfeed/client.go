@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -20,6 +21,8 @@ type Client struct {
 	cfg    Config
 	base   string // …/eventnotifications/v2/{feedId}
 	logger watermill.LoggerAdapter
+	// metrics are its source's (Source.Instrument).
+	metrics atomic.Pointer[feedMetrics]
 }
 
 // NewClient returns a Client for cfg.FeedID.
@@ -36,7 +39,9 @@ func newClient(cfg Config, logger watermill.LoggerAdapter) *Client {
 		logger = watermill.NopLogger{}
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/") + "/eventnotifications/v2/" + url.PathEscape(cfg.FeedID)
-	return &Client{cfg: cfg, base: base, logger: logger.With(watermill.LogFields{"feed": cfg.FeedID, "source": cfg.Name})}
+	c := &Client{cfg: cfg, base: base, logger: logger.With(watermill.LogFields{"feed": cfg.FeedID, "source": cfg.Name})}
+	c.metrics.Store(newFeedMetrics(nil, "", cfg.Name))
+	return c
 }
 
 var (

@@ -119,6 +119,7 @@ func subscribe(t *testing.T, cfg socketio.Config, logger watermill.LoggerAdapter
 	if err != nil {
 		t.Fatal(err)
 	}
+	sub.Instrument(testMetrics, "test", sub.Client().Name())
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := sub.Subscribe(ctx, "events")
 	if err != nil {
@@ -140,10 +141,14 @@ func waitJoined(t *testing.T, srv *socketiotest.Server, nsp string, n int) {
 	}
 }
 
-// metricsText renders the default registry, for redaction checks.
+// testMetrics is where subscribe instruments its sources (as pipeline
+// "test"); each test names its source apart.
+var testMetrics = prometheus.NewRegistry()
+
+// metricsText renders testMetrics, for redaction checks.
 func metricsText(t *testing.T) string {
 	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
+	mfs, err := testMetrics.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

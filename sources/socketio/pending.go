@@ -7,14 +7,20 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
-// pendingEvents is the source's one series of its own; the connection's are
-// socketio/client's.
-var pendingEvents = promauto.NewGaugeVec(prometheus.GaugeOpts{
-	Name: "tributary_socketio_pending_events", Help: "Events held in memory until the pipeline acks them.",
-}, []string{"source"})
+// Instrument registers the source's collectors, and its client's, on reg
+// (router.Instrumented). The pending gauge is the source's one series of its
+// own; the connection's are socketio/client's.
+func (s *Subscriber) Instrument(reg prometheus.Registerer, pipeline, source string) {
+	s.client.Instrument(reg, pipeline, source)
+	g := metrics.Gauge(reg, "tributary_socketio_pending_events", "Events held in memory until the pipeline acks them.",
+		"pipeline", "source").WithLabelValues(pipeline, source)
+	g.Set(float64(s.pending.len()))
+	s.pendingGauge.Store(&g)
+}
 
 // pending holds events from the socket until the pipeline acks them. A socket
 // cannot replay what it has sent, so this memory is the only copy: a nacked

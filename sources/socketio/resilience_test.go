@@ -200,8 +200,8 @@ func TestReconnectsAfterFailures(t *testing.T) {
 			if !strings.Contains(logs.String(), "reconnecting") {
 				t.Fatal("the failure was not logged")
 			}
-			if m := metricsText(t); !strings.Contains(m, `tributary_socketio_reconnects_total{source="`+cfg.Name+`"}`) ||
-				!strings.Contains(m, `tributary_source_errors_total{kind="`+tt.kind+`",source="`+cfg.Name+`"}`) {
+			if m := metricsText(t); !strings.Contains(m, `tributary_socketio_reconnects_total{pipeline="test",source="`+cfg.Name+`"}`) ||
+				!strings.Contains(m, `tributary_source_errors_total{kind="`+tt.kind+`",pipeline="test",source="`+cfg.Name+`"}`) {
 				t.Fatalf("the failure was not counted in metrics as kind %s", tt.kind)
 			}
 			waitJoined(t, srv, "/", 1)

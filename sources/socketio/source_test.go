@@ -69,9 +69,9 @@ func TestReceivesEverySeedTopic(t *testing.T) {
 	}
 	m := metricsText(t)
 	for _, want := range []string{
-		fmt.Sprintf(`tributary_socketio_connection_state{source=%q} 2`, name),
-		fmt.Sprintf(`tributary_source_up{source=%q} 1`, name),
-		fmt.Sprintf(`tributary_socketio_events_total{source=%q} %d`, name, len(socketio.SeedTopics)),
+		fmt.Sprintf(`tributary_socketio_connection_state{pipeline="test",source=%q} 2`, name),
+		fmt.Sprintf(`tributary_source_up{pipeline="test",source=%q} 1`, name),
+		fmt.Sprintf(`tributary_socketio_events_total{pipeline="test",source=%q} %d`, name, len(socketio.SeedTopics)),
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)

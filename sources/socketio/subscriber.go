@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/socketio/client"
@@ -92,8 +94,10 @@ type Subscriber struct {
 	owned   bool
 	logger  watermill.LoggerAdapter
 	pending *pending
-	filter  topicFilter
-	remove  func()
+	// pendingGauge counts for nobody until Instrument registers it.
+	pendingGauge atomic.Pointer[prometheus.Gauge]
+	filter       topicFilter
+	remove       func()
 
 	mu        sync.Mutex
 	active    bool
@@ -125,7 +129,9 @@ func NewSubscriber(cfg Config, logger watermill.LoggerAdapter) (*Subscriber, err
 	// Its lines name the source as the client's do, once (the client adds
 	// "source" to its own logger, not to this one).
 	s.logger = logger.With(watermill.LogFields{"source": name})
-	s.pending = newPending(cfg.MaxPending, pendingEvents.WithLabelValues(name).Set)
+	unregistered := prometheus.Gauge(prometheus.NewGauge(prometheus.GaugeOpts{Name: "tributary_socketio_pending_events"}))
+	s.pendingGauge.Store(&unregistered)
+	s.pending = newPending(cfg.MaxPending, func(n float64) { (*s.pendingGauge.Load()).Set(n) })
 	s.remove = s.client.OnEvent(s.onEvent)
 	return s, nil
 }
