@@ -1,7 +1,9 @@
 package webhook
 
 import (
+	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -70,4 +72,25 @@ func (s scrubber) scrub(text string) string {
 		text = strings.ReplaceAll(text, sec, redacted)
 	}
 	return text
+}
+
+// secretHeader matches header names whose values are credentials, whatever
+// sets them (the sink, Headers or MetadataHeaders).
+var secretHeader = regexp.MustCompile(`(?i)authori[sz]ation|signature|token|secret|passw(or)?d|api[-_]?key|credential|cookie|^auth|session`)
+
+// sentHeaders is what the delivery log keeps of a request's headers: one
+// value per name (joined when repeated), with the signature, the token
+// header, Authorization and every credential-looking header replaced, and
+// any configured secret scrubbed from the rest (a metadata header may quote
+// one).
+func (p *Publisher) sentHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		v := strings.Join(vs, ", ")
+		if secretHeader.MatchString(k) || strings.EqualFold(k, p.cfg.TokenHeader) {
+			v = redacted
+		}
+		out[k] = p.scrub.scrub(v)
+	}
+	return out
 }

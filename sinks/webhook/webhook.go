@@ -174,6 +174,9 @@ type result struct {
 	err     error // classified: nil, transient, RetryAfter or Permanent
 	body    string
 	latency time.Duration
+	// sent is the request's header when a request was made (the delivery
+	// log keeps it, redacted).
+	sent http.Header
 }
 
 func (p *Publisher) deliver(name string, msg *message.Message) error {
@@ -233,7 +236,9 @@ func (p *Publisher) attempt(ctx context.Context, msg *message.Message) result {
 	p.setMetadataHeaders(req.Header, msg.Metadata)
 	rctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	return p.do(req.WithContext(rctx))
+	res := p.do(req.WithContext(rctx))
+	res.sent = req.Header // the transport does not change it
+	return res
 }
 
 // newRequest builds the request for an event with the given credentials (Test
@@ -410,6 +415,9 @@ func (p *Publisher) observe(ctx context.Context, name string, msg *message.Messa
 		Outcome:      res.outcome,
 		Error:        errText,
 		ResponseBody: res.body,
+	}
+	if res.sent != nil {
+		a.RequestHeaders = p.sentHeaders(res.sent)
 	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
