@@ -611,8 +611,8 @@ func TestLoggedHeadersAreRedacted(t *testing.T) {
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	log := &memLog{}
 	p := newSink(t, webhook.Config{URL: rc.URL, Log: log, Secrets: []string{secretA}, Token: "tok-hdr-1234", TokenHeader: "X-Partner",
-		BasicAuth: &webhook.BasicAuth{Username: "u", Password: "basic-pw-99"},
-		Headers:   map[string]string{"X-Api-Key": "key-abcdef", "X-Tenant": "acme"},
+		BasicAuth:       &webhook.BasicAuth{Username: "u", Password: "basic-pw-99"},
+		Headers:         map[string]string{"X-Api-Key": "key-abcdef", "X-Tenant": "acme"},
 		MetadataHeaders: map[string]string{"X-Note": "note"}})
 	msg := event("ev-h1", `{}`)
 	msg.Metadata.Set("note", "carries tok-hdr-1234 along")
