@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router/pgtopic"
 )
@@ -119,7 +120,7 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 	}
 	var ok bool
 	if err := b.Pool.QueryRow(ctx, `SELECT to_regclass('tributary_messages') IS NOT NULL
-		AND to_regclass('tributary_dedup') IS NOT NULL`).Scan(&ok); err != nil {
+		AND to_regclass('tributary_dedup') IS NOT NULL AND to_regclass('tributary_dedup_hits') IS NOT NULL`).Scan(&ok); err != nil {
 		return fmt.Errorf("router: database: %w", err)
 	}
 	if !ok {
@@ -144,6 +145,10 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 // ingesting into the topic), records the new dedup keys (an expired key
 // counts as new), appends the messages whose key was new or who have none,
 // in batch order, and notifies listeners. It returns the keys it recorded.
+// A dedup hit — a key already held, or repeated within the batch ($9, $10:
+// the repeats' keys and sources, dropped before the statement) — adds to
+// its source's count in tributary_dedup_hits, for the console's "which
+// sources saw it"; without hits that insert has no row to write.
 const ingestSet = `
 WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1, hashtext($2)) AS held),
 input AS MATERIALIZED (
@@ -159,7 +164,15 @@ ins AS (
 	SELECT $2, i.u, i.p, i.m FROM input i, lock
 	WHERE i.k IS NULL OR i.k IN (SELECT key FROM fresh)
 	ORDER BY i.n
-	RETURNING 1)
+	RETURNING 1),
+hits AS (
+	INSERT INTO tributary_dedup_hits AS h (pipeline, key, source, hits, expires_at)
+	SELECT $3, d.k, d.s, count(*), now() + make_interval(secs => $8) FROM (
+		SELECT i.k, COALESCE(i.m->>'` + tributary.MetaSource + `', '') AS s FROM input i
+		WHERE i.k IS NOT NULL AND i.k NOT IN (SELECT key FROM fresh)
+		UNION ALL SELECT k, s FROM unnest($9::text[], $10::text[]) AS b(k, s)) d, lock
+	GROUP BY d.k, d.s
+	ON CONFLICT (pipeline, key, source) DO UPDATE SET hits = h.hits + EXCLUDED.hits, last_hit = now(), expires_at = EXCLUDED.expires_at)
 SELECT (SELECT array_agg(key) FROM fresh),
 	(SELECT count(*) FROM (SELECT pg_notify('` + pgtopic.NotifyChannel + `', $2) FROM (SELECT 1 FROM ins LIMIT 1) x) y)`
 
@@ -171,9 +184,12 @@ func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items
 		payloads [][]byte
 		metas    []map[string]string
 		sent     []int // index in items of each row sent
+		// repeats of a key earlier in the batch: dedup hits of their source
+		repeatKeys, repeatSources []string
 	)
 	for i, it := range items {
 		if !first[i] {
+			repeatKeys, repeatSources = append(repeatKeys, it.key), append(repeatSources, it.msg.Metadata.Get(tributary.MetaSource))
 			continue
 		}
 		var key *string
@@ -190,7 +206,7 @@ func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items
 	var fresh []string
 	var notified int
 	err := b.Pool.QueryRow(ctx, ingestSet, pgtopic.LockClass, target.topic, target.pipeline,
-		keys, uuids, payloads, metas, target.ttl.Seconds()).Scan(&fresh, &notified)
+		keys, uuids, payloads, metas, target.ttl.Seconds(), repeatKeys, repeatSources).Scan(&fresh, &notified)
 	if err != nil {
 		return nil, fmt.Errorf("store %d events: %w", len(sent), err)
 	}
@@ -255,6 +271,11 @@ func (b *PostgresBackend) maintain(ctx context.Context, logger watermill.LoggerA
 	} else if n > 0 {
 		logger.Debug("Pruned expired dedup keys", watermill.LogFields{"count": n})
 	}
+	if n, err := pruneDedupHits(ctx, b.Pool, 10000); err != nil {
+		logger.Error("Pruning dedup hit counts failed", err, nil)
+	} else if n > 0 {
+		logger.Debug("Pruned expired dedup hit counts", watermill.LogFields{"count": n})
+	}
 	for _, p := range b.pipelines {
 		n, err := pgtopic.Prune(ctx, b.Pool, Topic(p.Name), b.Retention)
 		if err != nil {
@@ -263,6 +284,17 @@ func (b *PostgresBackend) maintain(ctx context.Context, logger watermill.LoggerA
 			logger.Debug("Pruned delivered messages", watermill.LogFields{"pipeline": p.Name, "count": n})
 		}
 	}
+}
+
+// pruneDedupHits deletes up to limit hit counts whose dedup window has
+// passed since their last hit.
+func pruneDedupHits(ctx context.Context, pool *pgxpool.Pool, limit int) (int64, error) {
+	tag, err := pool.Exec(ctx, `DELETE FROM tributary_dedup_hits WHERE ctid IN (
+		SELECT ctid FROM tributary_dedup_hits WHERE expires_at < now() LIMIT $1)`, limit)
+	if err != nil {
+		return 0, fmt.Errorf("dedup hits: prune: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 func (b *PostgresBackend) close() error {
