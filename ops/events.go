@@ -146,8 +146,21 @@ type Event struct {
 	// DedupUntil is when the pipeline's dedup key for the event id expires
 	// (zero: no key held, e.g. expired or dedup off).
 	DedupUntil time.Time
-	Attempts   []Attempt
-	Resends    []ResendRecord
+	// SeenBy is, per source, how often it handed the event on: the stored
+	// event's source once, plus every dedup hit (tributary_dedup_hits).
+	SeenBy   []Sighting
+	Attempts []Attempt
+	Resends  []ResendRecord
+}
+
+// Sighting is how often one source handed an event on.
+type Sighting struct {
+	Source string `json:"source"`
+	// Times counts the stored copy (Stored) and the duplicates dropped.
+	Times  int64 `json:"times"`
+	Stored bool  `json:"stored"`
+	// LastHit is the newest duplicate's time (zero: none).
+	LastHit time.Time `json:"last_hit"`
 }
 
 // GetEvent reads the event at offset of pipeline's topic, its dedup key and
@@ -174,6 +187,9 @@ func GetEvent(ctx context.Context, pool *pgxpool.Pool, pipeline string, offset i
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return e, fmt.Errorf("event %s/%d: dedup key: %w", pipeline, offset, err)
 		}
+	}
+	if e.SeenBy, err = seenBy(ctx, pool, pipeline, e.EventID, e.Source); err != nil {
+		return e, fmt.Errorf("event %s/%d: %w", pipeline, offset, err)
 	}
 	if e.Attempts, err = attemptsOfMessage(ctx, pool, pipeline, e.UUID); err != nil {
 		return e, err
@@ -203,9 +219,37 @@ func decodeMetadata(raw []byte) (map[string]string, error) {
 	return out, nil
 }
 
+// seenBy reads the dedup hits of an event id (primary key of
+// tributary_dedup_hits) and adds the stored copy's source.
+func seenBy(ctx context.Context, pool *pgxpool.Pool, pipeline, eventID, storedFrom string) ([]Sighting, error) {
+	out := []Sighting{{Source: storedFrom, Times: 1, Stored: true}}
+	if eventID == "" {
+		return out, nil
+	}
+	rows, err := pool.Query(ctx, `SELECT source, hits, last_hit FROM tributary_dedup_hits
+		WHERE pipeline = $1 AND key = $2 ORDER BY source LIMIT 100`, pipeline, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("dedup hits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s Sighting
+		if err := rows.Scan(&s.Source, &s.Times, &s.LastHit); err != nil {
+			return nil, fmt.Errorf("dedup hits: %w", err)
+		}
+		if s.Source == storedFrom {
+			out[0].Times += s.Times
+			out[0].LastHit = s.LastHit
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
 func attemptsOfMessage(ctx context.Context, pool *pgxpool.Pool, pipeline, uuid string) ([]Attempt, error) {
 	rows, err := pool.Query(ctx, `SELECT id, pipeline, sink, endpoint, event_id, message_uuid, attempt, attempted_at,
-			latency_ms, status_code, outcome, error, response_body
+			latency_ms, status_code, outcome, error, response_body, request_headers
 		FROM tributary_delivery_attempts WHERE message_uuid = $1 AND pipeline = $2 ORDER BY id DESC LIMIT 500`, uuid, pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("attempts of message %s: %w", uuid, err)
@@ -215,7 +259,7 @@ func attemptsOfMessage(ctx context.Context, pool *pgxpool.Pool, pipeline, uuid s
 	for rows.Next() {
 		var a Attempt
 		if err := rows.Scan(&a.ID, &a.Pipeline, &a.Sink, &a.Endpoint, &a.EventID, &a.MessageUUID, &a.Attempt,
-			&a.AttemptedAt, &a.LatencyMS, &a.StatusCode, &a.Outcome, &a.Error, &a.ResponseBody); err != nil {
+			&a.AttemptedAt, &a.LatencyMS, &a.StatusCode, &a.Outcome, &a.Error, &a.ResponseBody, &a.RequestHeaders); err != nil {
 			return nil, fmt.Errorf("attempts of message %s: %w", uuid, err)
 		}
 		out = append(out, a)

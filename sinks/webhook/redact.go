@@ -92,5 +92,8 @@ func (p *Publisher) sentHeaders(h http.Header) map[string]string {
 		}
 		out[k] = p.scrub.scrub(v)
 	}
+	if p.urlAuth && out["Authorization"] == "" {
+		out["Authorization"] = redacted // the client sets it from the URL's user info on a copy
+	}
 	return out
 }

@@ -60,6 +60,9 @@ type Publisher struct {
 	breaker  *breaker
 	states   *endpointCache
 	closed   atomic.Bool
+	// urlAuth: the URL has user info, which the HTTP client sends as
+	// Authorization.
+	urlAuth bool
 }
 
 // NewPublisher validates cfg and builds the endpoint's publisher with its own
@@ -81,6 +84,9 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 		endpoint: redactURL(cfg.URL),
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 		breaker:  &breaker{cfg: cfg.Breaker, now: cfg.Now},
+	}
+	if u, err := url.Parse(cfg.URL); err == nil && u.User != nil {
+		p.urlAuth = true
 	}
 	p.logger = logger.With(watermill.LogFields{"endpoint": p.endpoint})
 	p.states = newEndpointCache(cfg, p.endpoint, p.logger)
