@@ -51,6 +51,7 @@ type PostgresBackend struct {
 	Retention time.Duration
 
 	pipelines []Pipeline
+	logger    watermill.LoggerAdapter
 
 	// drainTimeout is the router's CloseTimeout.
 	drainTimeout time.Duration
@@ -114,7 +115,7 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 		b.drainTimeout = closeTimeout
 	}
 	b.start()
-	b.pipelines = pipelines
+	b.pipelines, b.logger = pipelines, logger
 	if err := b.Pool.Ping(ctx); err != nil {
 		return fmt.Errorf("router: database: %w", err)
 	}
@@ -145,10 +146,6 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 // ingesting into the topic), records the new dedup keys (an expired key
 // counts as new), appends the messages whose key was new or who have none,
 // in batch order, and notifies listeners. It returns the keys it recorded.
-// A dedup hit — a key already held, or repeated within the batch ($9, $10:
-// the repeats' keys and sources, dropped before the statement) — adds to
-// its source's count in tributary_dedup_hits, for the console's "which
-// sources saw it"; without hits that insert has no row to write.
 const ingestSet = `
 WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1, hashtext($2)) AS held),
 input AS MATERIALIZED (
@@ -164,15 +161,7 @@ ins AS (
 	SELECT $2, i.u, i.p, i.m FROM input i, lock
 	WHERE i.k IS NULL OR i.k IN (SELECT key FROM fresh)
 	ORDER BY i.n
-	RETURNING 1),
-hits AS (
-	INSERT INTO tributary_dedup_hits AS h (pipeline, key, source, hits, expires_at)
-	SELECT $3, d.k, d.s, count(*), now() + make_interval(secs => $8) FROM (
-		SELECT i.k, COALESCE(i.m->>'` + tributary.MetaSource + `', '') AS s FROM input i
-		WHERE i.k IS NOT NULL AND i.k NOT IN (SELECT key FROM fresh)
-		UNION ALL SELECT k, s FROM unnest($9::text[], $10::text[]) AS b(k, s)) d, lock
-	GROUP BY d.k, d.s
-	ON CONFLICT (pipeline, key, source) DO UPDATE SET hits = h.hits + EXCLUDED.hits, last_hit = now(), expires_at = EXCLUDED.expires_at)
+	RETURNING 1)
 SELECT (SELECT array_agg(key) FROM fresh),
 	(SELECT count(*) FROM (SELECT pg_notify('` + pgtopic.NotifyChannel + `', $2) FROM (SELECT 1 FROM ins LIMIT 1) x) y)`
 
@@ -184,12 +173,12 @@ func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items
 		payloads [][]byte
 		metas    []map[string]string
 		sent     []int // index in items of each row sent
-		// repeats of a key earlier in the batch: dedup hits of their source
-		repeatKeys, repeatSources []string
+		// dedup hits: repeats of a key earlier in the batch, then keys held
+		hitKeys, hitSources []string
 	)
 	for i, it := range items {
 		if !first[i] {
-			repeatKeys, repeatSources = append(repeatKeys, it.key), append(repeatSources, it.msg.Metadata.Get(tributary.MetaSource))
+			hitKeys, hitSources = append(hitKeys, it.key), append(hitSources, it.msg.Metadata.Get(tributary.MetaSource))
 			continue
 		}
 		var key *string
@@ -206,7 +195,7 @@ func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items
 	var fresh []string
 	var notified int
 	err := b.Pool.QueryRow(ctx, ingestSet, pgtopic.LockClass, target.topic, target.pipeline,
-		keys, uuids, payloads, metas, target.ttl.Seconds(), repeatKeys, repeatSources).Scan(&fresh, &notified)
+		keys, uuids, payloads, metas, target.ttl.Seconds()).Scan(&fresh, &notified)
 	if err != nil {
 		return nil, fmt.Errorf("store %d events: %w", len(sent), err)
 	}
@@ -217,9 +206,29 @@ func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items
 	stored := make([]bool, len(items))
 	for _, i := range sent {
 		stored[i] = items[i].key == "" || isFresh[items[i].key]
+		if !stored[i] {
+			hitKeys, hitSources = append(hitKeys, items[i].key), append(hitSources, items[i].msg.Metadata.Get(tributary.MetaSource))
+		}
+	}
+	if len(hitKeys) > 0 {
+		// Informational: a failure is logged, never fails the ingest (the
+		// events are stored; a redelivery would only add hits).
+		if _, err := b.Pool.Exec(ctx, recordHits, target.pipeline, hitKeys, hitSources, target.ttl.Seconds()); err != nil && b.logger != nil {
+			b.logger.Error("Counting dedup hits failed", err, watermill.LogFields{"pipeline": target.pipeline, "hits": len(hitKeys)})
+		}
 	}
 	return stored, nil
 }
+
+// recordHits adds dedup hits to their (event id, source) counts in
+// tributary_dedup_hits, for the console's "which sources saw it". It runs
+// only when an ingest met a duplicate, in a statement of its own, so storing
+// new events costs nothing more; a duplicate costs one more round trip.
+const recordHits = `
+INSERT INTO tributary_dedup_hits AS h (pipeline, key, source, hits, expires_at)
+SELECT $1, k, s, count(*), now() + make_interval(secs => $4) FROM unnest($2::text[], $3::text[]) AS x(k, s)
+GROUP BY k, s ORDER BY k, s
+ON CONFLICT (pipeline, key, source) DO UPDATE SET hits = h.hits + EXCLUDED.hits, last_hit = now(), expires_at = EXCLUDED.expires_at`
 
 // Publisher returns a publisher into pipeline topics (each Publish commits
 // on its own).
