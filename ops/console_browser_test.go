@@ -44,6 +44,12 @@ func TestConsoleInChromium(t *testing.T) {
 	waitFor(t, 30*time.Second, "the first attempts", func() bool {
 		return env.attempts(t, "web-2", "crm", "permanent") == 1 && env.attempts(t, "web-3", "crm", "success") == 1
 	})
+	env.publish(t, "door.opened", "web-2") // handed on again: dedup drops it, the event page counts it
+	waitFor(t, 30*time.Second, "the duplicate counted", func() bool {
+		var n int
+		_ = env.pool.QueryRow(context.Background(), `SELECT COALESCE(sum(hits), 0) FROM tributary_dedup_hits WHERE key = 'web-2'`).Scan(&n)
+		return n == 1
+	})
 
 	// An hour of earlier traffic, so the charts and percentiles have a
 	// shape (their rows have no topic event: nothing to resend). It starts
@@ -123,7 +129,7 @@ func TestConsoleInChromium(t *testing.T) {
 		`table.attempts[data-sink="crm"] code.header[data-header="Webhook-Signature"]`: "Webhook-Signature: [redacted]",
 		`table.attempts[data-sink="crm"] code.header[data-header="Token"]`:             "Token: [redacted]",
 		`table.attempts[data-sink="crm"] code.header[data-header="Idempotency-Key"]`:   "Idempotency-Key: web-2",
-		`#seen-by tr[data-source="feed"]`:                                              "feed (stored from it)",
+		`#seen-by tr[data-source="feed"][data-times="2"]`:                              "feed (stored from it)",
 	} {
 		if got, err := chromedp.Run(ctx, chromedp.Text(sel)); err != nil || !strings.Contains(got, want) {
 			t.Errorf("event page: %s reads %q (%v), want %q", sel, got, err, want)
