@@ -56,8 +56,9 @@ type EventSummary struct {
 // cursor of the next page (0 when this is the last). Each filter is its own
 // SQL condition (never an "empty or equal" test, which a generic plan cannot serve
 // from an index): event id uses tributary_messages_event_id_idx, source and
-// type (topic, key, offset) indexes, a time range (topic, created_at), and
-// no filter the primary key (topic, offset) read backwards.
+// type (topic, key, offset) indexes, a time range (topic, created_at) or the
+// primary key read backwards from Until's offset, and no filter the primary
+// key (topic, offset) read backwards.
 func SearchEvents(ctx context.Context, pool *pgxpool.Pool, f EventFilter) ([]EventSummary, int64, error) {
 	if len(f.Pipelines) == 0 {
 		return nil, 0, errors.New("event search: no pipeline selected")
@@ -126,6 +127,17 @@ func searchQuery(f EventFilter) (string, []any) {
 	}
 	if !f.Until.IsZero() {
 		add(`created_at < $?`, f.Until)
+		if len(topics) == 1 {
+			// Matches lie far from the newest offset, and the planner,
+			// not knowing that offsets follow created_at, would walk the
+			// primary key back to them (360 ms on a million events, 3 days
+			// back). So start the walk at the first offset stored a minute
+			// after Until (found on the created_at index): offsets follow
+			// created_at but for writers that waited on the topic lock, far
+			// less than a minute. The created_at condition stays exact.
+			add(`"offset" < COALESCE((SELECT "offset" FROM tributary_messages WHERE topic = $1 AND created_at >= $?
+				ORDER BY created_at LIMIT 1), 9223372036854775807)`, f.Until.Add(time.Minute))
+		}
 	}
 	if f.Before > 0 {
 		add(`"offset" < $?`, f.Before)
