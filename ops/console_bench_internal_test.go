@@ -67,39 +67,41 @@ func BenchmarkConsoleQueries(b *testing.B) {
 	}
 	cases := []struct {
 		name string
+		// want is an index the plan must use.
+		want string
 		run  func(context.Context, *pgxpool.Pool) error
 	}{
-		{"events: newest of a pipeline", search(EventFilter{Pipelines: one})},
-		{"events: an older page (offset <)", search(EventFilter{Pipelines: one, Before: offset - int64(n/2)})},
-		{"events: by id, every pipeline", search(EventFilter{Pipelines: all, EventID: eventID})},
-		{"events: by source", search(EventFilter{Pipelines: one, Source: "src2"})},
-		{"events: by type", search(EventFilter{Pipelines: one, Type: "door.t3"})},
-		{"events: closed time range (1 h, 3 days ago)", search(EventFilter{Pipelines: one,
+		{"events: newest of a pipeline", "tributary_messages_pkey", search(EventFilter{Pipelines: one})},
+		{"events: an older page (offset <)", "tributary_messages_pkey", search(EventFilter{Pipelines: one, Before: offset - int64(n/2)})},
+		{"events: by id, every pipeline", "tributary_messages_event_id_idx", search(EventFilter{Pipelines: all, EventID: eventID})},
+		{"events: by source", "tributary_messages_source_idx", search(EventFilter{Pipelines: one, Source: "src2"})},
+		{"events: by type", "tributary_messages_type_idx", search(EventFilter{Pipelines: one, Type: "door.t3"})},
+		{"events: closed time range (1 h, 3 days ago)", "tributary_messages_created_idx", search(EventFilter{Pipelines: one,
 			From: now.Add(-73 * time.Hour), Until: now.Add(-72 * time.Hour)})},
-		{"event page: event, dedup key, seen by, attempts, resends", func(ctx context.Context, p *pgxpool.Pool) error {
+		{"event page: event, dedup key, seen by, attempts, resends", "tributary_delivery_attempts_message_idx", func(ctx context.Context, p *pgxpool.Pool) error {
 			e, err := GetEvent(ctx, p, pipeline, offset)
 			if err == nil && len(e.Attempts) == 0 {
 				err = fmt.Errorf("event %s has no attempts", eventID)
 			}
 			return err
 		}},
-		{"overview: latest 25 attempts", func(ctx context.Context, p *pgxpool.Pool) error {
+		{"overview: latest 25 attempts", "tributary_delivery_attempts_pkey", func(ctx context.Context, p *pgxpool.Pool) error {
 			_, err := ListAttempts(ctx, p, AttemptFilter{Limit: 25})
 			return err
 		}},
-		{"overview: queue depths (20 sinks)", func(ctx context.Context, p *pgxpool.Pool) error {
+		{"overview: queue depths (20 sinks)", "tributary_messages_pkey", func(ctx context.Context, p *pgxpool.Pool) error {
 			_, err := QueueDepths(ctx, p, infos)
 			return err
 		}},
-		{"endpoints: last hour's rate and percentiles", func(ctx context.Context, p *pgxpool.Pool) error {
+		{"endpoints: last hour's rate and percentiles", "tributary_delivery_attempts_time_idx", func(ctx context.Context, p *pgxpool.Pool) error {
 			_, err := SinkStatsSince(ctx, p, time.Now().Add(-time.Hour))
 			return err
 		}},
-		{"live: per-minute throughput and p95, last hour", func(ctx context.Context, p *pgxpool.Pool) error {
+		{"live: per-minute throughput and p95, last hour", "tributary_delivery_attempts_time_idx", func(ctx context.Context, p *pgxpool.Pool) error {
 			_, err := ThroughputSince(ctx, p, time.Now().Add(-time.Hour))
 			return err
 		}},
-		{"bulk review: failed at a sink in the last day", func(ctx context.Context, p *pgxpool.Pool) error {
+		{"bulk review: failed at a sink in the last day", "tributary_delivery_attempts_sink_time_idx", func(ctx context.Context, p *pgxpool.Pool) error {
 			_, err := FailedSince(ctx, p, pipeline, "s2", time.Now().Add(-24*time.Hour))
 			return err
 		}},
@@ -111,8 +113,13 @@ func BenchmarkConsoleQueries(b *testing.B) {
 		if os.Getenv("CONSOLE_BENCH_PLANS") != "" {
 			b.Logf("%s:\n%s", c.name, strings.Join(plans, "\n"))
 		}
+		// On small tables the planner rightly prefers scans: judge plans at scale.
+		judge := n >= 100_000
+		if judge && !slices.Contains(used, "`"+c.want+"`") && !slices.Contains(used, "`"+c.want+"` backwards") {
+			b.Errorf("%s does not use %s:\n%s", c.name, c.want, strings.Join(plans, "\n"))
+		}
 		for _, t := range scans {
-			if t == "tributary_messages" || t == "tributary_delivery_attempts" {
+			if judge && (t == "tributary_messages" || t == "tributary_delivery_attempts") {
 				b.Errorf("%s scans %s:\n%s", c.name, t, strings.Join(plans, "\n"))
 			}
 		}

@@ -372,14 +372,18 @@ const MaxBulkResend = 1000
 // FailedSince returns the events whose latest attempt at sink since the
 // given time did not succeed, oldest first, at most MaxBulkResend: what a
 // bulk resend would send. It reads the sink's attempts since then on
-// (pipeline, sink, attempted_at) and finds the topic rows by event id.
+// (pipeline, sink, attempted_at) and finds the topic rows by event id. The
+// time bound is written as a row comparison, which only that index can
+// serve: given "attempted_at >=", the planner preferred the time index and
+// filtered every sink's attempts of the day (150 ms on a million).
+// Sorting uuids byte-wise (COLLATE "C") is what DISTINCT ON needs, faster.
 func FailedSince(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, since time.Time) ([]EventSummary, error) {
 	rows, err := pool.Query(ctx, `
 		WITH last AS (
-			SELECT DISTINCT ON (message_uuid) message_uuid, event_id, outcome, id
+			SELECT DISTINCT ON (message_uuid COLLATE "C") message_uuid, event_id, outcome, id
 			FROM tributary_delivery_attempts
-			WHERE pipeline = $1 AND sink = $2 AND attempted_at >= $3
-			ORDER BY message_uuid, id DESC),
+			WHERE pipeline = $1 AND sink = $2 AND (pipeline, sink, attempted_at) >= ($1, $2, $3)
+			ORDER BY message_uuid COLLATE "C", id DESC),
 		failed AS (SELECT message_uuid, event_id, id FROM last WHERE outcome <> 'success' ORDER BY id LIMIT $5)
 		SELECT m."offset", m.uuid, COALESCE(m.metadata->>'tributary_event_id', ''), COALESCE(m.metadata->>'tributary_source', ''),
 			COALESCE(m.metadata->>'tributary_event_type', ''), m.created_at
