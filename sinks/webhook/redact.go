@@ -86,9 +86,13 @@ var secretHeader = regexp.MustCompile(`(?i)authori[sz]ation|signature|token|secr
 func (p *Publisher) sentHeaders(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
-		v := strings.Join(vs, ", ")
-		if secretHeader.MatchString(k) || strings.EqualFold(k, p.cfg.TokenHeader) {
-			v = redacted
+		if p.secretHeader(k) {
+			out[k] = redacted
+			continue
+		}
+		v := vs[0]
+		if len(vs) > 1 {
+			v = strings.Join(vs, ", ")
 		}
 		out[k] = p.scrub.scrub(v)
 	}
@@ -96,4 +100,15 @@ func (p *Publisher) sentHeaders(h http.Header) map[string]string {
 		out["Authorization"] = redacted // the client sets it from the URL's user info on a copy
 	}
 	return out
+}
+
+// secretHeader reports whether header k's value is a credential, matching
+// each name once: a sink sends the same dozen names on every request.
+func (p *Publisher) secretHeader(k string) bool {
+	if v, ok := p.secretNames.Load(k); ok {
+		return v.(bool)
+	}
+	secret := secretHeader.MatchString(k) || strings.EqualFold(k, p.cfg.TokenHeader)
+	p.secretNames.Store(k, secret)
+	return secret
 }

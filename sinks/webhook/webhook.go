@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,9 @@ type Publisher struct {
 	// urlAuth: the URL has user info, which the HTTP client sends as
 	// Authorization.
 	urlAuth bool
+	// secretNames caches, per header name, whether its value is redacted
+	// in the delivery log (header name → bool).
+	secretNames sync.Map
 }
 
 // NewPublisher validates cfg and builds the endpoint's publisher with its own
