@@ -43,6 +43,7 @@ var consolePages = template.Must(template.New("console").Funcs(template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05.000")
 	},
+	"dec": func(n int64) int64 { return n - 1 },
 	"pct": func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + "%" },
 	"ms":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + " ms" },
 }).ParseFS(templates, "templates/console_*.html"))
@@ -228,6 +229,17 @@ func (a *Admin) eventPage(w http.ResponseWriter, r *http.Request) {
 		at := &e.Attempts[i]
 		at.Endpoint = a.redact.Text(webhook.RedactURL(at.Endpoint))
 		at.Error, at.ResponseBody = a.redact.Text(at.Error), a.redact.Text(at.ResponseBody)
+		// The sink redacted them before storing; again here, for rows of
+		// sinks that do not, and for secrets only the console knows.
+		for k, v := range at.RequestHeaders {
+			if secretKey.MatchString(k) {
+				v = redacted
+			}
+			at.RequestHeaders[k] = a.redact.Text(v)
+		}
+	}
+	for i := range e.SeenBy {
+		e.SeenBy[i].Source = a.redact.Text(e.SeenBy[i].Source)
 	}
 	e.EventID, e.Source, e.Type = a.redact.Text(e.EventID), a.redact.Text(e.Source), a.redact.Text(e.Type)
 	v := eventView{Event: e, Payload: a.redact.Payload(e.Payload), Metadata: a.redact.Metadata(e.Metadata)}

@@ -44,6 +44,12 @@ func TestConsoleInChromium(t *testing.T) {
 	waitFor(t, 30*time.Second, "the first attempts", func() bool {
 		return env.attempts(t, "web-2", "crm", "permanent") == 1 && env.attempts(t, "web-3", "crm", "success") == 1
 	})
+	env.publish(t, "door.opened", "web-2") // handed on again: dedup drops it, the event page counts it
+	waitFor(t, 30*time.Second, "the duplicate counted", func() bool {
+		var n int
+		_ = env.pool.QueryRow(context.Background(), `SELECT COALESCE(sum(hits), 0) FROM tributary_dedup_hits WHERE key = 'web-2'`).Scan(&n)
+		return n == 1
+	})
 
 	// An hour of earlier traffic, so the charts and percentiles have a
 	// shape (their rows have no topic event: nothing to resend). It starts
@@ -88,11 +94,11 @@ func TestConsoleInChromium(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(env.srv.URL+"/?token=adm1n-t0ken"), chromedp.WaitVisible(`#pipelines`)); err != nil {
 		t.Fatal(err)
 	}
-	shot("overview.png")
+	shot("console-overview.png")
 	if err := chromedp.Do(ctx, chromedp.Navigate(env.srv.URL+"/events"), chromedp.WaitVisible(`#events tr[data-event="web-1"]`)); err != nil {
 		t.Fatal(err)
 	}
-	shot("events.png")
+	shot("console-events.png")
 	// The results table names its search: web-2 is on the page before the
 	// search too.
 	row := `#events[data-event-id="web-2"] tr[data-event="web-2"]`
@@ -117,7 +123,28 @@ func TestConsoleInChromium(t *testing.T) {
 	if err != nil || !strings.Contains(payload, `"api_token": "[redacted]"`) || strings.Contains(payload, "tok-in-payload") {
 		t.Fatalf("payload %q (%v)", payload, err)
 	}
-	shot("event.png")
+	// The request headers each attempt sent, credentials replaced, and the
+	// source that handed the event on.
+	for sel, want := range map[string]string{
+		`table.attempts[data-sink="crm"] code.header[data-header="Webhook-Signature"]`: "Webhook-Signature: [redacted]",
+		`table.attempts[data-sink="crm"] code.header[data-header="Token"]`:             "Token: [redacted]",
+		`table.attempts[data-sink="crm"] code.header[data-header="Idempotency-Key"]`:   "Idempotency-Key: web-2",
+		`#seen-by tr[data-source="feed"][data-times="2"]`:                              "feed (stored from it)",
+	} {
+		if got, err := chromedp.Run(ctx, chromedp.Text(sel)); err != nil || !strings.Contains(got, want) {
+			t.Errorf("event page: %s reads %q (%v), want %q", sel, got, err, want)
+		}
+	}
+	if body, err := chromedp.Run(ctx, chromedp.Text(`body`)); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, s := range consoleSecrets {
+			if strings.Contains(body, s) {
+				t.Errorf("the event page in the browser shows the secret %q", s)
+			}
+		}
+	}
+	shot("console-event.png")
 
 	// The receiver is fixed: resend to crm and see the new attempt arrive.
 	env.refuse.Store(map[string]bool{})
@@ -135,7 +162,7 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 		return has(`table.attempts[data-sink="crm"] tr[data-outcome="success"]`) && has(`#resends`)
 	})
-	shot("event-resent.png")
+	shot("console-event-resent.png")
 
 	// Endpoints: disable crm, then enable it again; the store follows.
 	stateOf := func() webhook.State {
@@ -149,14 +176,13 @@ func TestConsoleInChromium(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(env.srv.URL+"/endpoints"), chromedp.WaitVisible(crm+`[data-state="healthy"]`)); err != nil {
 		t.Fatal(err)
 	}
-	shot("endpoints.png")
+	shot("console-endpoints.png")
 	if err := chromedp.Do(ctx, chromedp.Click(crm+` button.toggle`), chromedp.WaitVisible(crm+`[data-state="disabled"]`)); err != nil {
 		t.Fatal(err)
 	}
 	if s := stateOf(); s != webhook.StateDisabled {
 		t.Fatalf("state after Disable: %s", s)
 	}
-	shot("endpoints-disabled.png")
 	if err := chromedp.Do(ctx, chromedp.Click(crm+` button.toggle`), chromedp.WaitVisible(crm+`[data-state="healthy"]`)); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +207,7 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("live chart counts %d attempts at crm, want the seeded hour and this test's", before)
 	}
 	time.Sleep(time.Second) // let the chart and a few depth samples settle for the screenshot
-	shot("live.png")
+	shot("console-live.png")
 	env.publish(t, "door.opened", "web-4")
 	waitFor(t, 30*time.Second, "the live chart to count the new attempt", func() bool { return attempts() > before })
 
@@ -196,7 +222,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if n, err := chromedp.Run(ctx, chromedp.Text(`#bulk-count`)); err != nil || n != "1" {
 		t.Fatalf("bulk count %q (%v)", n, err)
 	}
-	shot("bulk-confirm.png")
+	shot("console-bulk-confirm.png")
 	t.Logf("screenshots in %s", shots)
 }
 

@@ -184,6 +184,9 @@ func TestConsoleSearchEventResendBulk(t *testing.T) {
 			env.attempts(t, "con-3", "crm", "permanent") == 1 && env.attempts(t, "con-3", "audit", "success") == 1
 	})
 
+	// con-1 again: the source hands it on a second time, dedup drops it.
+	env.publish(t, "door.opened", "con-1")
+
 	// Search.
 	tests := []struct {
 		name, query string
@@ -235,7 +238,13 @@ func TestConsoleSearchEventResendBulk(t *testing.T) {
 	code, page, _ := env.do(t, "GET", link[1], nil, nil)
 	for _, want := range []string{`"door": "con-2"`, `"api_token": "[redacted]"`, `"auth": "[redacted]"`, "opened with [redacted]",
 		`data-outcome="permanent"`, "<td>400</td>", "unknown door", "tributary_source", "feed", "door.opened",
-		`id="resend-crm"`, `id="resend-audit"`, "key held until"} {
+		`id="resend-crm"`, `id="resend-audit"`, "key held until",
+		// the request headers sent, credentials replaced
+		`data-header="Webhook-Id">Webhook-Id: con-2<`, `data-header="Idempotency-Key">Idempotency-Key: con-2<`,
+		`data-header="X-Event-Id">X-Event-Id: con-2<`, `data-header="Webhook-Signature">Webhook-Signature: [redacted]<`,
+		`data-header="Token">Token: [redacted]<`, `data-header="Authorization">Authorization: [redacted]<`,
+		// which sources saw it
+		`<tr data-source="feed" data-times="1">`} {
 		if !strings.Contains(html.UnescapeString(page), want) {
 			t.Errorf("event page lacks %q", want)
 		}
@@ -243,6 +252,15 @@ func TestConsoleSearchEventResendBulk(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("event page: %d", code)
 	}
+	if strings.Contains(page, "v1,") || strings.Contains(page, "Basic ") {
+		t.Error("event page shows a signature or Basic credentials")
+	}
+	// con-1 was handed on twice by feed: once stored, once dropped.
+	_, list, _ := env.do(t, "GET", "/events?event_id=con-1", nil, nil)
+	waitFor(t, 30*time.Second, "con-1's duplicate counted", func() bool {
+		_, p, _ := env.do(t, "GET", eventLink.FindStringSubmatch(list)[1], nil, nil)
+		return strings.Contains(p, `<tr data-source="feed" data-times="2">`)
+	})
 	csrf := csrfField.FindStringSubmatch(page)
 	if csrf == nil {
 		t.Fatal("no form token on the event page")

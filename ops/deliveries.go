@@ -24,6 +24,9 @@ type Attempt struct {
 	Error       string    `json:"error,omitempty"`
 	// ResponseBody is the start of the receiver's answer (event page only).
 	ResponseBody string `json:"response_body,omitempty"`
+	// RequestHeaders are the headers the attempt sent, as the sink recorded
+	// them (credentials already replaced; event page only).
+	RequestHeaders map[string]string `json:"request_headers,omitempty"`
 }
 
 // AttemptFilter selects attempts; zero fields match everything.

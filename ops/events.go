@@ -57,8 +57,9 @@ type EventSummary struct {
 // cursor of the next page (0 when this is the last). Each filter is its own
 // SQL condition (never an "empty or equal" test, which a generic plan cannot serve
 // from an index): event id uses tributary_messages_event_id_idx, source and
-// type (topic, key, offset) indexes, a time range (topic, created_at), and
-// no filter the primary key (topic, offset) read backwards.
+// type (topic, key, offset) indexes, a time range (topic, created_at) or the
+// primary key read backwards from Until's offset, and no filter the primary
+// key (topic, offset) read backwards.
 func SearchEvents(ctx context.Context, pool *pgxpool.Pool, f EventFilter) ([]EventSummary, int64, error) {
 	if len(f.Pipelines) == 0 {
 		return nil, 0, errors.New("event search: no pipeline selected")
@@ -127,6 +128,17 @@ func searchQuery(f EventFilter) (string, []any) {
 	}
 	if !f.Until.IsZero() {
 		add(`created_at < $?`, f.Until)
+		if len(topics) == 1 {
+			// Matches lie far from the newest offset, and the planner,
+			// not knowing that offsets follow created_at, would walk the
+			// primary key back to them (360 ms on a million events, 3 days
+			// back). So start the walk at the first offset stored a minute
+			// after Until (found on the created_at index): offsets follow
+			// created_at but for writers that waited on the topic lock, far
+			// less than a minute. The created_at condition stays exact.
+			add(`"offset" < COALESCE((SELECT "offset" FROM tributary_messages WHERE topic = $1 AND created_at >= $?
+				ORDER BY created_at LIMIT 1), 9223372036854775807)`, f.Until.Add(time.Minute))
+		}
 	}
 	if f.Before > 0 {
 		add(`"offset" < $?`, f.Before)
@@ -147,8 +159,21 @@ type Event struct {
 	// DedupUntil is when the pipeline's dedup key for the event id expires
 	// (zero: no key held, e.g. expired or dedup off).
 	DedupUntil time.Time
-	Attempts   []Attempt
-	Resends    []ResendRecord
+	// SeenBy is, per source, how often it handed the event on: the stored
+	// event's source once, plus every dedup hit (tributary_dedup_hits).
+	SeenBy   []Sighting
+	Attempts []Attempt
+	Resends  []ResendRecord
+}
+
+// Sighting is how often one source handed an event on.
+type Sighting struct {
+	Source string `json:"source"`
+	// Times counts the stored copy (Stored) and the duplicates dropped.
+	Times  int64 `json:"times"`
+	Stored bool  `json:"stored"`
+	// LastHit is the newest duplicate's time (zero: none).
+	LastHit time.Time `json:"last_hit"`
 }
 
 // GetEvent reads the event at offset of pipeline's topic, its dedup key and
@@ -175,6 +200,9 @@ func GetEvent(ctx context.Context, pool *pgxpool.Pool, pipeline string, offset i
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return e, fmt.Errorf("event %s/%d: dedup key: %w", pipeline, offset, err)
 		}
+	}
+	if e.SeenBy, err = seenBy(ctx, pool, pipeline, e.EventID, e.Source); err != nil {
+		return e, fmt.Errorf("event %s/%d: %w", pipeline, offset, err)
 	}
 	if e.Attempts, err = attemptsOfMessage(ctx, pool, pipeline, e.UUID); err != nil {
 		return e, err
@@ -204,9 +232,37 @@ func decodeMetadata(raw []byte) (map[string]string, error) {
 	return out, nil
 }
 
+// seenBy reads the dedup hits of an event id (primary key of
+// tributary_dedup_hits) and adds the stored copy's source.
+func seenBy(ctx context.Context, pool *pgxpool.Pool, pipeline, eventID, storedFrom string) ([]Sighting, error) {
+	out := []Sighting{{Source: storedFrom, Times: 1, Stored: true}}
+	if eventID == "" {
+		return out, nil
+	}
+	rows, err := pool.Query(ctx, `SELECT source, hits, last_hit FROM tributary_dedup_hits
+		WHERE pipeline = $1 AND key = $2 ORDER BY source LIMIT 100`, pipeline, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("dedup hits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s Sighting
+		if err := rows.Scan(&s.Source, &s.Times, &s.LastHit); err != nil {
+			return nil, fmt.Errorf("dedup hits: %w", err)
+		}
+		if s.Source == storedFrom {
+			out[0].Times += s.Times
+			out[0].LastHit = s.LastHit
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
 func attemptsOfMessage(ctx context.Context, pool *pgxpool.Pool, pipeline, uuid string) ([]Attempt, error) {
 	rows, err := pool.Query(ctx, `SELECT id, pipeline, sink, endpoint, event_id, message_uuid, attempt, attempted_at,
-			latency_ms, status_code, outcome, error, response_body
+			latency_ms, status_code, outcome, error, response_body, request_headers
 		FROM tributary_delivery_attempts WHERE message_uuid = $1 AND pipeline = $2 ORDER BY id DESC LIMIT 500`, uuid, pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("attempts of message %s: %w", uuid, err)
@@ -216,7 +272,7 @@ func attemptsOfMessage(ctx context.Context, pool *pgxpool.Pool, pipeline, uuid s
 	for rows.Next() {
 		var a Attempt
 		if err := rows.Scan(&a.ID, &a.Pipeline, &a.Sink, &a.Endpoint, &a.EventID, &a.MessageUUID, &a.Attempt,
-			&a.AttemptedAt, &a.LatencyMS, &a.StatusCode, &a.Outcome, &a.Error, &a.ResponseBody); err != nil {
+			&a.AttemptedAt, &a.LatencyMS, &a.StatusCode, &a.Outcome, &a.Error, &a.ResponseBody, &a.RequestHeaders); err != nil {
 			return nil, fmt.Errorf("attempts of message %s: %w", uuid, err)
 		}
 		out = append(out, a)
@@ -317,14 +373,18 @@ const MaxBulkResend = 1000
 // FailedSince returns the events whose latest attempt at sink since the
 // given time did not succeed, oldest first, at most MaxBulkResend: what a
 // bulk resend would send. It reads the sink's attempts since then on
-// (pipeline, sink, attempted_at) and finds the topic rows by event id.
+// (pipeline, sink, attempted_at) and finds the topic rows by event id. The
+// time bound is written as a row comparison, which only that index can
+// serve: given "attempted_at >=", the planner preferred the time index and
+// filtered every sink's attempts of the day (150 ms on a million).
+// Sorting uuids byte-wise (COLLATE "C") is what DISTINCT ON needs, faster.
 func FailedSince(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, since time.Time) ([]EventSummary, error) {
 	rows, err := pool.Query(ctx, `
 		WITH last AS (
-			SELECT DISTINCT ON (message_uuid) message_uuid, event_id, outcome, id
+			SELECT DISTINCT ON (message_uuid COLLATE "C") message_uuid, event_id, outcome, id
 			FROM tributary_delivery_attempts
-			WHERE pipeline = $1 AND sink = $2 AND attempted_at >= $3
-			ORDER BY message_uuid, id DESC),
+			WHERE pipeline = $1 AND sink = $2 AND (pipeline, sink, attempted_at) >= ($1, $2, $3)
+			ORDER BY message_uuid COLLATE "C", id DESC),
 		failed AS (SELECT message_uuid, event_id, id FROM last WHERE outcome <> $6 ORDER BY id LIMIT $5)
 		SELECT m."offset", m.uuid, COALESCE(m.metadata->>'tributary_event_id', ''), COALESCE(m.metadata->>'tributary_source', ''),
 			COALESCE(m.metadata->>'tributary_event_type', ''), m.created_at

@@ -41,6 +41,9 @@ func TestSearchPlansUseIndexes(t *testing.T) {
 		{"by id, every pipeline", EventFilter{Pipelines: []string{"p0", "p1", "p2", "p3"}, EventID: "ev-77"}, "tributary_messages_event_id_idx", false},
 		{"closed time range", EventFilter{Pipelines: one, From: time.Now().Add(-50 * time.Hour), Until: time.Now().Add(-49 * time.Hour)},
 			"tributary_messages_created_idx", false},
+		// Until alone: the primary key backwards from Until's offset (found
+		// on the created_at index), not from the newest event.
+		{"until", EventFilter{Pipelines: one, Until: time.Now().Add(-100 * time.Hour)}, "tributary_messages_created_idx", true},
 	}
 	for _, tc := range tests {
 		tc.f.Limit = 50

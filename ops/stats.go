@@ -35,14 +35,16 @@ func (s SinkStats) SuccessRate() float64 {
 
 // SinkStatsSince aggregates every sink's attempts since the given time. It
 // reads the window's attempts on tributary_delivery_attempts_time_idx: its
-// cost grows with the window's traffic, not with the log's length.
+// cost grows with the window's traffic, not with the log's length. The
+// percentiles need the rows grouped by sorting, which sorts names
+// byte-wise (COLLATE "C"): cheaper than the database's collation.
 func SinkStatsSince(ctx context.Context, pool *pgxpool.Pool, since time.Time) (map[[2]string]SinkStats, error) {
 	rows, err := pool.Query(ctx, `
-		SELECT pipeline, sink, count(*), count(*) FILTER (WHERE outcome = $2),
+		SELECT pipeline COLLATE "C", sink COLLATE "C", count(*), count(*) FILTER (WHERE outcome = $2),
 			percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY latency_ms),
 			(array_agg(outcome ORDER BY id DESC))[1], max(attempted_at)
 		FROM tributary_delivery_attempts WHERE attempted_at >= $1
-		GROUP BY pipeline, sink`, since, deliverylog.OutcomeSuccess)
+		GROUP BY 1, 2`, since, deliverylog.OutcomeSuccess)
 	if err != nil {
 		return nil, fmt.Errorf("sink stats: %w", err)
 	}
@@ -81,7 +83,7 @@ type SinkSeries struct {
 // sink, since the given time (same index as SinkStatsSince).
 func ThroughputSince(ctx context.Context, pool *pgxpool.Pool, since time.Time) ([]SinkSeries, error) {
 	rows, err := pool.Query(ctx, `
-		SELECT pipeline, sink, extract(epoch FROM date_trunc('minute', attempted_at))::bigint AS m, count(*),
+		SELECT pipeline COLLATE "C", sink COLLATE "C", extract(epoch FROM date_trunc('minute', attempted_at))::bigint AS m, count(*),
 			count(*) FILTER (WHERE outcome <> $2), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
 		FROM tributary_delivery_attempts WHERE attempted_at >= $1
 		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, since, deliverylog.OutcomeSuccess)

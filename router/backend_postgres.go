@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router/pgtopic"
 )
@@ -50,6 +51,7 @@ type PostgresBackend struct {
 	Retention time.Duration
 
 	pipelines []Pipeline
+	logger    watermill.LoggerAdapter
 
 	// drainTimeout is the router's CloseTimeout.
 	drainTimeout time.Duration
@@ -113,13 +115,13 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 		b.drainTimeout = closeTimeout
 	}
 	b.start()
-	b.pipelines = pipelines
+	b.pipelines, b.logger = pipelines, logger
 	if err := b.Pool.Ping(ctx); err != nil {
 		return fmt.Errorf("router: database: %w", err)
 	}
 	var ok bool
 	if err := b.Pool.QueryRow(ctx, `SELECT to_regclass('tributary_messages') IS NOT NULL
-		AND to_regclass('tributary_dedup') IS NOT NULL`).Scan(&ok); err != nil {
+		AND to_regclass('tributary_dedup') IS NOT NULL AND to_regclass('tributary_dedup_hits') IS NOT NULL`).Scan(&ok); err != nil {
 		return fmt.Errorf("router: database: %w", err)
 	}
 	if !ok {
@@ -171,9 +173,12 @@ func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items
 		payloads [][]byte
 		metas    []map[string]string
 		sent     []int // index in items of each row sent
+		// dedup hits: repeats of a key earlier in the batch, then keys held
+		hitKeys, hitSources []string
 	)
 	for i, it := range items {
 		if !first[i] {
+			hitKeys, hitSources = append(hitKeys, it.key), append(hitSources, it.msg.Metadata.Get(tributary.MetaSource))
 			continue
 		}
 		var key *string
@@ -201,9 +206,29 @@ func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items
 	stored := make([]bool, len(items))
 	for _, i := range sent {
 		stored[i] = items[i].key == "" || isFresh[items[i].key]
+		if !stored[i] {
+			hitKeys, hitSources = append(hitKeys, items[i].key), append(hitSources, items[i].msg.Metadata.Get(tributary.MetaSource))
+		}
+	}
+	if len(hitKeys) > 0 {
+		// Informational: a failure is logged, never fails the ingest (the
+		// events are stored; a redelivery would only add hits).
+		if _, err := b.Pool.Exec(ctx, recordHits, target.pipeline, hitKeys, hitSources, target.ttl.Seconds()); err != nil && b.logger != nil {
+			b.logger.Error("Counting dedup hits failed", err, watermill.LogFields{"pipeline": target.pipeline, "hits": len(hitKeys)})
+		}
 	}
 	return stored, nil
 }
+
+// recordHits adds dedup hits to their (event id, source) counts in
+// tributary_dedup_hits, for the console's "which sources saw it". It runs
+// only when an ingest met a duplicate, in a statement of its own, so storing
+// new events costs nothing more; a duplicate costs one more round trip.
+const recordHits = `
+INSERT INTO tributary_dedup_hits AS h (pipeline, key, source, hits, expires_at)
+SELECT $1, k, s, count(*), now() + make_interval(secs => $4) FROM unnest($2::text[], $3::text[]) AS x(k, s)
+GROUP BY k, s ORDER BY k, s
+ON CONFLICT (pipeline, key, source) DO UPDATE SET hits = h.hits + EXCLUDED.hits, last_hit = now(), expires_at = EXCLUDED.expires_at`
 
 // Publisher returns a publisher into pipeline topics (each Publish commits
 // on its own).
@@ -255,6 +280,11 @@ func (b *PostgresBackend) maintain(ctx context.Context, logger watermill.LoggerA
 	} else if n > 0 {
 		logger.Debug("Pruned expired dedup keys", watermill.LogFields{"count": n})
 	}
+	if n, err := pruneDedupHits(ctx, b.Pool, 10000); err != nil {
+		logger.Error("Pruning dedup hit counts failed", err, nil)
+	} else if n > 0 {
+		logger.Debug("Pruned expired dedup hit counts", watermill.LogFields{"count": n})
+	}
 	for _, p := range b.pipelines {
 		n, err := pgtopic.Prune(ctx, b.Pool, Topic(p.Name), b.Retention)
 		if err != nil {
@@ -263,6 +293,17 @@ func (b *PostgresBackend) maintain(ctx context.Context, logger watermill.LoggerA
 			logger.Debug("Pruned delivered messages", watermill.LogFields{"pipeline": p.Name, "count": n})
 		}
 	}
+}
+
+// pruneDedupHits deletes up to limit hit counts whose dedup window has
+// passed since their last hit.
+func pruneDedupHits(ctx context.Context, pool *pgxpool.Pool, limit int) (int64, error) {
+	tag, err := pool.Exec(ctx, `DELETE FROM tributary_dedup_hits WHERE ctid IN (
+		SELECT ctid FROM tributary_dedup_hits WHERE expires_at < now() LIMIT $1)`, limit)
+	if err != nil {
+		return 0, fmt.Errorf("dedup hits: prune: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 func (b *PostgresBackend) close() error {

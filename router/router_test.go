@@ -58,6 +58,64 @@ func TestFanOutToTwoSinksWithDedup(t *testing.T) {
 	}
 }
 
+// TestDedupHitsCountedPerSource: every time a source hands on an event
+// already stored — read again by another source, or repeated by the same
+// one (in one ingest batch or not) — its source's count for the event id
+// grows by one; the event stored first counts no hit.
+func TestDedupHitsCountedPerSource(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	one := pipelinetest.NewEventSource("e1", "e2", "e3")
+	two := pipelinetest.NewEventSource("e1", "e1", "e1", "e2")
+	sink := pipelinetest.NewSink(nil)
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name:    "hits",
+		Sources: []router.Source{{Name: "one", Subscriber: one}, {Name: "two", Subscriber: two}},
+		Sinks:   []router.Sink{{Name: "s", Publisher: sink}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.RunRouter(t, r)
+	pipelinetest.WaitFor(t, 30*time.Second, "every event handed on", func() bool {
+		return one.Acked() == 3 && two.Acked() == 4 && sink.Distinct() == 3
+	})
+	// Per event: the sightings (stored event + hits) by source.
+	rows, err := pool.Query(context.Background(), `SELECT key, source, hits FROM tributary_dedup_hits WHERE pipeline = 'hits'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]map[string]int64{"e1": {}, "e2": {}, "e3": {}}
+	for rows.Next() {
+		var key, source string
+		var hits int64
+		if err := rows.Scan(&key, &source, &hits); err != nil {
+			t.Fatal(err)
+		}
+		seen[key][source] += hits
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for id, m := range seen {
+		var source string
+		if err := pool.QueryRow(context.Background(), `SELECT metadata->>'tributary_source' FROM tributary_messages
+			WHERE topic = 'tributary.hits' AND metadata->>'tributary_event_id' = $1`, id).Scan(&source); err != nil {
+			t.Fatal(err)
+		}
+		m[source]++
+	}
+	want := map[string]map[string]int64{"e1": {"one": 1, "two": 3}, "e2": {"one": 1, "two": 1}, "e3": {"one": 1}}
+	for id, w := range want {
+		for src, n := range w {
+			if seen[id][src] != n || len(seen[id]) != len(w) {
+				t.Errorf("event %s seen by %v, want %v", id, seen[id], w)
+				break
+			}
+		}
+	}
+}
+
 func TestPermanentErrorIsPoisonedWithoutRetries(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)

@@ -10,6 +10,7 @@ package deliverylog
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -68,6 +69,10 @@ type Attempt struct {
 	Error      string        `json:"error,omitempty"`
 	// ResponseBody is the start of the response body, as the sink cut it.
 	ResponseBody string `json:"response_body,omitempty"`
+	// RequestHeaders are the headers the attempt sent, credentials already
+	// replaced by the sink (signature, token, Authorization …); nil when the
+	// sink sends none or records none.
+	RequestHeaders map[string]string `json:"request_headers,omitempty"`
 }
 
 // Recorder records attempts. A failing Record is logged by the sink, never
@@ -196,20 +201,33 @@ func (l *Postgres) insert(as []Attempt) error {
 		attempts, statuses = make([]int32, n), make([]int32, n)
 		times              = make([]time.Time, n)
 		latencies          = make([]float64, n)
+		headers            = make([]*string, n) // JSON text; nil: NULL
 	)
 	for i, a := range as {
 		pipelines[i], sinks[i], endpoints[i], events[i] = text(a.Pipeline), text(a.Sink), text(a.Endpoint), text(a.EventID)
 		uuids[i], outcomes[i], errs[i], bodies[i] = text(a.MessageUUID), text(string(a.Outcome)), text(a.Error), text(a.ResponseBody)
 		attempts[i], statuses[i], times[i] = int32(a.Attempt), int32(a.StatusCode), a.Time
 		latencies[i] = float64(a.Latency) / float64(time.Millisecond)
+		if a.RequestHeaders != nil {
+			clean := make(map[string]string, len(a.RequestHeaders))
+			for k, v := range a.RequestHeaders {
+				clean[text(k)] = text(v)
+			}
+			if b, err := json.Marshal(clean); err == nil {
+				h := string(b)
+				headers[i] = &h
+			}
+		}
 	}
 	_, err := l.pool.Exec(ctx, `
 		INSERT INTO tributary_delivery_attempts
 			(pipeline, sink, endpoint, event_id, message_uuid, attempt, attempted_at, latency_ms,
-			 status_code, outcome, error, response_body)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
-			$7::timestamptz[], $8::float8[], $9::int[], $10::text[], $11::text[], $12::text[])`,
-		pipelines, sinks, endpoints, events, uuids, attempts, times, latencies, statuses, outcomes, errs, bodies)
+			 status_code, outcome, error, response_body, request_headers)
+		SELECT p, s, e, ev, u, a, t, l, st, o, er, b, h::jsonb
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+			$7::timestamptz[], $8::float8[], $9::int[], $10::text[], $11::text[], $12::text[], $13::text[])
+			AS x(p, s, e, ev, u, a, t, l, st, o, er, b, h)`,
+		pipelines, sinks, endpoints, events, uuids, attempts, times, latencies, statuses, outcomes, errs, bodies, headers)
 	if err != nil {
 		return fmt.Errorf("delivery log: record %d attempts: %w", n, err)
 	}
@@ -247,7 +265,7 @@ func (l *Postgres) Query(ctx context.Context, f Filter) ([]Attempt, error) {
 	}
 	rows, err := l.pool.Query(ctx, `
 		SELECT id, attempted_at, pipeline, sink, endpoint, event_id, message_uuid, attempt, latency_ms,
-		       status_code, outcome, error, response_body
+		       status_code, outcome, error, response_body, request_headers
 		FROM tributary_delivery_attempts
 		WHERE ($1 = '' OR pipeline = $1) AND ($2 = '' OR sink = $2) AND ($3 = '' OR event_id = $3)
 		  AND ($4 = '' OR outcome = $4) AND ($5::timestamptz IS NULL OR attempted_at >= $5)
@@ -263,7 +281,7 @@ func (l *Postgres) Query(ctx context.Context, f Filter) ([]Attempt, error) {
 		var ms float64
 		var outcome string
 		if err := rows.Scan(&a.ID, &a.Time, &a.Pipeline, &a.Sink, &a.Endpoint, &a.EventID, &a.MessageUUID,
-			&a.Attempt, &ms, &a.StatusCode, &outcome, &a.Error, &a.ResponseBody); err != nil {
+			&a.Attempt, &ms, &a.StatusCode, &outcome, &a.Error, &a.ResponseBody, &a.RequestHeaders); err != nil {
 			return nil, fmt.Errorf("delivery log: query: %w", err)
 		}
 		a.Latency = time.Duration(ms * float64(time.Millisecond))

@@ -1,7 +1,9 @@
 package webhook
 
 import (
+	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -70,4 +72,43 @@ func (s scrubber) scrub(text string) string {
 		text = strings.ReplaceAll(text, sec, redacted)
 	}
 	return text
+}
+
+// secretHeader matches header names whose values are credentials, whatever
+// sets them (the sink, Headers or MetadataHeaders).
+var secretHeader = regexp.MustCompile(`(?i)authori[sz]ation|signature|token|secret|passw(or)?d|api[-_]?key|credential|cookie|^auth|session`)
+
+// sentHeaders is what the delivery log keeps of a request's headers: one
+// value per name (joined when repeated), with the signature, the token
+// header, Authorization and every credential-looking header replaced, and
+// any configured secret scrubbed from the rest (a metadata header may quote
+// one).
+func (p *Publisher) sentHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		if p.secretHeader(k) {
+			out[k] = redacted
+			continue
+		}
+		v := vs[0]
+		if len(vs) > 1 {
+			v = strings.Join(vs, ", ")
+		}
+		out[k] = p.scrub.scrub(v)
+	}
+	if p.urlAuth && out["Authorization"] == "" {
+		out["Authorization"] = redacted // the client sets it from the URL's user info on a copy
+	}
+	return out
+}
+
+// secretHeader reports whether header k's value is a credential, matching
+// each name once: a sink sends the same dozen names on every request.
+func (p *Publisher) secretHeader(k string) bool {
+	if v, ok := p.secretNames.Load(k); ok {
+		return v.(bool)
+	}
+	secret := secretHeader.MatchString(k) || strings.EqualFold(k, p.cfg.TokenHeader)
+	p.secretNames.Store(k, secret)
+	return secret
 }

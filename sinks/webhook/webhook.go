@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +63,12 @@ type Publisher struct {
 	states   *endpointCache
 	closed   atomic.Bool
 	metrics  atomic.Pointer[sinkMetrics]
+	// urlAuth: the URL has user info, which the HTTP client sends as
+	// Authorization.
+	urlAuth bool
+	// secretNames caches, per header name, whether its value is redacted
+	// in the delivery log (header name → bool).
+	secretNames sync.Map
 }
 
 // NewPublisher validates cfg and builds the endpoint's publisher with its own
@@ -83,6 +90,9 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 		endpoint: redactURL(cfg.URL),
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 		breaker:  &breaker{cfg: cfg.Breaker, now: cfg.Now},
+	}
+	if u, err := url.Parse(cfg.URL); err == nil && u.User != nil {
+		p.urlAuth = true
 	}
 	p.logger = logger.With(watermill.LogFields{"endpoint": p.endpoint})
 	p.states = newEndpointCache(cfg, p.endpoint, p.logger)
@@ -167,6 +177,9 @@ type result struct {
 	err     error // classified: nil, transient, RetryAfter or Permanent
 	body    string
 	latency time.Duration
+	// sent is the request's header when a request was made (the delivery
+	// log keeps it, redacted).
+	sent http.Header
 }
 
 func (p *Publisher) deliver(name string, msg *message.Message) error {
@@ -226,7 +239,9 @@ func (p *Publisher) attempt(ctx context.Context, msg *message.Message) result {
 	p.setMetadataHeaders(req.Header, msg.Metadata)
 	rctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	return p.do(req.WithContext(rctx))
+	res := p.do(req.WithContext(rctx))
+	res.sent = req.Header // the transport does not change it
+	return res
 }
 
 // newRequest builds the request for an event with the given credentials (Test
@@ -384,6 +399,9 @@ func (p *Publisher) observe(ctx context.Context, name string, msg *message.Messa
 		Outcome:      res.outcome,
 		Error:        errText,
 		ResponseBody: res.body,
+	}
+	if res.sent != nil {
+		a.RequestHeaders = p.sentHeaders(res.sent)
 	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -608,3 +608,41 @@ func TestSchedulePresets(t *testing.T) {
 		}
 	}
 }
+
+// TestLoggedHeadersAreRedacted: the delivery log keeps the headers each
+// attempt sent, as the receiver got them, but with every credential — the
+// signature, the token header, Basic auth, a credential-looking configured
+// header, a configured secret forwarded from metadata — replaced.
+func TestLoggedHeadersAreRedacted(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	log := &memLog{}
+	p := newSink(t, webhook.Config{URL: rc.URL, Log: log, Secrets: []string{secretA}, Token: "tok-hdr-1234", TokenHeader: "X-Partner",
+		BasicAuth:       &webhook.BasicAuth{Username: "u", Password: "basic-pw-99"},
+		Headers:         map[string]string{"X-Api-Key": "key-abcdef", "X-Tenant": "acme"},
+		MetadataHeaders: map[string]string{"X-Note": "note"}})
+	msg := event("ev-h1", `{}`)
+	msg.Metadata.Set("note", "carries tok-hdr-1234 along")
+	if err := p.Publish("crm", msg); err != nil {
+		t.Fatal(err)
+	}
+	got := log.All()[0].RequestHeaders
+	sent := rc.Requests()[0].Header
+	for k, want := range map[string]string{
+		"Webhook-Id": "ev-h1", "Idempotency-Key": "ev-h1", "X-Tenant": "acme", "Content-Type": "application/json",
+		"Webhook-Timestamp": sent.Get("Webhook-Timestamp"),
+		"Webhook-Signature": "[redacted]", "X-Partner": "[redacted]", "Authorization": "[redacted]", "X-Api-Key": "[redacted]",
+		"X-Note": "carries [redacted] along",
+	} {
+		if got[k] != want {
+			t.Errorf("logged %s = %q, want %q", k, got[k], want)
+		}
+	}
+	for k, v := range got {
+		for _, secret := range []string{"tok-hdr-1234", "basic-pw-99", "key-abcdef", sent.Get("Webhook-Signature"), "dTpiYXNpYy1wdy05OQ"} {
+			if strings.Contains(v, secret) {
+				t.Errorf("logged header %s = %q shows a secret", k, v)
+			}
+		}
+	}
+}
