@@ -63,7 +63,7 @@ func TestSourceOptionsValidateNameTheField(t *testing.T) {
 		{&components.BatchfeedOptions{BaseURL: "http://x", FeedID: "journey", Backoff: components.BackoffSpec{Initial: time.Minute, Max: time.Second, Multiplier: 0.5}}, []string{"backoff.max", "backoff.multiplier"}},
 	}
 	for i, c := range cases {
-		fields, rest := components.FieldErrors(c.opts.Validate())
+		fields, rest := tributary.OptionErrors(c.opts.Validate())
 		var keys []string
 		for _, f := range fields {
 			keys = append(keys, f.Key)

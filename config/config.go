@@ -382,7 +382,7 @@ func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec,
 			// The options decoder's own problems come first (already
 			// positioned and pruned); then Validate's, at the key each
 			// names, unless that key was reported already.
-			fields, rest := components.FieldErrors(err)
+			fields, rest := tributary.OptionErrors(err)
 			var other []error
 			for _, e := range rest {
 				if es, isPos := AsErrors(e); isPos {
