@@ -41,9 +41,10 @@ func TestReceiverDownForAnHour(t *testing.T) {
 	})
 	pool := pgtest.NewPool(t)
 	dlog := webhook.NewPostgresLog(pool)
-	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Schedule: sched,
+	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog,
 		Breaker: webhook.BreakerConfig{Failures: 3, Cooldown: 50 * time.Millisecond}})
 	sink := p.RouterSink("crm")
+	sink.Retry = &router.RetryPolicy{Schedule: sched}
 	sink.Retry.InProcess = &middleware.Retry{} // only the schedule, so its rhythm is what we see
 	ids := pipelinetest.EventIDs("door", 10)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
@@ -131,9 +132,9 @@ func TestExhaustedScheduleIsPoisonedAndReplayable(t *testing.T) {
 	})
 	pool := pgtest.NewPool(t)
 	dlog := webhook.NewPostgresLog(pool)
-	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Schedule: middleware.List(20*time.Millisecond, 40*time.Millisecond),
-		Breaker: webhook.BreakerConfig{Disabled: true}})
+	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Breaker: webhook.BreakerConfig{Disabled: true}})
 	sink := p.RouterSink("crm")
+	sink.Retry = &router.RetryPolicy{Schedule: middleware.List(20*time.Millisecond, 40*time.Millisecond)}
 	sink.Retry.InProcess = &middleware.Retry{}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
@@ -260,8 +261,9 @@ func TestRetryAfterWinsOverSchedule(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	})
 	pool := pgtest.NewPool(t)
-	p := newSink(t, webhook.Config{URL: rc.URL, Schedule: middleware.List(time.Hour)})
+	p := newSink(t, webhook.Config{URL: rc.URL})
 	sink := p.RouterSink("crm")
+	sink.Retry = &router.RetryPolicy{Schedule: middleware.List(time.Hour)}
 	sink.Retry.InProcess = &middleware.Retry{}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name: "doors", Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("ev-1")}}, Sinks: []router.Sink{sink},

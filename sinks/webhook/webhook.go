@@ -147,14 +147,10 @@ func (p *Publisher) Close() error {
 	return nil
 }
 
-// RouterSink returns the router.Sink for this endpoint, its retry schedule
-// set from Config.Schedule (the pipeline's when zero).
+// RouterSink returns the router.Sink for this endpoint; its retry policy
+// (Retry) is the pipeline's until set.
 func (p *Publisher) RouterSink(name string) router.Sink {
-	s := router.Sink{Name: name, Publisher: p}
-	if p.cfg.Schedule.Kind != "" {
-		s.Retry = &router.RetryPolicy{Schedule: p.cfg.Schedule}
-	}
-	return s
+	return router.Sink{Name: name, Publisher: p}
 }
 
 // Disabled reports whether the endpoint is disabled (for some pipeline), as
@@ -194,10 +190,9 @@ func (p *Publisher) deliver(name string, msg *message.Message) error {
 		}
 		res = result{outcome: OutcomeDisabled, err: middleware.Permanent(err)}
 	case !ok:
-		if next, ok := p.cfg.Schedule.Delay(middleware.Attempts(msg) + 1); ok && p.cfg.Schedule.Kind != "" {
-			wait = max(wait, next)
-		}
-		res = result{outcome: OutcomeCircuitOpen, err: middleware.RetryAfter(ErrCircuitOpen, wait)}
+		// A floor, not a replacement: the router's schedule still sets
+		// the rhythm, so an open breaker does not burn through the retries.
+		res = result{outcome: OutcomeCircuitOpen, err: middleware.NotBefore(ErrCircuitOpen, wait)}
 	default:
 		res = p.attempt(ctx, msg)
 		p.breaker.done(res.outcome == OutcomeTransient)

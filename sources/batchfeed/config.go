@@ -207,7 +207,7 @@ func (c Config) Validate() error {
 			bad("auth.oauth2.client_id", "required")
 		}
 		if a.ClientSecret == "" {
-			bad("auth.oauth2.client_secret", "required; use ${ENV} rather than writing it in a file")
+			bad("auth.oauth2.client_secret", "required; use ${ENV} rather than writing it in the file")
 		}
 		if a.RefreshBefore < 0 {
 			bad("auth.oauth2.refresh_before", "must not be negative")

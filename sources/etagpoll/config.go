@@ -287,14 +287,14 @@ func (c Config) Validate() error {
 		key string
 		v   time.Duration
 	}{
-		{"interval", c.Interval}, {"backoff_base", c.BackoffBase}, {"max_backoff", c.MaxBackoff},
-		{"max_retry_after", c.MaxRetryAfter}, {"redeliver_delay", c.RedeliverDelay}, {"request_timeout", c.RequestTimeout},
+		{"interval", raw.Interval}, {"backoff_base", raw.BackoffBase}, {"max_backoff", raw.MaxBackoff},
+		{"max_retry_after", raw.MaxRetryAfter}, {"redeliver_delay", raw.RedeliverDelay}, {"request_timeout", raw.RequestTimeout},
 	} {
 		if d.v < 0 {
 			bad(d.key, "must not be negative")
 		}
 	}
-	if c.BackoffBase > c.MaxBackoff {
+	if c.BackoffBase > 0 && c.BackoffBase > c.MaxBackoff {
 		bad("max_backoff", "%s is below backoff_base %s", c.MaxBackoff, c.BackoffBase)
 	}
 	return errors.Join(errs...)
