@@ -13,7 +13,7 @@ import (
 type discardPublisher struct{}
 
 func (discardPublisher) Publish(string, ...*message.Message) error { return nil }
-func (discardPublisher) Close() error                             { return nil }
+func (discardPublisher) Close() error                              { return nil }
 
 // TestRequeueWaitTakesTheSchedule: the requeue's schedule is the sink's only
 // one. A sink's own wait (NotBefore, an open breaker's cooldown) can only
