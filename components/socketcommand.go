@@ -16,13 +16,27 @@ func init() {
 	RegisterSink("socketcommand", "sends access-control commands over Socket.IO and waits for their result",
 		func(env Env, o *SocketCommandConfig) (message.Publisher, error) {
 			cfg := o.Config
-			cfg.Name = env.Name
 			cfg.Socket.Name = env.Pipeline + "/" + env.Name
 			if env.Pool != nil && (o.DeliveryLog == nil || *o.DeliveryLog) {
 				cfg.Log = deliverylog.NewPostgres(env.Pool)
 			}
-			return socketcommand.NewPublisher(cfg, env.Logger)
+			p, err := socketcommand.NewPublisher(cfg, env.Logger)
+			if err != nil {
+				return nil, err
+			}
+			return namedPublisher{Publisher: p, name: env.Name}, nil
 		})
+}
+
+// namedPublisher publishes under the sink's name in the file (which names it
+// in command ids and the delivery log), whatever topic its `topic:` sets.
+type namedPublisher struct {
+	message.Publisher
+	name string
+}
+
+func (p namedPublisher) Publish(_ string, msgs ...*message.Message) error {
+	return p.Publisher.Publish(p.name, msgs...)
 }
 
 // SocketCommandConfig is the socketcommand sink's options:

@@ -22,7 +22,6 @@ func init() {
 	RegisterSink("webhook", "signed webhook delivery (Standard Webhooks, token, Basic auth; breaker, SSRF guard)",
 		func(env Env, o *WebhookConfig) (message.Publisher, error) {
 			cfg := o.Config
-			cfg.Name = env.Name
 			if cfg.MetadataHeaders == nil {
 				cfg.MetadataHeaders = DefaultWebhookMetadataHeaders
 			}
@@ -47,7 +46,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &WebhookSink{Publisher: p}, nil
+			return &WebhookSink{Publisher: p, name: env.Name}, nil
 		})
 }
 
@@ -72,6 +71,13 @@ var DefaultWebhookMetadataHeaders = map[string]string{
 // implements Tester.
 type WebhookSink struct {
 	*webhook.Publisher
+	name string
+}
+
+// Publish names the endpoint by the sink's name in the file, whatever topic
+// the sink's `topic:` sets.
+func (s *WebhookSink) Publish(_ string, msgs ...*message.Message) error {
+	return s.Publisher.Publish(s.name, msgs...)
 }
 
 // Test implements Tester: the right credentials must get 2xx and wrong ones

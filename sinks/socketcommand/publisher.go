@@ -77,10 +77,6 @@ type Config struct {
 	// come in time be retried like any other command. Off, such a toggle is
 	// a permanent error: it may have run, and running it again flips it back.
 	RetryToggleTimeouts bool `yaml:"retry_toggle_timeouts"`
-	// Name names the sink in the delivery log; the topic passed to Publish
-	// (the router's sink name) when empty. The binary sets it from the
-	// pipeline file's sink name.
-	Name string `yaml:"-"`
 	// Log records every attempt; nil records nothing.
 	Log deliverylog.Recorder `yaml:"-"`
 }
@@ -245,13 +241,10 @@ func (p *Publisher) resolve(id string, o outcome) {
 }
 
 // Publish sends each message's command and waits for its result. topic
-// names the sink (in the command id and the delivery log) when Config.Name
-// is empty; the router passes the sink's name.
+// names the sink (in the command id and the delivery log): the router
+// passes the sink's name (router.Sink.Name), the one place it is written.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
-	name := p.cfg.Name
-	if name == "" {
-		name = topic
-	}
+	name := topic
 	for _, msg := range msgs {
 		if err := p.publish(name, msg); err != nil {
 			return err

@@ -23,15 +23,13 @@ const IDPlaceholder = "{id}"
 // errors, metrics and the delivery log. A pipeline file's `options:` block
 // for a webhook sink decodes into it: each field's yaml tag is its key there.
 //
-// It has no retry schedule: that is the router's (router.Sink.Retry), the
+// It has no name: the endpoint is named by the topic Publish is given, which
+// the router sets to the sink's name (router.Sink.Name). It has no retry
+// schedule: that is the router's (router.Sink.Retry), the
 // one place a sink's schedule is written. An open breaker asks the router
 // to wait at least its cooldown (middleware.NotBefore), so the schedule's
 // rhythm is kept without the sink knowing it.
 type Config struct {
-	// Name names the endpoint in the delivery log, metrics and logs; the topic
-	// passed to Publish (the router's sink name) when empty. The binary sets
-	// it from the pipeline file's sink name.
-	Name string `yaml:"-"`
 	// URL is the receiver; it may contain IDPlaceholder. http or https.
 	URL string `yaml:"url"`
 	// Method is POST (default) or PUT.

@@ -119,16 +119,15 @@ func newClient(cfg Config) *http.Client {
 	}
 }
 
-// Publish delivers msgs in order, stopping at the first failure. topic names
-// the endpoint when Config.Name is empty (the router passes the sink name).
+// Publish delivers msgs in order, stopping at the first failure. topic
+// names the endpoint in the delivery log, metrics, logs and its
+// enabled/disabled state: the router passes the sink's name (router.Sink),
+// the one place it is written.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	name := p.cfg.Name
-	if name == "" {
-		name = topic
-	}
+	name := topic
 	for _, msg := range msgs {
 		if err := p.deliver(name, msg); err != nil {
 			return err
