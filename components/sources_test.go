@@ -59,7 +59,7 @@ func TestSourceOptionsValidateNameTheField(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		opts components.Validator
-		want []string // keys of the FieldErrors, in order
+		want []string // keys of the OptionErrors, in order
 	}{
 		{etagpoll.Config{}, []string{"base_url"}},
 		{etagpoll.Config{BaseURL: "ftp://x", Paging: "cursor", Interval: -time.Second, Jitter: 1}, []string{"base_url", "paging", "jitter", "interval"}},
