@@ -56,7 +56,8 @@ func TestCustomSourceRunsInTheCLI(t *testing.T) {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
 
-	run := exec.CommandContext(ctx, bin, "run", "-c", "pipeline.yaml")
+	// --metrics-addr "": no fixed port that another process may hold.
+	run := exec.CommandContext(ctx, bin, "run", "-c", "pipeline.yaml", "--metrics-addr", "")
 	run.Env = env
 	var stderr bytes.Buffer
 	run.Stderr = &stderr
