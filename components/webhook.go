@@ -81,7 +81,7 @@ func (s *WebhookSink) Publish(_ string, msgs ...*message.Message) error {
 }
 
 // Test implements Tester: the right credentials must get 2xx and wrong ones
-// 401 (seed 003); the last check is the verdict, verified or not and why.
+// 401; the last check is the verdict, verified or not and why.
 func (s *WebhookSink) Test(ctx context.Context) (TestResult, error) {
 	r := s.Publisher.Test(ctx)
 	var checks []Check

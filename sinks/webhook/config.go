@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // IDPlaceholder in Config.URL is replaced by the (path-escaped) event id, so
-// that a PUT addresses the event's own resource (seed 003: idempotent
-// create/update).
+// that a PUT addresses the event's own resource (an idempotent
+// create-or-update).
 const IDPlaceholder = "{id}"
 
 // Config configures one endpoint. Every secret in it (Token, BasicAuth
@@ -45,7 +45,7 @@ type Config struct {
 	MetadataHeaders map[string]string `yaml:"metadata_headers"`
 	// BasicAuth, when set, is sent as an Authorization: Basic header.
 	BasicAuth *BasicAuth `yaml:"basic_auth"`
-	// Token, when set, is sent in the TokenHeader header (seed 003).
+	// Token, when set, is sent in the TokenHeader header.
 	Token string `yaml:"token"`
 	// TokenHeader is the header carrying Token; "token" when empty.
 	TokenHeader string `yaml:"token_header"`
@@ -63,9 +63,10 @@ type Config struct {
 	// Breaker is the endpoint's circuit breaker.
 	Breaker BreakerConfig `yaml:"breaker"`
 	// AllowPrivateNetworks turns the SSRF guard off. With the guard on (the
-	// default) the sink refuses, at dial time, to connect to loopback,
-	// private, link-local and other non-public addresses — whatever the
-	// host name resolves to. Tests against httptest set it.
+	// default) the sink refuses, at dial time, to connect to any address in
+	// the IANA special-purpose registries (loopback, private, link-local,
+	// documentation, 6to4, Teredo, …) — whatever the host name resolves
+	// to. Tests against httptest set it.
 	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
 	// TLSConfig overrides the TLS client configuration (custom roots). Nil
 	// means Go's defaults: certificates are verified.

@@ -41,13 +41,14 @@ type Checkpointer interface {
 // Config configures a Source. It is also what a pipeline file's `options:`
 // block for an etagpoll source decodes into: each field's yaml tag is its
 // key there, so an option is written once, here. Zero values take the
-// defaults noted; the query names and values default to the seed's.
+// defaults noted; the query names and values default to the ETag event-log
+// protocol's.
 type Config struct {
 	// Name is the source's name: metadata tributary_source, metric and log
 	// label, and (prefixed "etagpoll/") its checkpoint key. Required. The
 	// binary sets it from the pipeline file's source name.
 	Name string `yaml:"-"`
-	// BaseURL is the API root, e.g. https://api.parakey.co. Required.
+	// BaseURL is the API root, e.g. https://api.example.com. Required.
 	BaseURL string `yaml:"base_url"`
 	// Path of the event-log collection; "/eventlogs".
 	Path string `yaml:"path"`
@@ -122,7 +123,7 @@ type Config struct {
 	// clock up to Overlap behind the Date header are read.
 	StartFrom time.Time `yaml:"start_from"`
 
-	// Interval between polls: 60 s, the seed's minimum recommendation. A
+	// Interval between polls: 60 s, the protocol's recommended minimum. A
 	// longer X-Poll-Interval from the server wins.
 	Interval time.Duration `yaml:"interval"`
 	// Jitter adds up to this fraction of each wait, so many sources spread

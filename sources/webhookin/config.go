@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // Config configures the inbound webhook source. Every configured check must
@@ -18,9 +18,9 @@ type Config struct {
 	// Name labels metrics and logs; "webhookin" when empty. The binary sets
 	// it from the pipeline file's source name.
 	Name string `yaml:"-"`
-	// BasicAuth, when set, is required (seed 000: Basic auth headers).
+	// BasicAuth, when set, is required (an Authorization: Basic header).
 	BasicAuth *BasicAuth `yaml:"basic_auth"`
-	// Token, when set, must arrive in the TokenHeader header (seed 003).
+	// Token, when set, must arrive in the TokenHeader header.
 	Token string `yaml:"token"`
 	// TokenHeader is "token" when empty.
 	TokenHeader string `yaml:"token_header"`

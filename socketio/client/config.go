@@ -1,4 +1,4 @@
-package socketio
+package client
 
 import (
 	"errors"
@@ -21,14 +21,14 @@ const (
 	ModeJSON Mode = "json"
 )
 
-// ClientConfig configures a Client. In a pipeline file it is inlined in the
+// Config configures a Client. In a pipeline file it is inlined in the
 // socketio source's and the socketcommand sink's `options:` (each field's
 // yaml tag is its key there).
-type ClientConfig struct {
+type Config struct {
 	// Name labels logs and metrics (the source name); "socketio" when empty.
 	// The binary sets it from the pipeline file's component name.
 	Name string `yaml:"-"`
-	// URL of the server, e.g. wss://panel-1.pdk.io?token=… (a token in the URL
+	// URL of the server, e.g. wss://panel-1.example.com?token=… (a token in the URL
 	// is used as a static token and never logged), or http(s)://… . In
 	// ModeSocketIO the path defaults to Path and EIO=3&transport=websocket
 	// is added; in ModeJSON the URL is dialled as given (plus the token).
@@ -75,7 +75,7 @@ type ClientConfig struct {
 	RenewMinInterval time.Duration `yaml:"renew_min_interval"`
 }
 
-func (c *ClientConfig) setDefaults() {
+func (c *Config) setDefaults() {
 	if c.Name == "" {
 		c.Name = "socketio"
 	}
@@ -124,10 +124,11 @@ func (c *ClientConfig) setDefaults() {
 	c.Backoff.setDefaults()
 }
 
-// Validate reports what is wrong with c (with defaults; c is not changed),
-// each an *tributary.OptionError naming its key. It never quotes the URL,
-// whose query may hold the token, nor any token option.
-func (c ClientConfig) Validate() error {
+// Validate reports what is wrong with c (its defaults filled in as
+// NewClient fills them; c is not changed), each an *tributary.OptionError
+// naming its key. It never quotes the URL, whose query may hold the token,
+// nor any token option.
+func (c Config) Validate() error {
 	raw := c
 	c.setDefaults()
 	var errs []error
