@@ -1,5 +1,15 @@
 // Package cli is the tributary command: run and validate pipeline files,
 // operator commands on the database, and the quickstart simulators.
+//
+// The stock binary is a main that calls Main. A program of your own runs the
+// same command line with source and sink types of its own: register them
+// with components.RegisterSource / RegisterSink (in an init function or
+// before the call), then call Main, or Run for a say in how it exits:
+//
+//	func main() {
+//		components.RegisterSource("mysource", "reads my system", buildMySource)
+//		cli.Main()
+//	}
 package cli
 
 import (
@@ -31,8 +41,30 @@ type app struct {
 	getenv         func(string) string
 }
 
+// Main runs the command line in os.Args and exits with its exit code. It is
+// the whole of the stock binary's main.
+func Main() {
+	os.Exit(Execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Run runs the command line args (without the program name) on the
+// process's standard output and error. A failure has been printed there
+// already when Run returns it; exit with ExitCode(err). Long-running
+// commands (run, simulate) stop on ctx's cancellation, SIGINT or SIGTERM.
+func Run(ctx context.Context, args []string) error {
+	return runArgs(ctx, args, os.Stdout, os.Stderr)
+}
+
+// ExitCode is the process exit code for an error Run returned (ExitOK for
+// nil); see the Exit constants.
+func ExitCode(err error) int { return codeOf(err) }
+
 // Execute runs the command line and returns the process exit code.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return codeOf(runArgs(ctx, args, stdout, stderr))
+}
+
+func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a := &app{stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	root := a.rootCommand()
 	root.SetArgs(args)
@@ -46,7 +78,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, msg)
 	}
-	return codeOf(err)
+	return err
 }
 
 func (a *app) rootCommand() *cobra.Command {

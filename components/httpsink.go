@@ -44,17 +44,15 @@ type HTTPOptions struct {
 
 // Validate implements Validator.
 func (o *HTTPOptions) Validate() error {
-	if o.URL == "" {
-		return Field("url", "required; want an absolute http:// or https:// URL")
-	}
-	u, err := url.Parse(o.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url %q: want an absolute http:// or https:// URL", o.URL)
+	var errs []error
+	if u, err := url.Parse(o.URL); o.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// Never quote the URL: its query may hold a token.
+		errs = append(errs, tributary.Option("url", "required; want an absolute http:// or https:// URL"))
 	}
 	if o.Timeout < 0 {
-		return errors.New("timeout must not be negative")
+		errs = append(errs, tributary.Option("timeout", "must not be negative"))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // HTTPSink is a message.Publisher that POSTs events.

@@ -8,6 +8,7 @@ package components
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 
@@ -65,6 +66,7 @@ const (
 
 type entry struct {
 	doc    string
+	typ    reflect.Type
 	decode func(Options) (Decoded, error)
 }
 
@@ -91,7 +93,7 @@ func register[O any](kind Kind, name, doc string, build func(Env, *O) (any, erro
 	if _, dup := registry[kind][name]; dup {
 		panic(fmt.Sprintf("components: %s type %q registered twice", kind, name))
 	}
-	registry[kind][name] = entry{doc: doc, decode: func(o Options) (Decoded, error) {
+	registry[kind][name] = entry{doc: doc, typ: reflect.TypeFor[O](), decode: func(o Options) (Decoded, error) {
 		v := new(O)
 		err := o.Decode(v)
 		if val, ok := any(v).(Validator); ok {
@@ -126,6 +128,15 @@ func Doc(kind Kind, name string) string {
 	mu.RLock()
 	defer mu.RUnlock()
 	return registry[kind][name].doc
+}
+
+// OptionsType returns the options type a type registered with (the O of
+// RegisterSource / RegisterSink), nil for an unregistered type. Its yaml
+// tags are the keys of the type's `options:` block.
+func OptionsType(kind Kind, name string) reflect.Type {
+	mu.RLock()
+	defer mu.RUnlock()
+	return registry[kind][name].typ
 }
 
 // ErrUnknownType is returned by Decode for an unregistered type.

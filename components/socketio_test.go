@@ -50,9 +50,9 @@ func loadYAML(t *testing.T, yaml string, env map[string]string) (*config.Config,
 	return config.Load("p.yaml", []byte(yaml), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 }
 
-// TestSocketIOOptionsMapOntoConfig: every key of both types lands in the
-// library's Config, with ${ENV} secrets.
-func TestSocketIOOptionsMapOntoConfig(t *testing.T) {
+// TestSocketIOFileDecodesIntoConfig: every key of both types lands in the
+// library's Config (the file decodes into it), with ${ENV} secrets.
+func TestSocketIOFileDecodesIntoConfig(t *testing.T) {
 	t.Parallel()
 	cfg, err := loadYAML(t, `pipelines:
   - name: panel
@@ -82,17 +82,17 @@ func TestSocketIOOptionsMapOntoConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := cfg.Pipelines[0].SourceTypes[0].Options().(*components.SocketIOOptions).Config("doors")
-	if src.Socket.URL != "wss://panel-1.example.test" || src.Socket.Namespace != "/events" || src.Socket.Name != "doors" ||
+	src := cfg.Pipelines[0].SourceTypes[0].Options().(*socketio.Config)
+	if src.Socket.URL != "wss://panel-1.example.test" || src.Socket.Namespace != "/events" ||
 		strings.Join(src.Topics, ",") != "door.*,liveEvent" || src.Socket.Token.URL != "https://auth.example.test/token" ||
-		src.Socket.Token.Field != "access_token" || src.Socket.Token.Header.Get("X-Api-Key") != "k-123" ||
-		src.Socket.Token.Timeout != 3*time.Second || src.Socket.Header.Get("X-Panel") != "1" ||
+		src.Socket.Token.Field != "access_token" || src.Socket.Token.Headers["X-Api-Key"] != "k-123" ||
+		src.Socket.Token.Timeout != 3*time.Second || src.Socket.Headers["X-Panel"] != "1" ||
 		src.Socket.Backoff != (client.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}) ||
 		src.Socket.MaxFrameBytes != 65536 || src.Socket.OpenTimeout != 2*time.Second ||
 		src.MaxInFlight != 4 || src.MaxPending != 100 || src.NackDelay != 50*time.Millisecond {
 		t.Fatalf("source config %+v", src)
 	}
-	sink := cfg.Pipelines[0].SinkTypes[0].Options().(*components.SocketCommandOptions).Config("c")
+	sink := cfg.Pipelines[0].SinkTypes[0].Options().(*components.SocketCommandConfig)
 	if strings.Join(sink.Socket.Token.Command, " ") != "/usr/local/bin/panel-token --panel 1" || sink.Timeout != 3*time.Second || sink.Socket.URL != "ws://127.0.0.1:9" {
 		t.Fatalf("sink config %+v", sink)
 	}
@@ -109,23 +109,21 @@ func TestSocketIOOptionsValidation(t *testing.T) {
 		want          []string
 	}{
 		{"no url", "          topics: [door.*]\n",
-			[]string{`p.yaml:7:17: pipelines[0].sources[0].options: source type "socketio": url is required`}},
+			[]string{`p.yaml:7:11: pipelines[0].sources[0].options.url: required`}},
 		{"unknown key", "          url: ws://x\n          topic: door.*\n",
 			[]string{`p.yaml:8:11: pipelines[0].sources[0].options.topic: unknown key "topic"; allowed here:`, "topics", "token_param"}},
 		{"bad scheme and mode", "          url: ftp://x/?token=SECRET1\n          mode: rest\n",
-			[]string{`url scheme "ftp": want ws, wss, http or https`, `mode "rest": want socketio or json`}},
+			[]string{`options.url: scheme "ftp": want ws, wss, http or https`, `options.mode: "rest": want socketio or json`}},
 		{"two tokens", "          url: ws://x\n          token: { static: SECRET2, url: \"http://t/\" }\n",
-			[]string{"token: set only one of static, command and url"}},
-		{"empty token", "          url: ws://x\n          token: {}\n",
-			[]string{"token: set one of static, command or url (or leave token out)"}},
+			[]string{"options.token.static: set only one of static, command and url"}},
 		{"bad durations", "          url: ws://x\n          backoff: { initial: 10s, max: 1s, jitter: 3 }\n          nack_delay: 1 second\n",
 			[]string{`options.nack_delay: "1 second" is not a duration`}},
 		{"backoff", "          url: ws://x\n          backoff: { initial: 10s, max: 1s, jitter: 3 }\n",
-			[]string{"backoff.max (1s) must not be below backoff.initial (10s)", "backoff.jitter 3: want a fraction from 0 to 1"}},
+			[]string{"options.backoff.max: 1s must not be below backoff.initial (10s)", "options.backoff.jitter: 3: want a fraction from 0 to 1"}},
 		{"limits", "          url: ws://x\n          max_in_flight: 5\n          max_pending: 2\n          topics: [\"door.*.on\"]\n",
-			[]string{"max_in_flight (5) must not exceed max_pending (2)", `topics[0] "door.*.on": want an event name, a prefix ending in * (door.*) or *`}},
+			[]string{"options.max_in_flight: 5 must not exceed max_pending (2)", `options.topics[0]: "door.*.on": want an event name, a prefix ending in * (door.*) or *`}},
 		{"namespace", "          url: ws://x\n          namespace: events\n",
-			[]string{`namespace "events": want /name without ',' or '?'`}},
+			[]string{`options.namespace: "events": want /name without ',' or '?'`}},
 		{"wrong type", "          url: ws://x\n          token: { command: /bin/tok }\n",
 			[]string{"options.token.command"}},
 	}
@@ -151,7 +149,7 @@ func TestSocketIOOptionsValidation(t *testing.T) {
 	}
 	// The sink refuses json mode (commands need Socket.IO framing) and a missing url.
 	_, err := loadYAML(t, "pipelines:\n  - name: p\n    sources: [{ name: g, type: generator }]\n    sinks:\n      - name: c\n        type: socketcommand\n        options: { mode: json, timeout: -1s }\n", nil)
-	for _, w := range []string{`p.yaml:7:18: pipelines[0].sinks[0].options: sink type "socketcommand": url is required`, `mode "json": commands need Socket.IO framing`, "timeout must not be negative"} {
+	for _, w := range []string{`pipelines[0].sinks[0].options.url: required`, `options.mode: "json": commands need Socket.IO framing`, "options.timeout: must not be negative"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("sink error lacks %q: %v", w, err)
 		}

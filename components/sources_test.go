@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/components"
+	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/internal/feedfake"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
@@ -20,30 +22,36 @@ import (
 	"github.com/tributary-dev/tributary/sources/etagpoll"
 )
 
-func TestEtagpollOptionsMapOntoConfig(t *testing.T) {
+// TestEtagpollFileDecodesIntoConfig: the options block decodes into
+// etagpoll.Config itself (no options struct, no mapping): durations from
+// strings, start_from from RFC 3339, maps for headers and query.
+func TestEtagpollFileDecodesIntoConfig(t *testing.T) {
 	t.Parallel()
-	o := components.EtagpollOptions{
-		BaseURL: "https://api.example.com", Token: "s3cret", Headers: map[string]string{"x-client": "tributary"},
-		Query: map[string]string{"site": "7"}, Paging: "offset", PageSize: 50, Interval: 90 * time.Second,
-		StartFrom: "2026-01-02T03:04:05Z", Overlap: time.Minute,
-	}
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := o.Config("doors", "log")
+	cfg, err := config.Load("test.yaml", []byte(pipelineFile(`
+      - name: log
+        type: etagpoll
+        options:
+          base_url: https://api.example.com
+          token: s3cret
+          headers: { x-client: tributary }
+          query: { site: "7" }
+          paging: offset
+          page_size: 50
+          interval: 90s
+          overlap: 1m
+          start_from: "2026-01-02T03:04:05Z"
+`, logSink)), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Name != "log" || cfg.CheckpointKey != "etagpoll/doors/log" || cfg.AuthValue != "Bearer s3cret" ||
-		cfg.Header.Get("X-Client") != "tributary" || cfg.ExtraQuery.Get("site") != "7" || cfg.Paging != etagpoll.Offset ||
-		cfg.PageSize != 50 || cfg.Interval != 90*time.Second || cfg.Overlap != time.Minute ||
-		!cfg.StartFrom.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
-		t.Fatalf("config %+v", cfg)
+	got := cfg.Pipelines[0].SourceTypes[0].Options().(*etagpoll.Config)
+	want := etagpoll.Config{
+		BaseURL: "https://api.example.com", Token: "s3cret", Headers: map[string]string{"x-client": "tributary"},
+		Query: map[string]string{"site": "7"}, Paging: etagpoll.Offset, PageSize: 50, Interval: 90 * time.Second,
+		Overlap: time.Minute, StartFrom: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 	}
-	// Unset options keep the package's (the seed's) defaults.
-	cfg, _ = (&components.EtagpollOptions{BaseURL: "http://x"}).Config("p", "s")
-	if cfg.Path != "" || cfg.Interval != 0 || cfg.LimitParam != "" {
-		t.Fatalf("unset options were filled: %+v", cfg)
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("decoded %+v\nwant    %+v", *got, want)
 	}
 }
 
@@ -51,19 +59,19 @@ func TestSourceOptionsValidateNameTheField(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		opts components.Validator
-		want []string // keys of the FieldErrors, in order
+		want []string // keys of the OptionErrors, in order
 	}{
-		{&components.EtagpollOptions{}, []string{"base_url"}},
-		{&components.EtagpollOptions{BaseURL: "ftp://x", Paging: "cursor", Interval: -time.Second, StartFrom: "yesterday", Jitter: 1}, []string{"base_url", "paging", "start_from", "jitter", "interval"}},
-		{&components.EtagpollOptions{BaseURL: "http://x", Token: "a", AuthHeader: "X-Api-Key", AuthValue: "b"}, []string{"token"}},
-		{&components.BatchfeedOptions{}, []string{"base_url", "feed_id"}},
-		{&components.BatchfeedOptions{BaseURL: "http://x", FeedID: "Journey"}, []string{"feed_id"}},
-		{&components.BatchfeedOptions{BaseURL: "http://x", FeedID: "journey", Auth: components.BatchfeedAuth{Token: "t", OAuth2: &components.OAuth2Spec{TokenURL: "/token"}}},
+		{etagpoll.Config{}, []string{"base_url"}},
+		{etagpoll.Config{BaseURL: "ftp://x", Paging: "cursor", Interval: -time.Second, Jitter: 1}, []string{"base_url", "paging", "jitter", "interval"}},
+		{etagpoll.Config{BaseURL: "http://x", Token: "a", AuthHeader: "X-Api-Key", AuthValue: "b"}, []string{"token"}},
+		{batchfeed.Config{}, []string{"base_url", "feed_id"}},
+		{batchfeed.Config{BaseURL: "http://x", FeedID: "Journey"}, []string{"feed_id"}},
+		{batchfeed.Config{BaseURL: "http://x", FeedID: "journey", Auth: batchfeed.Auth{Token: "t", OAuth2: &batchfeed.OAuth2{TokenURL: "/token"}}},
 			[]string{"auth", "auth.oauth2.token_url", "auth.oauth2.client_id", "auth.oauth2.client_secret"}},
-		{&components.BatchfeedOptions{BaseURL: "http://x", FeedID: "journey", Backoff: components.BackoffSpec{Initial: time.Minute, Max: time.Second, Multiplier: 0.5}}, []string{"backoff.max", "backoff.multiplier"}},
+		{batchfeed.Config{BaseURL: "http://x", FeedID: "journey", Backoff: batchfeed.Backoff{Initial: time.Minute, Max: time.Second, Multiplier: 0.5}}, []string{"backoff.max", "backoff.multiplier"}},
 	}
 	for i, c := range cases {
-		fields, rest := components.FieldErrors(c.opts.Validate())
+		fields, rest := tributary.OptionErrors(c.opts.Validate())
 		var keys []string
 		for _, f := range fields {
 			keys = append(keys, f.Key)
@@ -72,7 +80,7 @@ func TestSourceOptionsValidateNameTheField(t *testing.T) {
 			t.Errorf("case %d: field errors %v (other %v), want %v", i, fields, rest, c.want)
 		}
 	}
-	ok := components.BatchfeedOptions{BaseURL: "http://x", FeedID: "newfeed"} // undocumented feeds are let through
+	ok := batchfeed.Config{BaseURL: "http://x", FeedID: "newfeed"} // undocumented feeds are let through
 	if err := ok.Validate(); err != nil {
 		t.Errorf("unknown feed id refused: %v", err)
 	}
@@ -94,9 +102,9 @@ func TestBatchfeedDiscardAll(t *testing.T) {
 	fake.Generate("document", 2)
 
 	d, err := components.Decode(components.KindSource, "batchfeed", optionsFunc(func(v any) error {
-		o := v.(*components.BatchfeedOptions)
+		o := v.(*batchfeed.Config)
 		o.BaseURL, o.FeedID, o.TenantID = srv.URL, "journey", "t-1"
-		o.Auth.OAuth2 = &components.OAuth2Spec{TokenURL: srv.URL + "/token", ClientID: "cid", ClientSecret: "csecret"}
+		o.Auth.OAuth2 = &batchfeed.OAuth2{TokenURL: srv.URL + "/token", ClientID: "cid", ClientSecret: "csecret"}
 		return nil
 	}))
 	if err != nil {
@@ -146,8 +154,8 @@ func TestEtagpollBuiltFromRegistry(t *testing.T) {
 	}))
 	defer srv.Close()
 	d, err := components.Decode(components.KindSource, "etagpoll", optionsFunc(func(v any) error {
-		o := v.(*components.EtagpollOptions)
-		o.BaseURL, o.Token, o.StartFrom, o.Interval, o.Jitter = srv.URL, "tok", "2026-01-01T00:00:00Z", 10*time.Millisecond, -1
+		o := v.(*etagpoll.Config)
+		o.BaseURL, o.Token, o.StartFrom, o.Interval, o.Jitter = srv.URL, "tok", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 10*time.Millisecond, -1
 		o.RedeliverDelay = 10 * time.Millisecond
 		return nil
 	}))
@@ -202,17 +210,17 @@ func TestEtagpollErrorsNameTheOption(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	for _, tc := range []struct {
 		name     string
-		set      func(*components.EtagpollOptions)
+		set      func(*etagpoll.Config)
 		key, not string
 	}{
-		{"paging", func(o *components.EtagpollOptions) { o.Paging = "page" }, "set paging to auto", "Config.Paging"},
-		{"max_pages", func(o *components.EtagpollOptions) { o.Paging, o.MaxPages = "offset", 1 }, "(max_pages)", "MaxPages"},
+		{"paging", func(o *etagpoll.Config) { o.Paging = "page" }, "set paging to auto", "Config.Paging"},
+		{"max_pages", func(o *etagpoll.Config) { o.Paging, o.MaxPages = "offset", 1 }, "(max_pages)", "MaxPages"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			d, err := components.Decode(components.KindSource, "etagpoll", optionsFunc(func(v any) error {
-				o := v.(*components.EtagpollOptions)
-				o.BaseURL, o.StartFrom, o.Interval, o.Jitter = srv.URL, "2026-01-01T00:00:00Z", 10*time.Millisecond, -1
+				o := v.(*etagpoll.Config)
+				o.BaseURL, o.StartFrom, o.Interval, o.Jitter = srv.URL, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 10*time.Millisecond, -1
 				tc.set(o)
 				return nil
 			}))
@@ -253,9 +261,9 @@ func TestProviderSourcesCloseTheirChannel(t *testing.T) {
 	} {
 		d, err := components.Decode(components.KindSource, typ, optionsFunc(func(v any) error {
 			switch o := v.(type) {
-			case *components.EtagpollOptions:
+			case *etagpoll.Config:
 				o.BaseURL, o.Interval = srv.URL, 10*time.Millisecond
-			case *components.BatchfeedOptions:
+			case *batchfeed.Config:
 				o.BaseURL, o.FeedID, o.PollInterval = srv.URL, "journey", 10*time.Millisecond
 			}
 			return nil

@@ -18,7 +18,6 @@ import (
 	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/middleware"
-	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -57,7 +56,7 @@ func TestWebhookOptionsValidation(t *testing.T) {
 		want       []string // substrings of the error, in any order
 	}{
 		{"unknown key", pipelineFile(genSource, webhookSinkYAML("          uri: http://x\n")),
-			[]string{`test.yaml:9:11: pipelines[0].sinks[0].options.uri: unknown key "uri"; allowed here:`, "allow_private_networks", "retry_schedule"}},
+			[]string{`test.yaml:9:11: pipelines[0].sinks[0].options.uri: unknown key "uri"; allowed here:`, "allow_private_networks", "delivery_log"}},
 		{"no url", pipelineFile(genSource, webhookSinkYAML("          method: POST\n")),
 			[]string{"pipelines[0].sinks[0].options.url: is required"}},
 		{"bad method and PUT without id", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          method: DELETE\n")),
@@ -68,8 +67,10 @@ func TestWebhookOptionsValidation(t *testing.T) {
 			[]string{"options.secrets[0]: ", "whsec_<base64>"}},
 		{"bad url", pipelineFile(genSource, webhookSinkYAML("          url: ftp://user:pw@x.example/hook\n")),
 			[]string{"options.url: want an absolute http:// or https:// URL"}},
-		{"bad schedule", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          retry_schedule: weekly\n")),
-			[]string{"retry_schedule:", "linear"}},
+		{"bad preset", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n")+"        retry: { preset: weekly }\n"),
+			[]string{"pipelines[0].sinks[0].retry.preset: ", "linear"}},
+		{"negative nested key", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          breaker:\n            failures: 2\n            cooldown: -1s\n")),
+			[]string{"test.yaml:12:23: pipelines[0].sinks[0].options.breaker.cooldown: must not be negative"}},
 		{"owned header", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          headers: { Authorization: x }\n")),
 			[]string{`header "Authorization" is set by the sink`}},
 		{"basic auth without username", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          basic_auth: { password: p }\n")),
@@ -106,7 +107,7 @@ func TestWebhookOptionsValidation(t *testing.T) {
 				}
 			}
 			// The file speaks YAML: no Go field names of the packages' configs.
-			if c.name != "owned header" && c.name != "negative limits" { // these two still come from the package
+			{
 				for _, goName := range []string{"AllowUnauthenticated", "BasicAuth", "Secrets", "Token", "URL is", "webhookin:", "webhook:", "pw"} {
 					if strings.Contains(err.Error(), goName) {
 						t.Errorf("error %q names Go field %q, not a YAML key", err, goName)
@@ -133,15 +134,16 @@ func TestWebhookSinkFromFile(t *testing.T) {
           rate_limit: 10.5
           rate_burst: 3
           breaker: { failures: 2, cooldown: 1s }
-          retry_schedule: parakey
-`)+`      - name: plain
+`)+`        retry: { preset: parakey }
+      - name: plain
         type: webhook
-        options: { url: "https://receiver.example/b", token: t, retry_schedule: "1s,2s" }
+        options: { url: "https://receiver.example/b", token: t }
         retry:
+          preset: "1s,2s"
           in_process: { max_retries: 0 }
       - name: explicit
         type: webhook
-        options: { url: "https://receiver.example/c", token: t, retry_schedule: standard }
+        options: { url: "https://receiver.example/c", token: t }
         retry:
           schedule: { kind: list, delays: [3s] }
       - name: inherits
@@ -166,32 +168,22 @@ func TestWebhookSinkFromFile(t *testing.T) {
 			t.Fatalf("sink %s is not a Tester", s.Name)
 		}
 	}
-	// The preset becomes the router's schedule for the sink.
+	// The preset is the router's schedule for the sink, its only one.
 	if sinks[0].Retry == nil || !reflect.DeepEqual(sinks[0].Retry.Schedule, webhook.ParakeySchedule()) {
 		t.Errorf("hook retry %+v, want the parakey schedule", sinks[0].Retry)
 	}
-	// A list fills in next to the sink's own in-process policy.
+	// A list, next to the sink's own in-process policy.
 	if r := sinks[1].Retry; r == nil || !reflect.DeepEqual(r.Schedule, middleware.List(time.Second, 2*time.Second)) ||
 		r.InProcess == nil || r.InProcess.MaxRetries != 0 {
 		t.Errorf("plain retry %+v", r)
 	}
-	// A schedule written in the sink's retry block wins over the option.
+	// A schedule written out.
 	if r := sinks[2].Retry; r == nil || !reflect.DeepEqual(r.Schedule, middleware.List(3*time.Second)) {
 		t.Errorf("explicit retry %+v, want its own list", r)
 	}
-	// No option: the pipeline's policy applies (no per-sink override).
+	// No retry block: the pipeline's policy applies (no per-sink override).
 	if sinks[3].Retry != nil {
 		t.Errorf("inherits retry %+v, want nil", sinks[3].Retry)
-	}
-}
-
-func TestSinkRetryKeepsPipelineInProcess(t *testing.T) {
-	t.Parallel()
-	in := middleware.DefaultRetry()
-	in.MaxRetries = 7
-	sink := &components.WebhookSink{}
-	if got := components.SinkRetry(sink, nil, router.RetryPolicy{InProcess: &in}); got != nil {
-		t.Fatalf("a sink without a schedule changed the policy: %+v", got)
 	}
 }
 

@@ -13,8 +13,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sources/webhookin"
-	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // The webhookin source is sources/webhookin served by its own http.Server on
@@ -23,8 +23,8 @@ import (
 // never-run source (validate, operator commands) holds no port.
 func init() {
 	RegisterSource("webhookin", "receives webhooks over HTTP (Basic auth, token, Standard Webhooks signatures)",
-		func(env Env, o *WebhookInOptions) (message.Subscriber, error) {
-			cfg := o.config()
+		func(env Env, o *WebhookInConfig) (message.Subscriber, error) {
+			cfg := o.Config
 			cfg.Name = env.Name
 			src, err := webhookin.NewSource(cfg, env.Logger)
 			if err != nil {
@@ -44,47 +44,18 @@ const (
 	DefaultWebhookInPath   = "/webhook"
 )
 
-// WebhookInOptions configures the webhookin source; it maps onto webhookin.Config.
-type WebhookInOptions struct {
+// WebhookInConfig is the webhookin source's options: webhookin.Config and
+// the server in front of it.
+type WebhookInConfig struct {
 	// Listen is the address to serve on; 127.0.0.1:8091 when empty. A bare
 	// ":port" binds loopback; write 0.0.0.0:port to listen on every interface.
 	Listen string `yaml:"listen"`
 	// Path is where webhooks are POSTed; /webhook when empty.
-	Path string `yaml:"path"`
-	// BasicAuth, when set, is required.
-	BasicAuth *BasicAuthOptions `yaml:"basic_auth"`
-	// Token, when set, must arrive in TokenHeader ("token" when empty).
-	Token       string `yaml:"token"`
-	TokenHeader string `yaml:"token_header"`
-	// Secrets are Standard Webhooks secrets (whsec_…); a valid signature by
-	// any of them is required. Tolerance bounds the timestamp's age (5 min).
-	Secrets   []string      `yaml:"secrets"`
-	Tolerance time.Duration `yaml:"tolerance"`
-	// AllowUnauthenticated must be set to run with no check at all; only on
-	// a loopback address.
-	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
-	// MaxBodyBytes refuses larger bodies with 413 (1 MiB when zero).
-	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-	// AckTimeout bounds the wait for the event to be stored (30 s).
-	AckTimeout time.Duration `yaml:"ack_timeout"`
-	// EventIDField and EventTypeField name the body's JSON fields ("id", "type").
-	EventIDField   string `yaml:"event_id_field"`
-	EventTypeField string `yaml:"event_type_field"`
+	Path             string `yaml:"path"`
+	webhookin.Config `yaml:",inline"`
 }
 
-func (o *WebhookInOptions) config() webhookin.Config {
-	cfg := webhookin.Config{
-		Token: o.Token, TokenHeader: o.TokenHeader, Secrets: o.Secrets, Tolerance: o.Tolerance,
-		AllowUnauthenticated: o.AllowUnauthenticated, MaxBodyBytes: o.MaxBodyBytes, AckTimeout: o.AckTimeout,
-		EventIDField: o.EventIDField, EventTypeField: o.EventTypeField,
-	}
-	if o.BasicAuth != nil {
-		cfg.BasicAuth = &webhookin.BasicAuth{Username: o.BasicAuth.Username, Password: o.BasicAuth.Password}
-	}
-	return cfg
-}
-
-func (o *WebhookInOptions) addr() string {
+func (o *WebhookInConfig) addr() string {
 	switch {
 	case o.Listen == "":
 		return DefaultWebhookInListen
@@ -94,59 +65,26 @@ func (o *WebhookInOptions) addr() string {
 	return o.Listen
 }
 
-func (o *WebhookInOptions) path() string {
+func (o *WebhookInConfig) path() string {
 	if o.Path == "" {
 		return DefaultWebhookInPath
 	}
 	return o.Path
 }
 
-// Validate implements Validator. Its messages name the YAML keys (each a
-// components.Field, so validate points at the key's line); webhookin.Config's
-// own Validate, which speaks of Go field names, is consulted only for what
-// these checks do not cover.
-func (o *WebhookInOptions) Validate() error {
+// Validate checks the server's options and then webhookin.Config's.
+func (o *WebhookInConfig) Validate() error {
 	var errs []error
 	host, port, err := net.SplitHostPort(o.addr())
 	if err != nil || port == "" {
-		errs = append(errs, Field("listen", "%q: want host:port, such as 127.0.0.1:8091", o.Listen))
+		errs = append(errs, tributary.Option("listen", "%q: want host:port, such as 127.0.0.1:8091", o.Listen))
 	} else if o.AllowUnauthenticated && !loopbackHost(host) {
-		errs = append(errs, Field("listen", "%q: allow_unauthenticated only on a loopback address; configure basic_auth, token or secrets", o.Listen))
+		errs = append(errs, tributary.Option("listen", "%q: allow_unauthenticated only on a loopback address; configure basic_auth, token or secrets", o.Listen))
 	}
 	if p := o.path(); !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}") {
-		errs = append(errs, Field("path", "%q: want an absolute path such as /webhook", o.Path))
+		errs = append(errs, tributary.Option("path", "%q: want an absolute path such as /webhook", o.Path))
 	}
-	if o.BasicAuth == nil && o.Token == "" && len(o.Secrets) == 0 && !o.AllowUnauthenticated {
-		errs = append(errs, Field("allow_unauthenticated", "no basic_auth, token or secrets: anyone could inject events; configure one, or set allow_unauthenticated: true to mean it (loopback only)"))
-	}
-	if o.BasicAuth != nil {
-		if o.BasicAuth.Username == "" {
-			errs = append(errs, Field("basic_auth.username", "is required"))
-		}
-		if o.BasicAuth.Password == "" {
-			errs = append(errs, Field("basic_auth.password", "is required (use ${ENV})"))
-		}
-	}
-	for i, sec := range o.Secrets {
-		if _, err := signature.ParseSecret(sec); err != nil {
-			errs = append(errs, Field(fmt.Sprintf("secrets[%d]", i), "%s", strings.TrimPrefix(err.Error(), "signature: "))) // never quotes the secret
-		}
-	}
-	for key, d := range map[string]time.Duration{"tolerance": o.Tolerance, "ack_timeout": o.AckTimeout} {
-		if d < 0 {
-			errs = append(errs, Field(key, "%s: must not be negative", d))
-		}
-	}
-	if o.MaxBodyBytes < 0 {
-		errs = append(errs, Field("max_body_bytes", "%d: must not be negative", o.MaxBodyBytes))
-	}
-	if len(errs) == 0 {
-		// Anything the package checks that the lines above do not.
-		if err := o.config().Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, o.Config.Validate())...)
 }
 
 func loopbackHost(host string) bool {

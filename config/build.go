@@ -55,7 +55,6 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 				return nil, fmt.Errorf("pipeline %q: sink %q (%s): %w", p.Template.Name, cur.Sinks[i].Name, p.SinkTypes[i].Type, err)
 			}
 			cur.Sinks[i].Publisher = pub
-			cur.Sinks[i].Retry = components.SinkRetry(pub, cur.Sinks[i].Retry, cur.Retry)
 		}
 	}
 	return out, nil

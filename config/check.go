@@ -83,6 +83,7 @@ func null(n ast.Node) ast.Node {
 
 var (
 	durationType = reflect.TypeOf(time.Duration(0))
+	timeType     = reflect.TypeOf(time.Time{})
 	nodeType     = reflect.TypeOf((*ast.Node)(nil)).Elem()
 )
 
@@ -213,6 +214,17 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) (errs Errors,
 		}
 		return nil, true
 	}
+	if t == timeType {
+		// goccy would turn a string it cannot parse into the zero time.
+		s, ok := n.(*ast.StringNode)
+		if !ok {
+			return bad("got %s; want an RFC 3339 time such as 2026-01-02T15:04:05Z", kindName(n))
+		}
+		if _, err := time.Parse(time.RFC3339Nano, s.Value); err != nil {
+			return bad("%q: want an RFC 3339 time such as 2026-01-02T15:04:05Z", s.Value)
+		}
+		return nil, true
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		ps, ok := pairs(n)
@@ -323,7 +335,7 @@ func (c checker) retype(n ast.Node, t reflect.Type) ast.Node {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == durationType {
+	if t == durationType || t == timeType {
 		return n
 	}
 	pos := sn.GetToken().Position

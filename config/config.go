@@ -13,15 +13,18 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
 // FileSpec is the shape of a pipeline file.
@@ -76,10 +79,13 @@ type DedupSpec struct {
 }
 
 // RetrySpec is router.RetryPolicy; Schedule decodes straight into
-// middleware.Schedule.
+// middleware.Schedule. Preset names a schedule instead (webhook.ParseSchedule:
+// linear, parakey, standard, or a list such as "10s,1m,5m"). A sink's
+// `retry:` block is its one retry schedule: the sink itself has none.
 type RetrySpec struct {
 	InProcess *InProcessSpec       `yaml:"in_process"`
 	Schedule  *middleware.Schedule `yaml:"schedule"`
+	Preset    string               `yaml:"preset"`
 }
 
 // InProcessSpec is middleware.Retry; unset fields keep middleware.DefaultRetry's values.
@@ -382,7 +388,7 @@ func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec,
 			// The options decoder's own problems come first (already
 			// positioned and pruned); then Validate's, at the key each
 			// names, unless that key was reported already.
-			fields, rest := components.FieldErrors(err)
+			fields, rest := tributary.OptionErrors(err)
 			var other []error
 			for _, e := range rest {
 				if es, isPos := AsErrors(e); isPos {
@@ -411,6 +417,15 @@ func (c checker) retry(root ast.Node, s RetrySpec, path string) (router.RetryPol
 		}
 	}
 	var r router.RetryPolicy
+	if s.Preset != "" {
+		if s.Schedule != nil {
+			at(path+".preset", "give schedule or preset, not both")
+		} else if sched, err := webhook.ParseSchedule(s.Preset); err != nil {
+			at(path+".preset", "%s", strings.TrimPrefix(err.Error(), "webhook: "))
+		} else {
+			r.Schedule = sched
+		}
+	}
 	if s.Schedule != nil {
 		r.Schedule = *s.Schedule
 		if err := r.Schedule.Validate(); err != nil {

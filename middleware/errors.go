@@ -32,6 +32,8 @@ func IsPermanent(err error) bool {
 type retryAfterError struct {
 	err   error
 	after time.Duration
+	// atLeast: the wait is a floor under the schedule's, not a replacement.
+	atLeast bool
 }
 
 func (e retryAfterError) Error() string { return e.err.Error() }
@@ -44,6 +46,17 @@ func RetryAfter(err error, after time.Duration) error {
 		return nil
 	}
 	return retryAfterError{err: err, after: after}
+}
+
+// NotBefore marks err as transient with a wait that is a floor: Requeue
+// waits the longer of it and the retry schedule's next delay. A sink uses it
+// for a wait of its own making (an open circuit breaker's cooldown), so that
+// the schedule, which only the router knows, still sets the rhythm.
+func NotBefore(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return retryAfterError{err: err, after: after, atLeast: true}
 }
 
 // RetryAfterOf returns the wait carried by err, if any.

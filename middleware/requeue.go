@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -29,6 +30,9 @@ func Attempts(msg *message.Message) int {
 // Requeue moves a message whose delivery failed with a transient error onto a
 // delayed topic (Topic, read back by the same sink only), and acks it, so that a
 // message waiting minutes for its retry never holds back those behind it.
+// The wait is Schedule's next delay; a RetryAfter error replaces it, a
+// NotBefore error raises it to at least its own. Schedule is the one retry
+// schedule of the sink: a sink never keeps one of its own.
 // Once Schedule is exhausted it returns an error wrapping ErrExhausted.
 type Requeue struct {
 	Schedule Schedule
@@ -63,8 +67,13 @@ func (q Requeue) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		if !ok {
 			return nil, fmt.Errorf("%w after %d attempts: %w", ErrExhausted, attempt, err)
 		}
-		if after, ok := RetryAfterOf(err); ok {
-			wait = after
+		var r retryAfterError
+		switch {
+		case !errors.As(err, &r):
+		case r.atLeast:
+			wait = max(wait, r.after)
+		default:
+			wait = r.after
 		}
 
 		next := msg.Copy()

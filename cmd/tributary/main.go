@@ -1,16 +1,9 @@
 // Command tributary runs declarative event pipelines from a file and gives
-// operators the tools around them. See docs/cli.md.
+// operators the tools around them. See docs/cli.md. It is cli.Main with the
+// built-in source and sink types (package components); docs/embedding.md
+// shows a binary of your own with types of your own.
 package main
 
-import (
-	"context"
-	"os"
+import "github.com/tributary-dev/tributary/cli"
 
-	"github.com/tributary-dev/tributary/cli"
-	// Source and sink types register themselves in components' init functions.
-	_ "github.com/tributary-dev/tributary/components"
-)
-
-func main() {
-	os.Exit(cli.Execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { cli.Main() }

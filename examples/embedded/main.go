@@ -117,7 +117,6 @@ func run() error {
 	// attempt in the delivery log, a 410 Gone kept in Postgres (`tributary
 	// endpoints` shows and changes it).
 	sink, err := webhook.NewPublisher(webhook.Config{
-		Name:        "receiver",
 		URL:         receiver,
 		Secrets:     []string{envOr("TRIBUTARY_RECEIVER_SECRET", "whsec_cXVpY2tzdGFydC1zaWduaW5nLWtleS0zMi1ieXRlcyE=")},
 		TokenHeader: "Authorization",

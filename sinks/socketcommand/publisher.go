@@ -57,28 +57,28 @@ var (
 
 // Config configures a Publisher.
 type Config struct {
-	// Socket configures the connection the Publisher opens, unless Client is set.
-	Socket client.Config
+	// Socket configures the connection the Publisher opens, unless Client
+	// is set. A pipeline file writes its keys beside the others (inline).
+	Socket client.Config `yaml:",inline"`
 	// Client is an existing connection to share (e.g. a socketio.Subscriber's);
 	// the Publisher then does not close it. While a sharing source applies
 	// backpressure the socket is not read, so results wait (and may time
 	// out) behind it: leave Client nil for a connection of the sink's own
 	// when the source may fall behind.
-	Client *client.Client
+	Client *client.Client `yaml:"-"`
 	// Timeout bounds one command, from waiting for a connection to its result; 10 s when zero.
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"timeout"`
 	// CommandEvent, ResultEvent and ErrorEvent name the events; "command",
 	// "command.result.succeed" and "serverError" when empty.
-	CommandEvent, ResultEvent, ErrorEvent string
+	CommandEvent string `yaml:"command_event"`
+	ResultEvent  string `yaml:"result_event"`
+	ErrorEvent   string `yaml:"error_event"`
 	// RetryToggleTimeouts lets a toggle (see Toggles) whose result did not
 	// come in time be retried like any other command. Off, such a toggle is
 	// a permanent error: it may have run, and running it again flips it back.
-	RetryToggleTimeouts bool
-	// Name names the sink in the delivery log; the topic passed to Publish
-	// (the router's sink name) when empty.
-	Name string
+	RetryToggleTimeouts bool `yaml:"retry_toggle_timeouts"`
 	// Log records every attempt; nil records nothing.
-	Log deliverylog.Recorder
+	Log deliverylog.Recorder `yaml:"-"`
 }
 
 func (c *Config) setDefaults() {
@@ -96,15 +96,20 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports what is wrong with c.
+// Validate reports what is wrong with c, each an *tributary.OptionError
+// naming its key (the connection's too, unless Client is set).
 func (c Config) Validate() error {
+	var errs []error
 	if c.Timeout < 0 {
-		return errors.New("socketcommand: Timeout must not be negative")
+		errs = append(errs, tributary.Option("timeout", "must not be negative"))
 	}
-	if c.Client == nil && c.Socket.URL == "" {
-		return errors.New("socketcommand: set Client or Socket.URL")
+	if c.Client == nil {
+		if c.Socket.Mode == client.ModeJSON {
+			errs = append(errs, tributary.Option("mode", `"json": commands need Socket.IO framing; want socketio (or leave mode out)`))
+		}
+		errs = append(errs, c.Socket.Validate())
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Command is one command to send.
@@ -236,13 +241,10 @@ func (p *Publisher) resolve(id string, o outcome) {
 }
 
 // Publish sends each message's command and waits for its result. topic
-// names the sink (in the command id and the delivery log) when Config.Name
-// is empty; the router passes the sink's name.
+// names the sink (in the command id and the delivery log): the router
+// passes the sink's name (router.Sink.Name), the one place it is written.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
-	name := p.cfg.Name
-	if name == "" {
-		name = topic
-	}
+	name := topic
 	for _, msg := range msgs {
 		if err := p.publish(name, msg); err != nil {
 			return err

@@ -55,11 +55,12 @@ func BenchmarkRouterDeadEndpointIsolation(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		healthy := newSink(b, webhook.Config{URL: srv.URL, Secrets: []string{secretA}, Schedule: webhook.StandardSchedule()})
-		sinks := []router.Sink{{Name: "healthy", Publisher: healthy, Retry: &router.RetryPolicy{Schedule: webhook.StandardSchedule()}}}
+		standard := &router.RetryPolicy{Schedule: webhook.StandardSchedule()}
+		healthy := newSink(b, webhook.Config{URL: srv.URL, Secrets: []string{secretA}})
+		sinks := []router.Sink{{Name: "healthy", Publisher: healthy, Retry: standard}}
 		if withDead {
-			dead := newSink(b, webhook.Config{URL: refused, Secrets: []string{secretA}, Schedule: webhook.StandardSchedule()})
-			sinks = append(sinks, router.Sink{Name: "dead", Publisher: dead, Retry: &router.RetryPolicy{Schedule: webhook.StandardSchedule()}})
+			dead := newSink(b, webhook.Config{URL: refused, Secrets: []string{secretA}})
+			sinks = append(sinks, router.Sink{Name: "dead", Publisher: dead, Retry: standard})
 		}
 		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 			Name: "bench", Sources: []router.Source{{Name: "none", Subscriber: pipelinetest.NewEventSource()}}, Sinks: sinks,

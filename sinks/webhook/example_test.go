@@ -28,14 +28,12 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	schedule, _ := webhook.ParseSchedule("standard")
 	crm, err := webhook.NewPublisher(webhook.Config{
 		URL:       "https://crm.example.com/door-events/{id}",
 		Method:    http.MethodPut,
 		Token:     "from-your-secret-store",
 		Secrets:   []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
 		RateLimit: 50,
-		Schedule:  schedule,
 		Log:       webhook.NewPostgresLog(pool),
 	}, nil)
 	if err != nil {
@@ -47,7 +45,8 @@ func Example() {
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
 		Sources: []router.Source{{Name: "doors-in", Subscriber: in}},
-		Sinks:   []router.Sink{{Name: "crm", Publisher: crm, Retry: &router.RetryPolicy{Schedule: schedule}}},
+		// The sink's retry schedule is the router's, set here only.
+		Sinks: []router.Sink{{Name: "crm", Publisher: crm, Retry: &router.RetryPolicy{Schedule: webhook.StandardSchedule()}}},
 	})
 	if err != nil {
 		log.Fatal(err)

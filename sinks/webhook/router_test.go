@@ -41,7 +41,7 @@ func TestReceiverDownForAnHour(t *testing.T) {
 	})
 	pool := pgtest.NewPool(t)
 	dlog := webhook.NewPostgresLog(pool)
-	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Schedule: sched,
+	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog,
 		Breaker: webhook.BreakerConfig{Failures: 3, Cooldown: 50 * time.Millisecond}})
 	// Only the schedule, so its rhythm is what we see.
 	sink := router.Sink{Name: "crm", Publisher: p, Retry: &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: sched}}
@@ -132,7 +132,7 @@ func TestExhaustedScheduleIsPoisonedAndReplayable(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	dlog := webhook.NewPostgresLog(pool)
 	sched := middleware.List(20*time.Millisecond, 40*time.Millisecond)
-	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Schedule: sched, Breaker: webhook.BreakerConfig{Disabled: true}})
+	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Breaker: webhook.BreakerConfig{Disabled: true}})
 	sink := router.Sink{Name: "crm", Publisher: p, Retry: &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: sched}}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
@@ -260,7 +260,7 @@ func TestRetryAfterWinsOverSchedule(t *testing.T) {
 	})
 	pool := pgtest.NewPool(t)
 	sched := middleware.List(time.Hour)
-	p := newSink(t, webhook.Config{URL: rc.URL, Schedule: sched})
+	p := newSink(t, webhook.Config{URL: rc.URL})
 	sink := router.Sink{Name: "crm", Publisher: p, Retry: &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: sched}}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name: "doors", Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("ev-1")}}, Sinks: []router.Sink{sink},

@@ -100,7 +100,7 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
 	p.client = newClient(cfg)
-	p.metrics.Store(newSinkMetrics(nil, "", cfg.Name))
+	p.metrics.Store(newSinkMetrics(nil, "", "")) // until the router instruments it with its names
 	return p, nil
 }
 
@@ -132,16 +132,15 @@ func newClient(cfg Config) *http.Client {
 	}
 }
 
-// Publish delivers msgs in order, stopping at the first failure. topic names
-// the endpoint when Config.Name is empty (the router passes the sink name).
+// Publish delivers msgs in order, stopping at the first failure. topic
+// names the endpoint in the delivery log, metrics, logs and its
+// enabled/disabled state: the router passes the sink's name (router.Sink),
+// the one place it is written.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	name := p.cfg.Name
-	if name == "" {
-		name = topic
-	}
+	name := topic
 	for _, msg := range msgs {
 		if err := p.deliver(name, msg); err != nil {
 			return err
@@ -200,10 +199,9 @@ func (p *Publisher) deliver(name string, msg *message.Message) error {
 		}
 		res = result{outcome: OutcomeDisabled, err: middleware.Permanent(err)}
 	case !ok:
-		if next, ok := p.cfg.Schedule.Delay(middleware.Attempts(msg) + 1); ok && p.cfg.Schedule.Kind != "" {
-			wait = max(wait, next)
-		}
-		res = result{outcome: OutcomeCircuitOpen, err: middleware.RetryAfter(ErrCircuitOpen, wait)}
+		// A floor, not a replacement: the router's schedule still sets
+		// the rhythm, so an open breaker does not burn through the retries.
+		res = result{outcome: OutcomeCircuitOpen, err: middleware.NotBefore(ErrCircuitOpen, wait)}
 	default:
 		res = p.attempt(ctx, msg)
 		p.breaker.done(res.outcome == OutcomeTransient)

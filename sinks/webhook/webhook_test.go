@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
@@ -357,20 +360,39 @@ func TestCircuitBreaker(t *testing.T) {
 	}
 }
 
-// TestBreakerKeepsScheduleRhythm: with Config.Schedule, a fail-fast asks for
-// no less than the schedule's next delay, so an open breaker does not burn
-// through the retries.
+// TestBreakerKeepsScheduleRhythm: the sink has no schedule of its own (the
+// router's, router.Sink.Retry, is the only one, so the two cannot disagree);
+// a fail-fast asks the router's Requeue for no less than the cooldown, and
+// Requeue waits the longer of that and its schedule's next delay.
 func TestBreakerKeepsScheduleRhythm(t *testing.T) {
 	t.Parallel()
+	if _, has := reflect.TypeFor[webhook.Config]().FieldByName("Schedule"); has {
+		t.Fatal("webhook.Config has a Schedule again: the router's is the one schedule")
+	}
 	rc := newReceiver(t, status(500))
-	p := newSink(t, webhook.Config{URL: rc.URL, Schedule: middleware.List(time.Minute, time.Hour),
-		Breaker: webhook.BreakerConfig{Failures: 1, Cooldown: time.Second}})
+	p := newSink(t, webhook.Config{URL: rc.URL, Breaker: webhook.BreakerConfig{Failures: 1, Cooldown: time.Minute}})
 	_ = p.Publish("crm", event("e", `{}`))
-	msg := event("e", `{}`)
-	msg.Metadata.Set(middleware.MetaAttempts, "1")
-	d, _ := middleware.RetryAfterOf(p.Publish("crm", msg))
-	if d != time.Hour {
-		t.Fatalf("fail-fast waits %v, want the schedule's next delay 1h", d)
+	var waits []time.Duration
+	q := middleware.Requeue{
+		Schedule: middleware.List(time.Second, time.Hour),
+		Topic:    "retry",
+		Publisher: func(*message.Message) (message.Publisher, error) {
+			return gochannel.NewGoChannel(gochannel.Config{}, nil), nil
+		},
+		OnRequeue: func(_ *message.Message, _ int, wait time.Duration, _ error) { waits = append(waits, wait) },
+	}
+	deliver := q.Middleware(func(m *message.Message) ([]*message.Message, error) { return nil, p.Publish("crm", m) })
+	for attempts, want := range []time.Duration{time.Minute, time.Hour} {
+		msg := event("e", `{}`)
+		msg.Metadata.Set(middleware.MetaAttempts, strconv.Itoa(attempts))
+		if _, err := deliver(msg); err != nil {
+			t.Fatal(err)
+		}
+		// Within the cooldown of a minute: a fail-fast. The first wait is the
+		// cooldown's (the schedule says 1s), the second the schedule's 1h.
+		if got := waits[len(waits)-1]; got < want-time.Second || got > want {
+			t.Fatalf("attempt %d: requeued for %v, want about %v", attempts+1, got, want)
+		}
 	}
 }
 
@@ -556,14 +578,14 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{"ok", webhook.Config{URL: "https://example.com/hook"}, ""},
-		{"no URL", webhook.Config{}, "URL is required"},
-		{"bad scheme", webhook.Config{URL: "ftp://example.com"}, "http or https"},
+		{"no URL", webhook.Config{}, "url: is required"},
+		{"bad scheme", webhook.Config{URL: "ftp://example.com"}, "http:// or https://"},
 		{"PUT without id", webhook.Config{URL: "https://example.com/x", Method: "PUT"}, "needs {id}"},
 		{"DELETE", webhook.Config{URL: "https://example.com/x", Method: "DELETE"}, "want POST or PUT"},
 		{"bad secret", webhook.Config{URL: "https://example.com/x", Secrets: []string{"whsec_***"}}, "whsec_"},
 		{"owned header", webhook.Config{URL: "https://example.com/x", Headers: map[string]string{"idempotency-key": "x"}}, "set by the sink"},
 		{"token header", webhook.Config{URL: "https://example.com/x", Headers: map[string]string{"Token": "x"}}, "set by the sink"},
-		{"bad schedule", webhook.Config{URL: "https://example.com/x", Schedule: middleware.Linear(0, 3)}, "step must be positive"},
+		{"negative cooldown", webhook.Config{URL: "https://example.com/x", Breaker: webhook.BreakerConfig{Cooldown: -time.Second}}, "breaker.cooldown: must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,9 +10,9 @@ import (
 // spread by ±Jitter so that many clients do not reconnect in lockstep after
 // a server restart.
 type Backoff struct {
-	Initial time.Duration // 500 ms when zero
-	Max     time.Duration // 30 s when zero
-	Jitter  float64       // 0.2 when zero; negative for none
+	Initial time.Duration `yaml:"initial"` // 500 ms when zero
+	Max     time.Duration `yaml:"max"`     // 30 s when zero
+	Jitter  float64       `yaml:"jitter"`  // 0.2 when zero; negative for none
 }
 
 func (b *Backoff) setDefaults() {

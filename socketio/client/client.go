@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -99,6 +100,7 @@ type Client struct {
 	token       string
 	tokenStale  bool
 	red         redactor
+	header      http.Header // cfg.Headers, for the handshake
 
 	// pingInterval is the live session's (set by its goroutine, read by it only).
 	pingInterval time.Duration
@@ -147,6 +149,12 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 	}
 	if cfg.Token.Static != "" {
 		c.red.add(cfg.Token.Static)
+	}
+	if len(cfg.Headers) > 0 {
+		c.header = http.Header{}
+		for k, v := range cfg.Headers {
+			c.header.Set(k, v)
+		}
 	}
 	c.base = base
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -310,7 +318,7 @@ func (c *Client) connectOnce(ctx context.Context) (established bool, err error) 
 	}
 	u := c.dialURL(token)
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
-	conn, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPHeader: c.cfg.Header, HTTPClient: c.cfg.HTTPClient})
+	conn, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPHeader: c.header, HTTPClient: c.cfg.HTTPClient})
 	cancel()
 	if err != nil {
 		if resp != nil && (resp.StatusCode == 401 || resp.StatusCode == 403) {

@@ -2,11 +2,12 @@ package client
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tributary-dev/tributary"
 )
 
 // Mode is how events are framed on the WebSocket.
@@ -20,54 +21,58 @@ const (
 	ModeJSON Mode = "json"
 )
 
-// Config configures a Client.
+// Config configures a Client. In a pipeline file it is inlined in the
+// socketio source's and the socketcommand sink's `options:` (each field's
+// yaml tag is its key there).
 type Config struct {
 	// Name labels logs and metrics (the source name); "socketio" when empty.
-	Name string
+	// The binary sets it from the pipeline file's component name.
+	Name string `yaml:"-"`
 	// URL of the server, e.g. wss://panel-1.example.com?token=… (a token in the URL
 	// is used as a static token and never logged), or http(s)://… . In
 	// ModeSocketIO the path defaults to Path and EIO=3&transport=websocket
 	// is added; in ModeJSON the URL is dialled as given (plus the token).
-	URL string
+	URL string `yaml:"url"`
 	// Mode; ModeSocketIO when empty.
-	Mode Mode
+	Mode Mode `yaml:"mode"`
 	// Path is the Engine.IO path used when URL has none; "/socket.io/" when empty.
-	Path string
+	Path string `yaml:"path"`
 	// Namespace to join; "/" when empty.
-	Namespace string
+	Namespace string `yaml:"namespace"`
 	// Token provides the token sent as TokenParam in the dial URL and in
 	// `renewedToken`. TokenProvider wins over Token when both are set.
-	Token         TokenConfig
-	TokenProvider TokenProvider
+	// Without either, no token is sent.
+	Token         TokenConfig   `yaml:"token"`
+	TokenProvider TokenProvider `yaml:"-"`
 	// TokenParam is the query parameter carrying the token; "token" when empty.
-	TokenParam string
-	// Header is sent with the WebSocket handshake.
-	Header http.Header
+	TokenParam string `yaml:"token_param"`
+	// Headers are sent with the WebSocket handshake.
+	Headers map[string]string `yaml:"headers"`
 	// HTTPClient dials the WebSocket; http.DefaultClient when nil.
-	HTTPClient *http.Client
+	HTTPClient *http.Client `yaml:"-"`
 	// DialTimeout bounds the WebSocket handshake; 10 s when zero.
-	DialTimeout time.Duration
+	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// OpenTimeout bounds the wait for the open packet and the namespace
 	// connect packet; 10 s when zero.
-	OpenTimeout time.Duration
+	OpenTimeout time.Duration `yaml:"open_timeout"`
 	// MaxFrameBytes bounds one frame; 1 MiB when zero.
-	MaxFrameBytes int64
+	MaxFrameBytes int64 `yaml:"max_frame_bytes"`
 	// PingInterval and PingTimeout drive keepalive in ModeJSON (in ModeSocketIO
 	// the server's open packet sets them); 25 s and 20 s when zero.
-	PingInterval time.Duration
-	PingTimeout  time.Duration
+	PingInterval time.Duration `yaml:"ping_interval"`
+	PingTimeout  time.Duration `yaml:"ping_timeout"`
 	// TopicField names the event name in ModeJSON frames; "topic" when empty.
-	TopicField string
+	TopicField string `yaml:"topic_field"`
 	// Backoff spaces reconnects.
-	Backoff Backoff
+	Backoff Backoff `yaml:"backoff"`
 	// RenewEvent is the event that asks for a new token ("invalidToken") and
 	// RenewedEvent the one that answers it ("renewedToken").
-	RenewEvent   string
-	RenewedEvent string
+	RenewEvent   string `yaml:"renew_event"`
+	RenewedEvent string `yaml:"renewed_event"`
 	// RenewMinInterval ignores invalidToken for this long after a renewal
 	// (the server may have sent several before it saw the new token); 1 s
 	// when zero.
-	RenewMinInterval time.Duration
+	RenewMinInterval time.Duration `yaml:"renew_min_interval"`
 }
 
 func (c *Config) setDefaults() {
@@ -119,36 +124,53 @@ func (c *Config) setDefaults() {
 	c.Backoff.setDefaults()
 }
 
-// Validate reports what is wrong with c, its defaults filled in as NewClient
-// fills them. It never quotes the URL's query, which may hold the token.
+// Validate reports what is wrong with c (its defaults filled in as
+// NewClient fills them; c is not changed), each an *tributary.OptionError
+// naming its key. It never quotes the URL, whose query may hold the token,
+// nor any token option.
 func (c Config) Validate() error {
+	raw := c
 	c.setDefaults()
 	var errs []error
-	u, err := url.Parse(c.URL)
+	bad := func(key, format string, args ...any) { errs = append(errs, tributary.Option(key, format, args...)) }
 	if c.URL == "" {
-		errs = append(errs, errors.New("URL is required"))
-	} else if err != nil {
-		errs = append(errs, errors.New("URL does not parse"))
+		bad("url", "required (ws://, wss://, http:// or https://)")
+	} else if u, err := url.Parse(c.URL); err != nil {
+		bad("url", "does not parse")
 	} else if s := strings.ToLower(u.Scheme); s != "ws" && s != "wss" && s != "http" && s != "https" {
-		errs = append(errs, fmt.Errorf("URL scheme %q: want ws, wss, http or https", u.Scheme))
+		bad("url", "scheme %q: want ws, wss, http or https", u.Scheme)
+	} else if u.Host == "" {
+		bad("url", "has no host")
 	}
 	if c.Mode != ModeSocketIO && c.Mode != ModeJSON {
-		errs = append(errs, fmt.Errorf("Mode %q: want %q or %q", c.Mode, ModeSocketIO, ModeJSON))
+		bad("mode", "%q: want %s or %s", c.Mode, ModeSocketIO, ModeJSON)
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		bad("path", "%q: want an absolute path such as /socket.io/", c.Path)
 	}
 	if !strings.HasPrefix(c.Namespace, "/") || strings.ContainsAny(c.Namespace, ",?") {
-		errs = append(errs, fmt.Errorf("Namespace %q: want /name without ',' or '?'", c.Namespace))
+		bad("namespace", "%q: want /name without ',' or '?'", c.Namespace)
 	}
-	if c.MaxFrameBytes < 0 || c.DialTimeout < 0 || c.OpenTimeout < 0 || c.PingInterval < 0 || c.PingTimeout < 0 {
-		errs = append(errs, errors.New("sizes and durations must not be negative"))
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"dial_timeout", c.DialTimeout}, {"open_timeout", c.OpenTimeout}, {"ping_interval", c.PingInterval},
+		{"ping_timeout", c.PingTimeout}, {"renew_min_interval", c.RenewMinInterval}} {
+		if d.v < 0 {
+			bad(d.key, "must not be negative")
+		}
 	}
-	if c.Backoff.Max < c.Backoff.Initial {
-		errs = append(errs, errors.New("Backoff.Max must not be below Backoff.Initial"))
+	if c.MaxFrameBytes < 0 {
+		bad("max_frame_bytes", "must not be negative")
 	}
-	if err := c.Token.validate(); err != nil {
-		errs = append(errs, err)
+	if c.Backoff.Initial < 0 || c.Backoff.Max < 0 {
+		bad("backoff", "initial and max must not be negative")
+	} else if c.Backoff.Max < c.Backoff.Initial {
+		bad("backoff.max", "%s must not be below backoff.initial (%s)", c.Backoff.Max, c.Backoff.Initial)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("socketio: %w", err)
+	if j := raw.Backoff.Jitter; j > 1 || (j < 0 && j != -1) {
+		bad("backoff.jitter", "%g: want a fraction from 0 to 1 (or -1 for none)", j)
 	}
-	return nil
+	errs = append(errs, tributary.Nested("token", c.Token.validate()))
+	return errors.Join(errs...)
 }

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/tributary-dev/tributary"
 )
 
 // TokenProvider fetches a fresh provider token. The client calls it before its
@@ -30,25 +33,28 @@ func (f TokenFunc) Token(ctx context.Context) (string, error) { return f(ctx) }
 // its fields, or none for a server that wants no token.
 type TokenConfig struct {
 	// Static is a fixed token; renewal re-sends it (useful in tests and for
-	// long-lived tokens).
-	Static string
-	// Command runs argv[0] with the rest as arguments; its trimmed stdout is
-	// the token.
-	Command []string
+	// long-lived tokens). Use ${ENV} in a file.
+	Static string `yaml:"static"`
+	// Command runs argv[0] with the rest as arguments (no shell); its
+	// trimmed stdout is the token.
+	Command []string `yaml:"command"`
 	// URL is fetched with GET; a JSON body's Field ("token" when empty) is the
 	// token, any other body is taken whole (trimmed).
-	URL string
+	URL string `yaml:"url"`
 	// Field names the JSON field of URL's answer.
-	Field string
-	// Header is sent with the URL request (e.g. an API key for the token service).
-	Header http.Header
+	Field string `yaml:"field"`
+	// Headers are sent with the URL request (e.g. an API key for the token service).
+	Headers map[string]string `yaml:"headers"`
 	// Func is a Go callback.
-	Func TokenFunc
+	Func TokenFunc `yaml:"-"`
 	// Timeout bounds one fetch; 10 s when zero.
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"timeout"`
 }
 
+// validate names the keys inside the token block.
 func (c TokenConfig) validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) { errs = append(errs, tributary.Option(key, format, args...)) }
 	n := 0
 	for _, set := range []bool{c.Static != "", len(c.Command) > 0, c.URL != "", c.Func != nil} {
 		if set {
@@ -56,12 +62,22 @@ func (c TokenConfig) validate() error {
 		}
 	}
 	if n > 1 {
-		return errors.New("token: set only one of Static, Command, URL and Func")
+		bad("static", "set only one of static, command and url")
 	}
 	if len(c.Command) > 0 && c.Command[0] == "" {
-		return errors.New("token: Command[0] must name a program")
+		bad("command", "command[0] must name a program")
 	}
-	return nil
+	if c.URL != "" {
+		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("url", "want an absolute http:// or https:// URL")
+		}
+	} else if c.Field != "" || len(c.Headers) > 0 {
+		bad("field", "field and headers apply to url only")
+	}
+	if c.Timeout < 0 {
+		bad("timeout", "must not be negative")
+	}
+	return errors.Join(errs...)
 }
 
 // provider returns the TokenProvider c describes, nil for none.
@@ -83,7 +99,14 @@ func (c TokenConfig) provider() TokenProvider {
 		if field == "" {
 			field = "token"
 		}
-		return httpToken{url: c.URL, field: field, header: c.Header, client: &http.Client{Timeout: timeout}}
+		var header http.Header
+		if len(c.Headers) > 0 {
+			header = http.Header{}
+			for k, v := range c.Headers {
+				header.Set(k, v)
+			}
+		}
+		return httpToken{url: c.URL, field: field, header: header, client: &http.Client{Timeout: timeout}}
 	}
 	return nil
 }

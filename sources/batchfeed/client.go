@@ -27,10 +27,10 @@ type Client struct {
 
 // NewClient returns a Client for cfg.FeedID.
 func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
-	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg.setDefaults()
 	return newClient(cfg, logger), nil
 }
 

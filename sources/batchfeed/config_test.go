@@ -17,24 +17,23 @@ func TestConfigValidate(t *testing.T) {
 		{name: "valid", mod: func(*Config) {}},
 		{name: "unknown feed id allowed", mod: func(c *Config) { c.FeedID = "newfeed" }},
 		{name: "wrong case names the right spelling", mod: func(c *Config) { c.FeedID = "Journey" },
-			wantErr: `FeedID "Journey": feed ids are case-sensitive, did you mean "journey"? (valid: journey, entitydata, document, screening, digitalidv, association)`},
+			wantErr: `feed_id: "Journey": feed ids are case-sensitive, did you mean "journey"? (valid: journey, entitydata, document, screening, digitalidv, association)`},
 		{name: "upper case", mod: func(c *Config) { c.FeedID = "ENTITYDATA" }, wantErr: `did you mean "entitydata"`},
-		{name: "feed id missing", mod: func(c *Config) { c.FeedID = "" }, wantErr: "FeedID is required"},
+		{name: "feed id missing", mod: func(c *Config) { c.FeedID = "" }, wantErr: "feed_id: required"},
 		{name: "feed id with slash", mod: func(c *Config) { c.FeedID = "a/b" }, wantErr: "not a feed id"},
-		{name: "base URL missing", mod: func(c *Config) { c.BaseURL = "" }, wantErr: "BaseURL is required"},
-		{name: "base URL relative", mod: func(c *Config) { c.BaseURL = "/api" }, wantErr: "absolute http(s) URL"},
+		{name: "base URL missing", mod: func(c *Config) { c.BaseURL = "" }, wantErr: "base_url: required"},
+		{name: "base URL relative", mod: func(c *Config) { c.BaseURL = "/api" }, wantErr: "absolute http:// or https:// URL"},
 		{name: "bad tenant header", mod: func(c *Config) { c.TenantHeader = "X Tenant" }, wantErr: "not a header name"},
 		{name: "negative interval", mod: func(c *Config) { c.PollInterval = -time.Second }, wantErr: "must not be negative"},
-		{name: "backoff max below initial", mod: func(c *Config) { c.Backoff.Initial, c.Backoff.Max = time.Minute, time.Second }, wantErr: "below Backoff.Initial"},
-		{name: "jitter too large", mod: func(c *Config) { c.PollJitter = 1 }, wantErr: "jitter must be below 1"},
+		{name: "backoff max below initial", mod: func(c *Config) { c.Backoff.Initial, c.Backoff.Max = time.Minute, time.Second }, wantErr: "below backoff.initial"},
+		{name: "jitter too large", mod: func(c *Config) { c.PollJitter = 1 }, wantErr: "poll_jitter: 1: want a fraction below 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := Config{BaseURL: "http://127.0.0.1:1", FeedID: "journey"}
 			tt.mod(&c)
-			c.setDefaults()
-			err := c.Validate()
+			err := c.validate()
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)

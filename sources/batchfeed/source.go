@@ -48,10 +48,10 @@ type Source struct {
 
 // NewSource returns a Source for cfg.FeedID.
 func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
-	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg.setDefaults()
 	c := newClient(cfg, logger)
 	if suggestFeed(cfg.FeedID) == "" {
 		c.logger.Info("Feed id is not one of the documented feeds; a 404 will stop the source", watermill.LogFields{"known": KnownFeeds})

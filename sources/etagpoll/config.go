@@ -3,10 +3,12 @@ package etagpoll
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
+
+	"github.com/tributary-dev/tributary"
 )
 
 // Paging says how the fetch asks for the next page of a window.
@@ -36,114 +38,113 @@ type Checkpointer interface {
 	Save(ctx context.Context, source string, v any) error
 }
 
-// Config configures a Source. Zero values take the defaults noted; the query
-// names and values default to the ETag event-log protocol's.
+// Config configures a Source. It is also what a pipeline file's `options:`
+// block for an etagpoll source decodes into: each field's yaml tag is its
+// key there, so an option is written once, here. Zero values take the
+// defaults noted; the query names and values default to the ETag event-log
+// protocol's.
 type Config struct {
 	// Name is the source's name: metadata tributary_source, metric and log
-	// label, and (prefixed "etagpoll/") its checkpoint key. Required.
-	Name string
+	// label, and (prefixed "etagpoll/") its checkpoint key. Required. The
+	// binary sets it from the pipeline file's source name.
+	Name string `yaml:"-"`
 	// BaseURL is the API root, e.g. https://api.example.com. Required.
-	BaseURL string
+	BaseURL string `yaml:"base_url"`
 	// Path of the event-log collection; "/eventlogs".
-	Path string
-	// Checkpoints stores cursor and ETag durably. Required.
-	Checkpoints Checkpointer
-	// CheckpointKey overrides the checkpoint key ("etagpoll/"+Name).
-	CheckpointKey string
+	Path string `yaml:"path"`
+	// Checkpoints stores cursor and ETag durably. Required by NewSource.
+	Checkpoints Checkpointer `yaml:"-"`
+	// CheckpointKey overrides the checkpoint key ("etagpoll/"+Name): set it
+	// to keep the cursor when renaming a source.
+	CheckpointKey string `yaml:"checkpoint_key"`
 
+	// Token is sent as "Authorization: Bearer <token>"; for another scheme
+	// or header set AuthHeader and AuthValue instead. Never logged.
+	Token string `yaml:"token"`
 	// AuthHeader carries the credential; "Authorization".
-	AuthHeader string
+	AuthHeader string `yaml:"auth_header"`
 	// AuthValue is the secret, e.g. "Bearer …" or an API key. Never logged.
-	AuthValue string
-	// Header holds extra request headers (not secrets: they may be logged).
-	Header http.Header
-	// ExtraQuery is added to every request.
-	ExtraQuery url.Values
+	AuthValue string `yaml:"auth_value"`
+	// Headers are extra request headers (not secrets: they may be logged).
+	Headers map[string]string `yaml:"headers"`
+	// Query is added to every request.
+	Query map[string]string `yaml:"query"`
 
 	// LimitParam and LimitValue make the change probe small: "limit", "1".
-	LimitParam string
-	LimitValue string
+	LimitParam string `yaml:"limit_param"`
+	LimitValue string `yaml:"limit_value"`
 	// StartDateParam carries the lower bound of the fetch window: "startDate".
-	StartDateParam string
+	StartDateParam string `yaml:"start_date_param"`
 	// StartDateFormat formats it (Go layout, always in UTC); milliseconds
 	// RFC 3339 like JavaScript's toISOString() when empty.
-	StartDateFormat string
+	StartDateFormat string `yaml:"start_date_format"`
 	// OrderByParam and OrderByValue: "orderBy", "createdAt:DESC".
-	OrderByParam string
-	OrderByValue string
+	OrderByParam string `yaml:"order_by_param"`
+	OrderByValue string `yaml:"order_by_value"`
 
 	// Paging: Auto when empty. Whatever the scheme, a Link rel="next"
 	// header, when the API sends one, is followed instead.
-	Paging Paging
+	Paging Paging `yaml:"paging"`
 	// PageParam names the page number: "page". With Paging Offset and no
 	// OffsetParam it names the offset instead (as it did before OffsetParam).
-	PageParam string
+	PageParam string `yaml:"page_param"`
 	// OffsetParam names the offset: "offset".
-	OffsetParam string
+	OffsetParam string `yaml:"offset_param"`
 	// FirstPage is the number of the first page: 1 when zero.
-	FirstPage int
+	FirstPage int `yaml:"first_page"`
 	// PageSizeParam and PageSize ask for pages of PageSize items ("limit",
 	// 100). PageSize < 0 sends no page size. A window is exhausted only at an
 	// empty page, so an API that caps the page below PageSize loses nothing.
-	PageSizeParam string
-	PageSize      int
+	PageSizeParam string `yaml:"page_size_param"`
+	PageSize      int    `yaml:"page_size"`
 	// MaxPages bounds one poll; a window needing more fails the poll: 1000.
-	MaxPages int
+	MaxPages int `yaml:"max_pages"`
 
 	// Fields of an event and of the response envelope.
 	// IDField "id", CreatedAtField "createdAt", TypeField "type",
 	// TimestampField "timestamp" (when the door was unlocked; kept apart from
 	// createdAt, the server's insertion time that the cursor follows).
 	// ItemsField names the array when the body is an object: "data".
-	IDField, CreatedAtField, TypeField, TimestampField, ItemsField string
+	IDField        string `yaml:"id_field"`
+	CreatedAtField string `yaml:"created_at_field"`
+	TypeField      string `yaml:"type_field"`
+	TimestampField string `yaml:"timestamp_field"`
+	ItemsField     string `yaml:"items_field"`
 
 	// Overlap is re-read below the cursor on every fetch: 5 min. It is also
 	// how long, after the cursor last moved, the window is re-read on every
 	// poll although the probe answers 304 (late events do not change the
 	// newest event, so they need not change the probe's ETag): that costs
 	// ceil(Overlap/Interval)+1 window reads after each change.
-	Overlap time.Duration
-	// StartFrom is where a source without checkpoint begins. When zero it
-	// begins Overlap before the server's time (its Date header) of the first
-	// request, so that events stamped by a clock up to Overlap behind the
-	// Date header are read.
-	StartFrom time.Time
+	Overlap time.Duration `yaml:"overlap"`
+	// StartFrom is where a source without checkpoint begins (an RFC 3339
+	// time in a file). When zero it begins Overlap before the server's time
+	// (its Date header) of the first request, so that events stamped by a
+	// clock up to Overlap behind the Date header are read.
+	StartFrom time.Time `yaml:"start_from"`
 
 	// Interval between polls: 60 s, the protocol's recommended minimum. A
 	// longer X-Poll-Interval from the server wins.
-	Interval time.Duration
+	Interval time.Duration `yaml:"interval"`
 	// Jitter adds up to this fraction of each wait, so many sources spread
 	// out: 0.1. Negative disables it.
-	Jitter float64
+	Jitter float64 `yaml:"jitter"`
 	// BackoffBase is the wait after the first failed poll, doubled for each
 	// further failure up to MaxBackoff: Interval and 15 min (at least Interval).
-	BackoffBase time.Duration
-	MaxBackoff  time.Duration
+	BackoffBase time.Duration `yaml:"backoff_base"`
+	MaxBackoff  time.Duration `yaml:"max_backoff"`
 	// MaxRetryAfter caps a server's Retry-After: 1 h.
-	MaxRetryAfter time.Duration
+	MaxRetryAfter time.Duration `yaml:"max_retry_after"`
 	// RedeliverDelay spaces redeliveries of a nacked message: 1 s.
-	RedeliverDelay time.Duration
+	RedeliverDelay time.Duration `yaml:"redeliver_delay"`
 
 	// RequestTimeout bounds each HTTP request, body included: 30 s.
-	RequestTimeout time.Duration
+	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// MaxBodyBytes bounds a response body: 10 MiB.
-	MaxBodyBytes int64
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// HTTPClient is used for requests (its redirect policy is wrapped so that
 	// a redirect to another host is refused); http.DefaultClient's transport when nil.
-	HTTPClient *http.Client
-
-	// OptionNames maps a field of Config ("Paging") to the name its user
-	// set it by ("paging" in a YAML file), for errors and logs. A field
-	// without an entry is named "Config.<Field>".
-	OptionNames map[string]string
-}
-
-// option is how errors and logs name the Config field f.
-func (c Config) option(f string) string {
-	if n, ok := c.OptionNames[f]; ok && n != "" {
-		return n
-	}
-	return "Config." + f
+	HTTPClient *http.Client `yaml:"-"`
 }
 
 func (c *Config) setDefaults() {
@@ -189,6 +190,9 @@ func (c *Config) setDefaults() {
 	if c.CheckpointKey == "" {
 		c.CheckpointKey = "etagpoll/" + c.Name
 	}
+	if c.Token != "" && c.AuthValue == "" {
+		c.AuthValue = "Bearer " + c.Token
+	}
 	if c.Overlap == 0 {
 		c.Overlap = 5 * time.Minute
 	}
@@ -224,38 +228,75 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports every problem with c (after defaults).
+// Validate reports every problem with the options, each an
+// *tributary.OptionError naming its key. It checks c as NewSource will use
+// it (with defaults) but does not change c, and leaves out what only
+// NewSource needs (Name, Checkpoints), so that a file can be checked
+// without a database.
 func (c Config) Validate() error {
+	raw := c
+	c.setDefaults()
 	var errs []error
-	if c.Name == "" {
-		errs = append(errs, fmt.Errorf("etagpoll: %s is required", c.option("Name")))
+	bad := func(key, format string, args ...any) { errs = append(errs, tributary.Option(key, format, args...)) }
+	if c.BaseURL == "" {
+		bad("base_url", "required; the API root, e.g. https://api.example.com")
+	} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("base_url", "%q: want an absolute http:// or https:// URL", c.BaseURL)
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("etagpoll: %s %q: want an absolute http(s) URL", c.option("BaseURL"), c.BaseURL))
+	if c.Path != "" && !strings.HasPrefix(c.Path, "/") {
+		bad("path", "%q: want a path starting with /", c.Path)
 	}
-	if c.Checkpoints == nil {
-		errs = append(errs, errors.New("etagpoll: Config.Checkpoints is required (checkpoint.NewStore(pool))"))
+	if raw.Token != "" && (raw.AuthHeader != "" || raw.AuthValue != "") {
+		bad("token", "give either token (a Bearer token) or auth_header/auth_value, not both")
+	}
+	if raw.AuthHeader != "" && raw.AuthValue == "" {
+		bad("auth_value", "required with auth_header")
+	}
+	if strings.ContainsAny(c.AuthHeader, " :\r\n") {
+		bad("auth_header", "%q is not a header name", c.AuthHeader)
+	}
+	for k := range c.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			bad("headers", "%q is not a header name", k)
+		}
 	}
 	switch c.Paging {
 	case Auto, PageNumber, Offset, Link, NoPaging:
 	default:
-		errs = append(errs, fmt.Errorf("etagpoll: %s %q: want auto, page, offset, link or none", c.option("Paging"), c.Paging))
+		bad("paging", "%q: want auto, page, offset, link or none", c.Paging)
+	}
+	if c.FirstPage < 0 {
+		bad("first_page", "must not be negative")
+	}
+	if c.MaxPages < 0 {
+		bad("max_pages", "must not be negative")
+	}
+	if c.MaxBodyBytes < 0 {
+		bad("max_body_bytes", "must not be negative")
+	}
+	probe := time.Date(2026, 1, 2, 3, 4, 5, 600e6, time.UTC)
+	if t, err := time.Parse(c.StartDateFormat, probe.Format(c.StartDateFormat)); err != nil || t.Year() != 2026 {
+		bad("start_date_format", "%q: want a Go time layout such as 2006-01-02T15:04:05.000Z07:00", c.StartDateFormat)
+	}
+	if c.Jitter >= 1 {
+		bad("jitter", "%g: want a fraction below 1 (negative: none)", c.Jitter)
 	}
 	if c.Overlap < 0 {
-		errs = append(errs, fmt.Errorf("etagpoll: %s must not be negative: it is what catches late events", c.option("Overlap")))
+		bad("overlap", "must not be negative: it is what catches late events")
 	}
-	for _, f := range []struct {
-		name string
-		n    int64
+	for _, d := range []struct {
+		key string
+		v   time.Duration
 	}{
-		{"Interval", int64(c.Interval)}, {"BackoffBase", int64(c.BackoffBase)}, {"MaxBackoff", int64(c.MaxBackoff)},
-		{"MaxRetryAfter", int64(c.MaxRetryAfter)}, {"RedeliverDelay", int64(c.RedeliverDelay)},
-		{"RequestTimeout", int64(c.RequestTimeout)}, {"MaxBodyBytes", c.MaxBodyBytes}, {"MaxPages", int64(c.MaxPages)},
+		{"interval", raw.Interval}, {"backoff_base", raw.BackoffBase}, {"max_backoff", raw.MaxBackoff},
+		{"max_retry_after", raw.MaxRetryAfter}, {"redeliver_delay", raw.RedeliverDelay}, {"request_timeout", raw.RequestTimeout},
 	} {
-		if f.n < 0 {
-			errs = append(errs, fmt.Errorf("etagpoll: %s must not be negative", c.option(f.name)))
+		if d.v < 0 {
+			bad(d.key, "must not be negative")
 		}
+	}
+	if c.BackoffBase > 0 && c.BackoffBase > c.MaxBackoff {
+		bad("max_backoff", "%s is below backoff_base %s", c.MaxBackoff, c.BackoffBase)
 	}
 	return errors.Join(errs...)
 }

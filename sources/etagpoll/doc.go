@@ -44,6 +44,6 @@
 // Errors talking to the API (non-JSON or truncated bodies, oversized bodies,
 // events without id or createdAt, 4xx/5xx, timeouts, redirects to another
 // host) are logged, counted in tributary_source_errors_total and retried with
-// exponential backoff; the cursor stays where it was. Errors name options as
-// Config.OptionNames says (the binary: their YAML keys).
+// exponential backoff; the cursor stays where it was. Errors name options by
+// their keys (Config's yaml tags).
 package etagpoll

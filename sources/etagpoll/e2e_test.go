@@ -3,7 +3,6 @@ package etagpoll
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"sync"
@@ -169,7 +168,7 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	// server's hands when it stops must not pass for one of the second's.
 	src, _, _ := newTestSource(t, api, store, "restart", func(c *Config) {
 		c.StartFrom = api.now().Add(-time.Hour)
-		c.Header = http.Header{"X-Test-Run": {"1"}}
+		c.Headers = map[string]string{"X-Test-Run": "1"}
 	})
 	sink1 := pipelinetest.NewSink(nil)
 	stop := pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src, sink1))
@@ -197,7 +196,7 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	second := api.add(13) // while nobody polls
 
 	store2 := &savingStore{Store: checkpoint.NewStore(pool)}
-	src2, _, log2 := newTestSource(t, api, store2, "restart", func(c *Config) { c.Header = http.Header{"X-Test-Run": {"2"}} })
+	src2, _, log2 := newTestSource(t, api, store2, "restart", func(c *Config) { c.Headers = map[string]string{"X-Test-Run": "2"} })
 	sink2 := pipelinetest.NewSink(nil)
 	pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src2, sink2))
 	pipelinetest.WaitFor(t, 20*time.Second, "the second batch after the restart", func() bool {

@@ -17,8 +17,8 @@ func (s *Source) endpoint(q url.Values) *url.URL {
 	u := *s.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + s.cfg.Path
 	all := url.Values{}
-	for k, vs := range s.cfg.ExtraQuery {
-		all[k] = append([]string(nil), vs...)
+	for k, v := range s.cfg.Query {
+		all.Set(k, v)
 	}
 	for k, vs := range q {
 		all[k] = vs
@@ -55,7 +55,7 @@ func (s *Source) pageURL(since time.Time, scheme Paging, page, received int) *ur
 func (s *Source) detectPaging(p Paging, why string) {
 	s.paging = p
 	s.logger.Info("Paging detected", watermill.LogFields{
-		"paging": string(p), "why": why, "option": s.cfg.option("Paging"),
+		"paging": string(p), "why": why, "option": "paging",
 	})
 }
 
@@ -89,7 +89,7 @@ func (s *Source) fetchWindow(ctx context.Context, since time.Time) ([]Event, err
 pages:
 	for page := 0; ; page++ {
 		if page >= s.cfg.MaxPages {
-			return nil, failf("paging", "window from %s needs more than %d pages (%s)", since.Format(time.RFC3339), s.cfg.MaxPages, s.cfg.option("MaxPages"))
+			return nil, failf("paging", "window from %s needs more than %d pages (%s)", since.Format(time.RFC3339), s.cfg.MaxPages, "max_pages")
 		}
 		r, err := s.get(ctx, "fetch", u, "")
 		if err != nil {
@@ -129,7 +129,7 @@ pages:
 				s.paging = "" // the API changed: detect again
 				return nil, failf("paging", "fetch %s: page %d repeats page %d: the API no longer pages by %s as detected; detecting again on the next poll", u.Path, page+1, page, scheme)
 			default:
-				return nil, failf("paging", "fetch %s: page %d repeats page %d: the API does not page by %s; set %s to auto (or to the scheme it uses)", u.Path, page+1, page, scheme, s.cfg.option("Paging"))
+				return nil, failf("paging", "fetch %s: page %d repeats page %d: the API does not page by %s; set %s to auto (or to the scheme it uses)", u.Path, page+1, page, scheme, "paging")
 			}
 		}
 		if scheme == Auto && len(prevIDs) > 0 {

@@ -89,10 +89,8 @@ func (s *Source) get(ctx context.Context, step string, u *url.URL, etag string) 
 	if err != nil {
 		return nil, failf("request", "build request: %v", err)
 	}
-	for k, vs := range s.cfg.Header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
+	for k, v := range s.cfg.Headers {
+		req.Header.Set(k, v)
 	}
 	req.Header.Set("Accept", "application/json")
 	if s.cfg.AuthValue != "" {

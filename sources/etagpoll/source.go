@@ -91,10 +91,16 @@ type Source struct {
 
 // NewSource validates cfg and builds a Source.
 func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
-	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Name == "" {
+		return nil, errors.New("etagpoll: Config.Name is required")
+	}
+	if cfg.Checkpoints == nil {
+		return nil, errors.New("etagpoll: Config.Checkpoints is required (checkpoint.NewStore(pool))")
+	}
+	cfg.setDefaults()
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
@@ -326,7 +332,7 @@ func (s *Source) chooseStart(h http.Header) time.Time {
 	fields := watermill.LogFields{"overlap": s.cfg.Overlap.String()}
 	if !s.cfg.StartFrom.IsZero() {
 		start = s.cfg.StartFrom.UTC()
-		fields["from"] = s.cfg.option("StartFrom")
+		fields["from"] = "start_from"
 	} else if date, err := http.ParseTime(h.Get("Date")); err == nil {
 		start = date.UTC().Add(-s.cfg.Overlap)
 		fields["from"], fields["server_date"] = "the server's Date header minus the overlap", date.UTC()
@@ -365,7 +371,7 @@ func (s *Source) checkNewest(probeBody []byte, since time.Time, first bool) {
 	}
 	s.logger.Error("The event log's newest event is below the fetch window and is not read", fmt.Errorf(
 		"event %s created %s, window from %s: its createdAt clock is more than the overlap behind the server's Date, or it became visible more than the overlap late; raise %s",
-		newest.ID, newest.CreatedAt.Format(time.RFC3339Nano), since.Format(time.RFC3339Nano), s.cfg.option("Overlap")), fields)
+		newest.ID, newest.CreatedAt.Format(time.RFC3339Nano), since.Format(time.RFC3339Nano), "overlap"), fields)
 }
 
 // deliver hands events on one at a time, each until it is acked; it reports

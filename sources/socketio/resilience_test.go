@@ -104,7 +104,7 @@ func TestTokenProvidersFromConfig(t *testing.T) {
 		fmt.Fprint(w, `{"token":"json-token-3","expiresIn":3600}`)
 	}))
 	t.Cleanup(hs.Close)
-	hdr := http.Header{"X-Api-Key": {"k"}}
+	hdr := map[string]string{"X-Api-Key": "k"}
 	tests := []struct {
 		name    string
 		cfg     client.TokenConfig
@@ -114,9 +114,9 @@ func TestTokenProvidersFromConfig(t *testing.T) {
 		{name: "static", cfg: client.TokenConfig{Static: "static-token-0"}, want: "static-token-0"},
 		{name: "command", cfg: client.TokenConfig{Command: []string{script}}, want: "cmd-token-1"},
 		{name: "command fails", cfg: client.TokenConfig{Command: []string{"/bin/false"}}, wantErr: true},
-		{name: "http plain", cfg: client.TokenConfig{URL: hs.URL + "/plain", Header: hdr}, want: "plain-token-2"},
-		{name: "http json", cfg: client.TokenConfig{URL: hs.URL + "/json", Header: hdr}, want: "json-token-3"},
-		{name: "http json other field", cfg: client.TokenConfig{URL: hs.URL + "/json", Header: hdr, Field: "access_token"}, wantErr: true},
+		{name: "http plain", cfg: client.TokenConfig{URL: hs.URL + "/plain", Headers: hdr}, want: "plain-token-2"},
+		{name: "http json", cfg: client.TokenConfig{URL: hs.URL + "/json", Headers: hdr}, want: "json-token-3"},
+		{name: "http json other field", cfg: client.TokenConfig{URL: hs.URL + "/json", Headers: hdr, Field: "access_token"}, wantErr: true},
 		{name: "http 401", cfg: client.TokenConfig{URL: hs.URL + "/json"}, wantErr: true},
 	}
 	for _, tt := range tests {

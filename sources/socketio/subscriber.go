@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,26 +28,27 @@ const (
 
 // Config configures a Subscriber.
 type Config struct {
-	// Socket configures the connection the Subscriber opens, unless Client is set.
-	Socket client.Config
+	// Socket configures the connection the Subscriber opens, unless Client
+	// is set. A pipeline file writes its keys beside the others (inline).
+	Socket client.Config `yaml:",inline"`
 	// Client is an existing client to share (e.g. with a socketcommand sink);
 	// the Subscriber then neither configures nor closes it.
-	Client *client.Client
+	Client *client.Client `yaml:"-"`
 	// Topics keeps only matching events: exact names, prefixes such as
 	// "door.*", or "*". Empty keeps every event.
-	Topics []string
+	Topics []string `yaml:"topics"`
 	// MaxInFlight is how many messages may await their ack at once; 1 when
 	// zero, which keeps the socket's order in the pipeline topic.
-	MaxInFlight int
+	MaxInFlight int `yaml:"max_in_flight"`
 	// MaxPending bounds the events held in memory; once reached the socket
 	// is not read further (backpressure). 10 000 when zero.
-	MaxPending int
+	MaxPending int `yaml:"max_pending"`
 	// NackDelay is the pause before a nacked message is redelivered; 100 ms when zero.
-	NackDelay time.Duration
+	NackDelay time.Duration `yaml:"nack_delay"`
 	// DrainTimeout is how long Close, having stopped reading the socket,
 	// keeps handing on the events already received until they are acked:
 	// a socket cannot replay them. 20 s when zero.
-	DrainTimeout time.Duration
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 func (c *Config) setDefaults() {
@@ -64,18 +66,32 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports what is wrong with c.
+// Validate reports what is wrong with c, each an *tributary.OptionError
+// naming its key (the connection's too, unless Client is set).
 func (c Config) Validate() error {
-	if c.MaxInFlight < 0 || c.MaxPending < 0 || c.NackDelay < 0 || c.DrainTimeout < 0 {
-		return errors.New("socketio: MaxInFlight, MaxPending, NackDelay and DrainTimeout must not be negative")
+	var errs []error
+	bad := func(key, format string, args ...any) { errs = append(errs, tributary.Option(key, format, args...)) }
+	for _, n := range []struct {
+		key string
+		v   int64
+	}{{"max_in_flight", int64(c.MaxInFlight)}, {"max_pending", int64(c.MaxPending)},
+		{"nack_delay", int64(c.NackDelay)}, {"drain_timeout", int64(c.DrainTimeout)}} {
+		if n.v < 0 {
+			bad(n.key, "must not be negative")
+		}
 	}
 	if c.MaxPending > 0 && c.MaxInFlight > c.MaxPending {
-		return errors.New("socketio: MaxInFlight must not exceed MaxPending")
+		bad("max_in_flight", "%d must not exceed max_pending (%d)", c.MaxInFlight, c.MaxPending)
+	}
+	for i, t := range c.Topics {
+		if t == "" || strings.Contains(strings.TrimSuffix(t, "*"), "*") {
+			bad(fmt.Sprintf("topics[%d]", i), "%q: want an event name, a prefix ending in * (door.*) or *", t)
+		}
 	}
 	if c.Client == nil {
-		return c.Socket.Validate()
+		errs = append(errs, c.Socket.Validate())
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Subscriber is a message.Subscriber that emits every event of a Socket.IO

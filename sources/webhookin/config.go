@@ -3,48 +3,53 @@ package webhookin
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // Config configures the inbound webhook source. Every configured check must
 // pass: with a token and a signing secret both set, a request needs both.
+// A pipeline file's `options:` block decodes into it (with the server's
+// listen and path beside it): each field's yaml tag is its key there.
 type Config struct {
-	// Name labels metrics and logs; "webhookin" when empty.
-	Name string
+	// Name labels metrics and logs; "webhookin" when empty. The binary sets
+	// it from the pipeline file's source name.
+	Name string `yaml:"-"`
 	// BasicAuth, when set, is required (an Authorization: Basic header).
-	BasicAuth *BasicAuth
+	BasicAuth *BasicAuth `yaml:"basic_auth"`
 	// Token, when set, must arrive in the TokenHeader header.
-	Token string
+	Token string `yaml:"token"`
 	// TokenHeader is "token" when empty.
-	TokenHeader string
+	TokenHeader string `yaml:"token_header"`
 	// Secrets are Standard Webhooks secrets ("whsec_..."); when set, a valid
 	// signature by any of them is required (several allow rotation).
-	Secrets []string
+	Secrets []string `yaml:"secrets"`
 	// Tolerance bounds the webhook-timestamp's distance from now; 5 min when zero.
-	Tolerance time.Duration
+	Tolerance time.Duration `yaml:"tolerance"`
 	// AllowUnauthenticated must be set to run with no check at all.
-	AllowUnauthenticated bool
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
 	// MaxBodyBytes refuses larger bodies with 413; 1 MiB when zero.
-	MaxBodyBytes int64
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// AckTimeout bounds how long a request waits for the event to be stored
 	// (acked by the router); past it the answer is 503 and the sender
 	// retries. 30 s when zero.
-	AckTimeout time.Duration
+	AckTimeout time.Duration `yaml:"ack_timeout"`
 	// EventIDField is the top-level JSON field holding the event id, used when
 	// there is no webhook-id header; "id" when empty.
-	EventIDField string
+	EventIDField string `yaml:"event_id_field"`
 	// EventTypeField is the top-level JSON field holding the event type; "type" when empty.
-	EventTypeField string
+	EventTypeField string `yaml:"event_type_field"`
 	// Now is the clock for signature timestamps; time.Now when nil.
-	Now func() time.Time
+	Now func() time.Time `yaml:"-"`
 }
 
 // BasicAuth holds the expected Basic credentials.
 type BasicAuth struct {
-	Username string
-	Password string
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
 }
 
 func (c *Config) setDefaults() {
@@ -74,20 +79,37 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports every problem with c. Messages never quote secrets.
+// Validate reports every problem with c, each an *tributary.OptionError
+// naming its key. Messages never quote secrets.
 func (c Config) Validate() error {
 	var errs []error
+	bad := func(key, format string, args ...any) { errs = append(errs, tributary.Option(key, format, args...)) }
 	if c.BasicAuth == nil && c.Token == "" && len(c.Secrets) == 0 && !c.AllowUnauthenticated {
-		errs = append(errs, errors.New("webhookin: no BasicAuth, Token or Secrets: anyone could inject events (set AllowUnauthenticated to mean it)"))
+		bad("allow_unauthenticated", "no basic_auth, token or secrets: anyone could inject events; configure one, or set allow_unauthenticated: true to mean it (loopback only)")
 	}
-	if c.BasicAuth != nil && c.BasicAuth.Password == "" {
-		errs = append(errs, errors.New("webhookin: BasicAuth needs a password"))
+	if c.BasicAuth != nil {
+		if c.BasicAuth.Username == "" {
+			bad("basic_auth.username", "is required")
+		}
+		if c.BasicAuth.Password == "" {
+			bad("basic_auth.password", "is required (use ${ENV})")
+		}
 	}
-	if _, err := signature.ParseSecrets(c.Secrets); err != nil {
-		errs = append(errs, fmt.Errorf("webhookin: %w", err))
+	for i, sec := range c.Secrets {
+		if _, err := signature.ParseSecret(sec); err != nil {
+			bad(fmt.Sprintf("secrets[%d]", i), "%s", strings.TrimPrefix(err.Error(), "signature: ")) // never quotes the secret
+		}
 	}
-	if c.Tolerance < 0 || c.MaxBodyBytes < 0 || c.AckTimeout < 0 {
-		errs = append(errs, errors.New("webhookin: limits and durations must not be negative"))
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"tolerance", c.Tolerance}, {"ack_timeout", c.AckTimeout}} {
+		if d.v < 0 {
+			bad(d.key, "%s: must not be negative", d.v)
+		}
+	}
+	if c.MaxBodyBytes < 0 {
+		bad("max_body_bytes", "%d: must not be negative", c.MaxBodyBytes)
 	}
 	return errors.Join(errs...)
 }

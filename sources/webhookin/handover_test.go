@@ -141,7 +141,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{webhookin.Config{}, "anyone could inject"},
 		{webhookin.Config{AllowUnauthenticated: true}, ""},
-		{webhookin.Config{BasicAuth: &webhookin.BasicAuth{Username: "u"}}, "needs a password"},
+		{webhookin.Config{BasicAuth: &webhookin.BasicAuth{Username: "u"}}, "basic_auth.password: is required"},
 		{webhookin.Config{Secrets: []string{"whsec_%%%"}}, "whsec_"},
 	} {
 		_, err := webhookin.NewSource(tt.cfg, nil)

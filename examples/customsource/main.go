@@ -1,0 +1,130 @@
+// Command customsource is the tributary command line with one more source
+// type, "countdown", registered by this program: what a user's own main looks
+// like when it adds a source (or sink) type to the binary without forking it.
+//
+//	DATABASE_URL=postgres://… go run ./examples/customsource migrate
+//	DATABASE_URL=postgres://… go run ./examples/customsource run -c examples/customsource/pipeline.yaml
+//
+// Every command of the stock binary works (validate, route, types, …), and
+// `types` lists countdown beside the built-in types.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/cli"
+	"github.com/tributary-dev/tributary/components"
+)
+
+// Config is the countdown source's options: the pipeline file's `options:`
+// block decodes into it (strictly: an unknown key is an error), so an option
+// is added here and nowhere else.
+type Config struct {
+	// From is the first number counted down from; the source emits From
+	// events, From … 1, then waits.
+	From int `yaml:"from"`
+	// Interval is the pause between events; 100ms when zero. Durations are
+	// written as strings such as 250ms or 1m.
+	Interval time.Duration `yaml:"interval"`
+	// Label is put in every event's payload.
+	Label string `yaml:"label"`
+}
+
+// Validate names the key of every problem (tributary.Option), so that
+// `validate` points at that key's line and column in the file.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.From <= 0 {
+		errs = append(errs, tributary.Option("from", "%d: want a positive number", c.From))
+	}
+	if c.Interval < 0 {
+		errs = append(errs, tributary.Option("interval", "must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func init() {
+	// The type's name in files, a line for `tributary types`, and how to
+	// build it from its decoded, validated Config and the component's
+	// environment (its name in the pipeline, the database, a logger).
+	components.RegisterSource("countdown", "counts down from a number (an example of a user's own source type)",
+		func(env components.Env, cfg *Config) (message.Subscriber, error) {
+			c := *cfg
+			if c.Interval == 0 {
+				c.Interval = 100 * time.Millisecond
+			}
+			return &countdown{cfg: c, name: env.Name, closing: make(chan struct{})}, nil
+		})
+}
+
+func main() { cli.Main() }
+
+// countdown emits its events one at a time, each after the previous one was
+// acked (the source contract: a nacked event is sent again first).
+type countdown struct {
+	cfg       Config
+	name      string
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+func (s *countdown) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		for n := s.cfg.From; n > 0; n-- {
+			// A stable id per event: a re-read after a restart is deduplicated.
+			id := fmt.Sprintf("%s-%d", s.name, n)
+			payload, _ := json.Marshal(map[string]any{"id": id, "n": n, "label": s.cfg.Label})
+			for acked := false; !acked; {
+				msg := tributary.NewEventMessage(id, payload)
+				msg.Metadata.Set(tributary.MetaEventType, "countdown.tick")
+				select {
+				case out <- msg:
+				case <-ctx.Done():
+					return
+				case <-s.closing:
+					return
+				}
+				select {
+				case <-msg.Acked():
+					acked = true
+				case <-msg.Nacked():
+				case <-ctx.Done():
+					return
+				case <-s.closing:
+					return
+				}
+			}
+			select {
+			case <-time.After(s.cfg.Interval):
+			case <-ctx.Done():
+				return
+			case <-s.closing:
+				return
+			}
+		}
+		select { // done: stay subscribed, like a quiet provider
+		case <-ctx.Done():
+		case <-s.closing:
+		}
+	}()
+	return out, nil
+}
+
+func (s *countdown) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.wg.Wait()
+	return nil
+}
