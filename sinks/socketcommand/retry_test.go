@@ -148,7 +148,11 @@ func TestRealPeerRetriesThroughThePipeline(t *testing.T) {
 		Sources: []router.Source{{Name: "queue", Subscriber: src}},
 		Sinks: []router.Sink{{Name: "panel", Publisher: sink, Retry: &router.RetryPolicy{
 			InProcess: &middleware.Retry{}, // no in-process retry: the re-send comes off the retry topic
-			Schedule:  middleware.List(50*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond),
+			// The retry topic and the sink's main topic are delivered side
+			// by side, so the re-send of door.try.open waits long enough for
+			// door.actuate.dnd's first (muted) send to go first; at 50 ms a
+			// loaded machine sometimes re-sent door.try.open into the mute.
+			Schedule: middleware.List(time.Second, time.Second, time.Second),
 		}}},
 	})
 	if err != nil {
