@@ -25,14 +25,14 @@ func TestReceivesEverySeedTopic(t *testing.T) {
 
 	at := time.Date(2023, 5, 4, 17, 59, 16, 0, time.UTC)
 	sent := map[string]any{}
-	for i, topic := range socketio.SeedTopics {
+	for i, topic := range socketio.KnownTopics {
 		ev := socketiotest.SampleEvent(topic, socketiotest.Door{ID: i + 1, Name: "Front"}, at, i)
 		sent[topic] = ev
 		srv.Emit("/", topic, ev)
 	}
-	pipelinetest.WaitFor(t, 10*time.Second, "every seed topic", func() bool { return got.len() == len(socketio.SeedTopics) })
+	pipelinetest.WaitFor(t, 10*time.Second, "every known topic", func() bool { return got.len() == len(socketio.KnownTopics) })
 	types := got.types()
-	for _, topic := range socketio.SeedTopics {
+	for _, topic := range socketio.KnownTopics {
 		if types[topic] != 1 {
 			t.Errorf("topic %s received %d times, want 1", topic, types[topic])
 		}
@@ -71,7 +71,7 @@ func TestReceivesEverySeedTopic(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf(`tributary_socketio_connection_state{pipeline="test",source=%q} 2`, name),
 		fmt.Sprintf(`tributary_source_up{pipeline="test",source=%q} 1`, name),
-		fmt.Sprintf(`tributary_socketio_events_total{pipeline="test",source=%q} %d`, name, len(socketio.SeedTopics)),
+		fmt.Sprintf(`tributary_socketio_events_total{pipeline="test",source=%q} %d`, name, len(socketio.KnownTopics)),
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
@@ -85,7 +85,7 @@ func TestTopicFilter(t *testing.T) {
 	_, ch := subscribe(t, socketio.Config{Socket: fastSocket("filter", url), Topics: []string{"door.alarm.*", "liveEvent"}}, nil)
 	got := collect(t, ch)
 	waitJoined(t, srv, "/", 1)
-	for i, topic := range socketio.SeedTopics {
+	for i, topic := range socketio.KnownTopics {
 		srv.Emit("/", topic, socketiotest.SampleEvent(topic, socketiotest.Door{ID: 1}, time.Now(), i))
 	}
 	srv.Emit("/", "marker", map[string]string{"x": "y"}) // not kept either; everything before it was read

@@ -2,10 +2,10 @@ package socketio
 
 import "strings"
 
-// SeedTopics are the event topics an access-control stream documents. The
+// KnownTopics are the event topics an access-control stream documents. The
 // source emits every event it receives, these or others,
 // unless Config.Topics narrows it.
-var SeedTopics = []string{
+var KnownTopics = []string{
 	"command.result.succeed",
 	"door.alarm.forced",
 	"door.alarm.forced.cleared",
