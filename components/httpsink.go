@@ -29,7 +29,7 @@ func init() {
 			s := NewHTTPSink(*o, env.Pipeline, env.Name, env.Pool, env.Logger)
 			s.metadataHeaders = env.MetadataHeaders
 			return s, nil
-		})
+		}, SendHeaders())
 }
 
 // HTTPOptions configures the http sink.

@@ -34,13 +34,49 @@ type Env struct {
 	// Logger is the process logger, with the component's fields.
 	Logger watermill.LoggerAdapter
 	// MetadataHeaders are the headers the sink's transform sets (header →
-	// metadata key); a sink that SendsHeaders adds them to its requests.
+	// metadata key); a sink type registered with SendHeaders adds them to
+	// its requests.
 	MetadataHeaders map[string]string
 }
 
-// SendsHeaders reports whether sinks of type typ send HTTP headers, so that
-// a transform may set some (the file rejects `transform.headers` elsewhere).
-func SendsHeaders(typ string) bool { return typ == "webhook" || typ == "http" }
+// TypeOption is a property of a registered type, given to RegisterSource or
+// RegisterSink after the build function.
+type TypeOption struct {
+	kind  Kind // the kind it applies to
+	name  string
+	apply func(*entry)
+}
+
+// RunOnEveryInstance marks a source type that every instance runs when
+// several share a database: it receives (inbound webhooks) rather than reads
+// a provider, so running it twice reads nothing twice. A source type without
+// it runs in one instance at a time (router.Leadership).
+func RunOnEveryInstance() TypeOption {
+	return TypeOption{kind: KindSource, name: "RunOnEveryInstance", apply: func(e *entry) { e.everyInstance = true }}
+}
+
+// SendHeaders marks a sink type that sends HTTP headers, so that a
+// pipeline's `transform.headers` may set some (Env.MetadataHeaders); the
+// file rejects that key on other sinks.
+func SendHeaders() TypeOption {
+	return TypeOption{kind: KindSink, name: "SendHeaders", apply: func(e *entry) { e.sendsHeaders = true }}
+}
+
+// SendsHeaders reports whether sinks of type typ were registered with
+// SendHeaders.
+func SendsHeaders(typ string) bool {
+	mu.RLock()
+	defer mu.RUnlock()
+	return registry[KindSink][typ].sendsHeaders
+}
+
+// RunsOnEveryInstance reports whether a source type was registered with
+// RunOnEveryInstance: every instance runs it, rather than the one leading it.
+func RunsOnEveryInstance(typ string) bool {
+	mu.RLock()
+	defer mu.RUnlock()
+	return registry[KindSource][typ].everyInstance
+}
 
 // Validator is implemented by options structs that can check themselves;
 // `tributary validate` calls it without building anything.
@@ -68,6 +104,9 @@ type entry struct {
 	doc    string
 	typ    reflect.Type
 	decode func(Options) (Decoded, error)
+
+	everyInstance bool // sources: RunOnEveryInstance
+	sendsHeaders  bool // sinks: SendHeaders
 }
 
 var (
@@ -77,23 +116,33 @@ var (
 
 // RegisterSource adds a source type. O is its options struct; build gets a
 // pointer to the decoded (and, if O implements Validator, validated) value.
-// It panics on a duplicate name: registration happens in init functions.
-func RegisterSource[O any](name, doc string, build func(env Env, opts *O) (message.Subscriber, error)) {
-	register(KindSource, name, doc, func(env Env, o *O) (any, error) { return build(env, o) })
+// props are the type's properties (RunOnEveryInstance). It panics on a
+// duplicate name, or on a property of the other kind: registration happens in
+// init functions.
+func RegisterSource[O any](name, doc string, build func(env Env, opts *O) (message.Subscriber, error), props ...TypeOption) {
+	register(KindSource, name, doc, func(env Env, o *O) (any, error) { return build(env, o) }, props)
 }
 
-// RegisterSink adds a sink type; see RegisterSource.
-func RegisterSink[O any](name, doc string, build func(env Env, opts *O) (message.Publisher, error)) {
-	register(KindSink, name, doc, func(env Env, o *O) (any, error) { return build(env, o) })
+// RegisterSink adds a sink type; see RegisterSource. Its properties:
+// SendHeaders.
+func RegisterSink[O any](name, doc string, build func(env Env, opts *O) (message.Publisher, error), props ...TypeOption) {
+	register(KindSink, name, doc, func(env Env, o *O) (any, error) { return build(env, o) }, props)
 }
 
-func register[O any](kind Kind, name, doc string, build func(Env, *O) (any, error)) {
+func register[O any](kind Kind, name, doc string, build func(Env, *O) (any, error), props []TypeOption) {
 	mu.Lock()
 	defer mu.Unlock()
 	if _, dup := registry[kind][name]; dup {
 		panic(fmt.Sprintf("components: %s type %q registered twice", kind, name))
 	}
-	registry[kind][name] = entry{doc: doc, typ: reflect.TypeFor[O](), decode: func(o Options) (Decoded, error) {
+	e := entry{doc: doc, typ: reflect.TypeFor[O]()}
+	for _, p := range props {
+		if p.kind != kind {
+			panic(fmt.Sprintf("components: %s type %q: %s is for %s types", kind, name, p.name, p.kind))
+		}
+		p.apply(&e)
+	}
+	e.decode = func(o Options) (Decoded, error) {
 		v := new(O)
 		err := o.Decode(v)
 		if val, ok := any(v).(Validator); ok {
@@ -108,7 +157,8 @@ func register[O any](kind Kind, name, doc string, build func(Env, *O) (any, erro
 		return Decoded{Type: name, opts: v, build: func(env Env, opts any) (any, error) {
 			return build(env, opts.(*O))
 		}}, nil
-	}}
+	}
+	registry[kind][name] = e
 }
 
 // Types lists the registered type names of a kind, sorted.
@@ -177,13 +227,3 @@ func BuildSink(d Decoded, env Env) (message.Publisher, error) {
 	}
 	return v.(message.Publisher), nil
 }
-
-// everyInstance are the source types that every instance runs when several
-// share a database: they receive (inbound webhooks) rather than read a
-// provider, so running them twice reads nothing twice. Every other source
-// type runs in one instance at a time (router.Leadership).
-var everyInstance = map[string]bool{"webhookin": true}
-
-// RunsOnEveryInstance reports whether a source type runs in every instance
-// rather than in the one that leads it.
-func RunsOnEveryInstance(typ string) bool { return everyInstance[typ] }

@@ -47,7 +47,7 @@ func init() {
 				return nil, err
 			}
 			return &WebhookSink{Publisher: p, name: env.Name}, nil
-		})
+		}, SendHeaders())
 }
 
 // WebhookConfig is the webhook sink's options: webhook.Config, and whether

@@ -35,7 +35,7 @@ func init() {
 				logger = watermill.NopLogger{}
 			}
 			return &WebhookIn{Source: src, addr: o.addr(), path: o.path(), logger: logger, closing: make(chan struct{})}, nil
-		})
+		}, RunOnEveryInstance()) // it receives: every instance serves its port
 }
 
 // Defaults of the webhookin source.

@@ -315,7 +315,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 			errs = append(errs, rerrs...)
 			if len(headers) > 0 && s.Type != "" && !components.SendsHeaders(s.Type) {
 				if hp := sp + ".transform.headers"; !c.covered(hp) {
-					errs = append(errs, errAt(c.file, c.keyNode(root, hp), hp, "sink type %q sends no headers; only webhook and http sinks do", s.Type))
+					errs = append(errs, errAt(c.file, c.keyNode(root, hp), hp, "sink type %q sends no headers; only %s sinks do", s.Type, headerSinkTypes()))
 				}
 			}
 			sink.Filter, sink.Transform = route.filter, route.transform
@@ -468,4 +468,16 @@ func (c checker) retry(root ast.Node, s RetrySpec, path string) (router.RetryPol
 		r.InProcess = &d
 	}
 	return r, errs
+}
+
+// headerSinkTypes lists the sink types registered with
+// components.SendHeaders, for an error message.
+func headerSinkTypes() string {
+	var out []string
+	for _, t := range components.Types(components.KindSink) {
+		if components.SendsHeaders(t) {
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, ", ")
 }
