@@ -167,7 +167,7 @@ func TestHTTPSinkClassifiesResponses(t *testing.T) {
 		{closed + "/hook?token=SECRET", webhook.OutcomeTransient, false, 0},
 	}
 	for i, c := range cases {
-		sink := components.NewHTTPSink(components.HTTPOptions{URL: c.url, Headers: map[string]string{"Authorization": "Bearer x"}},
+		sink := components.NewHTTPSink(components.HTTPOptions{URL: c.url, Headers: map[string]string{"Authorization": "Bearer x"}, AllowPrivateNetworks: true},
 			"p", "s", pool, nil)
 		msg := tributary.NewEventMessage("ev-"+string(rune('a'+i)), []byte(`{}`))
 		err := sink.Publish("s", msg)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
+	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
 // The http sink POSTs each event's payload to a URL and records every attempt
@@ -40,6 +42,12 @@ type HTTPOptions struct {
 	Headers map[string]string `yaml:"headers"`
 	// Timeout bounds one request; 10 s when zero.
 	Timeout time.Duration `yaml:"timeout"`
+	// AllowPrivateNetworks turns the SSRF guard off, as on the webhook sink
+	// (webhook.DialControl): with it on (the default) the sink refuses to
+	// connect to loopback, private, link-local and every other
+	// special-purpose address, whatever the URL's name resolves to, and
+	// ignores HTTP(S)_PROXY. Set it for a receiver on your own network.
+	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
 }
 
 // Validate implements Validator.
@@ -78,9 +86,17 @@ func NewHTTPSink(o HTTPOptions, pipeline, name string, pool *pgxpool.Pool, logge
 	if pool != nil {
 		log = deliverylog.NewPostgres(pool)
 	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if !o.AllowPrivateNetworks {
+		// The webhook sink's guard, at dial time; a proxy would dial for
+		// us, past it.
+		dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: webhook.DialControl}
+		tr.DialContext, tr.Proxy = dialer.DialContext, nil
+	}
 	return &HTTPSink{opts: o, pipeline: pipeline, name: name, log: log, logger: logger,
 		client: &http.Client{
-			Timeout: o.Timeout,
+			Timeout:   o.Timeout,
+			Transport: tr,
 			// A redirect is a failure (Standard Webhooks): never follow one.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}}
@@ -138,6 +154,10 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 			ue.URL = redactURL(ue.URL)
 		}
 		outcome, result = deliverylog.OutcomeTransient, fmt.Errorf("http sink: %w", err)
+		if errors.Is(err, webhook.ErrForbiddenAddress) {
+			// Retrying cannot help: the URL is the operator's to change.
+			outcome, result = deliverylog.OutcomePermanent, middleware.Permanent(result)
+		}
 	} else {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		_ = resp.Body.Close()

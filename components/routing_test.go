@@ -31,7 +31,7 @@ func TestTransformHeadersReachTheReceiver(t *testing.T) {
           headers: { X-Door: payload.door.name }
       - name: plain
         type: http
-        options: { url: "`+srv.URL+`/plain" }
+        options: { url: "`+srv.URL+`/plain", allow_private_networks: true }
         transform:
           headers: { x-door: payload.door.name }
 `)

@@ -41,7 +41,7 @@ func pipelineWithPoison(t *testing.T) (*pgxpool.Pool, []ops.PipelineInfo, *atomi
 	}))
 	t.Cleanup(recv.Close)
 	gen := components.NewGenerator(components.GeneratorOptions{Count: 3, Interval: 10 * time.Millisecond, Prefix: "adm"}, "gen", nil)
-	sink := components.NewHTTPSink(components.HTTPOptions{URL: recv.URL}, "doors", "hook", pool, nil)
+	sink := components.NewHTTPSink(components.HTTPOptions{URL: recv.URL, AllowPrivateNetworks: true}, "doors", "hook", pool, nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
 		Sources: []router.Source{{Name: "gen", Subscriber: gen}},

@@ -252,6 +252,7 @@ func TestBinaryRunsPipelineFileEndToEnd(t *testing.T) {
         options:
           url: %s/webhook
           headers: { Authorization: "Bearer ${RECEIVER_TOKEN}" }
+          allow_private_networks: true
 `, n, base)
 	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -339,7 +340,7 @@ func TestBinaryPoisonCommands(t *testing.T) {
     sinks:
       - name: hook
         type: http
-        options: { url: "http://%s/webhook", headers: { Authorization: Bearer wrong } }
+        options: { url: "http://%s/webhook", headers: { Authorization: Bearer wrong }, allow_private_networks: true }
 `, simAddr)
 	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)

@@ -85,7 +85,7 @@ func TestBinaryExportsTracesOverOTLP(t *testing.T) {
 	yaml := fmt.Sprintf(`pipelines:
   - name: traced
     sources: [{ name: gen, type: generator, options: { count: %d, interval: 10ms, prefix: tr } }]
-    sinks: [{ name: hook, type: http, options: { url: "%s/webhook" } }]
+    sinks: [{ name: hook, type: http, options: { url: "%s/webhook", allow_private_networks: true } }]
 `, n, base)
 	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 )
 
 // ErrForbiddenAddress is returned when the SSRF guard refuses to connect.
-var ErrForbiddenAddress = errors.New("webhook: refusing to connect to a non-public address (SSRF guard; set AllowPrivateNetworks to allow)")
+var ErrForbiddenAddress = errors.New("refusing to connect to a non-public address (SSRF guard; allow_private_networks turns it off)")
 
 // specialPurpose is every block of the IANA IPv4 and IPv6 Special-Purpose
 // Address Registries (RFC 6890, as updated to 2025), plus multicast and the
@@ -107,10 +107,14 @@ func publicAddress(addr netip.Addr) bool {
 	return true
 }
 
-// guardControl is a net.Dialer.Control: it runs after name resolution, on the
-// very address about to be connected, so DNS tricks (a public name resolving
-// to 127.0.0.1, rebinding between check and use) cannot get past it.
-func guardControl(_, address string, _ syscall.RawConn) error {
+// DialControl is the SSRF guard as a net.Dialer.Control, for any HTTP
+// client that sends to a configured URL (the webhook sink, the binary's http
+// sink): it runs after name resolution, on the very address about to be
+// connected, so DNS tricks (a public name resolving to 127.0.0.1, rebinding
+// between check and use) cannot get past it. It refuses with an error
+// wrapping ErrForbiddenAddress. A client using it must not use a proxy,
+// which would dial for it, past the guard.
+func DialControl(_, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("%w: unparseable address", ErrForbiddenAddress)

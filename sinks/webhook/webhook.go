@@ -108,7 +108,7 @@ func newClient(cfg Config) *http.Client {
 	dialer := &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second}
 	proxy := http.ProxyFromEnvironment
 	if !cfg.AllowPrivateNetworks {
-		dialer.Control = guardControl
+		dialer.Control = DialControl
 		proxy = nil // a proxy would dial for us, past the guard
 	}
 	tr := &http.Transport{
