@@ -17,7 +17,6 @@ func init() {
 	RegisterSource("batchfeed", "reads a batch polling feed: next, store, complete; supports feed discard",
 		func(env Env, cfg *batchfeed.Config) (message.Subscriber, error) {
 			c := *cfg
-			c.Name = env.Name
 			src, err := batchfeed.NewSource(c, withKnownFields(env.Logger, map[string]string{"source": env.Name}))
 			if err != nil {
 				return nil, err

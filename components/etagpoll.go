@@ -20,7 +20,6 @@ func init() {
 				return nil, errors.New("etagpoll: needs the database for its checkpoint")
 			}
 			c := *cfg
-			c.Name = env.Name
 			if c.CheckpointKey == "" {
 				// Per pipeline: two pipelines may name a source alike.
 				c.CheckpointKey = "etagpoll/" + env.Pipeline + "/" + env.Name

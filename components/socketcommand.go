@@ -16,7 +16,6 @@ func init() {
 	RegisterSink("socketcommand", "sends access-control commands over Socket.IO and waits for their result",
 		func(env Env, o *SocketCommandConfig) (message.Publisher, error) {
 			cfg := o.Config
-			cfg.Socket.Name = env.Pipeline + "/" + env.Name
 			if env.Pool != nil && (o.DeliveryLog == nil || *o.DeliveryLog) {
 				cfg.Log = deliverylog.NewPostgres(env.Pool)
 			}

@@ -13,10 +13,9 @@ import (
 func init() {
 	RegisterSource("socketio", "events of a Socket.IO 2.x stream or a JSON WebSocket, with token renewal",
 		func(env Env, cfg *socketio.Config) (message.Subscriber, error) {
-			c := *cfg
-			c.Socket.Name = env.Name
-			// The client names its source in its lines; Env.Logger has it already.
-			sub, err := socketio.NewSubscriber(c, withKnownFields(env.Logger, map[string]string{"source": env.Name}))
+			// The client names its source in its lines (the router gives the
+			// name); Env.Logger has it already.
+			sub, err := socketio.NewSubscriber(*cfg, withKnownFields(env.Logger, map[string]string{"source": env.Name}))
 			if err != nil {
 				return nil, err
 			}

@@ -25,7 +25,6 @@ func init() {
 	RegisterSource("webhookin", "receives webhooks over HTTP (Basic auth, token, Standard Webhooks signatures)",
 		func(env Env, o *WebhookInConfig) (message.Subscriber, error) {
 			cfg := o.Config
-			cfg.Name = env.Name
 			src, err := webhookin.NewSource(cfg, env.Logger)
 			if err != nil {
 				return nil, err

@@ -12,6 +12,11 @@ import (
 // pipelines with a same-named component never share a series. A source given
 // as New is instrumented each time it is built. The method names only
 // Prometheus types, so a component implements it without importing router.
+//
+// The router calls it whether or not Config.Metrics is set (reg is then
+// nil), so it is also how a component learns its name, which is written
+// once, in the pipeline: the built-in sources use it in their log lines,
+// their messages' tributary_source and (etagpoll) their checkpoint key.
 type Instrumented interface {
 	Instrument(reg prometheus.Registerer, pipeline, name string)
 }

@@ -95,7 +95,7 @@ func TestEventLogServesEtagpollDefaults(t *testing.T) {
 	defer srv.Close()
 
 	src, err := etagpoll.NewSource(etagpoll.Config{
-		Name: "compat", BaseURL: srv.URL, Checkpoints: &memCheckpoints{m: map[string][]byte{}},
+		BaseURL: srv.URL, Checkpoints: &memCheckpoints{m: map[string][]byte{}}, CheckpointKey: "compat",
 		StartFrom: time.Now().Add(-2 * time.Hour), Interval: 20 * time.Millisecond, Jitter: -1,
 	}, nil)
 	if err != nil {

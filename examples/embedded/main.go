@@ -67,7 +67,6 @@ func run() error {
 
 	// An ETag event log, polled; its cursor is checkpointed.
 	eventlog, err := etagpoll.NewSource(etagpoll.Config{
-		Name:        "eventlog",
 		BaseURL:     sim,
 		AuthValue:   bearer(os.Getenv("EVENTLOG_TOKEN")),
 		Checkpoints: checkpoint.NewStore(pool),
@@ -84,7 +83,6 @@ func run() error {
 	// simulator's token URL and is renewed on invalidToken.
 	panel, err := socketio.NewSubscriber(socketio.Config{
 		Socket: client.Config{
-			Name:    "panel",
 			URL:     sim,
 			Token:   client.TokenConfig{URL: sim + "/socketio/token"},
 			Backoff: client.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
@@ -104,7 +102,7 @@ func run() error {
 	}, time.Minute)
 	for _, feed := range []string{"journey", "screening"} {
 		src, err := batchfeed.NewSource(batchfeed.Config{
-			BaseURL: sim, FeedID: feed, Name: feed, TokenSource: tokens,
+			BaseURL: sim, FeedID: feed, TokenSource: tokens,
 			TenantID: "bded51d4-598e-4079-9cf6-43e74144b415", PollInterval: 2 * time.Second,
 		}, logger)
 		if err != nil {

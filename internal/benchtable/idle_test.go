@@ -91,7 +91,7 @@ func idleETagSources(b *testing.B) idleCost {
 	sources := make([]router.Source, idleSources)
 	for i := range sources {
 		name := fmt.Sprintf("idle-%04d", i)
-		src, err := etagpoll.NewSource(etagpoll.Config{Name: name, BaseURL: srv.URL, Checkpoints: store, Interval: 50 * time.Millisecond}, nil)
+		src, err := etagpoll.NewSource(etagpoll.Config{BaseURL: srv.URL, Checkpoints: store, Interval: 50 * time.Millisecond}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

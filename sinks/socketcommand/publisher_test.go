@@ -35,7 +35,7 @@ func startServer(t *testing.T, cfg socketiotest.Config) (*socketiotest.Server, s
 func newPublisher(t *testing.T, url string, timeout time.Duration) *socketcommand.Publisher {
 	t.Helper()
 	p, err := socketcommand.NewPublisher(socketcommand.Config{
-		Socket:  client.Config{Name: "cmd-" + uuid.NewString()[:8], URL: url, Backoff: client.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond}},
+		Socket:  client.Config{URL: url, Backoff: client.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond}},
 		Timeout: timeout,
 	}, nil)
 	if err != nil {
@@ -181,7 +181,7 @@ func TestTimeoutIsTransient(t *testing.T) {
 func TestSharedClientWithSource(t *testing.T) {
 	t.Parallel()
 	_, url := startServer(t, socketiotest.Config{})
-	shared, err := client.NewClient(client.Config{Name: "shared", URL: url}, nil)
+	shared, err := client.NewClient(client.Config{URL: url}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

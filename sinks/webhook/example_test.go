@@ -22,7 +22,6 @@ func Example() {
 		log.Fatal(err)
 	}
 	in, err := webhookin.NewSource(webhookin.Config{
-		Name:      "doors-in",
 		BasicAuth: &webhookin.BasicAuth{Username: "provider", Password: "from-your-secret-store"},
 	}, nil)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/coder/websocket"
 
+	"github.com/tributary-dev/tributary/internal/namedlog"
 	"github.com/tributary-dev/tributary/internal/socketio/wire"
 )
 
@@ -87,7 +88,7 @@ type Handler func(ctx context.Context, ev Event)
 // after any failure. Handlers receive every event; Emit sends one.
 type Client struct {
 	cfg      Config
-	logger   watermill.LoggerAdapter
+	logger   *namedlog.Logger // named by Instrument, maybe while connected
 	base     *url.URL
 	provider TokenProvider
 
@@ -121,13 +122,10 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if logger == nil {
-		logger = watermill.NopLogger{}
-	}
 	base, _ := url.Parse(cfg.URL)
 	c := &Client{
 		cfg:       cfg,
-		logger:    logger.With(watermill.LogFields{"source": cfg.Name}),
+		logger:    namedlog.New(logger, "source"),
 		handlers:  map[int]registered{},
 		connected: make(chan struct{}),
 		done:      make(chan struct{}),
@@ -159,12 +157,21 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 	c.base = base
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.status = Status{State: StateIdle, Since: time.Now()}
-	c.metrics.Store(newClientMetrics(nil, "", cfg.Name))
+	c.metrics.Store(newClientMetrics(nil, "", ""))
 	return c, nil
 }
 
-// Name is the client's name in logs and metrics.
-func (c *Client) Name() string { return c.cfg.Name }
+// Name is the name of the source the client serves, given by Instrument
+// (the router passes the pipeline's source name); "" until then.
+func (c *Client) Name() string { return c.logger.Name() }
+
+// errorf prefixes an error with "socketio" and the client's name, if any.
+func (c *Client) errorf(format string, args ...any) error {
+	if n := c.Name(); n != "" {
+		return fmt.Errorf("socketio %s: "+format, append([]any{n}, args...)...)
+	}
+	return fmt.Errorf("socketio: "+format, args...)
+}
 
 // Watch registers w for every event and returns a function removing it.
 // Watchers must not block: they run before the handlers, so a command's
@@ -264,10 +271,10 @@ func (c *Client) Emit(ctx context.Context, name string, arg any) error {
 	conn := c.conn
 	c.mu.Unlock()
 	if conn == nil {
-		return fmt.Errorf("socketio %s: emit %q: %w", c.cfg.Name, name, ErrNotConnected)
+		return c.errorf("emit %q: %w", name, ErrNotConnected)
 	}
 	if err := conn.Write(ctx, websocket.MessageText, frame); err != nil {
-		return c.redact(fmt.Errorf("socketio %s: emit %q: %w", c.cfg.Name, name, err))
+		return c.redact(c.errorf("emit %q: %w", name, err))
 	}
 	return nil
 }

@@ -25,9 +25,6 @@ const (
 // socketio source's and the socketcommand sink's `options:` (each field's
 // yaml tag is its key there).
 type Config struct {
-	// Name labels logs and metrics (the source name); "socketio" when empty.
-	// The binary sets it from the pipeline file's component name.
-	Name string `yaml:"-"`
 	// URL of the server, e.g. wss://panel-1.example.com?token=… (a token in the URL
 	// is used as a static token and never logged), or http(s)://… . In
 	// ModeSocketIO the path defaults to Path and EIO=3&transport=websocket
@@ -76,9 +73,6 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Name == "" {
-		c.Name = "socketio"
-	}
 	if c.Mode == "" {
 		c.Mode = ModeSocketIO
 	}

@@ -26,7 +26,7 @@
 // scrubbed of every token it has used, and URLs are logged with the token
 // parameter replaced; metrics carry no URL.
 //
-//	c, err := client.NewClient(client.Config{Name: "panel", URL: "wss://panel.example/"}, logger)
+//	c, err := client.NewClient(client.Config{URL: "wss://panel.example/"}, logger)
 //	if err != nil {
 //		return err
 //	}

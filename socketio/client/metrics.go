@@ -32,8 +32,11 @@ func newClientMetrics(reg prometheus.Registerer, pipeline, source string) *clien
 }
 
 // Instrument registers the client's collectors on reg, labelled with the
-// pipeline and source it serves. Until then it counts for nobody.
+// pipeline and source it serves. Until then it counts for nobody. The
+// source's name is also the client's in its log lines and errors: it is
+// given once, in the pipeline.
 func (c *Client) Instrument(reg prometheus.Registerer, pipeline, source string) {
+	c.logger.SetName(source)
 	m := newClientMetrics(reg, pipeline, source)
 	m.state.Set(float64(c.Status().State))
 	c.metrics.Store(m)

@@ -50,7 +50,7 @@ func benchFeedToPostgres(b *testing.B, unordered bool) {
 	baseline := float64(b.N) / time.Since(start).Seconds()
 
 	// The pipeline, started on an empty feed so that its start-up is not timed.
-	src, err := NewSource(Config{BaseURL: srv.URL, FeedID: "journey", Name: "bench-journey", PollInterval: time.Millisecond, Unordered: unordered}, nil)
+	src, err := NewSource(Config{BaseURL: srv.URL, FeedID: "journey", PollInterval: time.Millisecond, Unordered: unordered}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
+	"github.com/tributary-dev/tributary/internal/namedlog"
 	"github.com/tributary-dev/tributary/middleware"
 )
 
@@ -21,6 +22,7 @@ type Client struct {
 	cfg    Config
 	base   string // …/eventnotifications/v2/{feedId}
 	logger watermill.LoggerAdapter
+	named  *namedlog.Logger // logger's root; holds the source's name (Source.Instrument)
 	// metrics are its source's (Source.Instrument).
 	metrics atomic.Pointer[feedMetrics]
 }
@@ -35,12 +37,10 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 }
 
 func newClient(cfg Config, logger watermill.LoggerAdapter) *Client {
-	if logger == nil {
-		logger = watermill.NopLogger{}
-	}
+	named := namedlog.New(logger, "source")
 	base := strings.TrimRight(cfg.BaseURL, "/") + "/eventnotifications/v2/" + url.PathEscape(cfg.FeedID)
-	c := &Client{cfg: cfg, base: base, logger: logger.With(watermill.LogFields{"feed": cfg.FeedID, "source": cfg.Name})}
-	c.metrics.Store(newFeedMetrics(nil, "", cfg.Name))
+	c := &Client{cfg: cfg, base: base, logger: named.With(watermill.LogFields{"feed": cfg.FeedID}), named: named}
+	c.metrics.Store(newFeedMetrics(nil, "", cfg.FeedID))
 	return c
 }
 

@@ -235,7 +235,7 @@ func TestDiscardAllNeedsConfirmationAndIsLogged(t *testing.T) {
 	f, srv := fakeServer(t, feedfake.Config{})
 	f.Generate("association", 25)
 	logs := watermill.NewCaptureLogger()
-	c, err := NewClient(Config{BaseURL: srv.URL, FeedID: "association", Name: "assoc-discard"}, logs)
+	c, err := NewClient(Config{BaseURL: srv.URL, FeedID: "association"}, logs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,9 +31,6 @@ type Config struct {
 	BaseURL string `yaml:"base_url"`
 	// FeedID is the feed to read, spelt exactly (ids are case-sensitive).
 	FeedID string `yaml:"feed_id"`
-	// Name labels logs and metrics; FeedID when empty. The binary sets it
-	// from the pipeline file's source name.
-	Name string `yaml:"-"`
 
 	// Auth is a static bearer token or OAuth2 client credentials (or
 	// neither, for a feed behind another gateway); TokenSource, when set,
@@ -132,9 +129,6 @@ type Backoff struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Name == "" {
-		c.Name = c.FeedID
-	}
 	if c.TokenSource == nil {
 		c.TokenSource = c.Auth.tokenSource()
 	}

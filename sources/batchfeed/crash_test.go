@@ -43,7 +43,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	pool := pgtest.PoolFor(t, os.Getenv(envDBURL))
 	src := newTestSource(t, Config{
-		BaseURL: os.Getenv(envFeedURL), FeedID: crashFeedID, Name: "crash-child",
+		BaseURL: os.Getenv(envFeedURL), FeedID: crashFeedID,
 		RequestTimeout: 5 * time.Second, PollInterval: 20 * time.Millisecond,
 		Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 	})

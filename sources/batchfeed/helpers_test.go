@@ -100,7 +100,7 @@ func (e *feedEnv) assertSafeCompletes() {
 
 func (e *feedEnv) config(feed string) Config {
 	return Config{
-		BaseURL: e.srv.URL, FeedID: feed, Name: e.pipeline + "-" + feed,
+		BaseURL: e.srv.URL, FeedID: feed,
 		RequestTimeout: 500 * time.Millisecond,
 		PollInterval:   50 * time.Millisecond,
 		Backoff:        Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},

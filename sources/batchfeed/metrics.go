@@ -35,7 +35,9 @@ func newFeedMetrics(reg prometheus.Registerer, pipeline, source string) *feedMet
 
 // Instrument registers the source's collectors on reg, labelled with the
 // pipeline and source name; the router calls it (router.Instrumented).
-// Until then the source counts for nobody.
+// Until then the source counts for nobody. The name is also the source's in
+// its log lines (beside the feed id): it is given once, in the pipeline.
 func (s *Source) Instrument(reg prometheus.Registerer, pipeline, source string) {
 	s.client.metrics.Store(newFeedMetrics(reg, pipeline, source))
+	s.client.named.SetName(source)
 }

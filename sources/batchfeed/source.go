@@ -82,7 +82,7 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 	default:
 	}
 	if s.subscribed {
-		return nil, fmt.Errorf("batchfeed: source %q is already subscribed", s.cfg.Name)
+		return nil, fmt.Errorf("batchfeed: the source of feed %q is already subscribed", s.cfg.FeedID)
 	}
 	s.subscribed = true
 	out := make(chan *message.Message)

@@ -307,7 +307,7 @@ func TestNackedNotificationIsRedeliveredBeforeComplete(t *testing.T) {
 	t.Parallel()
 	f, srv := fakeServer(t, feedfake.Config{})
 	want := notificationIDs(f.Generate("digitalidv", 4))
-	src := newTestSource(t, Config{BaseURL: srv.URL, FeedID: "digitalidv", Name: "nack-digitalidv",
+	src := newTestSource(t, Config{BaseURL: srv.URL, FeedID: "digitalidv",
 		PollInterval: time.Hour, Backoff: Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -404,7 +404,7 @@ func TestUnorderedRedeliversOnlyTheNacked(t *testing.T) {
 	t.Parallel()
 	f, srv := fakeServer(t, feedfake.Config{})
 	want := notificationIDs(f.Generate("digitalidv", 4))
-	src := newTestSource(t, Config{BaseURL: srv.URL, FeedID: "digitalidv", Name: "unordered-nack", Unordered: true,
+	src := newTestSource(t, Config{BaseURL: srv.URL, FeedID: "digitalidv", Unordered: true,
 		PollInterval: time.Hour, Backoff: Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond}})
 	defer src.Close()
 	ch, err := src.Subscribe(context.Background(), "")

@@ -44,18 +44,16 @@ type Checkpointer interface {
 // defaults noted; the query names and values default to the ETag event-log
 // protocol's.
 type Config struct {
-	// Name is the source's name: metadata tributary_source, metric and log
-	// label, and (prefixed "etagpoll/") its checkpoint key. Required. The
-	// binary sets it from the pipeline file's source name.
-	Name string `yaml:"-"`
 	// BaseURL is the API root, e.g. https://api.example.com. Required.
 	BaseURL string `yaml:"base_url"`
 	// Path of the event-log collection; "/eventlogs".
 	Path string `yaml:"path"`
 	// Checkpoints stores cursor and ETag durably. Required by NewSource.
 	Checkpoints Checkpointer `yaml:"-"`
-	// CheckpointKey overrides the checkpoint key ("etagpoll/"+Name): set it
-	// to keep the cursor when renaming a source.
+	// CheckpointKey overrides the checkpoint key, "etagpoll/" and the
+	// source's name in its pipeline (router.Source.Name, given through
+	// Instrument): set it to keep the cursor when renaming a source, or to
+	// run the source outside a router.
 	CheckpointKey string `yaml:"checkpoint_key"`
 
 	// Token is sent as "Authorization: Bearer <token>"; for another scheme
@@ -187,9 +185,6 @@ func (c *Config) setDefaults() {
 	if c.MaxPages == 0 {
 		c.MaxPages = 1000
 	}
-	if c.CheckpointKey == "" {
-		c.CheckpointKey = "etagpoll/" + c.Name
-	}
 	if c.Token != "" && c.AuthValue == "" {
 		c.AuthValue = "Bearer " + c.Token
 	}
@@ -231,7 +226,7 @@ func (c *Config) setDefaults() {
 // Validate reports every problem with the options, each an
 // *tributary.OptionError naming its key. It checks c as NewSource will use
 // it (with defaults) but does not change c, and leaves out what only
-// NewSource needs (Name, Checkpoints), so that a file can be checked
+// NewSource needs (Checkpoints), so that a file can be checked
 // without a database.
 func (c Config) Validate() error {
 	raw := c

@@ -23,7 +23,7 @@ func pipeline(t testing.TB, pool *pgxpool.Pool, name string, src *Source, sink *
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), CloseTimeout: 5 * time.Second},
 		router.Pipeline{
 			Name:    name,
-			Sources: []router.Source{{Name: src.cfg.Name, Subscriber: src}},
+			Sources: []router.Source{{Name: src.named.Name(), Subscriber: src}},
 			Sinks:   []router.Sink{{Name: "hook", Publisher: sink}},
 		})
 	if err != nil {

@@ -103,7 +103,6 @@ func (s *savingStore) saved() []State {
 func newTestSource(t testing.TB, api *fakeAPI, store Checkpointer, name string, mod func(*Config)) (*Source, *clock, *pipelinetest.Logger) {
 	t.Helper()
 	cfg := Config{
-		Name:        name,
 		BaseURL:     api.srv.URL,
 		Checkpoints: store,
 		PageSize:    10,
@@ -116,6 +115,7 @@ func newTestSource(t testing.TB, api *fakeAPI, store Checkpointer, name string, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Instrument(nil, "", name) // as a router does: the name comes from the pipeline
 	c := &clock{max: 2 * time.Millisecond}
 	s.sleep = c.sleep
 	return s, c, log

@@ -78,7 +78,7 @@ func TestKillChild(t *testing.T) {
 	}
 	logger := watermill.NewStdLogger(false, false)
 	src, err := NewSource(Config{
-		Name: "killed", BaseURL: os.Getenv(childAPIEnv), Checkpoints: checkpoint.NewStore(pool),
+		BaseURL: os.Getenv(childAPIEnv), Checkpoints: checkpoint.NewStore(pool),
 		StartFrom: start, Interval: 50 * time.Millisecond, PageSize: 10,
 	}, logger)
 	if err != nil {

@@ -46,7 +46,10 @@ func newSourceMetrics(reg prometheus.Registerer, pipeline, source string) *sourc
 
 // Instrument registers the source's collectors on reg, labelled with the
 // pipeline and source name; the router calls it (router.Instrumented)
-// before Subscribe. Until then the source counts for nobody.
+// before Subscribe. Until then the source counts for nobody. The name is
+// also the source's in its log lines, its messages' tributary_source and
+// its default checkpoint key: it is given once, in the pipeline.
 func (s *Source) Instrument(reg prometheus.Registerer, pipeline, source string) {
 	s.m = newSourceMetrics(reg, pipeline, source)
+	s.named.SetName(source)
 }

@@ -270,7 +270,7 @@ func newSteppedSource(t *testing.T, p *provider, clk *stepClock, store Checkpoin
 	p.mu.Lock()
 	p.now = clk.now
 	p.mu.Unlock()
-	cfg := Config{Name: name, BaseURL: p.srv.URL, Checkpoints: store}
+	cfg := Config{BaseURL: p.srv.URL, Checkpoints: store}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -279,6 +279,7 @@ func newSteppedSource(t *testing.T, p *provider, clk *stepClock, store Checkpoin
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Instrument(nil, "", name) // as a router does
 	s.sleep, s.now = clk.sleep, clk.now
 	return s, clk, log
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/backoff"
+	"github.com/tributary-dev/tributary/internal/namedlog"
 )
 
 // Metadata keys this source sets besides tributary's.
@@ -60,6 +61,7 @@ func (st State) since(overlap time.Duration) time.Time {
 type Source struct {
 	cfg    Config
 	logger watermill.LoggerAdapter
+	named  *namedlog.Logger // logger; holds the name the router gives (Instrument)
 	base   *url.URL
 	client *http.Client
 
@@ -94,9 +96,6 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Name == "" {
-		return nil, errors.New("etagpoll: Config.Name is required")
-	}
 	if cfg.Checkpoints == nil {
 		return nil, errors.New("etagpoll: Config.Checkpoints is required (checkpoint.NewStore(pool))")
 	}
@@ -105,15 +104,17 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 		logger = watermill.NopLogger{}
 	}
 	base, _ := url.Parse(cfg.BaseURL)
+	named := namedlog.New(logger, "source")
 	s := &Source{
 		cfg:    cfg,
-		logger: logger.With(watermill.LogFields{"source": cfg.Name}),
+		logger: named,
+		named:  named,
 		base:   base,
 		client: newClient(cfg.HTTPClient, base),
 		sleep:  sleepCtx,
 		now:    time.Now,
 	}
-	s.m = newSourceMetrics(nil, "", cfg.Name)
+	s.m = newSourceMetrics(nil, "", "")
 	return s, nil
 }
 
@@ -127,7 +128,14 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 		return nil, errors.New("etagpoll: source is closed")
 	}
 	if s.subscribed {
-		return nil, fmt.Errorf("etagpoll: source %q is already subscribed (it owns one cursor)", s.cfg.Name)
+		return nil, fmt.Errorf("etagpoll: source %q is already subscribed (it owns one cursor)", s.named.Name())
+	}
+	if s.cfg.CheckpointKey == "" {
+		name := s.named.Name()
+		if name == "" {
+			return nil, errors.New("etagpoll: no checkpoint key: run the source in a router pipeline, which names it (router.Source.Name), or set Config.CheckpointKey")
+		}
+		s.cfg.CheckpointKey = "etagpoll/" + name
 	}
 	s.subscribed = true
 	ctx, s.cancel = context.WithCancel(ctx)
@@ -427,7 +435,7 @@ func (s *Source) rememberAcked(events []Event) {
 
 func (s *Source) message(ev Event) *message.Message {
 	msg := tributary.NewEventMessage(ev.ID, ev.Raw)
-	msg.Metadata.Set(tributary.MetaSource, s.cfg.Name)
+	msg.Metadata.Set(tributary.MetaSource, s.named.Name())
 	if ev.Type != "" {
 		msg.Metadata.Set(tributary.MetaEventType, ev.Type)
 	}

@@ -8,7 +8,7 @@ import (
 
 func TestNextWait(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Name: "w", BaseURL: "http://x", Checkpoints: &savingStore{}, Jitter: 0.1}
+	cfg := Config{BaseURL: "http://x", Checkpoints: &savingStore{}, Jitter: 0.1}
 	s, err := NewSource(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -64,19 +64,19 @@ func TestPollIntervalAndLink(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	bad := []Config{
-		{BaseURL: "http://x", Checkpoints: &savingStore{}},
-		{Name: "n", BaseURL: "ftp://x", Checkpoints: &savingStore{}},
-		{Name: "n", BaseURL: "http://x"},
-		{Name: "n", BaseURL: "http://x", Checkpoints: &savingStore{}, Paging: "cursor"},
-		{Name: "n", BaseURL: "http://x", Checkpoints: &savingStore{}, Overlap: -time.Second},
-		{Name: "n", BaseURL: "http://x", Checkpoints: &savingStore{}, Interval: -time.Second},
+		{Checkpoints: &savingStore{}},
+		{BaseURL: "ftp://x", Checkpoints: &savingStore{}},
+		{BaseURL: "http://x"},
+		{BaseURL: "http://x", Checkpoints: &savingStore{}, Paging: "cursor"},
+		{BaseURL: "http://x", Checkpoints: &savingStore{}, Overlap: -time.Second},
+		{BaseURL: "http://x", Checkpoints: &savingStore{}, Interval: -time.Second},
 	}
 	for i, c := range bad {
 		if _, err := NewSource(c, nil); err == nil {
 			t.Errorf("config %d: want an error", i)
 		}
 	}
-	s, err := NewSource(Config{Name: "n", BaseURL: "http://x/api/", Checkpoints: &savingStore{}}, nil)
+	s, err := NewSource(Config{BaseURL: "http://x/api/", Checkpoints: &savingStore{}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: interval %s overlap %s paging %s", s.cfg.Interval, s.cfg.Overlap, s.cfg.Paging)
 	}
 	// Before OffsetParam existed, PageParam named the offset under Offset.
-	s, err = NewSource(Config{Name: "n", BaseURL: "http://x", Checkpoints: &savingStore{}, Paging: Offset, PageParam: "skip"}, nil)
+	s, err = NewSource(Config{BaseURL: "http://x", Checkpoints: &savingStore{}, Paging: Offset, PageParam: "skip"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("offset sent as skip=%q, want 30", got)
 	}
 	for _, p := range []Paging{Auto, PageNumber, Offset, Link, NoPaging} {
-		if _, err := NewSource(Config{Name: "n", BaseURL: "http://x", Checkpoints: &savingStore{}, Paging: p}, nil); err != nil {
+		if _, err := NewSource(Config{BaseURL: "http://x", Checkpoints: &savingStore{}, Paging: p}, nil); err != nil {
 			t.Errorf("paging %q: %v", p, err)
 		}
 	}

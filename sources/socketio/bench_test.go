@@ -173,7 +173,7 @@ func BenchmarkSocketToPostgresTopic(b *testing.B) {
 			raw := rawFrameRate(b, rawSrv, rawURL, evs)
 
 			srv, url := startServer(b, socketiotest.Config{PingInterval: time.Second, PingTimeout: 5 * time.Second})
-			cfg := fastSocket(fmt.Sprintf("bench-%d", inflight), url)
+			cfg := fastSocket(url)
 			sub, err := socketio.NewSubscriber(socketio.Config{Socket: cfg, MaxInFlight: inflight, MaxPending: b.N + inflight}, nil)
 			if err != nil {
 				b.Fatal(err)

@@ -2,7 +2,6 @@ package socketio_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -19,8 +18,7 @@ import (
 func TestCloseHandsOnEverythingReceived(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{})
-	name := fmt.Sprintf("drain-%d", time.Now().UnixNano())
-	sub, err := socketio.NewSubscriber(socketio.Config{Socket: fastSocket(name, url)}, nil)
+	sub, err := socketio.NewSubscriber(socketio.Config{Socket: fastSocket(url)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,13 @@ package socketio_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,9 +45,8 @@ func startServer(t testing.TB, cfg socketiotest.Config) (*socketiotest.Server, s
 }
 
 // fastSocket is a client.Config with test-sized timeouts.
-func fastSocket(name, url string) client.Config {
+func fastSocket(url string) client.Config {
 	return client.Config{
-		Name:        name,
 		URL:         url,
 		OpenTimeout: 500 * time.Millisecond,
 		DialTimeout: 2 * time.Second,
@@ -113,13 +114,17 @@ func (c *collector) types() map[string]int {
 }
 
 // subscribe builds a subscriber, subscribes and closes it at cleanup.
+var sourceSeq atomic.Int64
+
 func subscribe(t *testing.T, cfg socketio.Config, logger watermill.LoggerAdapter) (*socketio.Subscriber, <-chan *message.Message) {
 	t.Helper()
 	sub, err := socketio.NewSubscriber(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub.Instrument(testMetrics, "test", sub.Client().Name())
+	// As a router does. Metrics are process-wide: a name of its own per
+	// call keeps parallel tests and -count=N apart.
+	sub.Instrument(testMetrics, "test", fmt.Sprintf("%s-%d", t.Name(), sourceSeq.Add(1)))
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := sub.Subscribe(ctx, "events")
 	if err != nil {

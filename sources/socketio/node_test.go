@@ -39,7 +39,7 @@ func TestRealSocketIOServer(t *testing.T) {
 	t.Cleanup(tokens.Close)
 	peer := nodepeer.Start(t, token)
 
-	cfg := fastSocket("node-peer", peer.URL())
+	cfg := fastSocket(peer.URL())
 	cfg.Token.URL = tokens.URL
 	cfg.RenewMinInterval = 200 * time.Millisecond
 	cfg.OpenTimeout = 5 * time.Second

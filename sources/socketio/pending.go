@@ -14,7 +14,11 @@ import (
 // Instrument registers the source's collectors, and its client's, on reg
 // (router.Instrumented). The pending gauge is the source's one series of its
 // own; the connection's are socketio/client's.
+//
+// The name is also the source's (and its client's) in log lines: it is
+// given once, in the pipeline.
 func (s *Subscriber) Instrument(reg prometheus.Registerer, pipeline, source string) {
+	s.logger.SetName(source)
 	s.client.Instrument(reg, pipeline, source)
 	g := metrics.Gauge(reg, "tributary_socketio_pending_events", "Events held in memory until the pipeline acks them.",
 		"pipeline", "source").WithLabelValues(pipeline, source)

@@ -20,7 +20,7 @@ func TestSocketIntoPostgresTopic(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
 	srv, url := startServer(t, socketiotest.Config{})
-	sub, err := socketio.NewSubscriber(socketio.Config{Socket: fastSocket("pg-doors", url), MaxInFlight: 4}, nil)
+	sub, err := socketio.NewSubscriber(socketio.Config{Socket: fastSocket(url), MaxInFlight: 4}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

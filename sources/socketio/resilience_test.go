@@ -29,7 +29,7 @@ func TestTokenRenewalReplaysHeldEvents(t *testing.T) {
 	const first, second = "tok-first-5d1e0c", "tok-second-93ab77"
 	srv, url := startServer(t, socketiotest.Config{Token: first})
 	var calls atomic.Int32
-	cfg := fastSocket("renewal", url)
+	cfg := fastSocket(url)
 	cfg.TokenProvider = client.TokenFunc(func(context.Context) (string, error) {
 		if calls.Add(1) == 1 {
 			return first, nil
@@ -70,7 +70,7 @@ func TestRefusedHandshakeFetchesANewToken(t *testing.T) {
 	t.Parallel()
 	_, url := startServer(t, socketiotest.Config{Token: "good-token-77"})
 	var calls atomic.Int32
-	cfg := fastSocket("refused", url)
+	cfg := fastSocket(url)
 	cfg.TokenProvider = client.TokenFunc(func(context.Context) (string, error) {
 		if calls.Add(1) == 1 {
 			return "stale-token-11", nil
@@ -123,7 +123,7 @@ func TestTokenProvidersFromConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, url := startServer(t, socketiotest.Config{})
-			cfg := fastSocket("provider-"+strings.ReplaceAll(tt.name, " ", "-"), url)
+			cfg := fastSocket(url)
 			cfg.Token = tt.cfg
 			sub, _ := subscribe(t, socketio.Config{Socket: cfg}, nil)
 			if tt.wantErr {
@@ -175,7 +175,7 @@ func TestReconnectsAfterFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, url := startServer(t, socketiotest.Config{})
-			cfg := fastSocket("reconnect-"+strings.ReplaceAll(tt.name, " ", "-"), url)
+			cfg := fastSocket(url)
 			cfg.MaxFrameBytes = 4096
 			logger, logs := newLogger()
 			sub, ch := subscribe(t, socketio.Config{Socket: cfg}, logger)
@@ -200,8 +200,8 @@ func TestReconnectsAfterFailures(t *testing.T) {
 			if !strings.Contains(logs.String(), "reconnecting") {
 				t.Fatal("the failure was not logged")
 			}
-			if m := metricsText(t); !strings.Contains(m, `tributary_socketio_reconnects_total{pipeline="test",source="`+cfg.Name+`"}`) ||
-				!strings.Contains(m, `tributary_source_errors_total{kind="`+tt.kind+`",pipeline="test",source="`+cfg.Name+`"}`) {
+			if m := metricsText(t); !strings.Contains(m, `tributary_socketio_reconnects_total{pipeline="test",source="`+sub.Client().Name()+`"}`) ||
+				!strings.Contains(m, `tributary_source_errors_total{kind="`+tt.kind+`",pipeline="test",source="`+sub.Client().Name()+`"}`) {
 				t.Fatalf("the failure was not counted in metrics as kind %s", tt.kind)
 			}
 			waitJoined(t, srv, "/", 1)
@@ -216,7 +216,7 @@ func TestNoOpenPacket(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{})
 	srv.SilentOpen(true)
-	sub, _ := subscribe(t, socketio.Config{Socket: fastSocket("no-open", url)}, nil)
+	sub, _ := subscribe(t, socketio.Config{Socket: fastSocket(url)}, nil)
 	pipelinetest.WaitFor(t, 5*time.Second, "a no-open error", func() bool { return strings.Contains(sub.Status().LastError, "no Engine.IO open packet") })
 	pipelinetest.WaitFor(t, 5*time.Second, "retries", func() bool { return sub.Status().Reconnects >= 2 })
 	srv.SilentOpen(false)
@@ -227,7 +227,7 @@ func TestNoOpenPacket(t *testing.T) {
 func TestClientPings(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{PingInterval: 30 * time.Millisecond, PingTimeout: 200 * time.Millisecond})
-	sub, _ := subscribe(t, socketio.Config{Socket: fastSocket("pings", url)}, nil)
+	sub, _ := subscribe(t, socketio.Config{Socket: fastSocket(url)}, nil)
 	waitJoined(t, srv, "/", 1)
 	pipelinetest.WaitFor(t, 5*time.Second, "five pings", func() bool { return srv.Pings() >= 5 })
 	if st := sub.Status(); st.Connects != 1 {
@@ -241,7 +241,7 @@ func TestDialErrorsAreRedacted(t *testing.T) {
 	hs := httptest.NewServer(http.NotFoundHandler())
 	url := hs.URL
 	hs.Close() // nothing listens there now
-	cfg := fastSocket("redact-dial", url+"/socket.io/?token=secret-in-url-42")
+	cfg := fastSocket(url + "/socket.io/?token=secret-in-url-42")
 	logger, logs := newLogger()
 	sub, _ := subscribe(t, socketio.Config{Socket: cfg}, logger)
 	pipelinetest.WaitFor(t, 5*time.Second, "dial errors", func() bool { return sub.Status().Reconnects >= 2 })
@@ -283,7 +283,7 @@ func TestJSONMode(t *testing.T) {
 		}
 	}))
 	t.Cleanup(hs.Close)
-	cfg := fastSocket("json-mode", strings.Replace(hs.URL, "http", "ws", 1)+"/stream")
+	cfg := fastSocket(strings.Replace(hs.URL, "http", "ws", 1) + "/stream")
 	cfg.Mode = client.ModeJSON
 	cfg.Token.Static = "json-secret"
 	cfg.PingInterval = 20 * time.Millisecond
@@ -331,7 +331,7 @@ func TestCloseEndsSubscription(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{})
 	for _, viaCtx := range []bool{false, true} {
-		sub, err := socketio.NewSubscriber(socketio.Config{Socket: fastSocket(fmt.Sprintf("close-%v", viaCtx), url)}, nil)
+		sub, err := socketio.NewSubscriber(socketio.Config{Socket: fastSocket(url)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,9 +17,8 @@ import (
 func TestReceivesEverySeedTopic(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{})
-	// Metrics are process-wide: a name of its own per run keeps -count=N honest.
-	name := fmt.Sprintf("seed-topics-%d", time.Now().UnixNano())
-	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket(name, url)}, nil)
+	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket(url)}, nil)
+	name := sub.Client().Name()
 	got := collect(t, ch)
 	waitJoined(t, srv, "/", 1)
 
@@ -82,7 +81,7 @@ func TestReceivesEverySeedTopic(t *testing.T) {
 func TestTopicFilter(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{})
-	_, ch := subscribe(t, socketio.Config{Socket: fastSocket("filter", url), Topics: []string{"door.alarm.*", "liveEvent"}}, nil)
+	_, ch := subscribe(t, socketio.Config{Socket: fastSocket(url), Topics: []string{"door.alarm.*", "liveEvent"}}, nil)
 	got := collect(t, ch)
 	waitJoined(t, srv, "/", 1)
 	for i, topic := range socketio.KnownTopics {
@@ -100,7 +99,7 @@ func TestTopicFilter(t *testing.T) {
 func TestNamespace(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{})
-	cfg := fastSocket("nsp", url)
+	cfg := fastSocket(url)
 	cfg.Namespace = "/panel"
 	_, ch := subscribe(t, socketio.Config{Socket: cfg}, nil)
 	got := collect(t, ch)
@@ -120,7 +119,7 @@ func TestNamespace(t *testing.T) {
 func TestNackedMessageIsRedelivered(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{})
-	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket("nack", url), NackDelay: 10 * time.Millisecond}, nil)
+	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket(url), NackDelay: 10 * time.Millisecond}, nil)
 	waitJoined(t, srv, "/", 1)
 	for i := 0; i < 3; i++ {
 		srv.Emit("/", "door.input.dps.opened", socketiotest.SampleEvent("door.input.dps.opened", socketiotest.Door{ID: i}, time.Now(), i))
@@ -184,7 +183,7 @@ func TestEventIDIsStable(t *testing.T) {
 func TestSameAlarmAcrossReconnectKeepsItsID(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{})
-	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket("reseen", url)}, nil)
+	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket(url)}, nil)
 	got := collect(t, ch)
 	waitJoined(t, srv, "/", 1)
 	alarm := socketiotest.SampleEvent("door.alarm.forced", socketiotest.Door{ID: 3, Name: "Dock"}, time.Date(2023, 5, 4, 17, 59, 16, 0, time.UTC), 0)
@@ -209,7 +208,7 @@ func TestBackpressureKeepsTheConnection(t *testing.T) {
 	// The server drops a client silent for pingInterval+pingTimeout (500 ms);
 	// nobody reads for three times that.
 	srv, url := startServer(t, socketiotest.Config{PingInterval: 100 * time.Millisecond, PingTimeout: 400 * time.Millisecond})
-	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket("backpressure", url), MaxPending: 2}, nil)
+	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket(url), MaxPending: 2}, nil)
 	waitJoined(t, srv, "/", 1)
 	const n = 20
 	for i := 0; i < n; i++ {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/namedlog"
 	"github.com/tributary-dev/tributary/socketio/client"
 )
 
@@ -108,7 +109,7 @@ type Subscriber struct {
 	cfg     Config
 	client  *client.Client
 	owned   bool
-	logger  watermill.LoggerAdapter
+	logger  *namedlog.Logger // named by Instrument
 	pending *pending
 	// pendingGauge counts for nobody until Instrument registers it.
 	pendingGauge atomic.Pointer[prometheus.Gauge]
@@ -132,7 +133,9 @@ func NewSubscriber(cfg Config, logger watermill.LoggerAdapter) (*Subscriber, err
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	s := &Subscriber{cfg: cfg, client: cfg.Client, logger: logger, filter: topicFilter(cfg.Topics),
+	// Its lines name the source as the client's do, once (the client adds
+	// "source" to its own lines, not to this logger).
+	s := &Subscriber{cfg: cfg, client: cfg.Client, logger: namedlog.New(logger, "source"), filter: topicFilter(cfg.Topics),
 		draining: make(chan struct{}), closed: make(chan struct{})}
 	if s.client == nil {
 		c, err := client.NewClient(cfg.Socket, logger)
@@ -141,10 +144,6 @@ func NewSubscriber(cfg Config, logger watermill.LoggerAdapter) (*Subscriber, err
 		}
 		s.client, s.owned = c, true
 	}
-	name := s.client.Name()
-	// Its lines name the source as the client's do, once (the client adds
-	// "source" to its own logger, not to this one).
-	s.logger = logger.With(watermill.LogFields{"source": name})
 	unregistered := prometheus.Gauge(prometheus.NewGauge(prometheus.GaugeOpts{Name: "tributary_socketio_pending_events"}))
 	s.pendingGauge.Store(&unregistered)
 	s.pending = newPending(cfg.MaxPending, func(n float64) { (*s.pendingGauge.Load()).Set(n) })

@@ -15,9 +15,6 @@ import (
 // A pipeline file's `options:` block decodes into it (with the server's
 // listen and path beside it): each field's yaml tag is its key there.
 type Config struct {
-	// Name labels metrics and logs; "webhookin" when empty. The binary sets
-	// it from the pipeline file's source name.
-	Name string `yaml:"-"`
 	// BasicAuth, when set, is required (an Authorization: Basic header).
 	BasicAuth *BasicAuth `yaml:"basic_auth"`
 	// Token, when set, must arrive in the TokenHeader header.
@@ -53,9 +50,6 @@ type BasicAuth struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Name == "" {
-		c.Name = "webhookin"
-	}
 	if c.TokenHeader == "" {
 		c.TokenHeader = "token"
 	}

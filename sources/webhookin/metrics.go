@@ -22,7 +22,9 @@ func newSourceMetrics(reg prometheus.Registerer, pipeline, source string) *sourc
 
 // Instrument registers the source's collectors on reg, labelled with the
 // pipeline and source name; the router calls it (router.Instrumented).
-// Until then the source counts for nobody.
+// Until then the source counts for nobody. The name is also the source's in
+// its log lines: it is given once, in the pipeline.
 func (s *Source) Instrument(reg prometheus.Registerer, pipeline, source string) {
 	s.metrics.Store(newSourceMetrics(reg, pipeline, source))
+	s.logger.SetName(source)
 }

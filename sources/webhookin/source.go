@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/namedlog"
 	"github.com/tributary-dev/tributary/tracing"
 	"github.com/tributary-dev/tributary/webhook/signature"
 )
@@ -52,7 +53,7 @@ var ErrClosed = errors.New("webhookin: source closed")
 // router makes one); a new Subscribe replaces an ended one.
 type Source struct {
 	cfg      Config
-	logger   watermill.LoggerAdapter
+	logger   *namedlog.Logger // named by Instrument, maybe while requests are served
 	verifier *signature.Verifier
 	metrics  atomic.Pointer[sourceMetrics]
 
@@ -74,11 +75,8 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if logger == nil {
-		logger = watermill.NopLogger{}
-	}
-	s := &Source{cfg: cfg, logger: logger.With(watermill.LogFields{"source": cfg.Name}), done: make(chan struct{})}
-	s.metrics.Store(newSourceMetrics(nil, "", cfg.Name))
+	s := &Source{cfg: cfg, logger: namedlog.New(logger, "source"), done: make(chan struct{})}
+	s.metrics.Store(newSourceMetrics(nil, "", ""))
 	if len(cfg.Secrets) > 0 {
 		secrets, _ := signature.ParseSecrets(cfg.Secrets) // validated
 		s.verifier = &signature.Verifier{Secrets: secrets, Tolerance: cfg.Tolerance, Now: cfg.Now}
