@@ -82,3 +82,38 @@ func TestTypePropertyOfTheOtherKind(t *testing.T) {
 		}
 	}
 }
+
+// TestTransformHeadersNeedAHeaderSink: `transform.headers` is accepted on a
+// sink type registered with SendHeaders (a user's included) and refused,
+// naming the types that take it, on any other.
+func TestTransformHeadersNeedAHeaderSink(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ typ, wantErr string }{
+		{"user-headers", ""},
+		{"http", ""},
+		{"log", `sink type "log" sends no headers; only `},
+	} {
+		file := `
+pipelines:
+  - name: p
+    sources: [{name: gen, type: generator}]
+    sinks:
+      - name: s
+        type: ` + c.typ + `
+        transform: {headers: {X-Type: type}}
+`
+		if c.typ == "http" {
+			file = strings.Replace(file, "type: http", `type: http
+        options: {url: "http://127.0.0.1:9/"}`, 1)
+		}
+		_, err := load(t, file, nil)
+		switch {
+		case c.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", c.typ, err)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("%s: error %v, want %q", c.typ, err, c.wantErr)
+		case c.wantErr != "" && !strings.Contains(err.Error(), "user-headers"):
+			t.Errorf("%s: error %v does not name the user's header sink", c.typ, err)
+		}
+	}
+}

@@ -1,13 +1,9 @@
 package config_test
 
 import (
-	"strings"
 	"testing"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/routing"
 )
@@ -73,47 +69,5 @@ pipelines:
 	}
 	if r := p.SinkRoutes[0]; len(r.Types) != 2 || r.Expr == "" || r.Body == "" || len(r.Headers) != 1 {
 		t.Fatalf("route %+v", r)
-	}
-}
-
-// A user's sink type that sends headers, registered as the built-ins are.
-func init() {
-	components.RegisterSink("user-headers", "a user's HTTP sink", func(components.Env, *struct{}) (message.Publisher, error) {
-		return nil, nil
-	}, components.SendHeaders())
-}
-
-// TestTransformHeadersNeedAHeaderSink: `transform.headers` is accepted on a
-// sink type registered with SendHeaders (a user's included) and refused,
-// naming the types that take it, on any other.
-func TestTransformHeadersNeedAHeaderSink(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct{ typ, wantErr string }{
-		{"user-headers", ""},
-		{"http", ""},
-		{"log", `sink type "log" sends no headers; only `},
-	} {
-		file := `
-pipelines:
-  - name: p
-    sources: [{name: gen, type: generator}]
-    sinks:
-      - name: s
-        type: ` + c.typ + `
-        transform: {headers: {X-Type: type}}
-`
-		if c.typ == "http" {
-			file = strings.Replace(file, "type: http", `type: http
-        options: {url: "http://127.0.0.1:9/"}`, 1)
-		}
-		_, err := config.Load("f.yaml", []byte(file), func(string) (string, bool) { return "", false })
-		switch {
-		case c.wantErr == "" && err != nil:
-			t.Errorf("%s: %v", c.typ, err)
-		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
-			t.Errorf("%s: error %v, want %q", c.typ, err, c.wantErr)
-		case c.wantErr != "" && !strings.Contains(err.Error(), "user-headers"):
-			t.Errorf("%s: error %v does not name the user's header sink", c.typ, err)
-		}
 	}
 }
