@@ -31,7 +31,9 @@ import (
 //go:embed templates/*.html
 var templates embed.FS
 
-var adminPage = template.Must(template.New("admin.html").Funcs(template.FuncMap{
+// pageFuncs are the template functions of every page, the admin overview's
+// and the console's.
+var pageFuncs = template.FuncMap{
 	"ago": func(t time.Time) string {
 		if t.IsZero() {
 			return "never"
@@ -44,7 +46,18 @@ var adminPage = template.Must(template.New("admin.html").Funcs(template.FuncMap{
 		}
 		return s[:n] + "…"
 	},
-}).ParseFS(templates, "templates/admin.html"))
+	"utc": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04:05.000")
+	},
+	"dec": func(n int64) int64 { return n - 1 },
+	"pct": func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + "%" },
+	"ms":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + " ms" },
+}
+
+var adminPage = template.Must(template.New("admin.html").Funcs(pageFuncs).ParseFS(templates, "templates/admin.html"))
 
 // AdminConfig configures the admin page.
 type AdminConfig struct {
