@@ -180,7 +180,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					}
 				}
 			}
-			r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger,
+			r, err := router.New(router.Config{Backend: cfg.NewBackend(pool), Logger: logger,
 				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}}, pipelines...)
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
@@ -225,7 +225,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			}
 			if adminAddr != "" {
 				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor,
-					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ())})
+					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool)})
 				if err != nil {
 					return err
 				}
