@@ -86,10 +86,17 @@ func crashMidDelivery(t *testing.T, backend string, concurrency int) {
 		d, _ := recv.counts()
 		return d >= crashEvents/3
 	})
+	// Kill it while a delivery waits for its answer: an event in flight,
+	// which the receiver never accepts, is delivered only if the restarted
+	// child gets it again.
+	release := recv.hold()
+	defer release()
+	pipelinetest.WaitFor(t, 60*time.Second, "a delivery in flight", func() bool { return recv.held() > 0 })
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = child.Wait()
+	release()
 	killedAt, _ := recv.counts()
 	if killedAt >= crashEvents {
 		t.Fatalf("the child delivered everything (%d) before it was killed; the test proves nothing", killedAt)
