@@ -311,15 +311,8 @@ func (b *JetStreamBackend) maintain(ctx context.Context, logger watermill.Logger
 	} else if n > 0 {
 		logger.Debug("Pruned expired dedup keys", watermill.LogFields{"count": n})
 	}
-	js, _, err := b.current()
-	if err != nil {
-		return
-	}
-	for _, p := range b.pipelines {
-		if _, err := jstopic.Prune(ctx, js, Topic(p.Name)); err != nil {
-			logger.Error("Pruning delivered messages failed", err, watermill.LogFields{"pipeline": p.Name})
-		}
-	}
+	// The streams need nothing: each removes a message once every sink has
+	// acked it (jstopic.EnsureStream).
 }
 
 func (b *JetStreamBackend) close() error {

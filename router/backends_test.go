@@ -55,19 +55,11 @@ func poisonQueue(b router.Backend, pool *pgxpool.Pool) *router.PoisonQueue {
 	return router.NewPoisonQueue(pool)
 }
 
-// storedEvents is how many events pipeline's topic has stored: its rows in
-// Postgres, or its stream's last sequence in JetStream (natsURL set).
-func storedEvents(t testing.TB, pool *pgxpool.Pool, natsURL, pipeline string) int {
+// streamState is the state of pipeline's stream on the NATS server at url.
+func streamState(t testing.TB, url, pipeline string) jetstream.StreamState {
 	t.Helper()
 	ctx := context.Background()
-	if natsURL == "" {
-		var n int
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1`, router.Topic(pipeline)).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	nc, err := nats.Connect(natsURL)
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,10 +76,25 @@ func storedEvents(t testing.TB, pool *pgxpool.Pool, natsURL, pipeline string) in
 	if err != nil {
 		t.Fatal(err)
 	}
+	return info.State
+}
+
+// storedEvents is how many events pipeline's topic has stored: its rows in
+// Postgres, or its stream's last sequence in JetStream (natsURL set).
+func storedEvents(t testing.TB, pool *pgxpool.Pool, natsURL, pipeline string) int {
+	t.Helper()
+	ctx := context.Background()
+	if natsURL == "" {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1`, router.Topic(pipeline)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 	// Every message stored takes the next sequence, and a repeat dropped by
 	// its Nats-Msg-Id takes none: the last sequence counts what was ever
-	// stored, including what maintenance purged since.
-	return int(info.State.LastSeq)
+	// stored, including what every sink acked since (and the stream removed).
+	return int(streamState(t, natsURL, pipeline).LastSeq)
 }
 
 // natsURL is srv's URL, "" for none.

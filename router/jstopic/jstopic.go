@@ -110,9 +110,16 @@ func streamName(topic string) string {
 func StreamName(topic string) string { return placeOf(topic).stream }
 
 // EnsureStream creates topic's stream if it does not exist (file storage).
-// A pipeline topic keeps its messages until maintenance purges what every
-// consumer group has acked (Prune); a retry stream is a work queue, each
-// message removed once its sink acks it.
+// A pipeline topic's stream keeps a message until every consumer group has
+// acked it (interest retention: the server removes it then, message by
+// message); a retry stream is a work queue, each message removed once its
+// sink acks it. An existing stream with another retention is refused:
+// its messages would never be removed, or be removed before delivery.
+//
+// Nothing purges a pipeline stream: nats-server before 2.9.15 forgets
+// every consumer's unacked deliveries on any purge, even a purge below
+// them (nats-server commit 6c9a9fb), so a message in flight on an
+// instance that died was never delivered again.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, topic string, cfg Config) (jetstream.Stream, error) {
 	cfg.setDefaults()
 	p := placeOf(topic)
@@ -122,24 +129,24 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, topic string, cfg
 		Storage:    jetstream.FileStorage,
 		Replicas:   cfg.Replicas,
 		Duplicates: cfg.DuplicateWindow,
-		Retention:  jetstream.LimitsPolicy,
+		Retention:  jetstream.InterestPolicy,
 	}
 	if p.retry {
 		sc.Retention = jetstream.WorkQueuePolicy
 	}
 	s, err := js.Stream(ctx, p.stream)
-	if err == nil {
-		return s, nil
-	}
-	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("stream %s: %w", p.stream, err)
-	}
-	s, err = js.CreateStream(ctx, sc)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return js.Stream(ctx, p.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = js.CreateStream(ctx, sc)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = js.Stream(ctx, p.stream)
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", p.stream, err)
+		return nil, fmt.Errorf("stream %s: %w", p.stream, err)
+	}
+	if got := s.CachedInfo().Config.Retention; got != sc.Retention {
+		return nil, fmt.Errorf("stream %s has %s retention, want %s: it was made by another program or an earlier version (remove it with `nats stream rm %s` once drained)",
+			p.stream, got, sc.Retention, p.stream)
 	}
 	return s, nil
 }
@@ -183,33 +190,4 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, topic string, c
 		return nil, fmt.Errorf("create consumer %s of %s: %w", name, p.stream, err)
 	}
 	return c, nil
-}
-
-// Prune purges from topic's stream what every consumer group has acked and
-// returns the new first sequence. A group whose sink was removed keeps the
-// stream's messages until its consumer is deleted.
-func Prune(ctx context.Context, js jetstream.JetStream, topic string) (uint64, error) {
-	s, err := js.Stream(ctx, StreamName(topic))
-	if err != nil {
-		return 0, fmt.Errorf("prune %s: %w", topic, err)
-	}
-	var floor uint64
-	first := true
-	lister := s.ListConsumers(ctx)
-	for ci := range lister.Info() {
-		if first || ci.AckFloor.Stream < floor {
-			floor = ci.AckFloor.Stream
-		}
-		first = false
-	}
-	if err := lister.Err(); err != nil {
-		return 0, fmt.Errorf("prune %s: %w", topic, err)
-	}
-	if first || floor == 0 {
-		return 0, nil
-	}
-	if err := s.Purge(ctx, jetstream.WithPurgeSequence(floor+1)); err != nil {
-		return 0, fmt.Errorf("prune %s: %w", topic, err)
-	}
-	return floor + 1, nil
 }
