@@ -180,12 +180,18 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					}
 				}
 			}
-			r, err := router.New(router.Config{Backend: cfg.NewBackend(pool), Logger: logger,
+			backend := cfg.NewBackend(pool)
+			r, err := router.New(router.Config{Backend: backend, Logger: logger,
 				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}}, pipelines...)
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
 			}
 			infos := pipelineInfos(cfg)
+			if js, ok := backend.(*router.JetStreamBackend); ok {
+				for i := range infos {
+					infos[i].Depth = js.SinkDepth
+				}
+			}
 
 			var servers []*http.Server
 			serve := func(name, addr string, h http.Handler) error {

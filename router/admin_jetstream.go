@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary/router/jstopic"
 )
 
 // PoisonQueue returns the poison queue of pipelines on this backend: its
@@ -42,4 +44,23 @@ func (q *PoisonQueue) replayElsewhere(ctx context.Context, id int64) error {
 		return fmt.Errorf("poison: replay %d: %w", id, err)
 	}
 	return nil
+}
+
+// SinkDepth is how much waits for sink of pipeline on this backend: lag,
+// the pipeline topic's messages the sink has not acked (not delivered yet,
+// or in flight), and retry, its messages waiting on its retry stream.
+// What the Postgres backend's tables answer for the admin page's and the
+// gauges' queue depths (ops.PipelineInfo.Depth).
+func (b *JetStreamBackend) SinkDepth(ctx context.Context, pipeline, sink string) (lag, retry int64, err error) {
+	js, err := b.connect()
+	if err != nil {
+		return 0, 0, err
+	}
+	if lag, err = jstopic.Depth(ctx, js, Topic(pipeline), sink); err != nil {
+		return 0, 0, err
+	}
+	if retry, err = jstopic.Depth(ctx, js, RetryTopic(pipeline, sink), sink); err != nil {
+		return 0, 0, err
+	}
+	return lag, retry, nil
 }

@@ -191,3 +191,25 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, topic string, c
 	}
 	return c, nil
 }
+
+// Depth is how many of topic's messages group has not acked: those not
+// yet delivered and those in flight (on a retry topic, its sink's waiting
+// retries). A topic or group not created yet has none.
+func Depth(ctx context.Context, js jetstream.JetStream, topic, group string) (int64, error) {
+	p := placeOf(topic)
+	if group == "" {
+		group = p.sink
+	}
+	c, err := js.Consumer(ctx, p.stream, streamName(group))
+	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("depth of %s for %s: %w", topic, group, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("depth of %s for %s: %w", topic, group, err)
+	}
+	return int64(info.NumPending) + int64(info.NumAckPending), nil
+}
