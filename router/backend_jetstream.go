@@ -88,11 +88,10 @@ func (c JetStreamConfig) Validate() error {
 type JetStreamBackend struct {
 	cfg JetStreamConfig
 
-	mu        sync.Mutex
-	nc        *nats.Conn
-	js        jetstream.JetStream
-	pub       *jstopic.Publisher
-	pipelines []Pipeline
+	mu  sync.Mutex
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	pub *jstopic.Publisher
 	// drainTimeout is the router's CloseTimeout.
 	drainTimeout time.Duration
 	// afterPublish, in tests, runs between the publish and the recording of
@@ -161,7 +160,6 @@ func (b *JetStreamBackend) init(ctx context.Context, pipelines []Pipeline, _ wat
 	if err != nil {
 		return err
 	}
-	b.pipelines = pipelines
 	var ok bool
 	if err := b.cfg.Pool.QueryRow(ctx, `SELECT to_regclass('tributary_dedup') IS NOT NULL
 		AND to_regclass('tributary_poison') IS NOT NULL`).Scan(&ok); err != nil {
