@@ -60,9 +60,10 @@ type result struct {
 
 func runCLI(t testing.TB, env []string, args ...string) result {
 	t.Helper()
+	bin := binary(t) // built once, perhaps now: not within the command's minute
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
