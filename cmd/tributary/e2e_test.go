@@ -426,7 +426,7 @@ func TestBinaryExitCodes(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
 	good := filepath.Join("..", "..", "examples", "quickstart.yaml")
-	broken := filepath.Join("internal", "config", "testdata", "broken", "bad_names.yaml")
+	broken := filepath.Join("..", "..", "config", "testdata", "broken", "bad_names.yaml")
 	noDB := []string{"DATABASE_URL="}
 	withDB := []string{"DATABASE_URL=" + dbURL}
 	cases := []struct {
@@ -439,11 +439,11 @@ func TestBinaryExitCodes(t *testing.T) {
 		{"version", noDB, []string{"version"}, 0, "tributary "},
 		{"validate ok", noDB, []string{"validate", "-c", good}, 0, "ok (1 pipelines"},
 		{"validate broken", noDB, []string{"validate", "-c", broken}, 3, "bad_names.yaml:5:11: pipelines[0].name"},
-		{"validate broken etagpoll", noDB, []string{"validate", "-c", filepath.Join("internal", "config", "testdata", "broken", "etagpoll_options.yaml")}, 3,
+		{"validate broken etagpoll", noDB, []string{"validate", "-c", filepath.Join("..", "..", "config", "testdata", "broken", "etagpoll_options.yaml")}, 3,
 			`etagpoll_options.yaml:15:21: pipelines[0].sources[0].options.base_url: "api.example.com": want an absolute http:// or https:// URL`},
-		{"validate broken batchfeed", noDB, []string{"validate", "-c", filepath.Join("internal", "config", "testdata", "broken", "batchfeed_options.yaml")}, 3,
+		{"validate broken batchfeed", noDB, []string{"validate", "-c", filepath.Join("..", "..", "config", "testdata", "broken", "batchfeed_options.yaml")}, 3,
 			`batchfeed_options.yaml:16:20: pipelines[0].sources[0].options.feed_id: "Journey": feed ids are case-sensitive, did you mean "journey"?`},
-		{"validate reports every problem", noDB, []string{"validate", "-c", filepath.Join("internal", "config", "testdata", "broken", "many_problems.yaml")}, 3,
+		{"validate reports every problem", noDB, []string{"validate", "-c", filepath.Join("..", "..", "config", "testdata", "broken", "many_problems.yaml")}, 3,
 			`many_problems.yaml:30:17: pipelines[1].sinks[2].options.path: environment variable TRIBUTARY_TEST_UNSET_PATH is not set`},
 		{"feed discard unsupported", withDB, []string{"feed", "discard", "-c", good, "--pipeline", "doors", "--source", "eventlog", "--yes"}, 7, "cannot discard"},
 		{"validate missing file", noDB, []string{"validate", "-c", "nope.yaml"}, 3, "nope.yaml"},
