@@ -109,7 +109,7 @@ func crashMidDelivery(t *testing.T, backend string, concurrency int) {
 		return d == crashEvents
 	})
 	distinct, total := recv.counts()
-	t.Logf("killed after %d events; after restart %d distinct, %d deliveries (%d redelivered)", killedAt, distinct, total, total-distinct)
+	t.Logf("killed after %d events with %d in flight (refused); after restart %d distinct, %d deliveries (%d repeated)", killedAt, recv.held(), distinct, total, total-distinct)
 	// What a SIGKILL repeats is bounded by what the sink had claimed: one
 	// claim of BatchSize messages (delivered ones whose claim was not yet
 	// completed, and the one in flight); on JetStream, by what was in
