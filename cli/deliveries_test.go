@@ -11,6 +11,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -26,9 +27,9 @@ func TestDeliveriesListOutcomes(t *testing.T) {
 	pool := pgtest.PoolFor(t, url)
 	env := map[string]string{"DATABASE_URL": url}
 
-	outcomes := webhook.Outcomes()
+	outcomes := deliverylog.Outcomes()
 	if len(outcomes) < 6 {
-		t.Fatalf("webhook.Outcomes() = %v, want every outcome the webhook sink writes", outcomes)
+		t.Fatalf("deliverylog.Outcomes() = %v, want every outcome the sinks write", outcomes)
 	}
 	log := webhook.NewPostgresLog(pool)
 	for _, o := range outcomes {

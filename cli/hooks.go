@@ -11,8 +11,8 @@ import (
 )
 
 // webhookCommand: `webhook test` asks a sink that implements
-// components.Tester to check its receiver (seed 003: the right token gets
-// 2xx, a wrong one 401).
+// components.Tester to check its receiver (the right token gets 2xx, a
+// wrong one 401).
 func (a *app) webhookCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "webhook", Short: "Webhook sink tools"}
 	var file, pipeline, sink string
@@ -74,8 +74,8 @@ func (a *app) webhookCommand() *cobra.Command {
 }
 
 // feedCommand: `feed discard` asks a source that implements
-// components.Discarder to drop everything pending at the provider (seed 002's
-// discardAll). It loses events, so it needs --yes.
+// components.Discarder to drop everything pending at the provider (the
+// batch feed's discardAll). It loses events, so it needs --yes.
 func (a *app) feedCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "feed", Short: "Batch feed source tools"}
 	var file, pipeline, source, reason string

@@ -15,7 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/migrations"
 	"github.com/tributary-dev/tributary/ops"
 	"github.com/tributary-dev/tributary/router"
-	"github.com/tributary-dev/tributary/sinks/webhook"
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
 )
 
 func (a *app) migrateCommand() *cobra.Command {
@@ -297,7 +297,7 @@ func (a *app) deliveriesCommand() *cobra.Command {
 		Short: "List delivery attempts, newest first",
 		Args:  cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
-			if f.Outcome != "" && !slices.Contains(webhook.Outcomes(), webhook.Outcome(f.Outcome)) {
+			if f.Outcome != "" && !slices.Contains(deliverylog.Outcomes(), deliverylog.Outcome(f.Outcome)) {
 				return codef(ExitUsage, "--outcome %q: want one of %s (the outcomes the sinks write)", f.Outcome, outcomeList())
 			}
 			pool, err := a.openPool(cmd.Context(), 0)
@@ -340,7 +340,7 @@ func (a *app) deliveriesCommand() *cobra.Command {
 // outcomeList is the delivery log's outcomes, as --outcome accepts them.
 func outcomeList() string {
 	var names []string
-	for _, o := range webhook.Outcomes() {
+	for _, o := range deliverylog.Outcomes() {
 		names = append(names, string(o))
 	}
 	return strings.Join(names, ", ")

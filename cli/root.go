@@ -15,6 +15,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
+
+	"github.com/tributary-dev/tributary/tracing"
 )
 
 // Version is set at build time with -ldflags "-X …/cli.Version=v1.2.3".
@@ -89,7 +91,8 @@ func (a *app) logger() (watermill.LoggerAdapter, error) {
 	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
 		return nil, codef(ExitUsage, "--log-level %q: want debug, info, warn or error", a.logLevel)
 	}
-	h := slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level})
+	// Lines logged with a context carrying a span get its trace_id and span_id.
+	h := tracing.NewLogHandler(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	return watermill.NewSlogLogger(slog.New(h)), nil
 }
 

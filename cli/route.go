@@ -30,7 +30,7 @@ type routeResult struct {
 	Error string          `json:"error,omitempty"`
 }
 
-// typeFields are the payload fields the seed shapes carry their type in:
+// typeFields are the payload fields the supported protocols carry an event's type in:
 // the event log's and inbound webhooks' "type", Socket.IO's "topic" and the
 // batch feed's "eventType".
 var typeFields = []string{"type", "topic", "eventType"}
@@ -48,7 +48,7 @@ network: which sinks would deliver it, which would filter it out, and the exact 
 and transform headers each would send (before the sink's own headers and signature).
 
 The event file is the payload as the source hands it on. Its type is --type, else
-the payload's top-level "type", "topic" or "eventType" (the seed shapes' fields);
+the payload's top-level "type", "topic" or "eventType" (where the supported protocols put it);
 its id is --id, else the payload's "id". Metadata a filter reads can be given with
 --meta key=value.
 

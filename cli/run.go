@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/tributary-dev/tributary/components"
@@ -72,9 +74,9 @@ func (a *app) validateCommand() *cobra.Command {
 
 func (a *app) runCommand() *cobra.Command {
 	var (
-		file, adminAddr, adminToken, metricsAddr, instanceID string
-		migrate, failFast                                    bool
-		depthInterval, leaseTTL                              time.Duration
+		file, adminAddr, adminToken, metricsAddr, instanceID, otlpEndpoint string
+		migrate, failFast                                                  bool
+		depthInterval, leaseTTL                                            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run -c pipeline.yaml",
@@ -85,6 +87,8 @@ The database must be migrated: run exits 4 naming the missing migrations unless
 --migrate applies them first.
 
 Serves /metrics, /healthz and /readyz on --metrics-addr, and the admin page on --admin.
+With --otlp-endpoint (or $OTEL_EXPORTER_OTLP_ENDPOINT) it exports a span per ingest
+and per delivery attempt, in the trace each event's traceparent names.
 The admin page binds to loopback unless an address is given; a non-loopback address
 requires --admin-token (or $TRIBUTARY_ADMIN_TOKEN).
 
@@ -153,7 +157,23 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
 			}
-			monitor := ops.NewSourceMonitor(logger)
+			// The binary's own registry: what the library registers goes
+			// here, never to Prometheus's default registry.
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			monitor := ops.NewSourceMonitor(reg, logger)
+			tp, shutdownTracing, err := a.tracerProvider(ctx, a.otlpTracesURL(otlpEndpoint))
+			if err != nil {
+				return err
+			}
+			defer func() {
+				// Spans still batched are sent before exit.
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := shutdownTracing(sctx); err != nil {
+					logger.Error("Exporting the last spans failed", err, nil)
+				}
+			}()
 			for i, p := range pipelines {
 				for j, src := range p.Sources {
 					typ := cfg.Pipelines[i].SourceTypes[j].Type
@@ -181,7 +201,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 				}
 			}
 			backend := cfg.NewBackend(pool)
-			r, err := router.New(router.Config{Backend: backend, Logger: logger,
+			r, err := router.New(router.Config{Backend: backend, Logger: logger, Metrics: reg, TracerProvider: tp,
 				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}}, pipelines...)
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
@@ -224,13 +244,13 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					}},
 					{Name: "database", Check: func(ctx context.Context) error { return pool.Ping(ctx) }},
 				}, monitor.Checks(infos)...)
-				h := ops.Handler(checks...)
+				h := ops.Handler(reg, checks...)
 				if err := serve("metrics and health", metricsAddr, h); err != nil {
 					return err
 				}
 			}
 			if adminAddr != "" {
-				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor,
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor, Gatherer: reg,
 					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool)})
 				if err != nil {
 					return err
@@ -243,7 +263,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					return err
 				}
 			}
-			go ops.WatchDepths(ctx, pool, infos, depthInterval, logger)
+			go ops.WatchDepths(ctx, reg, pool, infos, depthInterval, logger)
 			runCtx, stopRun := context.WithCancel(ctx)
 			defer stopRun()
 			if failFast {
@@ -275,6 +295,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 	f.StringVar(&adminToken, "admin-token", "", "token the admin page requires (default $TRIBUTARY_ADMIN_TOKEN; required off loopback)")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9464", "serve /metrics, /healthz and /readyz here (empty: off)")
 	f.BoolVar(&migrate, "migrate", false, "apply database migrations before starting")
+	f.StringVar(&otlpEndpoint, "otlp-endpoint", "", "export trace spans over OTLP/HTTP to this URL, e.g. http://127.0.0.1:4318/v1/traces (default $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else $OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces; none: tracing off)")
 	f.BoolVar(&failFast, "fail-fast", false, "exit 8 when a source stops for good, instead of running on with it failed in /readyz")
 	f.DurationVar(&depthInterval, "depth-interval", 5*time.Second, "how often queue-depth gauges are refreshed")
 	f.StringVar(&instanceID, "instance-id", "", "this instance's id among those sharing the database (default $TRIBUTARY_INSTANCE_ID, else host-pid-random); unique per process")

@@ -17,9 +17,9 @@ func (a *app) simulateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "simulate",
 		Short: "Serve fake providers and a webhook receiver on loopback for the quickstart",
-		Long: `Serve, on one loopback address, the simulated providers (an ETag event log per
-seed 000; a Socket.IO 2.x panel per seed 001; batch feeds per seed 002 behind
-OAuth2 client credentials) and a webhook receiver that prints one line per
+		Long: `Serve, on one loopback address, the simulated providers (an ETag event log;
+a Socket.IO 2.x access-control panel; batch polling feeds behind OAuth2 client
+credentials) and a webhook receiver that prints one line per
 delivery and verifies Standard Webhooks signatures when --receiver-secret is set.`,
 		Args: cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {

@@ -15,12 +15,12 @@ import (
 	"github.com/tributary-dev/tributary/sources/batchfeed"
 )
 
-// The batchfeed source reads one batch polling feed (seed 002): GET
+// The batchfeed source reads one batch polling feed: GET
 // …/{feed}/next, store every notification, then POST …/{batchId}/complete.
 // Its options map onto batchfeed.Config. Built, it is a Discarder, so
 // `tributary feed discard` empties the feed with the provider's discardAll.
 func init() {
-	RegisterSource("batchfeed", "reads a batch polling feed (seed 002): next, store, complete; supports feed discard",
+	RegisterSource("batchfeed", "reads a batch polling feed: next, store, complete; supports feed discard",
 		func(env Env, o *BatchfeedOptions) (message.Subscriber, error) {
 			src, err := batchfeed.NewSource(o.Config(env.Name), withKnownFields(env.Logger, map[string]string{"source": env.Name}))
 			if err != nil {

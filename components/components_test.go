@@ -217,7 +217,8 @@ func TestTraceparent(t *testing.T) {
 	if !components.ValidTraceparent(tp) || len(components.TraceID(tp)) != 32 {
 		t.Fatalf("NewTraceparent() = %q", tp)
 	}
-	for _, bad := range []string{"", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331", "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+	for _, bad := range []string{"", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
 		"00-00000000000000000000000000000000-b7ad6b7169203331-01", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
 		"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"} {
 		if components.ValidTraceparent(bad) {
@@ -227,16 +228,20 @@ func TestTraceparent(t *testing.T) {
 	if !components.ValidTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") {
 		t.Error("the W3C example was refused")
 	}
+	// A later version is read as version 00, its extra fields ignored (W3C).
+	if !components.ValidTraceparent("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-later") {
+		t.Error("a later version was refused")
+	}
 }
 
 // FuzzValidTraceparent: a header off the wire never panics, and whatever is
-// accepted has the exact version-00 shape.
+// accepted has a trace id (and, in version 00, the exact shape).
 func FuzzValidTraceparent(f *testing.F) {
 	f.Add("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 	f.Add("00--")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
-		if components.ValidTraceparent(s) && (len(s) != 55 || components.TraceID(s) == "") {
+		if components.ValidTraceparent(s) && (len(components.TraceID(s)) != 32 || strings.HasPrefix(s, "00-") && len(s) != 55) {
 			t.Fatalf("accepted %q", s)
 		}
 	})

@@ -14,12 +14,12 @@ import (
 	"github.com/tributary-dev/tributary/sources/etagpoll"
 )
 
-// The etagpoll source polls an event log with ETags (seed 000). Its options
-// map one to one onto etagpoll.Config; unset ones keep the package's
-// defaults, which are the seed's (GET /eventlogs, ?limit=1 probe,
+// The etagpoll source polls an event log with ETags. Its options map one to
+// one onto etagpoll.Config; unset ones keep the package's defaults, which
+// are the ETag event-log protocol's (GET /eventlogs, ?limit=1 probe,
 // ?startDate=…&orderBy=createdAt:DESC, 60 s interval) with paging detected.
 func init() {
-	RegisterSource("etagpoll", "polls an ETag event log (seed 000): conditional probe, then the events since the cursor",
+	RegisterSource("etagpoll", "polls an ETag event log: conditional probe, then the events since the cursor",
 		func(env Env, o *EtagpollOptions) (message.Subscriber, error) {
 			if env.Pool == nil {
 				return nil, errors.New("etagpoll: needs the database for its checkpoint")

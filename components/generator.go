@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/metrics"
@@ -61,9 +62,10 @@ func (o *GeneratorOptions) Validate() error {
 // Generator is a message.Subscriber of synthetic events. A nacked event is
 // sent again before the next one, as the source contract asks.
 type Generator struct {
-	opts   GeneratorOptions
-	name   string
-	logger watermill.LoggerAdapter
+	opts    GeneratorOptions
+	name    string
+	logger  watermill.LoggerAdapter
+	metrics *metrics.Source
 
 	checkpoints   *checkpoint.Store
 	checkpointKey string
@@ -90,7 +92,7 @@ func NewGenerator(o GeneratorOptions, name string, logger watermill.LoggerAdapte
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	return &Generator{opts: o, name: name, logger: logger, closing: make(chan struct{})}
+	return &Generator{opts: o, name: name, logger: logger, metrics: metrics.NewSource(nil, "", name), closing: make(chan struct{})}
 }
 
 var (
@@ -114,6 +116,13 @@ func (g *Generator) Payload(seq int, at time.Time) []byte {
 // EventID is the stable id of event seq.
 func (g *Generator) EventID(seq int) string { return fmt.Sprintf("%s-%06d", g.opts.Prefix, seq) }
 
+// Instrument registers the generator's source state on reg, labelled with
+// the pipeline and source name (router.Instrumented); call it before
+// Subscribe.
+func (g *Generator) Instrument(reg prometheus.Registerer, pipeline, source string) {
+	g.metrics = metrics.NewSource(reg, pipeline, source)
+}
+
 // Subscribe implements message.Subscriber.
 func (g *Generator) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
 	select {
@@ -132,8 +141,8 @@ func (g *Generator) Subscribe(ctx context.Context, _ string) (<-chan *message.Me
 }
 
 func (g *Generator) run(ctx context.Context, out chan<- *message.Message) {
-	metrics.SourceUp.WithLabelValues(g.name).Set(1)
-	defer metrics.SourceUp.WithLabelValues(g.name).Set(0)
+	g.metrics.Up.Set(1)
+	defer g.metrics.Up.Set(0)
 	first := g.opts.Start
 	if g.checkpoints != nil {
 		var last int
@@ -170,7 +179,7 @@ func (g *Generator) run(ctx context.Context, out chan<- *message.Message) {
 				return
 			}
 			if acked {
-				metrics.SourceLastSuccess.WithLabelValues(g.name).SetToCurrentTime()
+				g.metrics.LastSuccess.SetToCurrentTime()
 				if g.checkpoints != nil {
 					// Saved only after the ack: a crash before it re-emits, and dedup drops the repeat.
 					if err := g.checkpoints.Save(ctx, g.checkpointKey, seq); err != nil && ctx.Err() == nil {

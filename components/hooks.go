@@ -5,8 +5,8 @@ import "context"
 // Optional interfaces a built source or sink may implement; operator commands
 // look for them and say "not supported by type X" otherwise.
 
-// Tester is a sink that can check its receiver, e.g. seed 003's test of a
-// webhook endpoint with the right token (expect 2xx) and a wrong one (expect
+// Tester is a sink that can check its receiver, e.g. the test of a webhook
+// endpoint with the right token (expect 2xx) and a wrong one (expect
 // 401). `tributary webhook test` calls it.
 type Tester interface {
 	Test(ctx context.Context) (TestResult, error)
@@ -35,7 +35,7 @@ type Check struct {
 }
 
 // Discarder is a source whose provider can drop everything pending, e.g. the
-// batch feed's discardAll (seed 002). `tributary feed discard` calls it.
+// batch feed's discardAll. `tributary feed discard` calls it.
 type Discarder interface {
 	DiscardAll(ctx context.Context, req DiscardRequest) (DiscardResult, error)
 }

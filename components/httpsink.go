@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -18,7 +17,6 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
-	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
 // The http sink POSTs each event's payload to a URL and records every attempt
@@ -133,7 +131,7 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 	var body string
 	// The delivery log speaks one vocabulary, the webhook sink's, so that
 	// `deliveries list --outcome` means the same for every sink.
-	outcome := webhook.OutcomeSuccess
+	outcome := deliverylog.OutcomeSuccess
 	var result error
 	if err != nil {
 		// The client's error quotes the URL, whose query may hold a token.
@@ -141,7 +139,7 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 		if errors.As(err, &ue) {
 			ue.URL = redactURL(ue.URL)
 		}
-		outcome, result = webhook.OutcomeTransient, fmt.Errorf("http sink: %w", err)
+		outcome, result = deliverylog.OutcomeTransient, fmt.Errorf("http sink: %w", err)
 	} else {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		_ = resp.Body.Close()
@@ -149,32 +147,19 @@ func (s *HTTPSink) deliver(m *message.Message) error {
 		switch {
 		case status >= 200 && status < 300:
 		case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
-			outcome, result = webhook.OutcomeTransient, fmt.Errorf("http sink: receiver answered %d", status)
-			if after, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+			outcome, result = deliverylog.OutcomeTransient, fmt.Errorf("http sink: receiver answered %d", status)
+			if after, ok := middleware.ParseRetryAfter(resp.Header, time.Now()); ok {
 				result = middleware.RetryAfter(result, after)
 			}
 		default:
-			outcome, result = webhook.OutcomePermanent, middleware.Permanent(fmt.Errorf("http sink: receiver answered %d", status))
+			outcome, result = deliverylog.OutcomePermanent, middleware.Permanent(fmt.Errorf("http sink: receiver answered %d", status))
 		}
 	}
 	s.record(context.WithoutCancel(ctx), m, latency, status, outcome, result, body)
 	return result
 }
 
-func retryAfter(v string) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
-}
-
-func (s *HTTPSink) record(ctx context.Context, m *message.Message, latency time.Duration, status int, outcome webhook.Outcome, failure error, body string) {
+func (s *HTTPSink) record(ctx context.Context, m *message.Message, latency time.Duration, status int, outcome deliverylog.Outcome, failure error, body string) {
 	if s.log == nil {
 		return
 	}

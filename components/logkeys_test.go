@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -72,7 +73,7 @@ func TestLogLinesHaveUniqueKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status := func() socketio.Status {
+	status := func() client.Status {
 		return sub.(interface{ Unwrap() message.Subscriber }).Unwrap().(*socketio.Subscriber).Status()
 	}
 	pipelinetest.WaitFor(t, 10*time.Second, "the source connected", func() bool { return status().Connects >= 1 })

@@ -8,16 +8,16 @@ import (
 
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/socketcommand"
-	"github.com/tributary-dev/tributary/sources/socketio"
+	"github.com/tributary-dev/tributary/socketio/client"
 )
 
-// The socketcommand sink sends each message as a Socket.IO `command` (seed
-// 001) and acks it once the server confirms with command.result.succeed. It
+// The socketcommand sink sends each message as a Socket.IO `command` to an
+// access-control stream's server and acks it once the server confirms with command.result.succeed. It
 // always opens a connection of its own: a socketio source sharing it would
 // stop reading the socket under backpressure and so delay (and time out)
 // command results, and sinks and sources may live in different pipelines.
 func init() {
-	RegisterSink("socketcommand", "sends access-control commands over Socket.IO (seed 001) and waits for their result",
+	RegisterSink("socketcommand", "sends access-control commands over Socket.IO and waits for their result",
 		func(env Env, o *SocketCommandOptions) (message.Publisher, error) {
 			cfg := o.Config(env.Pipeline + "/" + env.Name)
 			cfg.Name = env.Name
@@ -49,7 +49,7 @@ type SocketCommandOptions struct {
 // Validate implements Validator; messages name the file's keys.
 func (o *SocketCommandOptions) Validate() error {
 	errs := o.SocketOptions.validate()
-	if o.Mode == string(socketio.ModeJSON) {
+	if o.Mode == string(client.ModeJSON) {
 		errs = append(errs, errors.New(`mode "json": commands need Socket.IO framing; want socketio (or leave mode out)`))
 	}
 	if o.Timeout < 0 {

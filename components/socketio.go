@@ -10,14 +10,15 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
-// The socketio source reads a provider's Socket.IO 2.x Streaming API (seed
-// 001), or a plain WebSocket of JSON events (mode: json), and emits every
+// The socketio source reads an access-control event stream over Socket.IO
+// 2.x, or a plain WebSocket of JSON events (mode: json), and emits every
 // event, or those its topic filter keeps, as a message.
 func init() {
-	RegisterSource("socketio", "events of a Socket.IO 2.x stream or a JSON WebSocket (seed 001), with token renewal",
+	RegisterSource("socketio", "events of a Socket.IO 2.x access-control stream or a JSON WebSocket, with token renewal",
 		func(env Env, o *SocketIOOptions) (message.Subscriber, error) {
 			// The client names its source in its lines; Env.Logger has it already.
 			sub, err := socketio.NewSubscriber(o.Config(env.Name), withKnownFields(env.Logger, map[string]string{"source": env.Name}))
@@ -71,7 +72,7 @@ type SocketTokenOptions struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// SocketBackoffOptions mirrors socketio.Backoff.
+// SocketBackoffOptions mirrors client.Backoff.
 type SocketBackoffOptions struct {
 	Initial time.Duration `yaml:"initial"` // 500ms
 	Max     time.Duration `yaml:"max"`     // 30s
@@ -149,7 +150,7 @@ func (o *SocketOptions) validate() []error {
 		errs = append(errs, errors.New("url has no host"))
 	}
 	switch o.Mode {
-	case "", string(socketio.ModeSocketIO), string(socketio.ModeJSON):
+	case "", string(client.ModeSocketIO), string(client.ModeJSON):
 	default:
 		errs = append(errs, fmt.Errorf("mode %q: want socketio or json", o.Mode))
 	}
@@ -219,10 +220,10 @@ func (o *SocketOptions) validate() []error {
 	return errs
 }
 
-// client maps the options onto socketio.ClientConfig.
-func (o *SocketOptions) client(name string) socketio.ClientConfig {
-	c := socketio.ClientConfig{
-		Name: name, URL: o.URL, Mode: socketio.Mode(o.Mode), Path: o.Path, Namespace: o.Namespace,
+// client maps the options onto client.Config.
+func (o *SocketOptions) client(name string) client.Config {
+	c := client.Config{
+		Name: name, URL: o.URL, Mode: client.Mode(o.Mode), Path: o.Path, Namespace: o.Namespace,
 		TokenParam: o.TokenParam, DialTimeout: o.DialTimeout, OpenTimeout: o.OpenTimeout,
 		MaxFrameBytes: o.MaxFrameBytes, PingInterval: o.PingInterval, PingTimeout: o.PingTimeout,
 		TopicField: o.TopicField, RenewMinInterval: o.RenewMinInterval,
@@ -234,10 +235,10 @@ func (o *SocketOptions) client(name string) socketio.ClientConfig {
 		}
 	}
 	if b := o.Backoff; b != nil {
-		c.Backoff = socketio.Backoff{Initial: b.Initial, Max: b.Max, Jitter: b.Jitter}
+		c.Backoff = client.Backoff{Initial: b.Initial, Max: b.Max, Jitter: b.Jitter}
 	}
 	if t := o.Token; t != nil {
-		c.Token = socketio.TokenConfig{Static: t.Static, Command: t.Command, URL: t.URL, Field: t.Field, Timeout: t.Timeout}
+		c.Token = client.TokenConfig{Static: t.Static, Command: t.Command, URL: t.URL, Field: t.Field, Timeout: t.Timeout}
 		if len(t.Header) > 0 {
 			c.Token.Header = http.Header{}
 			for k, v := range t.Header {

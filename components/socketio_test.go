@@ -17,13 +17,14 @@ import (
 	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/simulate"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
-// renewals reads tributary_socketio_token_renewals_total{source, reason}.
-func renewals(t *testing.T, source, reason string) float64 {
+// renewals reads tributary_socketio_token_renewals_total{source, reason} from g.
+func renewals(t *testing.T, g prometheus.Gatherer, source, reason string) float64 {
 	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestSocketIOOptionsMapOntoConfig(t *testing.T) {
 		strings.Join(src.Topics, ",") != "door.*,liveEvent" || src.Socket.Token.URL != "https://auth.example.test/token" ||
 		src.Socket.Token.Field != "access_token" || src.Socket.Token.Header.Get("X-Api-Key") != "k-123" ||
 		src.Socket.Token.Timeout != 3*time.Second || src.Socket.Header.Get("X-Panel") != "1" ||
-		src.Socket.Backoff != (socketio.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}) ||
+		src.Socket.Backoff != (client.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}) ||
 		src.Socket.MaxFrameBytes != 65536 || src.Socket.OpenTimeout != 2*time.Second ||
 		src.MaxInFlight != 4 || src.MaxPending != 100 || src.NackDelay != 50*time.Millisecond {
 		t.Fatalf("source config %+v", src)
@@ -202,6 +203,8 @@ func TestSocketIOTypesAgainstSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
+	reg := prometheus.NewRegistry()
+	sub.(interface{ Unwrap() message.Subscriber }).Unwrap().(*socketio.Subscriber).Instrument(reg, "panel", "doors")
 	ch, err := sub.Subscribe(ctx, "doors")
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +239,7 @@ func TestSocketIOTypesAgainstSimulator(t *testing.T) {
 	if dials := sim.Server().DialTokens(); len(dials) == 0 || dials[0] == "" || dials[0] == sim.Token() {
 		t.Fatalf("%d dials; the token never rotated under the client", len(dials))
 	}
-	if n := renewals(t, "doors", "invalid_token"); n < 1 {
+	if n := renewals(t, reg, "doors", "invalid_token"); n < 1 {
 		t.Fatalf("%v renewals on invalidToken, want at least one", n)
 	}
 

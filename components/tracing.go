@@ -2,13 +2,12 @@ package components
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/tracing"
 )
 
 // tracingSubscriber starts a W3C trace for every message of a source whose
@@ -60,11 +59,4 @@ func (t *tracingSubscriber) Close() error {
 // EventTraceparent is the traceparent a source without trace context gives
 // an event: derived from the event id, so a redelivered or re-read event
 // keeps its trace, which makes a duplicate easy to follow.
-func EventTraceparent(eventID string) string {
-	sum := sha256.Sum256([]byte("tributary-trace:" + eventID))
-	tp := "00-" + hex.EncodeToString(sum[:16]) + "-" + hex.EncodeToString(sum[16:24]) + "-01"
-	if !ValidTraceparent(tp) { // an all-zero id: astronomically unlikely, still never invalid
-		return NewTraceparent()
-	}
-	return tp
-}
+func EventTraceparent(eventID string) string { return tracing.Format(tracing.ForEvent(eventID)) }

@@ -15,7 +15,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/webhook"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // The webhook sink is sinks/webhook: signed (Standard Webhooks), token and
@@ -200,7 +200,7 @@ type WebhookSink struct {
 func (s *WebhookSink) RetrySchedule() middleware.Schedule { return s.schedule }
 
 // Test implements Tester: the right credentials must get 2xx and wrong ones
-// 401 (seed 003); the last check is the verdict, verified or not and why.
+// 401; the last check is the verdict, verified or not and why.
 func (s *WebhookSink) Test(ctx context.Context) (TestResult, error) {
 	r := s.Publisher.Test(ctx)
 	var checks []Check

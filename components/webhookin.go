@@ -13,8 +13,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
 	"github.com/tributary-dev/tributary/sources/webhookin"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // The webhookin source is sources/webhookin served by its own http.Server on

@@ -1,10 +1,11 @@
 package middleware
 
 import (
-	"math/rand/v2"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // Retry retries a failing handler in process, a few times and briefly, for
@@ -33,32 +34,26 @@ func DefaultRetry() Retry {
 // Middleware implements message.HandlerMiddleware.
 func (r Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
-		wait := r.InitialInterval
 		for retry := 0; ; retry++ {
 			out, err := h(msg)
 			if err == nil || IsPermanent(err) || retry >= r.MaxRetries {
 				return out, err
 			}
-			next := wait
+			next := backoff.Exponential(r.InitialInterval, max(r.Multiplier, 1), retry, max(r.MaxInterval, r.InitialInterval))
 			if after, ok := RetryAfterOf(err); ok {
 				if after > r.MaxInterval {
 					return out, err // the receiver wants a long wait: requeue it
 				}
 				next = after
-			} else if r.Jitter > 0 {
-				next += time.Duration((rand.Float64()*2 - 1) * r.Jitter * float64(next))
+			} else {
+				next = backoff.Jitter(next, r.Jitter)
 			}
 			if r.OnRetry != nil {
 				r.OnRetry(msg, retry+1, err)
 			}
-			t := time.NewTimer(next)
-			select {
-			case <-msg.Context().Done():
-				t.Stop()
+			if backoff.Sleep(msg.Context(), next) != nil {
 				return out, err
-			case <-t.C:
 			}
-			wait = min(time.Duration(float64(wait)*max(r.Multiplier, 1)), r.MaxInterval)
 		}
 	}
 }

@@ -3,8 +3,9 @@ package middleware
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // ScheduleKind names how a Schedule computes its delays.
@@ -34,7 +35,7 @@ type Schedule struct {
 	Jitter float64 `json:"jitter,omitempty" yaml:"jitter,omitempty"`
 }
 
-// Linear retries `retries` times, the n-th after n × step (seed 003: 1 min × attempt).
+// Linear retries `retries` times, the n-th after n × step (e.g. 1 min × attempt).
 func Linear(step time.Duration, retries int) Schedule {
 	return Schedule{Kind: ScheduleLinear, Step: step, Retries: retries}
 }
@@ -97,18 +98,11 @@ func (s Schedule) Delay(n int) (time.Duration, bool) {
 	case ScheduleLinear:
 		d = time.Duration(n) * s.Step
 	case ScheduleExponential:
-		d = s.Base
-		for i := 1; i < n && d < s.Max; i++ {
-			d *= 2
-		}
-		d = min(d, s.Max)
+		d = backoff.Exponential(s.Base, 2, n-1, s.Max)
 	case ScheduleList:
 		d = s.Delays[n-1]
 	}
-	if s.Jitter > 0 && d > 0 {
-		d += time.Duration((rand.Float64()*2 - 1) * s.Jitter * float64(d))
-	}
-	return d, true
+	return backoff.Jitter(d, s.Jitter), true
 }
 
 // Total is the sum of the schedule's delays without jitter: how long after

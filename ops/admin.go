@@ -54,7 +54,8 @@ type AdminConfig struct {
 	// which sets an HttpOnly cookie. Required when not bound to loopback.
 	Token  string
 	Logger watermill.LoggerAdapter
-	// Gatherer supplies source state; prometheus.DefaultGatherer when nil.
+	// Gatherer supplies source state and filtered counts: the registry given
+	// to router.Config.Metrics. Nil: the page shows neither.
 	Gatherer prometheus.Gatherer
 	// Sources, when set, marks the sources that stopped for good as failed,
 	// with their reason.
@@ -103,7 +104,7 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 		cfg.Logger = watermill.NopLogger{}
 	}
 	if cfg.Gatherer == nil {
-		cfg.Gatherer = prometheus.DefaultGatherer
+		cfg.Gatherer = prometheus.NewRegistry()
 	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -244,7 +245,7 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	for _, p := range a.cfg.Pipelines {
 		pv := pipelineView{Name: p.Name, Sinks: p.Sinks}
 		for _, s := range p.Sources {
-			st := states[s.Name]
+			st := states[p.Name+"/"+s.Name]
 			sv := sourceView{ComponentInfo: s, Up: "unknown", LastSuccess: st.last, Detail: st.detail(),
 				Leader: status.Leader(router.LeaseName(p.Name, s.Name)), Shared: components.RunsOnEveryInstance(s.Type)}
 			sv.Here = sv.Leader != "" && sv.Leader == d.Self
@@ -349,7 +350,8 @@ func plural(n float64, unit string) string {
 
 // sourceState reads each source's state from the metrics registry, which
 // the sources keep current: tributary_source_up and the last-success time
-// every type sets, plus what a type's own collectors tell.
+// every type sets, plus what a type's own collectors tell; by
+// "pipeline/source".
 func (a *Admin) sourceState() map[string]sourceMetrics {
 	out := map[string]sourceMetrics{}
 	families, err := a.cfg.Gatherer.Gather()
@@ -358,15 +360,19 @@ func (a *Admin) sourceState() map[string]sourceMetrics {
 	}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
-			var source string
+			var pipeline, source string
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "source" {
+				switch l.GetName() {
+				case "pipeline":
+					pipeline = l.GetValue()
+				case "source":
 					source = l.GetValue()
 				}
 			}
 			if source == "" {
 				continue
 			}
+			source = pipeline + "/" + source
 			st := out[source]
 			gauge, counter := m.GetGauge().GetValue(), m.GetCounter().GetValue()
 			switch f.GetName() {

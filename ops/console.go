@@ -16,6 +16,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -311,7 +312,7 @@ func (a *Admin) endpointsPage(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case row.HasState && row.Endpoint.State == webhook.StateDisabled:
 			row.State = "disabled"
-		case row.Stats.LastOutcome == "circuit_open" && time.Since(row.Stats.LastAt) < 2*time.Minute:
+		case row.Stats.LastOutcome == string(deliverylog.OutcomeCircuitOpen) && time.Since(row.Stats.LastAt) < 2*time.Minute:
 			row.State = "breaker open"
 		case row.Stats.Attempts == 0:
 			row.State = "idle"

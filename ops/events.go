@@ -18,6 +18,7 @@ import (
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/router/pgtopic"
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
 )
 
 // ErrEventNotFound is returned for an event that is not (or no longer) in
@@ -324,12 +325,12 @@ func FailedSince(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string,
 			FROM tributary_delivery_attempts
 			WHERE pipeline = $1 AND sink = $2 AND attempted_at >= $3
 			ORDER BY message_uuid, id DESC),
-		failed AS (SELECT message_uuid, event_id, id FROM last WHERE outcome <> 'success' ORDER BY id LIMIT $5)
+		failed AS (SELECT message_uuid, event_id, id FROM last WHERE outcome <> $6 ORDER BY id LIMIT $5)
 		SELECT m."offset", m.uuid, COALESCE(m.metadata->>'tributary_event_id', ''), COALESCE(m.metadata->>'tributary_source', ''),
 			COALESCE(m.metadata->>'tributary_event_type', ''), m.created_at
 		FROM failed f JOIN tributary_messages m
 		  ON m.metadata->>'tributary_event_id' = f.event_id AND m.uuid = f.message_uuid AND m.topic = $4
-		ORDER BY f.id`, pipeline, sink, since, router.Topic(pipeline), MaxBulkResend)
+		ORDER BY f.id`, pipeline, sink, since, router.Topic(pipeline), MaxBulkResend, deliverylog.OutcomeSuccess)
 	if err != nil {
 		return nil, fmt.Errorf("failed attempts of %s/%s: %w", pipeline, sink, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -15,12 +16,14 @@ type Check struct {
 	Check func(ctx context.Context) error
 }
 
-// Handler serves /metrics (the default Prometheus registry, where every
-// tributary_ collector lives), /healthz (the process answers) and /readyz
-// (every check passes: 503 with the failing checks otherwise).
-func Handler(checks ...Check) http.Handler {
+// Handler serves /metrics (g: the registry given to router.Config.Metrics;
+// none when nil), /healthz (the process answers) and /readyz (every check
+// passes: 503 with the failing checks otherwise).
+func Handler(g prometheus.Gatherer, checks ...Check) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.Handler())
+	if g != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

@@ -10,13 +10,18 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/tributary-dev/tributary/ops"
 )
 
 func TestHealthEndpoints(t *testing.T) {
 	t.Parallel()
 	var dbDown atomic.Bool
-	h := ops.Handler(
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector())
+	h := ops.Handler(reg,
 		ops.Check{Name: "router", Check: func(context.Context) error { return nil }},
 		ops.Check{Name: "database", Check: func(context.Context) error {
 			if dbDown.Load() {

@@ -7,25 +7,17 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
-var (
-	lagGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tributary_topic_lag", Help: "Messages of the pipeline topic a sink's consumer group has not acked.",
-	}, []string{"pipeline", "sink"})
-	retryDepth = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tributary_retry_queue_depth", Help: "Messages waiting in a sink's delayed retry queue.",
-	}, []string{"pipeline", "sink"})
-	poisonDepth = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tributary_poison_queue_depth", Help: "Messages of a sink in the poison queue.",
-	}, []string{"pipeline", "sink"})
-)
-
-// WatchDepths refreshes the queue-depth gauges every interval until ctx ends.
-// Depths are counted in the database, so they are polled rather than
-// computed on every scrape.
-func WatchDepths(ctx context.Context, pool *pgxpool.Pool, pipelines []PipelineInfo, interval time.Duration, logger watermill.LoggerAdapter) {
+// WatchDepths refreshes the queue-depth gauges, registered on reg, every
+// interval until ctx ends. Depths are counted in the database, so they are
+// polled rather than computed on every scrape.
+func WatchDepths(ctx context.Context, reg prometheus.Registerer, pool *pgxpool.Pool, pipelines []PipelineInfo, interval time.Duration, logger watermill.LoggerAdapter) {
+	lagGauge := metrics.Gauge(reg, "tributary_topic_lag", "Messages of the pipeline topic a sink's consumer group has not acked.", "pipeline", "sink")
+	retryDepth := metrics.Gauge(reg, "tributary_retry_queue_depth", "Messages waiting in a sink's delayed retry queue.", "pipeline", "sink")
+	poisonDepth := metrics.Gauge(reg, "tributary_poison_queue_depth", "Messages of a sink in the poison queue.", "pipeline", "sink")
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary/internal/metrics"
 )
@@ -24,7 +25,8 @@ import (
 // wraps (Unwrap), else that its channel closed. Failed lets `run
 // --fail-fast` exit instead.
 type SourceMonitor struct {
-	logger watermill.LoggerAdapter
+	logger  watermill.LoggerAdapter
+	metrics prometheus.Registerer
 
 	mu     sync.Mutex
 	failed map[string]SourceFailure // by pipeline/source
@@ -42,12 +44,14 @@ type SourceFailure struct {
 	At       time.Time `json:"at"`
 }
 
-// NewSourceMonitor returns a monitor with no sources watched yet.
-func NewSourceMonitor(logger watermill.LoggerAdapter) *SourceMonitor {
+// NewSourceMonitor returns a monitor with no sources watched yet. reg is
+// where the router registers the sources' state (router.Config.Metrics), so
+// that a failed source shows as tributary_source_up 0 there; nil: nowhere.
+func NewSourceMonitor(reg prometheus.Registerer, logger watermill.LoggerAdapter) *SourceMonitor {
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	return &SourceMonitor{logger: logger, failed: map[string]SourceFailure{}, first: make(chan struct{})}
+	return &SourceMonitor{logger: logger, metrics: reg, failed: map[string]SourceFailure{}, first: make(chan struct{})}
 }
 
 // Watch returns sub wrapped so that the monitor sees it stop. Pass the
@@ -100,7 +104,7 @@ func (m *SourceMonitor) fail(f SourceFailure) {
 	m.mu.Lock()
 	m.failed[f.Pipeline+"/"+f.Source] = f
 	m.mu.Unlock()
-	metrics.SourceUp.WithLabelValues(f.Source).Set(0)
+	metrics.NewSource(m.metrics, f.Pipeline, f.Source).Up.Set(0)
 	m.logger.Error("Source stopped for good; the rest of the process runs on (readyz reports it; run --fail-fast exits instead)",
 		errors.New(f.Reason), watermill.LogFields{"pipeline": f.Pipeline, "source": f.Source, "type": f.Type})
 	m.firstOnce.Do(func() { close(m.first) })

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tributary-dev/tributary"
@@ -104,8 +105,9 @@ func TestSourceMonitor(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			name := "monitored-" + string(rune('a'+i))
-			metrics.SourceUp.WithLabelValues(name).Set(1)
-			m := ops.NewSourceMonitor(nil)
+			reg := prometheus.NewRegistry()
+			metrics.NewSource(reg, "p", name).Up.Set(1)
+			m := ops.NewSourceMonitor(reg, nil)
 			src, s := c.source()
 			sub := m.Watch("p", name, "test", src)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -125,7 +127,7 @@ func TestSourceMonitor(t *testing.T) {
 				t.Fatalf("checks %+v", check)
 			}
 			err = check[0].Check(context.Background())
-			up := testutil.ToFloat64(metrics.SourceUp.WithLabelValues(name))
+			up := testutil.ToFloat64(metrics.NewSource(reg, "p", name).Up)
 			if c.reason == "" {
 				select {
 				case <-m.Failed():

@@ -10,7 +10,7 @@ import (
 // TestSourceStateFromMetrics: the admin page's source column reads each
 // source's state from the collectors its type keeps — the shared up / last
 // success gauges, the socket's connection state, the ETag cursor, batches,
-// events and errors — by the source label.
+// events and errors — by the pipeline and source labels.
 func TestSourceStateFromMetrics(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
@@ -25,20 +25,20 @@ func TestSourceStateFromMetrics(t *testing.T) {
 		return c
 	}
 	last := time.Date(2026, 11, 29, 14, 0, 0, 0, time.UTC)
-	up := gauge("tributary_source_up", "source")
-	up.WithLabelValues("panel").Set(1)
-	up.WithLabelValues("eventlog").Set(0)
-	gauge("tributary_source_last_success_timestamp_seconds", "source").WithLabelValues("panel").Set(float64(last.Unix()))
-	gauge("tributary_socketio_connection_state", "source").WithLabelValues("panel").Set(2)
-	counter("tributary_socketio_reconnects_total", "source").WithLabelValues("panel").Add(3)
-	counter("tributary_socketio_events_total", "source").WithLabelValues("panel").Add(120)
-	gauge("tributary_etagpoll_cursor_timestamp_seconds", "source").WithLabelValues("eventlog").Set(float64(last.Unix()))
-	counter("tributary_etagpoll_events_acked_total", "source").WithLabelValues("eventlog").Add(1)
-	errs := counter("tributary_source_errors_total", "source", "kind")
-	errs.WithLabelValues("eventlog", "http").Add(2)
-	errs.WithLabelValues("eventlog", "decode").Add(1)
-	counter("tributary_batchfeed_batches_completed_total", "source").WithLabelValues("journey").Add(4)
-	counter("tributary_batchfeed_notifications_acked_total", "source").WithLabelValues("journey").Add(15)
+	up := gauge("tributary_source_up", "pipeline", "source")
+	up.WithLabelValues("p", "panel").Set(1)
+	up.WithLabelValues("p", "eventlog").Set(0)
+	gauge("tributary_source_last_success_timestamp_seconds", "pipeline", "source").WithLabelValues("p", "panel").Set(float64(last.Unix()))
+	gauge("tributary_socketio_connection_state", "pipeline", "source").WithLabelValues("p", "panel").Set(2)
+	counter("tributary_socketio_reconnects_total", "pipeline", "source").WithLabelValues("p", "panel").Add(3)
+	counter("tributary_socketio_events_total", "pipeline", "source").WithLabelValues("p", "panel").Add(120)
+	gauge("tributary_etagpoll_cursor_timestamp_seconds", "pipeline", "source").WithLabelValues("p", "eventlog").Set(float64(last.Unix()))
+	counter("tributary_etagpoll_events_acked_total", "pipeline", "source").WithLabelValues("p", "eventlog").Add(1)
+	errs := counter("tributary_source_errors_total", "pipeline", "source", "kind")
+	errs.WithLabelValues("p", "eventlog", "http").Add(2)
+	errs.WithLabelValues("p", "eventlog", "decode").Add(1)
+	counter("tributary_batchfeed_batches_completed_total", "pipeline", "source").WithLabelValues("p", "journey").Add(4)
+	counter("tributary_batchfeed_notifications_acked_total", "pipeline", "source").WithLabelValues("p", "journey").Add(15)
 
 	a := &Admin{cfg: AdminConfig{Gatherer: reg}}
 	got := a.sourceState()
@@ -53,7 +53,7 @@ func TestSourceStateFromMetrics(t *testing.T) {
 		{"unknown", "", false, false, time.Time{}},
 	}
 	for _, tt := range tests {
-		st := got[tt.source]
+		st := got["p/"+tt.source]
 		if d := st.detail(); d != tt.detail {
 			t.Errorf("%s: detail %q, want %q", tt.source, d, tt.detail)
 		}

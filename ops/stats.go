@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
 )
 
 // SinkStats is a sink's delivery attempts over a window of the delivery log.
@@ -36,11 +38,11 @@ func (s SinkStats) SuccessRate() float64 {
 // cost grows with the window's traffic, not with the log's length.
 func SinkStatsSince(ctx context.Context, pool *pgxpool.Pool, since time.Time) (map[[2]string]SinkStats, error) {
 	rows, err := pool.Query(ctx, `
-		SELECT pipeline, sink, count(*), count(*) FILTER (WHERE outcome = 'success'),
+		SELECT pipeline, sink, count(*), count(*) FILTER (WHERE outcome = $2),
 			percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY latency_ms),
 			(array_agg(outcome ORDER BY id DESC))[1], max(attempted_at)
 		FROM tributary_delivery_attempts WHERE attempted_at >= $1
-		GROUP BY pipeline, sink`, since)
+		GROUP BY pipeline, sink`, since, deliverylog.OutcomeSuccess)
 	if err != nil {
 		return nil, fmt.Errorf("sink stats: %w", err)
 	}
@@ -80,9 +82,9 @@ type SinkSeries struct {
 func ThroughputSince(ctx context.Context, pool *pgxpool.Pool, since time.Time) ([]SinkSeries, error) {
 	rows, err := pool.Query(ctx, `
 		SELECT pipeline, sink, extract(epoch FROM date_trunc('minute', attempted_at))::bigint AS m, count(*),
-			count(*) FILTER (WHERE outcome <> 'success'), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
+			count(*) FILTER (WHERE outcome <> $2), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
 		FROM tributary_delivery_attempts WHERE attempted_at >= $1
-		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, since)
+		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, since, deliverylog.OutcomeSuccess)
 	if err != nil {
 		return nil, fmt.Errorf("throughput: %w", err)
 	}

@@ -8,10 +8,23 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/tracing"
 )
+
+// traceID is the trace id of the event msg carries, for log lines ("" when
+// it carries none).
+func traceID(msg *message.Message) string {
+	if sc := tracing.SpanContext(msg.Metadata); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
 
 // deliveryHandler delivers a topic message through one sink, wrapped —
 // outermost first — in Poison, Requeue and Retry. Poison must wrap Requeue and
@@ -23,31 +36,43 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 	labels := []string{p.Name, s.Name}
 	logFields := watermill.LogFields{"pipeline": p.Name, "sink": s.Name}
 
+	// Each attempt (in process or requeued) is a span, a child of the
+	// event's ingest span; the sink gets it in the message's context and
+	// metadata, so an HTTP sink sends it as the receiver's parent.
 	deliver := func(msg *message.Message) ([]*message.Message, error) {
+		ctx, span := r.tracer.Start(tracing.Extract(msg.Context(), msg.Metadata), "deliver "+p.Name+"/"+s.Name,
+			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+				attribute.String("tributary.pipeline", p.Name), attribute.String("tributary.sink", s.Name),
+				attribute.String("tributary.event_id", tributary.EventID(msg))))
+		defer span.End()
 		out := msg.Copy()
-		out.SetContext(msg.Context())
+		out.SetContext(ctx)
 		if s.Transform != nil {
 			var err error
-			if out, err = routeTransform(p, s, out); err != nil {
+			if out, err = r.routeTransform(p, s, out); err != nil {
+				span.SetStatus(codes.Error, err.Error())
 				return nil, err
 			}
 		}
+		out.SetContext(ctx)
+		tracing.Inject(ctx, out.Metadata)
 		start := time.Now()
 		err := s.Publisher.Publish(s.Topic, out)
-		metrics.DeliveryLatency.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
+		r.metrics.DeliveryLatency.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
 		if err != nil {
-			metrics.DeliveryFailed.WithLabelValues(labels...).Inc()
+			span.SetStatus(codes.Error, err.Error())
+			r.metrics.DeliveryFailed.WithLabelValues(labels...).Inc()
 			return nil, err
 		}
-		metrics.Delivered.WithLabelValues(labels...).Inc()
+		r.metrics.Delivered.WithLabelValues(labels...).Inc()
 		return nil, nil
 	}
 
 	retry := *s.Retry.InProcess
 	retry.OnRetry = func(msg *message.Message, n int, err error) {
-		metrics.Retried.WithLabelValues(p.Name, s.Name, "in_process").Inc()
+		r.metrics.Retried.WithLabelValues(p.Name, s.Name, "in_process").Inc()
 		r.logger.Debug("Retrying delivery", logFields.Add(watermill.LogFields{
-			"event_id": tributary.EventID(msg), "retry": n, "err": err.Error(),
+			"event_id": tributary.EventID(msg), "retry": n, "err": err.Error(), "trace_id": traceID(msg),
 		}))
 	}
 	requeue := middleware.Requeue{
@@ -57,9 +82,9 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 			return r.cfg.Backend.retryPublisher(msg, r.logger)
 		},
 		OnRequeue: func(msg *message.Message, attempt int, wait time.Duration, err error) {
-			metrics.Retried.WithLabelValues(p.Name, s.Name, "requeued").Inc()
+			r.metrics.Retried.WithLabelValues(p.Name, s.Name, "requeued").Inc()
 			r.logger.Info("Delivery failed; requeued", logFields.Add(watermill.LogFields{
-				"event_id": tributary.EventID(msg), "attempt": attempt, "wait": wait.String(), "err": err.Error(),
+				"event_id": tributary.EventID(msg), "attempt": attempt, "wait": wait.String(), "err": err.Error(), "trace_id": traceID(msg),
 			}))
 		},
 	}
@@ -68,19 +93,19 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 		Pipeline: p.Name,
 		Sink:     s.Name,
 		OnPoison: func(rec middleware.PoisonRecord) {
-			metrics.Poisoned.WithLabelValues(p.Name, s.Name).Inc()
+			r.metrics.Poisoned.WithLabelValues(p.Name, s.Name).Inc()
 			r.logger.Error("Delivery given up; message poisoned", errors.New(rec.Reason), logFields.Add(watermill.LogFields{
 				"event_id": rec.EventID, "attempts": strconv.Itoa(rec.Attempts),
 			}))
 		},
 	}
 	h := poison.Middleware(requeue.Middleware(retry.Middleware(deliver)))
-	filtered := metrics.Filtered.WithLabelValues(labels...)
+	filtered := r.metrics.Filtered.WithLabelValues(labels...)
 	return func(msg *message.Message) error {
 		cancel := r.detach(msg)
 		defer cancel()
 		if s.Filter != nil {
-			ok, ferr := routeFilter(p, s, msg)
+			ok, ferr := r.routeFilter(p, s, msg)
 			if ferr != nil {
 				_, err := poison.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, ferr })(msg)
 				return err

@@ -7,8 +7,12 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/metrics"
+	"github.com/tributary-dev/tributary/tracing"
 )
 
 // ingestHandler moves a source's message into the pipeline's topic. Its
@@ -23,7 +27,7 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 	return func(msg *message.Message) error {
 		cancel := r.detach(msg)
 		defer cancel()
-		metrics.EventsReceived.WithLabelValues(labels...).Inc()
+		r.metrics.EventsReceived.WithLabelValues(labels...).Inc()
 		out := msg.Copy()
 		out.Metadata.Set(tributary.MetaPipeline, p.Name)
 		if out.Metadata.Get(tributary.MetaSource) == "" {
@@ -32,17 +36,26 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 		if out.Metadata.Get(tributary.MetaEventID) == "" {
 			out.Metadata.Set(tributary.MetaEventID, msg.UUID)
 		}
+		// The ingest span continues the source's trace; the stored event
+		// carries it, so every delivery attempt is a child of it.
+		ctx, span := r.tracer.Start(tracing.Extract(msg.Context(), msg.Metadata), "ingest "+p.Name,
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+				attribute.String("tributary.pipeline", p.Name), attribute.String("tributary.source", s.Name),
+				attribute.String("tributary.event_id", tributary.EventID(out))))
+		defer span.End()
+		tracing.Inject(ctx, out.Metadata)
 		item := ingestItem{msg: out}
 		if !p.Dedup.Disabled {
 			item.key = tributary.EventID(out)
 		}
 		stored, err := batcher.ingest(msg.Context(), item)
 		if err != nil {
-			metrics.IngestFailed.WithLabelValues(labels...).Inc()
+			r.metrics.IngestFailed.WithLabelValues(labels...).Inc()
+			span.SetStatus(codes.Error, err.Error())
 			wait, log, suppressed := failures.failed(err, time.Now())
 			if log {
 				fields := watermill.LogFields{"pipeline": p.Name, "source": s.Name,
-					"event_id": tributary.EventID(out), "retry_in": wait.String()}
+					"event_id": tributary.EventID(out), "retry_in": wait.String(), "trace_id": traceID(out)}
 				if suppressed > 0 {
 					fields["same_error_not_logged"] = suppressed
 				}
@@ -61,10 +74,11 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 			return fmt.Errorf("ingest into %s: %w", topic, err)
 		}
 		failures.succeeded()
+		span.SetAttributes(attribute.Bool("tributary.duplicate", !stored))
 		if stored {
-			metrics.EventsIngested.WithLabelValues(labels...).Inc()
+			r.metrics.EventsIngested.WithLabelValues(labels...).Inc()
 		} else {
-			metrics.EventsDeduped.WithLabelValues(labels...).Inc()
+			r.metrics.EventsDeduped.WithLabelValues(labels...).Inc()
 		}
 		return nil
 	}

@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
@@ -30,8 +29,8 @@ func TestFailingIngestBacksOffAndLogsBoundedly(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
 	logger, log := pipelinetest.NewJSONLogger()
-	before := testutil.ToFloat64(metrics.IngestFailed.WithLabelValues("refused", "src"))
-	r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger, CloseTimeout: time.Second},
+	reg := prometheus.NewRegistry()
+	r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger, CloseTimeout: time.Second, Metrics: reg},
 		router.Pipeline{Name: "refused",
 			Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("bad\x00id")}},
 			Sinks:   []router.Sink{{Name: "sink", Publisher: pipelinetest.NewSink(nil)}}})
@@ -41,7 +40,7 @@ func TestFailingIngestBacksOffAndLogsBoundedly(t *testing.T) {
 	stop := pipelinetest.RunRouter(t, r)
 	time.Sleep(3 * time.Second)
 	stop()
-	attempts := testutil.ToFloat64(metrics.IngestFailed.WithLabelValues("refused", "src")) - before
+	attempts := pipelinetest.MetricValue(t, reg, "tributary_ingest_failed_total", "pipeline", "refused", "source", "src")
 	// 100+200+400+800+1600 ms (±20 %) fit about 5 attempts in 3 s; a hot
 	// loop at 10 ms makes hundreds.
 	if attempts < 2 || attempts > 8 {

@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
@@ -32,9 +31,9 @@ func TestIngestBatchFailsOnlyTheBadMessage(t *testing.T) {
 		}
 		srcs = append(srcs, router.Source{Name: name, Subscriber: pipelinetest.NewEventSource(ids...)})
 	}
-	failedBefore := testutil.ToFloat64(metrics.IngestFailed.WithLabelValues("batch", "s2"))
+	reg := prometheus.NewRegistry()
 	sink := pipelinetest.NewSink(nil)
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+	r, err := router.New(router.Config{Backend: router.Postgres(pool), Metrics: reg}, router.Pipeline{
 		Name: "batch", Sources: srcs, Sinks: []router.Sink{{Name: "sink", Publisher: sink}},
 	})
 	if err != nil {
@@ -45,7 +44,7 @@ func TestIngestBatchFailsOnlyTheBadMessage(t *testing.T) {
 	// stored), so its last 50 stay unread: the other 350 must all arrive.
 	pipelinetest.WaitFor(t, 30*time.Second, "the other sources' events", func() bool { return sink.Distinct() == 350 })
 	pipelinetest.WaitFor(t, 10*time.Second, "the bad event to fail repeatedly", func() bool {
-		return testutil.ToFloat64(metrics.IngestFailed.WithLabelValues("batch", "s2"))-failedBefore >= 2
+		return pipelinetest.MetricValue(t, reg, "tributary_ingest_failed_total", "pipeline", "batch", "source", "s2") >= 2
 	})
 	for _, id := range good[:250] {
 		if sink.Count(id) != 1 {

@@ -17,7 +17,7 @@ import (
 //
 //	doors := router.Pipeline{
 //		Name:    "doors",
-//		Sources: []router.Source{{Name: "parakey", Subscriber: poller}},
+//		Sources: []router.Source{{Name: "door-events", Subscriber: poller}},
 //		Sinks:   []router.Sink{{Name: "crm", Publisher: hook}},
 //		Retry:   router.RetryPolicy{Schedule: middleware.Linear(time.Minute, 5)},
 //	}

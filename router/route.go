@@ -6,20 +6,19 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/middleware"
 )
 
 // routeFilter runs a sink's filter. ok is false for a message the sink does
 // not want; err (a permanent error) for a message the filter cannot judge.
 // A panicking filter is an error of the message, not a crash of the router.
-func routeFilter(p Pipeline, s Sink, msg *message.Message) (ok bool, err error) {
+func (r *Router) routeFilter(p Pipeline, s Sink, msg *message.Message) (ok bool, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			ok, err = false, fmt.Errorf("panic: %v", v)
 		}
 		if err != nil {
-			metrics.RoutingErrors.WithLabelValues(p.Name, s.Name, "filter").Inc()
+			r.metrics.RoutingErrors.WithLabelValues(p.Name, s.Name, "filter").Inc()
 			err = middleware.Permanent(fmt.Errorf("filter: %w", err))
 		}
 	}()
@@ -28,7 +27,7 @@ func routeFilter(p Pipeline, s Sink, msg *message.Message) (ok bool, err error) 
 
 // routeTransform runs a sink's transform on out, the copy about to be
 // published; any failure is permanent, as the same event would fail again.
-func routeTransform(p Pipeline, s Sink, out *message.Message) (res *message.Message, err error) {
+func (r *Router) routeTransform(p Pipeline, s Sink, out *message.Message) (res *message.Message, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			res, err = nil, fmt.Errorf("panic: %v", v)
@@ -37,7 +36,7 @@ func routeTransform(p Pipeline, s Sink, out *message.Message) (res *message.Mess
 			err = errors.New("returned no message")
 		}
 		if err != nil {
-			metrics.RoutingErrors.WithLabelValues(p.Name, s.Name, "transform").Inc()
+			r.metrics.RoutingErrors.WithLabelValues(p.Name, s.Name, "transform").Inc()
 			res, err = nil, middleware.Permanent(fmt.Errorf("transform: %w", err))
 		}
 	}()

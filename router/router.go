@@ -13,7 +13,11 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/router/leader"
 )
 
@@ -32,6 +36,18 @@ type Config struct {
 	// instance at a time among the instances sharing the Postgres database
 	// (see Leadership). Nil: every source runs here.
 	Leadership *Leadership
+	// Metrics is where the router registers its collectors and where its
+	// sources and sinks register theirs (see Instrumented); every series
+	// carries the pipeline. Nil: a private registry that nobody scrapes, so
+	// an embedding program that wants no metrics pays nothing global and a
+	// library never touches prometheus.DefaultRegisterer. Routers may share
+	// one Registerer: their series differ by pipeline.
+	Metrics prometheus.Registerer
+	// TracerProvider makes the ingest and delivery-attempt spans (see
+	// package tracing); otel.GetTracerProvider() when nil, which is a no-op
+	// until the program installs one: the trace context still travels from
+	// source to sink, but no span is recorded or exported.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) setDefaults() {
@@ -43,6 +59,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaintenanceInterval == 0 {
 		c.MaintenanceInterval = time.Minute
+	}
+	if c.Metrics == nil {
+		c.Metrics = prometheus.NewRegistry()
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
 	}
 }
 
@@ -70,6 +92,8 @@ type Router struct {
 	cfg       Config
 	pipelines []Pipeline
 	logger    watermill.LoggerAdapter
+	metrics   *metrics.Router
+	tracer    trace.Tracer
 	wm        *message.Router
 	running   chan struct{}
 	// stopping is closed when Run begins to stop.
@@ -148,7 +172,19 @@ func New(cfg Config, pipelines ...Pipeline) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	return &Router{cfg: cfg, pipelines: pipelines, logger: cfg.Logger, wm: wm, running: make(chan struct{}), stopping: make(chan struct{})}, nil
+	for _, p := range pipelines {
+		for _, s := range p.Sources {
+			if s.Subscriber != nil {
+				instrument(cfg.Metrics, s.Subscriber, p.Name, s.Name)
+			}
+		}
+		for _, s := range p.Sinks {
+			instrument(cfg.Metrics, s.Publisher, p.Name, s.Name)
+		}
+	}
+	return &Router{cfg: cfg, pipelines: pipelines, logger: cfg.Logger, metrics: metrics.NewRouter(cfg.Metrics),
+		tracer: cfg.TracerProvider.Tracer("github.com/tributary-dev/tributary/router"), wm: wm,
+		running: make(chan struct{}), stopping: make(chan struct{})}, nil
 }
 
 // Running is closed once every handler has started.
@@ -240,6 +276,7 @@ func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 				return fmt.Errorf("router: source %q: %w", s.Name, err)
 			}
 			s.Subscriber = sub
+			instrument(r.cfg.Metrics, sub, p.Name, s.Name)
 		}
 		r.wm.AddConsumerHandler(
 			fmt.Sprintf("%s.ingest.%s", p.Name, s.Name),

@@ -12,7 +12,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/router/leader"
 )
 
@@ -157,6 +156,7 @@ func (l *ledSource) start() (*sourceRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	instrument(l.r.cfg.Metrics, sub, l.p.Name, l.s.Name)
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := sub.Subscribe(ctx, l.s.Topic)
 	if err != nil {
@@ -165,7 +165,7 @@ func (l *ledSource) start() (*sourceRun, error) {
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
 	run := &sourceRun{l: l, sub: sub, cancel: cancel, done: make(chan struct{})}
-	metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(1)
+	l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(1)
 	l.r.logger.Info("Source started", watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name, "instance": l.r.InstanceID()})
 	go func() {
 		var wg sync.WaitGroup
@@ -218,7 +218,7 @@ func (run *sourceRun) stop() {
 		}
 		t.Stop()
 		run.cancel()
-		metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(0)
+		l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(0)
 		l.r.logger.Info("Source stopped", watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name, "instance": l.r.InstanceID()})
 	})
 }
@@ -253,7 +253,7 @@ func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait fu
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, l := range led {
-		metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, el.Instance()).Set(0)
+		r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, el.Instance()).Set(0)
 		wg.Add(1)
 		go func() { defer wg.Done(); l.loop(quit) }()
 	}

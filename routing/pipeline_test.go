@@ -14,16 +14,15 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/internal/sigpeer"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/routing"
 	"github.com/tributary-dev/tributary/sinks/webhook"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature/sigpeer"
 )
 
 // idReceiver records the webhook-id (the event id) of every request.
@@ -63,7 +62,7 @@ func webhookSink(t *testing.T, name, url string, cfg webhook.Config) router.Sink
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p.RouterSink(name)
+	return router.Sink{Name: name, Publisher: p}
 }
 
 // shaped builds an event of a seed shape with the given type, as its source
@@ -173,7 +172,8 @@ func TestThreeSinksGetExactlyTheirEvents(t *testing.T) {
 			want[s] = append(want[s], tributary.EventID(m))
 		}
 	}
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+	reg := prometheus.NewRegistry()
+	r, err := router.New(router.Config{Backend: router.Postgres(pool), Metrics: reg}, router.Pipeline{
 		Name:    "routed",
 		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewListSource(msgs...)}},
 		Sinks:   sinks,
@@ -182,7 +182,9 @@ func TestThreeSinksGetExactlyTheirEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	pipelinetest.RunRouter(t, r)
-	filtered := func(s string) int { return int(testutil.ToFloat64(metrics.Filtered.WithLabelValues("routed", s))) }
+	filtered := func(s string) int {
+		return int(pipelinetest.MetricValue(t, reg, "tributary_events_filtered_total", "pipeline", "routed", "sink", s))
+	}
 	pipelinetest.WaitFor(t, 30*time.Second, "every sink to deliver or filter every event", func() bool {
 		for _, s := range []string{A, O, C} {
 			if len(receivers[s].IDs())+filtered(s) < len(table) {

@@ -12,7 +12,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/feedfake"
 )
 
-// The batch feed of seed 002, served by internal/feedfake (the same fake the
+// Batch polling feeds, served by internal/feedfake (the same fake the
 // batchfeed source is tested against) behind an OAuth2 client credentials
 // token endpoint and a tenant header, with notifications generated over
 // time on several feeds.
@@ -51,7 +51,7 @@ type BatchFeedConfig struct {
 	Now func() time.Time
 }
 
-// BatchFeed simulates seed 002's feeds.
+// BatchFeed simulates batch polling feeds.
 type BatchFeed struct {
 	cfg    BatchFeedConfig
 	Fake   *feedfake.Fake

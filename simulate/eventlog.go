@@ -32,7 +32,7 @@ type EventLogConfig struct {
 
 // DoorEvent is one entry of the simulated event log, shaped like an access
 // control provider's: createdAt is when the provider recorded it, timestamp
-// when the door was used (seed 000: they differ; polling keys on createdAt).
+// when the door was used (they differ; polling keys on createdAt).
 type DoorEvent struct {
 	ID           string    `json:"id"`
 	Type         string    `json:"type"`
@@ -49,7 +49,7 @@ type Ref struct {
 	Name string `json:"name"`
 }
 
-// EventLog simulates seed 000's GET /eventlogs: ETag on every response, 304
+// EventLog simulates an ETag event log's GET /eventlogs: ETag on every response, 304
 // for a matching If-None-Match, ?limit=, ?startDate= (createdAt ≥),
 // ?orderBy=createdAt:DESC|ASC and ?page= (from 1) or ?offset= — what
 // sources/etagpoll sends with its default Config.

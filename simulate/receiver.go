@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tributary-dev/tributary/tracing"
 )
 
 // ReceiverConfig configures the webhook receiver.
@@ -139,8 +141,8 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		dup = " DUPLICATE"
 	}
 	trace := "-"
-	if parts := strings.Split(rec.Traceparent, "-"); len(parts) == 4 {
-		trace = parts[1]
+	if sc := tracing.Parse(rec.Traceparent); sc.IsValid() {
+		trace = sc.TraceID().String()
 	}
 	fmt.Fprintf(r.cfg.Out, "receiver #%d %s %d event=%s type=%s source=%s signature=%s trace=%s%s\n",
 		n, rec.At.Format("15:04:05.000"), rec.Status, rec.EventID, rec.EventType, rec.Source, rec.Signature, trace, dup)

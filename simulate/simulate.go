@@ -1,8 +1,7 @@
 // Package simulate serves, on loopback, fake providers and a receiver for the
-// quickstart and the end-to-end tests: an ETag event log (seed 000), a
-// webhook receiver that prints what it gets and verifies Standard Webhooks
-// signatures, a batch feed (seed 002), and a slot for the Socket.IO stream
-// (seed 001), registered with Register when it lands.
+// quickstart and the end-to-end tests: an ETag event log, a webhook
+// receiver that prints what it gets and verifies Standard Webhooks
+// signatures, batch polling feeds, and a Socket.IO access-control stream.
 package simulate
 
 import (

@@ -3,7 +3,7 @@ package simulate
 // Slots for the simulators still being written, each to be added as one file
 // calling Register from init:
 //
-//   - socketio.go: a Socket.IO 2.x / Engine.IO 3 server on /socket.io/ (seed 001)
+//   - socketio.go: a Socket.IO 2.x / Engine.IO 3 server on /socket.io/
 //     pushing door events to connected clients.
 //
 // Each gets the shared Config (Seed, EventInterval, Logger) and mounts its

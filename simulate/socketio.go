@@ -33,7 +33,7 @@ type SocketIOConfig struct {
 	PingInterval, PingTimeout time.Duration
 }
 
-// SocketIO simulates seed 001's panel: a Socket.IO 2.x server on
+// SocketIO simulates an access-control panel's stream: a Socket.IO 2.x server on
 // /socket.io/ (socketiotest, over coder/websocket) that streams door events
 // to connected clients, answers `command` with command.result.succeed and
 // the events the panel would then emit, and rotates its token now and then.
@@ -63,7 +63,7 @@ func (s *SocketIO) Readers() map[string]Readers {
 // connected to receive each.
 func (s *SocketIO) Sent() map[string][]Sent { return s.sent.snapshot() }
 
-// simDoors are the panel's doors (seed 001 door ids are integers).
+// simDoors are the panel's doors (the protocol's door ids are integers).
 var simDoors = []socketiotest.Door{{ID: 1, Name: "Main entrance"}, {ID: 2, Name: "Bike room"}, {ID: 3, Name: "Office 3F"},
 	{ID: 4, Name: "Garage"}, {ID: 5, Name: "Laundry"}}
 

@@ -1,11 +1,11 @@
 package main_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -84,6 +84,14 @@ func runCLI(t testing.TB, env []string, args ...string) result {
 }
 
 // started is a background process of the binary, stopped with SIGTERM at cleanup.
+// migrate applies the migrations with the binary, as an operator would.
+func migrate(t testing.TB, env []string) {
+	t.Helper()
+	if r := runCLI(t, env, "migrate"); r.code != 0 {
+		t.Fatalf("migrate: %+v", r)
+	}
+}
+
 type started struct {
 	cmd    *exec.Cmd
 	stdout *lockedBuffer
@@ -190,16 +198,12 @@ func getReceived(t *testing.T, base string) []received {
 }
 
 func metric(t *testing.T, addr, name string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
+	lines := scrape(addr)
+	if lines == nil {
 		return -1
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	var sum float64
-	for sc.Scan() {
-		line := sc.Text()
+	for _, line := range lines {
 		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
 			var v float64
 			fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%g", &v)
@@ -207,6 +211,20 @@ func metric(t *testing.T, addr, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// scrape reads addr's /metrics, one line each; nil when it does not answer.
+func scrape(addr string) []string {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil
+	}
+	return strings.Split(string(b), "\n")
 }
 
 // TestBinaryRunsPipelineFileEndToEnd: migrate, simulate, run a pipeline file
@@ -329,9 +347,7 @@ func TestBinaryPoisonCommands(t *testing.T) {
 func binaryPoisonCommands(t *testing.T, backend string) {
 	dbURL := pgtest.NewDatabase(t)
 	env := []string{"DATABASE_URL=" + dbURL}
-	if r := runCLI(t, env, "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %+v", r)
-	}
+	migrate(t, env)
 	simAddr := freeAddr(t)
 	start(t, env, "simulate", "--addr", simAddr, "--receiver-token", "right")
 	file := filepath.Join(t.TempDir(), "p.yaml")
@@ -464,9 +480,7 @@ func TestBinaryExitCodes(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d with %q\nstdout: %s\nstderr: %s", c.name, r.code, c.code, c.output, r.stdout, r.stderr)
 		}
 	}
-	if r := runCLI(t, withDB, "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %+v", r)
-	}
+	migrate(t, withDB)
 	if r := runCLI(t, withDB, "poison", "show", "99"); r.code != 5 || !strings.Contains(r.stderr, "not found") {
 		t.Fatalf("poison show 99: %+v, want exit 5", r)
 	}

@@ -92,9 +92,7 @@ func startBenchInstance(b *testing.B, dbURL, recvURL string, i int) *benchProc {
 	t := b
 	env := []string{"DATABASE_URL=" + dbURL, "TRIBUTARY_RECEIVER_URL=" + recvURL, "WEBHOOKIN_LISTEN=" + freeAddr(t)}
 	if i == 0 {
-		if r := runCLI(t, env, "migrate"); r.code != 0 {
-			b.Fatalf("migrate: %+v", r)
-		}
+		migrate(t, env)
 	}
 	m := freeAddr(t)
 	p := start(t, env, "run", "-c", filepath.Join("testdata", "bench_instances.yaml"), "--metrics-addr", m)

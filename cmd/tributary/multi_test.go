@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,59 +128,6 @@ func getReaders(t *testing.T, base string) readersReport {
 	return out
 }
 
-// multiPoster sends inbound webhooks to whichever instance answers, one
-// every interval, each retried (on the next instance) until it gets a 2xx.
-type multiPoster struct {
-	urls     []string
-	mu       sync.Mutex
-	accepted []string
-	stop     chan struct{}
-	done     chan struct{}
-}
-
-func startMultiPoster(urls []string, interval time.Duration) *multiPoster {
-	p := &multiPoster{urls: urls, stop: make(chan struct{}), done: make(chan struct{})}
-	client := &http.Client{Timeout: 5 * time.Second}
-	go func() {
-		defer close(p.done)
-		try := 0
-		for i := 0; ; i++ {
-			id := fmt.Sprintf("hook-%05d", i)
-			for {
-				select {
-				case <-p.stop:
-					return
-				case <-time.After(interval):
-				}
-				try++
-				req, _ := http.NewRequest(http.MethodPost, urls[try%len(urls)], strings.NewReader(`{"id":"`+id+`","type":"door.unlocked"}`))
-				req.Header.Set("Authorization", "Bearer inbound-secret")
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					continue
-				}
-				resp.Body.Close()
-				if resp.StatusCode/100 == 2 {
-					p.mu.Lock()
-					p.accepted = append(p.accepted, id)
-					p.mu.Unlock()
-					break
-				}
-			}
-		}
-	}()
-	return p
-}
-
-func (p *multiPoster) finish() []string {
-	close(p.stop)
-	<-p.done
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.accepted...)
-}
-
 // fleet is a set of `tributary run` instances on one database, each with
 // its own webhookin address, restarted under a new instance id each time.
 type fleet struct {
@@ -204,6 +150,15 @@ func newFleet(t *testing.T, env []string, file string, n int, ttl time.Duration)
 		f.restarts = append(f.restarts, 0)
 	}
 	return f
+}
+
+// startAll starts every instance and returns when it began.
+func (f *fleet) startAll() time.Time {
+	began := time.Now()
+	for i := range f.procs {
+		f.start(i)
+	}
+	return began
 }
 
 func (f *fleet) start(i int) {
@@ -250,27 +205,6 @@ func (f *fleet) stderr() string {
 	return b.String()
 }
 
-// multiSetup starts the simulator on dbURL's database, migrated.
-func multiSetup(t *testing.T, dbURL string) (env []string, base string) {
-	simAddr := freeAddr(t)
-	base = "http://" + simAddr
-	token := "multi-" + t.Name()
-	env = []string{
-		"DATABASE_URL=" + dbURL,
-		"TRIBUTARY_SIMULATOR_URL=" + base,
-		"TRIBUTARY_RECEIVER_URL=" + base + "/webhook",
-		"TRIBUTARY_RECEIVER_SECRET=" + quickstartSecret,
-		"RECEIVER_TOKEN=" + token,
-	}
-	if r := runCLI(t, env, "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %+v", r)
-	}
-	sim := start(t, env, "simulate", "--addr", simAddr, "--interval", "100ms",
-		"--receiver-secret", quickstartSecret, "--receiver-token", token)
-	waitFor(t, 20*time.Second, "the simulator", func() bool { return strings.Contains(sim.stdout.String(), "simulators on") })
-	return env, base
-}
-
 type window struct{ from, to time.Time }
 
 // checkDelivered waits until every event the providers offered reached the
@@ -308,26 +242,7 @@ func checkDelivered(t *testing.T, base string, since time.Time, accepted []strin
 			}
 		}
 	}
-	var missing []string
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		got := map[string]bool{}
-		for _, r := range getReceivedQuickstart(t, base) {
-			got[r.EventID] = true
-		}
-		missing = missing[:0]
-		for id, from := range want {
-			if !got[id] {
-				missing = append(missing, from+":"+id)
-			}
-		}
-		if len(missing) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			slices.Sort(missing)
-			t.Fatalf("%d of %d offered events never reached the receiver: %v\n%s", len(missing), len(want), missing, logs())
-		}
-	}
+	awaitReceived(t, base, want, logs)
 	// Every id offered until now (the ledger grew while we waited), read
 	// after what was received.
 	received := getReceivedQuickstart(t, base)
@@ -395,14 +310,12 @@ func TestMultiInstanceChaos(t *testing.T) {
 	t.Parallel()
 	cluster, adminURL := ownCluster(t)
 	dbURL := newDatabaseOn(t, adminURL)
-	env, base := multiSetup(t, dbURL)
+	sim := startSimulation(t, dbURL, "100ms")
+	env, base := sim.env, sim.base
 	const ttl = 2 * time.Second
 	f := newFleet(t, env, filepath.Join("testdata", "multi.yaml"), 3, ttl)
-	firstStart := time.Now()
-	for i := range 3 {
-		f.start(i)
-	}
-	poster := startMultiPoster(f.hookURLs(), 50*time.Millisecond)
+	firstStart := f.startAll()
+	poster := startInboundPoster(f.hookURLs(), 50*time.Millisecond)
 	// Starting together, the instances spread the sources: the socket may
 	// be handed over once or twice, and what the provider sends between the
 	// old connection's close and the new one's open reaches no one (a socket
@@ -480,14 +393,12 @@ func TestMultiInstanceRollingRestart(t *testing.T) {
 		t.Skip("slow: rolling restarts of three instances")
 	}
 	t.Parallel()
-	env, base := multiSetup(t, pgtest.NewDatabase(t))
+	sim := startSimulation(t, pgtest.NewDatabase(t), "100ms")
+	env, base := sim.env, sim.base
 	const ttl = 2 * time.Second
 	f := newFleet(t, env, filepath.Join("testdata", "multi.yaml"), 3, ttl)
-	firstStart := time.Now()
-	for i := range 3 {
-		f.start(i)
-	}
-	poster := startMultiPoster(f.hookURLs(), 50*time.Millisecond)
+	firstStart := f.startAll()
+	poster := startInboundPoster(f.hookURLs(), 50*time.Millisecond)
 	var blind []window
 	time.Sleep(3 * time.Second)
 	for round := range 2 {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,28 +37,13 @@ const quickstartSecret = "whsec_cXVpY2tzdGFydC1lMmUtc2lnbmluZy1rZXktMzItYnl0ZXMh
 // simulated feed.
 func TestQuickstartFileEndToEnd(t *testing.T) {
 	t.Parallel()
-	dbURL := pgtest.NewDatabase(t)
-	simAddr := freeAddr(t)
-	base := "http://" + simAddr
-	token := "qs-" + t.Name()
-	env := []string{
-		"DATABASE_URL=" + dbURL,
-		"TRIBUTARY_SIMULATOR_URL=" + base,
-		"TRIBUTARY_RECEIVER_URL=" + base + "/webhook",
-		"TRIBUTARY_RECEIVER_SECRET=" + quickstartSecret,
-		"RECEIVER_TOKEN=" + token,
-	}
-	if r := runCLI(t, env, "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %+v", r)
-	}
+	// As scripts/quickstart.sh starts it: the receiver checks token and signature.
+	simulation := startSimulation(t, pgtest.NewDatabase(t), "300ms")
+	env, base, token, sim := simulation.env, simulation.base, simulation.token, simulation.proc
 	quickstart := filepath.Join("..", "..", "examples", "quickstart.yaml")
 	if r := runCLI(t, env, "validate", "-c", quickstart); r.code != 0 {
 		t.Fatalf("validate: %+v", r)
 	}
-	// As scripts/quickstart.sh starts it: the receiver checks token and signature.
-	sim := start(t, env, "simulate", "--addr", simAddr, "--interval", "300ms",
-		"--receiver-secret", quickstartSecret, "--receiver-token", token)
-	waitFor(t, 20*time.Second, "the simulator", func() bool { return strings.Contains(sim.stdout.String(), "simulators on") })
 	metrics1 := freeAddr(t)
 	run := start(t, env, "run", "-c", quickstart, "--metrics-addr", metrics1)
 
@@ -369,6 +355,63 @@ func getReceivedQuickstart(t *testing.T, base string) []receivedQuickstart {
 		t.Fatal(err)
 	}
 	return got
+}
+
+// simulation is `tributary simulate` on a free port, its receiver checking
+// token and signature, over a migrated database, with the environment the
+// test pipeline files read (quickstart.yaml, restart.yaml, multi.yaml).
+type simulation struct {
+	env   []string
+	base  string // the simulator's URL
+	token string // the receiver's
+	proc  *started
+}
+
+// startSimulation migrates dbURL's database and starts the simulator,
+// offering an event every interval; extraEnv joins the environment.
+func startSimulation(t *testing.T, dbURL, interval string, extraEnv ...string) simulation {
+	t.Helper()
+	simAddr := freeAddr(t)
+	s := simulation{base: "http://" + simAddr, token: "receiver-" + t.Name()}
+	s.env = append([]string{
+		"DATABASE_URL=" + dbURL,
+		"TRIBUTARY_SIMULATOR_URL=" + s.base,
+		"TRIBUTARY_RECEIVER_URL=" + s.base + "/webhook",
+		"TRIBUTARY_RECEIVER_SECRET=" + quickstartSecret,
+		"RECEIVER_TOKEN=" + s.token,
+	}, extraEnv...)
+	migrate(t, s.env)
+	s.proc = start(t, s.env, "simulate", "--addr", simAddr, "--interval", interval,
+		"--receiver-secret", quickstartSecret, "--receiver-token", s.token)
+	waitFor(t, 20*time.Second, "the simulator", func() bool { return strings.Contains(s.proc.stdout.String(), "simulators on") })
+	return s
+}
+
+// awaitReceived waits up to 90 s until the receiver has every event of want
+// (event id → where it came from), or fails naming the missing ones, with
+// logs().
+func awaitReceived(t *testing.T, base string, want map[string]string, logs func() string) {
+	t.Helper()
+	var missing []string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got := map[string]bool{}
+		for _, r := range getReceivedQuickstart(t, base) {
+			got[r.EventID] = true
+		}
+		missing = missing[:0]
+		for id, from := range want {
+			if !got[id] {
+				missing = append(missing, from+":"+id)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			slices.Sort(missing)
+			t.Fatalf("%d of %d offered events never reached the receiver: %v\n%s", len(missing), len(want), missing, logs())
+		}
+	}
 }
 
 // forgedID is the event id of postUnsigned's request.

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -30,9 +29,7 @@ func TestSocketIOFileEndToEnd(t *testing.T) {
 		"TRIBUTARY_RECEIVER_URL=" + base + "/webhook",
 		"RECEIVER_TOKEN=sio-" + t.Name(),
 	}
-	if r := runCLI(t, env, "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %+v", r)
-	}
+	migrate(t, env)
 	file := filepath.Join("..", "..", "examples", "socketio.yaml")
 	if r := runCLI(t, env, "validate", "-c", file); r.code != 0 {
 		t.Fatalf("validate: %+v", r)
@@ -49,7 +46,7 @@ func TestSocketIOFileEndToEnd(t *testing.T) {
 	const n = 60 // enough events to span at least one rotation after connecting
 	waitFor(t, 90*time.Second, "socket events at the receiver", func() bool { return len(getReceived(t, base)) >= n })
 	waitFor(t, 30*time.Second, "a token renewal", func() bool {
-		return metricLine(metricsAddr, `tributary_socketio_token_renewals_total{reason="invalid_token",source="panel"}`) >= 1
+		return metricLine(metricsAddr, `tributary_socketio_token_renewals_total{pipeline="panel",reason="invalid_token",source="panel"}`) >= 1
 	})
 	renewedAt := len(getReceived(t, base))
 	waitFor(t, 30*time.Second, "events after the renewal", func() bool { return len(getReceived(t, base)) >= renewedAt+10 })
@@ -107,15 +104,8 @@ func TestSocketIOFileEndToEnd(t *testing.T) {
 // metricLine is the value of the sample whose name and labels are exactly
 // series, -1 when absent.
 func metricLine(addr, series string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+	for _, line := range scrape(addr) {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			var f float64
 			if _, err := fmt.Sscanf(v, "%g", &f); err == nil {
 				return f

@@ -23,9 +23,7 @@ func TestBinarySourceStoppedForGood(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
 	env := []string{"DATABASE_URL=" + dbURL}
-	if r := runCLI(t, env, "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %+v", r)
-	}
+	migrate(t, env)
 	simAddr := freeAddr(t)
 	sim := start(t, env, "simulate", "--addr", simAddr, "--interval", "200ms", "--feed-client-secret", "s3cret")
 	waitFor(t, 20*time.Second, "the simulator", func() bool { return strings.Contains(sim.stdout.String(), "simulators on") })
@@ -71,11 +69,11 @@ func TestBinarySourceStoppedForGood(t *testing.T) {
 			t.Errorf("/readyz lacks %s:\n%s", want, ready)
 		}
 	}
-	if up := metricLine(metricsAddr, `tributary_source_up{source="bogus"}`); up != 0 {
-		t.Errorf(`tributary_source_up{source="bogus"} = %v, want 0`, up)
+	if up := metricLine(metricsAddr, `tributary_source_up{pipeline="feeds",source="bogus"}`); up != 0 {
+		t.Errorf(`tributary_source_up{pipeline="feeds",source="bogus"} = %v, want 0`, up)
 	}
 	waitFor(t, 30*time.Second, "the good feed up", func() bool {
-		return metricLine(metricsAddr, `tributary_source_up{source="journey"}`) == 1
+		return metricLine(metricsAddr, `tributary_source_up{pipeline="feeds",source="journey"}`) == 1
 	})
 	_, page := get("http://" + adminAddr + "/")
 	bogus := regexp.MustCompile(`(?s)<div class="source" data-source="bogus">.*?</div>`).FindString(page)

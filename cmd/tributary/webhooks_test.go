@@ -65,9 +65,7 @@ func TestBinaryWebhooksExample(t *testing.T) {
 		"WEBHOOKS_INTERVAL=20ms",
 		"WEBHOOKS_RETRY=100ms,200ms",
 	}
-	if r := runCLI(t, env, "migrate"); r.code != 0 {
-		t.Fatalf("migrate: %+v", r)
-	}
+	migrate(t, env)
 	// The simulator takes its secret and token from the same variables.
 	sim := start(t, env, "simulate", "--addr", simAddr)
 	waitFor(t, 20*time.Second, "the simulator", func() bool { return strings.Contains(sim.stdout.String(), "simulators on") })

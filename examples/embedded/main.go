@@ -34,6 +34,7 @@ import (
 	"github.com/tributary-dev/tributary/migrations"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/webhook"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/batchfeed"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 	"github.com/tributary-dev/tributary/sources/etagpoll"
@@ -64,7 +65,7 @@ func run() error {
 	sim := envOr("TRIBUTARY_SIMULATOR_URL", "http://127.0.0.1:8090")
 	receiver := envOr("TRIBUTARY_RECEIVER_URL", sim+"/webhook")
 
-	// Seed 000: the event log, polled with ETags; its cursor is checkpointed.
+	// An ETag event log, polled; its cursor is checkpointed.
 	eventlog, err := etagpoll.NewSource(etagpoll.Config{
 		Name:        "eventlog",
 		BaseURL:     sim,
@@ -79,14 +80,14 @@ func run() error {
 	}
 	sources := []router.Source{{Name: "eventlog", Subscriber: eventlog}}
 
-	// Seed 001: the panel's Socket.IO stream; the token comes from the
+	// An access-control panel's Socket.IO stream; the token comes from the
 	// simulator's token URL and is renewed on invalidToken.
 	panel, err := socketio.NewSubscriber(socketio.Config{
-		Socket: socketio.ClientConfig{
+		Socket: client.Config{
 			Name:    "panel",
 			URL:     sim,
-			Token:   socketio.TokenConfig{URL: sim + "/socketio/token"},
-			Backoff: socketio.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
+			Token:   client.TokenConfig{URL: sim + "/socketio/token"},
+			Backoff: client.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2},
 		},
 		Topics: []string{"door.*", "liveEvent"},
 	}, logger)
@@ -95,7 +96,7 @@ func run() error {
 	}
 	sources = append(sources, router.Source{Name: "panel", Subscriber: panel})
 
-	// Seed 002: one batch-feed source per feed, sharing one OAuth2 client.
+	// Batch polling feeds: one source per feed, sharing one OAuth2 client.
 	tokens := batchfeed.ClientCredentials(ctx, clientcredentials.Config{
 		ClientID:     "tributary-quickstart",
 		ClientSecret: envOr("FEED_CLIENT_SECRET", "quickstart-feed-secret"),
@@ -112,7 +113,7 @@ func run() error {
 		sources = append(sources, router.Source{Name: feed, Subscriber: src})
 	}
 
-	// Seed 003 / Standard Webhooks: signed, with the receiver's token, every
+	// A Standard Webhooks receiver: signed, with the receiver's token, every
 	// attempt in the delivery log, a 410 Gone kept in Postgres (`tributary
 	// endpoints` shows and changes it).
 	sink, err := webhook.NewPublisher(webhook.Config{
@@ -145,7 +146,7 @@ func run() error {
 		Sinks: []router.Sink{{
 			Name:      "receiver",
 			Publisher: sink,
-			// seed 003: 1 min × attempt, 5 retries.
+			// 1 min × attempt, 5 retries.
 			Retry: &router.RetryPolicy{Schedule: middleware.Linear(time.Minute, 5)},
 		}},
 	}

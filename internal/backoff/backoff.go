@@ -1,7 +1,8 @@
-// Package backoff holds the arithmetic that the sources' retry and
-// reconnect waits share: exponential growth with a cap, symmetric jitter,
-// and a sleep that ends with its context. Each source keeps its own
-// configuration type, defaults and attempt numbering.
+// Package backoff holds the arithmetic that every retry, reconnect and poll
+// wait shares (sources, the router's ingest, middleware.Retry and
+// middleware.Schedule): exponential growth with a cap, jitter, and a sleep
+// that ends with its context. Each user keeps its own configuration type,
+// defaults and attempt numbering.
 package backoff
 
 import (
@@ -29,6 +30,16 @@ func Jitter(d time.Duration, frac float64) time.Duration {
 		return d
 	}
 	return time.Duration(float64(d) * (1 + frac*(2*rand.Float64()-1)))
+}
+
+// JitterUp lengthens d by a uniform fraction in [0, frac): jitter for a wait
+// that must never be shorter than asked (a server's minimum poll interval).
+// frac ≤ 0 or d ≤ 0 leaves d as it is.
+func JitterUp(d time.Duration, frac float64) time.Duration {
+	if frac <= 0 || d <= 0 {
+		return d
+	}
+	return d + time.Duration(rand.Float64()*frac*float64(d))
 }
 
 // Sleep waits d or until ctx ends; it returns ctx.Err() in the latter case

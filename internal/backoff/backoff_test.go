@@ -53,6 +53,27 @@ func TestJitter(t *testing.T) {
 	}
 }
 
+func TestJitterUp(t *testing.T) {
+	t.Parallel()
+	if got := JitterUp(time.Second, 0); got != time.Second {
+		t.Errorf("no jitter: %v", got)
+	}
+	if got := JitterUp(-time.Second, 0.5); got != -time.Second {
+		t.Errorf("negative wait: %v", got)
+	}
+	var longer bool
+	for range 1000 {
+		d := JitterUp(time.Second, 0.2)
+		if d < time.Second || d >= 1200*time.Millisecond {
+			t.Fatalf("JitterUp(1s, 0.2) = %v, outside [1s, 1.2s)", d)
+		}
+		longer = longer || d > time.Second
+	}
+	if !longer {
+		t.Error("JitterUp never lengthened")
+	}
+}
+
 func TestSleep(t *testing.T) {
 	t.Parallel()
 	if err := Sleep(context.Background(), time.Millisecond); err != nil {

@@ -1,4 +1,4 @@
-// Package feedfake is an in-process fake of a batch polling feed (seed 002):
+// Package feedfake is an in-process fake of a batch polling feed:
 // GET {base}/eventnotifications/v2/{feedId}/next returns the same batch until
 // POST …/{feedId}/{batchId}/complete, PUT …/{feedId}/discardAll empties a
 // feed, and feed ids are case-sensitive (404 problem+json otherwise). Faults

@@ -1,6 +1,6 @@
 // Package nodepeer runs testpeers/socketio/server.js, the real npm socket.io
-// 2.x server, for tests of the Socket.IO sink, and drives its control
-// endpoints (emit, mute, commands). It is imported by tests only.
+// 2.x server, for tests of the Socket.IO source and sink, and drives its
+// control endpoints (emit, mute, rotate, commands). It is imported by tests only.
 //
 //	peer := nodepeer.Start(t, "")       // skips without node (fails under TRIBUTARY_REQUIRE_PEERS)
 //	peer.Mute(1)                         // the next command gets no answer
@@ -72,19 +72,30 @@ func Start(t testing.TB, token string) *Peer {
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
 
+	p := &Peer{t: t, port: port}
+	t.Cleanup(p.Stop)
+	p.Restart(token)
+	return p
+}
+
+// Restart runs server.js again on the same port, with token as its valid
+// token, after Stop (a server restart as clients see it).
+func (p *Peer) Restart(token string) {
+	p.t.Helper()
 	cmd := exec.Command("node", "server.js")
-	cmd.Dir = d
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "TOKEN="+token, "PING_INTERVAL=200", "PING_TIMEOUT=1000")
+	cmd.Dir = dir()
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", p.port), "TOKEN="+token, "PING_INTERVAL=200", "PING_TIMEOUT=1000")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
-	p := &Peer{t: t, port: port, cmd: cmd, done: make(chan struct{})}
+	p.cmd, p.done = cmd, make(chan struct{})
+	done := p.done
 	ready := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -96,21 +107,23 @@ func Start(t testing.TB, token string) *Peer {
 		for sc.Scan() {
 		}
 	}()
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(p.stop)
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case err := <-ready:
 		if err != nil {
-			t.Fatal(err)
+			p.t.Fatal(err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("server.js did not start in 20 s")
+		p.t.Fatal("server.js did not start in 20 s")
 	}
-	return p
 }
 
-// stop ends the server process this Peer started (by its pid).
-func (p *Peer) stop() {
+// Stop ends the server process this Peer started (by its pid); Restart
+// brings it back.
+func (p *Peer) Stop() {
+	if p.cmd == nil {
+		return
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -118,6 +131,7 @@ func (p *Peer) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
+	p.cmd = nil
 }
 
 // URL is the server's base URL (http://127.0.0.1:port).
@@ -136,6 +150,21 @@ func (p *Peer) Commands() []Command {
 		p.t.Fatalf("control/commands: %v", err)
 	}
 	return out.Commands
+}
+
+// Rotate makes token the only valid one: the server answers events with
+// invalidToken and holds them until a client sends renewedToken with it.
+func (p *Peer) Rotate(token string) {
+	p.control(http.MethodPost, "/control/rotate", map[string]string{"token": token})
+}
+
+// Clients is the number of sockets connected to the server.
+func (p *Peer) Clients() int {
+	var c struct{ Clients int }
+	if err := json.Unmarshal(p.control(http.MethodGet, "/control/clients", nil), &c); err != nil {
+		p.t.Fatalf("control/clients: %v", err)
+	}
+	return c.Clients
 }
 
 // Emit sends event with data to every connected socket.

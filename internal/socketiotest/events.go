@@ -20,9 +20,9 @@ func (d Door) body() map[string]any {
 
 func stamp(at time.Time) string { return at.UTC().Format("2006-01-02 15:04:05") }
 
-// SampleEvent builds a seed-shaped event for topic at door d, occurring at
+// SampleEvent builds an event shaped as the protocol documents it for topic at door d, occurring at
 // at; seq varies what would otherwise be identical (e.g. the person id).
-// Topics outside the seed get a plain {topic, body, occurred} envelope.
+// Topics the protocol does not document get a plain {topic, body, occurred} envelope.
 func SampleEvent(topic string, d Door, at time.Time, seq int) any {
 	occurred := stamp(at)
 	person := map[string]any{"id": seq, "firstName": "Test", "lastName": fmt.Sprintf("Person %d", seq), "enabled": true,
@@ -64,13 +64,13 @@ func SampleEvent(topic string, d Door, at time.Time, seq int) any {
 	return map[string]any{"topic": topic, "body": map[string]any{"doorId": d.ID, "door": d.body()}, "occurred": occurred}
 }
 
-// CommandTopics are the commands of seed 001.
+// CommandTopics are the commands the protocol documents.
 var CommandTopics = []string{
 	"door.actuate.close", "door.actuate.dnd", "door.actuate.forcetoggle", "door.actuate.open",
 	"door.alarm.forced.clear", "door.try.dwellopen", "door.try.open", "endpoint.discover", "endpoint.querysignal",
 }
 
-// DefaultCommands accepts the seed's commands and answers with the events a
+// DefaultCommands accepts the documented commands and answers with the events a
 // panel would then emit (relay on for an open, the cleared alarm, one
 // discovered endpoint, a signal reading); others get ErrUnsupported.
 func DefaultCommands(cmd Command) ([]Event, error) {

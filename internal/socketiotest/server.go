@@ -1,5 +1,5 @@
 // Package socketiotest is a Socket.IO 2.x (Engine.IO v3) server over
-// coder/websocket, speaking the provider's Streaming API: it sends the open
+// coder/websocket, speaking an access-control stream's protocol: it sends the open
 // packet, answers pings, connects namespaces, broadcasts events, holds events
 // back behind `invalidToken` while a client's token is expired and replays
 // them on `renewedToken`, and answers `command` with `command.result.succeed`

@@ -35,6 +35,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary/internal/pglisten"
 )
 
 // Channel is the LISTEN/NOTIFY channel on which lease changes are announced
@@ -239,44 +241,10 @@ func (e *Elector) release() {
 // listen wakes the loop when another instance releases a lease or joins,
 // on a dedicated connection. A lost notification costs at most TTL/3.
 func (e *Elector) listen(ctx context.Context) {
-	wait := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := func() error {
-			conn, err := pgx.ConnectConfig(ctx, e.cfg.Pool.Config().ConnConfig)
-			if err != nil {
-				return err
-			}
-			defer func() {
-				cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				_ = conn.Close(cctx)
-			}()
-			if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
-				return err
-			}
-			wait = 100 * time.Millisecond
-			e.poke()
-			for {
-				if _, err := conn.WaitForNotification(ctx); err != nil {
-					return err
-				}
-				e.poke()
-			}
-		}()
-		if ctx.Err() != nil {
-			return
-		}
+	pglisten.Run(ctx, e.cfg.Pool.Config().ConnConfig, Channel, e.poke, func(string) { e.poke() }, func(err error) {
 		e.cfg.Logger.Debug("Listening for lease changes failed; looking every TTL/3 until it reconnects",
 			watermill.LogFields{"err": err.Error()})
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		wait = min(wait*2, 5*time.Second)
-	}
+	})
 }
 
 // step heartbeats, renews, then resigns a surplus lease or acquires free

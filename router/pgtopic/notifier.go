@@ -3,10 +3,11 @@ package pgtopic
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-dev/tributary/internal/pglisten"
 )
 
 // Notifier holds one LISTEN connection and wakes the Subscribers of a topic
@@ -30,47 +31,13 @@ func NewNotifier(connConfig *pgx.ConnConfig, logger watermill.LoggerAdapter) *No
 	return &Notifier{connConfig: connConfig.Copy(), logger: logger, listeners: map[string]map[chan struct{}]struct{}{}}
 }
 
-// Run listens until ctx ends, reconnecting after errors.
+// Run listens until ctx ends, reconnecting after errors; on every
+// connection it first wakes everyone, for whatever was published while it
+// was not listening.
 func (n *Notifier) Run(ctx context.Context) {
-	wait := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := n.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
+	pglisten.Run(ctx, n.connConfig, NotifyChannel, n.wakeAll, n.wake, func(err error) {
 		n.logger.Error("Listening for new messages failed; polling until it reconnects", err, nil)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		wait = min(wait*2, 5*time.Second)
-	}
-}
-
-func (n *Notifier) listenOnce(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, n.connConfig)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
-		return err
-	}
-	n.wakeAll() // whatever was published while not listening
-	for {
-		nt, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		n.wake(nt.Payload)
-	}
+	})
 }
 
 // listen returns a channel that receives (coalesced) wake-ups for topic.

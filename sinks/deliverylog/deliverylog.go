@@ -19,19 +19,34 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Outcome classifies an attempt. Sinks may add their own (the webhook sink
-// has gone, disabled and circuit_open).
+// Outcome classifies an attempt. Outcomes lists every value; a sink writes
+// no other, so operators can filter on them (`tributary deliveries list
+// --outcome`) and the admin pages can colour them.
 type Outcome string
 
-// Outcomes every sink uses.
 const (
-	// OutcomeSuccess: the receiver confirmed the delivery.
+	// OutcomeSuccess: the receiver confirmed the delivery (HTTP 2xx).
 	OutcomeSuccess Outcome = "success"
-	// OutcomeTransient: failed in a way worth retrying; the router retries it.
+	// OutcomeTransient: failed in a way worth retrying (3xx, 408, 429, 5xx,
+	// a timeout, a connection error); the router retries it.
 	OutcomeTransient Outcome = "transient"
-	// OutcomePermanent: failed for good; the message is poisoned.
+	// OutcomePermanent: failed for good (another 4xx, an address the SSRF
+	// guard refused); the message is poisoned.
 	OutcomePermanent Outcome = "permanent"
+	// OutcomeGone: the receiver answered 410; the endpoint is now disabled.
+	OutcomeGone Outcome = "gone"
+	// OutcomeDisabled: not sent, the endpoint is disabled.
+	OutcomeDisabled Outcome = "disabled"
+	// OutcomeCircuitOpen: not sent, the endpoint's circuit breaker is open.
+	OutcomeCircuitOpen Outcome = "circuit_open"
 )
+
+// Outcomes returns every outcome a sink writes to the delivery log, in the
+// order above. Every sink writes the first three; the webhook sink, which
+// keeps endpoint state and a breaker, also the last three.
+func Outcomes() []Outcome {
+	return []Outcome{OutcomeSuccess, OutcomeTransient, OutcomePermanent, OutcomeGone, OutcomeDisabled, OutcomeCircuitOpen}
+}
 
 // Attempt is one row of the delivery log. It must hold no secret: sinks
 // redact the endpoint and scrub error and body before recording.

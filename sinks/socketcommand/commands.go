@@ -13,7 +13,7 @@ import (
 // permanent (retrying cannot fix it).
 var ErrInvalidCommand = errors.New("invalid command")
 
-// Topics are the commands the Streaming API supports (seed 001).
+// Topics are the commands an access-control stream's server accepts.
 var Topics = []string{
 	"door.actuate.close",
 	"door.actuate.dnd",
@@ -27,7 +27,7 @@ var Topics = []string{
 }
 
 // MaxDwell bounds door.try.dwellopen's dwell (0.1 s units): 65535, a 16-bit
-// panel field, about 1 h 49 min. The seed gives no bound; this one refuses
+// panel field, about 1 h 49 min. The protocol gives no bound; this one refuses
 // nonsense without refusing anything a door would do.
 const MaxDwell = 65535
 
@@ -56,7 +56,7 @@ type QuerySignalBody struct {
 	RelayDwell   *int64 `json:"relayDwell,omitempty"`
 }
 
-// Validate checks a command's topic and body as the seed documents them:
+// Validate checks a command's topic and body as the protocol documents them:
 // doorId and ioLinkId positive integers, dwell 1…MaxDwell, address a 48- or
 // 64-bit hex MAC, endpoint.discover an empty object; unknown fields are
 // refused (a misspelt "doorID" would otherwise reach a door as doorId 0).

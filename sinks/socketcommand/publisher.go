@@ -1,5 +1,5 @@
 // Package socketcommand is a sink that sends access-control commands over the
-// provider's Socket.IO Streaming API: each message becomes `command {id,
+// Socket.IO access-control stream: each message becomes `command {id,
 // topic, body}`, and Publish returns once the server confirms it with
 // `command.result.succeed {commandId}`.
 //
@@ -34,7 +34,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
-	"github.com/tributary-dev/tributary/sources/socketio"
+	"github.com/tributary-dev/tributary/socketio/client"
 )
 
 // MetaTopic, when set on a message, is the command topic and the payload is its body.
@@ -58,13 +58,13 @@ var (
 // Config configures a Publisher.
 type Config struct {
 	// Socket configures the connection the Publisher opens, unless Client is set.
-	Socket socketio.ClientConfig
+	Socket client.Config
 	// Client is an existing connection to share (e.g. a socketio.Subscriber's);
 	// the Publisher then does not close it. While a sharing source applies
 	// backpressure the socket is not read, so results wait (and may time
 	// out) behind it: leave Client nil for a connection of the sink's own
 	// when the source may fall behind.
-	Client *socketio.Client
+	Client *client.Client
 	// Timeout bounds one command, from waiting for a connection to its result; 10 s when zero.
 	Timeout time.Duration
 	// CommandEvent, ResultEvent and ErrorEvent name the events; "command",
@@ -116,7 +116,7 @@ type Command struct {
 	Body  json.RawMessage `json:"body"`
 }
 
-// Toggles are the seed's commands that flip a state rather than set it
+// Toggles are the commands that flip a state rather than set it
 // ("toggles the do not disturb setting", "toggles the state of the
 // device"): running one twice undoes it.
 var Toggles = []string{"door.actuate.dnd", "door.actuate.forcetoggle"}
@@ -149,7 +149,7 @@ type Result struct {
 // Publisher sends commands; it is a message.Publisher.
 type Publisher struct {
 	cfg    Config
-	client *socketio.Client
+	client *client.Client
 	owned  bool
 	logger watermill.LoggerAdapter
 	remove func()
@@ -181,7 +181,7 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 	}
 	p := &Publisher{cfg: cfg, client: cfg.Client, logger: logger, waiting: map[string]chan outcome{}, closed: make(chan struct{})}
 	if p.client == nil {
-		c, err := socketio.NewClient(cfg.Socket, logger)
+		c, err := client.NewClient(cfg.Socket, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -193,9 +193,9 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 }
 
 // Client is the connection the Publisher sends on.
-func (p *Publisher) Client() *socketio.Client { return p.client }
+func (p *Publisher) Client() *client.Client { return p.client }
 
-func (p *Publisher) onEvent(ev socketio.Event) {
+func (p *Publisher) onEvent(ev client.Event) {
 	switch ev.Name {
 	case p.cfg.ResultEvent:
 		var res struct {

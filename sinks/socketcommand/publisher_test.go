@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/socketiotest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/socketcommand"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -34,7 +35,7 @@ func startServer(t *testing.T, cfg socketiotest.Config) (*socketiotest.Server, s
 func newPublisher(t *testing.T, url string, timeout time.Duration) *socketcommand.Publisher {
 	t.Helper()
 	p, err := socketcommand.NewPublisher(socketcommand.Config{
-		Socket:  socketio.ClientConfig{Name: "cmd-" + uuid.NewString()[:8], URL: url, Backoff: socketio.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond}},
+		Socket:  client.Config{Name: "cmd-" + uuid.NewString()[:8], URL: url, Backoff: client.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond}},
 		Timeout: timeout,
 	}, nil)
 	if err != nil {
@@ -180,12 +181,12 @@ func TestTimeoutIsTransient(t *testing.T) {
 func TestSharedClientWithSource(t *testing.T) {
 	t.Parallel()
 	_, url := startServer(t, socketiotest.Config{})
-	client, err := socketio.NewClient(socketio.ClientConfig{Name: "shared", URL: url}, nil)
+	shared, err := client.NewClient(client.Config{Name: "shared", URL: url}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = client.Close() })
-	sub, err := socketio.NewSubscriber(socketio.Config{Client: client}, nil)
+	t.Cleanup(func() { _ = shared.Close() })
+	sub, err := socketio.NewSubscriber(socketio.Config{Client: shared}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestSharedClientWithSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := socketcommand.NewPublisher(socketcommand.Config{Client: client, Timeout: 5 * time.Second}, nil)
+	p, err := socketcommand.NewPublisher(socketcommand.Config{Client: shared, Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

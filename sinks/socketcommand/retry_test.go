@@ -19,7 +19,7 @@ import (
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/socketcommand"
-	"github.com/tributary-dev/tributary/sources/socketio"
+	"github.com/tributary-dev/tributary/socketio/client"
 )
 
 // firstUnanswered leaves the first command with each id unanswered (its
@@ -60,7 +60,7 @@ func TestRetryReusesCommandID(t *testing.T) {
 			t.Parallel()
 			srv, url := startServer(t, socketiotest.Config{OnCommand: firstUnanswered()})
 			p, err := socketcommand.NewPublisher(socketcommand.Config{
-				Socket:              socketio.ClientConfig{Name: "cmd-" + uuid.NewString()[:8], URL: url},
+				Socket:              client.Config{Name: "cmd-" + uuid.NewString()[:8], URL: url},
 				Timeout:             300 * time.Millisecond,
 				RetryToggleTimeouts: tt.retryToggle,
 			}, nil)
@@ -129,7 +129,7 @@ func TestRealPeerRetriesThroughThePipeline(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	dlog := deliverylog.NewPostgres(pool)
 	sink, err := socketcommand.NewPublisher(socketcommand.Config{
-		Socket: socketio.ClientConfig{Name: "panel-" + uuid.NewString()[:8], URL: peer.URL()},
+		Socket: client.Config{Name: "panel-" + uuid.NewString()[:8], URL: peer.URL()},
 		// Long enough for an answered command on a machine loaded by the
 		// race detector; only the muted sends may time out.
 		Timeout: 3 * time.Second,

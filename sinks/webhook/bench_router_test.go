@@ -56,10 +56,10 @@ func BenchmarkRouterDeadEndpointIsolation(b *testing.B) {
 			}
 		}
 		healthy := newSink(b, webhook.Config{URL: srv.URL, Secrets: []string{secretA}, Schedule: webhook.StandardSchedule()})
-		sinks := []router.Sink{healthy.RouterSink("healthy")}
+		sinks := []router.Sink{{Name: "healthy", Publisher: healthy, Retry: &router.RetryPolicy{Schedule: webhook.StandardSchedule()}}}
 		if withDead {
 			dead := newSink(b, webhook.Config{URL: refused, Secrets: []string{secretA}, Schedule: webhook.StandardSchedule()})
-			sinks = append(sinks, dead.RouterSink("dead"))
+			sinks = append(sinks, router.Sink{Name: "dead", Publisher: dead, Retry: &router.RetryPolicy{Schedule: webhook.StandardSchedule()}})
 		}
 		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 			Name: "bench", Sources: []router.Source{{Name: "none", Subscriber: pipelinetest.NewEventSource()}}, Sinks: sinks,

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/middleware"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // IDPlaceholder in Config.URL is replaced by the (path-escaped) event id, so
-// that a PUT addresses the event's own resource (seed 003: idempotent
-// create/update).
+// that a PUT addresses the event's own resource (an idempotent
+// create-or-update).
 const IDPlaceholder = "{id}"
 
 // Config configures one endpoint. Every secret in it (Token, BasicAuth
@@ -40,7 +40,7 @@ type Config struct {
 	MetadataHeaders map[string]string
 	// BasicAuth, when set, is sent as an Authorization: Basic header.
 	BasicAuth *BasicAuth
-	// Token, when set, is sent in the TokenHeader header (seed 003).
+	// Token, when set, is sent in the TokenHeader header.
 	Token string
 	// TokenHeader is the header carrying Token; "token" when empty.
 	TokenHeader string
@@ -57,15 +57,16 @@ type Config struct {
 	RateBurst int
 	// Breaker is the endpoint's circuit breaker.
 	Breaker BreakerConfig
-	// Schedule is the retry schedule the router uses for this sink (see
-	// RouterSink and the presets). Given here too, it keeps an open breaker
+	// Schedule is the retry schedule the router uses for this sink (give it
+	// as router.Sink.Retry; see the presets). Given here too, it keeps an open breaker
 	// from hurrying the schedule: a fail-fast asks to be retried no sooner
 	// than the schedule's next delay. Zero means the breaker's cooldown alone.
 	Schedule middleware.Schedule
 	// AllowPrivateNetworks turns the SSRF guard off. With the guard on (the
-	// default) the sink refuses, at dial time, to connect to loopback,
-	// private, link-local and other non-public addresses — whatever the
-	// host name resolves to. Tests against httptest set it.
+	// default) the sink refuses, at dial time, to connect to any address in
+	// the IANA special-purpose registries (loopback, private, link-local,
+	// documentation, 6to4, Teredo, …) — whatever the host name resolves
+	// to. Tests against httptest set it.
 	AllowPrivateNetworks bool
 	// TLSConfig overrides the TLS client configuration (custom roots). Nil
 	// means Go's defaults: certificates are verified.

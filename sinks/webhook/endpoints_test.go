@@ -48,7 +48,7 @@ func TestGoneDisableSurvivesRestart(t *testing.T) {
 	cfg := webhook.Config{URL: rc.URL + "/hooks?apikey=s3cr3t-key", State: states, StateRefresh: 50 * time.Millisecond, Log: dlog}
 	q := router.NewPoisonQueue(pool)
 	run := func(sink *webhook.Publisher, ids ...string) (stop func()) {
-		s := sink.RouterSink("crm")
+		s := router.Sink{Name: "crm", Publisher: sink}
 		s.Retry = &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: middleware.List(20 * time.Millisecond)}
 		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 			Name:    "doors",

@@ -13,8 +13,8 @@ import (
 	"github.com/tributary-dev/tributary/sources/webhookin"
 )
 
-// Receive Parakey's webhooks (seed 000) and forward every event to a CRM as a
-// signed PUT per event (seed 003), retried on the Standard Webhooks schedule.
+// Receive a provider's webhooks (Basic auth) and forward every event to a CRM
+// as a signed PUT per event, retried on the Standard Webhooks schedule.
 func Example() {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, "postgres://localhost/tributary")
@@ -22,8 +22,8 @@ func Example() {
 		log.Fatal(err)
 	}
 	in, err := webhookin.NewSource(webhookin.Config{
-		Name:      "parakey",
-		BasicAuth: &webhookin.BasicAuth{Username: "parakey", Password: "from-your-secret-store"},
+		Name:      "doors-in",
+		BasicAuth: &webhookin.BasicAuth{Username: "provider", Password: "from-your-secret-store"},
 	}, nil)
 	if err != nil {
 		log.Fatal(err)
@@ -46,14 +46,14 @@ func Example() {
 	}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "parakey", Subscriber: in}},
-		Sinks:   []router.Sink{crm.RouterSink("crm")},
+		Sources: []router.Source{{Name: "doors-in", Subscriber: in}},
+		Sinks:   []router.Sink{{Name: "crm", Publisher: crm, Retry: &router.RetryPolicy{Schedule: schedule}}},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /hooks/parakey", in)
+	mux.Handle("POST /hooks/doors", in)
 	go func() { log.Fatal(http.ListenAndServe(":8080", mux)) }()
 	go func() {
 		// Keep 30 days of delivery attempts.

@@ -3,8 +3,8 @@ package webhook_test
 import (
 	"testing"
 
+	"github.com/tributary-dev/tributary/internal/sigpeer"
 	"github.com/tributary-dev/tributary/sinks/webhook"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature/sigpeer"
 )
 
 // TestReferenceReceiverVerifiesSink: the npm package standardwebhooks, run

@@ -43,8 +43,8 @@ func TestReceiverDownForAnHour(t *testing.T) {
 	dlog := webhook.NewPostgresLog(pool)
 	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Schedule: sched,
 		Breaker: webhook.BreakerConfig{Failures: 3, Cooldown: 50 * time.Millisecond}})
-	sink := p.RouterSink("crm")
-	sink.Retry.InProcess = &middleware.Retry{} // only the schedule, so its rhythm is what we see
+	// Only the schedule, so its rhythm is what we see.
+	sink := router.Sink{Name: "crm", Publisher: p, Retry: &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: sched}}
 	ids := pipelinetest.EventIDs("door", 10)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
@@ -131,10 +131,9 @@ func TestExhaustedScheduleIsPoisonedAndReplayable(t *testing.T) {
 	})
 	pool := pgtest.NewPool(t)
 	dlog := webhook.NewPostgresLog(pool)
-	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Schedule: middleware.List(20*time.Millisecond, 40*time.Millisecond),
-		Breaker: webhook.BreakerConfig{Disabled: true}})
-	sink := p.RouterSink("crm")
-	sink.Retry.InProcess = &middleware.Retry{}
+	sched := middleware.List(20*time.Millisecond, 40*time.Millisecond)
+	p := newSink(t, webhook.Config{URL: rc.URL, Log: dlog, Schedule: sched, Breaker: webhook.BreakerConfig{Disabled: true}})
+	sink := router.Sink{Name: "crm", Publisher: p, Retry: &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: sched}}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
 		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("ev-1", "ev-2", "bad-1")}},
@@ -260,9 +259,9 @@ func TestRetryAfterWinsOverSchedule(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	})
 	pool := pgtest.NewPool(t)
-	p := newSink(t, webhook.Config{URL: rc.URL, Schedule: middleware.List(time.Hour)})
-	sink := p.RouterSink("crm")
-	sink.Retry.InProcess = &middleware.Retry{}
+	sched := middleware.List(time.Hour)
+	p := newSink(t, webhook.Config{URL: rc.URL, Schedule: sched})
+	sink := router.Sink{Name: "crm", Publisher: p, Retry: &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: sched}}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name: "doors", Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("ev-1")}}, Sinks: []router.Sink{sink},
 	})

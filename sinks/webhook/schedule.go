@@ -12,24 +12,27 @@ import (
 // middleware.Schedule for router.RetryPolicy; once it is exhausted the router
 // poisons the message (replayable with router.PoisonQueue).
 const (
-	// PresetLinear waits 1 min × attempt (seed 003), LinearRetries times.
+	// PresetLinear waits 1 min × attempt, LinearRetries times.
 	PresetLinear = "linear"
-	// PresetParakey makes 5 retries, the last ~20 min after the first failure (seed 000).
+	// PresetParakey makes 5 retries, the last ~20 min after the first
+	// failure: the schedule one ETag event-log provider documents for its
+	// own webhooks, kept under that provider's name.
 	PresetParakey = "parakey"
-	// PresetStandard is the Standard Webhooks / Svix schedule: 5 s, 5 min,
+	// PresetStandard is the Standard Webhooks schedule: 5 s, 5 min,
 	// 30 min, 2 h, 5 h, 10 h, 10 h.
 	PresetStandard = "standard"
 )
 
 // LinearRetries is how many retries the linear preset makes: 1+2+…+10 min,
-// the last 55 min after the first failure. Seed 003 names no count.
+// the last 55 min after the first failure (the linear scheme is commonly
+// documented without a count).
 const LinearRetries = 10
 
-// LinearSchedule is seed 003's schedule: retry n waits n minutes.
+// LinearSchedule is the linear preset: retry n waits n minutes.
 func LinearSchedule() middleware.Schedule { return middleware.Linear(time.Minute, LinearRetries) }
 
-// ParakeySchedule is seed 000's: 5 retries at 1, 3, 7, 13 and 20 min after
-// the first failure.
+// ParakeySchedule is the parakey preset: 5 retries at 1, 3, 7, 13 and 20
+// min after the first failure.
 func ParakeySchedule() middleware.Schedule {
 	return middleware.List(time.Minute, 2*time.Minute, 4*time.Minute, 6*time.Minute, 7*time.Minute)
 }

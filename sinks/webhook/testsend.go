@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
-// TestResult is the verdict of Test (seed 003): an endpoint is verified when
+// TestResult is the verdict of Test: an endpoint is verified when
 // it accepts a request with the right credentials and refuses one with wrong
 // credentials with 401.
 type TestResult struct {

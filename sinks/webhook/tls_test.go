@@ -34,10 +34,10 @@ func TestTLSVerifiedByDefault(t *testing.T) {
 	}
 }
 
-// metricsText renders every metric of the default registry, labels included.
-func metricsText(t *testing.T) string {
+// metricsText renders every metric of g, labels included.
+func metricsText(t *testing.T, g prometheus.Gatherer) string {
 	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

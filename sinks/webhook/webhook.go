@@ -29,13 +29,14 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/propagation"
 	"golang.org/x/time/rate"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
-	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/tracing"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // ErrEndpointDisabled is returned (as a permanent error) for every message
@@ -60,6 +61,7 @@ type Publisher struct {
 	breaker  *breaker
 	states   *endpointCache
 	closed   atomic.Bool
+	metrics  atomic.Pointer[sinkMetrics]
 }
 
 // NewPublisher validates cfg and builds the endpoint's publisher with its own
@@ -88,6 +90,7 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
 	p.client = newClient(cfg)
+	p.metrics.Store(newSinkMetrics(nil, "", cfg.Name))
 	return p, nil
 }
 
@@ -145,16 +148,6 @@ func (p *Publisher) Close() error {
 		return deliverylog.Flush(p.cfg.Log)
 	}
 	return nil
-}
-
-// RouterSink returns the router.Sink for this endpoint, its retry schedule
-// set from Config.Schedule (the pipeline's when zero).
-func (p *Publisher) RouterSink(name string) router.Sink {
-	s := router.Sink{Name: name, Publisher: p}
-	if p.cfg.Schedule.Kind != "" {
-		s.Retry = &router.RetryPolicy{Schedule: p.cfg.Schedule}
-	}
-	return s
 }
 
 // Disabled reports whether the endpoint is disabled (for some pipeline), as
@@ -268,15 +261,13 @@ func (p *Publisher) newRequest(ctx context.Context, eventID string, body []byte,
 }
 
 // setMetadataHeaders forwards the event's W3C trace context, so the
-// receiver's spans join the trace the source started, and the configured
-// MetadataHeaders. None of them is signed: the signature covers the body.
+// receiver's spans join the trace the source started (under the router's
+// delivery-attempt span, which the router writes into the metadata), and
+// the configured MetadataHeaders. None of them is signed: the signature
+// covers the body. The trace context is parsed and written by otel's
+// propagator: a malformed one is not passed on.
 func (p *Publisher) setMetadataHeaders(h http.Header, meta message.Metadata) {
-	if tp := meta.Get(MetaTraceparent); validTraceparent(tp) {
-		h.Set("traceparent", tp)
-		if ts := meta.Get(MetaTracestate); ts != "" && len(ts) <= 512 && validHeaderValue(ts) {
-			h.Set("tracestate", ts)
-		}
-	}
+	tracing.Propagator.Inject(tracing.Extract(context.Background(), meta), propagation.HeaderCarrier(h))
 	for header, key := range p.cfg.MetadataHeaders {
 		if v := meta.Get(key); v != "" && validHeaderValue(v) {
 			h.Set(header, v)
@@ -351,7 +342,7 @@ func classify(status int, h http.Header, now time.Time) result {
 	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
 		res.outcome = OutcomeTransient
 		res.err = fmt.Errorf("status %d", status)
-		if d, ok := retryAfter(h.Get("Retry-After"), now); ok {
+		if d, ok := middleware.ParseRetryAfter(h, now); ok {
 			res.err = middleware.RetryAfter(fmt.Errorf("status %d, retry after %s", status, d), d)
 		}
 	case status >= 400 && status < 500:
@@ -364,29 +355,12 @@ func classify(status int, h http.Header, now time.Time) result {
 	return res
 }
 
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP-date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(min(secs, int64(7*24*time.Hour/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
 // observe logs, counts and records an attempt.
 func (p *Publisher) observe(ctx context.Context, name string, msg *message.Message, res result) {
-	attemptsTotal.WithLabelValues(name, string(res.outcome)).Inc()
-	circuitOpen.WithLabelValues(name).Set(boolGauge(p.breaker.open()))
-	endpointDisabled.WithLabelValues(name).Set(boolGauge(res.outcome == OutcomeDisabled || res.outcome == OutcomeGone))
+	m := p.metrics.Load()
+	m.attempts.WithLabelValues(string(res.outcome)).Inc()
+	m.open.Set(boolGauge(p.breaker.open()))
+	m.disabled.Set(boolGauge(res.outcome == OutcomeDisabled || res.outcome == OutcomeGone))
 	errText := ""
 	if res.err != nil {
 		errText = p.scrub.scrub(res.err.Error())

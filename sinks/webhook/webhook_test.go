@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/webhook"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 const (
@@ -470,9 +472,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		reg := prometheus.NewRegistry()
+		p.Instrument(reg, "leaks", "leaky")
 		perr := p.Publish("leaky", event("e", `{}`))
 		if perr == nil {
 			t.Fatal("want an error")
+		}
+		if m := metricsText(t, reg); !strings.Contains(m, "tributary_webhook_attempts_total outcome=") || !strings.Contains(m, "pipeline=leaks sink=leaky") {
+			t.Fatalf("attempt not counted under its pipeline and sink:\n%s", m)
 		}
 		a := log.All()[0]
 		if !strings.Contains(a.ResponseBody, "[redacted]") {
@@ -481,7 +488,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		for _, s := range secrets {
 			for where, text := range map[string]string{
 				"error": perr.Error(), "log": logger.String(), "endpoint": a.Endpoint, "log error": a.Error,
-				"log body": a.ResponseBody, "result": p.Test(t.Context()).Reason, "metrics": metricsText(t),
+				"log body": a.ResponseBody, "result": p.Test(t.Context()).Reason, "metrics": metricsText(t, reg),
 			} {
 				if strings.Contains(text, s) {
 					t.Fatalf("secret %q in %s: %s", s, where, text)

@@ -30,7 +30,7 @@ var ErrNotConfirmed = errors.New("batchfeed: discardAll refused: set DiscardAllO
 func (c *Client) DiscardAll(ctx context.Context, opts DiscardAllOptions) error {
 	fields := watermill.LogFields{"reason": opts.Reason, "operator": opts.Operator}
 	if !opts.Confirm {
-		discards.WithLabelValues(c.cfg.Name, "refused").Inc()
+		c.metrics.Load().discards.WithLabelValues("refused").Inc()
 		c.logger.Error("discardAll refused: not confirmed", ErrNotConfirmed, fields)
 		return ErrNotConfirmed
 	}
@@ -44,11 +44,11 @@ func (c *Client) DiscardAll(ctx context.Context, opts DiscardAllOptions) error {
 		err = a.statusError("discardAll")
 	}
 	if err != nil {
-		discards.WithLabelValues(c.cfg.Name, "failed").Inc()
+		c.metrics.Load().discards.WithLabelValues("failed").Inc()
 		c.logger.Error("discardAll failed", err, fields)
 		return fmt.Errorf("batchfeed: discardAll %q: %w", c.cfg.FeedID, err)
 	}
-	discards.WithLabelValues(c.cfg.Name, "done").Inc()
+	c.metrics.Load().discards.WithLabelValues("done").Inc()
 	c.logger.Info("discardAll done: feed emptied", fields)
 	return nil
 }

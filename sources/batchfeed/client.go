@@ -7,11 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/tributary-dev/tributary/middleware"
 )
 
 // Client speaks the feed API for one feed.
@@ -19,6 +21,8 @@ type Client struct {
 	cfg    Config
 	base   string // …/eventnotifications/v2/{feedId}
 	logger watermill.LoggerAdapter
+	// metrics are its source's (Source.Instrument).
+	metrics atomic.Pointer[feedMetrics]
 }
 
 // NewClient returns a Client for cfg.FeedID.
@@ -35,7 +39,9 @@ func newClient(cfg Config, logger watermill.LoggerAdapter) *Client {
 		logger = watermill.NopLogger{}
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/") + "/eventnotifications/v2/" + url.PathEscape(cfg.FeedID)
-	return &Client{cfg: cfg, base: base, logger: logger.With(watermill.LogFields{"feed": cfg.FeedID, "source": cfg.Name})}
+	c := &Client{cfg: cfg, base: base, logger: logger.With(watermill.LogFields{"feed": cfg.FeedID, "source": cfg.Name})}
+	c.metrics.Store(newFeedMetrics(nil, "", cfg.Name))
+	return c
 }
 
 var (
@@ -141,9 +147,7 @@ func (c *Client) do(ctx context.Context, method, u, op string, timeout time.Dura
 			inv.Invalidate(bearer)
 		}
 	}
-	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
-		a.retryAfter = time.Duration(secs) * time.Second
-	}
+	a.retryAfter, _ = middleware.ParseRetryAfter(resp.Header, time.Now())
 	return a, nil
 }
 

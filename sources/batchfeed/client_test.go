@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tributary-dev/tributary/internal/feedfake"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 )
 
 // counter reads one child of a counter vector.
@@ -26,12 +27,22 @@ func counter(t testing.TB, v *prometheus.CounterVec, labels ...string) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// counterDelta returns how much one child of a counter vector has grown
-// since the call (counters are process-wide; -count=N reruns tests).
-func counterDelta(t testing.TB, v *prometheus.CounterVec, labels ...string) func() float64 {
+// testMetrics is where startPipeline's routers register (every test names
+// its pipeline apart).
+var testMetrics = prometheus.NewRegistry()
+
+// counterDelta returns how much a counter of testMetrics has grown since the
+// call, for the source named "<pipeline>-<feed>" and, when given, the kind
+// of error (-count=N reruns tests on the same registry).
+func counterDelta(t testing.TB, name, source string, kind ...string) func() float64 {
 	t.Helper()
-	start := counter(t, v, labels...)
-	return func() float64 { return counter(t, v, labels...) - start }
+	i := strings.LastIndex(source, "-")
+	kv := []string{"pipeline", source[:i], "source", source[i+1:]}
+	if len(kind) > 0 {
+		kv = append(kv, "kind", kind[0])
+	}
+	start := pipelinetest.MetricValue(t, testMetrics, name, kv...)
+	return func() float64 { return pipelinetest.MetricValue(t, testMetrics, name, kv...) - start }
 }
 
 func fakeServer(t testing.TB, cfg feedfake.Config) (*feedfake.Fake, *httptest.Server) {
@@ -223,12 +234,13 @@ func TestDiscardAllNeedsConfirmationAndIsLogged(t *testing.T) {
 	t.Parallel()
 	f, srv := fakeServer(t, feedfake.Config{})
 	f.Generate("association", 25)
-	refusedN, doneN := counterDelta(t, discards, "assoc-discard", "refused"), counterDelta(t, discards, "assoc-discard", "done")
 	logs := watermill.NewCaptureLogger()
 	c, err := NewClient(Config{BaseURL: srv.URL, FeedID: "association", Name: "assoc-discard"}, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	refusedN := func() float64 { return counter(t, c.metrics.Load().discards, "refused") }
+	doneN := func() float64 { return counter(t, c.metrics.Load().discards, "done") }
 	ctx := context.Background()
 	if err := c.DiscardAll(ctx, DiscardAllOptions{Reason: "change window"}); !errors.Is(err, ErrNotConfirmed) {
 		t.Fatalf("unconfirmed discardAll: %v; want ErrNotConfirmed", err)

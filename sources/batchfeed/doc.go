@@ -1,4 +1,4 @@
-// Package batchfeed is a source for batch polling feeds (seed 002):
+// Package batchfeed is a source for batch polling feeds:
 // GET {base}/eventnotifications/v2/{feedId}/next hands out a batch of 1–10
 // notifications, the same one until POST …/{feedId}/{batchId}/complete.
 //

@@ -135,7 +135,7 @@ func startPipeline(t *testing.T, pool *pgxpool.Pool, name string, srcs ...*Sourc
 	for _, s := range srcs {
 		p.Sources = append(p.Sources, router.Source{Name: s.cfg.FeedID, Subscriber: s})
 	}
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, p)
+	r, err := router.New(router.Config{Backend: router.Postgres(pool), Metrics: testMetrics}, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // Metadata keys a Source sets besides tributary.MetaEventID (the notification
@@ -212,7 +211,7 @@ func (s *Source) store(ctx context.Context, out chan<- *message.Message, b *Batc
 			select {
 			case <-msg.Acked():
 			case <-msg.Nacked():
-				nacks.WithLabelValues(s.cfg.Name).Inc()
+				s.client.metrics.Load().nacks.Inc()
 				d := s.cfg.Backoff.Delay(attempt)
 				s.logger.Info("Notification not stored; redelivering", watermill.LogFields{
 					"batch_id": b.ID, "event_id": b.Notifications[i].ID, "retry_in": d.String(),
@@ -226,7 +225,7 @@ func (s *Source) store(ctx context.Context, out chan<- *message.Message, b *Batc
 			}
 			break
 		}
-		notificationsStored.WithLabelValues(s.cfg.Name).Inc()
+		s.client.metrics.Load().notificationsStored.Inc()
 	}
 	return true
 }
@@ -253,9 +252,9 @@ func (s *Source) storeUnordered(ctx context.Context, out chan<- *message.Message
 		for k, m := range msgs {
 			select {
 			case <-m.Acked():
-				notificationsStored.WithLabelValues(s.cfg.Name).Inc()
+				s.client.metrics.Load().notificationsStored.Inc()
 			case <-m.Nacked():
-				nacks.WithLabelValues(s.cfg.Name).Inc()
+				s.client.metrics.Load().nacks.Inc()
 				nacked = append(nacked, pending[k])
 			case <-ctx.Done():
 				return false
@@ -290,23 +289,23 @@ func (s *Source) complete(ctx context.Context, b *Batch) (next *Batch, probed, o
 		}
 		switch {
 		case err == nil:
-			batchesCompleted.WithLabelValues(s.cfg.Name).Inc()
+			s.client.metrics.Load().batchesCompleted.Inc()
 			s.up()
 			return nil, false, true
 		case errors.Is(err, ErrBatchNotFound):
 			// Next served this batch from this very feed id, so the 404 means
 			// the batch is gone. Every event of it is stored; move on.
-			completeGone.WithLabelValues(s.cfg.Name).Inc()
+			s.client.metrics.Load().completeGone.Inc()
 			s.logger.Info("Batch already completed", watermill.LogFields{"batch_id": b.ID, "attempt": attempt + 1})
 			return nil, false, true
 		}
-		completeRetries.WithLabelValues(s.cfg.Name).Inc()
+		s.client.metrics.Load().completeRetries.Inc()
 		s.fail("complete_" + errorKind(err))
 		s.logger.Error("Completing the batch failed (its events are stored)", err, watermill.LogFields{
 			"batch_id": b.ID, "attempt": attempt + 1,
 		})
 		if cur, perr := s.client.Next(ctx); perr == nil && (cur == nil || cur.ID != b.ID) {
-			completeGone.WithLabelValues(s.cfg.Name).Inc()
+			s.client.metrics.Load().completeGone.Inc()
 			s.logger.Info("Batch no longer served by the feed: an earlier complete took effect", watermill.LogFields{"batch_id": b.ID})
 			return cur, true, true
 		}
@@ -339,11 +338,13 @@ func (s *Source) message(b *Batch, n *Notification) *message.Message {
 }
 
 func (s *Source) fail(kind string) {
-	metrics.SourceErrors.WithLabelValues(s.cfg.Name, kind).Inc()
-	metrics.SourceUp.WithLabelValues(s.cfg.Name).Set(0)
+	m := s.client.metrics.Load()
+	m.Error(kind)
+	m.Up.Set(0)
 }
 
 func (s *Source) up() {
-	metrics.SourceUp.WithLabelValues(s.cfg.Name).Set(1)
-	metrics.SourceLastSuccess.WithLabelValues(s.cfg.Name).Set(float64(time.Now().Unix()))
+	m := s.client.metrics.Load()
+	m.Up.Set(1)
+	m.LastSuccess.Set(float64(time.Now().Unix()))
 }

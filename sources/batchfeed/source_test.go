@@ -14,7 +14,6 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/feedfake"
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 )
 
@@ -27,7 +26,7 @@ func TestStoresInBatchOrderThenCompletes(t *testing.T) {
 	// An hour between polls: only moreAvailable can make the source fetch
 	// batches two and three; waiting the interval would time the test out.
 	cfg.PollInterval = time.Hour
-	completedN := counterDelta(t, batchesCompleted, "order-journey")
+	completedN := counterDelta(t, "tributary_batchfeed_batches_completed_total", "order-journey")
 	sink := startPipeline(t, pool, "order", newTestSource(t, cfg))
 
 	pipelinetest.WaitFor(t, 30*time.Second, "all 25 notifications delivered", func() bool { return sink.Len() == 25 })
@@ -114,9 +113,9 @@ func TestCompleteFailingTwiceThenSucceeding(t *testing.T) {
 	env.fake.Script("document", feedfake.OpComplete, &feedfake.Fault{Status: 500, Body: []byte(`{"title":"oops"}`)}, &feedfake.Fault{Hang: true})
 	cfg := env.config("document")
 	cfg.RequestTimeout = 200 * time.Millisecond
-	retries := counterDelta(t, completeRetries, "retry-document")
-	e5xx := counterDelta(t, metrics.SourceErrors, "retry-document", "complete_status_5xx")
-	etimeout := counterDelta(t, metrics.SourceErrors, "retry-document", "complete_timeout")
+	retries := counterDelta(t, "tributary_batchfeed_complete_retries_total", "retry-document")
+	e5xx := counterDelta(t, "tributary_source_errors_total", "retry-document", "complete_status_5xx")
+	etimeout := counterDelta(t, "tributary_source_errors_total", "retry-document", "complete_timeout")
 	sink := startPipeline(t, pool, "retry", newTestSource(t, cfg))
 
 	pipelinetest.WaitFor(t, 30*time.Second, "both batches completed", func() bool { return len(env.fake.Completed("document")) == 2 })
@@ -170,7 +169,7 @@ func TestCompleteAnswerLostDoesNotLoseTheNextBatch(t *testing.T) {
 			env.fake.Script("screening", feedfake.OpNext, tt.next...)
 			cfg := env.config("screening")
 			cfg.RequestTimeout = 200 * time.Millisecond
-			gone := counterDelta(t, completeGone, name+"-screening")
+			gone := counterDelta(t, "tributary_batchfeed_complete_not_found_total", name+"-screening")
 			startPipeline(t, pool, name, newTestSource(t, cfg))
 
 			pipelinetest.WaitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("screening") == 0 })
@@ -201,7 +200,7 @@ func TestUnknownFeedStopsWithAConfigError(t *testing.T) {
 	env := newFeedEnv(t, pool, "unknown", feedfake.Config{})
 	want := notificationIDs(env.fake.Generate("journey", 5))
 	bad := newTestSource(t, env.config("journeys"))
-	notFound := counterDelta(t, metrics.SourceErrors, "unknown-journeys", "feed_not_found")
+	notFound := counterDelta(t, "tributary_source_errors_total", "unknown-journeys", "feed_not_found")
 	sink := startPipeline(t, pool, "unknown", bad, newTestSource(t, env.config("journey")))
 
 	pipelinetest.WaitFor(t, 30*time.Second, "the good feed delivered", func() bool { return sink.Len() == 5 })
@@ -283,7 +282,7 @@ func TestBadInputIsRetriedNeverCompleted(t *testing.T) {
 			// Well below the faults' delay, well above a normal answer on a
 			// loaded machine: only the two scripted faults may time out.
 			cfg.RequestTimeout = time.Second
-			errs := counterDelta(t, metrics.SourceErrors, name+"-journey", tt.kind)
+			errs := counterDelta(t, "tributary_source_errors_total", name+"-journey", tt.kind)
 			startPipeline(t, pool, name, newTestSource(t, cfg))
 
 			pipelinetest.WaitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("journey") == 0 })
@@ -312,7 +311,8 @@ func TestNackedNotificationIsRedeliveredBeforeComplete(t *testing.T) {
 		PollInterval: time.Hour, Backoff: Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	nacked := counterDelta(t, nacks, "nack-digitalidv")
+	src.Instrument(testMetrics, "nack", "digitalidv")
+	nacked := counterDelta(t, "tributary_batchfeed_nacks_total", "nack-digitalidv")
 	ch, err := src.Subscribe(ctx, "ignored")
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
@@ -118,8 +117,7 @@ func TestBadInput(t *testing.T) {
 			want := api.add(3)
 			pipelinetest.WaitFor(t, 10*time.Second, "the first events", func() bool { return c.has(want) })
 
-			// Metrics are process-wide: compare against the value before.
-			errs := metrics.SourceErrors.WithLabelValues(name, tc.kind)
+			errs := src.m.Errors(tc.kind)
 			errs0 := counterValue(errs)
 			api.setIntercept(failFirst(tc.step, 2, tc.bad))
 			want = append(want, api.add(9)...) // more than two pages

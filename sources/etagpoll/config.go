@@ -37,12 +37,12 @@ type Checkpointer interface {
 }
 
 // Config configures a Source. Zero values take the defaults noted; the query
-// names and values default to the seed's.
+// names and values default to the ETag event-log protocol's.
 type Config struct {
 	// Name is the source's name: metadata tributary_source, metric and log
 	// label, and (prefixed "etagpoll/") its checkpoint key. Required.
 	Name string
-	// BaseURL is the API root, e.g. https://api.parakey.co. Required.
+	// BaseURL is the API root, e.g. https://api.example.com. Required.
 	BaseURL string
 	// Path of the event-log collection; "/eventlogs".
 	Path string
@@ -109,7 +109,7 @@ type Config struct {
 	// Date header are read.
 	StartFrom time.Time
 
-	// Interval between polls: 60 s, the seed's minimum recommendation. A
+	// Interval between polls: 60 s, the protocol's recommended minimum. A
 	// longer X-Poll-Interval from the server wins.
 	Interval time.Duration
 	// Jitter adds up to this fraction of each wait, so many sources spread

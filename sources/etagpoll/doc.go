@@ -1,10 +1,10 @@
 // Package etagpoll is a source (a Watermill message.Subscriber) that polls an
-// event-log API the way seed 000 describes: a cheap conditional request
+// event-log API with ETags: a cheap conditional request
 // (GET {base}/eventlogs?limit=1 with If-None-Match) tells whether anything
 // changed; only then are the events since the cursor fetched
 // (?startDate={cursor}&orderBy=createdAt:DESC), page after page.
 //
-// Unlike the seed's "cursor = new Date()", the cursor here never loses an
+// Unlike the providers' own advice ("cursor = new Date()"), the cursor here never loses an
 // event that becomes visible within Overlap (5 min) of the newest createdAt
 // and is stamped no more than Overlap below it:
 //
@@ -29,7 +29,7 @@
 //     changed probe whose newest event lies below the window (never read);
 //   - cursor and ETag are stored together, durably (package checkpoint), and
 //     only after every message of the poll has been acked. Saving the ETag
-//     earlier, as the seed suggests, would turn a crash between the fetch and
+//     earlier, as providers advise, would turn a crash between the fetch and
 //     the acks into a 304 on restart and the fetched events would never be
 //     read again.
 //

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tributary-dev/tributary/middleware"
 )
 
 // defaultTransport is shared by every source without an HTTPClient, so that a
@@ -160,9 +162,10 @@ func (s *Source) statusError(step string, r *response) *pollError {
 	if len(snippet) > 160 {
 		snippet = snippet[:160] + "…"
 	}
+	wait, _ := middleware.ParseRetryAfter(r.header, s.now())
 	return &pollError{
 		kind:       kind,
 		err:        fmt.Errorf("%s %s: unexpected status %d: %q", step, r.url.Path, r.status, snippet),
-		retryAfter: retryAfter(r.header, s.now()),
+		retryAfter: wait,
 	}
 }

@@ -13,11 +13,9 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/backoff"
-	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
 // Metadata keys this source sets besides tributary's.
@@ -88,14 +86,7 @@ type Source struct {
 	// across subscriptions: the API does not change with them.
 	paging Paging
 
-	m sourceMetrics
-}
-
-type sourceMetrics struct {
-	up, lastSuccess, cursor     prometheus.Gauge
-	acked, redelivered, skipped prometheus.Counter
-	requests                    map[[2]string]prometheus.Counter
-	mu                          sync.Mutex
+	m *sourceMetrics
 }
 
 // NewSource validates cfg and builds a Source.
@@ -116,15 +107,7 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 		sleep:  sleepCtx,
 		now:    time.Now,
 	}
-	s.m = sourceMetrics{
-		up:          metrics.SourceUp.WithLabelValues(cfg.Name),
-		lastSuccess: metrics.SourceLastSuccess.WithLabelValues(cfg.Name),
-		cursor:      cursorSeconds.WithLabelValues(cfg.Name),
-		acked:       eventsAcked.WithLabelValues(cfg.Name),
-		redelivered: redeliveries.WithLabelValues(cfg.Name),
-		skipped:     rereadsSkipped.WithLabelValues(cfg.Name),
-		requests:    map[[2]string]prometheus.Counter{},
-	}
+	s.m = newSourceMetrics(nil, "", cfg.Name)
 	return s, nil
 }
 
@@ -191,15 +174,15 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 				pe = &pollError{kind: "internal", err: err}
 			}
 			retry = pe.retryAfter
-			metrics.SourceErrors.WithLabelValues(s.cfg.Name, pe.kind).Inc()
-			s.m.up.Set(0)
+			s.m.Error(pe.kind)
+			s.m.Up.Set(0)
 			s.logger.Error("Event-log poll failed; cursor kept, polling again after backoff", pe.err, watermill.LogFields{
 				"kind": pe.kind, "failures_in_row": failures, "retry_after": retry.String(),
 			})
 		} else {
 			failures = 0
-			s.m.up.Set(1)
-			s.m.lastSuccess.Set(float64(s.now().Unix()))
+			s.m.Up.Set(1)
+			s.m.LastSuccess.Set(float64(s.now().Unix()))
 		}
 		if s.sleep(ctx, s.nextWait(failures, serverInterval, retry)) != nil {
 			return
@@ -207,7 +190,7 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 	}
 }
 
-// poll runs one round of the seed's flow: probe, and on a change fetch the
+// poll runs one round of the protocol's flow: probe, and on a change fetch the
 // window, hand it on, and checkpoint once all of it is acked. It returns the
 // server's X-Poll-Interval, if any.
 func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Duration, error) {
@@ -454,7 +437,7 @@ func (s *Source) count(step, outcome string) {
 	s.m.mu.Lock()
 	c, ok := s.m.requests[k]
 	if !ok {
-		c = requestsTotal.WithLabelValues(s.cfg.Name, step, outcome)
+		c = s.m.requestsVec.WithLabelValues(step, outcome)
 		s.m.requests[k] = c
 	}
 	s.m.mu.Unlock()

@@ -1,7 +1,6 @@
 package etagpoll
 
 import (
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,48 +13,17 @@ import (
 // server's longer X-Poll-Interval) after a success; after the n-th failure in
 // a row BackoffBase·2^(n-1) capped at MaxBackoff, never less than a
 // Retry-After the server sent. Jitter only lengthens a wait, so neither the
-// seed's minimum interval nor the server's requests are ever undercut.
+// protocol's minimum interval nor the server's requests are ever undercut.
 func (s *Source) nextWait(failures int, serverInterval, retryAfter time.Duration) time.Duration {
 	d := s.cfg.Interval
 	if failures > 0 {
 		d = max(d, backoff.Exponential(s.cfg.BackoffBase, 2, failures-1, s.cfg.MaxBackoff))
 	}
-	d = max(d, serverInterval)
-	// Not backoff.Jitter: that one also shortens.
-	if s.cfg.Jitter > 0 {
-		d += time.Duration(rand.Float64() * s.cfg.Jitter * float64(d))
-	}
+	d = backoff.JitterUp(max(d, serverInterval), s.cfg.Jitter)
 	return max(d, min(retryAfter, s.cfg.MaxRetryAfter))
 }
 
-// retryAfter reads Retry-After: delay-seconds or an HTTP-date, the latter
-// measured against the server's own Date header when it sent one so that
-// clock skew does not distort it.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second
-	}
-	at, err := http.ParseTime(v)
-	if err != nil {
-		return 0
-	}
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
-		now = d
-	}
-	return max(at.Sub(now), 0)
-}
-
-// pollInterval reads X-Poll-Interval (seconds), as GitHub's events API sends it.
+// pollInterval reads X-Poll-Interval (seconds), as some event APIs send it.
 func pollInterval(h http.Header) time.Duration {
 	secs, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-Poll-Interval")), 10, 64)
 	if err != nil || secs <= 0 {

@@ -39,37 +39,6 @@ func TestNextWait(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	h := func(kv ...string) http.Header {
-		out := http.Header{}
-		for i := 0; i < len(kv); i += 2 {
-			out.Set(kv[i], kv[i+1])
-		}
-		return out
-	}
-	tests := []struct {
-		name string
-		h    http.Header
-		want time.Duration
-	}{
-		{"absent", h(), 0},
-		{"seconds", h("Retry-After", "120"), 2 * time.Minute},
-		{"negative", h("Retry-After", "-5"), 0},
-		{"garbage", h("Retry-After", "soon"), 0},
-		{"date against our clock", h("Retry-After", now.Add(3*time.Minute).Format(http.TimeFormat)), 3 * time.Minute},
-		// The server's clock is 5 min behind ours: its own Date header is the reference.
-		{"date against server clock", h("Retry-After", now.Add(-4*time.Minute).Format(http.TimeFormat), "Date", now.Add(-5*time.Minute).Format(http.TimeFormat)), time.Minute},
-		{"date in the past", h("Retry-After", now.Add(-time.Minute).Format(http.TimeFormat)), 0},
-	}
-	for _, tc := range tests {
-		if got := retryAfter(tc.h, now); got != tc.want {
-			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
-		}
-	}
-}
-
 func TestPollIntervalAndLink(t *testing.T) {
 	t.Parallel()
 	h := http.Header{}

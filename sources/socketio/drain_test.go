@@ -8,6 +8,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -51,7 +52,7 @@ func TestCloseHandsOnEverythingReceived(t *testing.T) {
 	closed := make(chan struct{})
 	go func() { _ = sub.Close(); close(closed) }()
 	pipelinetest.WaitFor(t, 10*time.Second, "the connection to close", func() bool {
-		return sub.Status().State != socketio.StateConnected
+		return sub.Status().State != client.StateConnected
 	})
 	if got := <-acked; got != n {
 		t.Fatalf("%d of %d received events were handed on and acked after Close", got, n)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -41,14 +42,14 @@ func startServer(t testing.TB, cfg socketiotest.Config) (*socketiotest.Server, s
 	return srv, hs.URL
 }
 
-// fastSocket is a ClientConfig with test-sized timeouts.
-func fastSocket(name, url string) socketio.ClientConfig {
-	return socketio.ClientConfig{
+// fastSocket is a client.Config with test-sized timeouts.
+func fastSocket(name, url string) client.Config {
+	return client.Config{
 		Name:        name,
 		URL:         url,
 		OpenTimeout: 500 * time.Millisecond,
 		DialTimeout: 2 * time.Second,
-		Backoff:     socketio.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
+		Backoff:     client.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 	}
 }
 
@@ -118,6 +119,7 @@ func subscribe(t *testing.T, cfg socketio.Config, logger watermill.LoggerAdapter
 	if err != nil {
 		t.Fatal(err)
 	}
+	sub.Instrument(testMetrics, "test", sub.Client().Name())
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := sub.Subscribe(ctx, "events")
 	if err != nil {
@@ -139,10 +141,14 @@ func waitJoined(t *testing.T, srv *socketiotest.Server, nsp string, n int) {
 	}
 }
 
-// metricsText renders the default registry, for redaction checks.
+// testMetrics is where subscribe instruments its sources (as pipeline
+// "test"); each test names its source apart.
+var testMetrics = prometheus.NewRegistry()
+
+// metricsText renders testMetrics, for redaction checks.
 func metricsText(t *testing.T) string {
 	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
+	mfs, err := testMetrics.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"errors"
 )
 
-// envelope is the part of a provider event the source reads: the seed's
-// events are {id?, topic, body, occurred, metadata}; liveEvent, migration.*
+// envelope is the part of a provider event the source reads: the
+// protocol's events are {id?, topic, body, occurred, metadata}; liveEvent, migration.*
 // and serverError are bare objects.
 type envelope struct {
 	ID       json.RawMessage `json:"id"`

@@ -6,7 +6,21 @@ import (
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-dev/tributary/internal/metrics"
 )
+
+// Instrument registers the source's collectors, and its client's, on reg
+// (router.Instrumented). The pending gauge is the source's one series of its
+// own; the connection's are socketio/client's.
+func (s *Subscriber) Instrument(reg prometheus.Registerer, pipeline, source string) {
+	s.client.Instrument(reg, pipeline, source)
+	g := metrics.Gauge(reg, "tributary_socketio_pending_events", "Events held in memory until the pipeline acks them.",
+		"pipeline", "source").WithLabelValues(pipeline, source)
+	g.Set(float64(s.pending.len()))
+	s.pendingGauge.Store(&g)
+}
 
 // pending holds events from the socket until the pipeline acks them. A socket
 // cannot replay what it has sent, so this memory is the only copy: a nacked

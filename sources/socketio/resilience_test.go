@@ -17,6 +17,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -29,7 +30,7 @@ func TestTokenRenewalReplaysHeldEvents(t *testing.T) {
 	srv, url := startServer(t, socketiotest.Config{Token: first})
 	var calls atomic.Int32
 	cfg := fastSocket("renewal", url)
-	cfg.TokenProvider = socketio.TokenFunc(func(context.Context) (string, error) {
+	cfg.TokenProvider = client.TokenFunc(func(context.Context) (string, error) {
 		if calls.Add(1) == 1 {
 			return first, nil
 		}
@@ -70,14 +71,14 @@ func TestRefusedHandshakeFetchesANewToken(t *testing.T) {
 	_, url := startServer(t, socketiotest.Config{Token: "good-token-77"})
 	var calls atomic.Int32
 	cfg := fastSocket("refused", url)
-	cfg.TokenProvider = socketio.TokenFunc(func(context.Context) (string, error) {
+	cfg.TokenProvider = client.TokenFunc(func(context.Context) (string, error) {
 		if calls.Add(1) == 1 {
 			return "stale-token-11", nil
 		}
 		return "good-token-77", nil
 	})
 	sub, _ := subscribe(t, socketio.Config{Socket: cfg}, nil)
-	pipelinetest.WaitFor(t, 5*time.Second, "connected with the fresh token", func() bool { return sub.Status().State == socketio.StateConnected })
+	pipelinetest.WaitFor(t, 5*time.Second, "connected with the fresh token", func() bool { return sub.Status().State == client.StateConnected })
 	st := sub.Status()
 	if !strings.Contains(st.LastError, "Authentication error") || strings.Contains(st.LastError, "stale-token-11") {
 		t.Fatalf("last error %q: want the refusal, without the token", st.LastError)
@@ -106,17 +107,17 @@ func TestTokenProvidersFromConfig(t *testing.T) {
 	hdr := http.Header{"X-Api-Key": {"k"}}
 	tests := []struct {
 		name    string
-		cfg     socketio.TokenConfig
+		cfg     client.TokenConfig
 		want    string
 		wantErr bool
 	}{
-		{name: "static", cfg: socketio.TokenConfig{Static: "static-token-0"}, want: "static-token-0"},
-		{name: "command", cfg: socketio.TokenConfig{Command: []string{script}}, want: "cmd-token-1"},
-		{name: "command fails", cfg: socketio.TokenConfig{Command: []string{"/bin/false"}}, wantErr: true},
-		{name: "http plain", cfg: socketio.TokenConfig{URL: hs.URL + "/plain", Header: hdr}, want: "plain-token-2"},
-		{name: "http json", cfg: socketio.TokenConfig{URL: hs.URL + "/json", Header: hdr}, want: "json-token-3"},
-		{name: "http json other field", cfg: socketio.TokenConfig{URL: hs.URL + "/json", Header: hdr, Field: "access_token"}, wantErr: true},
-		{name: "http 401", cfg: socketio.TokenConfig{URL: hs.URL + "/json"}, wantErr: true},
+		{name: "static", cfg: client.TokenConfig{Static: "static-token-0"}, want: "static-token-0"},
+		{name: "command", cfg: client.TokenConfig{Command: []string{script}}, want: "cmd-token-1"},
+		{name: "command fails", cfg: client.TokenConfig{Command: []string{"/bin/false"}}, wantErr: true},
+		{name: "http plain", cfg: client.TokenConfig{URL: hs.URL + "/plain", Header: hdr}, want: "plain-token-2"},
+		{name: "http json", cfg: client.TokenConfig{URL: hs.URL + "/json", Header: hdr}, want: "json-token-3"},
+		{name: "http json other field", cfg: client.TokenConfig{URL: hs.URL + "/json", Header: hdr, Field: "access_token"}, wantErr: true},
+		{name: "http 401", cfg: client.TokenConfig{URL: hs.URL + "/json"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,7 +139,7 @@ func TestTokenProvidersFromConfig(t *testing.T) {
 			}
 		})
 	}
-	if err := (socketio.Config{Socket: socketio.ClientConfig{URL: "ws://x", Token: socketio.TokenConfig{Static: "a", URL: "http://b"}}}).Validate(); err == nil {
+	if err := (socketio.Config{Socket: client.Config{URL: "ws://x", Token: client.TokenConfig{Static: "a", URL: "http://b"}}}).Validate(); err == nil {
 		t.Fatal("two token sources accepted")
 	}
 }
@@ -187,7 +188,7 @@ func TestReconnectsAfterFailures(t *testing.T) {
 			}
 			pipelinetest.WaitFor(t, 5*time.Second, "a reconnect", func() bool {
 				st := sub.Status()
-				return st.Connects >= 2 && st.State == socketio.StateConnected
+				return st.Connects >= 2 && st.State == client.StateConnected
 			})
 			st := sub.Status()
 			if !strings.Contains(st.LastError, tt.want) {
@@ -199,8 +200,8 @@ func TestReconnectsAfterFailures(t *testing.T) {
 			if !strings.Contains(logs.String(), "reconnecting") {
 				t.Fatal("the failure was not logged")
 			}
-			if m := metricsText(t); !strings.Contains(m, `tributary_socketio_reconnects_total{source="`+cfg.Name+`"}`) ||
-				!strings.Contains(m, `tributary_source_errors_total{kind="`+tt.kind+`",source="`+cfg.Name+`"}`) {
+			if m := metricsText(t); !strings.Contains(m, `tributary_socketio_reconnects_total{pipeline="test",source="`+cfg.Name+`"}`) ||
+				!strings.Contains(m, `tributary_source_errors_total{kind="`+tt.kind+`",pipeline="test",source="`+cfg.Name+`"}`) {
 				t.Fatalf("the failure was not counted in metrics as kind %s", tt.kind)
 			}
 			waitJoined(t, srv, "/", 1)
@@ -219,7 +220,7 @@ func TestNoOpenPacket(t *testing.T) {
 	pipelinetest.WaitFor(t, 5*time.Second, "a no-open error", func() bool { return strings.Contains(sub.Status().LastError, "no Engine.IO open packet") })
 	pipelinetest.WaitFor(t, 5*time.Second, "retries", func() bool { return sub.Status().Reconnects >= 2 })
 	srv.SilentOpen(false)
-	pipelinetest.WaitFor(t, 5*time.Second, "connected once the server behaves", func() bool { return sub.Status().State == socketio.StateConnected })
+	pipelinetest.WaitFor(t, 5*time.Second, "connected once the server behaves", func() bool { return sub.Status().State == client.StateConnected })
 }
 
 // The client pings every pingInterval (EIO 3: client pings, server pongs).
@@ -283,14 +284,14 @@ func TestJSONMode(t *testing.T) {
 	}))
 	t.Cleanup(hs.Close)
 	cfg := fastSocket("json-mode", strings.Replace(hs.URL, "http", "ws", 1)+"/stream")
-	cfg.Mode = socketio.ModeJSON
+	cfg.Mode = client.ModeJSON
 	cfg.Token.Static = "json-secret"
 	cfg.PingInterval = 20 * time.Millisecond
 	cfg.PingTimeout = time.Second
 	logger, logs := newLogger()
 	sub, ch := subscribe(t, socketio.Config{Socket: cfg}, logger)
 	got := collect(t, ch)
-	pipelinetest.WaitFor(t, 5*time.Second, "connected", func() bool { return sub.Status().State == socketio.StateConnected })
+	pipelinetest.WaitFor(t, 5*time.Second, "connected", func() bool { return sub.Status().State == client.StateConnected })
 	frames <- `{"id":"e1","topic":"door.request.allowed","body":{"doorId":1},"occurred":"2023-05-03 19:04:55"}`
 	frames <- `{"topic":"door.alarm.forced","body":{"doorId":1},"occurred":"2023-05-03 19:04:56"}`
 	pipelinetest.WaitFor(t, 5*time.Second, "two events", func() bool { return got.len() == 2 })
@@ -310,7 +311,7 @@ func TestJSONMode(t *testing.T) {
 
 func TestBackoffGrowsWithJitter(t *testing.T) {
 	t.Parallel()
-	b := socketio.Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Jitter: 0.2}
+	b := client.Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Jitter: 0.2}
 	for n, base := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 9: time.Second} {
 		seen := map[time.Duration]bool{}
 		for i := 0; i < 50; i++ {
@@ -339,7 +340,7 @@ func TestCloseEndsSubscription(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pipelinetest.WaitFor(t, 5*time.Second, "connected", func() bool { return sub.Status().State == socketio.StateConnected })
+		pipelinetest.WaitFor(t, 5*time.Second, "connected", func() bool { return sub.Status().State == client.StateConnected })
 		if viaCtx {
 			cancel()
 		} else {
@@ -355,12 +356,12 @@ func TestCloseEndsSubscription(t *testing.T) {
 		}
 		cancel()
 		_ = sub.Close()
-		if st := sub.Status(); st.State != socketio.StateClosed && !viaCtx {
+		if st := sub.Status(); st.State != client.StateClosed && !viaCtx {
 			t.Fatalf("state %s after Close", st.State)
 		}
 	}
 	_ = srv
-	if _, err := socketio.NewSubscriber(socketio.Config{Socket: socketio.ClientConfig{URL: "ftp://x"}}, nil); err == nil || errors.Is(err, nil) {
+	if _, err := socketio.NewSubscriber(socketio.Config{Socket: client.Config{URL: "ftp://x"}}, nil); err == nil || errors.Is(err, nil) {
 		if err == nil {
 			t.Fatal("ftp URL accepted")
 		}

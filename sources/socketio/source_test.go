@@ -10,6 +10,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
+	"github.com/tributary-dev/tributary/socketio/client"
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
@@ -60,7 +61,7 @@ func TestReceivesEverySeedTopic(t *testing.T) {
 			t.Errorf("%s: metadata %v", topic, m.Metadata)
 		}
 	}
-	if st := sub.Status(); st.State != socketio.StateConnected || st.SessionID == "" || st.Connects != 1 {
+	if st := sub.Status(); st.State != client.StateConnected || st.SessionID == "" || st.Connects != 1 {
 		t.Errorf("status = %+v, want connected once with a session id", st)
 	}
 	if sub.Pending() != 0 {
@@ -68,9 +69,9 @@ func TestReceivesEverySeedTopic(t *testing.T) {
 	}
 	m := metricsText(t)
 	for _, want := range []string{
-		fmt.Sprintf(`tributary_socketio_connection_state{source=%q} 2`, name),
-		fmt.Sprintf(`tributary_source_up{source=%q} 1`, name),
-		fmt.Sprintf(`tributary_socketio_events_total{source=%q} %d`, name, len(socketio.SeedTopics)),
+		fmt.Sprintf(`tributary_socketio_connection_state{pipeline="test",source=%q} 2`, name),
+		fmt.Sprintf(`tributary_source_up{pipeline="test",source=%q} 1`, name),
+		fmt.Sprintf(`tributary_socketio_events_total{pipeline="test",source=%q} %d`, name, len(socketio.SeedTopics)),
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)

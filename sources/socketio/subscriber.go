@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/socketio/client"
 )
 
 // Metadata keys the source sets besides tributary.MetaEventID and MetaEventType.
@@ -25,10 +28,10 @@ const (
 // Config configures a Subscriber.
 type Config struct {
 	// Socket configures the connection the Subscriber opens, unless Client is set.
-	Socket ClientConfig
+	Socket client.Config
 	// Client is an existing client to share (e.g. with a socketcommand sink);
 	// the Subscriber then neither configures nor closes it.
-	Client *Client
+	Client *client.Client
 	// Topics keeps only matching events: exact names, prefixes such as
 	// "door.*", or "*". Empty keeps every event.
 	Topics []string
@@ -70,9 +73,7 @@ func (c Config) Validate() error {
 		return errors.New("socketio: MaxInFlight must not exceed MaxPending")
 	}
 	if c.Client == nil {
-		cfg := c.Socket
-		cfg.setDefaults()
-		return cfg.Validate()
+		return c.Socket.Validate()
 	}
 	return nil
 }
@@ -89,12 +90,14 @@ func (c Config) Validate() error {
 // (the provider replays only what it held back during an expired token).
 type Subscriber struct {
 	cfg     Config
-	client  *Client
+	client  *client.Client
 	owned   bool
 	logger  watermill.LoggerAdapter
 	pending *pending
-	filter  topicFilter
-	remove  func()
+	// pendingGauge counts for nobody until Instrument registers it.
+	pendingGauge atomic.Pointer[prometheus.Gauge]
+	filter       topicFilter
+	remove       func()
 
 	mu        sync.Mutex
 	active    bool
@@ -116,7 +119,7 @@ func NewSubscriber(cfg Config, logger watermill.LoggerAdapter) (*Subscriber, err
 	s := &Subscriber{cfg: cfg, client: cfg.Client, logger: logger, filter: topicFilter(cfg.Topics),
 		draining: make(chan struct{}), closed: make(chan struct{})}
 	if s.client == nil {
-		c, err := NewClient(cfg.Socket, logger)
+		c, err := client.NewClient(cfg.Socket, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -126,22 +129,24 @@ func NewSubscriber(cfg Config, logger watermill.LoggerAdapter) (*Subscriber, err
 	// Its lines name the source as the client's do, once (the client adds
 	// "source" to its own logger, not to this one).
 	s.logger = logger.With(watermill.LogFields{"source": name})
-	s.pending = newPending(cfg.MaxPending, pendingEvents.WithLabelValues(name).Set)
+	unregistered := prometheus.Gauge(prometheus.NewGauge(prometheus.GaugeOpts{Name: "tributary_socketio_pending_events"}))
+	s.pendingGauge.Store(&unregistered)
+	s.pending = newPending(cfg.MaxPending, func(n float64) { (*s.pendingGauge.Load()).Set(n) })
 	s.remove = s.client.OnEvent(s.onEvent)
 	return s, nil
 }
 
 // Client is the connection the Subscriber reads.
-func (s *Subscriber) Client() *Client { return s.client }
+func (s *Subscriber) Client() *client.Client { return s.client }
 
 // Status is the connection's status.
-func (s *Subscriber) Status() Status { return s.client.Status() }
+func (s *Subscriber) Status() client.Status { return s.client.Status() }
 
 // Pending is the number of events received but not yet acked.
 func (s *Subscriber) Pending() int { return s.pending.len() }
 
 // onEvent turns an event into a pending message.
-func (s *Subscriber) onEvent(ctx context.Context, ev Event) {
+func (s *Subscriber) onEvent(ctx context.Context, ev client.Event) {
 	if !s.filter.match(ev.Name) {
 		return
 	}

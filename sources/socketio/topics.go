@@ -2,8 +2,8 @@ package socketio
 
 import "strings"
 
-// SeedTopics are the event topics the provider's Streaming API emits
-// (seed 001). The source emits every event it receives, these or others,
+// SeedTopics are the event topics an access-control stream documents. The
+// source emits every event it receives, these or others,
 // unless Config.Topics narrows it.
 var SeedTopics = []string{
 	"command.result.succeed",

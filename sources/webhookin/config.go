@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // Config configures the inbound webhook source. Every configured check must
@@ -13,9 +13,9 @@ import (
 type Config struct {
 	// Name labels metrics and logs; "webhookin" when empty.
 	Name string
-	// BasicAuth, when set, is required (seed 000: Basic auth headers).
+	// BasicAuth, when set, is required (an Authorization: Basic header).
 	BasicAuth *BasicAuth
-	// Token, when set, must arrive in the TokenHeader header (seed 003).
+	// Token, when set, must arrive in the TokenHeader header.
 	Token string
 	// TokenHeader is "token" when empty.
 	TokenHeader string

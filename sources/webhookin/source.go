@@ -1,5 +1,5 @@
 // Package webhookin is a source that receives provider webhooks over HTTP
-// (seed 000: a POST per event). A Source is both an http.Handler, mountable in
+// (a POST per event). A Source is both an http.Handler, mountable in
 // any http.ServeMux, and the message.Subscriber the router reads from.
 //
 // It answers 2xx only once the router has acked the event — that is, once
@@ -19,16 +19,18 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/metrics"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
+	"github.com/tributary-dev/tributary/tracing"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // Metadata the source sets beside tributary.MetaEventID and MetaEventType.
@@ -36,10 +38,11 @@ const (
 	MetaWebhookID        = "webhook_id"
 	MetaWebhookTimestamp = "webhook_timestamp"
 	// MetaTraceparent and MetaTracestate carry the sender's W3C trace
-	// context (a well-formed version-00 traceparent only), under the keys
-	// the webhook sink forwards, so the trace continues to the receiver.
-	MetaTraceparent = "traceparent"
-	MetaTracestate  = "tracestate"
+	// context (a well-formed one only), under the keys the router and the
+	// webhook sink read (package tracing), so the trace continues to the
+	// receiver.
+	MetaTraceparent = tracing.MetaTraceparent
+	MetaTracestate  = tracing.MetaTracestate
 )
 
 // ErrClosed is returned by Subscribe after Close.
@@ -51,6 +54,7 @@ type Source struct {
 	cfg      Config
 	logger   watermill.LoggerAdapter
 	verifier *signature.Verifier
+	metrics  atomic.Pointer[sourceMetrics]
 
 	mu     sync.RWMutex // held for reading while a request hands a message over
 	sub    *subscription
@@ -74,6 +78,7 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 		logger = watermill.NopLogger{}
 	}
 	s := &Source{cfg: cfg, logger: logger.With(watermill.LogFields{"source": cfg.Name}), done: make(chan struct{})}
+	s.metrics.Store(newSourceMetrics(nil, "", cfg.Name))
 	if len(cfg.Secrets) > 0 {
 		secrets, _ := signature.ParseSecrets(cfg.Secrets) // validated
 		s.verifier = &signature.Verifier{Secrets: secrets, Tolerance: cfg.Tolerance, Now: cfg.Now}
@@ -126,7 +131,7 @@ func (s *Source) Close() error {
 // ServeHTTP implements http.Handler.
 func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	code, reason := s.serve(w, r)
-	requests.WithLabelValues(s.cfg.Name, strconv.Itoa(code)).Inc()
+	s.metrics.Load().requests.WithLabelValues(strconv.Itoa(code)).Inc()
 	if code >= 400 {
 		s.logger.Info("Webhook refused", watermill.LogFields{"status": code, "reason": reason, "remote": r.RemoteAddr})
 		if code == http.StatusUnauthorized && s.cfg.BasicAuth != nil {
@@ -153,7 +158,7 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request) (int, string) {
 	// Credentials in headers are checked before the body is read: an
 	// unauthenticated sender gets nothing more than a 401.
 	if reason := s.checkHeaders(r); reason != "" {
-		metrics.SourceErrors.WithLabelValues(s.cfg.Name, "auth").Inc()
+		s.metrics.Load().Error("auth")
 		return http.StatusUnauthorized, reason
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
@@ -169,19 +174,19 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request) (int, string) {
 	}
 	if s.verifier != nil {
 		if err := s.verifier.Verify(r.Header, body); err != nil {
-			metrics.SourceErrors.WithLabelValues(s.cfg.Name, "auth").Inc()
+			s.metrics.Load().Error("auth")
 			return http.StatusUnauthorized, err.Error()
 		}
 	}
 	if !json.Valid(body) {
-		metrics.SourceErrors.WithLabelValues(s.cfg.Name, "malformed").Inc()
+		s.metrics.Load().Error("malformed")
 		return http.StatusBadRequest, "body is not JSON"
 	}
 	msg := s.message(r, body)
 	code, reason := s.handOver(r.Context(), msg)
 	if code < 300 {
-		metrics.SourceUp.WithLabelValues(s.cfg.Name).Set(1)
-		metrics.SourceLastSuccess.WithLabelValues(s.cfg.Name).SetToCurrentTime()
+		s.metrics.Load().Up.Set(1)
+		s.metrics.Load().LastSuccess.SetToCurrentTime()
 	}
 	return code, reason
 }
@@ -233,27 +238,10 @@ func (s *Source) message(r *http.Request, body []byte) *message.Message {
 	if v := r.Header.Get(signature.HeaderTimestamp); v != "" {
 		msg.Metadata.Set(MetaWebhookTimestamp, v)
 	}
-	if tp := r.Header.Get("traceparent"); validTraceparent(tp) {
-		msg.Metadata.Set(MetaTraceparent, tp)
-		if ts := r.Header.Get("tracestate"); ts != "" && len(ts) <= 512 {
-			msg.Metadata.Set(MetaTracestate, ts)
-		}
-	}
+	// otel's propagator parses the sender's trace context; a malformed one
+	// is dropped (the event then starts a trace of its own).
+	tracing.Inject(tracing.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header)), msg.Metadata)
 	return msg
-}
-
-// validTraceparent reports whether s is "00-<32 hex>-<16 hex>-<2 hex>" in
-// lower case with non-zero ids (W3C Trace Context, version 00).
-func validTraceparent(s string) bool {
-	if len(s) != 55 || s[:3] != "00-" || s[35] != '-' || s[52] != '-' {
-		return false
-	}
-	for i := 3; i < 55; i++ {
-		if c := s[i]; i != 35 && i != 52 && (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return s[3:35] != strings.Repeat("0", 32) && s[36:52] != strings.Repeat("0", 16)
 }
 
 // handOver gives msg to the subscriber and waits until it is acked (stored),
@@ -271,7 +259,7 @@ func (s *Source) handOver(ctx context.Context, msg *message.Message) (int, strin
 		case <-m.Acked():
 			return http.StatusOK, ""
 		case <-m.Nacked():
-			metrics.SourceErrors.WithLabelValues(s.cfg.Name, "nacked").Inc()
+			s.metrics.Load().Error("nacked")
 			s.logger.Debug("Event nacked; redelivering", watermill.LogFields{"event_id": tributary.EventID(m), "attempt": attempt})
 		case <-ctx.Done():
 			return http.StatusServiceUnavailable, "not stored within the ack timeout"

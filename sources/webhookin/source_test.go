@@ -18,10 +18,10 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/internal/sigpeer"
 	"github.com/tributary-dev/tributary/router"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature/sigpeer"
 	"github.com/tributary-dev/tributary/sources/webhookin"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

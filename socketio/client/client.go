@@ -1,4 +1,4 @@
-package socketio
+package client
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/coder/websocket"
 
-	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/internal/socketio/wire"
 )
 
@@ -86,7 +85,7 @@ type Handler func(ctx context.Context, ev Event)
 // it dials, handshakes, pings, renews its token, and reconnects with backoff
 // after any failure. Handlers receive every event; Emit sends one.
 type Client struct {
-	cfg      ClientConfig
+	cfg      Config
 	logger   watermill.LoggerAdapter
 	base     *url.URL
 	provider TokenProvider
@@ -104,6 +103,7 @@ type Client struct {
 	// pingInterval is the live session's (set by its goroutine, read by it only).
 	pingInterval time.Duration
 
+	metrics   atomic.Pointer[clientMetrics]
 	renewing  atomic.Bool
 	renewedAt atomic.Int64 // unix nanos of the last renewedToken sent
 	startOnce sync.Once
@@ -114,7 +114,7 @@ type Client struct {
 }
 
 // NewClient validates cfg and returns an idle Client; Start connects it.
-func NewClient(cfg ClientConfig, logger watermill.LoggerAdapter) (*Client, error) {
+func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func NewClient(cfg ClientConfig, logger watermill.LoggerAdapter) (*Client, error
 	c.base = base
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.status = Status{State: StateIdle, Since: time.Now()}
-	connectionState.WithLabelValues(cfg.Name).Set(float64(StateIdle))
+	c.metrics.Store(newClientMetrics(nil, "", cfg.Name))
 	return c, nil
 }
 
@@ -280,8 +280,8 @@ func (c *Client) run() {
 		attempt++
 		err = c.redact(err)
 		kind := errorKind(err)
-		metrics.SourceErrors.WithLabelValues(c.cfg.Name, kind).Inc()
-		reconnects.WithLabelValues(c.cfg.Name).Inc()
+		c.metrics.Load().Error(kind)
+		c.metrics.Load().reconnects.Inc()
 		wait := c.cfg.Backoff.Delay(attempt)
 		c.mu.Lock()
 		c.status.Reconnects++
@@ -375,8 +375,8 @@ func (c *Client) connectedAs(conn *websocket.Conn, sid string) {
 	close(c.connected)
 	c.mu.Unlock()
 	c.setState(StateConnected)
-	metrics.SourceUp.WithLabelValues(c.cfg.Name).Set(1)
-	metrics.SourceLastSuccess.WithLabelValues(c.cfg.Name).SetToCurrentTime()
+	c.metrics.Load().Up.Set(1)
+	c.metrics.Load().LastSuccess.SetToCurrentTime()
 	c.logger.Info("Socket connected", watermill.LogFields{"sid": sid, "url": c.logURL(), "namespace": c.cfg.Namespace})
 }
 
@@ -389,7 +389,7 @@ func (c *Client) disconnected() {
 	}
 	c.status.SessionID = ""
 	c.mu.Unlock()
-	metrics.SourceUp.WithLabelValues(c.cfg.Name).Set(0)
+	c.metrics.Load().Up.Set(0)
 }
 
 func (c *Client) setState(s State) {
@@ -399,13 +399,13 @@ func (c *Client) setState(s State) {
 		c.status.Since = time.Now()
 	}
 	c.mu.Unlock()
-	connectionState.WithLabelValues(c.cfg.Name).Set(float64(s))
+	c.metrics.Load().state.Set(float64(s))
 }
 
 // dispatch hands ev to every handler.
 func (c *Client) dispatch(ctx context.Context, ev Event) {
-	eventsReceived.WithLabelValues(c.cfg.Name).Inc()
-	metrics.SourceLastSuccess.WithLabelValues(c.cfg.Name).SetToCurrentTime()
+	c.metrics.Load().eventsReceived.Inc()
+	c.metrics.Load().LastSuccess.SetToCurrentTime()
 	c.mu.Lock()
 	c.status.LastEventAt = ev.ReceivedAt
 	hs := make([]Handler, 0, len(c.handlers))
@@ -445,7 +445,7 @@ func (c *Client) fetchToken(ctx context.Context, reason string) (string, error) 
 	if err != nil {
 		return "", c.redact(fmt.Errorf("%w: %w", ErrToken, err))
 	}
-	tokenRenewals.WithLabelValues(c.cfg.Name, reason).Inc()
+	c.metrics.Load().tokenRenewals.WithLabelValues(reason).Inc()
 	c.mu.Lock()
 	c.red.add(tok)
 	c.token, c.tokenStale = tok, false
@@ -467,7 +467,7 @@ func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 	if c.provider == nil {
 		c.logger.Error("Server says the token is invalid and no token provider is configured",
 			fmt.Errorf("%w: the server sent %s, and there is no token provider to renew with", ErrToken, c.cfg.RenewEvent), nil)
-		metrics.SourceErrors.WithLabelValues(c.cfg.Name, "token").Inc()
+		c.metrics.Load().Error("token")
 		return
 	}
 	// The server sends invalidToken for each event while the token is
@@ -484,7 +484,7 @@ func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 		tok, err := c.fetchToken(ctx, "invalid_token")
 		if err != nil {
 			c.markTokenStale()
-			metrics.SourceErrors.WithLabelValues(c.cfg.Name, "token").Inc()
+			c.metrics.Load().Error("token")
 			c.logger.Error("Token renewal failed; will retry on the next invalidToken or reconnect", err, nil)
 			return
 		}
@@ -493,7 +493,7 @@ func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 			return
 		}
 		if err := conn.Write(ctx, websocket.MessageText, p.Frame()); err != nil {
-			metrics.SourceErrors.WithLabelValues(c.cfg.Name, "token").Inc()
+			c.metrics.Load().Error("token")
 			c.logger.Error("Sending the renewed token failed; the reconnect will use it", c.redact(err), nil)
 			return
 		}

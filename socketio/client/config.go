@@ -1,4 +1,4 @@
-package socketio
+package client
 
 import (
 	"errors"
@@ -20,11 +20,11 @@ const (
 	ModeJSON Mode = "json"
 )
 
-// ClientConfig configures a Client.
-type ClientConfig struct {
+// Config configures a Client.
+type Config struct {
 	// Name labels logs and metrics (the source name); "socketio" when empty.
 	Name string
-	// URL of the server, e.g. wss://panel-1.pdk.io?token=… (a token in the URL
+	// URL of the server, e.g. wss://panel-1.example.com?token=… (a token in the URL
 	// is used as a static token and never logged), or http(s)://… . In
 	// ModeSocketIO the path defaults to Path and EIO=3&transport=websocket
 	// is added; in ModeJSON the URL is dialled as given (plus the token).
@@ -70,7 +70,7 @@ type ClientConfig struct {
 	RenewMinInterval time.Duration
 }
 
-func (c *ClientConfig) setDefaults() {
+func (c *Config) setDefaults() {
 	if c.Name == "" {
 		c.Name = "socketio"
 	}
@@ -119,9 +119,10 @@ func (c *ClientConfig) setDefaults() {
 	c.Backoff.setDefaults()
 }
 
-// Validate reports what is wrong with c. It never quotes the URL's query,
-// which may hold the token.
-func (c ClientConfig) Validate() error {
+// Validate reports what is wrong with c, its defaults filled in as NewClient
+// fills them. It never quotes the URL's query, which may hold the token.
+func (c Config) Validate() error {
+	c.setDefaults()
 	var errs []error
 	u, err := url.Parse(c.URL)
 	if c.URL == "" {

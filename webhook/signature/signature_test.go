@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/sinks/webhook/signature"
-	"github.com/tributary-dev/tributary/sinks/webhook/signature/sigpeer"
+	"github.com/tributary-dev/tributary/internal/sigpeer"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // The test vector published with the reference implementations.
