@@ -86,6 +86,9 @@ type AdminConfig struct {
 	// DepthSampleEvery is how often queue depths are sampled for the live
 	// page's depth chart; 10s when zero.
 	DepthSampleEvery time.Duration
+	// Poison is the poison queue whose replay goes through the pipelines'
+	// backend; router.NewPoisonQueue(Pool) (Postgres) when nil.
+	Poison *router.PoisonQueue
 }
 
 // Admin serves the admin page: pipelines and their sources' state, queue
@@ -126,7 +129,11 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 	if cfg.DepthSampleEvery <= 0 {
 		cfg.DepthSampleEvery = 10 * time.Second
 	}
-	return &Admin{cfg: cfg, csrfKey: key, poison: router.NewPoisonQueue(cfg.Pool), endpoints: webhook.NewPostgresEndpoints(cfg.Pool),
+	poison := cfg.Poison
+	if poison == nil {
+		poison = router.NewPoisonQueue(cfg.Pool)
+	}
+	return &Admin{cfg: cfg, csrfKey: key, poison: poison, endpoints: webhook.NewPostgresEndpoints(cfg.Pool),
 		redact: NewRedactor(append([]string{cfg.Token}, cfg.Secrets...)), closed: make(chan struct{})}, nil
 }
 

@@ -78,7 +78,7 @@ func (c Config) Validate() error {
 	}
 	if c.Leadership != nil {
 		if leaseDB(c.Backend) == nil {
-			return errors.New("router: Config.Leadership needs the Postgres backend (instances share the leases in its database)")
+			return errors.New("router: Config.Leadership needs a backend with a PostgreSQL pool (Postgres, or JetStream with its Pool): instances share the leases there")
 		}
 		if c.Leadership.TTL != 0 && c.Leadership.TTL < time.Second {
 			return fmt.Errorf("router: Leadership.TTL %v is below 1s", c.Leadership.TTL)

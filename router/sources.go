@@ -270,10 +270,14 @@ func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait fu
 }
 
 // leaseDB is the PostgreSQL pool a backend keeps its shared state in, where
-// source leases live too; nil for the memory backend.
+// source leases live too: the Postgres backend's, or the JetStream
+// backend's (dedup keys, poison, delivery log); nil for the memory backend.
 func leaseDB(b Backend) *pgxpool.Pool {
-	if pg, ok := b.(*PostgresBackend); ok {
-		return pg.Pool
+	switch b := b.(type) {
+	case *PostgresBackend:
+		return b.Pool
+	case *JetStreamBackend:
+		return b.cfg.Pool
 	}
 	return nil
 }
