@@ -83,6 +83,8 @@ type Router struct {
 	// election and waits until they are stopped and their leases released.
 	led     []*ledSource
 	stopLed func()
+	// funcs are the sources that take a function (FuncSubscriber).
+	funcs   []funcSource
 	ledMu   sync.Mutex
 	elector *leader.Elector
 }
@@ -195,6 +197,17 @@ func (r *Router) Run(ctx context.Context) error {
 			wait()
 		}
 	}
+	// Sources that take a function start here (the Watermill router starts
+	// the others); stop closes them with the other subscribers.
+	for _, f := range r.funcs {
+		if err := f.sub.SubscribeFunc(work, f.topic, f.handle); err != nil {
+			stopMaintenance()
+			for _, s := range r.subscribers {
+				_ = s.Close()
+			}
+			return fmt.Errorf("router: subscribe: %w", err)
+		}
+	}
 	go r.maintain(mctx)
 	go func() {
 		select {
@@ -240,6 +253,12 @@ func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 				return fmt.Errorf("router: source %q: %w", s.Name, err)
 			}
 			s.Subscriber = sub
+		}
+		if fs, ok := s.Subscriber.(FuncSubscriber); ok {
+			l := &ledSource{r: r, p: p, s: s, handler: r.ingestHandler(p, s, batcher)}
+			r.track(fs)
+			r.funcs = append(r.funcs, funcSource{sub: fs, topic: s.Topic, handle: l.handle})
+			continue
 		}
 		r.wm.AddConsumerHandler(
 			fmt.Sprintf("%s.ingest.%s", p.Name, s.Name),
