@@ -447,16 +447,31 @@ func BenchmarkTable(b *testing.B) {
 	}
 }
 
-// BenchmarkEndToEnd is one row of the table on its own (1 source, 16 in
-// flight), for profiling: b.N events.
+// BenchmarkEndToEnd is rows of the table on their own, for profiling: b.N
+// events; ingest_share is how much of the run the sources took to have
+// everything acked (near 1: ingest is the limit). BENCH_LOG=1 turns the
+// delivery log on.
 func BenchmarkEndToEnd(b *testing.B) {
-	v := endToEnd(b, max(b.N, 100), 1, 16, false)
-	b.ReportMetric(v, "events/s")
-}
-
-// BenchmarkSinkVsBare is the sink row on its own, for profiling.
-func BenchmarkSinkVsBare(b *testing.B) {
-	sink, bare := sinkVsBare(b, max(b.N, 2000))
-	b.ReportMetric(sink/bare, "ratio")
-	b.ReportMetric(sink, "sink/s")
+	for _, c := range []struct{ sources, inFlight int }{{1, 1}, {1, 16}, {4, 16}} {
+		b.Run(fmt.Sprintf("sources=%d/inflight=%d", c.sources, c.inFlight), func(b *testing.B) {
+			n := max(b.N, 100)
+			pool := pgtest.NewPool(b)
+			var srcs []router.Source
+			var bursts []*burstSource
+			for i := range c.sources {
+				bs := newBurstSource(fmt.Sprintf("s%d", i), n/c.sources, c.inFlight, 0)
+				bursts = append(bursts, bs)
+				srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: bs})
+			}
+			recv := newReceiver(n / c.sources * c.sources)
+			start := time.Now()
+			took := pipelineRun(b, pool, srcs, recv, 16, os.Getenv("BENCH_LOG") == "1")
+			var ingested int64
+			for _, bs := range bursts {
+				ingested = max(ingested, bs.allAcked.Load()-start.UnixNano())
+			}
+			b.ReportMetric(float64(recv.want)/took.Seconds(), "events/s")
+			b.ReportMetric(float64(ingested)/float64(took), "ingest_share")
+		})
+	}
 }
