@@ -464,8 +464,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 				srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: bs})
 			}
 			recv := newReceiver(n / c.sources * c.sources)
-			start := time.Now()
+			start, cpu0, pg0 := time.Now(), cpuTime(), pgCPU()
 			took := pipelineRun(b, pool, srcs, recv, 16, os.Getenv("BENCH_LOG") == "1")
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(recv.want), "µs_cpu/event")
+			b.ReportMetric(float64((pgCPU()-pg0).Microseconds())/float64(recv.want), "µs_pg/event")
 			var ingested int64
 			for _, bs := range bursts {
 				ingested = max(ingested, bs.allAcked.Load()-start.UnixNano())
