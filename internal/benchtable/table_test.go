@@ -528,3 +528,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSinkVsBare is the sink row on its own, for profiling: b.N
+// deliveries on each side.
+func BenchmarkSinkVsBare(b *testing.B) {
+	sink, bare := sinkVsBare(b, max(b.N, 1000))
+	b.ReportMetric(sink/bare, "ratio")
+	b.ReportMetric(sink, "sink/s")
+}
