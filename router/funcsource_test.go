@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
 )
@@ -59,15 +60,31 @@ func (s *funcSource) Close() error {
 }
 
 // TestFuncSubscriberSource: a source that takes a function is run by the
-// router itself: every event is acked (after ingest), delivered once, and
-// the source is closed when the router stops.
+// router itself, given as Subscriber or (under leadership) built by New:
+// every event is acked (after ingest), delivered once, and the source is
+// closed when the router stops.
 func TestFuncSubscriberSource(t *testing.T) {
 	t.Parallel()
+	for _, led := range []bool{false, true} {
+		t.Run(map[bool]string{false: "subscriber", true: "led"}[led], func(t *testing.T) {
+			t.Parallel()
+			testFuncSubscriberSource(t, led)
+		})
+	}
+}
+
+func testFuncSubscriberSource(t *testing.T, led bool) {
 	sink := pipelinetest.NewSink(nil)
 	ids := pipelinetest.EventIDs("f", 10)
 	src := &funcSource{ids: ids}
-	r, err := router.New(router.Config{Backend: router.Memory()}, router.Pipeline{
-		Name: "func", Sources: []router.Source{{Name: "f", Subscriber: src}},
+	cfg := router.Config{Backend: router.Memory()}
+	source := router.Source{Name: "f", Subscriber: src}
+	if led {
+		cfg = router.Config{Backend: router.Postgres(pgtest.NewPool(t)), Leadership: &router.Leadership{}}
+		source = router.Source{Name: "f", New: func() (message.Subscriber, error) { return src, nil }}
+	}
+	r, err := router.New(cfg, router.Pipeline{
+		Name: "func", Sources: []router.Source{source},
 		Sinks: []router.Sink{{Name: "s", Publisher: sink}},
 	})
 	if err != nil {

@@ -201,9 +201,11 @@ func (r *Router) Run(ctx context.Context) error {
 	// the others); stop closes them with the other subscribers.
 	for _, f := range r.funcs {
 		if err := f.sub.SubscribeFunc(work, f.topic, f.handle); err != nil {
-			stopMaintenance()
 			for _, s := range r.subscribers {
 				_ = s.Close()
+			}
+			if r.stopLed != nil {
+				r.stopLed()
 			}
 			return fmt.Errorf("router: subscribe: %w", err)
 		}
@@ -216,9 +218,11 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-mctx.Done():
 		}
 	}()
+	stopped := make(chan struct{})
 	go func() {
 		<-mctx.Done()
 		r.stop(abandon)
+		close(stopped)
 	}()
 
 	// The Watermill router runs on a context that the caller's cancellation
@@ -227,6 +231,12 @@ func (r *Router) Run(ctx context.Context) error {
 	// context is done may skip closing its subscriber: deliveries under way
 	// would be cut off instead of drained.)
 	err := r.wm.Run(context.WithoutCancel(ctx))
+	// Watermill's Run also returns once every handler has stopped, which
+	// can come before the sources it does not run (led ones, and those that
+	// take a function) are closed and have handed on what they read: wait
+	// for stop, starting it if Watermill stopped on its own.
+	stopMaintenance()
+	<-stopped
 	for _, p := range r.pipelines {
 		for _, s := range p.Sinks {
 			if cerr := s.Publisher.Close(); cerr != nil {
