@@ -145,6 +145,7 @@ func (a *app) poisonCommand() *cobra.Command {
 
 	var all bool
 	var replayLimit int
+	var replayConfig string
 	replay := &cobra.Command{
 		Use:   "replay [ID...] | --all [--pipeline P] [--sink S]",
 		Short: "Send poisoned messages back to the sink they failed on, attempts reset",
@@ -166,6 +167,15 @@ func (a *app) poisonCommand() *cobra.Command {
 			}
 			defer pool.Close()
 			q := router.NewPoisonQueue(pool)
+			if replayConfig != "" {
+				// The file's backend carries the replay: on JetStream, the
+				// sink's retry stream.
+				cfg, err := a.loadConfig(replayConfig)
+				if err != nil {
+					return err
+				}
+				q = cfg.PoisonQueue(pool)
+			}
 			if all {
 				recs, err := q.List(cmd.Context(), router.PoisonFilter{Pipeline: f.Pipeline, Sink: f.Sink, Limit: replayLimit})
 				if err != nil {
@@ -173,6 +183,25 @@ func (a *app) poisonCommand() *cobra.Command {
 				}
 				for _, r := range recs {
 					ids = append(ids, r.ID)
+				}
+			}
+			if replayConfig == "" {
+				// Without the file, replay writes to the sink's Postgres
+				// retry queue: refuse when no Postgres consumer reads it
+				// (its pipeline runs on JetStream), rather than strand it.
+				for _, id := range ids {
+					rec, err := q.Get(cmd.Context(), id)
+					if err != nil {
+						continue // not found: reported below
+					}
+					var onPostgres bool
+					if err := pool.QueryRow(cmd.Context(), `SELECT EXISTS (SELECT 1 FROM tributary_consumers
+						WHERE topic = $1 AND consumer_group = $2)`, router.Topic(rec.Pipeline), rec.Sink).Scan(&onPostgres); err != nil {
+						return dbError(err)
+					}
+					if !onPostgres {
+						return codef(ExitUsage, "poison record %d: sink %s of pipeline %s reads no Postgres topic (backend: jetstream?); replay with -c FILE", id, rec.Sink, rec.Pipeline)
+					}
 				}
 			}
 			p := newProgress(a.stderr)
@@ -218,6 +247,7 @@ func (a *app) poisonCommand() *cobra.Command {
 	addFilter(replay)
 	replay.Flags().BoolVar(&all, "all", false, "replay every matching record, oldest first (up to --limit)")
 	replay.Flags().IntVar(&replayLimit, "limit", 1000, "with --all: at most this many")
+	replay.Flags().StringVarP(&replayConfig, "config", "c", "", "pipeline file: replay through its backend (required for backend: jetstream)")
 
 	var yes bool
 	purge := &cobra.Command{

@@ -200,12 +200,18 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					}
 				}
 			}
-			r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger, Metrics: reg, TracerProvider: tp,
+			backend := cfg.NewBackend(pool)
+			r, err := router.New(router.Config{Backend: backend, Logger: logger, Metrics: reg, TracerProvider: tp,
 				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}}, pipelines...)
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
 			}
 			infos := pipelineInfos(cfg)
+			if js, ok := backend.(*router.JetStreamBackend); ok {
+				for i := range infos {
+					infos[i].Depth = js.SinkDepth
+				}
+			}
 
 			var servers []*http.Server
 			serve := func(name, addr string, h http.Handler) error {
@@ -245,7 +251,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			}
 			if adminAddr != "" {
 				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor, Gatherer: reg,
-					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ())})
+					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool)})
 				if err != nil {
 					return err
 				}

@@ -119,3 +119,22 @@ func (c *Config) BuildSource(p Pipeline, i int, pool *pgxpool.Pool, logger water
 	env := c.env(p, components.KindSource, p.Template.Sources[i].Name, p.SourceTypes[i].Type, pool, logger)
 	return components.BuildSource(p.SourceTypes[i], env)
 }
+
+// NewBackend returns the router backend the file asks for, on pool.
+func (c *Config) NewBackend(pool *pgxpool.Pool) router.Backend {
+	if c.Backend.Type == BackendJetStream {
+		return router.JetStream(router.JetStreamConfig{
+			URL: c.Backend.URL, Pool: pool, Replicas: c.Backend.Replicas, AckWait: c.Backend.AckWait,
+		})
+	}
+	return router.Postgres(pool)
+}
+
+// PoisonQueue returns the poison queue of the file's pipelines: replay goes
+// back through the file's backend.
+func (c *Config) PoisonQueue(pool *pgxpool.Pool) *router.PoisonQueue {
+	if b, ok := c.NewBackend(pool).(*router.JetStreamBackend); ok {
+		return b.PoisonQueue()
+	}
+	return router.NewPoisonQueue(pool)
+}

@@ -29,8 +29,26 @@ import (
 
 // FileSpec is the shape of a pipeline file.
 type FileSpec struct {
+	Backend   *BackendSpec   `yaml:"backend"`
 	Pipelines []PipelineSpec `yaml:"pipelines"`
 }
+
+// BackendSpec says where the pipelines' topics live: postgres (the
+// default; the database of DATABASE_URL) or jetstream (NATS JetStream at
+// url, with dedup keys, poison records and the delivery log still in the
+// database).
+type BackendSpec struct {
+	Type     string        `yaml:"type"`
+	URL      string        `yaml:"url"`
+	Replicas int           `yaml:"replicas"`
+	AckWait  time.Duration `yaml:"ack_wait"`
+}
+
+// Backend types.
+const (
+	BackendPostgres  = "postgres"
+	BackendJetStream = "jetstream"
+)
 
 // PipelineSpec is one pipeline: sources → options → sinks.
 type PipelineSpec struct {
@@ -99,7 +117,9 @@ type InProcessSpec struct {
 
 // Config is a decoded, validated file.
 type Config struct {
-	File      string
+	File string
+	// Backend is the validated backend: Type is never empty.
+	Backend   BackendSpec
 	Pipelines []Pipeline
 }
 
@@ -271,7 +291,28 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 	if len(spec.Pipelines) == 0 {
 		required("pipelines", "pipeline", "")
 	}
-	cfg := &Config{File: c.file}
+	cfg := &Config{File: c.file, Backend: BackendSpec{Type: BackendPostgres}}
+	if b := spec.Backend; b != nil {
+		switch b.Type {
+		case "", BackendPostgres:
+			if b.URL != "" {
+				at("backend.url", "the postgres backend uses DATABASE_URL (--database-url); url is for type jetstream")
+			}
+			if b.Replicas != 0 || b.AckWait != 0 {
+				at("backend", "replicas and ack_wait are for type jetstream")
+			}
+		case BackendJetStream:
+			cfg.Backend = *b
+			if b.Replicas < 0 || b.Replicas > 5 {
+				at("backend.replicas", "%d; want 1 to 5 (the servers that keep each stream)", b.Replicas)
+			}
+			if b.AckWait < 0 {
+				at("backend.ack_wait", "must not be negative")
+			}
+		default:
+			at("backend.type", "unknown backend %q; want postgres or jetstream", b.Type)
+		}
+	}
 	names := map[string]bool{}
 	for i, ps := range spec.Pipelines {
 		pp := "pipelines[" + strconv.Itoa(i) + "]"

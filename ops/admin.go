@@ -31,7 +31,9 @@ import (
 //go:embed templates/*.html
 var templates embed.FS
 
-var adminPage = template.Must(template.New("admin.html").Funcs(template.FuncMap{
+// pageFuncs are the template functions of every page, the admin overview's
+// and the console's.
+var pageFuncs = template.FuncMap{
 	"ago": func(t time.Time) string {
 		if t.IsZero() {
 			return "never"
@@ -44,7 +46,18 @@ var adminPage = template.Must(template.New("admin.html").Funcs(template.FuncMap{
 		}
 		return s[:n] + "…"
 	},
-}).ParseFS(templates, "templates/admin.html"))
+	"utc": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04:05.000")
+	},
+	"dec": func(n int64) int64 { return n - 1 },
+	"pct": func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + "%" },
+	"ms":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + " ms" },
+}
+
+var adminPage = template.Must(template.New("admin.html").Funcs(pageFuncs).ParseFS(templates, "templates/admin.html"))
 
 // AdminConfig configures the admin page.
 type AdminConfig struct {
@@ -73,6 +86,9 @@ type AdminConfig struct {
 	// DepthSampleEvery is how often queue depths are sampled for the live
 	// page's depth chart; 10s when zero.
 	DepthSampleEvery time.Duration
+	// Poison is the poison queue whose replay goes through the pipelines'
+	// backend; router.NewPoisonQueue(Pool) (Postgres) when nil.
+	Poison *router.PoisonQueue
 }
 
 // Admin serves the admin page: pipelines and their sources' state, queue
@@ -113,7 +129,11 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 	if cfg.DepthSampleEvery <= 0 {
 		cfg.DepthSampleEvery = 10 * time.Second
 	}
-	return &Admin{cfg: cfg, csrfKey: key, poison: router.NewPoisonQueue(cfg.Pool), endpoints: webhook.NewPostgresEndpoints(cfg.Pool),
+	poison := cfg.Poison
+	if poison == nil {
+		poison = router.NewPoisonQueue(cfg.Pool)
+	}
+	return &Admin{cfg: cfg, csrfKey: key, poison: poison, endpoints: webhook.NewPostgresEndpoints(cfg.Pool),
 		redact: NewRedactor(append([]string{cfg.Token}, cfg.Secrets...)), closed: make(chan struct{})}, nil
 }
 

@@ -24,29 +24,7 @@ import (
 // page with its attempts and resend, endpoints with their last hour, and
 // the live charts. Each page is read-only but for CSRF-checked POSTs.
 
-var consolePages = template.Must(template.New("console").Funcs(template.FuncMap{
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return time.Since(t).Round(time.Second).String() + " ago"
-	},
-	"short": func(s string, n int) string {
-		if len(s) <= n {
-			return s
-		}
-		return s[:n] + "…"
-	},
-	"utc": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02 15:04:05.000")
-	},
-	"dec": func(n int64) int64 { return n - 1 },
-	"pct": func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + "%" },
-	"ms":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + " ms" },
-}).ParseFS(templates, "templates/console_*.html"))
+var consolePages = template.Must(template.New("console").Funcs(pageFuncs).ParseFS(templates, "templates/console_*.html"))
 
 func (a *Admin) consoleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /events", a.eventsPage)

@@ -2,13 +2,16 @@ package ops
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
 )
 
-// Attempt is one row of the delivery log (tributary_delivery_attempts).
+// Attempt is one row of the delivery log (tributary_delivery_attempts) as
+// the operator commands print it and the pages show it: deliverylog.Attempt
+// with the time and latency spelled for JSON readers.
 type Attempt struct {
 	ID          int64     `json:"id"`
 	Pipeline    string    `json:"pipeline"`
@@ -41,23 +44,20 @@ func ListAttempts(ctx context.Context, pool *pgxpool.Pool, f AttemptFilter) ([]A
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	rows, err := pool.Query(ctx, `SELECT id, pipeline, sink, endpoint, event_id, message_uuid, attempt, attempted_at,
-			latency_ms, status_code, outcome, error
-		FROM tributary_delivery_attempts
-		WHERE ($1 = '' OR pipeline = $1) AND ($2 = '' OR sink = $2) AND ($3 = '' OR outcome = $3) AND ($4 = '' OR event_id = $4)
-		ORDER BY id DESC LIMIT $5`, f.Pipeline, f.Sink, f.Outcome, f.EventID, f.Limit)
+	got, err := deliverylog.Query(ctx, pool, deliverylog.Filter{
+		Pipeline: f.Pipeline, Sink: f.Sink, EventID: f.EventID, Outcome: deliverylog.Outcome(f.Outcome), Limit: f.Limit,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("delivery log: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []Attempt
-	for rows.Next() {
-		var a Attempt
-		if err := rows.Scan(&a.ID, &a.Pipeline, &a.Sink, &a.Endpoint, &a.EventID, &a.MessageUUID, &a.Attempt,
-			&a.AttemptedAt, &a.LatencyMS, &a.StatusCode, &a.Outcome, &a.Error); err != nil {
-			return nil, fmt.Errorf("delivery log: %w", err)
+	out := make([]Attempt, len(got))
+	for i, a := range got {
+		out[i] = Attempt{
+			ID: a.ID, Pipeline: a.Pipeline, Sink: a.Sink, Endpoint: a.Endpoint, EventID: a.EventID,
+			MessageUUID: a.MessageUUID, Attempt: a.Attempt, AttemptedAt: a.Time,
+			LatencyMS: float64(a.Latency) / float64(time.Millisecond), StatusCode: a.StatusCode,
+			Outcome: string(a.Outcome), Error: a.Error,
 		}
-		out = append(out, a)
 	}
-	return out, rows.Err()
+	return out, nil
 }

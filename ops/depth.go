@@ -20,6 +20,10 @@ type PipelineInfo struct {
 	Name    string
 	Sources []ComponentInfo
 	Sinks   []ComponentInfo
+	// Depth, when set, counts a sink's lag and waiting retries where the
+	// pipeline's topic is not in Postgres (router.JetStreamBackend.SinkDepth);
+	// the poison count is always read from the database.
+	Depth func(ctx context.Context, pipeline, sink string) (lag, retry int64, err error)
 }
 
 // ComponentInfo names a source or sink and its type.
@@ -50,17 +54,25 @@ func QueueDepths(ctx context.Context, pool *pgxpool.Pool, pipelines []PipelineIn
 		topic := router.Topic(p.Name)
 		for _, s := range p.Sinks {
 			d := Depth{Pipeline: p.Name, Sink: s.Name}
-			lag, err := topicLag(ctx, pool, topic, s.Name)
-			if err != nil {
-				return nil, fmt.Errorf("lag of %s/%s: %w", p.Name, s.Name, err)
+			if p.Depth != nil {
+				lag, retry, err := p.Depth(ctx, p.Name, s.Name)
+				if err != nil {
+					return nil, fmt.Errorf("depth of %s/%s: %w", p.Name, s.Name, err)
+				}
+				d.Lag, d.Retry = lag, retry
+			} else {
+				lag, err := topicLag(ctx, pool, topic, s.Name)
+				if err != nil {
+					return nil, fmt.Errorf("lag of %s/%s: %w", p.Name, s.Name, err)
+				}
+				d.Lag = lag
+				err = pool.QueryRow(ctx, `SELECT count(*) FROM tributary_queue WHERE topic = $1`,
+					router.RetryTopic(p.Name, s.Name)).Scan(&d.Retry)
+				if err := ignoreMissing(err); err != nil {
+					return nil, fmt.Errorf("retry depth of %s/%s: %w", p.Name, s.Name, err)
+				}
 			}
-			d.Lag = lag
-			err = pool.QueryRow(ctx, `SELECT count(*) FROM tributary_queue WHERE topic = $1`,
-				router.RetryTopic(p.Name, s.Name)).Scan(&d.Retry)
-			if err := ignoreMissing(err); err != nil {
-				return nil, fmt.Errorf("retry depth of %s/%s: %w", p.Name, s.Name, err)
-			}
-			err = pool.QueryRow(ctx, `SELECT count(*) FROM tributary_poison WHERE pipeline = $1 AND sink = $2`, p.Name, s.Name).Scan(&d.Poison)
+			err := pool.QueryRow(ctx, `SELECT count(*) FROM tributary_poison WHERE pipeline = $1 AND sink = $2`, p.Name, s.Name).Scan(&d.Poison)
 			if err := ignoreMissing(err); err != nil {
 				return nil, fmt.Errorf("poison depth of %s/%s: %w", p.Name, s.Name, err)
 			}

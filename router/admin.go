@@ -24,6 +24,9 @@ var ErrNotFound = errors.New("not found")
 // elsewhere.
 type PoisonQueue struct {
 	pool *pgxpool.Pool
+	// requeue, when set, puts a replayed message on its sink's retry topic
+	// in a backend other than Postgres (JetStreamBackend.PoisonQueue).
+	requeue func(ctx context.Context, id int64, topic string, msg *message.Message) error
 }
 
 // NewPoisonQueue returns the poison queue stored in pool's database.
@@ -107,6 +110,9 @@ func (q *PoisonQueue) Get(ctx context.Context, id int64) (middleware.PoisonRecor
 // it failed on, with its attempt count reset, and removes the record — both
 // in one transaction.
 func (q *PoisonQueue) Replay(ctx context.Context, id int64) error {
+	if q.requeue != nil {
+		return q.replayElsewhere(ctx, id)
+	}
 	tx, err := q.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("poison: replay %d: %w", id, err)
@@ -119,6 +125,19 @@ func (q *PoisonQueue) Replay(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("poison: replay %d: %w", id, err)
 	}
+	msg := replayMessage(rec)
+	if err := pgtopic.NewQueuePublisher(tx).Publish(RetryTopic(rec.Pipeline, rec.Sink), msg); err != nil {
+		return fmt.Errorf("poison: replay %d: %w", id, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("poison: replay %d: %w", id, err)
+	}
+	return nil
+}
+
+// replayMessage is rec's message as it goes back to its sink: attempt
+// count reset, due at once.
+func replayMessage(rec middleware.PoisonRecord) *message.Message {
 	msg := message.NewMessage(rec.MessageUUID, rec.Payload)
 	for k, v := range rec.Metadata {
 		msg.Metadata.Set(k, v)
@@ -128,13 +147,7 @@ func (q *PoisonQueue) Replay(ctx context.Context, id int64) error {
 	}
 	msg.Metadata.Set("tributary_replayed_at", time.Now().UTC().Format(time.RFC3339))
 	delay.Message(msg, delay.For(0))
-	if err := pgtopic.NewQueuePublisher(tx).Publish(RetryTopic(rec.Pipeline, rec.Sink), msg); err != nil {
-		return fmt.Errorf("poison: replay %d: %w", id, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("poison: replay %d: %w", id, err)
-	}
-	return nil
+	return msg
 }
 
 // Purge deletes the records matching f and says how many.

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/natstest"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
@@ -38,17 +39,23 @@ func TestCrashMidDeliveryLosesNothing(t *testing.T) {
 		t.Skip("slow: kills and restarts a child process")
 	}
 	t.Parallel()
-	for _, concurrency := range []int{1, 16} {
-		t.Run(fmt.Sprintf("concurrency=%d", concurrency), func(t *testing.T) {
-			t.Parallel()
-			crashMidDelivery(t, concurrency)
-		})
+	for _, bc := range backendCases {
+		for _, concurrency := range []int{1, 16} {
+			t.Run(fmt.Sprintf("%s/concurrency=%d", bc.name, concurrency), func(t *testing.T) {
+				t.Parallel()
+				crashMidDelivery(t, bc.name, concurrency)
+			})
+		}
 	}
 }
 
-func crashMidDelivery(t *testing.T, concurrency int) {
+func crashMidDelivery(t *testing.T, backend string, concurrency int) {
 	dbURL := pgtest.NewDatabase(t)
 	pool := pgtest.PoolFor(t, dbURL)
+	var nats string
+	if backend == "jetstream" {
+		nats = natstest.Start(t).URL
+	}
 
 	// The durable input: a Postgres topic the child's source reads as a
 	// consumer group, so unacked input is redelivered after the kill.
@@ -66,7 +73,7 @@ func crashMidDelivery(t *testing.T, concurrency int) {
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
 		cmd.Env = append(os.Environ(), "TRIBUTARY_CRASH_CHILD=1", "CHILD_DB="+dbURL, "CHILD_RECEIVER="+srv.URL,
-			"CHILD_CONCURRENCY="+strconv.Itoa(concurrency))
+			"CHILD_CONCURRENCY="+strconv.Itoa(concurrency), "CHILD_NATS="+nats)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -79,10 +86,17 @@ func crashMidDelivery(t *testing.T, concurrency int) {
 		d, _ := recv.counts()
 		return d >= crashEvents/3
 	})
+	// Kill it while a delivery waits for its answer: an event in flight,
+	// which the receiver never accepts, is delivered only if the restarted
+	// child gets it again.
+	release := recv.hold()
+	defer release()
+	pipelinetest.WaitFor(t, 60*time.Second, "a delivery in flight", func() bool { return recv.held() > 0 })
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = child.Wait()
+	release()
 	killedAt, _ := recv.counts()
 	if killedAt >= crashEvents {
 		t.Fatalf("the child delivered everything (%d) before it was killed; the test proves nothing", killedAt)
@@ -95,19 +109,16 @@ func crashMidDelivery(t *testing.T, concurrency int) {
 		return d == crashEvents
 	})
 	distinct, total := recv.counts()
-	t.Logf("killed after %d events; after restart %d distinct, %d deliveries (%d redelivered)", killedAt, distinct, total, total-distinct)
+	t.Logf("killed after %d events with %d in flight (refused); after restart %d distinct, %d deliveries (%d repeated)", killedAt, recv.held(), distinct, total, total-distinct)
 	// What a SIGKILL repeats is bounded by what the sink had claimed: one
 	// claim of BatchSize messages (delivered ones whose claim was not yet
-	// completed, and the one in flight).
+	// completed, and the one in flight); on JetStream, by what was in
+	// flight (Concurrency, every ack being confirmed by the server).
 	if repeats := total - distinct; repeats > crashBatch {
 		t.Fatalf("%d deliveries repeated after SIGKILL, want at most the sink's claim of %d", repeats, crashBatch)
 	}
 
-	var stored int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_messages WHERE topic = 'tributary.crash'`).Scan(&stored); err != nil {
-		t.Fatal(err)
-	}
-	if stored != crashEvents {
+	if stored := storedEvents(t, pool, nats, "crash"); stored != crashEvents {
 		t.Fatalf("topic holds %d events, want exactly %d", stored, crashEvents)
 	}
 }
@@ -128,9 +139,14 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backend := router.Postgres(pool)
-	backend.ClaimTTL = 2 * time.Second // the restarted child takes over the killed one's claims soon
-	backend.BatchSize = crashBatch
+	pg := router.Postgres(pool)
+	pg.ClaimTTL = 2 * time.Second // the restarted child takes over the killed one's claims soon
+	pg.BatchSize = crashBatch
+	var backend router.Backend = pg
+	if url := os.Getenv("CHILD_NATS"); url != "" {
+		// What the killed child had in flight comes back after AckWait.
+		backend = router.JetStream(router.JetStreamConfig{URL: url, Pool: pool, AckWait: 2 * time.Second})
+	}
 	concurrency, _ := strconv.Atoi(os.Getenv("CHILD_CONCURRENCY"))
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "crash",

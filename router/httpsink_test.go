@@ -47,6 +47,11 @@ type receiver struct {
 	got   map[string]int
 	total int
 	delay time.Duration
+	// gate, once closed by hold, holds every request until release, then
+	// refuses it uncounted: a sender killed meanwhile died mid-delivery,
+	// and only its redelivery can bring the event.
+	gate    chan struct{}
+	holding int
 }
 
 func newReceiver(delay time.Duration) *receiver {
@@ -56,9 +61,38 @@ func newReceiver(delay time.Duration) *receiver {
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	time.Sleep(r.delay)
 	r.mu.Lock()
+	if gate := r.gate; gate != nil {
+		r.holding++
+		r.mu.Unlock()
+		<-gate
+		http.Error(w, "not now", http.StatusServiceUnavailable)
+		return
+	}
 	r.got[req.Header.Get("X-Event-Id")]++
 	r.total++
 	r.mu.Unlock()
+}
+
+// hold holds every request from now on until release, which refuses
+// them (503, uncounted) and lets later requests through.
+func (r *receiver) hold() (release func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	gate := make(chan struct{})
+	r.gate = gate
+	return sync.OnceFunc(func() {
+		r.mu.Lock()
+		r.gate = nil
+		r.mu.Unlock()
+		close(gate)
+	})
+}
+
+// held is how many requests hold has held so far.
+func (r *receiver) held() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.holding
 }
 
 func (r *receiver) counts() (distinct, total int) {

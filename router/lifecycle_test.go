@@ -110,7 +110,11 @@ func TestShutdownAcksNothingUndelivered(t *testing.T) {
 		t.Skip("slow: waits for a drain timeout")
 	}
 	t.Parallel()
-	pool := pgtest.NewPool(t)
+	forEachBackend(t, testShutdownAcksNothingUndelivered)
+}
+
+func testShutdownAcksNothingUndelivered(t *testing.T, bc backendCase) {
+	backend, _, _ := bc.new(t)
 	var hang atomic.Bool
 	hang.Store(true)
 	started := make(chan struct{}, 10)
@@ -128,7 +132,7 @@ func TestShutdownAcksNothingUndelivered(t *testing.T) {
 			Sinks: []router.Sink{{Name: "hook", Publisher: sink}},
 		}
 	}
-	r, err := router.New(router.Config{Backend: router.Postgres(pool), CloseTimeout: 500 * time.Millisecond}, pipeline())
+	r, err := router.New(router.Config{Backend: backend, CloseTimeout: 500 * time.Millisecond}, pipeline())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +155,7 @@ func TestShutdownAcksNothingUndelivered(t *testing.T) {
 	}
 
 	hang.Store(false)
-	r2, err := router.New(router.Config{Backend: router.Postgres(pool)}, pipeline())
+	r2, err := router.New(router.Config{Backend: backend}, pipeline())
 	if err != nil {
 		t.Fatal(err)
 	}

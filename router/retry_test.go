@@ -10,7 +10,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
@@ -30,7 +29,11 @@ func TestWaitingRetryDoesNotHoldBackOthers(t *testing.T) {
 		t.Skip("slow: waits on a retry schedule")
 	}
 	t.Parallel()
-	pool := pgtest.NewPool(t)
+	forEachBackend(t, testWaitingRetryDoesNotHoldBackOthers)
+}
+
+func testWaitingRetryDoesNotHoldBackOthers(t *testing.T, bc backendCase) {
+	backend, _, _ := bc.new(t)
 	ids := append([]string{"slow"}, pipelinetest.EventIDs("fast", 1000)...)
 	var recovered atomic.Bool
 	var slowAttempts atomic.Int32
@@ -45,7 +48,7 @@ func TestWaitingRetryDoesNotHoldBackOthers(t *testing.T) {
 	for i := range delays {
 		delays[i] = time.Second
 	}
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "slow",
 		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(ids...)}},
 		Sinks: []router.Sink{{Name: "hook", Publisher: sink, Retry: &router.RetryPolicy{
@@ -80,7 +83,11 @@ func TestRetryRunsBeforePoison(t *testing.T) {
 		t.Skip("slow: waits on a retry schedule")
 	}
 	t.Parallel()
-	pool := pgtest.NewPool(t)
+	forEachBackend(t, testRetryRunsBeforePoison)
+}
+
+func testRetryRunsBeforePoison(t *testing.T, bc backendCase) {
+	backend, pool, _ := bc.new(t)
 	var calls atomic.Int32
 	var healthy atomic.Bool
 	failing := pipelinetest.NewSink(func(m *message.Message) error {
@@ -91,7 +98,7 @@ func TestRetryRunsBeforePoison(t *testing.T) {
 		return errors.New("connection refused")
 	})
 	other := pipelinetest.NewSink(nil)
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "order",
 		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("e1")}},
 		Sinks: []router.Sink{
@@ -105,7 +112,7 @@ func TestRetryRunsBeforePoison(t *testing.T) {
 		t.Fatal(err)
 	}
 	pipelinetest.RunRouter(t, r)
-	q := router.NewPoisonQueue(pool)
+	q := poisonQueue(backend, pool)
 	ctx := context.Background()
 	pipelinetest.WaitFor(t, 30*time.Second, "the event to be poisoned", func() bool {
 		n, _ := q.Count(ctx, router.PoisonFilter{Pipeline: "order"})
@@ -152,14 +159,18 @@ func TestRetryAfterWinsOverSchedule(t *testing.T) {
 		t.Skip("slow: waits on a retry")
 	}
 	t.Parallel()
-	pool := pgtest.NewPool(t)
+	forEachBackend(t, testRetryAfterWinsOverSchedule)
+}
+
+func testRetryAfterWinsOverSchedule(t *testing.T, bc backendCase) {
+	backend, _, _ := bc.new(t)
 	sink := pipelinetest.NewSink(func(m *message.Message) error {
 		if middleware.Attempts(m) == 0 {
 			return middleware.RetryAfter(errors.New("429"), 2*time.Second)
 		}
 		return nil
 	})
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "after",
 		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("e1")}},
 		Sinks: []router.Sink{{Name: "hook", Publisher: sink, Retry: &router.RetryPolicy{

@@ -78,7 +78,7 @@ func (c Config) Validate() error {
 	}
 	if c.Leadership != nil {
 		if leaseDB(c.Backend) == nil {
-			return errors.New("router: Config.Leadership needs the Postgres backend (instances share the leases in its database)")
+			return errors.New("router: Config.Leadership needs a backend with a PostgreSQL pool (Postgres, or JetStream with its Pool): instances share the leases there")
 		}
 		if c.Leadership.TTL != 0 && c.Leadership.TTL < time.Second {
 			return fmt.Errorf("router: Leadership.TTL %v is below 1s", c.Leadership.TTL)
@@ -107,6 +107,8 @@ type Router struct {
 	// election and waits until they are stopped and their leases released.
 	led     []*ledSource
 	stopLed func()
+	// funcs are the sources that take a function (FuncSubscriber).
+	funcs   []funcSource
 	ledMu   sync.Mutex
 	elector *leader.Elector
 }
@@ -231,6 +233,19 @@ func (r *Router) Run(ctx context.Context) error {
 			wait()
 		}
 	}
+	// Sources that take a function start here (the Watermill router starts
+	// the others); stop closes them with the other subscribers.
+	for _, f := range r.funcs {
+		if err := f.sub.SubscribeFunc(work, f.topic, f.handle); err != nil {
+			for _, s := range r.subscribers {
+				_ = s.Close()
+			}
+			if r.stopLed != nil {
+				r.stopLed()
+			}
+			return fmt.Errorf("router: subscribe: %w", err)
+		}
+	}
 	go r.maintain(mctx)
 	go func() {
 		select {
@@ -239,9 +254,11 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-mctx.Done():
 		}
 	}()
+	stopped := make(chan struct{})
 	go func() {
 		<-mctx.Done()
 		r.stop(abandon)
+		close(stopped)
 	}()
 
 	// The Watermill router runs on a context that the caller's cancellation
@@ -250,6 +267,12 @@ func (r *Router) Run(ctx context.Context) error {
 	// context is done may skip closing its subscriber: deliveries under way
 	// would be cut off instead of drained.)
 	err := r.wm.Run(context.WithoutCancel(ctx))
+	// Watermill's Run also returns once every handler has stopped, which
+	// can come before the sources it does not run (led ones, and those that
+	// take a function) are closed and have handed on what they read: wait
+	// for stop, starting it if Watermill stopped on its own.
+	stopMaintenance()
+	<-stopped
 	for _, p := range r.pipelines {
 		for _, s := range p.Sinks {
 			if cerr := s.Publisher.Close(); cerr != nil {
@@ -277,6 +300,12 @@ func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 			}
 			s.Subscriber = sub
 			instrument(r.cfg.Metrics, sub, p.Name, s.Name)
+		}
+		if fs, ok := s.Subscriber.(FuncSubscriber); ok {
+			l := &ledSource{r: r, p: p, s: s, handler: r.ingestHandler(p, s, batcher)}
+			r.track(fs)
+			r.funcs = append(r.funcs, funcSource{sub: fs, topic: s.Topic, handle: l.handle})
+			continue
 		}
 		r.wm.AddConsumerHandler(
 			fmt.Sprintf("%s.ingest.%s", p.Name, s.Name),

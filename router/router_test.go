@@ -18,18 +18,22 @@ import (
 
 func TestFanOutToTwoSinksWithDedup(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewPool(t)
+	forEachBackend(t, testFanOutToTwoSinksWithDedup)
+}
+
+func testFanOutToTwoSinksWithDedup(t *testing.T, bc backendCase) {
+	backend, pool, srv := bc.new(t)
 	ids := pipelinetest.EventIDs("ev", 50)
 	reg := prometheus.NewRegistry()
 	deduped := func() float64 {
-		return pipelinetest.MetricValue(t, reg, "tributary_events_deduped_total", "pipeline", "doors")
+		return pipelinetest.MetricValue(t, reg, "tributary_events_deduped_total", "pipeline", "doors-"+bc.name)
 	}
 	// The second source re-reads half the events: dedup drops them on ingest.
 	src1 := pipelinetest.NewEventSource(ids...)
 	src2 := pipelinetest.NewEventSource(ids[:25]...)
 	a, b := pipelinetest.NewSink(nil), pipelinetest.NewSink(nil)
-	r, err := router.New(router.Config{Backend: router.Postgres(pool), Metrics: reg}, router.Pipeline{
-		Name:    "doors",
+	r, err := router.New(router.Config{Backend: backend, Metrics: reg}, router.Pipeline{
+		Name:    "doors-" + bc.name,
 		Sources: []router.Source{{Name: "one", Subscriber: src1}, {Name: "two", Subscriber: src2}},
 		Sinks:   []router.Sink{{Name: "a", Publisher: a}, {Name: "b", Publisher: b}},
 	})
@@ -40,11 +44,7 @@ func TestFanOutToTwoSinksWithDedup(t *testing.T) {
 	pipelinetest.WaitFor(t, 30*time.Second, "both sinks to get every event", func() bool {
 		return a.Distinct() == 50 && b.Distinct() == 50 && src2.Acked() == 25
 	})
-	var stored int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_messages WHERE topic = 'tributary.doors'`).Scan(&stored); err != nil {
-		t.Fatal(err)
-	}
-	if stored != 50 {
+	if stored := storedEvents(t, pool, natsURL(srv), "doors-"+bc.name); stored != 50 {
 		t.Fatalf("topic holds %d events, want 50 (dedup must keep ingest exactly-once)", stored)
 	}
 	// Whichever source read an event second had it counted as a duplicate.
@@ -55,6 +55,13 @@ func TestFanOutToTwoSinksWithDedup(t *testing.T) {
 		if a.Count(id) != 1 || b.Count(id) != 1 {
 			t.Fatalf("event %s delivered %d/%d times", id, a.Count(id), b.Count(id))
 		}
+	}
+	if srv != nil {
+		// The stream keeps an event until both sinks have acked it, then
+		// removes it: nothing purges it.
+		pipelinetest.WaitFor(t, 10*time.Second, "the stream to remove what both sinks acked", func() bool {
+			return streamState(t, srv.URL, "doors-"+bc.name).Msgs == 0
+		})
 	}
 }
 
@@ -118,7 +125,11 @@ func TestDedupHitsCountedPerSource(t *testing.T) {
 
 func TestPermanentErrorIsPoisonedWithoutRetries(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewPool(t)
+	forEachBackend(t, testPermanentErrorIsPoisonedWithoutRetries)
+}
+
+func testPermanentErrorIsPoisonedWithoutRetries(t *testing.T, bc backendCase) {
+	backend, pool, _ := bc.new(t)
 	calls := 0
 	sink := pipelinetest.NewSink(func(m *message.Message) error {
 		if m.Metadata.Get("tributary_event_id") == "bad" {
@@ -127,7 +138,7 @@ func TestPermanentErrorIsPoisonedWithoutRetries(t *testing.T) {
 		}
 		return nil
 	})
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "perm",
 		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("bad", "good")}},
 		Sinks:   []router.Sink{{Name: "hook", Publisher: sink}},
@@ -136,7 +147,7 @@ func TestPermanentErrorIsPoisonedWithoutRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	pipelinetest.RunRouter(t, r)
-	q := router.NewPoisonQueue(pool)
+	q := poisonQueue(backend, pool)
 	pipelinetest.WaitFor(t, 20*time.Second, "the bad event to be poisoned", func() bool {
 		n, _ := q.Count(context.Background(), router.PoisonFilter{Pipeline: "perm"})
 		return n == 1 && sink.Distinct() == 1

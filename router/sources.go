@@ -149,6 +149,8 @@ type sourceRun struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the channel closed and every message was handled
 	once   sync.Once
+	// byFunc: the source is a FuncSubscriber, done when Close returned.
+	byFunc bool
 }
 
 func (l *ledSource) start() (*sourceRun, error) {
@@ -158,15 +160,27 @@ func (l *ledSource) start() (*sourceRun, error) {
 	}
 	instrument(l.r.cfg.Metrics, sub, l.p.Name, l.s.Name)
 	ctx, cancel := context.WithCancel(context.Background())
+	run := &sourceRun{l: l, sub: sub, cancel: cancel, done: make(chan struct{})}
+	if fs, ok := sub.(FuncSubscriber); ok {
+		// No channel, no goroutine of ours: the source calls handle. It
+		// never stops on its own; stop marks it done once Close returned
+		// (no handle call is under way then).
+		if err := fs.SubscribeFunc(ctx, l.s.Topic, l.handle); err != nil {
+			cancel()
+			_ = sub.Close()
+			return nil, fmt.Errorf("subscribe: %w", err)
+		}
+		run.byFunc = true
+		l.started()
+		return run, nil
+	}
 	ch, err := sub.Subscribe(ctx, l.s.Topic)
 	if err != nil {
 		cancel()
 		_ = sub.Close()
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
-	run := &sourceRun{l: l, sub: sub, cancel: cancel, done: make(chan struct{})}
-	l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(1)
-	l.r.logger.Info("Source started", watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name, "instance": l.r.InstanceID()})
+	l.started()
 	go func() {
 		var wg sync.WaitGroup
 		for msg := range ch {
@@ -177,6 +191,11 @@ func (l *ledSource) start() (*sourceRun, error) {
 		close(run.done)
 	}()
 	return run, nil
+}
+
+func (l *ledSource) started() {
+	l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(1)
+	l.r.logger.Info("Source started", watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name, "instance": l.r.InstanceID()})
 }
 
 // handle is what Watermill's router does with a message: the handler's
@@ -208,6 +227,9 @@ func (run *sourceRun) stop() {
 		l := run.l
 		if err := run.sub.Close(); err != nil {
 			l.r.logger.Error("Closing source", err, watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name})
+		}
+		if run.byFunc {
+			close(run.done)
 		}
 		t := time.NewTimer(l.r.cfg.CloseTimeout)
 		select {
@@ -270,10 +292,14 @@ func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait fu
 }
 
 // leaseDB is the PostgreSQL pool a backend keeps its shared state in, where
-// source leases live too; nil for the memory backend.
+// source leases live too: the Postgres backend's, or the JetStream
+// backend's (dedup keys, poison, delivery log); nil for the memory backend.
 func leaseDB(b Backend) *pgxpool.Pool {
-	if pg, ok := b.(*PostgresBackend); ok {
-		return pg.Pool
+	switch b := b.(type) {
+	case *PostgresBackend:
+		return b.Pool
+	case *JetStreamBackend:
+		return b.cfg.Pool
 	}
 	return nil
 }

@@ -17,7 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tributary-dev/tributary/internal/natstest"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/router/jstopic"
 )
 
 // traceparent is the W3C trace context the generator starts and the http sink forwards.
@@ -60,9 +66,10 @@ type result struct {
 
 func runCLI(t testing.TB, env []string, args ...string) result {
 	t.Helper()
+	bin := binary(t) // built once, perhaps now: not within the command's minute
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -325,16 +332,34 @@ func TestBinaryRunsPipelineFileEndToEnd(t *testing.T) {
 }
 
 // TestBinaryPoisonCommands: a receiver that refuses (wrong token) poisons
-// every event at once; the poison commands list, show, replay and purge them.
+// every event at once; the poison commands list, show, replay and purge
+// them, and deliveries list shows the refused attempts, on both backends
+// (on JetStream, replay goes through the file's backend: -c FILE).
 func TestBinaryPoisonCommands(t *testing.T) {
 	t.Parallel()
+	for _, backend := range []string{"postgres", "jetstream"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			binaryPoisonCommands(t, backend)
+		})
+	}
+}
+
+func binaryPoisonCommands(t *testing.T, backend string) {
 	dbURL := pgtest.NewDatabase(t)
 	env := []string{"DATABASE_URL=" + dbURL}
 	migrate(t, env)
 	simAddr := freeAddr(t)
 	start(t, env, "simulate", "--addr", simAddr, "--receiver-token", "right")
 	file := filepath.Join(t.TempDir(), "p.yaml")
-	yaml := fmt.Sprintf(`pipelines:
+	var backendKey, natsURL string
+	replay := []string{"poison", "replay"}
+	if backend == "jetstream" {
+		natsURL = natstest.Start(t).URL
+		backendKey = fmt.Sprintf("backend: { type: jetstream, url: %q }\n", natsURL)
+		replay = append(replay, "-c", file)
+	}
+	yaml := backendKey + fmt.Sprintf(`pipelines:
   - name: refused
     sources: [{ name: gen, type: generator, options: { count: 3, interval: 10ms, prefix: bad } }]
     sinks:
@@ -369,10 +394,13 @@ func TestBinaryPoisonCommands(t *testing.T) {
 	if r := runCLI(t, env, "poison", "show", id); r.code != 0 || !strings.Contains(r.stdout, "bad-000001") || !strings.Contains(r.stdout, "Payload") {
 		t.Fatalf("poison show: %+v", r)
 	}
-	if r := runCLI(t, env, "poison", "replay", id); r.code != 0 || !strings.Contains(r.stdout, "replayed 1") {
+	if r := runCLI(t, env, "deliveries", "list", "--sink", "hook"); r.code != 0 || !strings.Contains(r.stdout, "bad-000001") {
+		t.Fatalf("deliveries list: %+v", r)
+	}
+	if r := runCLI(t, env, append(replay, id)...); r.code != 0 || !strings.Contains(r.stdout, "replayed 1") {
 		t.Fatalf("poison replay: %+v", r)
 	}
-	if r := runCLI(t, env, "poison", "replay", id); r.code != 5 {
+	if r := runCLI(t, env, append(replay, id)...); r.code != 5 {
 		t.Fatalf("replaying a replayed record: exit %d, want 5 (%+v)", r.code, r)
 	}
 	if r := runCLI(t, env, "poison", "purge"); r.code != 2 {
@@ -382,11 +410,32 @@ func TestBinaryPoisonCommands(t *testing.T) {
 		t.Fatalf("purge: %+v", r)
 	}
 	// The replayed message is in the sink's retry queue: not lost.
-	var queued int
-	pool := pgtest.PoolFor(t, dbURL)
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_queue WHERE topic = 'tributary.refused.retry.hook'`).Scan(&queued); err != nil || queued != 1 {
+	var queued int64
+	var err error
+	if backend == "jetstream" {
+		queued, err = retryStreamDepth(natsURL, "refused", "hook")
+	} else {
+		err = pgtest.PoolFor(t, dbURL).QueryRow(context.Background(),
+			`SELECT count(*) FROM tributary_queue WHERE topic = 'tributary.refused.retry.hook'`).Scan(&queued)
+	}
+	if err != nil || queued != 1 {
 		t.Fatalf("retry queue holds %d (%v), want the replayed message", queued, err)
 	}
+}
+
+// retryStreamDepth is how many messages wait for sink on pipeline's
+// JetStream retry stream.
+func retryStreamDepth(natsURL, pipeline, sink string) (int64, error) {
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	return jstopic.Depth(context.Background(), js, router.RetryTopic(pipeline, sink), sink)
 }
 
 // TestBinaryExitCodes pins the documented exit codes.

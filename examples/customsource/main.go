@@ -2,8 +2,11 @@
 // type, "countdown", registered by this program: what a user's own main looks
 // like when it adds a source (or sink) type to the binary without forking it.
 //
-//	DATABASE_URL=postgres://… go run ./examples/customsource migrate
-//	DATABASE_URL=postgres://… go run ./examples/customsource run -c examples/customsource/pipeline.yaml
+// It is a module of its own, outside tributary's, as a user's would be:
+//
+//	cd examples/customsource
+//	DATABASE_URL=postgres://… go run . migrate
+//	DATABASE_URL=postgres://… go run . run -c pipeline.yaml
 //
 // Every command of the stock binary works (validate, route, types, …), and
 // `types` lists countdown beside the built-in types.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestCustomSourceRunsInTheCLI builds this program, a main of its own over
@@ -46,7 +48,7 @@ func TestCustomSourceRunsInTheCLI(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer recv.Close()
-	env := append(os.Environ(), "DATABASE_URL="+pgtest.NewDatabase(t), "RECEIVER_URL="+recv.URL, "COUNT_FROM=3")
+	env := append(os.Environ(), "DATABASE_URL="+newDatabase(t), "RECEIVER_URL="+recv.URL, "COUNT_FROM=3")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -90,4 +92,41 @@ func TestCustomSourceRunsInTheCLI(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("run did not stop cleanly: %v\n%s", err, stderr.String())
 	}
+}
+
+// newDatabase creates an empty database on the tests' PostgreSQL
+// (TRIBUTARY_TEST_DATABASE_URL, as the tributary module's tests use), dropped
+// when t ends. This module is outside tributary's, so it cannot reach
+// tributary's internal test helpers: a user's own tests look like this.
+func newDatabase(t *testing.T) string {
+	t.Helper()
+	admin := os.Getenv("TRIBUTARY_TEST_DATABASE_URL")
+	if admin == "" {
+		admin = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL at %s: %v", admin, err)
+	}
+	defer c.Close(ctx)
+	name := fmt.Sprintf("customsource_%d", time.Now().UnixNano())
+	if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, admin); err == nil {
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			_ = c.Close(ctx)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("TRIBUTARY_TEST_DATABASE_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -69,6 +71,12 @@ func settle(polls *atomic.Int64, before footprint) idleCost {
 		time.Sleep(5 * time.Millisecond)
 	}
 	after := measure()
+	if f := os.Getenv("BENCH_GOROUTINES"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			_ = pprof.Lookup("goroutine").WriteTo(out, 1)
+			_ = out.Close()
+		}
+	}
 	cpu0, p0 := cpuTime(), polls.Load()
 	for polls.Load()-p0 < 5000 {
 		time.Sleep(time.Millisecond)
@@ -147,3 +155,12 @@ type nopSink struct{}
 
 func (nopSink) Publish(string, ...*message.Message) error { return nil }
 func (nopSink) Close() error                              { return nil }
+
+// BenchmarkIdleSources is the idle-sources rows on their own, for
+// profiling (BENCH_GOROUTINES=file writes the goroutine profile).
+func BenchmarkIdleSources(b *testing.B) {
+	c := idleETagSources(b)
+	b.ReportMetric(c.bytesPerSource/1024, "KB/source")
+	b.ReportMetric(c.goroutinesPerSrc, "goroutines/source")
+	b.ReportMetric(float64(c.cpuPerPoll.Microseconds()), "µs/poll")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -21,6 +22,8 @@ type burstSource struct {
 	every    time.Duration
 	closed   chan struct{}
 	once     sync.Once
+	// acked counts acks; allAcked is when the last one came (unix ns).
+	acked, allAcked atomic.Int64
 }
 
 func newBurstSource(prefix string, n, inFlight int, every time.Duration) *burstSource {
@@ -71,6 +74,9 @@ func (s *burstSource) Subscribe(ctx context.Context, _ string) (<-chan *message.
 					}
 					select {
 					case <-m.Acked():
+						if s.acked.Add(1) == int64(s.n) {
+							s.allAcked.Store(time.Now().UnixNano())
+						}
 						return
 					case <-m.Nacked():
 					case <-s.closed:

@@ -206,64 +206,88 @@ type claim struct {
 // claim deletes the finished claim (if any) and takes the next: a claim
 // handed back or left by a dead owner first, else the next BatchSize
 // messages past the group's position. It returns nil when there is nothing.
+//
+// It is one round trip: the statements go as one batch, which Postgres runs
+// as one implicit transaction, each statement on a fresh snapshot (READ
+// COMMITTED) that sees what the ones before it did. The group's position row
+// is the group's lock, taken first. Only taking over an expired claim reads
+// its messages in a second round trip.
 func (s *Subscriber) claim(ctx context.Context, topic string, finished int64) (*claim, error) {
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	// The group's position row is the group's lock: the statements after it
-	// run once it is held, each on a fresh snapshot (READ COMMITTED), so they
-	// see every claim and position another Subscriber committed before.
 	b := &pgx.Batch{}
 	if finished != 0 {
 		b.Queue(`DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, finished, s.cfg.Owner)
 	}
-	var position int64
 	b.Queue(`SELECT position FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2 FOR UPDATE`,
-		topic, s.cfg.ConsumerGroup).QueryRow(func(r pgx.Row) error { return r.Scan(&position) })
-	var busy bool
-	if !s.cfg.Shared {
-		// One claim at a time per group: a live claim of another
-		// Subscriber means wait.
-		b.Queue(`SELECT EXISTS (SELECT 1 FROM tributary_claims WHERE topic = $1 AND consumer_group = $2 AND expires_at >= now())`,
-			topic, s.cfg.ConsumerGroup).QueryRow(func(r pgx.Row) error { return r.Scan(&busy) })
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		topic, s.cfg.ConsumerGroup)
+	expired := &claim{}
+	var expiredOffsets []int64
+	b.Queue(takeExpired, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.ClaimTTL.Seconds(), s.cfg.Shared).
+		QueryRow(func(r pgx.Row) error {
+			err := r.Scan(&expired.id, &expiredOffsets)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			return err
+		})
+	next := &claim{}
+	b.Queue(takeNext, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.BatchSize, s.cfg.ClaimTTL.Seconds(), s.cfg.Shared).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&next.id, &r.key, &r.uuid, &r.payload, &r.metadata); err != nil {
+					return err
+				}
+				next.rows = append(next.rows, r)
+			}
+			return rows.Err()
+		})
+	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
-	if busy {
-		return nil, tx.Commit(ctx)
+	if expired.id != 0 {
+		return s.readExpired(ctx, topic, expired, expiredOffsets)
 	}
-	c, err := s.takeExpired(ctx, tx, topic)
-	if err == nil && c == nil {
-		c, err = s.takeNext(ctx, tx, topic, position)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// takeExpired takes over a claim handed back or left by a dead owner.
-func (s *Subscriber) takeExpired(ctx context.Context, tx pgx.Tx, topic string) (*claim, error) {
-	c := &claim{}
-	var offsets []int64
-	err := tx.QueryRow(ctx, `
-		UPDATE tributary_claims SET owner = $3, expires_at = now() + make_interval(secs => $4)
-		WHERE id = (SELECT id FROM tributary_claims WHERE topic = $1 AND consumer_group = $2 AND expires_at < now()
-			ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING id, offsets`, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.ClaimTTL.Seconds()).Scan(&c.id, &offsets)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if len(next.rows) == 0 {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	rows, err := tx.Query(ctx, `SELECT "offset", uuid, payload, metadata FROM tributary_messages
+	return next, nil
+}
+
+// takeExpired takes over a claim handed back or left by a dead owner; by
+// default only while the group has no live claim (one at a time).
+const takeExpired = `
+	UPDATE tributary_claims SET owner = $3, expires_at = now() + make_interval(secs => $4)
+	WHERE id = (SELECT id FROM tributary_claims WHERE topic = $1 AND consumer_group = $2 AND expires_at < now()
+		AND ($5 OR NOT EXISTS (SELECT 1 FROM tributary_claims WHERE topic = $1 AND consumer_group = $2 AND expires_at >= now()))
+		ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+	RETURNING id, offsets`
+
+// takeNext claims the next BatchSize messages past the group's position
+// (read under the group's lock) and moves the position past them, unless
+// the statement before took an expired claim (this Subscriber holds a live
+// one) or, by default, the group has a live claim at all.
+const takeNext = `
+	WITH pick AS MATERIALIZED (
+		SELECT "offset", uuid, payload, metadata FROM tributary_messages
+		WHERE topic = $1
+			AND "offset" > (SELECT position FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2)
+			AND NOT EXISTS (SELECT 1 FROM tributary_claims WHERE topic = $1 AND consumer_group = $2
+				AND expires_at >= now() AND (NOT $6 OR owner = $3))
+		ORDER BY "offset" LIMIT $4),
+	moved AS (
+		UPDATE tributary_consumers SET position = (SELECT max("offset") FROM pick)
+		WHERE topic = $1 AND consumer_group = $2 AND EXISTS (SELECT 1 FROM pick)),
+	ins AS (
+		INSERT INTO tributary_claims (topic, consumer_group, offsets, owner, expires_at)
+		SELECT $1, $2, array_agg("offset" ORDER BY "offset"), $3, now() + make_interval(secs => $5)
+		FROM pick HAVING count(*) > 0
+		RETURNING id)
+	SELECT (SELECT id FROM ins), "offset", uuid, payload, metadata FROM pick ORDER BY "offset"`
+
+// readExpired reads the messages of a claim taken over; one pruned
+// meanwhile has nothing left to deliver and is deleted.
+func (s *Subscriber) readExpired(ctx context.Context, topic string, c *claim, offsets []int64) (*claim, error) {
+	rows, err := s.db.Query(ctx, `SELECT "offset", uuid, payload, metadata FROM tributary_messages
 		WHERE topic = $1 AND "offset" = ANY($2) ORDER BY "offset"`, topic, offsets)
 	if err != nil {
 		return nil, err
@@ -271,40 +295,8 @@ func (s *Subscriber) takeExpired(ctx context.Context, tx pgx.Tx, topic string) (
 	if c.rows, err = scanRows(rows); err != nil {
 		return nil, err
 	}
-	if len(c.rows) == 0 { // pruned meanwhile: nothing left to deliver
-		_, err := tx.Exec(ctx, `DELETE FROM tributary_claims WHERE id = $1`, c.id)
-		return nil, err
-	}
-	return c, nil
-}
-
-// takeNext claims the next BatchSize messages past the group's position
-// (read under the group's lock).
-func (s *Subscriber) takeNext(ctx context.Context, tx pgx.Tx, topic string, position int64) (*claim, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT "offset", uuid, payload, metadata FROM tributary_messages
-		WHERE topic = $1 AND "offset" > $2
-		ORDER BY "offset" LIMIT $3`, topic, position, s.cfg.BatchSize)
-	if err != nil {
-		return nil, err
-	}
-	c := &claim{}
-	if c.rows, err = scanRows(rows); err != nil {
-		return nil, err
-	}
 	if len(c.rows) == 0 {
-		return nil, nil
-	}
-	offsets := make([]int64, len(c.rows))
-	for i, r := range c.rows {
-		offsets[i] = r.key
-	}
-	err = tx.QueryRow(ctx, `
-		WITH moved AS (UPDATE tributary_consumers SET position = $3 WHERE topic = $1 AND consumer_group = $2)
-		INSERT INTO tributary_claims (topic, consumer_group, offsets, owner, expires_at)
-		VALUES ($1, $2, $4, $5, now() + make_interval(secs => $6)) RETURNING id`,
-		topic, s.cfg.ConsumerGroup, offsets[len(offsets)-1], offsets, s.cfg.Owner, s.cfg.ClaimTTL.Seconds()).Scan(&c.id)
-	if err != nil {
+		_, err := s.db.Exec(ctx, `DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, c.id, s.cfg.Owner)
 		return nil, err
 	}
 	return c, nil

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -251,11 +252,25 @@ type Filter struct {
 	Limit int
 }
 
-// Query returns matching attempts, newest first.
+// Query returns matching attempts, newest first, after writing what is
+// still buffered.
 func (l *Postgres) Query(ctx context.Context, f Filter) ([]Attempt, error) {
 	if err := l.Flush(ctx); err != nil {
 		return nil, err
 	}
+	return Query(ctx, l.pool, f)
+}
+
+// Querier is what Query reads through: a *pgxpool.Pool, a *pgx.Conn or a
+// pgx.Tx.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Query returns matching attempts from the log in db, newest first. It
+// reads what is committed; a Postgres recorder's buffer is not flushed
+// (readers in other processes, such as the operator commands, use this).
+func Query(ctx context.Context, db Querier, f Filter) ([]Attempt, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
@@ -263,7 +278,7 @@ func (l *Postgres) Query(ctx context.Context, f Filter) ([]Attempt, error) {
 	if !f.Since.IsZero() {
 		since = f.Since
 	}
-	rows, err := l.pool.Query(ctx, `
+	rows, err := db.Query(ctx, `
 		SELECT id, attempted_at, pipeline, sink, endpoint, event_id, message_uuid, attempt, latency_ms,
 		       status_code, outcome, error, response_body, request_headers
 		FROM tributary_delivery_attempts

@@ -65,8 +65,10 @@ type Source struct {
 	base   *url.URL
 	client *http.Client
 
-	// sleep and now are replaced by tests to compress time.
+	// sleep and now are replaced by tests to compress time; nil sleep is
+	// the real clock (see after).
 	sleep func(ctx context.Context, d time.Duration) error
+	slots *pollSlots
 	now   func() time.Time
 
 	mu         sync.Mutex
@@ -111,7 +113,7 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 		named:  named,
 		base:   base,
 		client: newClient(cfg.HTTPClient, base),
-		sleep:  sleepCtx,
+		slots:  hostSlots(base.Host),
 		now:    time.Now,
 	}
 	s.m = newSourceMetrics(nil, "", "")
@@ -122,31 +124,63 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 // closes when ctx is cancelled or Close is called. topic is ignored: the
 // source reads one event log.
 func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	out := make(chan *message.Message)
+	hand := func(ctx context.Context, msg *message.Message) bool {
+		select {
+		case out <- msg:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if err := s.start(ctx, hand, func() { close(out) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SubscribeFunc starts polling and calls handle with each event, oldest
+// first, one at a time, from the source's own goroutine while a poll runs;
+// handle acks or nacks the message (before or after it returns). Between
+// polls the source holds no goroutine, which is what a router running a
+// thousand sources wants instead of a channel per source. It returns at
+// once; Close stops it.
+func (s *Source) SubscribeFunc(ctx context.Context, _ string, handle func(*message.Message)) error {
+	return s.start(ctx, func(_ context.Context, msg *message.Message) bool { handle(msg); return true }, nil)
+}
+
+func (s *Source) start(ctx context.Context, hand handFunc, closed func()) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, errors.New("etagpoll: source is closed")
+		return errors.New("etagpoll: source is closed")
 	}
 	if s.subscribed {
-		return nil, fmt.Errorf("etagpoll: source %q is already subscribed (it owns one cursor)", s.named.Name())
+		return fmt.Errorf("etagpoll: source %q is already subscribed (it owns one cursor)", s.named.Name())
 	}
 	if s.cfg.CheckpointKey == "" {
 		name := s.named.Name()
 		if name == "" {
-			return nil, errors.New("etagpoll: no checkpoint key: run the source in a router pipeline, which names it (router.Source.Name), or set Config.CheckpointKey")
+			return errors.New("etagpoll: no checkpoint key: run the source in a router pipeline, which names it (router.Source.Name), or set Config.CheckpointKey")
 		}
 		s.cfg.CheckpointKey = "etagpoll/" + name
 	}
 	s.subscribed = true
 	ctx, s.cancel = context.WithCancel(ctx)
-	out := make(chan *message.Message)
 	s.wg.Add(1)
-	go s.run(ctx, out)
-	return out, nil
+	r := &pollRun{s: s, ctx: ctx, hand: hand, closed: closed}
+	// Spread the first polls of many sources started together.
+	var first time.Duration
+	if s.cfg.Jitter > 0 {
+		first = time.Duration(rand.Float64() * s.cfg.Jitter * float64(s.cfg.Interval))
+	}
+	s.after(ctx, first, r.tick, r.finish)
+	return nil
 }
 
-// Close stops polling, waits for the poller to finish and closes the channel.
-// Messages not yet acked are not checkpointed: they are read again on restart.
+// Close stops polling, waits for a poll under way to finish and closes the
+// channel. Messages not yet acked are not checkpointed: they are read again
+// on restart.
 func (s *Source) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -159,55 +193,63 @@ func (s *Source) Close() error {
 	return nil
 }
 
-func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
-	defer s.wg.Done()
-	defer close(out)
-	defer func() {
-		// A later Subscribe (a restarted router) starts from the checkpoint.
-		s.mu.Lock()
-		s.subscribed, s.loaded, s.seen = false, false, nil
-		s.mu.Unlock()
-	}()
-	// Spread the first polls of many sources started together.
-	if s.cfg.Jitter > 0 {
-		if s.sleep(ctx, time.Duration(rand.Float64()*s.cfg.Jitter*float64(s.cfg.Interval))) != nil {
-			return
-		}
+// handFunc hands one message on; false when ctx ended first.
+type handFunc func(ctx context.Context, msg *message.Message) bool
+
+// pollRun is one subscription: each tick is one poll, after which the next
+// is scheduled; finish ends it.
+type pollRun struct {
+	s        *Source
+	ctx      context.Context
+	hand     handFunc
+	closed   func()
+	failures int
+}
+
+func (r *pollRun) finish() {
+	s := r.s
+	if r.closed != nil {
+		r.closed()
 	}
-	failures := 0
-	for {
-		serverInterval, err := s.poll(ctx, out)
-		if ctx.Err() != nil {
-			return
-		}
-		var retry time.Duration
-		if err != nil {
-			failures++
-			var pe *pollError
-			if !errors.As(err, &pe) {
-				pe = &pollError{kind: "internal", err: err}
-			}
-			retry = pe.retryAfter
-			s.m.Error(pe.kind)
-			s.m.Up.Set(0)
-			s.logger.Error("Event-log poll failed; cursor kept, polling again after backoff", pe.err, watermill.LogFields{
-				"kind": pe.kind, "failures_in_row": failures, "retry_after": retry.String(),
-			})
-		} else {
-			failures = 0
-			s.m.Up.Set(1)
-			s.m.LastSuccess.Set(float64(s.now().Unix()))
-		}
-		if s.sleep(ctx, s.nextWait(failures, serverInterval, retry)) != nil {
-			return
-		}
+	// A later Subscribe (a restarted router) starts from the checkpoint.
+	s.mu.Lock()
+	s.subscribed, s.loaded, s.seen = false, false, nil
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (r *pollRun) tick() {
+	s, ctx := r.s, r.ctx
+	serverInterval, err := s.poll(ctx, r.hand)
+	if ctx.Err() != nil {
+		r.finish()
+		return
 	}
+	var retry time.Duration
+	if err != nil {
+		r.failures++
+		var pe *pollError
+		if !errors.As(err, &pe) {
+			pe = &pollError{kind: "internal", err: err}
+		}
+		retry = pe.retryAfter
+		s.m.Error(pe.kind)
+		s.m.Up.Set(0)
+		s.logger.Error("Event-log poll failed; cursor kept, polling again after backoff", pe.err, watermill.LogFields{
+			"kind": pe.kind, "failures_in_row": r.failures, "retry_after": retry.String(),
+		})
+	} else {
+		r.failures = 0
+		s.m.Up.Set(1)
+		s.m.LastSuccess.Set(float64(s.now().Unix()))
+	}
+	s.after(ctx, s.nextWait(r.failures, serverInterval, retry), r.tick, r.finish)
 }
 
 // poll runs one round of the protocol's flow: probe, and on a change fetch the
 // window, hand it on, and checkpoint once all of it is acked. It returns the
 // server's X-Poll-Interval, if any.
-func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Duration, error) {
+func (s *Source) poll(ctx context.Context, hand handFunc) (time.Duration, error) {
 	if !s.loaded {
 		var st State
 		found, err := s.cfg.Checkpoints.Load(ctx, s.cfg.CheckpointKey, &st)
@@ -271,7 +313,7 @@ func (s *Source) poll(ctx context.Context, out chan<- *message.Message) (time.Du
 	if err != nil {
 		return interval, err
 	}
-	if !s.deliver(ctx, out, events) {
+	if !s.deliver(ctx, hand, events) {
 		return interval, ctx.Err()
 	}
 
@@ -384,7 +426,7 @@ func (s *Source) checkNewest(probeBody []byte, since time.Time, first bool) {
 
 // deliver hands events on one at a time, each until it is acked; it reports
 // false when ctx ended first.
-func (s *Source) deliver(ctx context.Context, out chan<- *message.Message, events []Event) bool {
+func (s *Source) deliver(ctx context.Context, hand handFunc, events []Event) bool {
 	for _, ev := range events {
 		if _, ok := s.seen[ev.ID]; ok {
 			s.m.skipped.Inc()
@@ -393,16 +435,14 @@ func (s *Source) deliver(ctx context.Context, out chan<- *message.Message, event
 		for {
 			msg := s.message(ev)
 			msg.SetContext(ctx)
-			select {
-			case out <- msg:
-			case <-ctx.Done():
+			if !hand(ctx, msg) {
 				return false
 			}
 			select {
 			case <-msg.Acked():
 			case <-msg.Nacked():
 				s.m.redelivered.Inc()
-				if s.sleep(ctx, s.cfg.RedeliverDelay) != nil {
+				if s.pause(ctx, s.cfg.RedeliverDelay) != nil {
 					return false
 				}
 				continue

@@ -1,0 +1,324 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/router/jstopic"
+)
+
+// JetStreamConfig configures the NATS JetStream backend.
+type JetStreamConfig struct {
+	// URL of the NATS server(s), comma-separated; nats://127.0.0.1:4222
+	// when empty.
+	URL string
+	// Pool is the PostgreSQL database that keeps what outlives JetStream's
+	// windows and what operators query: dedup keys (tributary_dedup), poison
+	// records (tributary_poison) and the sinks' delivery log. Required.
+	Pool *pgxpool.Pool
+	// Replicas of each stream; 1 when zero (a single server). 3 on a
+	// cluster of three keeps the topics through the loss of one server.
+	Replicas int
+	// AckWait is how long a message handed to an instance that died waits
+	// before another instance (or the restarted one) gets it: what
+	// ClaimTTL is for Postgres. 30 s when zero.
+	AckWait time.Duration
+	// DuplicateWindow is how long each stream drops a repeated Nats-Msg-Id;
+	// 2 min (JetStream's default) when zero. It bounds one gap in dedup: an
+	// instance that dies after publishing an event and before recording its
+	// key, and whose source redelivers the event after more than this,
+	// stores it twice.
+	DuplicateWindow time.Duration
+}
+
+func (c *JetStreamConfig) setDefaults() {
+	if c.URL == "" {
+		c.URL = nats.DefaultURL
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 2 * time.Minute
+	}
+}
+
+// Validate reports what is wrong with c.
+func (c JetStreamConfig) Validate() error {
+	var errs []error
+	if c.Pool == nil {
+		errs = append(errs, errors.New("JetStream backend needs a Postgres pool (dedup keys, poison records, delivery log)"))
+	}
+	if c.Replicas < 0 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("replicas: %d, want 1 to 5", c.Replicas))
+	}
+	if c.AckWait < 0 || c.DuplicateWindow < 0 {
+		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// JetStreamBackend keeps topics in NATS JetStream (package jstopic): a
+// stream per pipeline, read by a durable consumer per sink that every
+// instance shares, and a work-queue stream per pipeline for its sinks'
+// delayed retries. Dedup keys, poison records and the delivery log stay in
+// Postgres, so the operator commands work the same on both backends.
+//
+// Ingest publishes an event with its dedup key as Nats-Msg-Id, waits for
+// the stream to store it, then records the key in tributary_dedup. Nothing
+// spans the two: no transaction is held open across the publish. A crash
+// between them leaves the event stored and its key unrecorded; the source,
+// never acked, redelivers it, and the stream drops the repeat by its
+// Nats-Msg-Id if that comes within DuplicateWindow, after which the key is
+// recorded. The recorded key holds for the pipeline's dedup TTL (7 days).
+type JetStreamBackend struct {
+	cfg JetStreamConfig
+
+	mu  sync.Mutex
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	pub *jstopic.Publisher
+	// drainTimeout is the router's CloseTimeout.
+	drainTimeout time.Duration
+	// afterPublish, in tests, runs between the publish and the recording of
+	// dedup keys: an error there is a crash between the two.
+	afterPublish func() error
+}
+
+// JetStream returns the JetStream backend; it connects when the router
+// starts (or Publisher/Subscriber is called).
+func JetStream(cfg JetStreamConfig) *JetStreamBackend {
+	cfg.setDefaults()
+	return &JetStreamBackend{cfg: cfg, drainTimeout: 30 * time.Second}
+}
+
+// connect opens the NATS connection once. It reconnects for ever: a server
+// restart pauses ingest and delivery, it does not stop the router.
+func (b *JetStreamBackend) connect() (jetstream.JetStream, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.js != nil {
+		return b.js, nil
+	}
+	if err := b.cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	nc, err := nats.Connect(b.cfg.URL, nats.Name("tributary"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(false))
+	if err != nil {
+		return nil, fmt.Errorf("router: NATS at %s: %w", b.cfg.URL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("router: JetStream: %w", err)
+	}
+	b.nc, b.js = nc, js
+	b.pub = jstopic.NewPublisher(js, b.topicConfig("", 1))
+	return js, nil
+}
+
+// current returns the connection's JetStream and publisher, or an error once
+// closed: maintenance or an abandoned ingest may outlive the router's Run.
+func (b *JetStreamBackend) current() (jetstream.JetStream, *jstopic.Publisher, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.js == nil {
+		return nil, nil, errors.New("router: JetStream backend is closed")
+	}
+	return b.js, b.pub, nil
+}
+
+func (b *JetStreamBackend) topicConfig(group string, concurrency int) jstopic.Config {
+	return jstopic.Config{
+		Group:           group,
+		Replicas:        b.cfg.Replicas,
+		DuplicateWindow: b.cfg.DuplicateWindow,
+		AckWait:         b.cfg.AckWait,
+		MaxInFlight:     concurrency,
+		DrainTimeout:    b.drainTimeout,
+	}
+}
+
+func (b *JetStreamBackend) init(ctx context.Context, pipelines []Pipeline, _ watermill.LoggerAdapter, closeTimeout time.Duration) error {
+	b.drainTimeout = closeTimeout
+	js, err := b.connect()
+	if err != nil {
+		return err
+	}
+	var ok bool
+	if err := b.cfg.Pool.QueryRow(ctx, `SELECT to_regclass('tributary_dedup') IS NOT NULL
+		AND to_regclass('tributary_poison') IS NOT NULL`).Scan(&ok); err != nil {
+		return fmt.Errorf("router: database: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("router: %w: run `tributary migrate` (or migrations.Up)", ErrNotMigrated)
+	}
+	// Create each sink's consumers before anything is ingested, so a sink
+	// that starts late still gets every event.
+	for _, p := range pipelines {
+		for _, s := range p.Sinks {
+			for _, topic := range []string{Topic(p.Name), RetryTopic(p.Name, s.Name)} {
+				if _, err := jstopic.EnsureConsumer(ctx, js, topic, b.topicConfig(s.Name, s.Concurrency)); err != nil {
+					return fmt.Errorf("router: sink %q: %w", s.Name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (b *JetStreamBackend) ingest(ctx context.Context, target ingestTarget, items []ingestItem) ([]bool, error) {
+	first := firstOfKey(items)
+	var keys []string
+	for i, it := range items {
+		if first[i] && it.key != "" {
+			keys = append(keys, it.key)
+		}
+	}
+	known := map[string]bool{}
+	if len(keys) > 0 {
+		rows, err := b.cfg.Pool.Query(ctx, `SELECT key FROM tributary_dedup
+			WHERE pipeline = $1 AND key = ANY($2) AND expires_at >= now()`, target.pipeline, keys)
+		if err != nil {
+			return nil, fmt.Errorf("read dedup keys: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read dedup keys: %w", err)
+			}
+			known[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read dedup keys: %w", err)
+		}
+	}
+	var (
+		msgs []*message.Message
+		ids  []string
+		sent []int
+	)
+	for i, it := range items {
+		if !first[i] || (it.key != "" && known[it.key]) {
+			continue
+		}
+		id := it.msg.UUID
+		if it.key != "" {
+			id = "key:" + it.key
+		}
+		msgs, ids, sent = append(msgs, it.msg), append(ids, id), append(sent, i)
+	}
+	stored := make([]bool, len(items))
+	if len(msgs) == 0 {
+		return stored, nil
+	}
+	_, pub, err := b.current()
+	if err != nil {
+		return nil, err
+	}
+	dup, err := pub.PublishWithIDs(ctx, target.topic, msgs, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store %d events: %w", len(msgs), err)
+	}
+	var fresh []string
+	for j, i := range sent {
+		stored[i] = !dup[j]
+		if items[i].key != "" {
+			fresh = append(fresh, items[i].key)
+		}
+	}
+	if b.afterPublish != nil {
+		if err := b.afterPublish(); err != nil {
+			return nil, err
+		}
+	}
+	if len(fresh) > 0 {
+		if _, err := b.cfg.Pool.Exec(ctx, `INSERT INTO tributary_dedup (pipeline, key, expires_at)
+			SELECT $1, k, now() + make_interval(secs => $3) FROM unnest($2::text[]) AS k
+			ON CONFLICT (pipeline, key) DO UPDATE SET expires_at = EXCLUDED.expires_at
+			WHERE tributary_dedup.expires_at < now()`, target.pipeline, fresh, target.ttl.Seconds()); err != nil {
+			return nil, fmt.Errorf("record %d dedup keys: %w", len(fresh), err)
+		}
+	}
+	return stored, nil
+}
+
+// Publisher returns a publisher into pipeline topics.
+func (b *JetStreamBackend) Publisher(watermill.LoggerAdapter) (message.Publisher, error) {
+	if _, err := b.connect(); err != nil {
+		return nil, err
+	}
+	_, pub, err := b.current()
+	return pub, err
+}
+
+// Subscriber returns a subscriber reading pipeline topics as consumer group
+// `group`, configured as the router's sinks read them.
+func (b *JetStreamBackend) Subscriber(group string, logger watermill.LoggerAdapter) (message.Subscriber, error) {
+	return b.deliverySubscriber(group, 1, logger)
+}
+
+func (b *JetStreamBackend) deliverySubscriber(group string, concurrency int, logger watermill.LoggerAdapter) (message.Subscriber, error) {
+	js, err := b.connect()
+	if err != nil {
+		return nil, err
+	}
+	return jstopic.NewSubscriber(js, b.topicConfig(group, concurrency), logger)
+}
+
+// retrySubscriber reads a sink's retry topic as that sink's consumer of
+// the retry stream (jstopic names it from the topic).
+func (b *JetStreamBackend) retrySubscriber(concurrency int, logger watermill.LoggerAdapter) (message.Subscriber, error) {
+	js, err := b.connect()
+	if err != nil {
+		return nil, err
+	}
+	return jstopic.NewSubscriber(js, b.topicConfig("", concurrency), logger)
+}
+
+func (b *JetStreamBackend) retryPublisher(*message.Message, watermill.LoggerAdapter) (message.Publisher, error) {
+	_, pub, err := b.current()
+	return pub, err
+}
+
+func (b *JetStreamBackend) poisonStore() middleware.PoisonStore {
+	return middleware.PostgresPoisonStore{DB: wsql.BeginnerFromPgx(b.cfg.Pool)}
+}
+
+func (b *JetStreamBackend) maintain(ctx context.Context, logger watermill.LoggerAdapter) {
+	n, err := middleware.PostgresDedupStore{DB: wsql.BeginnerFromPgx(b.cfg.Pool)}.Prune(ctx, 10000)
+	if err != nil {
+		logger.Error("Pruning dedup keys failed", err, nil)
+	} else if n > 0 {
+		logger.Debug("Pruned expired dedup keys", watermill.LogFields{"count": n})
+	}
+	// The streams need nothing: each removes a message once every sink has
+	// acked it (jstopic.EnsureStream).
+}
+
+func (b *JetStreamBackend) close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.nc != nil {
+		b.nc.Close()
+		b.nc, b.js, b.pub = nil, nil, nil
+	}
+	return nil
+}
