@@ -30,9 +30,12 @@ type FuncSubscriber interface {
 //
 // SubscribeBatchFunc returns at once. handle stores the group in the
 // topic, in its order, and returns nil only once it is committed (having
-// acked every message of it); an error means none of it is stored (every
-// message is nacked) and the source hands the same group on again, keeping
-// its cursor where the group began. A message whose dedup key was seen
+// acked every message of it); an error nacks every message, and the source
+// hands the same group on again, keeping its cursor where the group began.
+// With the Postgres backend a failed group stored nothing (one statement);
+// the JetStream backend publishes a group's messages one by one, and those
+// of a retried group already published are dropped as duplicates by their
+// message ids. A message whose dedup key was seen
 // before (earlier in the group too) is acked as a duplicate. A source that
 // needs its order kept has one group in flight at a time. Close stops the
 // source and returns once no handle call is under way.
