@@ -25,8 +25,8 @@ const maxIngestBatch = 500
 // flushTimeout bounds one ingest transaction (and its per-message retries).
 const flushTimeout = time.Minute
 
-// ingestRequest is one message, or a source's group of messages stored by
-// one statement: all of them commit, or none does.
+// ingestRequest is one message, or a source's group of messages stored
+// together (with Postgres by one statement: all of them commit, or none).
 type ingestRequest struct {
 	ctx   context.Context
 	items []ingestItem
@@ -76,7 +76,8 @@ func (b *ingestBatcher) ingest(ctx context.Context, item ingestItem) (stored boo
 }
 
 // ingestGroup stores a group of messages in one statement, in their order,
-// and returns once it is committed (or failed: then none is stored).
+// and returns once it is committed (or failed: see BatchFuncSubscriber for
+// what a failed group left stored).
 // stored[i] is false for a duplicate (of a stored event, or of an earlier
 // item of the group).
 func (b *ingestBatcher) ingestGroup(ctx context.Context, items []ingestItem) (stored []bool, err error) {
