@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -15,6 +16,102 @@ import (
 	"github.com/tributary-dev/tributary/tracing"
 )
 
+// prepareIngest makes the message to store from a source's message: the
+// pipeline's metadata, an ingest span continuing the source's trace, and its
+// dedup key. The caller ends the span.
+func (r *Router) prepareIngest(p Pipeline, s Source, labels []string, msg *message.Message) (ingestItem, trace.Span) {
+	r.metrics.EventsReceived.WithLabelValues(labels...).Inc()
+	out := msg.Copy()
+	out.Metadata.Set(tributary.MetaPipeline, p.Name)
+	if out.Metadata.Get(tributary.MetaSource) == "" {
+		out.Metadata.Set(tributary.MetaSource, s.Name)
+	}
+	if out.Metadata.Get(tributary.MetaEventID) == "" {
+		out.Metadata.Set(tributary.MetaEventID, msg.UUID)
+	}
+	// The ingest span continues the source's trace; the stored event
+	// carries it, so every delivery attempt is a child of it.
+	ctx, span := r.tracer.Start(tracing.Extract(msg.Context(), msg.Metadata), "ingest "+p.Name,
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("tributary.pipeline", p.Name), attribute.String("tributary.source", s.Name),
+			attribute.String("tributary.event_id", tributary.EventID(out))))
+	tracing.Inject(ctx, out.Metadata)
+	item := ingestItem{msg: out}
+	if !p.Dedup.Disabled {
+		item.key = tributary.EventID(out)
+	}
+	return item, span
+}
+
+// ingestGroupHandler is ingestHandler for a source's group of messages
+// (BatchFuncSubscriber): the group is stored by one statement, in its order,
+// and the function returns nil only once that committed; an error means
+// none of it is stored and the source hands the whole group on again.
+func (r *Router) ingestGroupHandler(p Pipeline, s Source, batcher *ingestBatcher) func(ctx context.Context, msgs []*message.Message) error {
+	topic := Topic(p.Name)
+	labels := []string{p.Name, s.Name}
+	failures := newIngestBackoff()
+	return func(ctx context.Context, msgs []*message.Message) error {
+		if len(msgs) == 0 {
+			return nil
+		}
+		// Like detach: the source's cancellation does not cut a group off
+		// mid-commit; the router's CloseTimeout does.
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		defer context.AfterFunc(r.work, cancel)()
+		items := make([]ingestItem, len(msgs))
+		spans := make([]trace.Span, len(msgs))
+		for i, msg := range msgs {
+			items[i], spans[i] = r.prepareIngest(p, s, labels, msg)
+		}
+		defer func() {
+			for _, sp := range spans {
+				sp.End()
+			}
+		}()
+		stored, err := batcher.ingestGroup(ctx, items)
+		if err != nil {
+			r.metrics.IngestFailed.WithLabelValues(labels...).Add(float64(len(msgs)))
+			for _, sp := range spans {
+				sp.SetStatus(codes.Error, err.Error())
+			}
+			wait, log, suppressed := failures.failed(err, time.Now())
+			if log {
+				fields := watermill.LogFields{"pipeline": p.Name, "source": s.Name, "events": len(msgs),
+					"first_event_id": tributary.EventID(items[0].msg), "retry_in": wait.String()}
+				if suppressed > 0 {
+					fields["same_error_not_logged"] = suppressed
+				}
+				r.logger.Error("Ingest of a group failed; the source will hand it on again", err, fields)
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			case <-r.stopping:
+			}
+			t.Stop()
+			return fmt.Errorf("ingest %d events into %s: %w", len(msgs), topic, err)
+		}
+		failures.succeeded()
+		var fresh int
+		for i, ok := range stored {
+			spans[i].SetAttributes(attribute.Bool("tributary.duplicate", !ok))
+			if ok {
+				fresh++
+			}
+		}
+		if fresh > 0 {
+			r.metrics.EventsIngested.WithLabelValues(labels...).Add(float64(fresh))
+		}
+		if fresh < len(msgs) {
+			r.metrics.EventsDeduped.WithLabelValues(labels...).Add(float64(len(msgs) - fresh))
+		}
+		return nil
+	}
+}
+
 // ingestHandler moves a source's message into the pipeline's topic. Its
 // dedup key and the message commit together, or neither does (see
 // ingestBatcher). Returning nil acks the source's message, which happens
@@ -27,27 +124,9 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 	return func(msg *message.Message) error {
 		cancel := r.detach(msg)
 		defer cancel()
-		r.metrics.EventsReceived.WithLabelValues(labels...).Inc()
-		out := msg.Copy()
-		out.Metadata.Set(tributary.MetaPipeline, p.Name)
-		if out.Metadata.Get(tributary.MetaSource) == "" {
-			out.Metadata.Set(tributary.MetaSource, s.Name)
-		}
-		if out.Metadata.Get(tributary.MetaEventID) == "" {
-			out.Metadata.Set(tributary.MetaEventID, msg.UUID)
-		}
-		// The ingest span continues the source's trace; the stored event
-		// carries it, so every delivery attempt is a child of it.
-		ctx, span := r.tracer.Start(tracing.Extract(msg.Context(), msg.Metadata), "ingest "+p.Name,
-			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
-				attribute.String("tributary.pipeline", p.Name), attribute.String("tributary.source", s.Name),
-				attribute.String("tributary.event_id", tributary.EventID(out))))
+		item, span := r.prepareIngest(p, s, labels, msg)
 		defer span.End()
-		tracing.Inject(ctx, out.Metadata)
-		item := ingestItem{msg: out}
-		if !p.Dedup.Disabled {
-			item.key = tributary.EventID(out)
-		}
+		out := item.msg
 		stored, err := batcher.ingest(msg.Context(), item)
 		if err != nil {
 			r.metrics.IngestFailed.WithLabelValues(labels...).Inc()

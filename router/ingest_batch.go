@@ -25,14 +25,16 @@ const maxIngestBatch = 500
 // flushTimeout bounds one ingest transaction (and its per-message retries).
 const flushTimeout = time.Minute
 
+// ingestRequest is one message, or a source's group of messages stored
+// together (with Postgres by one statement: all of them commit, or none).
 type ingestRequest struct {
-	ctx  context.Context
-	item ingestItem
-	done chan ingestResult
+	ctx   context.Context
+	items []ingestItem
+	done  chan ingestResult
 }
 
 type ingestResult struct {
-	stored bool
+	stored []bool
 	err    error
 }
 
@@ -43,8 +45,9 @@ type ingestResult struct {
 // is paid once per batch instead of once per message. A lone message is not
 // held back: a batch is whatever is waiting when the previous one ends. Each
 // message is acked only after the commit that stored it (or found it a
-// duplicate). A batch that fails is retried message by message, so one bad
-// message fails alone.
+// duplicate). A batch that fails is retried request by request, so one bad
+// message fails alone (or with the rest of its source's group: a group is
+// one request, stored by one statement, so it is never half stored).
 type ingestBatcher struct {
 	backend  Backend
 	target   ingestTarget
@@ -65,13 +68,26 @@ func newIngestBatcher(b Backend, target ingestTarget) *ingestBatcher {
 // ingest stores one message and returns once it is committed (or failed);
 // stored is false for a duplicate.
 func (b *ingestBatcher) ingest(ctx context.Context, item ingestItem) (stored bool, err error) {
-	req := ingestRequest{ctx: ctx, item: item, done: make(chan ingestResult, 1)}
+	s, err := b.ingestGroup(ctx, []ingestItem{item})
+	if err != nil {
+		return false, err
+	}
+	return s[0], nil
+}
+
+// ingestGroup stores a group of messages in one statement, in their order,
+// and returns once it is committed (or failed: see BatchFuncSubscriber for
+// what a failed group left stored).
+// stored[i] is false for a duplicate (of a stored event, or of an earlier
+// item of the group).
+func (b *ingestBatcher) ingestGroup(ctx context.Context, items []ingestItem) (stored []bool, err error) {
+	req := ingestRequest{ctx: ctx, items: items, done: make(chan ingestResult, 1)}
 	select {
 	case b.requests <- req:
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return nil, ctx.Err()
 	case <-b.stopped:
-		return false, errStopping
+		return nil, errStopping
 	}
 	res := <-req.done // always answered: run finishes a batch it has taken
 	return res.stored, res.err
@@ -82,17 +98,18 @@ func (b *ingestBatcher) run(ctx context.Context) {
 	defer close(b.stopped)
 	for {
 		var batch []ingestRequest
+		n := 0
 		select {
 		case req := <-b.requests:
-			batch = append(batch, req)
+			batch, n = append(batch, req), len(req.items)
 		case <-ctx.Done():
 			return
 		}
 	collect:
-		for len(batch) < maxIngestBatch {
+		for n < maxIngestBatch {
 			select {
 			case req := <-b.requests:
-				batch = append(batch, req)
+				batch, n = append(batch, req), n+len(req.items)
 			default:
 				break collect
 			}
@@ -120,14 +137,18 @@ func (b *ingestBatcher) flush(ctx context.Context, batch []ingestRequest) {
 	if len(live) == 0 {
 		return
 	}
-	items := make([]ingestItem, len(live))
-	for i, req := range live {
-		items[i] = req.item
+	items := live[0].items
+	if len(live) > 1 {
+		items = nil
+		for _, req := range live {
+			items = append(items, req.items...)
+		}
 	}
 	stored, err := b.backend.ingest(ctx, b.target, items)
 	if err == nil {
-		for i, req := range live {
-			req.done <- ingestResult{stored: stored[i]}
+		for _, req := range live {
+			req.done <- ingestResult{stored: stored[:len(req.items):len(req.items)]}
+			stored = stored[len(req.items):]
 		}
 		return
 	}
@@ -136,12 +157,8 @@ func (b *ingestBatcher) flush(ctx context.Context, batch []ingestRequest) {
 		return
 	}
 	for _, req := range live {
-		stored, err := b.backend.ingest(ctx, b.target, []ingestItem{req.item})
-		res := ingestResult{err: err}
-		if err == nil {
-			res.stored = stored[0]
-		}
-		req.done <- res
+		stored, err := b.backend.ingest(ctx, b.target, req.items)
+		req.done <- ingestResult{stored: stored, err: err}
 	}
 }
 

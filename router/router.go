@@ -107,7 +107,8 @@ type Router struct {
 	// election and waits until they are stopped and their leases released.
 	led     []*ledSource
 	stopLed func()
-	// funcs are the sources that take a function (FuncSubscriber).
+	// funcs are the sources that take a function (FuncSubscriber,
+	// BatchFuncSubscriber).
 	funcs   []funcSource
 	ledMu   sync.Mutex
 	elector *leader.Elector
@@ -236,7 +237,7 @@ func (r *Router) Run(ctx context.Context) error {
 	// Sources that take a function start here (the Watermill router starts
 	// the others); stop closes them with the other subscribers.
 	for _, f := range r.funcs {
-		if err := f.sub.SubscribeFunc(work, f.topic, f.handle); err != nil {
+		if err := f.subscribe(work); err != nil {
 			for _, s := range r.subscribers {
 				_ = s.Close()
 			}
@@ -290,7 +291,8 @@ func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 	for _, s := range p.Sources {
 		if s.New != nil && r.cfg.Leadership != nil {
 			r.led = append(r.led, &ledSource{r: r, p: p, s: s, name: LeaseName(p.Name, s.Name),
-				handler: r.ingestHandler(p, s, batcher), poke: make(chan struct{}, 1)})
+				handler: r.ingestHandler(p, s, batcher), groupHandler: r.ingestGroupHandler(p, s, batcher),
+				poke: make(chan struct{}, 1)})
 			continue
 		}
 		if s.Subscriber == nil {
@@ -301,10 +303,11 @@ func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 			s.Subscriber = sub
 			instrument(r.cfg.Metrics, sub, p.Name, s.Name)
 		}
-		if fs, ok := s.Subscriber.(FuncSubscriber); ok {
-			l := &ledSource{r: r, p: p, s: s, handler: r.ingestHandler(p, s, batcher)}
-			r.track(fs)
-			r.funcs = append(r.funcs, funcSource{sub: fs, topic: s.Topic, handle: l.handle})
+		if takesFunc(s.Subscriber) {
+			l := &ledSource{r: r, p: p, s: s, handler: r.ingestHandler(p, s, batcher),
+				groupHandler: r.ingestGroupHandler(p, s, batcher)}
+			r.track(s.Subscriber)
+			r.funcs = append(r.funcs, funcSource{sub: s.Subscriber, topic: s.Topic, handle: l.handle, group: l.handleGroup})
 			continue
 		}
 		r.wm.AddConsumerHandler(

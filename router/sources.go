@@ -52,7 +52,9 @@ type ledSource struct {
 	p       Pipeline
 	s       Source
 	handler message.NoPublishHandlerFunc
-	name    string
+	// groupHandler stores a BatchFuncSubscriber's group.
+	groupHandler func(context.Context, []*message.Message) error
+	name         string
 
 	mu      sync.Mutex
 	want    bool
@@ -161,11 +163,12 @@ func (l *ledSource) start() (*sourceRun, error) {
 	instrument(l.r.cfg.Metrics, sub, l.p.Name, l.s.Name)
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &sourceRun{l: l, sub: sub, cancel: cancel, done: make(chan struct{})}
-	if fs, ok := sub.(FuncSubscriber); ok {
+	if takesFunc(sub) {
 		// No channel, no goroutine of ours: the source calls handle. It
 		// never stops on its own; stop marks it done once Close returned
 		// (no handle call is under way then).
-		if err := fs.SubscribeFunc(ctx, l.s.Topic, l.handle); err != nil {
+		f := funcSource{sub: sub, topic: l.s.Topic, handle: l.handle, group: l.handleGroup}
+		if err := f.subscribe(ctx); err != nil {
 			cancel()
 			_ = sub.Close()
 			return nil, fmt.Errorf("subscribe: %w", err)
@@ -217,6 +220,26 @@ func (l *ledSource) handle(msg *message.Message) {
 		return
 	}
 	msg.Ack()
+}
+
+// handleGroup is handle for a BatchFuncSubscriber's group: every message
+// is acked once the group is committed, or every one nacked.
+func (l *ledSource) handleGroup(ctx context.Context, msgs []*message.Message) (err error) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			l.r.logger.Error("Panic recovered in source handler. Stack: "+string(debug.Stack()),
+				fmt.Errorf("%v", rec), watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name})
+			err = fmt.Errorf("panic: %v", rec)
+		}
+		for _, m := range msgs {
+			if err != nil {
+				m.Nack()
+			} else {
+				m.Ack()
+			}
+		}
+	}()
+	return l.groupHandler(ctx, msgs)
 }
 
 // stop closes the source: it stops reading its provider at once and hands

@@ -95,3 +95,76 @@ func (s *burstSource) Close() error { s.once.Do(func() { close(s.closed) }); ret
 // payload is a ~450-byte JSON event.
 var payload = []byte(`{"id":"x","type":"door.request.allowed","occurred":"2026-11-30T12:00:00Z","door":{"id":1,"name":"Main entrance"},"user":{"id":"u_123","name":"Alva Berg"},"method":"app","data":"` +
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + `"}`)
+
+// groupSource hands on n events in groups of `size` (a source reading pages
+// or batches, router.BatchFuncSubscriber), `inFlight` groups at once,
+// handing a failed group on again whole.
+type groupSource struct {
+	prefix          string
+	n, size         int
+	inFlight        int
+	closed          chan struct{}
+	once            sync.Once
+	wg              sync.WaitGroup
+	next            atomic.Int64
+	acked, allAcked atomic.Int64
+}
+
+func newGroupSource(prefix string, n, size, inFlight int) *groupSource {
+	return &groupSource{prefix: prefix, n: n, size: size, inFlight: inFlight, closed: make(chan struct{})}
+}
+
+func (s *groupSource) Subscribe(context.Context, string) (<-chan *message.Message, error) {
+	panic("the router must call SubscribeBatchFunc")
+}
+
+func (s *groupSource) SubscribeBatchFunc(ctx context.Context, _ string, handle func(context.Context, []*message.Message) error) error {
+	for range s.inFlight {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for {
+				from := int(s.next.Add(int64(s.size))) - s.size
+				if from >= s.n {
+					return
+				}
+				to := min(from+s.size, s.n)
+				for {
+					select {
+					case <-s.closed:
+						return
+					case <-ctx.Done():
+						return
+					default:
+					}
+					sent := strconv.FormatInt(time.Now().UnixNano(), 10)
+					msgs := make([]*message.Message, 0, to-from)
+					for i := from; i < to; i++ {
+						m := tributary.NewEventMessage(s.prefix+"-"+strconv.Itoa(i), payload)
+						m.Metadata.Set("sent_at", sent)
+						msgs = append(msgs, m)
+					}
+					if handle(ctx, msgs) == nil {
+						if s.acked.Add(int64(len(msgs))) == int64(s.n) {
+							s.allAcked.Store(time.Now().UnixNano())
+						}
+						break
+					}
+				}
+			}
+		}()
+	}
+	return nil
+}
+
+func (s *groupSource) Close() error {
+	s.once.Do(func() { close(s.closed) })
+	s.wg.Wait()
+	return nil
+}
+
+// lastAck is when the last event was acked (unix ns).
+func (s *burstSource) lastAck() int64 { return s.allAcked.Load() }
+
+// lastAck is when the last event was acked (unix ns).
+func (s *groupSource) lastAck() int64 { return s.allAcked.Load() }

@@ -175,11 +175,20 @@ func (r e2e) String() string {
 // endToEnd runs n events from `sources` sources (each `inFlight` unacked at
 // once) to the receiver.
 func endToEnd(b *testing.B, n, sources, inFlight int, logged bool) e2e {
+	return endToEndGroups(b, n, sources, 0, inFlight, logged)
+}
+
+// endToEndGroups is endToEnd with sources that hand on groups of `group`
+// events (`inFlight` groups at once); group 0 means one event at a time.
+func endToEndGroups(b *testing.B, n, sources, group, inFlight int, logged bool) e2e {
 	pool := pgtest.NewPool(b)
 	var srcs []router.Source
 	for i := range sources {
-		srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i),
-			Subscriber: newBurstSource(fmt.Sprintf("s%d", i), n/sources, inFlight, 0)})
+		var sub message.Subscriber = newBurstSource(fmt.Sprintf("s%d", i), n/sources, inFlight, 0)
+		if group > 0 {
+			sub = newGroupSource(fmt.Sprintf("s%d", i), n/sources, group, inFlight)
+		}
+		srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: sub})
 	}
 	recv := newReceiver(n / sources * sources)
 	cpu0, pg0 := cpuTime(), pgCPU()
@@ -438,6 +447,13 @@ func BenchmarkTable(b *testing.B) {
 		v := endToEnd(b, n, c.sources, c.inFlight, false)
 		add(row{fmt.Sprintf("end to end, %d source(s), %d in flight each, signed webhook", c.sources, c.inFlight), v.String(), eps(raw), ratio(v.rate, raw), c.goal})
 	}
+	for _, c := range []struct {
+		sources, group int
+		goal           string
+	}{{1, 100, "≥ 5,000"}, {4, 100, "≥ 10,000 and ≥ 2× raw"}} {
+		v := endToEndGroups(b, n, c.sources, c.group, 1, false)
+		add(row{fmt.Sprintf("end to end, %d source(s), groups of %d, 1 group in flight each, signed webhook", c.sources, c.group), v.String(), eps(raw), ratio(v.rate, raw), c.goal})
+	}
 	off := endToEnd(b, n, 1, 16, false)
 	on := endToEnd(b, n, 1, 16, true)
 	add(row{"end to end, 1 source 16 in flight, delivery log ON (vs OFF)", on.String(), off.String(), ratio(on.rate, off.rate), "≥ 0.9×"})
@@ -503,16 +519,26 @@ func BenchmarkTable(b *testing.B) {
 // everything acked (near 1: ingest is the limit). BENCH_LOG=1 turns the
 // delivery log on.
 func BenchmarkEndToEnd(b *testing.B) {
-	for _, c := range []struct{ sources, inFlight int }{{1, 1}, {1, 16}, {4, 16}} {
-		b.Run(fmt.Sprintf("sources=%d/inflight=%d", c.sources, c.inFlight), func(b *testing.B) {
+	for _, c := range []struct{ sources, group, inFlight int }{{1, 0, 1}, {1, 0, 16}, {4, 0, 16}, {1, 100, 1}, {4, 100, 1}} {
+		name := fmt.Sprintf("sources=%d/inflight=%d", c.sources, c.inFlight)
+		if c.group > 0 {
+			name = fmt.Sprintf("sources=%d/groups=%d/inflight=%d", c.sources, c.group, c.inFlight)
+		}
+		b.Run(name, func(b *testing.B) {
 			n := max(b.N, 100)
 			pool := pgtest.NewPool(b)
 			var srcs []router.Source
-			var bursts []*burstSource
+			var bursts []interface{ lastAck() int64 }
 			for i := range c.sources {
-				bs := newBurstSource(fmt.Sprintf("s%d", i), n/c.sources, c.inFlight, 0)
-				bursts = append(bursts, bs)
-				srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: bs})
+				var sub message.Subscriber
+				if c.group > 0 {
+					gs := newGroupSource(fmt.Sprintf("s%d", i), n/c.sources, c.group, c.inFlight)
+					bursts, sub = append(bursts, gs), gs
+				} else {
+					bs := newBurstSource(fmt.Sprintf("s%d", i), n/c.sources, c.inFlight, 0)
+					bursts, sub = append(bursts, bs), bs
+				}
+				srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: sub})
 			}
 			recv := newReceiver(n / c.sources * c.sources)
 			start, cpu0, pg0 := time.Now(), cpuTime(), pgCPU()
@@ -521,7 +547,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.ReportMetric(float64((pgCPU()-pg0).Microseconds())/float64(recv.want), "µs_pg/event")
 			var ingested int64
 			for _, bs := range bursts {
-				ingested = max(ingested, bs.allAcked.Load()-start.UnixNano())
+				ingested = max(ingested, bs.lastAck()-start.UnixNano())
 			}
 			b.ReportMetric(float64(recv.want)/took.Seconds(), "events/s")
 			b.ReportMetric(float64(ingested)/float64(took), "ingest_share")

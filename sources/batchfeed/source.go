@@ -74,18 +74,37 @@ func (s *Source) Err() error {
 // one feed, and only one Subscribe may run at a time (two would store and
 // complete the same batches independently).
 func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	out := make(chan *message.Message)
+	store := func(ctx context.Context, b *Batch) bool { return s.store(ctx, out, b) }
+	if err := s.subscribe(ctx, store, func() { close(out) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SubscribeBatchFunc is Subscribe for a router that stores a group of
+// events in one statement (router.BatchFuncSubscriber): each batch is
+// handed on as one group, in its order; handle returns nil once the group
+// is stored, and only then is the batch completed. A group that fails is
+// handed on again whole after a backoff. It returns at once; Close stops it.
+func (s *Source) SubscribeBatchFunc(ctx context.Context, _ string, handle func(context.Context, []*message.Message) error) error {
+	return s.subscribe(ctx, func(ctx context.Context, b *Batch) bool { return s.storeGroup(ctx, handle, b) }, nil)
+}
+
+// subscribe starts the poll loop, which stores each batch with store;
+// closed (if set) runs when the loop ends.
+func (s *Source) subscribe(ctx context.Context, store func(context.Context, *Batch) bool, closed func()) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
 	case <-s.closing:
-		return nil, errors.New("batchfeed: source closed")
+		return errors.New("batchfeed: source closed")
 	default:
 	}
 	if s.subscribed {
-		return nil, fmt.Errorf("batchfeed: the source of feed %q is already subscribed", s.cfg.FeedID)
+		return fmt.Errorf("batchfeed: the source of feed %q is already subscribed", s.cfg.FeedID)
 	}
 	s.subscribed = true
-	out := make(chan *message.Message)
 	ctx, cancel := context.WithCancel(ctx)
 	s.wg.Add(2)
 	go func() {
@@ -99,10 +118,12 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		defer close(out)
-		s.run(ctx, out)
+		if closed != nil {
+			defer closed()
+		}
+		s.run(ctx, store)
 	}()
-	return out, nil
+	return nil
 }
 
 // Close stops the source and waits for it; its channel is closed. A batch
@@ -114,7 +135,7 @@ func (s *Source) Close() error {
 }
 
 // run is the poll loop: fetch, store every notification, complete, repeat.
-func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
+func (s *Source) run(ctx context.Context, store func(context.Context, *Batch) bool) {
 	s.logger.Info("Polling feed", nil)
 	var (
 		b        *Batch
@@ -158,7 +179,7 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 			}
 			continue
 		}
-		if !s.store(ctx, out, b) {
+		if !store(ctx, b) {
 			return
 		}
 		next, probed, ok := s.complete(ctx, b)
@@ -228,6 +249,37 @@ func (s *Source) store(ctx context.Context, out chan<- *message.Message, b *Batc
 		s.client.metrics.Load().notificationsStored.Inc()
 	}
 	return true
+}
+
+// storeGroup hands the batch's notifications on as one group, in order,
+// until it is stored. It reports false if ctx ended first.
+func (s *Source) storeGroup(ctx context.Context, handle func(context.Context, []*message.Message) error, b *Batch) bool {
+	if len(b.Notifications) == 0 {
+		return true
+	}
+	for attempt := 0; ; attempt++ {
+		msgs := make([]*message.Message, len(b.Notifications))
+		for i := range b.Notifications {
+			msgs[i] = s.message(b, &b.Notifications[i])
+			msgs[i].SetContext(ctx)
+		}
+		err := handle(ctx, msgs)
+		if err == nil {
+			s.client.metrics.Load().notificationsStored.Add(float64(len(msgs)))
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		s.client.metrics.Load().nacks.Add(float64(len(msgs)))
+		d := s.cfg.Backoff.Delay(attempt)
+		s.logger.Info("Batch not stored; handing it on again", watermill.LogFields{
+			"batch_id": b.ID, "count": len(msgs), "retry_in": d.String(),
+		})
+		if !s.wait(ctx, waitRedeliver, d) {
+			return false
+		}
+	}
 }
 
 // storeUnordered hands on every notification not yet acked, waits for all

@@ -133,7 +133,7 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 			return false
 		}
 	}
-	if err := s.start(ctx, hand, func() { close(out) }); err != nil {
+	if err := s.start(ctx, hand, nil, func() { close(out) }); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -146,10 +146,28 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 // thousand sources wants instead of a channel per source. It returns at
 // once; Close stops it.
 func (s *Source) SubscribeFunc(ctx context.Context, _ string, handle func(*message.Message)) error {
-	return s.start(ctx, func(_ context.Context, msg *message.Message) bool { handle(msg); return true }, nil)
+	return s.start(ctx, func(_ context.Context, msg *message.Message) bool { handle(msg); return true }, nil, nil)
 }
 
-func (s *Source) start(ctx context.Context, hand handFunc, closed func()) error {
+// SubscribeBatchFunc is SubscribeFunc for a router that stores a group of
+// events in one statement (router.BatchFuncSubscriber): each fetched window
+// is handed on as groups of up to maxGroup events, oldest first, one group
+// at a time; handle returns nil once the group is stored. A group that
+// fails is handed on again whole after RedeliverDelay, and the checkpoint
+// moves only once every group of the window is stored, as with one event at
+// a time.
+func (s *Source) SubscribeBatchFunc(ctx context.Context, _ string, handle func(context.Context, []*message.Message) error) error {
+	return s.start(ctx, nil, handle, nil)
+}
+
+// maxGroup bounds the events handed on as one group: a large window is
+// several statements, not one unbounded one.
+const maxGroup = 500
+
+// groupFunc hands a group on; nil once it is stored.
+type groupFunc func(ctx context.Context, msgs []*message.Message) error
+
+func (s *Source) start(ctx context.Context, hand handFunc, group groupFunc, closed func()) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -168,7 +186,7 @@ func (s *Source) start(ctx context.Context, hand handFunc, closed func()) error 
 	s.subscribed = true
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.wg.Add(1)
-	r := &pollRun{s: s, ctx: ctx, hand: hand, closed: closed}
+	r := &pollRun{s: s, ctx: ctx, hand: hand, group: group, closed: closed}
 	// Spread the first polls of many sources started together.
 	var first time.Duration
 	if s.cfg.Jitter > 0 {
@@ -202,6 +220,7 @@ type pollRun struct {
 	s        *Source
 	ctx      context.Context
 	hand     handFunc
+	group    groupFunc // instead of hand, when set
 	closed   func()
 	failures int
 }
@@ -220,7 +239,7 @@ func (r *pollRun) finish() {
 
 func (r *pollRun) tick() {
 	s, ctx := r.s, r.ctx
-	serverInterval, err := s.poll(ctx, r.hand)
+	serverInterval, err := s.poll(ctx, r.hand, r.group)
 	if ctx.Err() != nil {
 		r.finish()
 		return
@@ -249,7 +268,7 @@ func (r *pollRun) tick() {
 // poll runs one round of the protocol's flow: probe, and on a change fetch the
 // window, hand it on, and checkpoint once all of it is acked. It returns the
 // server's X-Poll-Interval, if any.
-func (s *Source) poll(ctx context.Context, hand handFunc) (time.Duration, error) {
+func (s *Source) poll(ctx context.Context, hand handFunc, group groupFunc) (time.Duration, error) {
 	if !s.loaded {
 		var st State
 		found, err := s.cfg.Checkpoints.Load(ctx, s.cfg.CheckpointKey, &st)
@@ -313,7 +332,13 @@ func (s *Source) poll(ctx context.Context, hand handFunc) (time.Duration, error)
 	if err != nil {
 		return interval, err
 	}
-	if !s.deliver(ctx, hand, events) {
+	delivered := false
+	if group != nil {
+		delivered = s.deliverGroups(ctx, group, events)
+	} else {
+		delivered = s.deliver(ctx, hand, events)
+	}
+	if !delivered {
 		return interval, ctx.Err()
 	}
 
@@ -452,6 +477,42 @@ func (s *Source) deliver(ctx context.Context, hand handFunc, events []Event) boo
 			s.m.acked.Inc()
 			break
 		}
+	}
+	return true
+}
+
+// deliverGroups is deliver for a group handler: the unseen events in
+// groups of up to maxGroup, oldest first, each until it is stored.
+func (s *Source) deliverGroups(ctx context.Context, group groupFunc, events []Event) bool {
+	var fresh []Event
+	for _, ev := range events {
+		if _, ok := s.seen[ev.ID]; ok {
+			s.m.skipped.Inc()
+			continue
+		}
+		fresh = append(fresh, ev)
+	}
+	for len(fresh) > 0 {
+		part := fresh[:min(len(fresh), maxGroup)]
+		for {
+			msgs := make([]*message.Message, len(part))
+			for i, ev := range part {
+				msgs[i] = s.message(ev)
+				msgs[i].SetContext(ctx)
+			}
+			if err := group(ctx, msgs); err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+			s.m.redelivered.Add(float64(len(part)))
+			if s.pause(ctx, s.cfg.RedeliverDelay) != nil {
+				return false
+			}
+		}
+		s.m.acked.Add(float64(len(part)))
+		fresh = fresh[len(part):]
 	}
 	return true
 }
