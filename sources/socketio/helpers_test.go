@@ -47,8 +47,12 @@ func startServer(t testing.TB, cfg socketiotest.Config) (*socketiotest.Server, s
 // fastSocket is a client.Config with test-sized timeouts.
 func fastSocket(url string) client.Config {
 	return client.Config{
-		URL:         url,
-		OpenTimeout: 500 * time.Millisecond,
+		URL: url,
+		// Generous: under the race detector on a loaded machine a first
+		// connection that gave up on its open packet left the server
+		// holding a client that was about to vanish, and an event emitted
+		// to it was lost (a socket cannot replay).
+		OpenTimeout: 3 * time.Second,
 		DialTimeout: 2 * time.Second,
 		Backoff:     client.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 	}

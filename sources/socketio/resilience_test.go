@@ -216,7 +216,9 @@ func TestNoOpenPacket(t *testing.T) {
 	t.Parallel()
 	srv, url := startServer(t, socketiotest.Config{})
 	srv.SilentOpen(true)
-	sub, _ := subscribe(t, socketio.Config{Socket: fastSocket(url)}, nil)
+	socket := fastSocket(url)
+	socket.OpenTimeout = 300 * time.Millisecond // the timeout is what this test waits for
+	sub, _ := subscribe(t, socketio.Config{Socket: socket}, nil)
 	pipelinetest.WaitFor(t, 5*time.Second, "a no-open error", func() bool { return strings.Contains(sub.Status().LastError, "no Engine.IO open packet") })
 	pipelinetest.WaitFor(t, 5*time.Second, "retries", func() bool { return sub.Status().Reconnects >= 2 })
 	srv.SilentOpen(false)

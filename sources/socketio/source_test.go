@@ -186,6 +186,11 @@ func TestSameAlarmAcrossReconnectKeepsItsID(t *testing.T) {
 	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket(url)}, nil)
 	got := collect(t, ch)
 	waitJoined(t, srv, "/", 1)
+	// The connection the server joined is the client's live one.
+	pipelinetest.WaitFor(t, 5*time.Second, "connected", func() bool {
+		st := sub.Status()
+		return st.State == client.StateConnected && st.Connects == 1
+	})
 	alarm := socketiotest.SampleEvent("door.alarm.forced", socketiotest.Door{ID: 3, Name: "Dock"}, time.Date(2023, 5, 4, 17, 59, 16, 0, time.UTC), 0)
 	srv.Emit("/", "door.alarm.forced", alarm)
 	pipelinetest.WaitFor(t, 5*time.Second, "first alarm", func() bool { return got.len() == 1 })
