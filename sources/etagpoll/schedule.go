@@ -72,19 +72,23 @@ func (p *pollSlots) do(f func()) {
 // ends first; exactly one of them runs. Tests that replace the clock
 // (s.sleep) get a goroutine that sleeps on it.
 func (s *Source) after(ctx context.Context, d time.Duration, f, stop func()) {
+	// fire runs f in one of the host's slots, unless ctx ended meanwhile.
+	fire := func() {
+		s.slots.do(func() {
+			if ctx.Err() != nil {
+				stop()
+				return
+			}
+			f()
+		})
+	}
 	if s.sleep != nil {
 		go func() {
 			if s.sleep(ctx, d) != nil {
 				stop()
 				return
 			}
-			s.slots.do(func() {
-				if ctx.Err() != nil {
-					stop()
-					return
-				}
-				f()
-			})
+			fire()
 		}()
 		return
 	}
@@ -98,13 +102,7 @@ func (s *Source) after(ctx context.Context, d time.Duration, f, stop func()) {
 			stop()
 			return
 		}
-		s.slots.do(func() {
-			if ctx.Err() != nil {
-				stop()
-				return
-			}
-			f()
-		})
+		fire()
 	})
 	t.Stop()
 	unwatch := context.AfterFunc(ctx, func() {
