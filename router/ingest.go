@@ -85,29 +85,11 @@ func (r *Router) ingestGroupHandler(p Pipeline, s Source, batcher *ingestBatcher
 				}
 				r.logger.Error("Ingest of a group failed; the source will hand it on again", err, fields)
 			}
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			case <-r.stopping:
-			}
-			t.Stop()
+			r.holdFailed(ctx, wait)
 			return fmt.Errorf("ingest %d events into %s: %w", len(msgs), topic, err)
 		}
 		failures.succeeded()
-		var fresh int
-		for i, ok := range stored {
-			spans[i].SetAttributes(attribute.Bool("tributary.duplicate", !ok))
-			if ok {
-				fresh++
-			}
-		}
-		if fresh > 0 {
-			r.metrics.EventsIngested.WithLabelValues(labels...).Add(float64(fresh))
-		}
-		if fresh < len(msgs) {
-			r.metrics.EventsDeduped.WithLabelValues(labels...).Add(float64(len(msgs) - fresh))
-		}
+		r.countStored(labels, spans, stored)
 		return nil
 	}
 }
@@ -143,22 +125,42 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 			// Hold the message before handing it back, so that a source
 			// redelivering at once does not spin; a stopping router does
 			// not wait.
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-msg.Context().Done():
-			case <-r.stopping:
-			}
-			t.Stop()
+			r.holdFailed(msg.Context(), wait)
 			return fmt.Errorf("ingest into %s: %w", topic, err)
 		}
 		failures.succeeded()
-		span.SetAttributes(attribute.Bool("tributary.duplicate", !stored))
-		if stored {
-			r.metrics.EventsIngested.WithLabelValues(labels...).Inc()
-		} else {
-			r.metrics.EventsDeduped.WithLabelValues(labels...).Inc()
-		}
+		r.countStored(labels, []trace.Span{span}, []bool{stored})
 		return nil
+	}
+}
+
+// holdFailed holds a failed ingest for wait before the source gets its
+// messages back, so that a source handing them on again at once does not
+// spin; ctx ending or a stopping router cuts it short.
+func (r *Router) holdFailed(ctx context.Context, wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	case <-r.stopping:
+	}
+}
+
+// countStored marks each ingested message's span with whether it was a
+// duplicate and counts the stored and the deduplicated ones.
+func (r *Router) countStored(labels []string, spans []trace.Span, stored []bool) {
+	var fresh int
+	for i, ok := range stored {
+		spans[i].SetAttributes(attribute.Bool("tributary.duplicate", !ok))
+		if ok {
+			fresh++
+		}
+	}
+	if fresh > 0 {
+		r.metrics.EventsIngested.WithLabelValues(labels...).Add(float64(fresh))
+	}
+	if fresh < len(stored) {
+		r.metrics.EventsDeduped.WithLabelValues(labels...).Add(float64(len(stored) - fresh))
 	}
 }
