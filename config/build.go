@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -80,32 +81,30 @@ var ErrNoSuchComponent = errors.New("no such pipeline or component")
 
 // FindSink returns the decoded sink `name` of pipeline `pipeline`.
 func (c *Config) FindSink(pipeline, name string) (Pipeline, int, error) {
-	for _, p := range c.Pipelines {
-		if p.Template.Name != pipeline {
-			continue
-		}
-		for i, s := range p.Template.Sinks {
-			if s.Name == name {
-				return p, i, nil
-			}
-		}
-	}
-	return Pipeline{}, 0, fmt.Errorf("sink %q of pipeline %q: %w", name, pipeline, ErrNoSuchComponent)
+	return c.find(pipeline, "sink", name, func(p Pipeline) int {
+		return slices.IndexFunc(p.Template.Sinks, func(s router.Sink) bool { return s.Name == name })
+	})
 }
 
 // FindSource returns the decoded source `name` of pipeline `pipeline`.
 func (c *Config) FindSource(pipeline, name string) (Pipeline, int, error) {
+	return c.find(pipeline, "source", name, func(p Pipeline) int {
+		return slices.IndexFunc(p.Template.Sources, func(s router.Source) bool { return s.Name == name })
+	})
+}
+
+// find returns the first pipeline named pipeline in which index finds the
+// component, and its index.
+func (c *Config) find(pipeline, kind, name string, index func(Pipeline) int) (Pipeline, int, error) {
 	for _, p := range c.Pipelines {
 		if p.Template.Name != pipeline {
 			continue
 		}
-		for i, s := range p.Template.Sources {
-			if s.Name == name {
-				return p, i, nil
-			}
+		if i := index(p); i >= 0 {
+			return p, i, nil
 		}
 	}
-	return Pipeline{}, 0, fmt.Errorf("source %q of pipeline %q: %w", name, pipeline, ErrNoSuchComponent)
+	return Pipeline{}, 0, fmt.Errorf("%s %q of pipeline %q: %w", kind, name, pipeline, ErrNoSuchComponent)
 }
 
 // BuildSink builds only sink i of p (for operator commands such as webhook test).
