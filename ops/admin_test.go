@@ -2,7 +2,6 @@ package ops_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -169,25 +168,8 @@ func TestAdminAuthAndCSRF(t *testing.T) {
 	srv := httptest.NewServer(adm.Handler())
 	defer srv.Close()
 	do := func(method, path string, h map[string]string, form url.Values) (int, string) {
-		var body io.Reader
-		if form != nil {
-			body = strings.NewReader(form.Encode())
-		}
-		req, _ := http.NewRequest(method, srv.URL+path, body)
-		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		for k, v := range h {
-			req.Header.Set(k, v)
-		}
-		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		code, body, _ := request(t, srv.URL, method, path, h, form)
+		return code, body
 	}
 	bearer := map[string]string{"Authorization": "Bearer s3cret"}
 	if code, _ := do("GET", "/", nil, nil); code != http.StatusUnauthorized {

@@ -134,26 +134,11 @@ func (env *consoleEnv) attempts(t *testing.T, id, sink, outcome string) int {
 
 func (env *consoleEnv) do(t *testing.T, method, path string, h map[string]string, form url.Values) (int, string, http.Header) {
 	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, env.srv.URL+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Header.Set("Authorization", "Bearer adm1n-t0ken")
+	headers := map[string]string{"Authorization": "Bearer adm1n-t0ken"}
 	for k, v := range h {
-		req.Header.Set(k, v)
+		headers[http.CanonicalHeaderKey(k)] = v
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
+	return request(t, env.srv.URL, method, path, headers, form)
 }
 
 func noSecrets(t *testing.T, where, page string) {
