@@ -182,8 +182,8 @@ func (s *Source) run(ctx context.Context, store func(context.Context, *Batch) bo
 		if !store(ctx, b) {
 			return
 		}
-		next, probed, ok := s.completeStored(ctx, b)
-		if !ok || ctx.Err() != nil {
+		next, probed, ok := s.complete(ctx, b)
+		if !ok {
 			return
 		}
 		if probed {
@@ -370,24 +370,6 @@ func (s *Source) complete(ctx context.Context, b *Batch) (next *Batch, probed, o
 			return nil, false, false
 		}
 	}
-}
-
-// completeGrace is how long a stop that began once the batch was stored
-// still lets its complete run.
-const completeGrace = 5 * time.Second
-
-// completeStored completes a batch whose events are all stored. A stop that
-// begins now (or began while the group was being stored) does not cut the
-// complete off at once: a request cancelled mid-flight may have reached the
-// provider without taking effect, and the next reader after a clean
-// hand-over would fetch the batch again and complete it a second time. The
-// complete keeps up to completeGrace after the stop.
-func (s *Source) completeStored(ctx context.Context, b *Batch) (next *Batch, probed, ok bool) {
-	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(completeGrace, cancel) })
-	defer stop()
-	return s.complete(cctx, b)
 }
 
 // message builds the message for n: its id is the stable event id, so a
