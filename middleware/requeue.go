@@ -55,25 +55,9 @@ func (q Requeue) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		if err == nil || IsPermanent(err) {
 			return out, err
 		}
-		now := time.Now
-		if q.Now != nil {
-			now = q.Now
-		}
-		t := now().UTC()
-		attempt := Attempts(msg) + 1
-		stamp(msg, attempt, t, err)
-
-		wait, ok := q.Schedule.Delay(attempt)
-		if !ok {
-			return nil, fmt.Errorf("%w after %d attempts: %w", ErrExhausted, attempt, err)
-		}
-		var r retryAfterError
-		switch {
-		case !errors.As(err, &r):
-		case r.atLeast:
-			wait = max(wait, r.after)
-		default:
-			wait = r.after
+		wait, err := failed(msg, q.Schedule, q.Now, err)
+		if wait < 0 {
+			return nil, err
 		}
 
 		next := msg.Copy()
@@ -91,10 +75,36 @@ func (q Requeue) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			return nil, fmt.Errorf("requeue: %w (delivery failed with: %w)", perr, err)
 		}
 		if q.OnRequeue != nil {
-			q.OnRequeue(msg, attempt, wait, err)
+			q.OnRequeue(msg, Attempts(msg), wait, err)
 		}
 		return nil, nil
 	}
+}
+
+// failed stamps a failed attempt on msg and returns the wait before the
+// next: schedule's next delay, replaced by a RetryAfter error's wait or
+// raised to a NotBefore error's. When schedule is exhausted it returns a
+// negative wait and an error wrapping ErrExhausted.
+func failed(msg *message.Message, schedule Schedule, clock func() time.Time, err error) (time.Duration, error) {
+	now := time.Now
+	if clock != nil {
+		now = clock
+	}
+	attempt := Attempts(msg) + 1
+	stamp(msg, attempt, now().UTC(), err)
+	wait, ok := schedule.Delay(attempt)
+	if !ok {
+		return -1, fmt.Errorf("%w after %d attempts: %w", ErrExhausted, attempt, err)
+	}
+	var r retryAfterError
+	switch {
+	case !errors.As(err, &r):
+	case r.atLeast:
+		wait = max(wait, r.after)
+	default:
+		wait = r.after
+	}
+	return wait, err
 }
 
 // stamp records a failed attempt on msg's metadata.
