@@ -76,6 +76,11 @@ type SinkSpec struct {
 	Retry         *RetrySpec     `yaml:"retry"`
 	Filter        *FilterSpec    `yaml:"filter"`
 	Transform     *TransformSpec `yaml:"transform"`
+	// OrderBy, Lanes and OnFailure are router.Sink's OrderKey (an
+	// expression, routing.NewOrderKey), Lanes and OnFailure.
+	OrderBy   string `yaml:"order_by"`
+	Lanes     int    `yaml:"lanes"`
+	OnFailure string `yaml:"on_failure"`
 }
 
 // FilterSpec is routing.FilterSpec: event-type patterns and an expr predicate.
@@ -360,6 +365,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 				}
 			}
 			sink.Filter, sink.Transform = route.filter, route.transform
+			errs = append(errs, c.ordering(root, s, sp, cfg.Backend.Type, &sink)...)
 			if ok {
 				p.Template.Sinks = append(p.Template.Sinks, sink)
 				p.SinkTypes = append(p.SinkTypes, d)

@@ -10,6 +10,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
 
+	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/routing"
 )
 
@@ -80,6 +81,40 @@ func (c checker) routing(root ast.Node, s SinkSpec, path string) (Route, map[str
 		}
 	}
 	return r, headers, errs
+}
+
+// ordering compiles a sink's order_by and checks lanes and on_failure.
+func (c checker) ordering(root ast.Node, s SinkSpec, path, backend string, sink *router.Sink) Errors {
+	var errs Errors
+	at := func(p, format string, args ...any) {
+		if !c.covered(p) {
+			errs = append(errs, errAt(c.file, c.keyNode(root, p), p, format, args...))
+		}
+	}
+	if s.OrderBy == "" {
+		if s.Lanes != 0 || s.OnFailure != "" {
+			at(path, "lanes and on_failure need order_by (the expression that gives each event its order key)")
+		}
+		return errs
+	}
+	if backend == BackendJetStream {
+		at(path+".order_by", "ordered lanes need the postgres backend: a JetStream consumer keeps order only one message at a time (see docs/ordering.md)")
+	}
+	k, err := routing.NewOrderKey(s.OrderBy)
+	if err != nil {
+		return append(errs, c.exprErrors(root, path, err)...)
+	}
+	sink.OrderKey, sink.Lanes = k.Key, s.Lanes
+	if s.Lanes < 0 || s.Lanes > 1024 {
+		at(path+".lanes", "%d; want 1 to 1024 (the most events delivered at once; default %d)", s.Lanes, router.DefaultLanes)
+	}
+	switch router.FailurePolicy(s.OnFailure) {
+	case "", router.Hold, router.Requeue:
+		sink.OnFailure = router.FailurePolicy(s.OnFailure)
+	default:
+		at(path+".on_failure", "%q; want hold (a failing event holds back its key) or requeue (its key moves on)", s.OnFailure)
+	}
+	return errs
 }
 
 // exprErrors positions the *routing.Error values err holds.

@@ -29,10 +29,12 @@ func traceID(msg *message.Message) string {
 // deliveryHandler delivers a topic message through one sink, wrapped —
 // outermost first — in Poison, Requeue and Retry. Poison must wrap Requeue and
 // Retry, or a failure would be poisoned before it is retried (watermill#645).
+// In an ordered sink's lanes (ordered, with OnFailure Hold) Hold takes
+// Requeue's place, and an event whose order key failed is poisoned.
 // The sink's filter runs first, so a message it turns down is simply acked;
 // its transform runs on each attempt, inside the chain, so that a failure is
 // poisoned like any permanent error.
-func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFunc {
+func (r *Router) deliveryHandler(p Pipeline, s Sink, ordered bool) message.NoPublishHandlerFunc {
 	labels := []string{p.Name, s.Name}
 	logFields := watermill.LogFields{"pipeline": p.Name, "sink": s.Name}
 
@@ -100,15 +102,34 @@ func (r *Router) deliveryHandler(p Pipeline, s Sink) message.NoPublishHandlerFun
 		},
 	}
 	h := poison.Middleware(requeue.Middleware(retry.Middleware(deliver)))
+	if ordered && s.OnFailure == Hold {
+		hold := middleware.Hold{
+			Schedule: s.Retry.Schedule,
+			OnHold: func(msg *message.Message, attempt int, wait time.Duration, err error) {
+				r.metrics.Retried.WithLabelValues(p.Name, s.Name, "held").Inc()
+				r.logger.Info("Delivery failed; its key is held back", logFields.Add(watermill.LogFields{
+					"event_id": tributary.EventID(msg), "attempt": attempt, "wait": wait.String(), "err": err.Error(), "trace_id": traceID(msg),
+				}))
+			},
+		}
+		h = poison.Middleware(hold.Middleware(retry.Middleware(deliver)))
+	}
 	filtered := r.metrics.Filtered.WithLabelValues(labels...)
+	// poisonWith poisons msg with an error of its own (it cannot be routed).
+	poisonWith := func(msg *message.Message, cause error) error {
+		_, err := poison.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, cause })(msg)
+		return err
+	}
 	return func(msg *message.Message) error {
 		cancel := r.detach(msg)
 		defer cancel()
+		if kerr := orderKeyError(msg); ordered && kerr != nil {
+			return poisonWith(msg, kerr)
+		}
 		if s.Filter != nil {
 			ok, ferr := r.routeFilter(p, s, msg)
 			if ferr != nil {
-				_, err := poison.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, ferr })(msg)
-				return err
+				return poisonWith(msg, ferr)
 			}
 			if !ok {
 				filtered.Inc()

@@ -64,8 +64,26 @@ type Sink struct {
 	// Concurrency is how many deliveries of this sink may be under way at
 	// once; 1 when zero, which delivers in topic order. Above 1 deliveries
 	// overlap and order is not kept; the topic position still advances only
-	// over finished claims, so a crash repeats at most one claim.
+	// over finished claims, so a crash repeats at most one claim. For an
+	// ordered sink (OrderKey) it is how many lanes this instance works at
+	// once; Lanes when zero.
 	Concurrency int
+	// OrderKey, when set, makes the sink ordered per key: events with the
+	// same key are delivered one at a time in topic order, events with
+	// different keys in parallel, up to Lanes at once among every instance
+	// sharing the database (Postgres backend only; see docs/ordering.md).
+	// "" is no key: the event waits for nothing. An error is the event's:
+	// it is poisoned for this sink. package routing builds keys from
+	// expressions (routing.NewOrderKey).
+	OrderKey func(*message.Message) (string, error)
+	// Lanes is how many lanes an ordered sink's keys are spread over (by a
+	// hash of the key): the most events delivered at once; DefaultLanes
+	// when zero. Keys sharing a lane still never wait for each other's
+	// failures, only for their turn.
+	Lanes int
+	// OnFailure is what a failed delivery does to its key on an ordered
+	// sink: Hold (the default) or Requeue.
+	OnFailure FailurePolicy
 	// Filter, when set, decides whether this sink gets a message. A message
 	// it turns down is acked for this sink at once and counted as filtered
 	// (tributary_events_filtered_total), never as a failure. An error is
@@ -119,6 +137,14 @@ func (p *Pipeline) setDefaults() {
 	for i := range p.Sinks {
 		if p.Sinks[i].Topic == "" {
 			p.Sinks[i].Topic = p.Sinks[i].Name
+		}
+		if p.Sinks[i].OrderKey != nil {
+			if p.Sinks[i].Lanes == 0 {
+				p.Sinks[i].Lanes = DefaultLanes
+			}
+			if p.Sinks[i].OnFailure == "" {
+				p.Sinks[i].OnFailure = Hold
+			}
 		}
 		if p.Sinks[i].Retry == nil {
 			r := p.Retry
@@ -174,6 +200,7 @@ func (p Pipeline) Validate() error {
 		if s.Concurrency < 0 {
 			errs = append(errs, fmt.Errorf("pipeline %q: sink %q: concurrency must not be negative", p.Name, s.Name))
 		}
+		errs = append(errs, s.validateOrdering(p.Name)...)
 		if seen["sink:"+s.Name] {
 			errs = append(errs, fmt.Errorf("pipeline %q: sink %q named twice", p.Name, s.Name))
 		}
@@ -193,6 +220,26 @@ func (p Pipeline) Validate() error {
 		errs = append(errs, fmt.Errorf("pipeline %q: dedup TTL must not be negative", p.Name))
 	}
 	return errors.Join(errs...)
+}
+
+// validateOrdering reports problems with an ordered sink's settings.
+func (s Sink) validateOrdering(pipeline string) []error {
+	var errs []error
+	at := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("pipeline %q: sink %q: "+format, append([]any{pipeline, s.Name}, args...)...))
+	}
+	if s.Lanes < 0 {
+		at("lanes must not be negative")
+	}
+	switch s.OnFailure {
+	case "", Hold, Requeue:
+	default:
+		at("on_failure %q: want %q or %q", s.OnFailure, Hold, Requeue)
+	}
+	if s.OrderKey == nil && (s.Lanes != 0 || s.OnFailure != "") {
+		at("lanes and on_failure need an order key (order_by)")
+	}
+	return errs
 }
 
 // Topic is the name of a pipeline's durable topic.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -168,8 +169,19 @@ func New(cfg Config, pipelines ...Pipeline) (*Router, error) {
 		names[pipelines[i].Name] = true
 		pipelines[i].setDefaults()
 	}
+	errs = append(errs, checkOrdering(cfg.Backend, pipelines))
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("router: %w", err)
+	}
+	if cfg.Leadership != nil && cfg.Leadership.Instance == "" {
+		// One id for the leases and the lane claims, as status shows them.
+		l := *cfg.Leadership
+		host := l.Host
+		if host == "" {
+			host, _ = os.Hostname()
+		}
+		l.Instance = leader.NewInstanceID(host)
+		cfg.Leadership = &l
 	}
 	wm, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, cfg.Logger)
 	if err != nil {
@@ -317,16 +329,25 @@ func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 		)
 	}
 	for _, s := range p.Sinks {
-		deliver := r.deliveryHandler(p, s)
-		sub, err := r.cfg.Backend.deliverySubscriber(s.Name, s.Concurrency, r.logger)
+		deliver := r.deliveryHandler(p, s, false)
+		var sub message.Subscriber
+		var err error
+		if s.OrderKey != nil {
+			sub, err = r.cfg.Backend.(laneBackend).laneSubscriber(s, r.laneOwner(), r.logger)
+		} else {
+			sub, err = r.cfg.Backend.deliverySubscriber(s.Name, s.Concurrency, r.logger)
+		}
 		if err != nil {
 			return fmt.Errorf("router: sink %q: %w", s.Name, err)
 		}
-		r.wm.AddConsumerHandler(fmt.Sprintf("%s.deliver.%s", p.Name, s.Name), Topic(p.Name), r.track(sub), deliver)
+		r.wm.AddConsumerHandler(fmt.Sprintf("%s.deliver.%s", p.Name, s.Name), Topic(p.Name), r.track(sub),
+			r.deliveryHandler(p, s, s.OrderKey != nil))
 		rsub, err := r.cfg.Backend.retrySubscriber(s.Concurrency, r.logger)
 		if err != nil {
 			return fmt.Errorf("router: sink %q: %w", s.Name, err)
 		}
+		// The retry topic (requeued failures, replayed poison) is delivered
+		// outside any lane: for an ordered sink, out of its key's order.
 		r.wm.AddConsumerHandler(fmt.Sprintf("%s.redeliver.%s", p.Name, s.Name), RetryTopic(p.Name, s.Name), r.track(rsub), deliver)
 	}
 	return nil
