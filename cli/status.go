@@ -11,6 +11,7 @@ import (
 	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/router/leader"
+	"github.com/tributary-dev/tributary/router/pgtopic"
 )
 
 // statusSource is one source of a pipeline file and who runs it.
@@ -66,8 +67,12 @@ instance serves.`,
 					sources[i].Leader = st.Leader(router.LeaseName(s.Pipeline, s.Source))
 				}
 			}
+			lanes, err := pgtopic.ReadLanes(cmd.Context(), pool)
+			if err != nil {
+				return dbError(err)
+			}
 			if a.json {
-				out := map[string]any{"instances": st.Instances, "leases": st.Leases}
+				out := map[string]any{"instances": st.Instances, "leases": st.Leases, "lanes": lanes.Lanes, "held_keys": lanes.Held}
 				if file != "" {
 					out["sources"] = sources
 				}
@@ -101,11 +106,14 @@ instance serves.`,
 					}
 					t.row(s.Pipeline, s.Source, s.Type, l)
 				}
-				return t.flush()
+				if err := t.flush(); err != nil {
+					return err
+				}
+				return a.printLanes(lanes)
 			}
 			if len(st.Leases) == 0 {
 				fmt.Fprintln(a.stdout, "no source lease yet")
-				return nil
+				return a.printLanes(lanes)
 			}
 			t := newTable(a.stdout, "SOURCE", "LEADER", "SINCE", "EXPIRES IN", "HAND-OVERS")
 			for _, l := range st.Leases {
@@ -116,9 +124,43 @@ instance serves.`,
 				}
 				t.row(l.Name, owner, when(l.AcquiredAt), exp, strconv.FormatInt(l.Fence-1, 10))
 			}
-			return t.flush()
+			if err := t.flush(); err != nil {
+				return err
+			}
+			return a.printLanes(lanes)
 		}),
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "pipeline file: list each of its sources with its leader")
 	return cmd
+}
+
+// printLanes lists the lanes of ordered sinks (order_by): who holds each,
+// and every key held back by a failure with its oldest waiting event.
+func (a *app) printLanes(st pgtopic.LaneStatus) error {
+	if len(st.Lanes) == 0 {
+		return nil
+	}
+	fmt.Fprintln(a.stdout)
+	t := newTable(a.stdout, "TOPIC", "SINK", "LANE", "HELD BY", "EPOCH", "PENDING")
+	for _, l := range st.Lanes {
+		owner := l.Owner
+		if owner == "" {
+			owner = "free"
+		}
+		t.row(l.Topic, l.Group, strconv.Itoa(l.Lane), owner, strconv.FormatInt(l.Epoch, 10), strconv.Itoa(l.Pending))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout)
+	if len(st.Held) == 0 {
+		fmt.Fprintln(a.stdout, "no key is held back")
+		return nil
+	}
+	t = newTable(a.stdout, "TOPIC", "SINK", "HELD KEY", "OLDEST EVENT", "STORED", "ATTEMPTS", "NEXT TRY", "WAITING", "LAST ERROR")
+	for _, h := range st.Held {
+		t.row(h.Topic, h.Group, h.Key, h.UUID, when(h.StoredAt), strconv.Itoa(h.Attempts), when(h.RetryAt),
+			strconv.Itoa(h.Waiting), h.LastError)
+	}
+	return t.flush()
 }

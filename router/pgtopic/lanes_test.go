@@ -210,6 +210,15 @@ func TestLanesHoldOnlyTheFailingKey(t *testing.T) {
 	if got || failures.Load() == 0 {
 		t.Fatalf("the failing key: delivered %v, %d failures; want held back", got, failures.Load())
 	}
+	// `tributary status` shows the lanes and the held key, with its oldest
+	// event and every event of it waiting.
+	st, err := pgtopic.ReadLanes(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Lanes) != 2 || len(st.Held) != 1 || st.Held[0].Key != "k3" || st.Held[0].Attempts == 0 || st.Held[0].Waiting != n {
+		t.Fatalf("lane status %+v", st)
+	}
 	failing.Store(false)
 	waitFor(t, "the held key", time.Minute, func() bool { return check.done(keys, n) })
 	if check.violations != 0 {
