@@ -85,7 +85,7 @@ func NewRouter(reg prometheus.Registerer) *Router {
 		Filtered:       Counter(reg, "tributary_events_filtered_total", "Events a sink's filter turned down.", "pipeline", "sink"),
 		RoutingErrors:  Counter(reg, "tributary_routing_errors_total", "Events a sink's filter or transform failed on.", "pipeline", "sink", "stage"),
 		DeliveryFailed: Counter(reg, "tributary_delivery_failed_total", "Failed delivery attempts.", "pipeline", "sink"),
-		Retried:        Counter(reg, "tributary_events_retried_total", "Delivery retries, in process or requeued.", "pipeline", "sink", "kind"),
+		Retried:        Counter(reg, "tributary_events_retried_total", "Delivery retries, in process, requeued, or held back (ordered sinks).", "pipeline", "sink", "kind"),
 		Poisoned:       Counter(reg, "tributary_events_poisoned_total", "Events moved to the poison queue.", "pipeline", "sink"),
 		DeliveryLatency: Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tributary_delivery_duration_seconds", Help: "Duration of delivery attempts.",
