@@ -33,6 +33,18 @@ const (
 // DefaultLanes is an ordered sink's lane count when Sink.Lanes is zero.
 const DefaultLanes = 16
 
+// laneWorkers is how many lanes an ordered sink works at once in one
+// instance.
+func laneWorkers(s Sink) int {
+	switch {
+	case s.Concurrency > 0:
+		return s.Concurrency
+	case s.Lanes > 0:
+		return s.Lanes
+	}
+	return DefaultLanes
+}
+
 // laneBackend is a backend that delivers ordered sinks.
 type laneBackend interface {
 	// laneSubscriber reads a topic as sink s's consumer group in s.Lanes

@@ -13,7 +13,9 @@ import (
 // waiting), per source 1 (checkpoints), per sink 2 (claiming from the topic
 // and from its retry queue, extending claims, the delivery log), plus 4 for
 // the leader elector's renewals, maintenance, queue-depth gauges and the
-// admin page. Two more connections per instance are held outside the pool
+// admin page; an ordered sink one more per 8 lanes it works here (each
+// lane's worker holds a connection only for a short statement between
+// deliveries). Two more connections per instance are held outside the pool
 // for LISTEN (topic wake-ups and lease changes). The quickstart (one
 // pipeline, four sources, one sink) needs 12 + 2: three instances use 42 of
 // a stock PostgreSQL's 100.
@@ -21,6 +23,11 @@ func PoolSize(pipelines ...Pipeline) int32 {
 	n := 4
 	for _, p := range pipelines {
 		n += 2 + len(p.Sources) + 2*len(p.Sinks)
+		for _, s := range p.Sinks {
+			if s.OrderKey != nil {
+				n += (laneWorkers(s) + 7) / 8
+			}
+		}
 	}
 	return int32(max(n, 8))
 }
