@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -378,5 +379,88 @@ func TestLanesChild(t *testing.T) {
 	}
 	if err := r.Run(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOrderedSinkFailurePolicies: with hold, a failing event keeps its key's
+// later events back (the other key goes on) and they follow it in order;
+// with requeue its key moves on and the event arrives later, out of order.
+// An event whose key cannot be computed is poisoned for the sink.
+func TestOrderedSinkFailurePolicies(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []router.FailurePolicy{router.Hold, router.Requeue} {
+		t.Run(string(policy), func(t *testing.T) {
+			t.Parallel()
+			pool := pgtest.NewPool(t)
+			publishOrdered(t, pool, "policy", 2, 3) // k0-0 k1-0 k0-1 k1-1 k0-2 k1-2
+			if err := pgtopic.NewPublisher(pool).Publish(router.Topic("policy"),
+				tributary.NewEventMessage("bad-key", []byte(`{"key":{"not":"a string"},"seq":0}`))); err != nil {
+				t.Fatal(err)
+			}
+			var failing atomic.Bool
+			failing.Store(true)
+			sink := pipelinetest.NewSink(func(m *message.Message) error {
+				if tributary.EventID(m) == "k0-0" && failing.Load() {
+					return fmt.Errorf("receiver down for k0")
+				}
+				return nil
+			})
+			p := orderedPipeline(t, "policy", "", 4, 0)
+			p.Sinks[0].Publisher, p.Sinks[0].OnFailure = sink, policy
+			p.Sinks[0].Retry.Schedule = middleware.Linear(100*time.Millisecond, 1000)
+			pg := router.Postgres(pool)
+			pg.PollInterval = 100 * time.Millisecond
+			r, err := router.New(router.Config{Backend: pg}, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pipelinetest.RunRouter(t, r)
+			pipelinetest.WaitFor(t, time.Minute, "the other key", func() bool { return sink.Count("k1-2") == 1 })
+			var poisoned int
+			pipelinetest.WaitFor(t, time.Minute, "the event without a key to be poisoned", func() bool {
+				err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_poison WHERE event_id = 'bad-key'`).Scan(&poisoned)
+				return err == nil && poisoned == 1
+			})
+			if policy == router.Hold {
+				time.Sleep(300 * time.Millisecond) // k0's retries come and go
+				if n := sink.Count("k0-1") + sink.Count("k0-2"); n != 0 {
+					t.Fatalf("hold: %d later events of the failing key were delivered", n)
+				}
+			} else {
+				pipelinetest.WaitFor(t, time.Minute, "requeue: the key to move on", func() bool { return sink.Count("k0-2") == 1 })
+			}
+			failing.Store(false)
+			pipelinetest.WaitFor(t, time.Minute, "the failed event", func() bool { return sink.Count("k0-0") == 1 })
+			var k0 []string
+			for _, id := range sink.Order() {
+				if strings.HasPrefix(id, "k0-") {
+					k0 = append(k0, id)
+				}
+			}
+			want := []string{"k0-0", "k0-1", "k0-2"}
+			if policy == router.Requeue {
+				want = []string{"k0-1", "k0-2", "k0-0"}
+			}
+			if fmt.Sprint(k0) != fmt.Sprint(want) {
+				t.Fatalf("key k0 delivered as %v, want %v", k0, want)
+			}
+		})
+	}
+}
+
+// TestOrderedSinkNeedsPostgres: a backend without lanes refuses an ordered
+// sink when the router is built, saying why; so do settings without a key.
+func TestOrderedSinkNeedsPostgres(t *testing.T) {
+	t.Parallel()
+	p := orderedPipeline(t, "refused", "http://127.0.0.1:9/", 4, 0)
+	for _, backend := range []router.Backend{router.Memory(), router.JetStream(router.JetStreamConfig{URL: "nats://127.0.0.1:1"})} {
+		_, err := router.New(router.Config{Backend: backend}, p)
+		if !errors.Is(err, router.ErrOrderingUnsupported) {
+			t.Fatalf("%T: %v, want ErrOrderingUnsupported", backend, err)
+		}
+	}
+	p.Sinks[0].OrderKey = nil
+	if _, err := router.New(router.Config{Backend: router.Memory()}, p); err == nil || !strings.Contains(err.Error(), "need an order key") {
+		t.Fatalf("lanes without a key: %v", err)
 	}
 }
