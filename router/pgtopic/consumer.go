@@ -67,3 +67,34 @@ func (c *consumer) Close() error {
 	c.lease.stop()
 	return nil
 }
+
+// listen returns the wake-ups for name (a topic) from the Notifier, or a
+// channel that never fires without one; stop ends them.
+func (c *consumer) listen(name string) (wake <-chan struct{}, stop func()) {
+	if c.cfg.Notifier == nil {
+		return nil, func() {}
+	}
+	return c.cfg.Notifier.listen(name)
+}
+
+// failed logs err (unless ctx ended, which explains it) and backs off;
+// false when the subscription must stop instead.
+func (c *consumer) failed(ctx context.Context, retry *retryWait, what string, err error, fields watermill.LogFields) bool {
+	if ctx.Err() == nil {
+		c.logger.Error(what+" failed; retrying", err, fields)
+	}
+	return retry.wait(ctx, c.closing, nil)
+}
+
+// stopping says whether the subscription must stop: Close was called or
+// ctx ended.
+func (c *consumer) stopping(ctx context.Context) bool {
+	select {
+	case <-c.closing:
+		return true
+	case <-ctx.Done():
+		return true
+	default:
+		return false
+	}
+}

@@ -141,8 +141,7 @@ func (s *LaneSubscriber) consume(ctx context.Context, topic string, out chan<- *
 		if err == nil {
 			break
 		}
-		s.logger.Error("Creating lanes failed; retrying", err, logFields)
-		if !retry.wait(ctx, s.closing, nil) {
+		if !s.failed(ctx, retry, "Creating lanes", err, logFields) {
 			return
 		}
 	}
@@ -166,34 +165,23 @@ func (s *LaneSubscriber) consume(ctx context.Context, topic string, out chan<- *
 
 // splitLoop files new events into lanes until the subscription stops.
 func (s *LaneSubscriber) splitLoop(ctx context.Context, topic string, logFields watermill.LogFields) {
-	var wake <-chan struct{}
-	if s.cfg.Notifier != nil {
-		w, cancel := s.cfg.Notifier.listen(topic)
-		defer cancel()
-		wake = w
-	}
+	wake, stopWake := s.listen(topic)
+	defer stopWake()
 	retry := newRetryWait(s.cfg.PollInterval)
 	for {
 		n, err := s.split(ctx, topic)
 		if err != nil {
-			if ctx.Err() == nil {
-				s.logger.Error("Filing events into lanes failed; retrying", err, logFields)
-			}
-			if !retry.wait(ctx, s.closing, nil) {
+			if !s.failed(ctx, retry, "Filing events into lanes", err, logFields) {
 				return
 			}
 			continue
 		}
 		retry.reset()
 		if n == s.cfg.BatchSize {
-			select {
-			case <-s.closing:
+			if s.stopping(ctx) {
 				return
-			case <-ctx.Done():
-				return
-			default:
-				continue
 			}
+			continue
 		}
 		if !sleep(ctx, s.closing, wake, s.cfg.PollInterval) {
 			return
@@ -340,27 +328,16 @@ func (l *heldLane) usable() bool {
 }
 
 func (s *LaneSubscriber) workLoop(ctx, msgCtx context.Context, topic string, out chan<- *message.Message, logFields watermill.LogFields) {
-	var wake <-chan struct{}
-	if s.cfg.Notifier != nil {
-		w, cancel := s.cfg.Notifier.listen(laneWake(topic, s.cfg.ConsumerGroup))
-		defer cancel()
-		wake = w
-	}
+	wake, stopWake := s.listen(laneWake(topic, s.cfg.ConsumerGroup))
+	defer stopWake()
 	retry := newRetryWait(s.cfg.PollInterval)
 	for {
-		select {
-		case <-s.closing:
+		if s.stopping(ctx) {
 			return
-		case <-ctx.Done():
-			return
-		default:
 		}
 		l, err := s.claim(ctx, topic)
 		if err != nil {
-			if ctx.Err() == nil {
-				s.logger.Error("Claiming a lane failed; retrying", err, logFields)
-			}
-			if !retry.wait(ctx, s.closing, nil) {
+			if !s.failed(ctx, retry, "Claiming a lane", err, logFields) {
 				return
 			}
 			continue

@@ -86,29 +86,18 @@ func (s *QueueSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 
 func (s *QueueSubscriber) consume(ctx context.Context, topic string, out chan<- *message.Message) {
 	logFields := watermill.LogFields{"topic": topic}
-	var wake <-chan struct{}
-	if s.cfg.Notifier != nil {
-		w, cancel := s.cfg.Notifier.listen(topic)
-		defer cancel()
-		wake = w
-	}
+	wake, stopWake := s.listen(topic)
+	defer stopWake()
 	retry := newRetryWait(s.cfg.PollInterval)
 	msgCtx, endMessages := closingContext(ctx, s.closing)
 	defer endMessages()
 	for {
-		select {
-		case <-s.closing:
+		if s.stopping(ctx) {
 			return
-		case <-ctx.Done():
-			return
-		default:
 		}
 		rows, nextDue, err := s.claim(ctx, topic)
 		if err != nil {
-			if ctx.Err() == nil {
-				s.logger.Error("Claiming queued messages failed; retrying", err, logFields)
-			}
-			if !retry.wait(ctx, s.closing, nil) {
+			if !s.failed(ctx, retry, "Claiming queued messages", err, logFields) {
 				return
 			}
 			continue

@@ -139,12 +139,8 @@ func (s *Subscriber) ensureGroup(ctx context.Context, topic string) error {
 
 func (s *Subscriber) consume(ctx context.Context, topic string, out chan<- *message.Message) {
 	logFields := watermill.LogFields{"topic": topic, "consumer_group": s.cfg.ConsumerGroup}
-	var wake <-chan struct{}
-	if s.cfg.Notifier != nil {
-		w, cancel := s.cfg.Notifier.listen(topic)
-		defer cancel()
-		wake = w
-	}
+	wake, stopWake := s.listen(topic)
+	defer stopWake()
 	retry := newRetryWait(s.cfg.PollInterval)
 	msgCtx, endMessages := closingContext(ctx, s.closing)
 	defer endMessages()
@@ -171,10 +167,7 @@ func (s *Subscriber) consume(ctx context.Context, topic string, out chan<- *mess
 		}
 		c, err := s.claim(ctx, topic, finished)
 		if err != nil {
-			if ctx.Err() == nil {
-				s.logger.Error("Claiming messages failed; retrying", err, logFields)
-			}
-			if !retry.wait(ctx, s.closing, nil) {
+			if !s.failed(ctx, retry, "Claiming messages", err, logFields) {
 				s.finish(topic, finished)
 				return
 			}
