@@ -15,9 +15,10 @@ type LaneState struct {
 	Lane  int    `json:"lane"`
 	// Owner holds the lane ("" when free): the owner id of a
 	// LaneSubscriber, which the router makes "<instance>/<random>".
-	Owner     string    `json:"owner"`
-	Epoch     int64     `json:"epoch"`
-	ExpiresAt time.Time `json:"expires_at"`
+	Owner string `json:"owner"`
+	Epoch int64  `json:"epoch"`
+	// ExpiresAt is when the holder's lease runs out; nil when free.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// Pending is how many events wait in the lane.
 	Pending int `json:"pending"`
 }
@@ -51,7 +52,7 @@ func ReadLanes(ctx context.Context, db Executor) (LaneStatus, error) {
 	var st LaneStatus
 	rows, err := db.Query(ctx, `
 		SELECT l.topic, l.consumer_group, l.lane, CASE WHEN l.expires_at > now() THEN l.owner ELSE '' END, l.epoch,
-			l.expires_at, (SELECT count(*) FROM tributary_lane_events e
+			CASE WHEN l.expires_at > now() THEN l.expires_at END, (SELECT count(*) FROM tributary_lane_events e
 				WHERE e.topic = l.topic AND e.consumer_group = l.consumer_group AND e.lane = l.lane)
 		FROM tributary_lanes l ORDER BY l.topic, l.consumer_group, l.lane`)
 	if err != nil {
