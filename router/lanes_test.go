@@ -430,7 +430,9 @@ func TestOrderedSinkFailurePolicies(t *testing.T) {
 				pipelinetest.WaitFor(t, time.Minute, "requeue: the key to move on", func() bool { return sink.Count("k0-2") == 1 })
 			}
 			failing.Store(false)
-			pipelinetest.WaitFor(t, time.Minute, "the failed event", func() bool { return sink.Count("k0-0") == 1 })
+			pipelinetest.WaitFor(t, time.Minute, "the failed event and its key", func() bool {
+				return sink.Count("k0-0") == 1 && sink.Count("k0-1") == 1 && sink.Count("k0-2") == 1
+			})
 			var k0 []string
 			for _, id := range sink.Order() {
 				if strings.HasPrefix(id, "k0-") {
@@ -443,6 +445,15 @@ func TestOrderedSinkFailurePolicies(t *testing.T) {
 			}
 			if fmt.Sprint(k0) != fmt.Sprint(want) {
 				t.Fatalf("key k0 delivered as %v, want %v", k0, want)
+			}
+			// Nothing failed but k0-0: nothing is repeated.
+			for id, n := range sink.Counts() {
+				if n != 1 {
+					t.Fatalf("%s delivered %d times", id, n)
+				}
+			}
+			if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_poison`).Scan(&poisoned); err != nil || poisoned != 1 {
+				t.Fatalf("%d poisoned (%v), want 1", poisoned, err)
 			}
 		})
 	}

@@ -417,13 +417,25 @@ func (s *LaneSubscriber) keepAlive(topic string, l *heldLane, stop <-chan struct
 // work hands out l's eligible events, one at a time, until BatchSize were
 // delivered, none is left, or the lane is lost; stopped says whether the
 // subscription is stopping.
+//
+// A completion runs while the next event is handed out when that event has
+// another key (or none): the key of the event being completed gets nothing
+// before its completion committed, so a crash or a fence repeats it before
+// anything later of its key. At most one completion is under way.
 func (s *LaneSubscriber) work(ctx, msgCtx context.Context, topic string, l *heldLane, out chan<- *message.Message,
 	logFields watermill.LogFields) (stopped bool) {
 	stopKeepAlive := make(chan struct{})
 	defer close(stopKeepAlive)
 	go s.keepAlive(topic, l, stopKeepAlive)
 	fields := logFields.Add(watermill.LogFields{"lane": l.lane, "epoch": l.epoch})
+	var pending *completion
+	defer func() { pending.wait() }()
 	for delivered := 0; delivered < s.cfg.BatchSize; {
+		// The next read must not see an event whose completion is under way.
+		if !pending.wait() {
+			return false
+		}
+		pending = nil
 		rows, err := s.db.Query(ctx, laneEvents, topic, s.cfg.ConsumerGroup, l.lane, s.cfg.BatchSize-delivered)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -445,6 +457,12 @@ func (s *LaneSubscriber) work(ctx, msgCtx context.Context, topic string, l *held
 			if ev.orderKey != nil && held[*ev.orderKey] {
 				continue
 			}
+			if pending.sameKey(ev.orderKey) || pending.finished() {
+				if !pending.wait() {
+					return false
+				}
+				pending = nil
+			}
 			if !l.usable() {
 				s.logger.Info("Lane lease lost or past its deadline; handing out nothing more", fields)
 				return false
@@ -453,9 +471,12 @@ func (s *LaneSubscriber) work(ctx, msgCtx context.Context, topic string, l *held
 			if stop == stopNow {
 				return true
 			}
-			var ok bool
+			ok := true
 			if acked {
-				ok = s.settle(ctx, topic, l, completeEvent, fields, ev.key)
+				if !pending.wait() {
+					return stop != goOn
+				}
+				pending = s.complete(ctx, topic, l, fields, ev)
 			} else {
 				if ev.orderKey != nil {
 					held[*ev.orderKey] = true
@@ -472,6 +493,50 @@ func (s *LaneSubscriber) work(ctx, msgCtx context.Context, topic string, l *held
 		}
 	}
 	return false
+}
+
+// completion is an event's completion under way.
+type completion struct {
+	key  *string
+	done chan struct{}
+	ok   bool
+}
+
+// complete starts completing ev.
+func (s *LaneSubscriber) complete(ctx context.Context, topic string, l *heldLane, fields watermill.LogFields, ev laneRow) *completion {
+	c := &completion{key: ev.orderKey, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		c.ok = s.settle(ctx, topic, l, completeEvent, fields, ev.key)
+	}()
+	return c
+}
+
+// sameKey says whether key must wait for c.
+func (c *completion) sameKey(key *string) bool {
+	return c != nil && c.key != nil && key != nil && *c.key == *key
+}
+
+// finished says whether c is done.
+func (c *completion) finished() bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits for c and says whether it committed (true for none).
+func (c *completion) wait() bool {
+	if c == nil {
+		return true
+	}
+	<-c.done
+	return c.ok
 }
 
 type laneRow struct {
