@@ -354,6 +354,12 @@ func TestOrderedLanesUnderFaults(t *testing.T) {
 	if len(recv.violations) > 0 {
 		t.Fatalf("%d per-key order violations, e.g. %v", len(recv.violations), recv.violations[:min(5, len(recv.violations))])
 	}
+	// What a fault repeats is what the instance had in flight: per lane it
+	// worked (8) the event being delivered and the one being completed. The
+	// clean stop repeats nothing; the kill and the stall at most 16 each.
+	if recv.repeats > 2*8*2 {
+		t.Fatalf("%d repeats; want at most 32", recv.repeats)
+	}
 }
 
 // TestLanesChild is an instance of TestOrderedLanesUnderFaults.
