@@ -25,6 +25,7 @@ import (
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/router/leader"
+	"github.com/tributary-dev/tributary/router/pgtopic"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -240,6 +241,8 @@ type pageData struct {
 	Now        time.Time
 	Instances  []leader.Instance
 	Self       string
+	// Lanes are ordered sinks' lanes and held keys.
+	Lanes pgtopic.LaneStatus
 }
 
 func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
@@ -255,6 +258,9 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 		d.Errors = append(d.Errors, err.Error())
 	}
 	d.Instances = status.Instances
+	if d.Lanes, err = pgtopic.ReadLanes(ctx, a.cfg.Pool); err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
 	for _, p := range a.cfg.Pipelines {
 		pv := pipelineView{Name: p.Name, Sinks: p.Sinks}
 		for _, s := range p.Sources {

@@ -397,4 +397,8 @@ func (a *Admin) redactOverview(d *pageData) {
 		d.Endpoints[i].Reason = a.redact.Text(d.Endpoints[i].Reason)
 		d.Endpoints[i].Endpoint = a.redact.Text(d.Endpoints[i].Endpoint)
 	}
+	for i := range d.Lanes.Held {
+		d.Lanes.Held[i].Key = a.redact.Text(d.Lanes.Held[i].Key)
+		d.Lanes.Held[i].LastError = a.redact.Text(d.Lanes.Held[i].LastError)
+	}
 }
