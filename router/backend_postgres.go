@@ -135,7 +135,28 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 				ON CONFLICT DO NOTHING`, Topic(p.Name), s.Name); err != nil {
 				return fmt.Errorf("router: consumer group of sink %q: %w", s.Name, err)
 			}
+			if s.OrderKey == nil {
+				if err := b.unfileLanes(ctx, Topic(p.Name), s.Name); err != nil {
+					return fmt.Errorf("router: sink %q: %w", s.Name, err)
+				}
+			}
 		}
+	}
+	return nil
+}
+
+// unfileLanes hands the events a sink filed into lanes while it was ordered
+// back to its consumer group, now that it is not: the group's position moves
+// back to before the oldest of them (what lies between is delivered again),
+// and its lanes are dropped (an instance still working them is fenced out).
+func (b *PostgresBackend) unfileLanes(ctx context.Context, topic, group string) error {
+	_, err := b.Pool.Exec(ctx, `
+		WITH gone AS (DELETE FROM tributary_lane_events WHERE topic = $1 AND consumer_group = $2 RETURNING "offset"),
+		lanes AS (DELETE FROM tributary_lanes WHERE topic = $1 AND consumer_group = $2)
+		UPDATE tributary_consumers SET position = LEAST(position, (SELECT min("offset") - 1 FROM gone))
+		WHERE topic = $1 AND consumer_group = $2 AND EXISTS (SELECT 1 FROM gone)`, topic, group)
+	if err != nil {
+		return fmt.Errorf("unfile lanes: %w", err)
 	}
 	return nil
 }

@@ -481,3 +481,35 @@ func TestOrderedSinkNeedsPostgres(t *testing.T) {
 		t.Fatalf("lanes without a key: %v", err)
 	}
 }
+
+// TestSinkNoLongerOrderedGetsItsFiledEvents: events an ordered sink filed
+// into lanes and never delivered are delivered once the sink is no longer
+// ordered (nothing is stranded in its lanes).
+func TestSinkNoLongerOrderedGetsItsFiledEvents(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	publishOrdered(t, pool, "unfile", 5, 4)
+	down := pipelinetest.NewSink(func(*message.Message) error { return fmt.Errorf("receiver down") })
+	p := orderedPipeline(t, "unfile", "", 4, 0)
+	p.Sinks[0].Publisher = down
+	run := func(p router.Pipeline) (stop func()) {
+		pg := router.Postgres(pool)
+		pg.PollInterval = 100 * time.Millisecond
+		r, err := router.New(router.Config{Backend: pg}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pipelinetest.RunRouter(t, r)
+	}
+	stop := run(p)
+	pipelinetest.WaitFor(t, time.Minute, "every key held", func() bool {
+		st, err := pgtopic.ReadLanes(context.Background(), pool)
+		return err == nil && len(st.Held) == 5
+	})
+	stop()
+	up := pipelinetest.NewSink(nil)
+	p = orderedPipeline(t, "unfile", "", 4, 0)
+	p.Sinks[0] = router.Sink{Name: p.Sinks[0].Name, Publisher: up}
+	run(p)
+	pipelinetest.WaitFor(t, time.Minute, "every event", func() bool { return up.Distinct() == 20 })
+}
