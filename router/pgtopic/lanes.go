@@ -153,14 +153,45 @@ func (s *LaneSubscriber) consume(ctx context.Context, topic string, out chan<- *
 		defer wg.Done()
 		s.splitLoop(ctx, topic, logFields)
 	}()
+	// Idle workers wait for the bell, which one of them takes at a time: it
+	// rings on a wake-up (events filed anywhere), every poll interval (or
+	// sooner when a held-back event is due), and whenever a worker claimed a
+	// lane (there may be another). An idle group thus costs two statements
+	// per poll interval, not two per worker.
+	bell := make(chan struct{}, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.ringLoop(ctx, topic, bell)
+	}()
 	for range s.cfg.MaxInFlight {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.workLoop(ctx, msgCtx, topic, out, logFields)
+			s.workLoop(ctx, msgCtx, topic, out, bell, logFields)
 		}()
 	}
 	wg.Wait()
+}
+
+// ring lets one idle worker look for a lane.
+func ring(bell chan<- struct{}) {
+	select {
+	case bell <- struct{}{}:
+	default:
+	}
+}
+
+// ringLoop rings the bell on wake-ups and at every poll.
+func (s *LaneSubscriber) ringLoop(ctx context.Context, topic string, bell chan<- struct{}) {
+	wake, stopWake := s.listen(laneWake(topic, s.cfg.ConsumerGroup))
+	defer stopWake()
+	for {
+		if !sleep(ctx, s.closing, wake, s.idleWait(ctx, topic)) {
+			return
+		}
+		ring(bell)
+	}
 }
 
 // splitLoop files new events into lanes until the subscription stops.
@@ -327,9 +358,8 @@ func (l *heldLane) usable() bool {
 	return !l.lost && time.Now().Before(l.deadline)
 }
 
-func (s *LaneSubscriber) workLoop(ctx, msgCtx context.Context, topic string, out chan<- *message.Message, logFields watermill.LogFields) {
-	wake, stopWake := s.listen(laneWake(topic, s.cfg.ConsumerGroup))
-	defer stopWake()
+func (s *LaneSubscriber) workLoop(ctx, msgCtx context.Context, topic string, out chan<- *message.Message,
+	bell chan struct{}, logFields watermill.LogFields) {
 	retry := newRetryWait(s.cfg.PollInterval)
 	for {
 		if s.stopping(ctx) {
@@ -344,11 +374,16 @@ func (s *LaneSubscriber) workLoop(ctx, msgCtx context.Context, topic string, out
 		}
 		retry.reset()
 		if l == nil {
-			if !sleep(ctx, s.closing, wake, s.idleWait(ctx, topic)) {
+			select {
+			case <-bell:
+			case <-s.closing:
+				return
+			case <-ctx.Done():
 				return
 			}
 			continue
 		}
+		ring(bell)
 		stopped := s.work(ctx, msgCtx, topic, l, out, logFields)
 		s.release(topic, l)
 		if stopped {
