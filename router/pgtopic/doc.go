@@ -23,6 +23,12 @@
 // topic claim by claim, and with MaxInFlight above 1 messages of a claim are
 // handled concurrently: then there is no order.
 //
+// Ordered lanes (LaneSubscriber): a group's messages are filed by a key into
+// lanes once, in order; the lanes are claimed with a lease and an epoch by
+// whichever Subscriber has a free worker, and a key's messages are handed
+// out one at a time in offset order, different keys in parallel. A nack
+// holds back only its key; an owner whose lease expired is fenced out.
+//
 // Publishers NOTIFY on commit; a Notifier wakes idle Subscribers on every
 // instance at once. Polling stays as the safety net.
 package pgtopic
