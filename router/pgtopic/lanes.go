@@ -516,7 +516,11 @@ func (s *LaneSubscriber) work(ctx, msgCtx context.Context, topic string, l *held
 				if ev.orderKey != nil {
 					held[*ev.orderKey] = true
 				}
-				ok = s.hold(ctx, topic, l, ev.key, msg.Metadata, fields)
+				md := ev.metadata
+				if msg != nil {
+					md = msg.Metadata
+				}
+				ok = s.hold(ctx, topic, l, ev.key, md, fields)
 			}
 			if !ok {
 				return stop != goOn
@@ -602,8 +606,8 @@ const (
 )
 
 // deliver hands r out and waits for its ack or nack (no answer within
-// AckDeadline is a nack). Once the subscriber closes it waits up to
-// DrainTimeout for the answer.
+// AckDeadline is a nack, and msg is nil then: the handler still owns it).
+// Once the subscriber closes it waits up to DrainTimeout for the answer.
 func (s *LaneSubscriber) deliver(ctx, msgCtx context.Context, out chan<- *message.Message, r row) (
 	msg *message.Message, acked bool, stop stopKind) {
 	o := newOutgoing(msgCtx, r)
@@ -627,9 +631,11 @@ func (s *LaneSubscriber) deliver(ctx, msgCtx context.Context, out chan<- *messag
 		case <-o.msg.Nacked():
 			return msg, false, stopIf(closing == nil)
 		case <-deadline.C:
+			// The handler may still be running (and writing the message's
+			// metadata): the event is held back with what it was stored with.
 			s.logger.Error("Message not acked within the ack deadline; holding it back for a new attempt", nil,
 				watermill.LogFields{"message_uuid": r.uuid, "deadline": s.cfg.AckDeadline.String()})
-			return msg, false, stopIf(closing == nil)
+			return nil, false, stopIf(closing == nil)
 		case <-closing:
 			closing = nil
 			drain = time.After(s.cfg.DrainTimeout)
