@@ -347,3 +347,25 @@ func TestLaneOwnerStalledPastClaimTTLIsFenced(t *testing.T) {
 		t.Fatalf("%d events still pending (%v)", pending, err)
 	}
 }
+
+// TestPruneKeepsWhatALaneStillHolds: a message filed into a lane and not
+// delivered yet is not pruned, though its group's position is past it.
+func TestPruneKeepsWhatALaneStillHolds(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	ctx := context.Background()
+	const topic = "lanes-prune"
+	publishKeyed(t, pool, topic, 1, 3)
+	for _, q := range []string{
+		`INSERT INTO tributary_consumers (topic, consumer_group, position) SELECT $1, 'g', max("offset") FROM tributary_messages WHERE topic = $1`,
+		`INSERT INTO tributary_lane_events (topic, consumer_group, "offset", lane, key)
+			SELECT $1, 'g', max("offset"), 0, 'k0' FROM tributary_messages WHERE topic = $1`,
+	} {
+		if _, err := pool.Exec(ctx, q, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := pgtopic.Prune(ctx, pool, topic, 0); err != nil || n != 2 {
+		t.Fatalf("pruned %d (%v), want the 2 messages before the one a lane holds", n, err)
+	}
+}
