@@ -64,7 +64,7 @@ func (a *Admin) render(w http.ResponseWriter, name string, d consoleData) {
 }
 
 func (a *Admin) data(r *http.Request, title string) consoleData {
-	return consoleData{Title: title, CSRF: a.csrfToken(), Flash: r.URL.Query().Get("flash"), Pipelines: a.cfg.Pipelines}
+	return consoleData{Title: title, CSRF: a.csrfToken(), Flash: a.flash(r), Pipelines: a.cfg.Pipelines}
 }
 
 func (a *Admin) pipelineNames() []string {
@@ -263,7 +263,7 @@ func (a *Admin) resend(w http.ResponseWriter, r *http.Request) {
 	} else {
 		a.cfg.Logger.Info("Event resent from the admin page", watermill.LogFields{"pipeline": pipeline, "sink": sink, "offset": offset, "by": requester(r)})
 	}
-	http.Redirect(w, r, back+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	http.Redirect(w, r, a.flashURL(back, flash), http.StatusSeeOther)
 }
 
 type endpointRow struct {
@@ -379,7 +379,7 @@ func (a *Admin) bulkResend(w http.ResponseWriter, r *http.Request) {
 		a.cfg.Logger.Info("Failed events resent from the admin page", watermill.LogFields{
 			"pipeline": pipeline, "sink": sink, "events": n, "bulk_id": bulkID, "by": requester(r)})
 	}
-	http.Redirect(w, r, "/endpoints?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	http.Redirect(w, r, a.flashURL("/endpoints", flash), http.StatusSeeOther)
 }
 
 // redactOverview hides configured secrets in what the overview shows from
