@@ -73,9 +73,9 @@ var budgetType = reflect.TypeOf((*budget)(nil))
 // guarded are the builtins that build strings, each with an upper bound of
 // the bytes it builds from its arguments.
 var guarded = map[string]func(args []any) int{
-	"upper":      func(a []any) int { return 3 * strLen(a, 0) }, // invalid UTF-8 becomes U+FFFD, 3 bytes
-	"lower":      func(a []any) int { return 3 * strLen(a, 0) },
-	"toBase64":   func(a []any) int { return 2 * strLen(a, 0) },
+	"upper":    func(a []any) int { return 3 * strLen(a, 0) }, // invalid UTF-8 becomes U+FFFD, 3 bytes
+	"lower":    func(a []any) int { return 3 * strLen(a, 0) },
+	"toBase64": func(a []any) int { return 2 * strLen(a, 0) },
 	"repeat": func(a []any) int { // expr counts it only once it is built
 		n := -1
 		if len(a) > 1 {
