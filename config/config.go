@@ -156,7 +156,11 @@ const nameRule = "want 1–63 lower-case letters, digits, '-' or '_', starting w
 // all stops at the first.
 func Load(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	c := newChecker(file)
-	f, err := parser.ParseBytes(data, 0)
+	tokens, err := c.tokenize(data)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parser.Parse(tokens, 0)
 	if err != nil {
 		return nil, c.goccyError(err, "")
 	}
