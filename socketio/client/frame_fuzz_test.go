@@ -1,12 +1,15 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/coder/websocket"
@@ -86,6 +89,40 @@ func FuzzHandleFrame(f *testing.F) {
 					t.Fatalf("frame %q: argument %q is not JSON", data, a)
 				}
 			}
+		}
+	})
+}
+
+// FuzzHandshake feeds arbitrary frame sequences (split at NUL bytes) to the
+// Engine.IO open and namespace handshake: no panic and no hang (the last
+// frame is a read error), and a handshake accepted has seen an open packet
+// and a CONNECT.
+func FuzzHandshake(f *testing.F) {
+	for _, s := range []string{
+		"0{\"sid\":\"a\",\"pingInterval\":25000,\"pingTimeout\":5000}\x0040",
+		"0{\"sid\":\"a\"}\x003\x006\x0042[\"early\"]\x0040",
+		"0{\"sid\":\"a\"}\x0044\"Authentication error\"", "0{\"sid\":\"a\"}\x0041", "0{\"sid\":\"a\"}\x001",
+		"0{}\x0040/other,\x0040", "0null", "0{\"pingInterval\":-1}\x0040", "4", "2probe", "",
+	} {
+		f.Add([]byte(s))
+	}
+	c, err := NewClient(Config{URL: "ws://127.0.0.1:1", OpenTimeout: time.Minute}, watermill.NopLogger{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parts := bytes.Split(data, []byte{0})
+		frames := make(chan frame, len(parts)+1)
+		for _, p := range parts {
+			frames <- frame{typ: websocket.MessageText, data: p}
+		}
+		frames <- frame{err: errors.New("end of input")}
+		if _, err := c.awaitOpen(ctx, frames); err != nil {
+			return
+		}
+		if err := c.joinNamespace(ctx, nil, frames); err == nil && !bytes.Contains(data, []byte("40")) {
+			t.Fatalf("handshake %q accepted without a CONNECT", data)
 		}
 	})
 }
