@@ -397,4 +397,13 @@ func (a *Admin) redactOverview(d *pageData) {
 		d.Endpoints[i].Reason = a.redact.Text(d.Endpoints[i].Reason)
 		d.Endpoints[i].Endpoint = a.redact.Text(d.Endpoints[i].Endpoint)
 	}
+	// A source's reason for stopping may quote a provider's answer.
+	for _, p := range d.Pipelines {
+		for i := range p.Sources {
+			p.Sources[i].Reason = a.redact.Text(p.Sources[i].Reason)
+		}
+	}
+	for i := range d.Errors {
+		d.Errors[i] = a.redact.Text(d.Errors[i])
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/components"
@@ -151,5 +153,37 @@ func TestEchoedCredentialsAppearNowhere(t *testing.T) {
 				t.Errorf("%s shows %q", p, s)
 			}
 		}
+	}
+}
+
+// TestSourceReasonShowsNoSecret: the reason a source stopped for good (which
+// may quote a provider's answer) is shown on the overview without the
+// configured secrets, in any of their forms.
+func TestSourceReasonShowsNoSecret(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := ops.NewSourceMonitor(reg, nil)
+	s := newStopping(errors.New(`feed answered 401: {"echo":"key pw\u003cLEAK\u003e-5151 refused"}`))
+	sub := m.Watch("doors", "feed", "batchfeed", wrapper{withErr{s}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := sub.Subscribe(ctx, "feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ch
+	close(s.stop)
+	for range ch {
+	}
+	infos := []ops.PipelineInfo{{Name: "doors", Sources: []ops.ComponentInfo{{Name: "feed", Type: "batchfeed"}}}}
+	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pgtest.NewPool(t), Pipelines: infos, Sources: m, Gatherer: reg, Secrets: []string{"pw<LEAK>-5151"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(adm.Handler())
+	t.Cleanup(srv.Close)
+	_, page, _ := request(t, srv.URL, "GET", "/", nil, nil)
+	if !strings.Contains(page, "feed answered 401") || strings.Contains(page, "LEAK") {
+		t.Fatalf("overview shows the reason %v, a secret %v", strings.Contains(page, "feed answered 401"), strings.Contains(page, "LEAK"))
 	}
 }
