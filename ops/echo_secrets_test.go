@@ -20,6 +20,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/ops"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
@@ -76,15 +77,7 @@ func TestEchoedCredentialsAppearNowhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("router: %v", err)
-		}
-	})
+	pipelinetest.RunRouter(t, r)
 	payload, _ := json.Marshal(map[string]string{"note": "the provider quotes " + oddSecret})
 	msg := message.NewMessage("echo-1", payload)
 	msg.Metadata.Set(tributary.MetaEventID, "echo-1")
@@ -129,19 +122,14 @@ func TestEchoedCredentialsAppearNowhere(t *testing.T) {
 
 	infos := []ops.PipelineInfo{{Name: "doors", Sources: []ops.ComponentInfo{{Name: "feed", Type: "socketio"}},
 		Sinks: []ops.ComponentInfo{{Name: "hook", Type: "webhook"}, {Name: "plain", Type: "http"}}}}
-	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Secrets: []string{oddSecret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(adm.Handler())
-	t.Cleanup(srv.Close)
-	_, list, _ := request(t, srv.URL, "GET", "/events?pipeline=doors", nil, nil)
+	base := adminServer(t, ops.AdminConfig{Pool: pool, Pipelines: infos, Secrets: []string{oddSecret}})
+	_, list, _ := request(t, base, "GET", "/events?pipeline=doors", nil, nil)
 	link := eventLink.FindStringSubmatch(list)
 	if link == nil {
 		t.Fatalf("no event link in %s", list)
 	}
 	for _, p := range []string{"/", "/events", "/events?event_id=echo-1", "/endpoints", link[1]} {
-		code, page, _ := request(t, srv.URL, "GET", p, nil, nil)
+		code, page, _ := request(t, base, "GET", p, nil, nil)
 		if code != 200 {
 			t.Errorf("%s: %d", p, code)
 		}
@@ -176,13 +164,8 @@ func TestSourceReasonShowsNoSecret(t *testing.T) {
 	for range ch {
 	}
 	infos := []ops.PipelineInfo{{Name: "doors", Sources: []ops.ComponentInfo{{Name: "feed", Type: "batchfeed"}}}}
-	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pgtest.NewPool(t), Pipelines: infos, Sources: m, Gatherer: reg, Secrets: []string{"pw<LEAK>-5151"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(adm.Handler())
-	t.Cleanup(srv.Close)
-	_, page, _ := request(t, srv.URL, "GET", "/", nil, nil)
+	base := adminServer(t, ops.AdminConfig{Pool: pgtest.NewPool(t), Pipelines: infos, Sources: m, Gatherer: reg, Secrets: []string{"pw<LEAK>-5151"}})
+	_, page, _ := request(t, base, "GET", "/", nil, nil)
 	if !strings.Contains(page, "feed answered 401") || strings.Contains(page, "LEAK") {
 		t.Fatalf("overview shows the reason %v, a secret %v", strings.Contains(page, "feed answered 401"), strings.Contains(page, "LEAK"))
 	}

@@ -2,7 +2,6 @@ package ops_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,34 +13,26 @@ import (
 	"github.com/tributary-dev/tributary/router"
 )
 
-// hostRequest sends one request with the given Host header (as a page whose
-// name was rebound to the console's address would) and returns the status
-// and body.
+// adminServer serves an admin handler for cfg and returns its URL.
+func adminServer(t *testing.T, cfg ops.AdminConfig) string {
+	t.Helper()
+	adm, err := ops.NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(adm.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// hostRequest is request with a Host header and h's other headers.
 func hostRequest(t *testing.T, base, method, path, host string, h map[string]string, form url.Values) (int, string, http.Header) {
 	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, base+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
+	hh := map[string]string{"Host": host}
 	for k, v := range h {
-		req.Header.Set(k, v)
+		hh[k] = v
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
+	return request(t, base, method, path, hh, form)
 }
 
 // TestConsoleRefusesRebinding: without an admin token (the loopback
@@ -53,22 +44,17 @@ func hostRequest(t *testing.T, base, method, path, host string, h map[string]str
 func TestConsoleRefusesRebinding(t *testing.T) {
 	t.Parallel()
 	pool, infos, allow := pipelineWithPoison(t)
-	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, AllowedHosts: []string{"Console.Example.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(adm.Handler())
-	defer srv.Close()
-	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	base := adminServer(t, ops.AdminConfig{Pool: pool, Pipelines: infos, AllowedHosts: []string{"Console.Example.com"}})
+	port := base[strings.LastIndex(base, ":")+1:]
 	for _, host := range []string{"attacker.example:" + port, "attacker.example", "127.0.0.1.nip.io:" + port, "localhost.attacker.example"} {
-		code, page, _ := hostRequest(t, srv.URL, "GET", "/", host, nil, nil)
+		code, page, _ := hostRequest(t, base, "GET", "/", host, nil, nil)
 		if code != http.StatusMisdirectedRequest || strings.Contains(page, "adm-000002") || csrfField.MatchString(page) {
 			t.Errorf("Host %q: %d, want 421 and no page", host, code)
 		}
 	}
 	var csrf, path string
 	for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port, "LOCALHOST.", "[::1]:" + port, "console.example.com:" + port, "10.1.2.3"} {
-		code, page, _ := hostRequest(t, srv.URL, "GET", "/", host, nil, nil)
+		code, page, _ := hostRequest(t, base, "GET", "/", host, nil, nil)
 		m := csrfField.FindStringSubmatch(page)
 		if code != 200 || m == nil {
 			t.Fatalf("Host %q: %d, want the page", host, code)
@@ -78,18 +64,18 @@ func TestConsoleRefusesRebinding(t *testing.T) {
 	}
 	allow.Store(true) // a replay that went through would empty the poison queue
 	rebound := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://attacker.example:" + port}
-	if code, _, _ := hostRequest(t, srv.URL, "POST", path, "attacker.example:"+port, rebound, url.Values{"csrf": {csrf}}); code != http.StatusMisdirectedRequest {
+	if code, _, _ := hostRequest(t, base, "POST", path, "attacker.example:"+port, rebound, url.Values{"csrf": {csrf}}); code != http.StatusMisdirectedRequest {
 		t.Errorf("rebound replay: %d, want 421", code)
 	}
 	foreign := map[string]string{"Origin": "http://attacker.example"}
-	if code, _, _ := hostRequest(t, srv.URL, "POST", path, "127.0.0.1:"+port, foreign, url.Values{"csrf": {csrf}}); code != http.StatusForbidden {
+	if code, _, _ := hostRequest(t, base, "POST", path, "127.0.0.1:"+port, foreign, url.Values{"csrf": {csrf}}); code != http.StatusForbidden {
 		t.Errorf("replay from a foreign origin: %d, want 403", code)
 	}
 	if n, _ := router.NewPoisonQueue(pool).Count(context.Background(), router.PoisonFilter{}); n != 1 {
 		t.Fatalf("a refused request replayed the message (%d left)", n)
 	}
 	own := map[string]string{"Origin": "http://127.0.0.1:" + port}
-	if code, _, _ := hostRequest(t, srv.URL, "POST", path, "127.0.0.1:"+port, own, url.Values{"csrf": {csrf}}); code != http.StatusSeeOther {
+	if code, _, _ := hostRequest(t, base, "POST", path, "127.0.0.1:"+port, own, url.Values{"csrf": {csrf}}); code != http.StatusSeeOther {
 		t.Errorf("replay from the page itself: %d, want 303", code)
 	}
 }
@@ -99,28 +85,23 @@ func TestConsoleRefusesRebinding(t *testing.T) {
 func TestFlashIsSigned(t *testing.T) {
 	t.Parallel()
 	pool, infos, _ := pipelineWithPoison(t)
-	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: "s3cret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(adm.Handler())
-	defer srv.Close()
+	base := adminServer(t, ops.AdminConfig{Pool: pool, Pipelines: infos, Token: "s3cret"})
 	bearer := map[string]string{"Authorization": "Bearer s3cret"}
 	const forged = "Your session expired: log in at evil.example"
 	for _, p := range []string{"/", "/events", "/endpoints"} {
 		for _, q := range []string{"?flash=" + url.QueryEscape(forged), "?flash=" + url.QueryEscape(forged) + "&fs=00"} {
-			if code, page, _ := request(t, srv.URL, "GET", p+q, bearer, nil); code != 200 || strings.Contains(page, "evil.example") {
+			if code, page, _ := request(t, base, "GET", p+q, bearer, nil); code != 200 || strings.Contains(page, "evil.example") {
 				t.Errorf("GET %s%s: %d, shows the forged flash: %v", p, q, code, strings.Contains(page, "evil.example"))
 			}
 		}
 	}
-	_, page, _ := request(t, srv.URL, "GET", "/", bearer, nil)
+	_, page, _ := request(t, base, "GET", "/", bearer, nil)
 	path := "/poison/" + regexp.MustCompile(`action="/poison/(\d+)/replay"`).FindStringSubmatch(page)[1] + "/replay"
-	code, _, h := request(t, srv.URL, "POST", path, bearer, url.Values{"csrf": {csrfField.FindStringSubmatch(page)[1]}})
+	code, _, h := request(t, base, "POST", path, bearer, url.Values{"csrf": {csrfField.FindStringSubmatch(page)[1]}})
 	if code != http.StatusSeeOther {
 		t.Fatalf("replay: %d", code)
 	}
-	if _, page, _ := request(t, srv.URL, "GET", h.Get("Location"), bearer, nil); !strings.Contains(page, "Replayed poison message") {
+	if _, page, _ := request(t, base, "GET", h.Get("Location"), bearer, nil); !strings.Contains(page, "Replayed poison message") {
 		t.Fatalf("the page after a replay lacks its flash")
 	}
 }
@@ -130,17 +111,12 @@ func TestFlashIsSigned(t *testing.T) {
 func TestAdminTokenSchemeIsCaseInsensitive(t *testing.T) {
 	t.Parallel()
 	pool, infos, _ := pipelineWithPoison(t)
-	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: "s3cret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(adm.Handler())
-	defer srv.Close()
+	base := adminServer(t, ops.AdminConfig{Pool: pool, Pipelines: infos, Token: "s3cret"})
 	for _, tt := range []struct {
 		auth string
 		want int
 	}{{"Bearer s3cret", 200}, {"bearer s3cret", 200}, {"BEARER s3cret", 200}, {"bearer S3CRET", 401}, {"Basic s3cret", 401}} {
-		if code, _, _ := request(t, srv.URL, "GET", "/", map[string]string{"Authorization": tt.auth}, nil); code != tt.want {
+		if code, _, _ := request(t, base, "GET", "/", map[string]string{"Authorization": tt.auth}, nil); code != tt.want {
 			t.Errorf("Authorization %q: %d, want %d", tt.auth, code, tt.want)
 		}
 	}
