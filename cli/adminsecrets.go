@@ -1,16 +1,10 @@
 package cli
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/tributary-dev/tributary/internal/redact"
 )
-
-// secretEnvName matches environment variables that hold credentials; the
-// pipeline file takes its secrets from the environment (${VAR}), so their
-// values are what the admin page must never show.
-var secretEnvName = regexp.MustCompile(`(?i)token|secret|passw(or)?d|passwd|(^|_)(pass|pwd)($|_)|api_?key|auth|credential|private_?key|dsn|database_url`)
 
 // adminSecrets returns the values the admin page hides: those of
 // credential-looking variables in environ ("NAME=value" pairs), and the
@@ -20,7 +14,7 @@ func adminSecrets(environ []string) []string {
 	var out []string
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || value == "" || !secretEnvName.MatchString(name) {
+		if !ok || value == "" || !redact.SecretEnvName.MatchString(name) {
 			continue
 		}
 		out = append(out, value)

@@ -67,11 +67,16 @@ func (c checker) written(root ast.Node, path, value string) string {
 
 // hideEnv replaces, in every problem's message, the value of each variable
 // interpolated with its name (`"${TOKEN}" is not a duration`): a secret put
-// in the wrong field is not printed.
+// in the wrong field is not printed. Short values (under 8 bytes) of
+// variables whose names do not look like credentials are left, so that
+// `${ENABLED}` = "true" does not turn "want true or false" into nonsense.
 func (c checker) hideEnv(errs Errors) Errors {
 	type form struct{ text, name string }
 	var forms []form
 	for name, v := range c.env {
+		if len(v) < 8 && !redact.SecretEnvName.MatchString(name) {
+			continue
+		}
 		for _, f := range redact.Forms(v) {
 			forms = append(forms, form{f, "${" + name + "}"})
 		}

@@ -24,6 +24,11 @@ const MinLen = 4
 // SecretHeader matches header names whose values are credentials.
 var SecretHeader = regexp.MustCompile(`(?i)authori[sz]ation|signature|token|secret|passw(or)?d|api[-_]?key|credential|cookie|^auth|session`)
 
+// SecretEnvName matches environment variables that hold credentials: a
+// pipeline file takes its secrets from the environment (${VAR}), so their
+// values are what no page, log or error may show.
+var SecretEnvName = regexp.MustCompile(`(?i)token|secret|passw(or)?d|passwd|(^|_)(pass|pwd)($|_)|api_?key|auth|credential|private_?key|dsn|database_url`)
+
 // Headers returns the Forms of the values of headers whose names
 // SecretHeader matches.
 func Headers(h map[string]string) []string {
