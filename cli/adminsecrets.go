@@ -1,32 +1,24 @@
 package cli
 
 import (
-	"net/url"
-	"regexp"
 	"strings"
-)
 
-// secretEnvName matches environment variables that hold credentials; the
-// pipeline file takes its secrets from the environment (${VAR}), so their
-// values are what the admin page must never show.
-var secretEnvName = regexp.MustCompile(`(?i)token|secret|passw(or)?d|passwd|api_?key|auth|credential|private_?key|dsn|database_url`)
+	"github.com/tributary-dev/tributary/internal/redact"
+)
 
 // adminSecrets returns the values the admin page hides: those of
 // credential-looking variables in environ ("NAME=value" pairs), and the
-// password of any URL among them.
+// credentials of any URL among them (its password, and the base64 of its
+// user info that an Authorization: Basic header carries).
 func adminSecrets(environ []string) []string {
 	var out []string
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || value == "" || !secretEnvName.MatchString(name) {
+		if !ok || value == "" || !redact.SecretEnvName.MatchString(name) {
 			continue
 		}
 		out = append(out, value)
-		if u, err := url.Parse(value); err == nil && u.User != nil {
-			if p, ok := u.User.Password(); ok && p != "" {
-				out = append(out, p)
-			}
-		}
+		out = append(out, redact.URL(value)...)
 	}
 	return out
 }

@@ -77,6 +77,7 @@ func (a *app) runCommand() *cobra.Command {
 		file, adminAddr, adminToken, metricsAddr, instanceID, otlpEndpoint string
 		migrate, failFast                                                  bool
 		depthInterval, leaseTTL                                            time.Duration
+		adminHosts                                                         []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run -c pipeline.yaml",
@@ -250,7 +251,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 				}
 			}
 			if adminAddr != "" {
-				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor, Gatherer: reg,
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, AllowedHosts: adminHosts, Logger: logger, Sources: monitor, Gatherer: reg,
 					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool)})
 				if err != nil {
 					return err
@@ -292,6 +293,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 	f := cmd.Flags()
 	f.StringVarP(&file, "config", "c", "", "pipeline file (required)")
 	f.StringVar(&adminAddr, "admin", "", "serve the admin page on this address (e.g. 127.0.0.1:8081; a bare :8081 binds loopback)")
+	f.StringSliceVar(&adminHosts, "admin-allowed-host", nil, "host name the admin page is also served under (repeatable; default: loopback names and IP addresses only, which stops DNS rebinding)")
 	f.StringVar(&adminToken, "admin-token", "", "token the admin page requires (default $TRIBUTARY_ADMIN_TOKEN; required off loopback)")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9464", "serve /metrics, /healthz and /readyz here (empty: off)")
 	f.BoolVar(&migrate, "migrate", false, "apply database migrations before starting")
@@ -310,21 +312,32 @@ func adminListenAddr(addr, token string) (string, error) {
 	if addr == "" {
 		return "", nil
 	}
-	host, port, err := net.SplitHostPort(addr)
+	addr, loopback, err := listenAddr("--admin", addr)
 	if err != nil {
-		return "", codef(ExitUsage, "--admin %q: want host:port, e.g. 127.0.0.1:8081", addr)
-	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	loopback := host == "localhost"
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		loopback = true
+		return "", err
 	}
 	if !loopback && token == "" {
 		return "", codef(ExitUsage, "--admin %s is not a loopback address: set --admin-token or $TRIBUTARY_ADMIN_TOKEN", addr)
 	}
-	return net.JoinHostPort(host, port), nil
+	return addr, nil
+}
+
+// listenAddr reads flag's host:port: a bare :port is 127.0.0.1:port (never
+// every interface by accident); loopback reports whether the host is
+// loopback ("localhost" or a loopback address).
+func listenAddr(flag, addr string) (_ string, loopback bool, _ error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", false, codef(ExitUsage, "%s %q: want host:port, e.g. 127.0.0.1:8081", flag, addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	loopback = host == "localhost"
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	return net.JoinHostPort(host, port), loopback, nil
 }
 
 func pipelineInfos(cfg *config.Config) []ops.PipelineInfo {

@@ -14,6 +14,7 @@ import (
 
 func (a *app) simulateCommand() *cobra.Command {
 	var cfg simulate.Config
+	var allowRemote bool
 	cmd := &cobra.Command{
 		Use:   "simulate",
 		Short: "Serve fake providers and a webhook receiver on loopback for the quickstart",
@@ -27,6 +28,19 @@ delivery and verifies Standard Webhooks signatures when --receiver-secret is set
 			if err != nil {
 				return err
 			}
+			// The simulators hand out tokens and default credentials to
+			// whoever asks: loopback only, unless asked for in so many words.
+			addr, loopback, err := listenAddr("--addr", cfg.Addr)
+			if err != nil {
+				return err
+			}
+			if !loopback && !allowRemote {
+				return codef(ExitUsage, "--addr %s is not a loopback address: the simulators hand out tokens and default credentials to anyone who can reach them; add --allow-remote to serve them there anyway", cfg.Addr)
+			}
+			if !loopback {
+				logger.Info("Serving the simulators off loopback (--allow-remote): anyone who can reach "+addr+" gets their tokens and default credentials", nil)
+			}
+			cfg.Addr = addr
 			if cfg.ReceiverSecret == "" {
 				cfg.ReceiverSecret = a.getenv("TRIBUTARY_RECEIVER_SECRET")
 			}
@@ -57,7 +71,8 @@ delivery and verifies Standard Webhooks signatures when --receiver-secret is set
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8090", "listen address (loopback)")
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8090", "listen address; loopback only (a bare :port binds 127.0.0.1) unless --allow-remote")
+	f.BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --addr (the simulators then hand their tokens and default credentials to anyone who can reach them)")
 	f.DurationVar(&cfg.EventInterval, "interval", 2*time.Second, "mean time between generated provider events")
 	f.Uint64Var(&cfg.Seed, "seed", 0, "seed of the generated events, for reproducible runs (default: from the clock, so ids never repeat)")
 	f.StringVar(&cfg.EventLogToken, "eventlog-token", "", "Bearer token the event log requires (empty: none)")

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/redact"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/webhook"
@@ -70,6 +71,9 @@ type HTTPSink struct {
 	log            *deliverylog.Postgres
 	client         *http.Client
 	logger         watermill.LoggerAdapter
+	// scrub hides the URL's and the secret-looking headers' credentials in
+	// the response bodies the delivery log keeps (a receiver may echo them).
+	scrub redact.Replacer
 	// metadataHeaders are set by the sink's transform (header → metadata key).
 	metadataHeaders map[string]string
 }
@@ -94,6 +98,7 @@ func NewHTTPSink(o HTTPOptions, pipeline, name string, pool *pgxpool.Pool, logge
 		tr.DialContext, tr.Proxy = dialer.DialContext, nil
 	}
 	return &HTTPSink{opts: o, pipeline: pipeline, name: name, log: log, logger: logger,
+		scrub: redact.New("[redacted]", redact.URL(o.URL), redact.Headers(o.Headers)),
 		client: &http.Client{
 			Timeout:   o.Timeout,
 			Transport: tr,
@@ -190,7 +195,7 @@ func (s *HTTPSink) record(ctx context.Context, m *message.Message, latency time.
 	err := s.log.Record(ctx, deliverylog.Attempt{
 		Pipeline: s.pipeline, Sink: s.name, Endpoint: redactURL(s.opts.URL), EventID: tributary.EventID(m),
 		MessageUUID: m.UUID, Attempt: middleware.Attempts(m) + 1, Latency: latency, StatusCode: status,
-		Outcome: outcome, Error: errText, ResponseBody: body,
+		Outcome: outcome, Error: s.scrub.Replace(errText), ResponseBody: s.scrub.Replace(body),
 	})
 	if err != nil {
 		s.logger.Error("Recording delivery attempt failed", err, watermill.LogFields{"event_id": tributary.EventID(m)})

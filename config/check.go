@@ -10,6 +10,8 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/tributary-dev/tributary/internal/redact"
 )
 
 // checker compares a YAML tree with the Go type it will be decoded into and
@@ -25,15 +27,71 @@ import (
 // "required".
 type checker struct {
 	file string
-	// interpolated marks string nodes whose value came from ${ENV}: they
-	// take the type of the field they fill (count: ${N} is an integer).
-	interpolated map[*ast.StringNode]bool
+	// interpolated marks string nodes whose value came from ${ENV}, with
+	// their text as written: they take the type of the field they fill
+	// (count: ${N} is an integer), and what shows a value shows the text.
+	interpolated map[*ast.StringNode]string
 	// pruned holds the paths reported while interpolating and checking.
 	pruned map[string]bool
+	// env holds the environment variables interpolated, name → value: a
+	// problem never quotes their values (often secrets), only their names
+	// (see hideEnv).
+	env map[string]string
 }
 
 func newChecker(file string) checker {
-	return checker{file: file, interpolated: map[*ast.StringNode]bool{}, pruned: map[string]bool{}}
+	return checker{file: file, interpolated: map[*ast.StringNode]string{}, pruned: map[string]bool{}, env: map[string]string{}}
+}
+
+// lookupRecording wraps lookup to record each variable it resolves.
+func (c checker) lookupRecording(lookup func(string) (string, bool)) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := lookup(name)
+		if ok {
+			c.env[name] = v
+		}
+		return v, ok
+	}
+}
+
+// written returns the text as written at path (`${TOKEN}` rather than its
+// value) when the string there was interpolated, else value.
+func (c checker) written(root ast.Node, path, value string) string {
+	if sn, ok := unwrap(c.node(root, path)).(*ast.StringNode); ok {
+		if src, ok := c.interpolated[sn]; ok && sn.Value == value {
+			return src
+		}
+	}
+	return value
+}
+
+// hideEnv replaces, in every problem's message, the value of each variable
+// interpolated with its name (`"${TOKEN}" is not a duration`): a secret put
+// in the wrong field is not printed. Short values (under 8 bytes) of
+// variables whose names do not look like credentials are left, so that
+// `${ENABLED}` = "true" does not turn "want true or false" into nonsense.
+func (c checker) hideEnv(errs Errors) Errors {
+	type form struct{ text, name string }
+	var forms []form
+	for name, v := range c.env {
+		if len(v) < 8 && !redact.SecretEnvName.MatchString(name) {
+			continue
+		}
+		for _, f := range redact.Forms(v) {
+			forms = append(forms, form{f, "${" + name + "}"})
+		}
+	}
+	// Longest first, so that a value containing another is replaced whole.
+	sort.Slice(forms, func(i, j int) bool { return len(forms[i].text) > len(forms[j].text) })
+	pairs := make([]string, 0, 2*len(forms))
+	for _, f := range forms {
+		pairs = append(pairs, f.text, f.name)
+	}
+	r := strings.NewReplacer(pairs...)
+	for _, e := range errs {
+		e.Msg = r.Replace(e.Msg)
+	}
+	return errs
 }
 
 // covered reports whether path is at, below or above a path already
@@ -329,7 +387,7 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) (errs Errors,
 // any scalar field. Anything else is returned unchanged.
 func (c checker) retype(n ast.Node, t reflect.Type) ast.Node {
 	sn, ok := n.(*ast.StringNode)
-	if !ok || !c.interpolated[sn] {
+	if _, interpolated := c.interpolated[sn]; !ok || !interpolated {
 		return n
 	}
 	for t.Kind() == reflect.Pointer {

@@ -161,7 +161,11 @@ const nameRule = "want 1–63 lower-case letters, digits, '-' or '_', starting w
 // all stops at the first.
 func Load(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	c := newChecker(file)
-	f, err := parser.ParseBytes(data, 0)
+	tokens, err := c.tokenize(data)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parser.Parse(tokens, 0)
 	if err != nil {
 		return nil, c.goccyError(err, "")
 	}
@@ -169,19 +173,19 @@ func Load(file string, data []byte, lookup func(string) (string, bool)) (*Config
 		return nil, Errors{{File: file, Line: 1, Column: 1, Msg: "the file must hold one YAML document with a `pipelines:` list"}}
 	}
 	body := f.Docs[0].Body
-	errs := c.prune(c.interpolateTree(body, "", lookup))
+	errs := c.prune(c.interpolateTree(body, "", c.lookupRecording(lookup)))
 	cerrs, ok := c.check(body, reflect.TypeOf(FileSpec{}), "")
 	errs = append(errs, c.prune(cerrs)...)
 	var spec FileSpec
 	if ok {
 		if err := yaml.NodeToValue(body, &spec, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
 			es, _ := AsErrors(c.goccyError(err, ""))
-			return nil, sorted(append(errs, es...))
+			return nil, c.hideEnv(sorted(append(errs, es...)))
 		}
 	}
 	cfg, berrs := c.build(body, spec)
 	if errs = append(errs, berrs...); len(errs) > 0 {
-		return nil, sorted(errs)
+		return nil, c.hideEnv(sorted(errs))
 	}
 	return cfg, nil
 }

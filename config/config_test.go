@@ -197,3 +197,38 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorsNameVariablesNotValues: a secret interpolated into the wrong
+// field (a duration, an integer, a name, a type) is reported by its
+// variable's name; its value appears in no problem, in any escaping.
+func TestErrorsNameVariablesNotValues(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"SECRET": "tok-LEAK-1234", "ODD": `pw<LEAK>&"\x`, "N": "5"}
+	data := []byte(`pipelines:
+  - name: "${ODD}"
+    sources:
+      - name: g
+        type: generator
+        options:
+          count: ${SECRET}
+          interval: "${SECRET}"
+    sinks:
+      - { name: s, type: "${SECRET}" }
+      - { name: t, type: http, options: { url: "http://x/", timeout: "x${ODD}" } }
+`)
+	_, err := config.Load("leak.yaml", data, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil {
+		t.Fatal("loaded")
+	}
+	msg := err.Error()
+	for _, leak := range []string{"LEAK", `\u003c`} {
+		if strings.Contains(msg, leak) {
+			t.Errorf("a problem quotes a secret's value (%q):\n%s", leak, msg)
+		}
+	}
+	for _, want := range []string{`"${SECRET}" is not a duration`, "${ODD}"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("no %q in:\n%s", want, msg)
+		}
+	}
+}

@@ -98,8 +98,8 @@ func (c checker) interpolateTree(n ast.Node, path string, lookup func(string) (s
 			return Errors{errAt(c.file, v, path, "%v", err)}
 		}
 		if out != v.Value {
+			c.interpolated[v] = v.Value
 			v.Value = out
-			c.interpolated[v] = true
 		}
 	}
 	return nil

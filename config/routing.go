@@ -17,7 +17,9 @@ import (
 // Route is what the file says of a sink's filter and transform (for
 // `tributary route`), and their compiled funcs (set on the sink).
 type Route struct {
-	// Types and Expr are the filter as written; Body and Headers the transform.
+	// Types and Expr are the filter as written (${ENV} not interpolated: a
+	// page or a command that shows them shows no secret); Body and Headers
+	// the transform.
 	Types   []string
 	Expr    string
 	Body    string
@@ -39,7 +41,10 @@ func (c checker) routing(root ast.Node, s SinkSpec, path string) (Route, map[str
 	}
 	if f := s.Filter; f != nil {
 		fp := path + ".filter"
-		r.Types, r.Expr = f.Types, f.Expr
+		r.Expr = c.written(root, fp+".expr", f.Expr)
+		for i, t := range f.Types {
+			r.Types = append(r.Types, c.written(root, fp+".types["+strconv.Itoa(i)+"]", t))
+		}
 		if len(f.Types) == 0 && strings.TrimSpace(f.Expr) == "" && !c.covered(fp) {
 			at(fp, "empty filter; want types (e.g. [\"door.*\", \"!door.input.*\"]) and/or expr")
 		}

@@ -71,3 +71,46 @@ pipelines:
 		t.Fatalf("route %+v", r)
 	}
 }
+
+// TestRouteShowsFilterAsWritten: a filter whose expression takes a secret
+// from ${ENV} filters with its value, but what the file says of it (the admin
+// overview, `tributary route`) is the text as written.
+func TestRouteShowsFilterAsWritten(t *testing.T) {
+	t.Parallel()
+	const file = `
+pipelines:
+  - name: doors
+    sources:
+      - name: gen
+        type: generator
+    sinks:
+      - name: mine
+        type: http
+        options: {url: "http://127.0.0.1:9/"}
+        filter:
+          types: ["${KIND}.*"]
+          expr: metadata["x-key"] == "${API_KEY}"
+`
+	env := map[string]string{"API_KEY": "key-SECRET-77", "KIND": "door"}
+	cfg, err := config.Load("f.yaml", []byte(file), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Pipelines[0].SinkRoutes[0]
+	if r.Expr != `metadata["x-key"] == "${API_KEY}"` || len(r.Types) != 1 || r.Types[0] != "${KIND}.*" {
+		t.Fatalf("route shows %q %q", r.Types, r.Expr)
+	}
+	match := func(key string) bool {
+		msg := tributary.NewEventMessage("e1", []byte(`{}`))
+		msg.Metadata.Set(tributary.MetaEventType, "door.opened")
+		msg.Metadata.Set("x-key", key)
+		ok, err := cfg.Pipelines[0].Template.Sinks[0].Filter(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !match("key-SECRET-77") || match("${API_KEY}") {
+		t.Fatal("the filter does not use the interpolated value")
+	}
+}

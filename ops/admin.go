@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary/components"
+	"github.com/tributary-dev/tributary/internal/httpauth"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/router/leader"
@@ -66,8 +67,13 @@ type AdminConfig struct {
 	Pipelines []PipelineInfo
 	// Token, when set, is required: as a Bearer header, or once as ?token=
 	// which sets an HttpOnly cookie. Required when not bound to loopback.
-	Token  string
-	Logger watermill.LoggerAdapter
+	Token string
+	// AllowedHosts are the host names (without port) the pages are served
+	// under besides loopback names and IP addresses, e.g. the name of the
+	// host behind which the console runs; any other Host is refused with
+	// 421, which stops DNS rebinding (see hostGuard).
+	AllowedHosts []string
+	Logger       watermill.LoggerAdapter
 	// Gatherer supplies source state and filtered counts: the registry given
 	// to router.Config.Metrics. Nil: the page shows neither.
 	Gatherer prometheus.Gatherer
@@ -149,20 +155,34 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("POST /endpoints/state", a.setEndpointState)
 	a.consoleRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	return a.auth(http.NewCrossOriginProtection().Handler(mux))
+	return newHostGuard(a.cfg.AllowedHosts).wrap(a.auth(http.NewCrossOriginProtection().Handler(mux)))
 }
 
-func (a *Admin) cookieValue() string {
+// flashURL is path with msg as the flash the page it leads to shows, signed
+// so that a link from elsewhere cannot make a page say what it likes.
+func (a *Admin) flashURL(path, msg string) string {
+	return path + "?flash=" + url.QueryEscape(msg) + "&fs=" + a.sign("flash:"+msg)
+}
+
+// flash is the request's flash message if its signature holds, else "".
+func (a *Admin) flash(r *http.Request) string {
+	q := r.URL.Query()
+	msg := q.Get("flash")
+	if msg == "" || !hmac.Equal([]byte(q.Get("fs")), []byte(a.sign("flash:"+msg))) {
+		return ""
+	}
+	return msg
+}
+
+func (a *Admin) sign(s string) string {
 	m := hmac.New(sha256.New, a.csrfKey)
-	m.Write([]byte("session:" + a.cfg.Token))
+	m.Write([]byte(s))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func (a *Admin) csrfToken() string {
-	m := hmac.New(sha256.New, a.csrfKey)
-	m.Write([]byte("csrf"))
-	return hex.EncodeToString(m.Sum(nil))
-}
+func (a *Admin) cookieValue() string { return a.sign("session:" + a.cfg.Token) }
+
+func (a *Admin) csrfToken() string { return a.sign("csrf") }
 
 func (a *Admin) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -184,8 +204,8 @@ func (a *Admin) auth(next http.Handler) http.Handler {
 			}
 		}
 		ok := false
-		if h := r.Header.Get("Authorization"); len(h) > 7 && h[:7] == "Bearer " {
-			ok = subtle.ConstantTimeCompare([]byte(h[7:]), []byte(a.cfg.Token)) == 1
+		if t, isBearer := httpauth.Bearer(r.Header.Get("Authorization")); isBearer {
+			ok = subtle.ConstantTimeCompare([]byte(t), []byte(a.cfg.Token)) == 1
 		}
 		if c, err := r.Cookie(cookieName); err == nil {
 			ok = ok || subtle.ConstantTimeCompare([]byte(c.Value), []byte(a.cookieValue())) == 1
@@ -248,7 +268,7 @@ type pageData struct {
 func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	d := pageData{CSRF: a.csrfToken(), Flash: r.URL.Query().Get("flash"), Now: time.Now()}
+	d := pageData{CSRF: a.csrfToken(), Flash: a.flash(r), Now: time.Now()}
 	states := a.sourceState()
 	if a.cfg.Instance != nil {
 		d.Self = a.cfg.Instance()
@@ -467,12 +487,12 @@ func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
 			flash = "Poison message #" + strconv.FormatInt(id, 10) + " is gone (already replayed or purged)."
 		} else {
 			a.cfg.Logger.Error("Replay from admin page failed", err, watermill.LogFields{"poison_id": id})
-			flash = "Replay of #" + strconv.FormatInt(id, 10) + " failed: " + err.Error()
+			flash = "Replay of #" + strconv.FormatInt(id, 10) + " failed: " + a.redact.Text(err.Error())
 		}
 	} else {
 		a.cfg.Logger.Info("Poison message replayed from the admin page", watermill.LogFields{"poison_id": id})
 	}
-	http.Redirect(w, r, "/?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	http.Redirect(w, r, a.flashURL("/", flash), http.StatusSeeOther)
 }
 
 // setEndpointState enables or disables a webhook endpoint (form fields
@@ -506,7 +526,7 @@ func (a *Admin) setEndpointState(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.cfg.Logger.Error("Changing an endpoint's state from the admin page failed", err,
 			watermill.LogFields{"endpoint_pipeline": pipeline, "endpoint_sink": sink})
-		flash = "Changing " + name + " failed: " + err.Error()
+		flash = "Changing " + name + " failed: " + a.redact.Text(err.Error())
 	default:
 		a.cfg.Logger.Info("Endpoint state changed from the admin page", watermill.LogFields{
 			"endpoint_pipeline": pipeline, "endpoint_sink": sink, "state": string(state)})
@@ -515,5 +535,5 @@ func (a *Admin) setEndpointState(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("back") == "endpoints" { // the endpoints page's buttons
 		back = "/endpoints"
 	}
-	http.Redirect(w, r, back+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	http.Redirect(w, r, a.flashURL(back, flash), http.StatusSeeOther)
 }

@@ -64,7 +64,7 @@ func (a *Admin) render(w http.ResponseWriter, name string, d consoleData) {
 }
 
 func (a *Admin) data(r *http.Request, title string) consoleData {
-	return consoleData{Title: title, CSRF: a.csrfToken(), Flash: r.URL.Query().Get("flash"), Pipelines: a.cfg.Pipelines}
+	return consoleData{Title: title, CSRF: a.csrfToken(), Flash: a.flash(r), Pipelines: a.cfg.Pipelines}
 }
 
 func (a *Admin) pipelineNames() []string {
@@ -263,7 +263,7 @@ func (a *Admin) resend(w http.ResponseWriter, r *http.Request) {
 	} else {
 		a.cfg.Logger.Info("Event resent from the admin page", watermill.LogFields{"pipeline": pipeline, "sink": sink, "offset": offset, "by": requester(r)})
 	}
-	http.Redirect(w, r, back+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	http.Redirect(w, r, a.flashURL(back, flash), http.StatusSeeOther)
 }
 
 type endpointRow struct {
@@ -379,7 +379,7 @@ func (a *Admin) bulkResend(w http.ResponseWriter, r *http.Request) {
 		a.cfg.Logger.Info("Failed events resent from the admin page", watermill.LogFields{
 			"pipeline": pipeline, "sink": sink, "events": n, "bulk_id": bulkID, "by": requester(r)})
 	}
-	http.Redirect(w, r, "/endpoints?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	http.Redirect(w, r, a.flashURL("/endpoints", flash), http.StatusSeeOther)
 }
 
 // redactOverview hides configured secrets in what the overview shows from
@@ -400,5 +400,14 @@ func (a *Admin) redactOverview(d *pageData) {
 	for i := range d.Lanes.Held {
 		d.Lanes.Held[i].Key = a.redact.Text(d.Lanes.Held[i].Key)
 		d.Lanes.Held[i].LastError = a.redact.Text(d.Lanes.Held[i].LastError)
+	}
+	// A source's reason for stopping may quote a provider's answer.
+	for _, p := range d.Pipelines {
+		for i := range p.Sources {
+			p.Sources[i].Reason = a.redact.Text(p.Sources[i].Reason)
+		}
+	}
+	for i := range d.Errors {
+		d.Errors[i] = a.redact.Text(d.Errors[i])
 	}
 }

@@ -6,8 +6,9 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/tributary-dev/tributary/internal/redact"
 )
 
 // secretKey matches payload and metadata keys whose values are credentials.
@@ -16,33 +17,25 @@ var secretKey = regexp.MustCompile(`(?i)token|secret|passw(or)?d|^auth$|authori[
 const redacted = "[redacted]"
 
 // Redactor hides secrets in what the console shows: values of keys that look
-// like credentials, and every configured secret wherever it appears.
+// like credentials, and every configured secret wherever it appears, in any
+// of the forms internal/redact knows (as typed, JSON- and URL-escaped).
 type Redactor struct {
-	secrets []string
+	r redact.Replacer
 }
 
-// NewRedactor returns a Redactor for the configured secrets. Very short
-// values are ignored: replacing "a" everywhere would hide nothing and wreck
-// the page.
+// NewRedactor returns a Redactor for the configured secrets. Values shorter
+// than redact.MinLen are ignored: replacing "a" everywhere would hide
+// nothing and wreck the page.
 func NewRedactor(secrets []string) Redactor {
-	var s []string
-	for _, v := range secrets {
-		if len(v) >= 4 {
-			s = append(s, v)
-		}
+	forms := make([][]string, len(secrets))
+	for i, v := range secrets {
+		forms[i] = redact.Forms(v)
 	}
-	// Longest first, so a secret containing another is replaced whole.
-	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
-	return Redactor{secrets: s}
+	return Redactor{r: redact.New(redacted, forms...)}
 }
 
 // Text replaces every configured secret in s.
-func (r Redactor) Text(s string) string {
-	for _, v := range r.secrets {
-		s = strings.ReplaceAll(s, v, redacted)
-	}
-	return s
-}
+func (r Redactor) Text(s string) string { return r.r.Replace(s) }
 
 // Payload returns a payload for display: indented JSON with the values of
 // secret-looking keys replaced, or, when it is not JSON, its text; either
@@ -52,7 +45,9 @@ func (r Redactor) Payload(p []byte) string {
 	dec.UseNumber() // keep big numbers as sent
 	var v any
 	if err := dec.Decode(&v); err == nil && !dec.More() {
-		if out, err := json.MarshalIndent(redactValue(v), "", "  "); err == nil {
+		// Strings are scrubbed as decoded, before encoding/json escapes
+		// them again (`<` as \u003c), and the result once more.
+		if out, err := json.MarshalIndent(r.value(v), "", "  "); err == nil {
 			return r.Text(string(out))
 		}
 	}
@@ -75,20 +70,27 @@ func (r Redactor) Metadata(m map[string]string) [][2]string {
 	return out
 }
 
-func redactValue(v any) any {
+// value hides the values of secret-looking keys and scrubs every other
+// string, keys included.
+func (r Redactor) value(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
+		out := make(map[string]any, len(t))
 		for k, x := range t {
 			if secretKey.MatchString(k) {
-				t[k] = redacted // nested or not: all of it
-				continue
+				x = redacted // nested or not: all of it
+			} else {
+				x = r.value(x)
 			}
-			t[k] = redactValue(x)
+			out[r.Text(k)] = x
 		}
+		return out
 	case []any:
 		for i, x := range t {
-			t[i] = redactValue(x)
+			t[i] = r.value(x)
 		}
+	case string:
+		return r.Text(t)
 	}
 	return v
 }

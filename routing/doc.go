@@ -9,7 +9,9 @@
 // protobuf and genproto), type-checks an expression against a Go struct at
 // compile time (so a misspelt name fails in `tributary validate`, not on the
 // first event), reports errors with a line, column and caret, guarantees
-// termination with a memory budget, evaluates in a few hundred nanoseconds,
+// termination with a memory budget (to which this package adds a bound on
+// the bytes of the strings an evaluation builds and on its time: see
+// MaxEvalBytes), evaluates in a few hundred nanoseconds,
 // and builds JSON-shaped values (maps, lists) that encoding/json writes as
 // they are, where CEL values have to be converted through protobuf first.
 //

@@ -26,6 +26,9 @@ type Env struct {
 	Pipeline string            `expr:"pipeline"`
 	Metadata map[string]string `expr:"metadata"`
 	Payload  any               `expr:"payload"`
+	// Budget is what is left to this evaluation (see MaxEvalBytes); run
+	// sets it, and expressions never name it.
+	Budget *budget `expr:"__budget"`
 }
 
 // Error is a problem with one expression: Field names it ("expr", "body",
@@ -64,7 +67,7 @@ func compile(field, src string, want reflect.Kind) (*program, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, &Error{Field: field, Msg: "empty expression"}
 	}
-	opts := []expr.Option{expr.Env(Env{}), expr.MaxNodes(conf.DefaultMaxNodes)}
+	opts := append([]expr.Option{expr.Env(Env{}), expr.MaxNodes(conf.DefaultMaxNodes)}, boundOptions...)
 	if want == reflect.Bool {
 		opts = append(opts, expr.AsBool())
 	}
@@ -101,8 +104,9 @@ func exprError(field string, err error) *Error {
 	return &Error{Field: field, Msg: err.Error()}
 }
 
-// run evaluates p on env.
+// run evaluates p on env, within the bounds of one evaluation.
 func (p *program) run(env *Env) (any, error) {
+	env.Budget = newBudget()
 	m := vms.Get().(*vm.VM)
 	out, err := m.Run(p.prog, env)
 	vms.Put(m)

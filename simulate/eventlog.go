@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/httpauth"
 )
 
 // EventLogConfig configures the ETag event log.
@@ -162,7 +164,7 @@ func (l *EventLog) Run(ctx context.Context) {
 
 func (l *EventLog) serve(w http.ResponseWriter, r *http.Request) {
 	if l.cfg.Token != "" {
-		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, _ := httpauth.Bearer(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare([]byte(got), []byte(l.cfg.Token)) != 1 {
 			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
 			return

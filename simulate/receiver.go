@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/httpauth"
 	"github.com/tributary-dev/tributary/tracing"
 )
 
@@ -119,7 +120,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		rec.Signature = r.verify(req.Header, body)
 	}
 	if r.cfg.Token != "" {
-		got, _ := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+		got, _ := httpauth.Bearer(req.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare([]byte(got), []byte(r.cfg.Token)) != 1 {
 			rec.Status = http.StatusUnauthorized
 		}

@@ -3,9 +3,10 @@ package webhook
 import (
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/tributary-dev/tributary/internal/redact"
 )
 
 const redacted = "[redacted]"
@@ -35,48 +36,24 @@ func redactURL(raw string) string {
 	return u.String()
 }
 
-// scrubber removes known secret strings from text bound for a log, an error or
-// the delivery log (a receiver may echo a header back in its body).
-type scrubber struct{ secrets []string }
+// scrubber removes known secrets, in every form a receiver may echo them
+// (see internal/redact), from text bound for a log, an error or the delivery
+// log (a receiver may echo a header back in its body).
+type scrubber struct{ r redact.Replacer }
 
 func newScrubber(c Config) scrubber {
-	var s []string
-	add := func(v string) {
-		if len(v) >= 4 { // shorter strings would mangle ordinary text and are no secret anyway
-			s = append(s, v)
-		}
-	}
-	add(c.Token)
+	forms := [][]string{redact.Forms(c.Token), redact.URL(c.URL)}
 	if c.BasicAuth != nil {
-		add(c.BasicAuth.Password)
+		forms = append(forms, redact.Basic(c.BasicAuth.Username, c.BasicAuth.Password))
 	}
 	for _, sec := range c.Secrets {
-		add(sec)
-		add(strings.TrimPrefix(sec, "whsec_"))
+		forms = append(forms, redact.Forms(sec), redact.Forms(strings.TrimPrefix(sec, "whsec_")))
 	}
-	if u, err := url.Parse(c.URL); err == nil {
-		if p, ok := u.User.Password(); ok {
-			add(p)
-		}
-		for _, vs := range u.Query() {
-			for _, v := range vs {
-				add(v)
-			}
-		}
-	}
-	return scrubber{secrets: s}
+	forms = append(forms, redact.Headers(c.Headers))
+	return scrubber{r: redact.New(redacted, forms...)}
 }
 
-func (s scrubber) scrub(text string) string {
-	for _, sec := range s.secrets {
-		text = strings.ReplaceAll(text, sec, redacted)
-	}
-	return text
-}
-
-// secretHeader matches header names whose values are credentials, whatever
-// sets them (the sink, Headers or MetadataHeaders).
-var secretHeader = regexp.MustCompile(`(?i)authori[sz]ation|signature|token|secret|passw(or)?d|api[-_]?key|credential|cookie|^auth|session`)
+func (s scrubber) scrub(text string) string { return s.r.Replace(text) }
 
 // sentHeaders is what the delivery log keeps of a request's headers: one
 // value per name (joined when repeated), with the signature, the token
@@ -108,7 +85,7 @@ func (p *Publisher) secretHeader(k string) bool {
 	if v, ok := p.secretNames.Load(k); ok {
 		return v.(bool)
 	}
-	secret := secretHeader.MatchString(k) || strings.EqualFold(k, p.cfg.TokenHeader)
+	secret := redact.SecretHeader.MatchString(k) || strings.EqualFold(k, p.cfg.TokenHeader)
 	p.secretNames.Store(k, secret)
 	return secret
 }

@@ -250,6 +250,12 @@ func (p *Publisher) newRequest(ctx context.Context, eventID string, body []byte,
 	token string, basic *BasicAuth) (*http.Request, error) {
 	target := p.cfg.URL
 	if strings.Contains(target, IDPlaceholder) {
+		// "." and ".." would be path segments that receivers (and every
+		// WHATWG URL parser, escaped as %2E or not) resolve to this
+		// resource's collection or its parent: never a resource of its own.
+		if eventID == "." || eventID == ".." || eventID == "" {
+			return nil, fmt.Errorf("webhook %s: event id %q cannot stand for %s in the URL: it would address another resource", p.endpoint, eventID, IDPlaceholder)
+		}
 		target = strings.ReplaceAll(target, IDPlaceholder, url.PathEscape(eventID))
 	}
 	req, err := http.NewRequestWithContext(ctx, p.cfg.Method, target, bytes.NewReader(body))

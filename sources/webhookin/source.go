@@ -19,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/httpauth"
 	"github.com/tributary-dev/tributary/internal/namedlog"
 	"github.com/tributary-dev/tributary/tracing"
 	"github.com/tributary-dev/tributary/webhook/signature"
@@ -203,10 +205,20 @@ func (s *Source) checkHeaders(r *http.Request) string {
 			return "wrong Basic credentials"
 		}
 	}
-	if s.cfg.Token != "" && !equal(r.Header.Get(s.cfg.TokenHeader), s.cfg.Token) {
+	if s.cfg.Token != "" && !equal(s.tokenHeader(r), s.cfg.Token) {
 		return "missing or wrong " + s.cfg.TokenHeader + " header"
 	}
 	return ""
+}
+
+// tokenHeader is the token header's value; in Authorization, whose scheme
+// is case-insensitive, "bearer x" is taken as "Bearer x".
+func (s *Source) tokenHeader(r *http.Request) string {
+	v := r.Header.Get(s.cfg.TokenHeader)
+	if strings.EqualFold(s.cfg.TokenHeader, "Authorization") {
+		v = httpauth.SameScheme(v, s.cfg.Token)
+	}
+	return v
 }
 
 // equal compares hashes, so neither the content nor the length of the
