@@ -34,7 +34,9 @@ func TestAdminPageShowsLanes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	adm.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Host = "127.0.0.1" // httptest's example.com is not a host the admin serves
+	adm.Handler().ServeHTTP(rec, req)
 	b, _ := io.ReadAll(rec.Body)
 	page := string(b)
 	for _, re := range []string{
