@@ -1,0 +1,96 @@
+package router_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/router"
+)
+
+// randomText is n bytes of hex from random bytes: it does not compress, so
+// Postgres cannot shrink it under its index row limit.
+func randomText(n int) string {
+	b := make([]byte, n/2)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TestUnstorableEventsDoNotStopASource: a source hands on, one at a time,
+// an event whose id is over the btree row limit, one whose type is, one
+// with a NUL in its id, one with a NUL in its type, then an ordinary one.
+// The long ones are stored (their dedup key is a digest, the topic's
+// indexes take them); the NUL ones cannot be stored anywhere and are set
+// aside in the ingest quarantine with their bytes and the reason; the
+// source moves past every one of them and the last event is stored.
+func TestUnstorableEventsDoNotStopASource(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	longID, longType := "id-"+randomText(7000), "type-"+randomText(7000)
+	msgs := []*message.Message{
+		tributary.NewEventMessage(longID, []byte(`{"n":1}`)),
+		tributary.NewEventMessage("long-type", []byte(`{"n":2}`)),
+		tributary.NewEventMessage("nul-\x00-id", []byte(`{"n":3}`)),
+		tributary.NewEventMessage("nul-type", []byte(`{"n":4}`)),
+		tributary.NewEventMessage("after", []byte(`{"n":5}`)),
+		// A second event whose id shares the long id's first 7000 bytes:
+		// its digest differs, so it is not a duplicate.
+		tributary.NewEventMessage(longID[:len(longID)-1]+"!", []byte(`{"n":6}`)),
+	}
+	msgs[1].Metadata.Set(tributary.MetaEventType, longType)
+	msgs[3].Metadata.Set(tributary.MetaEventType, "a\x00b")
+	src := pipelinetest.NewListSource(msgs...)
+	sink := pipelinetest.NewSink(nil)
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name:    "hostile",
+		Sources: []router.Source{{Name: "list", Subscriber: src}},
+		Sinks:   []router.Sink{{Name: "s", Publisher: sink}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.RunRouter(t, r)
+	pipelinetest.WaitFor(t, 60*time.Second, "the source to move past every event", func() bool { return src.Acked() == len(msgs) })
+	pipelinetest.WaitFor(t, 30*time.Second, "the storable events to be delivered", func() bool { return sink.Distinct() == 4 })
+	for _, id := range []string{longID, "long-type", "after", longID[:len(longID)-1] + "!"} {
+		if sink.Count(id) != 1 {
+			t.Fatalf("event %.20s… delivered %d times, want 1", id, sink.Count(id))
+		}
+	}
+	if got := sink.Metadata("long-type").Get(tributary.MetaEventType); got != longType {
+		t.Fatalf("long type stored as %d bytes, want the whole %d", len(got), len(longType))
+	}
+
+	q := router.NewIngestQuarantine(pool)
+	recs, err := q.List(context.Background(), router.QuarantineFilter{Pipeline: "hostile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("quarantine holds %d records, want 2: %+v", len(recs), recs)
+	}
+	byID := map[string]router.QuarantineRecord{}
+	for _, rec := range recs {
+		byID[rec.Metadata[tributary.MetaEventID]] = rec
+		if rec.Source != "list" || rec.Reason == "" || rec.SQLState == "" {
+			t.Fatalf("record lacks its source, reason or SQLSTATE: %+v", rec)
+		}
+	}
+	if rec, ok := byID["nul-\x00-id"]; !ok || string(rec.Payload) != `{"n":3}` || rec.MessageUUID != msgs[2].UUID {
+		t.Fatalf("the NUL id event is not kept whole: %+v", byID)
+	}
+	if rec, ok := byID["nul-type"]; !ok || rec.Metadata[tributary.MetaEventType] != "a\x00b" {
+		t.Fatalf("the NUL type event is not kept whole: %+v", byID)
+	}
+	if !strings.Contains(byID["nul-type"].EventID, "nul-type") {
+		t.Fatalf("the listing's event id is %q", byID["nul-type"].EventID)
+	}
+}
