@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,62 @@ func TestUnstorableEventsDoNotStopASource(t *testing.T) {
 	}
 	if !strings.Contains(byID["nul-type"].EventID, "nul-type") {
 		t.Fatalf("the listing's event id is %q", byID["nul-type"].EventID)
+	}
+}
+
+// TestQuarantineReplay: a record whose event is still refused stays, and
+// Replay says so (ErrStillUnstorable); one that can be stored now (here
+// written as an older version would have) is stored into its pipeline's
+// topic on its dedup key and removed, in one transaction, and a second
+// record of the same event is then a duplicate, not stored again.
+func TestQuarantineReplay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	src := pipelinetest.NewListSource(tributary.NewEventMessage("nul\x00", []byte(`{}`)))
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name: "replays", Sources: []router.Source{{Name: "list", Subscriber: src}},
+		Sinks: []router.Sink{{Name: "s", Publisher: pipelinetest.NewSink(nil)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := pipelinetest.RunRouter(t, r)
+	pipelinetest.WaitFor(t, 30*time.Second, "the source to move on", func() bool { return src.Acked() == 1 })
+	stop()
+	q := router.NewIngestQuarantine(pool)
+	recs, err := q.List(ctx, router.QuarantineFilter{Source: "list"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("quarantine: %v, %+v", err, recs)
+	}
+	if err := q.Replay(ctx, recs[0].ID); !errors.Is(err, router.ErrStillUnstorable) {
+		t.Fatalf("replay of a NUL id: %v, want ErrStillUnstorable", err)
+	}
+	if n, _ := q.Count(ctx, router.QuarantineFilter{}); n != 1 {
+		t.Fatalf("the failed replay removed the record (%d left)", n)
+	}
+
+	var ids [2]int64
+	for i := range ids {
+		if err := pool.QueryRow(ctx, `INSERT INTO tributary_ingest_quarantine
+			(pipeline, source, event_id, message_uuid, metadata, payload, dedup_key, dedup_ttl, reason)
+			VALUES ('replays', 'list', 'fixed', 'u-fixed', '{"tributary_event_id":"fixed"}', '{"n":1}', 'fixed', 3600, 'old')
+			RETURNING id`).Scan(&ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		if err := q.Replay(ctx, id); err != nil {
+			t.Fatalf("replay %d: %v", id, err)
+		}
+	}
+	if got := pipelinetest.TopicIDs(t, pool, "replays"); len(got) != 1 || got[0] != "fixed" {
+		t.Fatalf("topic holds %v, want the replayed event once", got)
+	}
+	if err := q.Replay(ctx, ids[0]); !errors.Is(err, router.ErrNotFound) {
+		t.Fatalf("replaying a replayed record: %v, want ErrNotFound", err)
+	}
+	if n, err := q.Purge(ctx, router.QuarantineFilter{Pipeline: "replays"}); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v; want the NUL record", n, err)
 	}
 }
