@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/natstest"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
@@ -150,5 +151,51 @@ func TestQuarantineReplay(t *testing.T) {
 	}
 	if n, err := q.Purge(ctx, router.QuarantineFilter{Pipeline: "replays"}); err != nil || n != 1 {
 		t.Fatalf("purge: %d, %v; want the NUL record", n, err)
+	}
+}
+
+// TestUnstorableEventsOnJetStream: on the JetStream backend the topic is a
+// stream, which takes a NUL in an id or type and ids of any length (the
+// dedup key is a digest, the stream's message id carries it), so those are
+// stored; what the server refuses for good — a message over its
+// max_payload (1 MiB by default) — is set aside in the ingest quarantine
+// in Postgres, and the source moves on to the next event.
+func TestUnstorableEventsOnJetStream(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	srv := natstest.Start(t)
+	backend := router.JetStream(router.JetStreamConfig{URL: srv.URL, Pool: pool, AckWait: 5 * time.Second})
+	longID := "id-" + randomText(7000)
+	big := make([]byte, 2<<20)
+	for i := range big {
+		big[i] = 'x'
+	}
+	msgs := []*message.Message{
+		tributary.NewEventMessage(longID, []byte(`{"n":1}`)),
+		tributary.NewEventMessage("nul-\x00-id", []byte(`{"n":2}`)),
+		tributary.NewEventMessage("too-big", big),
+		tributary.NewEventMessage("after", []byte(`{"n":4}`)),
+	}
+	src := pipelinetest.NewListSource(msgs...)
+	sink := pipelinetest.NewSink(nil)
+	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
+		Name:    "hostile-js",
+		Sources: []router.Source{{Name: "list", Subscriber: src}},
+		Sinks:   []router.Sink{{Name: "s", Publisher: sink}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.RunRouter(t, r)
+	pipelinetest.WaitFor(t, 60*time.Second, "the source to move past every event", func() bool { return src.Acked() == len(msgs) })
+	pipelinetest.WaitFor(t, 30*time.Second, "the stored events to be delivered", func() bool {
+		return sink.Count(longID) == 1 && sink.Count("nul-\x00-id") == 1 && sink.Count("after") == 1
+	})
+	recs, err := backend.IngestQuarantine().List(context.Background(), router.QuarantineFilter{Pipeline: "hostile-js"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].EventID != "too-big" || len(recs[0].Payload) != len(big) || sink.Count("too-big") != 0 {
+		t.Fatalf("quarantine: %d records, want the 2 MiB event only", len(recs))
 	}
 }
