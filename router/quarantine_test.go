@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +198,41 @@ func TestUnstorableEventsOnJetStream(t *testing.T) {
 	}
 	if len(recs) != 1 || recs[0].EventID != "too-big" || len(recs[0].Payload) != len(big) || sink.Count("too-big") != 0 {
 		t.Fatalf("quarantine: %d records, want the 2 MiB event only", len(recs))
+	}
+}
+
+// TestGroupWithAnUnstorableEvent: a source's group holding an event the
+// database refuses for good is stored without it, in order, with its
+// duplicate deduped (the rest of the group and the quarantine record
+// commit in one transaction, each event in a savepoint), every message of
+// the group is acked after one hand-on, and the next group follows.
+func TestGroupWithAnUnstorableEvent(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	ctx := context.Background()
+	src := &groupSource{groups: [][]string{{"a-0", "a-1"}, {"b-0", "bad\x00", "b-1", "b-1"}, {"c-0"}}}
+	sink := pipelinetest.NewSink(nil)
+	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
+		Name: "grpq", Sources: []router.Source{{Name: "g", Subscriber: src}},
+		Sinks: []router.Sink{{Name: "s", Publisher: sink}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.RunRouter(t, r)
+	all := []string{"a-0", "a-1", "b-0", "bad\x00", "b-1", "b-1", "c-0"}
+	pipelinetest.WaitFor(t, 20*time.Second, "every message acked", func() bool {
+		acked, _ := src.snapshot()
+		return slices.Equal(acked, all)
+	})
+	if _, tries := src.snapshot(); tries[1] != 1 {
+		t.Fatalf("the group with the unstorable event was handed on %d times, want once", tries[1])
+	}
+	want := []string{"a-0", "a-1", "b-0", "b-1", "c-0"}
+	if got := pipelinetest.TopicIDs(t, pool, "grpq"); !slices.Equal(got, want) {
+		t.Fatalf("topic %q, want %q", got, want)
+	}
+	if n, _ := router.NewIngestQuarantine(pool).Count(ctx, router.QuarantineFilter{Pipeline: "grpq"}); n != 1 {
+		t.Fatalf("%d quarantined, want the NUL event", n)
 	}
 }
