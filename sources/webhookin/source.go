@@ -11,10 +11,12 @@
 //
 // A request's body must arrive within BodyTimeout, and at most
 // MaxConcurrentRequests requests are handled at once (more are answered
-// 503 without reading their body), so senders that trickle bodies cannot
-// hold more than MaxConcurrentRequests × MaxBodyBytes of body buffers. The event id is the
-// webhook-id header, else the body's id field, else a hash of the body, so the
-// router's dedup drops a sender's retries.
+// 503 without reading their body), so senders that trickle bodies hold at
+// most MaxConcurrentRequests × MaxBodyBytes of body buffers (about twice
+// that with chunked bodies), each for at most BodyTimeout.
+//
+// The event id is the webhook-id header, else the body's id field, else a
+// hash of the body, so the router's dedup drops a sender's retries.
 package webhookin
 
 import (
