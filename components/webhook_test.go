@@ -290,16 +290,8 @@ func TestWebhookSinkSSRFGuardOnByDefault(t *testing.T) {
 
 func TestWebhookInServesWhileSubscribed(t *testing.T) {
 	t.Parallel()
-	cfg, err := load(t, pipelineFile(webhookInYAML("          listen: 127.0.0.1:0\n          path: /in\n          token: ${TOKEN}\n          max_body_bytes: 64\n"), logSink),
+	src := buildWebhookIn(t, "          listen: 127.0.0.1:0\n          path: /in\n          token: ${TOKEN}\n          max_body_bytes: 64\n",
 		map[string]string{"TOKEN": "sesame"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipes, err := cfg.Build(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := pipes[0].Sources[0].Subscriber.(*components.WebhookIn)
 	defer src.Close()
 	if src.Addr() != "" {
 		t.Fatalf("listening before Subscribe on %s", src.Addr())
@@ -347,15 +339,7 @@ func TestWebhookInServesWhileSubscribed(t *testing.T) {
 
 func TestWebhookInCloseStopsServer(t *testing.T) {
 	t.Parallel()
-	cfg, err := load(t, pipelineFile(webhookInYAML("          listen: 127.0.0.1:0\n          allow_unauthenticated: true\n"), logSink), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipes, err := cfg.Build(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := pipes[0].Sources[0].Subscriber.(*components.WebhookIn)
+	src := buildWebhookIn(t, "          listen: 127.0.0.1:0\n          allow_unauthenticated: true\n", nil)
 	ch, err := src.Subscribe(context.Background(), "in")
 	if err != nil {
 		t.Fatal(err)

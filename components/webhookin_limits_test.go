@@ -11,12 +11,11 @@ import (
 	"github.com/tributary-dev/tributary/components"
 )
 
-// TestWebhookInConnectionCap: with max_connections: 2, two connections
-// that send nothing hold the server's two slots; a third request is not
-// served while they stay open and is served as soon as one closes.
-func TestWebhookInConnectionCap(t *testing.T) {
-	t.Parallel()
-	cfg, err := load(t, pipelineFile(webhookInYAML("          listen: 127.0.0.1:0\n          path: /in\n          token: t\n          max_connections: 2\n"), logSink), nil)
+// buildWebhookIn builds the webhookin source of a pipeline file with the
+// given options block (YAML lines), env for its ${VARS}.
+func buildWebhookIn(t *testing.T, options string, env map[string]string) *components.WebhookIn {
+	t.Helper()
+	cfg, err := load(t, pipelineFile(webhookInYAML(options), logSink), env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +23,15 @@ func TestWebhookInConnectionCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := pipes[0].Sources[0].Subscriber.(*components.WebhookIn)
+	return pipes[0].Sources[0].Subscriber.(*components.WebhookIn)
+}
+
+// TestWebhookInConnectionCap: with max_connections: 2, two connections
+// that send nothing hold the server's two slots; a third request is not
+// served while they stay open and is served as soon as one closes.
+func TestWebhookInConnectionCap(t *testing.T) {
+	t.Parallel()
+	src := buildWebhookIn(t, "          listen: 127.0.0.1:0\n          path: /in\n          token: t\n          max_connections: 2\n", nil)
 	defer src.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

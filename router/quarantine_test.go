@@ -2,8 +2,6 @@ package router_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -19,12 +17,20 @@ import (
 	"github.com/tributary-dev/tributary/router"
 )
 
-// randomText is n bytes of hex from random bytes: it does not compress, so
-// Postgres cannot shrink it under its index row limit.
-func randomText(n int) string {
-	b := make([]byte, n/2)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// runSource runs pipeline with one source into a recording sink until the
+// test ends (or stop).
+func runSource(t *testing.T, backend router.Backend, pipeline, source string, src message.Subscriber) (*pipelinetest.Sink, func()) {
+	t.Helper()
+	sink := pipelinetest.NewSink(nil)
+	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
+		Name:    pipeline,
+		Sources: []router.Source{{Name: source, Subscriber: src}},
+		Sinks:   []router.Sink{{Name: "s", Publisher: sink}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sink, pipelinetest.RunRouter(t, r)
 }
 
 // TestUnstorableEventsDoNotStopASource: a source hands on, one at a time,
@@ -37,7 +43,7 @@ func randomText(n int) string {
 func TestUnstorableEventsDoNotStopASource(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	longID, longType := "id-"+randomText(7000), "type-"+randomText(7000)
+	longID, longType := "id-"+pipelinetest.RandomText(7000), "type-"+pipelinetest.RandomText(7000)
 	msgs := []*message.Message{
 		tributary.NewEventMessage(longID, []byte(`{"n":1}`)),
 		tributary.NewEventMessage("long-type", []byte(`{"n":2}`)),
@@ -51,16 +57,7 @@ func TestUnstorableEventsDoNotStopASource(t *testing.T) {
 	msgs[1].Metadata.Set(tributary.MetaEventType, longType)
 	msgs[3].Metadata.Set(tributary.MetaEventType, "a\x00b")
 	src := pipelinetest.NewListSource(msgs...)
-	sink := pipelinetest.NewSink(nil)
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-		Name:    "hostile",
-		Sources: []router.Source{{Name: "list", Subscriber: src}},
-		Sinks:   []router.Sink{{Name: "s", Publisher: sink}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipelinetest.RunRouter(t, r)
+	sink, _ := runSource(t, router.Postgres(pool), "hostile", "list", src)
 	pipelinetest.WaitFor(t, 60*time.Second, "the source to move past every event", func() bool { return src.Acked() == len(msgs) })
 	pipelinetest.WaitFor(t, 30*time.Second, "the storable events to be delivered", func() bool { return sink.Distinct() == 4 })
 	for _, id := range []string{longID, "long-type", "after", longID[:len(longID)-1] + "!"} {
@@ -108,14 +105,7 @@ func TestQuarantineReplay(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	src := pipelinetest.NewListSource(tributary.NewEventMessage("nul\x00", []byte(`{}`)))
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-		Name: "replays", Sources: []router.Source{{Name: "list", Subscriber: src}},
-		Sinks: []router.Sink{{Name: "s", Publisher: pipelinetest.NewSink(nil)}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := pipelinetest.RunRouter(t, r)
+	_, stop := runSource(t, router.Postgres(pool), "replays", "list", src)
 	pipelinetest.WaitFor(t, 30*time.Second, "the source to move on", func() bool { return src.Acked() == 1 })
 	stop()
 	q := router.NewIngestQuarantine(pool)
@@ -166,7 +156,7 @@ func TestUnstorableEventsOnJetStream(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	srv := natstest.Start(t)
 	backend := router.JetStream(router.JetStreamConfig{URL: srv.URL, Pool: pool, AckWait: 5 * time.Second})
-	longID := "id-" + randomText(7000)
+	longID := "id-" + pipelinetest.RandomText(7000)
 	big := make([]byte, 2<<20)
 	for i := range big {
 		big[i] = 'x'
@@ -178,16 +168,7 @@ func TestUnstorableEventsOnJetStream(t *testing.T) {
 		tributary.NewEventMessage("after", []byte(`{"n":4}`)),
 	}
 	src := pipelinetest.NewListSource(msgs...)
-	sink := pipelinetest.NewSink(nil)
-	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
-		Name:    "hostile-js",
-		Sources: []router.Source{{Name: "list", Subscriber: src}},
-		Sinks:   []router.Sink{{Name: "s", Publisher: sink}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipelinetest.RunRouter(t, r)
+	sink, _ := runSource(t, backend, "hostile-js", "list", src)
 	pipelinetest.WaitFor(t, 60*time.Second, "the source to move past every event", func() bool { return src.Acked() == len(msgs) })
 	pipelinetest.WaitFor(t, 30*time.Second, "the stored events to be delivered", func() bool {
 		return sink.Count(longID) == 1 && sink.Count("nul-\x00-id") == 1 && sink.Count("after") == 1
@@ -211,15 +192,7 @@ func TestGroupWithAnUnstorableEvent(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	ctx := context.Background()
 	src := &groupSource{groups: [][]string{{"a-0", "a-1"}, {"b-0", "bad\x00", "b-1", "b-1"}, {"c-0"}}}
-	sink := pipelinetest.NewSink(nil)
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-		Name: "grpq", Sources: []router.Source{{Name: "g", Subscriber: src}},
-		Sinks: []router.Sink{{Name: "s", Publisher: sink}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipelinetest.RunRouter(t, r)
+	sink, _ := runSource(t, router.Postgres(pool), "grpq", "g", src)
 	all := []string{"a-0", "a-1", "b-0", "bad\x00", "b-1", "b-1", "c-0"}
 	pipelinetest.WaitFor(t, 20*time.Second, "every message acked", func() bool {
 		acked, _ := src.snapshot()
@@ -231,6 +204,10 @@ func TestGroupWithAnUnstorableEvent(t *testing.T) {
 	want := []string{"a-0", "a-1", "b-0", "b-1", "c-0"}
 	if got := pipelinetest.TopicIDs(t, pool, "grpq"); !slices.Equal(got, want) {
 		t.Fatalf("topic %q, want %q", got, want)
+	}
+	pipelinetest.WaitFor(t, 20*time.Second, "delivery", func() bool { return sink.Distinct() == len(want) })
+	if sink.Count("bad\x00") != 0 {
+		t.Fatal("the unstorable event was delivered")
 	}
 	if n, _ := router.NewIngestQuarantine(pool).Count(ctx, router.QuarantineFilter{Pipeline: "grpq"}); n != 1 {
 		t.Fatalf("%d quarantined, want the NUL event", n)

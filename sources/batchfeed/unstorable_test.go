@@ -2,8 +2,6 @@ package batchfeed
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
@@ -24,12 +22,10 @@ func TestUnstorableNotificationDoesNotStopTheFeed(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
 	env := newFeedEnv(t, pool, "hostile", feedfake.Config{})
-	b := make([]byte, 4000)
-	_, _ = rand.Read(b)
 	first := []feedfake.Notification{
 		{ID: "ok-1", EventType: "journey:x"},
 		{ID: "nul", EventType: "journey:\x00x"},
-		{ID: "long-" + hex.EncodeToString(b), EventType: "journey:x"},
+		{ID: "long-" + pipelinetest.RandomText(8000), EventType: "journey:x"},
 		{ID: "ok-2", EventType: "journey:x"},
 	}
 	env.fake.Add("journey", first...)

@@ -2,8 +2,6 @@ package etagpoll
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
 
@@ -33,12 +31,10 @@ func TestUnstorableEventDoesNotStopThePoll(t *testing.T) {
 	pipelinetest.RunRouter(t, pipeline(t, pool, "hostile", src, sink))
 	started(t, store)
 
-	b := make([]byte, 4000)
-	_, _ = rand.Read(b)
 	api.mu.Lock()
 	bad := api.addLocked(2, 0)
 	api.events[len(api.events)-2].Type = "door\x00opened"
-	api.events[len(api.events)-1].ID = "ev-" + hex.EncodeToString(b)
+	api.events[len(api.events)-1].ID = "ev-" + pipelinetest.RandomText(8000)
 	long := api.events[len(api.events)-1].ID
 	last := api.events[len(api.events)-1].CreatedAt
 	api.mu.Unlock()

@@ -2,16 +2,11 @@ package socketio_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
-	"github.com/tributary-dev/tributary/internal/socketiotest"
 	"github.com/tributary-dev/tributary/router"
-	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
 // TestUnstorableSocketEventIsQuarantined: a socket event whose id holds a
@@ -24,26 +19,8 @@ func TestUnstorableSocketEventIsQuarantined(t *testing.T) {
 		t.Skip("integration test: needs PostgreSQL")
 	}
 	t.Parallel()
-	pool := pgtest.NewPool(t)
-	srv, url := startServer(t, socketiotest.Config{})
-	sub, err := socketio.NewSubscriber(socketio.Config{Socket: fastSocket(url), MaxInFlight: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := pipelinetest.NewSink(nil)
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-		Name:    "doors",
-		Sources: []router.Source{{Name: "panel", Subscriber: sub}},
-		Sinks:   []router.Sink{{Name: "count", Publisher: sink}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipelinetest.RunRouter(t, r)
-	waitJoined(t, srv, "/", 1)
-	b := make([]byte, 4000)
-	_, _ = rand.Read(b)
-	long := "long-" + hex.EncodeToString(b)
+	srv, sub, sink, pool := runPipeline(t, 1)
+	long := "long-" + pipelinetest.RandomText(8000)
 	for _, id := range []string{"nul-\x00", long, "after-1", "after-2"} {
 		srv.Emit("/", "door.opened", map[string]any{"id": id, "topic": "door.opened", "body": map[string]any{"door": 1}})
 	}
