@@ -103,7 +103,7 @@ not migrated, 5 not found, 6 check failed, 7 not supported by the component type
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 
 	root.AddCommand(
-		a.runCommand(), a.validateCommand(), a.routeCommand(), a.migrateCommand(), a.poisonCommand(),
+		a.runCommand(), a.validateCommand(), a.routeCommand(), a.migrateCommand(), a.poisonCommand(), a.quarantineCommand(),
 		a.deliveriesCommand(), a.endpointsCommand(), a.statusCommand(), a.webhookCommand(), a.feedCommand(), a.simulateCommand(), a.typesCommand(), a.versionCommand(),
 	)
 	return root

@@ -83,8 +83,9 @@ func TestWebhookOptionsValidation(t *testing.T) {
 			[]string{"pipelines[0].sources[0].options.allow_unauthenticated: no basic_auth, token or secrets: anyone could inject events", "set allow_unauthenticated: true"}},
 		{"webhookin basic auth without password", pipelineFile(webhookInYAML("          basic_auth: { username: u }\n"), logSink),
 			[]string{"test.yaml:7:25: pipelines[0].sources[0].options.basic_auth.password: is required"}},
-		{"webhookin negative limits", pipelineFile(webhookInYAML("          token: t\n          ack_timeout: -1s\n          max_body_bytes: -1\n"), logSink),
-			[]string{"options.ack_timeout: -1s: must not be negative", "options.max_body_bytes: -1: must not be negative"}},
+		{"webhookin negative limits", pipelineFile(webhookInYAML("          token: t\n          ack_timeout: -1s\n          max_body_bytes: -1\n          body_timeout: -1s\n          max_concurrent_requests: -1\n          max_connections: -1\n"), logSink),
+			[]string{"options.ack_timeout: -1s: must not be negative", "options.max_body_bytes: -1: must not be negative", "options.body_timeout: -1s: must not be negative",
+				"options.max_concurrent_requests: -1: must not be negative", "options.max_connections: -1: must not be negative"}},
 		{"webhookin open off loopback", pipelineFile(webhookInYAML("          listen: 0.0.0.0:8091\n          allow_unauthenticated: true\n"), logSink),
 			[]string{"allow_unauthenticated only on a loopback address"}},
 		{"webhookin bad listen and path", pipelineFile(webhookInYAML("          listen: nowhere\n          path: hooks\n          token: t\n"), logSink),
@@ -289,16 +290,8 @@ func TestWebhookSinkSSRFGuardOnByDefault(t *testing.T) {
 
 func TestWebhookInServesWhileSubscribed(t *testing.T) {
 	t.Parallel()
-	cfg, err := load(t, pipelineFile(webhookInYAML("          listen: 127.0.0.1:0\n          path: /in\n          token: ${TOKEN}\n          max_body_bytes: 64\n"), logSink),
+	src := buildWebhookIn(t, "          listen: 127.0.0.1:0\n          path: /in\n          token: ${TOKEN}\n          max_body_bytes: 64\n",
 		map[string]string{"TOKEN": "sesame"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipes, err := cfg.Build(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := pipes[0].Sources[0].Subscriber.(*components.WebhookIn)
 	defer src.Close()
 	if src.Addr() != "" {
 		t.Fatalf("listening before Subscribe on %s", src.Addr())
@@ -346,15 +339,7 @@ func TestWebhookInServesWhileSubscribed(t *testing.T) {
 
 func TestWebhookInCloseStopsServer(t *testing.T) {
 	t.Parallel()
-	cfg, err := load(t, pipelineFile(webhookInYAML("          listen: 127.0.0.1:0\n          allow_unauthenticated: true\n"), logSink), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipes, err := cfg.Build(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := pipes[0].Sources[0].Subscriber.(*components.WebhookIn)
+	src := buildWebhookIn(t, "          listen: 127.0.0.1:0\n          allow_unauthenticated: true\n", nil)
 	ch, err := src.Subscribe(context.Background(), "in")
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"golang.org/x/net/netutil"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sources/webhookin"
@@ -33,7 +34,8 @@ func init() {
 			if logger == nil {
 				logger = watermill.NopLogger{}
 			}
-			return &WebhookIn{Source: src, addr: o.addr(), path: o.path(), logger: logger, closing: make(chan struct{})}, nil
+			return &WebhookIn{Source: src, addr: o.addr(), path: o.path(), maxConns: o.maxConnections(),
+				logger: logger, closing: make(chan struct{})}, nil
 		}, RunOnEveryInstance()) // it receives: every instance serves its port
 }
 
@@ -50,8 +52,28 @@ type WebhookInConfig struct {
 	// ":port" binds loopback; write 0.0.0.0:port to listen on every interface.
 	Listen string `yaml:"listen"`
 	// Path is where webhooks are POSTed; /webhook when empty.
-	Path             string `yaml:"path"`
+	Path string `yaml:"path"`
+	// MaxConnections caps the open connections; one more waits in the
+	// listen backlog until one closes. 512 when zero.
+	MaxConnections   int `yaml:"max_connections"`
 	webhookin.Config `yaml:",inline"`
+}
+
+// Limits of the webhookin source's server (see docs/webhooks.md for the
+// memory they bound).
+const (
+	DefaultWebhookInMaxConnections = 512
+	// webhookInMaxHeaderBytes caps one request's headers (net/http's
+	// default is 1 MiB): a sender's headers are credentials, ids and a
+	// signature, far under it.
+	webhookInMaxHeaderBytes = 64 << 10
+)
+
+func (o *WebhookInConfig) maxConnections() int {
+	if o.MaxConnections == 0 {
+		return DefaultWebhookInMaxConnections
+	}
+	return o.MaxConnections
 }
 
 func (o *WebhookInConfig) addr() string {
@@ -80,6 +102,9 @@ func (o *WebhookInConfig) Validate() error {
 	} else if o.AllowUnauthenticated && !loopbackHost(host) {
 		errs = append(errs, tributary.Option("listen", "%q: allow_unauthenticated only on a loopback address; configure basic_auth, token or secrets", o.Listen))
 	}
+	if o.MaxConnections < 0 {
+		errs = append(errs, tributary.Option("max_connections", "%d: must not be negative", o.MaxConnections))
+	}
 	if p := o.path(); !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}") {
 		errs = append(errs, tributary.Option("path", "%q: want an absolute path such as /webhook", o.Path))
 	}
@@ -99,6 +124,7 @@ func loopbackHost(host string) bool {
 type WebhookIn struct {
 	*webhookin.Source
 	addr, path string
+	maxConns   int
 	logger     watermill.LoggerAdapter
 
 	closing   chan struct{}
@@ -138,8 +164,12 @@ func (w *WebhookIn) Subscribe(ctx context.Context, topic string) (<-chan *messag
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+w.path, w.Source)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	// Headers have ReadHeaderTimeout and a size cap; bodies, the source's
+	// body_timeout and max_concurrent_requests; connections, max_connections.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+		MaxHeaderBytes: webhookInMaxHeaderBytes}
 	w.server, w.bound = srv, ln.Addr().String()
+	ln = netutil.LimitListener(ln, w.maxConns)
 	w.logger.Info("Webhook receiver listening", watermill.LogFields{"addr": w.bound, "path": w.path})
 	w.wg.Add(2)
 	go func() {

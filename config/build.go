@@ -137,3 +137,12 @@ func (c *Config) PoisonQueue(pool *pgxpool.Pool) *router.PoisonQueue {
 	}
 	return router.NewPoisonQueue(pool)
 }
+
+// IngestQuarantine returns the ingest quarantine of the file's pipelines:
+// replay stores into the file's backend.
+func (c *Config) IngestQuarantine(pool *pgxpool.Pool) *router.IngestQuarantine {
+	if b, ok := c.NewBackend(pool).(*router.JetStreamBackend); ok {
+		return b.IngestQuarantine()
+	}
+	return router.NewIngestQuarantine(pool)
+}

@@ -254,13 +254,15 @@ type pageData struct {
 	Attempts   []Attempt
 	Poison     []middleware.PoisonRecord
 	PoisonMore int64
-	Endpoints  []webhook.EndpointState
-	CSRF       string
-	Flash      string
-	Errors     []string
-	Now        time.Time
-	Instances  []leader.Instance
-	Self       string
+	// Quarantined counts the events in the ingest quarantine.
+	Quarantined int64
+	Endpoints   []webhook.EndpointState
+	CSRF        string
+	Flash       string
+	Errors      []string
+	Now         time.Time
+	Instances   []leader.Instance
+	Self        string
 	// Lanes are ordered sinks' lanes and held keys.
 	Lanes pgtopic.LaneStatus
 }
@@ -322,6 +324,9 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	}
 	if n, err := a.poison.Count(ctx, router.PoisonFilter{}); err == nil && n > int64(len(d.Poison)) {
 		d.PoisonMore = n - int64(len(d.Poison))
+	}
+	if d.Quarantined, err = router.NewIngestQuarantine(a.cfg.Pool).Count(ctx, router.QuarantineFilter{}); err != nil {
+		d.Errors = append(d.Errors, err.Error())
 	}
 	a.redactOverview(&d)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -21,6 +21,12 @@ type Backend interface {
 	// Postgres): each item whose dedup key is new (or that has none) is
 	// stored with its key; stored says which. Any error stores nothing.
 	ingest(ctx context.Context, target ingestTarget, items []ingestItem) (stored []bool, err error)
+	// ingestEach is ingest after an error that classifyUnstorable accepts:
+	// it stores the items one by one, and sets each one it refuses for
+	// good aside in the ingest quarantine (quarantined[i] says why), so
+	// that one event cannot stop its source. An error is transient: the
+	// source hands the items on again.
+	ingestEach(ctx context.Context, target ingestTarget, items []ingestItem) (stored []bool, quarantined []string, err error)
 	// deliverySubscriber reads a topic as consumer group `group`, handing
 	// out up to concurrency messages at once.
 	deliverySubscriber(group string, concurrency int, logger watermill.LoggerAdapter) (message.Subscriber, error)

@@ -260,6 +260,48 @@ func (b *JetStreamBackend) ingest(ctx context.Context, target ingestTarget, item
 	return stored, nil
 }
 
+// ingestEach stores items one by one; one refused for good (a message over
+// the server's max_payload, a dedup key Postgres refuses) is recorded in
+// the ingest quarantine in Postgres. Nothing spans the stream and the
+// table: a failure part-way leaves the items before it stored, and the
+// source's redelivery finds them by their dedup keys (with dedup off, they
+// are stored again); a crash after recording an item in the quarantine and
+// before the ack records it again on redelivery.
+func (b *JetStreamBackend) ingestEach(ctx context.Context, target ingestTarget, items []ingestItem) ([]bool, []string, error) {
+	stored, quarantined := make([]bool, len(items)), make([]string, len(items))
+	for i, it := range items {
+		s, err := b.ingest(ctx, target, items[i:i+1])
+		if err == nil {
+			stored[i] = s[0]
+			continue
+		}
+		why, ok := classifyUnstorable(err)
+		if !ok {
+			return nil, nil, err
+		}
+		if err := quarantine(ctx, b.cfg.Pool, target, it, why); err != nil {
+			return nil, nil, err
+		}
+		quarantined[i] = why.Reason
+	}
+	return stored, quarantined, nil
+}
+
+// IngestQuarantine returns the ingest quarantine of pipelines on this
+// backend: its records are in Postgres, and Replay stores an event into
+// its pipeline's stream (then deletes the record: a crash between the two
+// leaves the record, and replaying it again is a duplicate by its dedup
+// key, or by its message id within DuplicateWindow).
+func (b *JetStreamBackend) IngestQuarantine() *IngestQuarantine {
+	return &IngestQuarantine{pool: b.cfg.Pool, store: func(ctx context.Context, target ingestTarget, item ingestItem) error {
+		if _, err := b.connect(); err != nil {
+			return err
+		}
+		_, err := b.ingest(ctx, target, []ingestItem{item})
+		return err
+	}}
+}
+
 // Publisher returns a publisher into pipeline topics.
 func (b *JetStreamBackend) Publisher(watermill.LoggerAdapter) (message.Publisher, error) {
 	if _, err := b.connect(); err != nil {

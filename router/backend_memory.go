@@ -59,6 +59,12 @@ func (b *MemoryBackend) ingest(ctx context.Context, target ingestTarget, items [
 	return stored, nil
 }
 
+// ingestEach is ingest: nothing in memory is refused for good.
+func (b *MemoryBackend) ingestEach(ctx context.Context, target ingestTarget, items []ingestItem) ([]bool, []string, error) {
+	stored, err := b.ingest(ctx, target, items)
+	return stored, make([]string, len(items)), err
+}
+
 func (b *MemoryBackend) deliverySubscriber(string, int, watermill.LoggerAdapter) (message.Subscriber, error) {
 	return nopCloseSubscriber{b.pubsub}, nil
 }

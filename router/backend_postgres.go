@@ -187,6 +187,55 @@ SELECT (SELECT array_agg(key) FROM fresh),
 	(SELECT count(*) FROM (SELECT pg_notify('` + pgtopic.NotifyChannel + `', $2) FROM (SELECT 1 FROM ins LIMIT 1) x) y)`
 
 func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items []ingestItem) ([]bool, error) {
+	return ingestPostgres(ctx, b.Pool, target, items, b.logger)
+}
+
+// ingestEach stores items one by one in one transaction, each in a
+// savepoint: an item the database refuses for good is rolled back to its
+// savepoint and recorded in the ingest quarantine instead; any other
+// failure rolls back everything. So a group is still stored (and
+// quarantined) all at once, or not at all.
+func (b *PostgresBackend) ingestEach(ctx context.Context, target ingestTarget, items []ingestItem) ([]bool, []string, error) {
+	tx, err := b.Pool.Begin(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store %d events: %w", len(items), err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	stored, quarantined := make([]bool, len(items)), make([]string, len(items))
+	for i, it := range items {
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store event: %w", err)
+		}
+		s, err := ingestPostgres(ctx, sp, target, items[i:i+1], b.logger)
+		if err == nil {
+			if err := sp.Commit(ctx); err != nil {
+				return nil, nil, fmt.Errorf("store event: %w", err)
+			}
+			stored[i] = s[0]
+			continue
+		}
+		why, ok := classifyUnstorable(err)
+		if !ok {
+			return nil, nil, err
+		}
+		if err := sp.Rollback(ctx); err != nil {
+			return nil, nil, fmt.Errorf("store event: %w", err)
+		}
+		if err := quarantine(ctx, tx, target, it, why); err != nil {
+			return nil, nil, err
+		}
+		quarantined[i] = why.Reason
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, nil, fmt.Errorf("store %d events: %w", len(items), err)
+	}
+	return stored, quarantined, nil
+}
+
+// ingestPostgres stores items on db with one ingestSet statement (and,
+// for duplicates, one recordHits); see Backend.ingest.
+func ingestPostgres(ctx context.Context, db pgExecer, target ingestTarget, items []ingestItem, logger watermill.LoggerAdapter) ([]bool, error) {
 	first := firstOfKey(items)
 	var (
 		keys     []*string
@@ -215,7 +264,7 @@ func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items
 	}
 	var fresh []string
 	var notified int
-	err := b.Pool.QueryRow(ctx, ingestSet, pgtopic.LockClass, target.topic, target.pipeline,
+	err := db.QueryRow(ctx, ingestSet, pgtopic.LockClass, target.topic, target.pipeline,
 		keys, uuids, payloads, metas, target.ttl.Seconds()).Scan(&fresh, &notified)
 	if err != nil {
 		return nil, fmt.Errorf("store %d events: %w", len(sent), err)
@@ -234,8 +283,8 @@ func (b *PostgresBackend) ingest(ctx context.Context, target ingestTarget, items
 	if len(hitKeys) > 0 {
 		// Informational: a failure is logged, never fails the ingest (the
 		// events are stored; a redelivery would only add hits).
-		if _, err := b.Pool.Exec(ctx, recordHits, target.pipeline, hitKeys, hitSources, target.ttl.Seconds()); err != nil && b.logger != nil {
-			b.logger.Error("Counting dedup hits failed", err, watermill.LogFields{"pipeline": target.pipeline, "hits": len(hitKeys)})
+		if _, err := db.Exec(ctx, recordHits, target.pipeline, hitKeys, hitSources, target.ttl.Seconds()); err != nil && logger != nil {
+			logger.Error("Counting dedup hits failed", err, watermill.LogFields{"pipeline": target.pipeline, "hits": len(hitKeys)})
 		}
 	}
 	return stored, nil

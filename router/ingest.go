@@ -38,7 +38,7 @@ func (r *Router) prepareIngest(p Pipeline, s Source, labels []string, msg *messa
 	tracing.Inject(ctx, out.Metadata)
 	item := ingestItem{msg: out}
 	if !p.Dedup.Disabled {
-		item.key = tributary.EventID(out)
+		item.key = tributary.DedupKey(tributary.EventID(out))
 	}
 	return item, span
 }
@@ -70,7 +70,7 @@ func (r *Router) ingestGroupHandler(p Pipeline, s Source, batcher *ingestBatcher
 				sp.End()
 			}
 		}()
-		stored, err := batcher.ingestGroup(ctx, items)
+		stored, quarantined, err := batcher.ingestGroup(ctx, items)
 		if err != nil {
 			r.metrics.IngestFailed.WithLabelValues(labels...).Add(float64(len(msgs)))
 			for _, sp := range spans {
@@ -89,6 +89,9 @@ func (r *Router) ingestGroupHandler(p Pipeline, s Source, batcher *ingestBatcher
 			return fmt.Errorf("ingest %d events into %s: %w", len(msgs), topic, err)
 		}
 		failures.succeeded()
+		for i, why := range quarantined {
+			r.quarantined(p, s, labels, msgs[i], items[i], spans[i], why)
+		}
 		r.countStored(labels, spans, stored)
 		return nil
 	}
@@ -109,7 +112,7 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 		item, span := r.prepareIngest(p, s, labels, msg)
 		defer span.End()
 		out := item.msg
-		stored, err := batcher.ingest(msg.Context(), item)
+		stored, quarantined, err := batcher.ingest(msg.Context(), item)
 		if err != nil {
 			r.metrics.IngestFailed.WithLabelValues(labels...).Inc()
 			span.SetStatus(codes.Error, err.Error())
@@ -129,9 +132,25 @@ func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) mes
 			return fmt.Errorf("ingest into %s: %w", topic, err)
 		}
 		failures.succeeded()
+		r.quarantined(p, s, labels, msg, item, span, quarantined)
 		r.countStored(labels, []trace.Span{span}, []bool{stored})
 		return nil
 	}
+}
+
+// quarantined reports an event the backend refused for good (why is not
+// ""): it is in the ingest quarantine and its source's message is acked,
+// marked with MetaQuarantined so a source that answers a sender can say so.
+func (r *Router) quarantined(p Pipeline, s Source, labels []string, msg *message.Message, item ingestItem, span trace.Span, why string) {
+	if why == "" {
+		return
+	}
+	msg.Metadata.Set(tributary.MetaQuarantined, why)
+	span.SetStatus(codes.Error, "quarantined: "+why)
+	r.metrics.EventsQuarantined.WithLabelValues(labels...).Inc()
+	r.logger.Error("Event can never be stored; set aside in the ingest quarantine (tributary quarantine list)", nil,
+		watermill.LogFields{"pipeline": p.Name, "source": s.Name, "event_id": printable(tributary.EventID(item.msg), 200),
+			"reason": why, "trace_id": traceID(item.msg)})
 }
 
 // holdFailed holds a failed ingest for wait before the source gets its

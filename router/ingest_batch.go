@@ -35,7 +35,10 @@ type ingestRequest struct {
 
 type ingestResult struct {
 	stored []bool
-	err    error
+	// quarantined[i], when not "", says why the backend refused item i for
+	// good: it is in the ingest quarantine, not stored (nil: none was).
+	quarantined []string
+	err         error
 }
 
 // ingestBatcher is group commit for one pipeline's ingest path: messages that
@@ -47,7 +50,10 @@ type ingestResult struct {
 // message is acked only after the commit that stored it (or found it a
 // duplicate). A batch that fails is retried request by request, so one bad
 // message fails alone (or with the rest of its source's group: a group is
-// one request, stored by one statement, so it is never half stored).
+// one request, stored by one statement, so it is never half stored). A
+// request refused for the content of its messages (classifyUnstorable) is
+// stored message by message (Backend.ingestEach): what the backend refuses
+// for good goes to the ingest quarantine, and the request succeeds.
 type ingestBatcher struct {
 	backend  Backend
 	target   ingestTarget
@@ -66,31 +72,36 @@ func newIngestBatcher(b Backend, target ingestTarget) *ingestBatcher {
 }
 
 // ingest stores one message and returns once it is committed (or failed);
-// stored is false for a duplicate.
-func (b *ingestBatcher) ingest(ctx context.Context, item ingestItem) (stored bool, err error) {
-	s, err := b.ingestGroup(ctx, []ingestItem{item})
+// stored is false for a duplicate; quarantined, when not "", says why it
+// was set aside in the ingest quarantine instead.
+func (b *ingestBatcher) ingest(ctx context.Context, item ingestItem) (stored bool, quarantined string, err error) {
+	s, q, err := b.ingestGroup(ctx, []ingestItem{item})
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
-	return s[0], nil
+	return s[0], q[0], nil
 }
 
 // ingestGroup stores a group of messages in one statement, in their order,
 // and returns once it is committed (or failed: see BatchFuncSubscriber for
 // what a failed group left stored).
 // stored[i] is false for a duplicate (of a stored event, or of an earlier
-// item of the group).
-func (b *ingestBatcher) ingestGroup(ctx context.Context, items []ingestItem) (stored []bool, err error) {
+// item of the group) or for an item set aside in the ingest quarantine
+// (quarantined[i] says why).
+func (b *ingestBatcher) ingestGroup(ctx context.Context, items []ingestItem) (stored []bool, quarantined []string, err error) {
 	req := ingestRequest{ctx: ctx, items: items, done: make(chan ingestResult, 1)}
 	select {
 	case b.requests <- req:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	case <-b.stopped:
-		return nil, errStopping
+		return nil, nil, errStopping
 	}
 	res := <-req.done // always answered: run finishes a batch it has taken
-	return res.stored, res.err
+	if res.err == nil && res.quarantined == nil {
+		res.quarantined = make([]string, len(items))
+	}
+	return res.stored, res.quarantined, res.err
 }
 
 // run serves requests until ctx ends.
@@ -153,13 +164,28 @@ func (b *ingestBatcher) flush(ctx context.Context, batch []ingestRequest) {
 		return
 	}
 	if len(live) == 1 {
-		live[0].done <- ingestResult{err: err}
+		live[0].done <- b.afterFailure(ctx, live[0].items, err)
 		return
 	}
 	for _, req := range live {
 		stored, err := b.backend.ingest(ctx, b.target, req.items)
-		req.done <- ingestResult{stored: stored, err: err}
+		if err != nil {
+			req.done <- b.afterFailure(ctx, req.items, err)
+			continue
+		}
+		req.done <- ingestResult{stored: stored}
 	}
+}
+
+// afterFailure answers a request whose ingest failed with err: a refusal
+// of the items' content has them stored one by one, the refused ones
+// quarantined; any other error fails the request.
+func (b *ingestBatcher) afterFailure(ctx context.Context, items []ingestItem, err error) ingestResult {
+	if !isUnstorable(err) {
+		return ingestResult{err: err}
+	}
+	stored, quarantined, err := b.backend.ingestEach(ctx, b.target, items)
+	return ingestResult{stored: stored, quarantined: quarantined, err: err}
 }
 
 // firstOfKey marks the items that carry their dedup key for the first time

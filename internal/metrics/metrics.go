@@ -51,6 +51,9 @@ type Router struct {
 	EventsIngested *prometheus.CounterVec
 	// EventsDeduped counts duplicates dropped on the ingest path.
 	EventsDeduped *prometheus.CounterVec
+	// EventsQuarantined counts events set aside in the ingest quarantine
+	// because the backend refuses them for good.
+	EventsQuarantined *prometheus.CounterVec
 	// IngestFailed counts ingest attempts that failed (the source redelivers).
 	IngestFailed *prometheus.CounterVec
 	// Delivered counts successful deliveries to a sink.
@@ -77,16 +80,17 @@ type Router struct {
 // NewRouter registers the router's collectors on reg (see Register).
 func NewRouter(reg prometheus.Registerer) *Router {
 	return &Router{
-		EventsReceived: Counter(reg, "tributary_events_received_total", "Events read from a source.", "pipeline", "source"),
-		EventsIngested: Counter(reg, "tributary_events_ingested_total", "Events stored in the pipeline topic.", "pipeline", "source"),
-		EventsDeduped:  Counter(reg, "tributary_events_deduped_total", "Duplicate events dropped on ingest.", "pipeline", "source"),
-		IngestFailed:   Counter(reg, "tributary_ingest_failed_total", "Ingest attempts that failed.", "pipeline", "source"),
-		Delivered:      Counter(reg, "tributary_events_delivered_total", "Events delivered by a sink.", "pipeline", "sink"),
-		Filtered:       Counter(reg, "tributary_events_filtered_total", "Events a sink's filter turned down.", "pipeline", "sink"),
-		RoutingErrors:  Counter(reg, "tributary_routing_errors_total", "Events a sink's filter or transform failed on.", "pipeline", "sink", "stage"),
-		DeliveryFailed: Counter(reg, "tributary_delivery_failed_total", "Failed delivery attempts.", "pipeline", "sink"),
-		Retried:        Counter(reg, "tributary_events_retried_total", "Delivery retries, in process, requeued, or held back (ordered sinks).", "pipeline", "sink", "kind"),
-		Poisoned:       Counter(reg, "tributary_events_poisoned_total", "Events moved to the poison queue.", "pipeline", "sink"),
+		EventsReceived:    Counter(reg, "tributary_events_received_total", "Events read from a source.", "pipeline", "source"),
+		EventsIngested:    Counter(reg, "tributary_events_ingested_total", "Events stored in the pipeline topic.", "pipeline", "source"),
+		EventsDeduped:     Counter(reg, "tributary_events_deduped_total", "Duplicate events dropped on ingest.", "pipeline", "source"),
+		EventsQuarantined: Counter(reg, "tributary_events_quarantined_total", "Events set aside in the ingest quarantine: the backend refuses them for good.", "pipeline", "source"),
+		IngestFailed:      Counter(reg, "tributary_ingest_failed_total", "Ingest attempts that failed.", "pipeline", "source"),
+		Delivered:         Counter(reg, "tributary_events_delivered_total", "Events delivered by a sink.", "pipeline", "sink"),
+		Filtered:          Counter(reg, "tributary_events_filtered_total", "Events a sink's filter turned down.", "pipeline", "sink"),
+		RoutingErrors:     Counter(reg, "tributary_routing_errors_total", "Events a sink's filter or transform failed on.", "pipeline", "sink", "stage"),
+		DeliveryFailed:    Counter(reg, "tributary_delivery_failed_total", "Failed delivery attempts.", "pipeline", "sink"),
+		Retried:           Counter(reg, "tributary_events_retried_total", "Delivery retries, in process, requeued, or held back (ordered sinks).", "pipeline", "sink", "kind"),
+		Poisoned:          Counter(reg, "tributary_events_poisoned_total", "Events moved to the poison queue.", "pipeline", "sink"),
 		DeliveryLatency: Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tributary_delivery_duration_seconds", Help: "Duration of delivery attempts.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),

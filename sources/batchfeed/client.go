@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/tributary-dev/tributary/internal/namedlog"
+	"github.com/tributary-dev/tributary/internal/sameorigin"
 	"github.com/tributary-dev/tributary/middleware"
 )
 
@@ -39,6 +40,11 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 func newClient(cfg Config, logger watermill.LoggerAdapter) *Client {
 	named := namedlog.New(logger, "source")
 	base := strings.TrimRight(cfg.BaseURL, "/") + "/eventnotifications/v2/" + url.PathEscape(cfg.FeedID)
+	if u, err := url.Parse(cfg.BaseURL); err == nil { // validated
+		// A redirect off the API's origin would carry the tenant header,
+		// the bearer token's trust and the Referer elsewhere: refused.
+		cfg.HTTPClient = sameorigin.Client(cfg.HTTPClient, u)
+	}
 	c := &Client{cfg: cfg, base: base, logger: named.With(watermill.LogFields{"feed": cfg.FeedID}), named: named}
 	c.metrics.Store(newFeedMetrics(nil, "", cfg.FeedID))
 	return c

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/tributary-dev/tributary/internal/sameorigin"
 )
 
 func (s *Source) endpoint(q url.Values) *url.URL {
@@ -167,8 +169,8 @@ pages:
 			if err != nil {
 				return nil, failf("paging", "fetch: bad Link next %q: %v", next, err)
 			}
-			if !sameOrigin(nu, s.base) {
-				return nil, &pollError{kind: "redirect", err: errors.Join(errForeignRedirect, errors.New("Link rel=next points to another host"))}
+			if !sameorigin.Same(nu, s.base) {
+				return nil, &pollError{kind: "redirect", err: errors.Join(sameorigin.ErrForeignRedirect, errors.New("Link rel=next points to another host"))}
 			}
 			if scheme == Auto {
 				scheme = Link

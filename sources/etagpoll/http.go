@@ -8,9 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/sameorigin"
 	"github.com/tributary-dev/tributary/middleware"
 )
 
@@ -25,11 +25,6 @@ var defaultTransport = func() *http.Transport {
 	t.IdleConnTimeout = 90 * time.Second
 	return t
 }()
-
-// errForeignRedirect refuses a redirect off the API's host: following it
-// would hand the credential (an X-Api-Key header survives Go's redirect
-// handling) and the cursor's trust to someone else.
-var errForeignRedirect = errors.New("redirect to another host refused")
 
 // pollError is a failed step of a poll: kind labels the metric.
 type pollError struct {
@@ -53,31 +48,15 @@ type response struct {
 	url    *url.URL
 }
 
+// newClient is c (or a client on defaultTransport) refusing redirects off
+// the API's origin: following one would hand the credential (an X-Api-Key
+// header survives Go's redirect handling) and the cursor's trust to someone
+// else.
 func newClient(c *http.Client, base *url.URL) *http.Client {
-	var cl http.Client
-	if c != nil {
-		cl = *c
-	} else {
-		cl.Transport = defaultTransport
+	if c == nil {
+		c = &http.Client{Transport: defaultTransport}
 	}
-	inner := cl.CheckRedirect
-	cl.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if !sameOrigin(req.URL, base) {
-			return fmt.Errorf("%w: %s", errForeignRedirect, req.URL.Redacted())
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		if inner != nil {
-			return inner(req, via)
-		}
-		return nil
-	}
-	return &cl
-}
-
-func sameOrigin(u, base *url.URL) bool {
-	return strings.EqualFold(u.Scheme, base.Scheme) && strings.EqualFold(u.Host, base.Host)
+	return sameorigin.Client(c, base)
 }
 
 // get performs one GET within RequestTimeout, body included. A cancelled
@@ -130,7 +109,7 @@ func (s *Source) classify(ctx, rctx context.Context, step string, u *url.URL, er
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, errForeignRedirect):
+	case errors.Is(err, sameorigin.ErrForeignRedirect):
 		return &pollError{kind: "redirect", err: fmt.Errorf("%s: %w", step, err)}
 	case rctx.Err() != nil:
 		return failf("timeout", "%s %s: no complete answer within %s", step, u.Path, s.cfg.RequestTimeout)

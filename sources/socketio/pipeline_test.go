@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
@@ -11,16 +13,14 @@ import (
 	"github.com/tributary-dev/tributary/sources/socketio"
 )
 
-// Socket events land in the Postgres topic through the real router, once
-// each: the alarm seen again after a reconnect dedups on its hashed id.
-func TestSocketIntoPostgresTopic(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: needs PostgreSQL")
-	}
-	t.Parallel()
+// runPipeline runs a socket source ("panel", maxInFlight events in flight)
+// into a Postgres pipeline "doors" with a recording sink, and waits until
+// the source has joined the test server.
+func runPipeline(t *testing.T, maxInFlight int) (*socketiotest.Server, *socketio.Subscriber, *pipelinetest.Sink, *pgxpool.Pool) {
+	t.Helper()
 	pool := pgtest.NewPool(t)
 	srv, url := startServer(t, socketiotest.Config{})
-	sub, err := socketio.NewSubscriber(socketio.Config{Socket: fastSocket(url), MaxInFlight: 4}, nil)
+	sub, err := socketio.NewSubscriber(socketio.Config{Socket: fastSocket(url), MaxInFlight: maxInFlight}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +35,17 @@ func TestSocketIntoPostgresTopic(t *testing.T) {
 	}
 	pipelinetest.RunRouter(t, r)
 	waitJoined(t, srv, "/", 1)
+	return srv, sub, sink, pool
+}
+
+// Socket events land in the Postgres topic through the real router, once
+// each: the alarm seen again after a reconnect dedups on its hashed id.
+func TestSocketIntoPostgresTopic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs PostgreSQL")
+	}
+	t.Parallel()
+	srv, sub, sink, pool := runPipeline(t, 4)
 	at := time.Date(2023, 5, 4, 17, 59, 16, 0, time.UTC)
 	for i, topic := range socketio.KnownTopics {
 		if topic == "migration.started" {

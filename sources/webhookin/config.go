@@ -30,6 +30,15 @@ type Config struct {
 	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
 	// MaxBodyBytes refuses larger bodies with 413; 1 MiB when zero.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// BodyTimeout bounds reading one request's body, from the end of its
+	// headers; a sender still sending after it gets 408. 10 s when zero.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// MaxConcurrentRequests caps the requests handled at once (reading
+	// their body or waiting for the event to be stored); one more is
+	// answered 503 with Retry-After at once, its body unread. With
+	// MaxBodyBytes it bounds the memory that bodies take: see
+	// docs/webhooks.md. 32 when zero.
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
 	// AckTimeout bounds how long a request waits for the event to be stored
 	// (acked by the router); past it the answer is 503 and the sender
 	// retries. 30 s when zero.
@@ -61,6 +70,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.AckTimeout == 0 {
 		c.AckTimeout = 30 * time.Second
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 10 * time.Second
+	}
+	if c.MaxConcurrentRequests == 0 {
+		c.MaxConcurrentRequests = 32
 	}
 	if c.EventIDField == "" {
 		c.EventIDField = "id"
@@ -97,13 +112,16 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"tolerance", c.Tolerance}, {"ack_timeout", c.AckTimeout}} {
+	}{{"tolerance", c.Tolerance}, {"ack_timeout", c.AckTimeout}, {"body_timeout", c.BodyTimeout}} {
 		if d.v < 0 {
 			bad(d.key, "%s: must not be negative", d.v)
 		}
 	}
 	if c.MaxBodyBytes < 0 {
 		bad("max_body_bytes", "%d: must not be negative", c.MaxBodyBytes)
+	}
+	if c.MaxConcurrentRequests < 0 {
+		bad("max_concurrent_requests", "%d: must not be negative", c.MaxConcurrentRequests)
 	}
 	return errors.Join(errs...)
 }

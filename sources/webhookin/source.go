@@ -5,9 +5,18 @@
 // It answers 2xx only once the router has acked the event — that is, once
 // the event is durably in the pipeline's topic — so a sender that gets a 2xx
 // may forget the event. A nack is retried within AckTimeout; past it the
-// answer is 503 and the sender's own retry redelivers. The event id is the
-// webhook-id header, else the body's id field, else a hash of the body, so the
-// router's dedup drops a sender's retries.
+// answer is 503 and the sender's own retry redelivers. An event the
+// database can never store (the router set it aside in its ingest
+// quarantine) is answered 422: sending it again cannot help.
+//
+// A request's body must arrive within BodyTimeout, and at most
+// MaxConcurrentRequests requests are handled at once (more are answered
+// 503 without reading their body), so senders that trickle bodies hold at
+// most MaxConcurrentRequests × MaxBodyBytes of body buffers (about twice
+// that with chunked bodies), each for at most BodyTimeout.
+//
+// The event id is the webhook-id header, else the body's id field, else a
+// hash of the body, so the router's dedup drops a sender's retries.
 package webhookin
 
 import (
@@ -18,6 +27,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +69,9 @@ type Source struct {
 	verifier *signature.Verifier
 	metrics  atomic.Pointer[sourceMetrics]
 
+	// slots holds a token per request being handled (MaxConcurrentRequests).
+	slots chan struct{}
+
 	mu     sync.RWMutex // held for reading while a request hands a message over
 	sub    *subscription
 	closed bool
@@ -77,7 +90,8 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Source{cfg: cfg, logger: namedlog.New(logger, "source"), done: make(chan struct{})}
+	s := &Source{cfg: cfg, logger: namedlog.New(logger, "source"), done: make(chan struct{}),
+		slots: make(chan struct{}, cfg.MaxConcurrentRequests)}
 	s.metrics.Store(newSourceMetrics(nil, "", ""))
 	if len(cfg.Secrets) > 0 {
 		secrets, _ := signature.ParseSecrets(cfg.Secrets) // validated
@@ -130,7 +144,17 @@ func (s *Source) Close() error {
 
 // ServeHTTP implements http.Handler.
 func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	code, reason := s.serve(w, r)
+	var code int
+	var reason string
+	select {
+	case s.slots <- struct{}{}:
+		code, reason = s.serve(w, r)
+		<-s.slots
+	default:
+		code, reason = http.StatusServiceUnavailable, "too many requests at once (max_concurrent_requests)"
+		// The body is not read: close the connection rather than drain it.
+		w.Header().Set("Connection", "close")
+	}
 	s.metrics.Load().requests.WithLabelValues(strconv.Itoa(code)).Inc()
 	if code >= 400 {
 		s.logger.Info("Webhook refused", watermill.LogFields{"status": code, "reason": reason, "remote": r.RemoteAddr})
@@ -140,9 +164,15 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if code == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "5")
 		}
+		body := map[string]string{"error": http.StatusText(code)}
+		if code == http.StatusUnprocessableEntity {
+			// Only the sender's own event is described: what the
+			// database refused in it.
+			body["detail"] = reason
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": http.StatusText(code)})
+		_ = json.NewEncoder(w).Encode(body)
 		return
 	}
 	w.WriteHeader(code)
@@ -164,14 +194,23 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request) (int, string) {
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return http.StatusRequestEntityTooLarge, "body over the size limit"
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	// The body has BodyTimeout from here (a server without a
+	// ResponseController, such as a test recorder, has no deadline).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return http.StatusRequestEntityTooLarge, "body over the size limit"
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.Header().Set("Connection", "close")
+			return http.StatusRequestTimeout, "body not received within body_timeout"
+		}
 		return http.StatusBadRequest, "reading body: " + err.Error()
 	}
+	// The deadline is for the body only: waiting for the ack is AckTimeout's.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if s.verifier != nil {
 		if err := s.verifier.Verify(r.Header, body); err != nil {
 			s.metrics.Load().Error("auth")
@@ -189,6 +228,20 @@ func (s *Source) serve(w http.ResponseWriter, r *http.Request) (int, string) {
 		s.metrics.Load().LastSuccess.SetToCurrentTime()
 	}
 	return code, reason
+}
+
+// readBody reads a body of the declared length into one buffer of that
+// size (io.ReadAll would grow one, holding up to twice as much at once);
+// a body of unknown length (chunked) is read with io.ReadAll.
+func readBody(body io.Reader, length int64) ([]byte, error) {
+	if length < 0 {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, length)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // checkHeaders checks Basic auth and the token header in constant time.
@@ -267,6 +320,10 @@ func (s *Source) handOver(ctx context.Context, msg *message.Message) (int, strin
 		}
 		select {
 		case <-m.Acked():
+			if why := tributary.Quarantined(m); why != "" {
+				s.metrics.Load().Error("unstorable")
+				return http.StatusUnprocessableEntity, "the event can never be stored: " + why
+			}
 			return http.StatusOK, ""
 		case <-m.Nacked():
 			s.metrics.Load().Error("nacked")
