@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -63,17 +62,9 @@ func (q Requeue) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		attempt := Attempts(msg) + 1
 		stamp(msg, attempt, t, err)
 
-		wait, ok := q.Schedule.Delay(attempt)
+		wait, ok := q.Schedule.Wait(attempt, err)
 		if !ok {
 			return nil, fmt.Errorf("%w after %d attempts: %w", ErrExhausted, attempt, err)
-		}
-		var r retryAfterError
-		switch {
-		case !errors.As(err, &r):
-		case r.atLeast:
-			wait = max(wait, r.after)
-		default:
-			wait = r.after
 		}
 
 		next := msg.Copy()
