@@ -94,7 +94,7 @@ func (d *dispatcher) budget() int { return 2 * d.s.cfg.MaxInFlight }
 func (d *dispatcher) claimAll(ctx context.Context, ix *index) {
 	for ctx.Err() == nil {
 		d.mu.Lock()
-		var skip []string
+		skip := []string{} // not nil: NULL would match nothing
 		room := map[string]int{}
 		for id, l := range d.lanes {
 			free := d.budget() - len(l.queue) - l.running

@@ -190,9 +190,6 @@ func (e Endpoint) Validate() error {
 		errs = append(errs, o)
 	}
 	errs = append(errs, rest...)
-	if e.RateLimit < 0 {
-		bad("rate_limit", "must not be negative")
-	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -150,9 +150,10 @@ func (s *Store) Update(ctx context.Context, id string, patch Patch, by string) (
 	})
 }
 
-// SetEnabled enables or disables endpoint id; a disabled endpoint is sent
-// nothing (its queued deliveries wait, they are not dropped), and what is
-// fanned out meanwhile still queues for it.
+// SetEnabled enables or disables endpoint id. A disabled endpoint is sent
+// nothing: its queued deliveries wait (they are not dropped), and events
+// fanned out while it is disabled are not queued for it — Replay with a time
+// sends them once it is enabled again.
 func (s *Store) SetEnabled(ctx context.Context, id string, enabled bool, reason, by string) (Endpoint, error) {
 	return s.Update(ctx, id, Patch{Enabled: &enabled, DisabledReason: &reason}, by)
 }
