@@ -331,6 +331,15 @@ func (s *Sink) Endpoints() (ids []string, version int64) {
 	return ids, ix.version
 }
 
+// Endpoint returns endpoint id as the sink last read it.
+func (s *Sink) Endpoint(id string) (Endpoint, bool) {
+	ix := s.ix.Load()
+	if ix == nil || ix.byID[id] == nil {
+		return Endpoint{}, false
+	}
+	return ix.byID[id].ep, true
+}
+
 func (s *Sink) poke(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
