@@ -19,6 +19,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
+	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
 // receiver is a real HTTP receiver on loopback that checks the token header
@@ -32,6 +33,7 @@ type receiver struct {
 	bodies  []string
 	refused int
 	hang    chan struct{} // non-nil: every request waits for it to close
+	delay   time.Duration // each answer's
 }
 
 func newReceiver(t testing.TB, token string) *receiver {
@@ -39,8 +41,9 @@ func newReceiver(t testing.TB, token string) *receiver {
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
-		hang := rc.hang
+		hang, delay := rc.hang, rc.delay
 		rc.mu.Unlock()
+		time.Sleep(delay)
 		if hang != nil {
 			select {
 			case <-hang:
@@ -164,3 +167,5 @@ func publish(t testing.TB, s *subscriptions.Sink, msgs ...*message.Message) {
 type goneHandler struct{}
 
 func (goneHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusGone) }
+
+var breakerOff = webhook.BreakerConfig{Disabled: true}
