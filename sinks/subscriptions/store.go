@@ -106,7 +106,8 @@ type Patch struct {
 	DisabledReason *string            `json:"disabled_reason"`
 }
 
-func (p Patch) apply(e *Endpoint) {
+// Apply sets e's fields that p sets.
+func (p Patch) Apply(e *Endpoint) {
 	set := func(dst *string, v *string) {
 		if v != nil {
 			*dst = *v
@@ -144,7 +145,7 @@ func (p Patch) apply(e *Endpoint) {
 // Update applies patch to endpoint id and stores it, validated.
 func (s *Store) Update(ctx context.Context, id string, patch Patch, by string) (Endpoint, error) {
 	return s.modify(ctx, id, by, func(e *Endpoint) error {
-		patch.apply(e)
+		patch.Apply(e)
 		e.setDefaults()
 		return e.Validate()
 	})
