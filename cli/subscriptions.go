@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 )
 
@@ -391,4 +392,20 @@ func (a *app) setSubscriptionEnabled(cmd *cobra.Command, id string, enabled bool
 		}
 		return a.printEndpoint(out, verb, "")
 	})
+}
+
+// subscriptionTests returns the test-request settings of each built
+// subscriptions sink, for the admin API's endpoint test.
+func subscriptionTests(pipelines []router.Pipeline) func(pipeline, sink string) subscriptions.TestOptions {
+	opts := map[string]subscriptions.TestOptions{}
+	for _, p := range pipelines {
+		for _, s := range p.Sinks {
+			if t, ok := s.Publisher.(interface {
+				TestOptions() subscriptions.TestOptions
+			}); ok {
+				opts[p.Name+"/"+s.Name] = t.TestOptions()
+			}
+		}
+	}
+	return func(pipeline, sink string) subscriptions.TestOptions { return opts[pipeline+"/"+sink] }
 }

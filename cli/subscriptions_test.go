@@ -38,7 +38,7 @@ func TestSubscriptionEndpointCommands(t *testing.T) {
 		t.Fatalf("add: exit %d\n%s%s", code, out, errs)
 	}
 	var added struct {
-		Endpoint struct{ ID, Token string }
+		Endpoint  struct{ ID, Token string }
 		Generated string `json:"generated_secret"`
 	}
 	if err := json.Unmarshal([]byte(out), &added); err != nil || added.Endpoint.ID != "ep_cli" || added.Endpoint.Token != "[redacted]" ||

@@ -191,7 +191,7 @@ func (d *dispatcher) deliver(id string, l *lane, c claimed) {
 	}
 	msg.Metadata.Set(middleware.MetaAttempts, strconv.Itoa(c.attempts))
 	msg.SetContext(d.reqCtx)
-	err = pub.Publish(d.s.cfg.Sink+"/"+id, msg)
+	err = pub.Publish(LogSink(d.s.cfg.Sink, id), msg)
 	switch {
 	case err == nil:
 		d.record(c, StateDelivered, 0, "", true)
@@ -330,3 +330,8 @@ func (s *endpointState) Set(ctx context.Context, st webhook.EndpointState) error
 	_, err := s.d.s.store.SetEnabled(ctx, s.id, st.State == webhook.StateEnabled, st.Reason, s.d.by)
 	return err
 }
+
+// LogSink is the sink name an endpoint's attempts carry in the delivery log
+// (and in its Publisher's logs): "<sink>/<endpoint id>", so that
+// `tributary deliveries list --sink hooks/ep_…` shows one endpoint's.
+func LogSink(sink, endpointID string) string { return sink + "/" + endpointID }
