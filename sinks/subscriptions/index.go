@@ -8,11 +8,13 @@ import (
 
 // index is the sink's in-memory view of its endpoints, built whole from the
 // table on every change (a new index replaces the old one atomically, so a
-// fan-out reads one consistent set). Matching an event costs a map lookup
-// by tenant and exact type plus a check of the endpoints that subscribe
-// with a glob — never a scan of every endpoint: with 10,000 endpoints of
-// which 1,000 subscribe to one type, an event of that type visits those
-// 1,000 (and the glob subscribers), an event of a rare type a handful.
+// fan-out reads one consistent set). Matching an event never scans the
+// endpoints: per tenant, an exact pattern is a map key, and a glob is filed
+// under its literal prefix (the text before its first '*'), so an event of
+// type t looks up t itself and each prefix of t — len(t)+1 map lookups —
+// and checks only the endpoints found there. With 10,000 endpoints of which
+// 1,000 subscribe to one type, an event of that type visits those 1,000, an
+// event of a rare type a handful (BenchmarkFanOutLookup).
 type index struct {
 	version int64
 	byID    map[string]*entry
@@ -21,13 +23,16 @@ type index struct {
 }
 
 type tenantIndex struct {
-	exact map[string][]*entry // by exact include pattern
-	globs []*entry            // endpoints with a '*' in some include pattern
+	exact  map[string][]*entry // by exact include pattern
+	prefix map[string][]*entry // by a glob's text before its first '*'
 }
 
 type entry struct {
 	ep    Endpoint
 	types *routing.TypePatterns
+	// excludes: some pattern starts with '!', so an exact hit is checked
+	// too; multi: several include patterns, so it may be found twice.
+	excludes, multi bool
 }
 
 // buildIndex indexes the enabled endpoints of eps (all of them by id).
@@ -45,30 +50,30 @@ func buildIndex(version int64, eps []Endpoint) *index {
 		ix.enabled++
 		t := ix.tenants[ep.Tenant]
 		if t == nil {
-			t = &tenantIndex{exact: map[string][]*entry{}}
+			t = &tenantIndex{exact: map[string][]*entry{}, prefix: map[string][]*entry{}}
 			ix.tenants[ep.Tenant] = t
 		}
-		var exact []string
-		glob := false
-		for _, p := range ep.Types {
-			switch {
-			case strings.HasPrefix(p, "!"):
-			case strings.Contains(p, "*"):
-				glob = true
-			default:
-				exact = append(exact, p)
-			}
-		}
-		if glob || len(exact) == 0 {
-			t.globs = append(t.globs, e)
-			continue
-		}
 		seen := map[string]bool{}
-		for _, p := range exact {
-			if !seen[p] {
-				seen[p] = true
+		includes := 0
+		for _, p := range ep.Types {
+			if strings.HasPrefix(p, "!") {
+				e.excludes = true
+				continue
+			}
+			includes++
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			if i := strings.IndexByte(p, '*'); i >= 0 {
+				t.prefix[p[:i]] = append(t.prefix[p[:i]], e)
+			} else {
 				t.exact[p] = append(t.exact[p], e)
 			}
+		}
+		e.multi = includes > 1
+		if includes == 0 { // only exclusions: every other type
+			t.prefix[""] = append(t.prefix[""], e)
 		}
 	}
 	return ix
@@ -77,25 +82,48 @@ func buildIndex(version int64, eps []Endpoint) *index {
 // match returns the ids of the enabled endpoints an event of type typ for
 // tenant gets: those without a tenant, and tenant's own.
 func (ix *index) match(tenant, typ string) []string {
-	var out []string
-	add := func(t *tenantIndex) {
-		if t == nil {
-			return
-		}
-		for _, e := range t.exact[typ] {
-			if e.types.MatchType(typ) { // its exclusions
-				out = append(out, e.ep.ID)
-			}
-		}
-		for _, e := range t.globs {
-			if e.types.MatchType(typ) {
-				out = append(out, e.ep.ID)
-			}
+	all, own := ix.tenants[""], ix.tenants[tenant]
+	if tenant == "" {
+		own = nil
+	}
+	size := 0
+	for _, t := range []*tenantIndex{all, own} {
+		if t != nil {
+			size += len(t.exact[typ])
 		}
 	}
-	add(ix.tenants[""])
-	if tenant != "" {
-		add(ix.tenants[tenant])
+	out := make([]string, 0, size)
+	var seen map[*entry]bool // only for endpoints with several patterns
+	take := func(e *entry, check bool) {
+		if check && !e.types.MatchType(typ) {
+			return
+		}
+		if e.multi {
+			if seen == nil {
+				seen = map[*entry]bool{}
+			}
+			if seen[e] {
+				return
+			}
+			seen[e] = true
+		}
+		out = append(out, e.ep.ID)
+	}
+	for _, t := range []*tenantIndex{all, own} {
+		if t == nil {
+			continue
+		}
+		for _, e := range t.exact[typ] {
+			take(e, e.excludes)
+		}
+		if len(t.prefix) == 0 {
+			continue
+		}
+		for k := 0; k <= len(typ); k++ {
+			for _, e := range t.prefix[typ[:k]] {
+				take(e, true)
+			}
+		}
 	}
 	return out
 }

@@ -135,6 +135,12 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// withDefaults returns c with its defaults set.
+func (c Config) withDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 // Validate reports every problem with c, each option error named by its key.
 func (c Config) Validate() error {
 	c.setDefaults()
