@@ -62,11 +62,14 @@ CREATE INDEX IF NOT EXISTS tributary_subscription_events_time
 -- Each endpoint's own queue: one row per (event, endpoint). pending rows are
 -- claimed by next_at (a claim pushes next_at forward by a lease, so a killed
 -- instance's claims come due again); delivered and poisoned rows stay until
--- the sink's retention purges them.
+-- the sink's retention purges them. No foreign keys: checking two per row
+-- halved the fan-out's speed (1,000 rows per event); the one writer of
+-- these tables (package sinks/subscriptions) deletes an endpoint's rows with
+-- it and an event only once it has no delivery left.
 CREATE TABLE IF NOT EXISTS tributary_subscription_deliveries (
     id          BIGSERIAL   PRIMARY KEY,
-    event       BIGINT      NOT NULL REFERENCES tributary_subscription_events (id) ON DELETE CASCADE,
-    endpoint_id TEXT        NOT NULL REFERENCES tributary_subscription_endpoints (id) ON DELETE CASCADE,
+    event       BIGINT      NOT NULL,
+    endpoint_id TEXT        NOT NULL,
     sink_key    TEXT        NOT NULL,
     state       TEXT        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'poisoned')),
     attempts    INT         NOT NULL DEFAULT 0,

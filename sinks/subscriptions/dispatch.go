@@ -172,7 +172,11 @@ func (d *dispatcher) deliver(id string, l *lane, c claimed) {
 	m := d.s.metrics.Load()
 	e := d.s.ix.Load().byID[id]
 	if e == nil {
-		return // removed: its rows went with it
+		// Removed (its rows go with it), or added by another instance and
+		// not yet seen here: look again after the next reload; the purge
+		// deletes what a removal left behind.
+		d.record(c, StatePending, d.s.cfg.Refresh, "", false)
+		return
 	}
 	if !e.ep.Enabled {
 		d.record(c, StatePending, 0, "", false)

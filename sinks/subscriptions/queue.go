@@ -166,6 +166,14 @@ func (s *Store) purge(ctx context.Context, pipeline, sink string, retain time.Du
 		DELETE FROM tributary_subscription_deliveries WHERE sink_key = $1 AND state <> 'pending'
 			AND updated_at < now() - $2::interval`, sinkKey(pipeline, sink), retain)
 	if err == nil {
+		// A fan-out racing an endpoint's removal (its index not yet
+		// reloaded) may leave rows for an endpoint that is gone.
+		_, err = s.pool.Exec(ctx, `
+			DELETE FROM tributary_subscription_deliveries d WHERE sink_key = $1
+				AND NOT EXISTS (SELECT 1 FROM tributary_subscription_endpoints e WHERE e.id = d.endpoint_id)`,
+			sinkKey(pipeline, sink))
+	}
+	if err == nil {
 		_, err = s.pool.Exec(ctx, `
 			DELETE FROM tributary_subscription_events e WHERE pipeline = $1 AND sink = $2
 				AND created_at < now() - $3::interval

@@ -230,6 +230,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		if err == nil && tag.RowsAffected() == 0 {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
+		if err == nil {
+			_, err = tx.Exec(ctx, `DELETE FROM tributary_subscription_deliveries WHERE endpoint_id = $1`, id)
+		}
 		return err
 	})
 }
