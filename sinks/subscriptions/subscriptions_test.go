@@ -14,6 +14,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
+	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
 // TestAddEndpointWhileEventsFlow adds an endpoint while events are fanned
@@ -223,7 +224,8 @@ func TestGoneDisablesTheEndpointRow(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
 	store := subscriptions.NewStore(pool)
-	sink := newSink(t, pool, "gone")
+	log := webhook.NewPostgresLog(pool)
+	sink := newSink(t, pool, "gone", func(c *subscriptions.Config) { c.Log = log })
 	gone := httptest.NewServer(goneHandler{})
 	defer gone.Close()
 	ep := addEndpoint(t, store, subscriptions.Endpoint{Pipeline: "gone", URL: gone.URL, Types: []string{"a"}, Token: "x"})
@@ -241,6 +243,11 @@ func TestGoneDisablesTheEndpointRow(t *testing.T) {
 	counts, err := store.Counts(ctx, ep.ID)
 	if err != nil || counts[subscriptions.StatePending] != 1 {
 		t.Fatalf("queue %v %v: want the event held (pending)", counts, err)
+	}
+	// The attempt is in the delivery log under the endpoint's own name.
+	attempts, err := log.Query(ctx, webhook.Filter{Sink: subscriptions.LogSink("hooks", ep.ID)})
+	if err != nil || len(attempts) != 1 || attempts[0].Outcome != webhook.OutcomeGone || attempts[0].EventID != "g1" {
+		t.Fatalf("delivery log of %s: %+v, %v; want the one 410 attempt", ep.ID, attempts, err)
 	}
 }
 
