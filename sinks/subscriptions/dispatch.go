@@ -110,10 +110,17 @@ func (d *dispatcher) claimAll(ctx context.Context, ix *index) {
 			}
 		}
 		got, err := d.s.store.claim(ctx, d.key, skip, d.s.cfg.ClaimBatch, d.s.cfg.Lease, func(ep string) int {
-			if r, ok := room[ep]; ok {
-				return r
+			limit := d.budget()
+			// A rate-limited endpoint holds no more than it can be sent
+			// within half a lease: a row still queued when its lease ends
+			// would be claimed again (and sent twice).
+			if e := ix.byID[ep]; e != nil && e.ep.RateLimit > 0 {
+				limit = min(limit, max(1, int(e.ep.RateLimit*d.s.cfg.Lease.Seconds()/2)))
 			}
-			return d.budget()
+			if r, ok := room[ep]; ok {
+				return limit - (d.budget() - r) // less what its lane holds
+			}
+			return limit
 		})
 		if err != nil {
 			if ctx.Err() == nil {

@@ -87,3 +87,35 @@ func TestPoisonedDeliveryReplays(t *testing.T) {
 	}
 	pipelinetest.WaitFor(t, 30*time.Second, "the replayed delivery", func() bool { return got.Load() == 1 })
 }
+
+// TestRateLimitPerEndpoint: an endpoint's rate limit spaces its own
+// deliveries (the burst of one, then one per 1/rate) without holding back
+// another endpoint of the same sink, and nothing is sent twice.
+func TestRateLimitPerEndpoint(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	store := subscriptions.NewStore(pool)
+	sink := newSink(t, pool, "rate")
+	limited, free := newReceiver(t, "l"), newReceiver(t, "f")
+	epL := addEndpoint(t, store, subscriptions.Endpoint{Pipeline: "rate", URL: limited.URL, Types: []string{"a"}, Token: "l", RateLimit: 5})
+	epF := addEndpoint(t, store, subscriptions.Endpoint{Pipeline: "rate", URL: free.URL, Types: []string{"a"}, Token: "f"})
+	waitIndexed(t, sink, epL.ID, true)
+	waitIndexed(t, sink, epF.ID, true)
+	const n = 11
+	start := time.Now()
+	for i := range n {
+		publish(t, sink, event("r"+string(rune('a'+i)), "a", nil))
+	}
+	pipelinetest.WaitFor(t, 60*time.Second, "the unlimited endpoint", func() bool { return free.distinct() == n })
+	freeDone := time.Since(start)
+	pipelinetest.WaitFor(t, 60*time.Second, "the limited endpoint", func() bool { return limited.distinct() == n })
+	if took := time.Since(start); took < (n-1)*200*time.Millisecond {
+		t.Fatalf("%d deliveries at 5/s took %s, want at least %s", n, took, (n-1)*200*time.Millisecond)
+	}
+	for id, c := range limited.ids() {
+		if c != 1 {
+			t.Errorf("%s delivered %d times", id, c)
+		}
+	}
+	t.Logf("unlimited endpoint done after %s, limited after %s", freeDone, time.Since(start))
+}
