@@ -31,6 +31,7 @@ func (a *Admin) subscriptionRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/endpoints/{id}/queue", a.apiEndpointQueue)
 	mux.HandleFunc("GET /api/endpoints/{id}/attempts", a.apiEndpointAttempts)
 	mux.HandleFunc("POST /api/endpoints/{id}/replay", a.apiReplayEndpoint)
+	a.subscriptionPages(mux)
 }
 
 // apiEndpoint is an endpoint as the API shows it: redacted, with its queue.
