@@ -61,9 +61,10 @@ type Secret struct {
 // Redacted is the value shown for a credential.
 const Redacted = "[redacted]"
 
-// Redacted returns e with its credentials replaced: the token and password by
-// Redacted, each secret by its prefix and last four characters (enough to
-// tell two apart), and the URL's user info and query values removed.
+// Redacted returns e with its credentials replaced: the token, the password
+// and credential-looking headers' values by Redacted, each secret by its
+// prefix and last four characters (enough to tell two apart), and the URL's
+// user info and query values removed.
 func (e Endpoint) Redacted() Endpoint {
 	if e.Token != "" {
 		e.Token = Redacted
@@ -77,6 +78,16 @@ func (e Endpoint) Redacted() Endpoint {
 	}
 	e.Secrets = sec
 	e.URL = webhook.RedactURL(e.URL)
+	if len(e.Headers) > 0 {
+		h := make(map[string]string, len(e.Headers))
+		for k, v := range e.Headers {
+			if webhook.SecretHeader(k) {
+				v = Redacted
+			}
+			h[k] = v
+		}
+		e.Headers = h
+	}
 	return e
 }
 

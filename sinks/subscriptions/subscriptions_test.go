@@ -284,3 +284,20 @@ func TestEndpointValidationNamesFields(t *testing.T) {
 		})
 	}
 }
+
+// TestRedactedShowsNoCredential: what the CLI, the API and the console show.
+func TestRedactedShowsNoCredential(t *testing.T) {
+	t.Parallel()
+	ep := subscriptions.Endpoint{URL: "https://user:pw-s3cret@x.example/h?key=q-s3cret", Token: "tok-s3cret", BasicUsername: "u",
+		BasicPassword: "basic-s3cret", Secrets: []subscriptions.Secret{{Secret: "whsec_c2VjcmV0LXNpZ25pbmcta2V5LXMzY3JldA=="}},
+		Headers: map[string]string{"X-Api-Key": "hdr-s3cret", "X-Customer": "42"}}
+	shown := fmt.Sprintf("%+v", ep.Redacted())
+	for _, secret := range []string{"pw-s3cret", "q-s3cret", "tok-s3cret", "basic-s3cret", "c2VjcmV0LXNpZ25pbmcta2V5LXMzY3JldA", "hdr-s3cret"} {
+		if strings.Contains(shown, secret) {
+			t.Errorf("redacted endpoint shows %q: %s", secret, shown)
+		}
+	}
+	if !strings.Contains(shown, "X-Customer:42") || !strings.Contains(shown, "whsec_…dA==") {
+		t.Errorf("redacted too much: %s", shown)
+	}
+}

@@ -78,6 +78,10 @@ func (s scrubber) scrub(text string) string {
 // sets them (the sink, Headers or MetadataHeaders).
 var secretHeader = regexp.MustCompile(`(?i)authori[sz]ation|signature|token|secret|passw(or)?d|api[-_]?key|credential|cookie|^auth|session`)
 
+// SecretHeader reports whether a header named name carries a credential by
+// its name (Authorization, X-Api-Key, …): its value is never shown.
+func SecretHeader(name string) bool { return secretHeader.MatchString(name) }
+
 // sentHeaders is what the delivery log keeps of a request's headers: one
 // value per name (joined when repeated), with the signature, the token
 // header, Authorization and every credential-looking header replaced, and
