@@ -1,6 +1,7 @@
 package components_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,17 @@ func TestSubscriptionsSinkOptions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSubscriptionsExampleLoads: examples/subscriptions.yaml is a valid file.
+func TestSubscriptionsExampleLoads(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../examples/subscriptions.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(t, string(data), nil); err != nil {
+		t.Fatal(err)
 	}
 }
