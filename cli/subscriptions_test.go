@@ -2,12 +2,11 @@ package cli
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 )
 
 // TestSubscriptionEndpointCommands walks an endpoint through the CLI: add
@@ -16,14 +15,7 @@ import (
 // queue, replay and remove.
 func TestSubscriptionEndpointCommands(t *testing.T) {
 	t.Parallel()
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("token") != "tok-s3cret" {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer recv.Close()
+	recv := pipelinetest.TokenReceiver(t, "tok-s3cret", nil)
 	dbURL := pgtest.NewDatabase(t)
 	pgtest.PoolFor(t, dbURL)
 	env := map[string]string{"DATABASE_URL": dbURL, "USER": "ops"}

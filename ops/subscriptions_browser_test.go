@@ -2,8 +2,6 @@ package ops_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/pgtest"
-	"github.com/tributary-dev/tributary/ops"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
@@ -31,24 +28,8 @@ func TestSubscriptionsConsoleInChromium(t *testing.T) {
 	t.Parallel()
 	chrome := chromiumPath(t)
 	shots := screenshotDir(t)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("token") != "tok-s3cret" {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer recv.Close()
-	pool := pgtest.NewPool(t)
-	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Token: "adm1n-t0ken",
-		SubscriptionTests: func(string, string) subscriptions.TestOptions {
-			return subscriptions.TestOptions{AllowPrivateNetworks: true}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(adm.Handler())
-	defer srv.Close()
+	recv := pipelinetest.TokenReceiver(t, "tok-s3cret", nil)
+	srv, pool := subscriptionsAdmin(t, "adm1n-t0ken")
 	sink, err := subscriptions.NewSink(subscriptions.Config{Pool: pool, Pipeline: "comments", Sink: "hooks", AllowPrivateNetworks: true,
 		PollInterval: 100 * time.Millisecond, Log: webhook.NewPostgresLog(pool)}, nil)
 	if err != nil {

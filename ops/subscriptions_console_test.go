@@ -2,7 +2,6 @@ package ops_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -10,9 +9,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
-	"github.com/tributary-dev/tributary/ops"
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
@@ -23,27 +20,12 @@ import (
 func TestSubscriptionsConsoleFlow(t *testing.T) {
 	t.Parallel()
 	got := make(chan string, 10)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("token") != "tok-s3cret" {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
+	recv := pipelinetest.TokenReceiver(t, "tok-s3cret", func(r *http.Request) {
 		if r.Header.Get("X-Tributary-Event-Type") == "" || !strings.HasPrefix(r.Header.Get("Webhook-Id"), "test_") {
 			got <- r.Header.Get("Webhook-Id")
 		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer recv.Close()
-	pool := pgtest.NewPool(t)
-	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Token: "admintoken",
-		SubscriptionTests: func(string, string) subscriptions.TestOptions {
-			return subscriptions.TestOptions{AllowPrivateNetworks: true}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(adm.Handler())
-	defer srv.Close()
+	})
+	srv, pool := subscriptionsAdmin(t, "admintoken")
 	auth := map[string]string{"Authorization": "Bearer admintoken"}
 	csrfRE := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
 

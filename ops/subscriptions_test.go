@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/ops"
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 )
@@ -41,22 +44,12 @@ func apiCall(t *testing.T, base, token, method, path string, body any) (int, map
 	return resp.StatusCode, out, string(raw)
 }
 
-// TestEndpointsAPI drives the endpoints API as a product's backend would:
-// create (validation errors name their fields; credentials never come back),
-// list, update, test each type against a receiver that checks its token,
-// rotate, queue, attempts, replay, delete — and nothing without the token.
-func TestEndpointsAPI(t *testing.T) {
-	t.Parallel()
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("token") != "tok-s3cret" {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer recv.Close()
+// subscriptionsAdmin serves the admin handler (token token) on a fresh
+// database, its endpoint tests allowed to reach loopback receivers.
+func subscriptionsAdmin(t *testing.T, token string) (*httptest.Server, *pgxpool.Pool) {
+	t.Helper()
 	pool := pgtest.NewPool(t)
-	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Token: "admintoken",
+	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Token: token,
 		SubscriptionTests: func(string, string) subscriptions.TestOptions {
 			return subscriptions.TestOptions{AllowPrivateNetworks: true}
 		}})
@@ -64,7 +57,18 @@ func TestEndpointsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(adm.Handler())
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv, pool
+}
+
+// TestEndpointsAPI drives the endpoints API as a product's backend would:
+// create (validation errors name their fields; credentials never come back),
+// list, update, test each type against a receiver that checks its token,
+// rotate, queue, attempts, replay, delete — and nothing without the token.
+func TestEndpointsAPI(t *testing.T) {
+	t.Parallel()
+	recv := pipelinetest.TokenReceiver(t, "tok-s3cret", nil)
+	srv, _ := subscriptionsAdmin(t, "admintoken")
 	const tok = "admintoken"
 
 	if code, _, raw := apiCall(t, srv.URL, "", "GET", "/api/endpoints", nil); code != http.StatusUnauthorized {
