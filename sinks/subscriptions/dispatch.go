@@ -104,11 +104,7 @@ func (d *dispatcher) claimAll(ctx context.Context, ix *index) {
 			room[id] = free
 		}
 		d.mu.Unlock()
-		for id, e := range ix.byID {
-			if !e.ep.Enabled {
-				skip = append(skip, id) // its deliveries wait until it is enabled
-			}
-		}
+		skip = append(skip, ix.disabled...) // their deliveries wait until they are enabled
 		got, err := d.s.store.claim(ctx, d.key, skip, d.s.cfg.ClaimBatch, d.s.cfg.Lease, func(ep string) int {
 			limit := d.budget()
 			// A rate-limited endpoint holds no more than it can be sent

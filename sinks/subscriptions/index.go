@@ -20,6 +20,9 @@ type index struct {
 	byID    map[string]*entry
 	tenants map[string]*tenantIndex // "" holds the endpoints without a tenant
 	enabled int
+	// disabled lists the disabled endpoints: their queued deliveries are
+	// left out of claims until they are enabled.
+	disabled []string
 }
 
 type tenantIndex struct {
@@ -44,6 +47,9 @@ func buildIndex(version int64, eps []Endpoint) *index {
 		types, err := routing.CompileTypes(ep.Types...)
 		e := &entry{ep: ep, types: types}
 		ix.byID[ep.ID] = e
+		if !ep.Enabled {
+			ix.disabled = append(ix.disabled, ep.ID)
+		}
 		if err != nil || !ep.Enabled {
 			continue
 		}
