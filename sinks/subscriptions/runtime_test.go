@@ -2,6 +2,7 @@ package subscriptions_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -118,4 +119,46 @@ func TestRateLimitPerEndpoint(t *testing.T) {
 		}
 	}
 	t.Logf("unlimited endpoint done after %s, limited after %s", freeDone, time.Since(start))
+}
+
+// TestHungEndpointCostsOthersNothing: while one endpoint's receiver holds
+// every request, a healthy endpoint of the same sink receives every event,
+// and the hung one has no more than max_in_flight requests open.
+func TestHungEndpointCostsOthersNothing(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	store := subscriptions.NewStore(pool)
+	healthy := newReceiver(t, "ok")
+	hold := make(chan struct{})
+	var open, most atomic.Int32
+	var accepted atomic.Int32
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := open.Add(1)
+		defer open.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		select {
+		case <-hold:
+			accepted.Add(1)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hung.Close)
+	sink := newSink(t, pool, "hung", func(c *subscriptions.Config) { c.Timeout, c.MaxInFlight = 3*time.Second, 2 })
+	t.Cleanup(func() { close(hold) }) // before the sink's Close: nothing left to wait for
+	for _, e := range []subscriptions.Endpoint{{URL: hung.URL, Token: "h"}, {URL: healthy.URL, Token: "ok"}} {
+		e.Pipeline, e.Types = "hung", []string{"a"}
+		waitIndexed(t, sink, addEndpoint(t, store, e).ID, true)
+	}
+	const n = 50
+	for i := range n {
+		publish(t, sink, event(fmt.Sprintf("x%02d", i), "a", nil))
+	}
+	pipelinetest.WaitFor(t, 60*time.Second, "the healthy endpoint to receive every event", func() bool { return healthy.distinct() == n })
+	if got := most.Load(); got < 1 || got > 2 {
+		t.Fatalf("the hung receiver had %d requests open at most, want 1 to max_in_flight (2)", got)
+	}
+	if got := accepted.Load(); got != 0 {
+		t.Fatalf("the hung receiver answered %d requests", got)
+	}
 }
