@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tributary-dev/tributary/sinks/subscriptions"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -14,14 +15,18 @@ import (
 // (tributary_endpoints): a 410 Gone disables an endpoint for every instance
 // until an operator enables it here or on the admin page.
 func (a *app) endpointsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "endpoints", Short: "List, enable and disable webhook endpoints (a 410 Gone disables one)"}
+	cmd := &cobra.Command{Use: "endpoints", Short: "Manage endpoints: webhook sinks' state (a 410 Gone disables one) and subscriptions sinks' endpoints"}
 	var f webhook.EndpointFilter
-	var state string
+	var state, tenant string
+	var subs bool
 	list := &cobra.Command{
-		Use:   "list [--pipeline P] [--sink S] [--state enabled|disabled]",
-		Short: "List the endpoints the webhook sinks have registered, with their state",
+		Use:   "list [--pipeline P] [--sink S] [--state enabled|disabled] | list --subscriptions [--pipeline P] [--sink S] [--tenant T]",
+		Short: "List the endpoints the webhook sinks have registered, with their state (--subscriptions: the subscriptions sinks' endpoints)",
 		Args:  cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
+			if subs {
+				return a.listSubscriptions(cmd, subscriptions.Filter{Pipeline: f.Pipeline, Sink: f.Sink, Tenant: tenant})
+			}
 			switch webhook.State(state) {
 			case "", webhook.StateEnabled, webhook.StateDisabled:
 				f.State = webhook.State(state)
@@ -57,10 +62,15 @@ func (a *app) endpointsCommand() *cobra.Command {
 	lf.StringVar(&f.Pipeline, "pipeline", "", "only this pipeline")
 	lf.StringVar(&f.Sink, "sink", "", "only this sink")
 	lf.StringVar(&state, "state", "", "only endpoints in this state (enabled or disabled)")
+	lf.BoolVar(&subs, "subscriptions", false, "list the subscriptions sinks' endpoints (with their queues) instead")
+	lf.StringVar(&tenant, "tenant", "", "with --subscriptions: only this tenant's endpoints")
 
-	var pipeline, sink, reason string
+	var pipeline, sink, reason, id string
 	change := func(to webhook.State) func(*cobra.Command, []string) error {
 		return wrap(func(cmd *cobra.Command, _ []string) error {
+			if id != "" {
+				return a.setSubscriptionEnabled(cmd, id, to == webhook.StateEnabled, reason)
+			}
 			if pipeline == "" || sink == "" {
 				return codef(ExitUsage, "give --pipeline and --sink (see `tributary endpoints list`)")
 			}
@@ -109,9 +119,11 @@ func (a *app) endpointsCommand() *cobra.Command {
 	for _, c := range []*cobra.Command{enable, disable} {
 		c.Flags().StringVar(&pipeline, "pipeline", "", "the endpoint's pipeline (required)")
 		c.Flags().StringVar(&sink, "sink", "", "the endpoint's sink (required)")
+		c.Flags().StringVar(&id, "id", "", "a subscriptions sink's endpoint, by id (instead of --pipeline and --sink)")
 	}
 	disable.Flags().StringVar(&reason, "reason", "", "why, for the record")
 	cmd.AddCommand(list, enable, disable)
+	cmd.AddCommand(a.subscriptionCommands()...)
 	return cmd
 }
 

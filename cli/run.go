@@ -252,7 +252,8 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			}
 			if adminAddr != "" {
 				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, AllowedHosts: adminHosts, Logger: logger, Sources: monitor, Gatherer: reg,
-					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool)})
+					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool),
+					SubscriptionTests: subscriptionTests(pipelines)})
 				if err != nil {
 					return err
 				}

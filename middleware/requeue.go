@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -92,17 +91,9 @@ func failed(msg *message.Message, schedule Schedule, clock func() time.Time, err
 	}
 	attempt := Attempts(msg) + 1
 	stamp(msg, attempt, now().UTC(), err)
-	wait, ok := schedule.Delay(attempt)
+	wait, ok := schedule.Wait(attempt, err)
 	if !ok {
 		return -1, fmt.Errorf("%w after %d attempts: %w", ErrExhausted, attempt, err)
-	}
-	var r retryAfterError
-	switch {
-	case !errors.As(err, &r):
-	case r.atLeast:
-		wait = max(wait, r.after)
-	default:
-		wait = r.after
 	}
 	return wait, err
 }

@@ -105,6 +105,27 @@ func (s Schedule) Delay(n int) (time.Duration, bool) {
 	return backoff.Jitter(d, s.Jitter), true
 }
 
+// Wait returns how long the message whose attempt-th attempt failed with err
+// waits before the next, and false once the schedule is exhausted: the
+// schedule's delay, replaced by a RetryAfter error's wait, raised to a
+// NotBefore error's. Requeue and every sink that keeps its own queue (the
+// subscriptions sink) decide with it.
+func (s Schedule) Wait(attempt int, err error) (time.Duration, bool) {
+	wait, ok := s.Delay(attempt)
+	if !ok {
+		return 0, false
+	}
+	var r retryAfterError
+	switch {
+	case !errors.As(err, &r):
+	case r.atLeast:
+		wait = max(wait, r.after)
+	default:
+		wait = r.after
+	}
+	return wait, true
+}
+
 // Total is the sum of the schedule's delays without jitter: how long after
 // the first failure the last retry happens.
 func (s Schedule) Total() time.Duration {

@@ -27,6 +27,7 @@ import (
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/router/leader"
 	"github.com/tributary-dev/tributary/router/pgtopic"
+	"github.com/tributary-dev/tributary/sinks/subscriptions"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
@@ -96,6 +97,10 @@ type AdminConfig struct {
 	// Poison is the poison queue whose replay goes through the pipelines'
 	// backend; router.NewPoisonQueue(Pool) (Postgres) when nil.
 	Poison *router.PoisonQueue
+	// SubscriptionTests returns the test-request settings of a
+	// subscriptions sink (its SSRF guard) for the endpoints API's test;
+	// nil: the guard on.
+	SubscriptionTests func(pipeline, sink string) subscriptions.TestOptions
 }
 
 // Admin serves the admin page: pipelines and their sources' state, queue
@@ -154,6 +159,7 @@ func (a *Admin) Handler() http.Handler {
 	mux.HandleFunc("POST /poison/{id}/replay", a.replay)
 	mux.HandleFunc("POST /endpoints/state", a.setEndpointState)
 	a.consoleRoutes(mux)
+	a.subscriptionRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return newHostGuard(a.cfg.AllowedHosts).wrap(a.auth(http.NewCrossOriginProtection().Handler(mux)))
 }

@@ -205,14 +205,14 @@ func (l *Postgres) insert(as []Attempt) error {
 		headers            = make([]*string, n) // JSON text; nil: NULL
 	)
 	for i, a := range as {
-		pipelines[i], sinks[i], endpoints[i], events[i] = text(a.Pipeline), text(a.Sink), text(a.Endpoint), text(a.EventID)
-		uuids[i], outcomes[i], errs[i], bodies[i] = text(a.MessageUUID), text(string(a.Outcome)), text(a.Error), text(a.ResponseBody)
+		pipelines[i], sinks[i], endpoints[i], events[i] = Text(a.Pipeline), Text(a.Sink), Text(a.Endpoint), Text(a.EventID)
+		uuids[i], outcomes[i], errs[i], bodies[i] = Text(a.MessageUUID), Text(string(a.Outcome)), Text(a.Error), Text(a.ResponseBody)
 		attempts[i], statuses[i], times[i] = int32(a.Attempt), int32(a.StatusCode), a.Time
 		latencies[i] = float64(a.Latency) / float64(time.Millisecond)
 		if a.RequestHeaders != nil {
 			clean := make(map[string]string, len(a.RequestHeaders))
 			for k, v := range a.RequestHeaders {
-				clean[text(k)] = text(v)
+				clean[Text(k)] = Text(v)
 			}
 			if b, err := json.Marshal(clean); err == nil {
 				h := string(b)
@@ -235,8 +235,9 @@ func (l *Postgres) insert(as []Attempt) error {
 	return nil
 }
 
-// text makes s storable in a TEXT column, which refuses NUL and invalid UTF-8.
-func text(s string) string {
+// Text makes s storable in a TEXT column, which refuses NUL and invalid
+// UTF-8; sinks that keep tables of their own use it too.
+func Text(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
