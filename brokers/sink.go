@@ -1,0 +1,210 @@
+// Package brokers carries events to and from message brokers through their
+// Watermill Pub/Subs: Sink wraps a broker's publisher as a Tributary sink,
+// Source wraps its subscriber as a Tributary source. The broker packages
+// below it (brokers/amqp, brokers/redisstream, brokers/natsjs) only build
+// the Watermill Pub/Sub from their Config; what every broker shares lives
+// here, once:
+//
+//   - a sink's delivery is done when the broker confirmed it (the broker
+//     package configures publisher confirms, XADD's reply, JetStream's
+//     PubAck); every attempt is recorded in the delivery log; a broker that
+//     is down is an ordinary transient error, retried on the sink's schedule;
+//   - a source acks a broker message only after the router acked the event
+//     it became, i.e. once the event is stored in the pipeline's topic; the
+//     event's id is stable across redeliveries, so the router's dedup absorbs
+//     them;
+//   - both connect lazily and keep reconnecting, so a broker that is down at
+//     start delays events, never the process;
+//   - the broker URL's credentials are redacted from errors, logs and the
+//     delivery log (Redactor).
+//
+// Use a broker package directly:
+//
+//	sink, err := amqp.NewSink(amqp.SinkConfig{URL: url, Queue: "events"}, logger)
+//	src, err := amqp.NewSource(amqp.SourceConfig{URL: url, Queue: "orders"}, logger)
+package brokers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/middleware"
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
+)
+
+// DefaultTimeout bounds one publish and the broker's confirmation of it.
+const DefaultTimeout = 10 * time.Second
+
+// SinkConfig is what a broker package gives NewSink.
+type SinkConfig struct {
+	// Kind names the broker ("amqp", "redisstream", "natsjs") in errors.
+	Kind string
+	// Endpoint says where deliveries go, without credentials
+	// ("amqp://host:5672/ exchange=x key=y"); the delivery log shows it.
+	Endpoint string
+	// Topic is passed to the publisher's Publish (the queue, routing key,
+	// stream or subject, as the broker package maps it).
+	Topic string
+	// Connect builds the broker's publisher; called at the first Publish and
+	// again after it failed.
+	Connect func() (message.Publisher, error)
+	// Timeout bounds one publish including its confirmation; DefaultTimeout
+	// when zero. The publisher must honour the message's context.
+	Timeout time.Duration
+	// Log records every attempt; nil records none.
+	Log deliverylog.Recorder
+	// Redactor hides the URL's credentials in errors and the log.
+	Redactor *Redactor
+	// Pipeline and Name name the sink in the delivery log; the router sets
+	// them (Instrument) when they are empty.
+	Pipeline, Name string
+	Logger         watermill.LoggerAdapter
+}
+
+// Sink is a Tributary sink that publishes to a broker. Each message is
+// published on its own and counts as delivered only when the broker
+// confirmed it; the event id travels with it (tributary.MetaEventID, and the
+// broker's own message id where it has one), so a consumer can deduplicate.
+type Sink struct {
+	cfg SinkConfig
+
+	mu       sync.Mutex
+	pub      message.Publisher
+	pipeline string
+	name     string
+}
+
+// NewSink returns a sink; it connects at its first Publish.
+func NewSink(cfg SinkConfig) *Sink {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = watermill.NopLogger{}
+	}
+	return &Sink{cfg: cfg, pipeline: cfg.Pipeline, name: cfg.Name}
+}
+
+// Instrument implements router.Instrumented: it learns the sink's names for
+// the delivery log, unless its config gave them.
+func (s *Sink) Instrument(_ prometheus.Registerer, pipeline, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pipeline == "" {
+		s.pipeline = pipeline
+	}
+	if s.name == "" {
+		s.name = name
+	}
+}
+
+// publisher returns the connected publisher, connecting if need be.
+func (s *Sink) publisher() (message.Publisher, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pub != nil {
+		return s.pub, nil
+	}
+	p, err := s.cfg.Connect()
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	s.pub = p
+	return p, nil
+}
+
+// Publish implements message.Publisher: the router's topic is ignored, the
+// broker's target is the config's. An error is transient (the router
+// retries it on the sink's schedule) unless the message cannot be sent at
+// all.
+func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
+	for _, m := range msgs {
+		if err := s.deliver(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sink) deliver(m *message.Message) error {
+	ctx, cancel := context.WithTimeout(m.Context(), s.cfg.Timeout)
+	defer cancel()
+	out := message.NewMessage(m.UUID, m.Payload)
+	for k, v := range m.Metadata {
+		out.Metadata.Set(k, v)
+	}
+	out.Metadata.Set(tributary.MetaEventID, tributary.EventID(m))
+	out.SetContext(ctx)
+
+	start := time.Now()
+	pub, err := s.publisher()
+	if err == nil {
+		err = pub.Publish(s.cfg.Topic, out)
+	}
+	latency := time.Since(start)
+	outcome := deliverylog.OutcomeSuccess
+	if err != nil {
+		err = s.cfg.Redactor.Error(fmt.Errorf("%s sink: %w", s.cfg.Kind, err))
+		outcome = deliverylog.OutcomeTransient
+		if errors.Is(err, errUnsendable) {
+			outcome, err = deliverylog.OutcomePermanent, middleware.Permanent(err)
+		}
+	}
+	s.record(context.WithoutCancel(m.Context()), m, latency, outcome, err)
+	return err
+}
+
+// errUnsendable marks a message no retry can send (the broker refused its
+// shape); broker packages wrap it.
+var errUnsendable = errors.New("message cannot be sent")
+
+// Unsendable marks err as one no retry can cure: the sink poisons the
+// message instead of retrying it.
+func Unsendable(err error) error { return fmt.Errorf("%w: %w", errUnsendable, err) }
+
+func (s *Sink) record(ctx context.Context, m *message.Message, latency time.Duration, outcome deliverylog.Outcome, failure error) {
+	if s.cfg.Log == nil {
+		return
+	}
+	s.mu.Lock()
+	pipeline, name := s.pipeline, s.name
+	s.mu.Unlock()
+	errText := ""
+	if failure != nil {
+		errText = failure.Error()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := s.cfg.Log.Record(ctx, deliverylog.Attempt{
+		Pipeline: pipeline, Sink: name, Endpoint: s.cfg.Endpoint, EventID: tributary.EventID(m),
+		MessageUUID: m.UUID, Attempt: middleware.Attempts(m) + 1, Latency: latency,
+		Outcome: outcome, Error: errText,
+	})
+	if err != nil {
+		s.cfg.Logger.Error("Recording delivery attempt failed", err, watermill.LogFields{"event_id": tributary.EventID(m)})
+	}
+}
+
+// Close closes the broker's publisher and flushes the delivery log.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	pub := s.pub
+	s.pub = nil
+	s.mu.Unlock()
+	var errs []error
+	if pub != nil {
+		errs = append(errs, s.cfg.Redactor.Error(pub.Close()))
+	}
+	if s.cfg.Log != nil {
+		errs = append(errs, deliverylog.Flush(s.cfg.Log))
+	}
+	return errors.Join(errs...)
+}
