@@ -237,4 +237,3 @@ func (s *Source) Close() error {
 // Wait blocks until every subscription has ended (after Close and the
 // router's ack of the message in hand, or after their contexts ended).
 func (s *Source) Wait() { s.wg.Wait() }
-
