@@ -121,6 +121,23 @@ func (s *Sink) publisher() (message.Publisher, error) {
 	return p, nil
 }
 
+// drop discards pub after it failed, so the next attempt connects afresh
+// (a client's own reconnecting may be stuck); closing it must not hold up
+// the delivery path.
+func (s *Sink) drop(pub message.Publisher) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pub != pub {
+		return
+	}
+	s.pub = nil
+	go func() {
+		if err := pub.Close(); err != nil {
+			s.cfg.Logger.Debug("Closing a failed broker publisher", watermill.LogFields{"error": s.cfg.Redactor.String(err.Error())})
+		}
+	}()
+}
+
 // Publish implements message.Publisher: the router's topic is ignored, the
 // broker's target is the config's. An error is transient (the router
 // retries it on the sink's schedule) unless the message cannot be sent at
@@ -147,7 +164,9 @@ func (s *Sink) deliver(m *message.Message) error {
 	start := time.Now()
 	pub, err := s.publisher()
 	if err == nil {
-		err = pub.Publish(s.cfg.Topic, out)
+		if err = pub.Publish(s.cfg.Topic, out); err != nil {
+			s.drop(pub)
+		}
 	}
 	latency := time.Since(start)
 	outcome := deliverylog.OutcomeSuccess
