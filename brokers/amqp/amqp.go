@@ -6,12 +6,13 @@
 //     counts a delivery done when the broker acked it (publisher confirms);
 //     the event id is the message's message-id property and its
 //     tributary_event_id header, the event type its type property;
+//
 //   - the source consumes a durable queue (declared, and bound to an
 //     exchange when one is named), with manual acks: several instances
 //     consuming one queue share its messages.
 //
-//	sink, err := amqp.NewSink(amqp.SinkConfig{URL: "amqp://guest:guest@127.0.0.1:5672/", Exchange: "events", RoutingKey: "door.opened"}, logger)
-//	src, err := amqp.NewSource(amqp.SourceConfig{URL: "amqp://guest:guest@127.0.0.1:5672/", Queue: "tributary-in"}, logger)
+//     sink, err := amqp.NewSink(amqp.SinkConfig{URL: "amqp://guest:guest@127.0.0.1:5672/", Exchange: "events", RoutingKey: "door.opened"}, logger)
+//     src, err := amqp.NewSource(amqp.SourceConfig{URL: "amqp://guest:guest@127.0.0.1:5672/", Queue: "tributary-in"}, logger)
 package amqp
 
 import (

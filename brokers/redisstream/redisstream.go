@@ -6,13 +6,14 @@
 //     the XADD with the entry's id; the entry carries the event id in its
 //     event_id field (and Watermill's fields: payload, metadata,
 //     _watermill_message_uuid), the event type in event_type;
+//
 //   - the source reads the stream in a consumer group (XREADGROUP) and XACKs
 //     an entry once the router stored it: several instances in one group
 //     share the entries, and an entry whose consumer died (pending longer than
 //     ClaimIdle) is claimed by another.
 //
-//	sink, err := redisstream.NewSink(redisstream.SinkConfig{URL: "redis://127.0.0.1:6379/0", Stream: "events"}, logger)
-//	src, err := redisstream.NewSource(redisstream.SourceConfig{URL: "redis://127.0.0.1:6379/0", Stream: "orders", Group: "tributary"}, logger)
+//     sink, err := redisstream.NewSink(redisstream.SinkConfig{URL: "redis://127.0.0.1:6379/0", Stream: "events"}, logger)
+//     src, err := redisstream.NewSource(redisstream.SourceConfig{URL: "redis://127.0.0.1:6379/0", Stream: "orders", Group: "tributary"}, logger)
 package redisstream
 
 import (
