@@ -30,7 +30,9 @@ const (
 
 // RabbitMQ returns the URL of a RabbitMQ that answers, skipping the test
 // when none does (failing it under TRIBUTARY_REQUIRE_PEERS).
-func RabbitMQ(tb testing.TB) string { return peer(tb, "RABBITMQ_URL", DefaultRabbitMQ, "rabbitmq-server") }
+func RabbitMQ(tb testing.TB) string {
+	return peer(tb, "RABBITMQ_URL", DefaultRabbitMQ, "rabbitmq-server")
+}
 
 // Redis returns the URL of a Redis that answers; see RabbitMQ.
 func Redis(tb testing.TB) string { return peer(tb, "REDIS_URL", DefaultRedis, "redis-server") }
