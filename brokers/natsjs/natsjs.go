@@ -150,7 +150,13 @@ type SourceConfig struct {
 	AckWait time.Duration `yaml:"ack_wait"`
 	// NakDelay is how long a nacked message waits before redelivery; 1 s
 	// when zero.
-	NakDelay              time.Duration `yaml:"nak_delay"`
+	NakDelay time.Duration `yaml:"nak_delay"`
+	// MaxAckPending bounds the messages the server sends ahead of their
+	// acks; 256 when zero. The source hands on one at a time, so a message
+	// waits its turn with AckWait running: keep MaxAckPending × the time to
+	// store one event well below AckWait, or the server redelivers what is
+	// still waiting (a repeat the dedup drops, but work done twice).
+	MaxAckPending         int `yaml:"max_ack_pending"`
 	brokers.SourceOptions `yaml:",inline"`
 }
 
@@ -163,6 +169,9 @@ func (c *SourceConfig) setDefaults() {
 	}
 	if c.NakDelay == 0 {
 		c.NakDelay = time.Second
+	}
+	if c.MaxAckPending == 0 {
+		c.MaxAckPending = 256
 	}
 }
 
@@ -177,6 +186,9 @@ func (c *SourceConfig) Validate() error {
 	}
 	if c.NakDelay < 0 {
 		errs = append(errs, tributary.Option("nak_delay", "must not be negative"))
+	}
+	if c.MaxAckPending < 0 {
+		errs = append(errs, tributary.Option("max_ack_pending", "must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -202,7 +214,7 @@ func NewSource(cfg SourceConfig, logger watermill.LoggerAdapter) (*brokers.Sourc
 				JetStream: wmnats.JetStreamConfig{
 					DurablePrefix: cfg.Durable,
 					SubscribeOptions: []nats.SubOpt{nats.ManualAck(), nats.AckExplicit(), nats.AckWait(cfg.AckWait),
-						nats.DeliverAll(), nats.MaxAckPending(64)},
+						nats.DeliverAll(), nats.MaxAckPending(cfg.MaxAckPending)},
 				},
 			}, logger)
 			if err != nil {
