@@ -13,15 +13,17 @@ var secretEnvName = regexp.MustCompile(`(?i)token|secret|passw(or)?d|passwd|api_
 
 // adminSecrets returns the values the admin page hides: those of
 // credential-looking variables in environ ("NAME=value" pairs), and the
-// password of any URL among them.
+// password of any URL in any variable (a broker's RABBITMQ_URL, say).
 func adminSecrets(environ []string) []string {
 	var out []string
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || value == "" || !secretEnvName.MatchString(name) {
+		if !ok || value == "" {
 			continue
 		}
-		out = append(out, value)
+		if secretEnvName.MatchString(name) {
+			out = append(out, value)
+		}
 		if u, err := url.Parse(value); err == nil && u.User != nil {
 			if p, ok := u.User.Password(); ok && p != "" {
 				out = append(out, p)

@@ -10,8 +10,9 @@ func TestAdminSecrets(t *testing.T) {
 	got := adminSecrets([]string{
 		"HOME=/root", "CRM_WEBHOOK_SECRET=whsec-123", "FEED_TOKEN=tok-9", "PATH=/bin",
 		"DATABASE_URL=postgres://app:pw-77@db/x", "EMPTY_TOKEN=", "noequals",
+		"RABBITMQ_URL=amqp://tributary:rabbit-pw@rabbit:5672/",
 	})
-	for _, want := range []string{"whsec-123", "tok-9", "postgres://app:pw-77@db/x", "pw-77"} {
+	for _, want := range []string{"whsec-123", "tok-9", "postgres://app:pw-77@db/x", "pw-77", "rabbit-pw"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("missing %q in %q", want, got)
 		}
