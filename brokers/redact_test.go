@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
@@ -28,11 +29,10 @@ func TestSecretsRedacted(t *testing.T) {
 	quoting := func() error { return fmt.Errorf("dial %s: connection refused", url) }
 
 	logger, lines := pipelinetest.NewJSONLogger()
-	red := brokers.NewRedactor(url)
 	log := &attempts{}
-	sink := brokers.NewSink(brokers.SinkConfig{Kind: "test", Endpoint: brokers.RedactURL(url), Redactor: red,
-		Logger: red.Logger(logger), Log: log, Pipeline: "p", Name: "s",
-		Connect: func() (message.Publisher, error) { return nil, quoting() }})
+	sink := brokers.NewSink(brokers.SinkConfig{Kind: "test", URL: url, Logger: logger,
+		SinkOptions: brokers.SinkOptions{Log: log}, Pipeline: "p", Name: "s",
+		Connect: func(watermill.LoggerAdapter) (message.Publisher, error) { return nil, quoting() }})
 	err := sink.Publish("", tributary.NewEventMessage("e1", []byte(`{}`)))
 	if err == nil || strings.Contains(err.Error(), password) || !strings.Contains(err.Error(), "broker.example") {
 		t.Fatalf("publish error %q: want the host, not the password", err)
@@ -42,8 +42,8 @@ func TestSecretsRedacted(t *testing.T) {
 		t.Fatalf("delivery log %+v", at)
 	}
 
-	src := brokers.NewSource(brokers.SourceConfig{Kind: "test", Redactor: red, Logger: red.Logger(logger),
-		Connect: func() (message.Subscriber, error) { return nil, quoting() }})
+	src := brokers.NewSource(brokers.SourceConfig{Kind: "test", URL: url, Logger: logger,
+		Connect: func(watermill.LoggerAdapter) (message.Subscriber, error) { return nil, quoting() }})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if _, err := src.Subscribe(ctx, ""); err != nil {
@@ -66,7 +66,8 @@ func TestWrongPasswordNotShown(t *testing.T) {
 	direct := brokertest.RabbitMQ(t)
 	url := strings.Replace(direct, "guest:guest@", "guest:"+password+"@", 1)
 	log := &attempts{}
-	sink, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Queue: brokertest.Name(t, "tributary"), Log: log}, nil)
+	sink, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Queue: brokertest.Name(t, "tributary"),
+		SinkOptions: brokers.SinkOptions{Log: log}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,26 +43,47 @@ import (
 // DefaultTimeout bounds one publish and the broker's confirmation of it.
 const DefaultTimeout = 10 * time.Second
 
+// SinkOptions are the options every broker sink shares, inlined in each
+// broker's SinkConfig.
+type SinkOptions struct {
+	// Timeout bounds one publish including the broker's confirmation;
+	// DefaultTimeout when zero.
+	Timeout time.Duration `yaml:"timeout"`
+	// Log records every attempt (the binary sets the database's delivery
+	// log); nil records none.
+	Log deliverylog.Recorder `yaml:"-"`
+}
+
+// Validate checks the shared options.
+func (o SinkOptions) Validate() error { return NotNegative("timeout", o.Timeout) }
+
+// NotNegative is the error for an option that must not be negative, nil
+// when v is not.
+func NotNegative[T ~int | ~int64](key string, v T) error {
+	if v < 0 {
+		return tributary.Option(key, "must not be negative")
+	}
+	return nil
+}
+
 // SinkConfig is what a broker package gives NewSink.
 type SinkConfig struct {
 	// Kind names the broker ("amqp", "redisstream", "natsjs") in errors.
 	Kind string
-	// Endpoint says where deliveries go, without credentials
-	// ("amqp://host:5672/ exchange=x key=y"); the delivery log shows it.
-	Endpoint string
+	// URL is the broker's: its credentials are hidden in every error, log
+	// line and delivery log row.
+	URL string
+	// Target says where on the broker deliveries go ("stream=x"); the
+	// delivery log's endpoint is the URL without credentials and Target.
+	Target string
 	// Topic is passed to the publisher's Publish (the queue, routing key,
 	// stream or subject, as the broker package maps it).
 	Topic string
-	// Connect builds the broker's publisher; called at the first Publish and
-	// again after it failed.
-	Connect func() (message.Publisher, error)
-	// Timeout bounds one publish including its confirmation; DefaultTimeout
-	// when zero. The publisher must honour the message's context.
-	Timeout time.Duration
-	// Log records every attempt; nil records none.
-	Log deliverylog.Recorder
-	// Redactor hides the URL's credentials in errors and the log.
-	Redactor *Redactor
+	// Connect builds the broker's publisher, logging to logger (which
+	// redacts the URL); called at the first Publish and again after a
+	// Publish failed.
+	Connect func(logger watermill.LoggerAdapter) (message.Publisher, error)
+	SinkOptions
 	// Pipeline and Name name the sink in the delivery log; the router sets
 	// them (Instrument) when they are empty.
 	Pipeline, Name string
@@ -74,7 +95,9 @@ type SinkConfig struct {
 // confirmed it; the event id travels with it (tributary.MetaEventID, and the
 // broker's own message id where it has one), so a consumer can deduplicate.
 type Sink struct {
-	cfg SinkConfig
+	cfg      SinkConfig
+	redactor *Redactor
+	endpoint string
 
 	mu       sync.Mutex
 	pub      message.Publisher
@@ -87,10 +110,13 @@ func NewSink(cfg SinkConfig) *Sink {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = watermill.NopLogger{}
+	red := NewRedactor(cfg.URL)
+	cfg.Logger = red.Logger(cfg.Logger)
+	endpoint := RedactURL(cfg.URL)
+	if cfg.Target != "" {
+		endpoint += " " + cfg.Target
 	}
-	return &Sink{cfg: cfg, pipeline: cfg.Pipeline, name: cfg.Name}
+	return &Sink{cfg: cfg, redactor: red, endpoint: endpoint, pipeline: cfg.Pipeline, name: cfg.Name}
 }
 
 // Instrument implements router.Instrumented: it learns the sink's names for
@@ -113,7 +139,7 @@ func (s *Sink) publisher() (message.Publisher, error) {
 	if s.pub != nil {
 		return s.pub, nil
 	}
-	p, err := s.cfg.Connect()
+	p, err := s.cfg.Connect(s.cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -133,7 +159,7 @@ func (s *Sink) drop(pub message.Publisher) {
 	s.pub = nil
 	go func() {
 		if err := pub.Close(); err != nil {
-			s.cfg.Logger.Debug("Closing a failed broker publisher", watermill.LogFields{"error": s.cfg.Redactor.String(err.Error())})
+			s.cfg.Logger.Debug("Closing a failed broker publisher", watermill.LogFields{"error": s.redactor.String(err.Error())})
 		}
 	}()
 }
@@ -171,7 +197,7 @@ func (s *Sink) deliver(m *message.Message) error {
 	latency := time.Since(start)
 	outcome := deliverylog.OutcomeSuccess
 	if err != nil {
-		err = s.cfg.Redactor.Error(fmt.Errorf("%s sink: %w", s.cfg.Kind, err))
+		err = s.redactor.Error(fmt.Errorf("%s sink: %w", s.cfg.Kind, err))
 		outcome = deliverylog.OutcomeTransient
 		if errors.Is(err, errUnsendable) {
 			outcome, err = deliverylog.OutcomePermanent, middleware.Permanent(err)
@@ -203,7 +229,7 @@ func (s *Sink) record(ctx context.Context, m *message.Message, latency time.Dura
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	err := s.cfg.Log.Record(ctx, deliverylog.Attempt{
-		Pipeline: pipeline, Sink: name, Endpoint: s.cfg.Endpoint, EventID: tributary.EventID(m),
+		Pipeline: pipeline, Sink: name, Endpoint: s.endpoint, EventID: tributary.EventID(m),
 		MessageUUID: m.UUID, Attempt: middleware.Attempts(m) + 1, Latency: latency,
 		Outcome: outcome, Error: errText,
 	})
@@ -220,7 +246,7 @@ func (s *Sink) Close() error {
 	s.mu.Unlock()
 	var errs []error
 	if pub != nil {
-		errs = append(errs, s.cfg.Redactor.Error(pub.Close()))
+		errs = append(errs, s.redactor.Error(pub.Close()))
 	}
 	if s.cfg.Log != nil {
 		errs = append(errs, deliverylog.Flush(s.cfg.Log))

@@ -38,13 +38,15 @@ type SourceConfig struct {
 	// Topic is passed to the subscriber's Subscribe (queue, stream or
 	// subject, as the broker package maps it).
 	Topic string
-	// Connect builds the broker's subscriber; called when the source starts
-	// and again after a subscription failed or ended.
-	Connect func() (message.Subscriber, error)
+	// URL is the broker's: its credentials are hidden in every error and
+	// log line.
+	URL string
+	// Connect builds the broker's subscriber, logging to logger (which
+	// redacts the URL); called when the source starts and again after a
+	// subscription failed or ended.
+	Connect func(logger watermill.LoggerAdapter) (message.Subscriber, error)
 	SourceOptions
-	// Redactor hides the URL's credentials in errors and logs.
-	Redactor *Redactor
-	Logger   watermill.LoggerAdapter
+	Logger watermill.LoggerAdapter
 }
 
 // Source is a Tributary source that reads a broker. It hands on one message
@@ -58,21 +60,21 @@ type SourceConfig struct {
 // connecting (backing off up to 30 s) and resubscribes when a subscription
 // ends, until its context ends or it is closed.
 type Source struct {
-	cfg     SourceConfig
-	closing chan struct{}
-	once    sync.Once
-	wg      sync.WaitGroup
+	cfg      SourceConfig
+	redactor *Redactor
+	closing  chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
 }
 
 // NewSource returns a source; it connects when subscribed.
 func NewSource(cfg SourceConfig) *Source {
-	if cfg.Logger == nil {
-		cfg.Logger = watermill.NopLogger{}
-	}
+	red := NewRedactor(cfg.URL)
+	cfg.Logger = red.Logger(cfg.Logger)
 	if cfg.TypeField == "" {
 		cfg.TypeField = "type"
 	}
-	return &Source{cfg: cfg, closing: make(chan struct{})}
+	return &Source{cfg: cfg, redactor: red, closing: make(chan struct{})}
 }
 
 // Subscribe implements message.Subscriber; the topic is the config's.
@@ -101,7 +103,7 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 			return
 		}
 		if err != nil {
-			s.cfg.Logger.Error("Broker subscription failed; retrying", s.cfg.Redactor.Error(err), watermill.LogFields{"retry_in": backoff.String()})
+			s.cfg.Logger.Error("Broker subscription failed; retrying", s.redactor.Error(err), watermill.LogFields{"retry_in": backoff.String()})
 		} else {
 			// The subscription ended by itself: start again at once.
 			backoff = 100 * time.Millisecond
@@ -132,13 +134,13 @@ func (s *Source) stopped(ctx context.Context) bool {
 // subscribeOnce runs one subscription to its end; the subscriber is closed
 // after the message in hand was acked or nacked (or ctx ended).
 func (s *Source) subscribeOnce(ctx context.Context, out chan<- *message.Message) error {
-	sub, err := s.cfg.Connect()
+	sub, err := s.cfg.Connect(s.cfg.Logger)
 	if err != nil {
 		return fmt.Errorf("%s source: connect: %w", s.cfg.Kind, err)
 	}
 	defer func() {
 		if err := sub.Close(); err != nil {
-			s.cfg.Logger.Error("Closing broker subscriber", s.cfg.Redactor.Error(err), nil)
+			s.cfg.Logger.Error("Closing broker subscriber", s.redactor.Error(err), nil)
 		}
 	}()
 	subCtx, cancel := context.WithCancel(ctx)

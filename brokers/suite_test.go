@@ -53,22 +53,12 @@ var brokerCases = []broker{
 func setupAMQP(t *testing.T) *place {
 	direct := brokertest.RabbitMQ(t)
 	proxy := brokertest.NewProxy(t, direct)
-	queue := brokertest.Name(t, "tributary")
-	t.Cleanup(func() {
-		conn, err := amqp091.Dial(direct)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		if ch, err := conn.Channel(); err == nil {
-			_, _ = ch.QueueDelete(queue, false, false, false)
-			_ = ch.ExchangeDelete(queue, false, false)
-		}
-	})
+	queue := brokertest.AMQPQueue(t, direct)
 	return &place{url: proxy.URL, direct: direct, name: queue, cut: proxy.Cut, restore: proxy.Restore,
 		sink: func(t *testing.T, url string, log deliverylog.Recorder) *brokers.Sink {
 			s, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Exchange: queue,
-				RoutingKey: "events", Queue: queue, Timeout: 5 * time.Second, Log: log}, nil)
+				RoutingKey: "events", Queue: queue,
+				SinkOptions: brokers.SinkOptions{Timeout: 5 * time.Second, Log: log}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,9 +81,6 @@ func setupAMQP(t *testing.T) *place {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
-				t.Fatal(err)
-			}
 			// A header that is not a string, as other producers send.
 			err = ch.PublishWithContext(context.Background(), "", queue, false, false, amqp091.Publishing{
 				MessageId: id, Body: body, Headers: amqp091.Table{"attempt": int32(3)}, DeliveryMode: amqp091.Persistent})
@@ -107,20 +94,11 @@ func setupAMQP(t *testing.T) *place {
 func setupRedis(t *testing.T) *place {
 	direct := brokertest.Redis(t)
 	proxy := brokertest.NewProxy(t, direct)
-	stream := brokertest.Name(t, "tributary")
-	opts, err := redis.ParseURL(direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := redis.NewClient(opts)
-	t.Cleanup(func() {
-		_ = client.Del(context.Background(), stream).Err()
-		_ = client.Close()
-	})
+	stream, client := brokertest.RedisStream(t, direct)
 	return &place{url: proxy.URL, direct: direct, name: stream, cut: proxy.Cut, restore: proxy.Restore,
 		sink: func(t *testing.T, url string, log deliverylog.Recorder) *brokers.Sink {
 			s, err := redisstream.NewSink(redisstream.SinkConfig{Connection: redisstream.Connection{URL: url},
-				Stream: stream, Timeout: 5 * time.Second, Log: log}, nil)
+				Stream: stream, SinkOptions: brokers.SinkOptions{Timeout: 5 * time.Second, Log: log}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +131,7 @@ func setupNATS(t *testing.T) *place {
 		sink: func(t *testing.T, url string, log deliverylog.Recorder) *brokers.Sink {
 			c := conn
 			c.URL = url
-			s, err := natsjs.NewSink(natsjs.SinkConfig{Connection: c, Timeout: 5 * time.Second, Log: log}, nil)
+			s, err := natsjs.NewSink(natsjs.SinkConfig{Connection: c, SinkOptions: brokers.SinkOptions{Timeout: 5 * time.Second, Log: log}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,7 +29,6 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/brokers"
-	"github.com/tributary-dev/tributary/sinks/deliverylog"
 )
 
 // Connection is the broker to connect to, shared by the sink and source.
@@ -64,13 +63,8 @@ type SinkConfig struct {
 	// Queue, when set, is declared durable (and bound to Exchange with
 	// RoutingKey) before the first publish, so that nothing published before
 	// its consumer first connects is dropped as unroutable.
-	Queue string `yaml:"queue"`
-	// Timeout bounds one publish and its confirmation; 10 s when zero.
-	Timeout time.Duration `yaml:"timeout"`
-
-	// Log records every attempt (the binary sets the database's delivery
-	// log); nil records none.
-	Log deliverylog.Recorder `yaml:"-"`
+	Queue               string `yaml:"queue"`
+	brokers.SinkOptions `yaml:",inline"`
 }
 
 func (c *SinkConfig) setDefaults() {
@@ -89,10 +83,7 @@ func (c *SinkConfig) Validate() error {
 		errs = append(errs, tributary.Option("queue", "required unless exchange is set"))
 	}
 	errs = append(errs, validExchangeType(c.ExchangeType)...)
-	if c.Timeout < 0 {
-		errs = append(errs, tributary.Option("timeout", "must not be negative"))
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, c.SinkOptions.Validate())...)
 }
 
 func validExchangeType(t string) []error {
@@ -124,15 +115,12 @@ func NewSink(cfg SinkConfig, logger watermill.LoggerAdapter) (*brokers.Sink, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	red := brokers.NewRedactor(cfg.URL)
-	logger = red.Logger(logger)
 	wm := cfg.wmConfig(cfg.Exchange, cfg.ExchangeType, cfg.Queue, cfg.RoutingKey)
 	wm.Publish.ConfirmDelivery = true
-	endpoint := fmt.Sprintf("%s exchange=%q routing_key=%q", brokers.RedactURL(cfg.URL), cfg.Exchange, cfg.RoutingKey)
 	return brokers.NewSink(brokers.SinkConfig{
-		Kind: "amqp", Endpoint: endpoint, Topic: cfg.RoutingKey, Timeout: cfg.Timeout, Log: cfg.Log,
-		Redactor: red, Logger: logger,
-		Connect: func() (message.Publisher, error) {
+		Kind: "amqp", URL: cfg.URL, Target: fmt.Sprintf("exchange=%q routing_key=%q", cfg.Exchange, cfg.RoutingKey),
+		Topic: cfg.RoutingKey, SinkOptions: cfg.SinkOptions, Logger: logger,
+		Connect: func(logger watermill.LoggerAdapter) (message.Publisher, error) {
 			pub, err := wamqp.NewPublisher(wm, logger)
 			if err != nil {
 				return nil, err
@@ -198,10 +186,7 @@ func (c *SourceConfig) Validate() error {
 		errs = append(errs, tributary.Option("queue", "required"))
 	}
 	errs = append(errs, validExchangeType(c.ExchangeType)...)
-	if c.Prefetch < 0 {
-		errs = append(errs, tributary.Option("prefetch", "must not be negative"))
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, brokers.NotNegative("prefetch", c.Prefetch))...)
 }
 
 // NewSource returns the AMQP source; it connects when subscribed.
@@ -210,13 +195,13 @@ func NewSource(cfg SourceConfig, logger watermill.LoggerAdapter) (*brokers.Sourc
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	red := brokers.NewRedactor(cfg.URL)
-	logger = red.Logger(logger)
 	wm := cfg.wmConfig(cfg.Exchange, cfg.ExchangeType, cfg.Queue, cfg.BindingKey)
 	wm.Consume.Qos.PrefetchCount = cfg.Prefetch
 	return brokers.NewSource(brokers.SourceConfig{
-		Kind: "amqp", Topic: cfg.Queue, SourceOptions: cfg.SourceOptions, Redactor: red, Logger: logger,
-		Connect: func() (message.Subscriber, error) { return wamqp.NewSubscriber(wm, logger) },
+		Kind: "amqp", URL: cfg.URL, Topic: cfg.Queue, SourceOptions: cfg.SourceOptions, Logger: logger,
+		Connect: func(logger watermill.LoggerAdapter) (message.Subscriber, error) {
+			return wamqp.NewSubscriber(wm, logger)
+		},
 	}), nil
 }
 

@@ -5,41 +5,12 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
-	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tributary-dev/tributary/brokers/amqp"
 	"github.com/tributary-dev/tributary/internal/brokertest"
 )
 
-// queue returns a durable queue of b's own, deleted when b ends.
-func queue(b *testing.B, url string) string {
-	q := brokertest.Name(b, "bench")
-	conn, err := amqp091.Dial(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Declared before watermill-amqp's publisher, which declares no queue
-	// (into none, a message is dropped and confirmed at once).
-	if _, err := ch.QueueDeclare(q, true, false, false, false, nil); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if conn, err := amqp091.Dial(url); err == nil {
-			if ch, err := conn.Channel(); err == nil {
-				_, _ = ch.QueueDelete(q, false, false, false)
-			}
-			_ = conn.Close()
-		}
-	})
-	return q
-}
-
-// watermill is watermill-amqp's durable queue config with publisher
+// wmConfig is watermill-amqp's durable queue config with publisher
 // confirms: the same guarantee as the sink's.
 func wmConfig(url string) wamqp.Config {
 	c := wamqp.NewDurableQueueConfig(url)
@@ -52,14 +23,14 @@ func wmConfig(url string) wamqp.Config {
 func BenchmarkSink(b *testing.B) {
 	url := brokertest.RabbitMQ(b)
 	b.Run("tributary", func(b *testing.B) {
-		sink, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Queue: queue(b, url)}, nil)
+		sink, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Queue: brokertest.AMQPQueue(b, url)}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		brokertest.BenchPublish(b, sink, "")
 	})
 	b.Run("watermill", func(b *testing.B) {
-		q := queue(b, url)
+		q := brokertest.AMQPQueue(b, url)
 		pub, err := wamqp.NewPublisher(wmConfig(url), watermill.NopLogger{})
 		if err != nil {
 			b.Fatal(err)
@@ -80,7 +51,7 @@ func BenchmarkSource(b *testing.B) {
 		return pub
 	}
 	b.Run("tributary", func(b *testing.B) {
-		q := queue(b, url)
+		q := brokertest.AMQPQueue(b, url)
 		src, err := amqp.NewSource(amqp.SourceConfig{Connection: amqp.Connection{URL: url}, Queue: q}, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -88,7 +59,7 @@ func BenchmarkSource(b *testing.B) {
 		brokertest.BenchConsume(b, fill(b), q, src, "")
 	})
 	b.Run("watermill", func(b *testing.B) {
-		q := queue(b, url)
+		q := brokertest.AMQPQueue(b, url)
 		sub, err := wamqp.NewSubscriber(wmConfig(url), watermill.NopLogger{})
 		if err != nil {
 			b.Fatal(err)

@@ -31,7 +31,6 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/brokers"
-	"github.com/tributary-dev/tributary/sinks/deliverylog"
 )
 
 // Connection is the NATS server and the subject, shared by sink and source.
@@ -87,12 +86,8 @@ func (c *Connection) connect() (*nats.Conn, error) {
 
 // SinkConfig configures the JetStream sink.
 type SinkConfig struct {
-	Connection `yaml:",inline"`
-	// Timeout bounds one publish and its PubAck; 10 s when zero.
-	Timeout time.Duration `yaml:"timeout"`
-
-	// Log records every attempt; nil records none.
-	Log deliverylog.Recorder `yaml:"-"`
+	Connection          `yaml:",inline"`
+	brokers.SinkOptions `yaml:",inline"`
 }
 
 // Validate implements components.Validator.
@@ -101,10 +96,7 @@ func (c *SinkConfig) Validate() error {
 	if strings.ContainsAny(c.Subject, "*>") {
 		errs = append(errs, tributary.Option("subject", "a sink publishes to one subject: no wildcards"))
 	}
-	if c.Timeout < 0 {
-		errs = append(errs, tributary.Option("timeout", "must not be negative"))
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, c.SinkOptions.Validate())...)
 }
 
 // NewSink returns the JetStream sink; it connects at its first delivery.
@@ -115,12 +107,10 @@ func NewSink(cfg SinkConfig, logger watermill.LoggerAdapter) (*brokers.Sink, err
 	if cfg.Timeout == 0 {
 		cfg.Timeout = brokers.DefaultTimeout
 	}
-	red := brokers.NewRedactor(cfg.URL)
-	logger = red.Logger(logger)
 	return brokers.NewSink(brokers.SinkConfig{
-		Kind: "natsjs", Endpoint: fmt.Sprintf("%s subject=%q", brokers.RedactURL(cfg.URL), cfg.Subject),
-		Topic: cfg.Subject, Timeout: cfg.Timeout, Log: cfg.Log, Redactor: red, Logger: logger,
-		Connect: func() (message.Publisher, error) {
+		Kind: "natsjs", URL: cfg.URL, Target: fmt.Sprintf("subject=%q", cfg.Subject),
+		Topic: cfg.Subject, SinkOptions: cfg.SinkOptions, Logger: logger,
+		Connect: func(logger watermill.LoggerAdapter) (message.Publisher, error) {
 			nc, err := cfg.connect()
 			if err != nil {
 				return nil, err
@@ -181,16 +171,8 @@ func (c *SourceConfig) Validate() error {
 	if strings.ContainsAny(c.Durable, " \t\r\n.*>") {
 		errs = append(errs, tributary.Option("durable", "%q: a consumer name has no spaces, dots or wildcards", c.Durable))
 	}
-	if c.AckWait < 0 {
-		errs = append(errs, tributary.Option("ack_wait", "must not be negative"))
-	}
-	if c.NakDelay < 0 {
-		errs = append(errs, tributary.Option("nak_delay", "must not be negative"))
-	}
-	if c.MaxAckPending < 0 {
-		errs = append(errs, tributary.Option("max_ack_pending", "must not be negative"))
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, brokers.NotNegative("ack_wait", c.AckWait), brokers.NotNegative("nak_delay", c.NakDelay),
+		brokers.NotNegative("max_ack_pending", c.MaxAckPending))...)
 }
 
 // NewSource returns the JetStream source; it connects when subscribed.
@@ -199,11 +181,9 @@ func NewSource(cfg SourceConfig, logger watermill.LoggerAdapter) (*brokers.Sourc
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	red := brokers.NewRedactor(cfg.URL)
-	logger = red.Logger(logger)
 	return brokers.NewSource(brokers.SourceConfig{
-		Kind: "natsjs", Topic: cfg.Subject, SourceOptions: cfg.SourceOptions, Redactor: red, Logger: logger,
-		Connect: func() (message.Subscriber, error) {
+		Kind: "natsjs", URL: cfg.URL, Topic: cfg.Subject, SourceOptions: cfg.SourceOptions, Logger: logger,
+		Connect: func(logger watermill.LoggerAdapter) (message.Subscriber, error) {
 			nc, err := cfg.connect()
 			if err != nil {
 				return nil, err

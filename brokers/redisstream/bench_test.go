@@ -1,7 +1,6 @@
 package redisstream_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -12,28 +11,12 @@ import (
 	"github.com/tributary-dev/tributary/internal/brokertest"
 )
 
-// stream returns a stream name of b's own and a client, the stream deleted
-// when b ends.
-func stream(b *testing.B, url string) (string, *redis.Client) {
-	s := brokertest.Name(b, "bench")
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	b.Cleanup(func() {
-		_ = c.Del(context.Background(), s).Err()
-		_ = c.Close()
-	})
-	return s, c
-}
-
 // BenchmarkSink: the redisstream sink against watermill-redisstream's own
 // publisher, both returning once Redis answered the XADD.
 func BenchmarkSink(b *testing.B) {
 	url := brokertest.Redis(b)
 	b.Run("tributary", func(b *testing.B) {
-		s, _ := stream(b, url)
+		s, _ := brokertest.RedisStream(b, url)
 		sink, err := redisstream.NewSink(redisstream.SinkConfig{Connection: redisstream.Connection{URL: url}, Stream: s}, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -41,7 +24,7 @@ func BenchmarkSink(b *testing.B) {
 		brokertest.BenchPublish(b, sink, "")
 	})
 	b.Run("watermill", func(b *testing.B) {
-		s, c := stream(b, url)
+		s, c := brokertest.RedisStream(b, url)
 		pub, err := wmredis.NewPublisher(wmredis.PublisherConfig{Client: c}, watermill.NopLogger{})
 		if err != nil {
 			b.Fatal(err)
@@ -55,7 +38,7 @@ func BenchmarkSink(b *testing.B) {
 func BenchmarkSource(b *testing.B) {
 	url := brokertest.Redis(b)
 	b.Run("tributary", func(b *testing.B) {
-		s, c := stream(b, url)
+		s, c := brokertest.RedisStream(b, url)
 		pub, _ := wmredis.NewPublisher(wmredis.PublisherConfig{Client: c}, watermill.NopLogger{})
 		src, err := redisstream.NewSource(redisstream.SourceConfig{Connection: redisstream.Connection{URL: url}, Stream: s}, nil)
 		if err != nil {
@@ -64,7 +47,7 @@ func BenchmarkSource(b *testing.B) {
 		brokertest.BenchConsume(b, noClose{pub}, s, src, "")
 	})
 	b.Run("watermill", func(b *testing.B) {
-		s, c := stream(b, url)
+		s, c := brokertest.RedisStream(b, url)
 		pub, _ := wmredis.NewPublisher(wmredis.PublisherConfig{Client: c}, watermill.NopLogger{})
 		opts, _ := redis.ParseURL(url)
 		sub, err := wmredis.NewSubscriber(wmredis.SubscriberConfig{Client: redis.NewClient(opts), ConsumerGroup: "bench"}, watermill.NopLogger{})

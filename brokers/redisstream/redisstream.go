@@ -29,7 +29,6 @@ import (
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/brokers"
-	"github.com/tributary-dev/tributary/sinks/deliverylog"
 )
 
 // Connection is the Redis server, shared by the sink and source.
@@ -66,12 +65,8 @@ type SinkConfig struct {
 	Stream string `yaml:"stream"`
 	// MaxLen trims the stream to about this many entries (XADD MAXLEN ~);
 	// zero keeps every entry.
-	MaxLen int64 `yaml:"max_len"`
-	// Timeout bounds one XADD; 10 s when zero.
-	Timeout time.Duration `yaml:"timeout"`
-
-	// Log records every attempt; nil records none.
-	Log deliverylog.Recorder `yaml:"-"`
+	MaxLen              int64 `yaml:"max_len"`
+	brokers.SinkOptions `yaml:",inline"`
 }
 
 // Validate implements components.Validator.
@@ -80,13 +75,7 @@ func (c *SinkConfig) Validate() error {
 	if c.Stream == "" {
 		errs = append(errs, tributary.Option("stream", "required"))
 	}
-	if c.MaxLen < 0 {
-		errs = append(errs, tributary.Option("max_len", "must not be negative"))
-	}
-	if c.Timeout < 0 {
-		errs = append(errs, tributary.Option("timeout", "must not be negative"))
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, brokers.NotNegative("max_len", c.MaxLen), c.SinkOptions.Validate())...)
 }
 
 // NewSink returns the Redis Streams sink; it connects at its first delivery.
@@ -94,12 +83,10 @@ func NewSink(cfg SinkConfig, logger watermill.LoggerAdapter) (*brokers.Sink, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	red := brokers.NewRedactor(cfg.URL)
-	logger = red.Logger(logger)
 	return brokers.NewSink(brokers.SinkConfig{
-		Kind: "redisstream", Endpoint: fmt.Sprintf("%s stream=%q", brokers.RedactURL(cfg.URL), cfg.Stream),
-		Topic: cfg.Stream, Timeout: cfg.Timeout, Log: cfg.Log, Redactor: red, Logger: logger,
-		Connect: func() (message.Publisher, error) {
+		Kind: "redisstream", URL: cfg.URL, Target: fmt.Sprintf("stream=%q", cfg.Stream),
+		Topic: cfg.Stream, SinkOptions: cfg.SinkOptions, Logger: logger,
+		Connect: func(logger watermill.LoggerAdapter) (message.Publisher, error) {
 			c, err := cfg.client()
 			if err != nil {
 				return nil, err
@@ -148,9 +135,7 @@ func (c *SourceConfig) Validate() error {
 	if c.Stream == "" {
 		errs = append(errs, tributary.Option("stream", "required"))
 	}
-	if c.ClaimIdle < 0 {
-		errs = append(errs, tributary.Option("claim_idle", "must not be negative"))
-	}
+	errs = append(errs, brokers.NotNegative("claim_idle", c.ClaimIdle))
 	switch c.Start {
 	case "", "0", "$":
 	default:
@@ -165,15 +150,13 @@ func NewSource(cfg SourceConfig, logger watermill.LoggerAdapter) (*brokers.Sourc
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	red := brokers.NewRedactor(cfg.URL)
-	logger = red.Logger(logger)
 	consumer := cfg.Consumer
 	if consumer == "" {
 		consumer = watermill.NewShortUUID()
 	}
 	return brokers.NewSource(brokers.SourceConfig{
-		Kind: "redisstream", Topic: cfg.Stream, SourceOptions: cfg.SourceOptions, Redactor: red, Logger: logger,
-		Connect: func() (message.Subscriber, error) {
+		Kind: "redisstream", URL: cfg.URL, Topic: cfg.Stream, SourceOptions: cfg.SourceOptions, Logger: logger,
+		Connect: func(logger watermill.LoggerAdapter) (message.Subscriber, error) {
 			c, err := cfg.client()
 			if err != nil {
 				return nil, err

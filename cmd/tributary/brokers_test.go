@@ -15,7 +15,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	amqp091 "github.com/rabbitmq/amqp091-go"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/brokers/amqp"
@@ -40,15 +39,7 @@ type brokerFeed struct {
 
 func amqpFeed(t *testing.T) brokerFeed {
 	url := brokertest.RabbitMQ(t)
-	queue := brokertest.Name(t, "tributary")
-	t.Cleanup(func() {
-		if conn, err := amqp091.Dial(url); err == nil {
-			if ch, err := conn.Channel(); err == nil {
-				_, _ = ch.QueueDelete(queue, false, false, false)
-			}
-			_ = conn.Close()
-		}
-	})
+	queue := brokertest.AMQPQueue(t, url)
 	return brokerFeed{
 		options: fmt.Sprintf("{ url: %q, queue: %q, prefetch: 10 }", url, queue),
 		publish: func(t *testing.T, msgs []*message.Message) {
@@ -82,13 +73,7 @@ func amqpFeed(t *testing.T) brokerFeed {
 
 func redisFeed(t *testing.T) brokerFeed {
 	url := brokertest.Redis(t)
-	stream := brokertest.Name(t, "tributary")
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := redis.NewClient(opts)
-	t.Cleanup(func() { _ = client.Del(context.Background(), stream).Err(); _ = client.Close() })
+	stream, client := brokertest.RedisStream(t, url)
 	return brokerFeed{
 		// A restarted instance is a new consumer: it claims what the killed
 		// one read but never acked once that is claim_idle old.
