@@ -2,11 +2,13 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -239,5 +241,110 @@ func TestBinaryBrokerSourceKilled(t *testing.T) {
 			t.Logf("killed after %d deliveries with %d events left on the broker; %d distinct delivered, %d repeats (same ids)",
 				killedAt, left, distinct, total-distinct)
 		})
+	}
+}
+
+// readBroker reads n events from src (acking each) and returns their ids.
+func readBroker(t *testing.T, src message.Subscriber, n int) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	defer src.Close()
+	ch, err := src.Subscribe(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for len(got) < n {
+		select {
+		case m := <-ch:
+			got[tributary.EventID(m)]++
+			m.Ack()
+		case <-ctx.Done():
+			t.Fatalf("read %d of %d events from the broker", len(got), n)
+		}
+	}
+	return got
+}
+
+// TestBinaryDeliversToBrokers: a pipeline file delivers to RabbitMQ (behind
+// a filter), Redis Streams and NATS JetStream; each broker holds what it
+// should, under the events' ids, and the delivery log has an attempt for
+// each delivery.
+func TestBinaryDeliversToBrokers(t *testing.T) {
+	t.Parallel()
+	rabbit, redisURL := brokertest.RabbitMQ(t), brokertest.Redis(t)
+	queue := brokertest.AMQPQueue(t, rabbit)
+	stream, _ := brokertest.RedisStream(t, redisURL)
+	nats := natstest.Start(t)
+	dbURL := pgtest.NewDatabase(t)
+	env := []string{"DATABASE_URL=" + dbURL, "RABBITMQ_URL=" + rabbit}
+	migrate(t, env)
+	const doors, noise = 40, 20
+	file := filepath.Join(t.TempDir(), "pipeline.yaml")
+	yaml := fmt.Sprintf(`pipelines:
+  - name: out
+    sources:
+      - { name: doors, type: generator, options: { count: %d, interval: 5ms, prefix: door, type: door.unlocked } }
+      - { name: noise, type: generator, options: { count: %d, interval: 5ms, prefix: noise, type: sensor.noise } }
+    sinks:
+      - name: rabbit
+        type: amqp
+        options: { url: "${RABBITMQ_URL}", queue: %q }
+        filter: { types: ["door.*"] }
+      - name: redis
+        type: redisstream
+        options: { url: %q, stream: %q }
+      - name: nats
+        type: natsjs
+        options: { url: %q, subject: out.events, stream: OUT }
+`, doors, noise, queue, redisURL, stream, nats.URL)
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, env, "validate", "-c", file); r.code != 0 {
+		t.Fatalf("validate: %+v", r)
+	}
+	run := start(t, env, "run", "-c", file, "--metrics-addr", freeAddr(t))
+
+	amqpSrc, err := amqp.NewSource(amqp.SourceConfig{Connection: amqp.Connection{URL: rabbit}, Queue: queue}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	redisSrc, err := redisstream.NewSource(redisstream.SourceConfig{Connection: redisstream.Connection{URL: redisURL}, Stream: stream}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsSrc, err := natsjs.NewSource(natsjs.SourceConfig{Connection: natsjs.Connection{URL: nats.URL, Subject: "out.events", Stream: "OUT"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]map[string]int{
+		"rabbit": readBroker(t, amqpSrc, doors),
+		"redis":  readBroker(t, redisSrc, doors+noise),
+		"nats":   readBroker(t, natsSrc, doors+noise),
+	} {
+		for i := 1; i <= doors; i++ {
+			if got[fmt.Sprintf("door-%06d", i)] == 0 {
+				t.Errorf("%s: door-%06d missing", name, i)
+			}
+		}
+		for id := range got {
+			if name == "rabbit" && id[:5] != "door-" {
+				t.Errorf("rabbit: %s passed the filter", id)
+			}
+		}
+	}
+	run.stop(t)
+	// Every delivery is in the delivery log, without the broker's password.
+	for sink, want := range map[string]int{"rabbit": doors, "redis": doors + noise, "nats": doors + noise} {
+		r := runCLI(t, env, "--json", "deliveries", "list", "--pipeline", "out", "--sink", sink, "--outcome", "success", "--limit", "1000")
+		var attempts []map[string]any
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &attempts) != nil || len(attempts) < want {
+			t.Errorf("%s: %d successful attempts in the delivery log, want %d: %+v", sink, len(attempts), want, r)
+		}
+		if strings.Contains(r.stdout, "guest:guest") {
+			t.Errorf("%s: the delivery log shows the broker's password", sink)
+		}
 	}
 }
