@@ -19,6 +19,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/brokers"
 	"github.com/tributary-dev/tributary/brokers/amqp"
 	"github.com/tributary-dev/tributary/brokers/natsjs"
 	"github.com/tributary-dev/tributary/brokers/redisstream"
@@ -44,16 +45,9 @@ func amqpFeed(t *testing.T) brokerFeed {
 	queue := brokertest.AMQPQueue(t, url)
 	return brokerFeed{
 		options: fmt.Sprintf("{ url: %q, queue: %q, prefetch: 10 }", url, queue),
-		publish: func(t *testing.T, msgs []*message.Message) {
-			sink, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Queue: queue}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sink.Close()
-			if err := sink.Publish("", msgs...); err != nil {
-				t.Fatal(err)
-			}
-		},
+		publish: publishWith(func() (*brokers.Sink, error) {
+			return amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Queue: queue}, nil)
+		}),
 		remaining: func(t *testing.T) int {
 			conn, err := amqp091.Dial(url)
 			if err != nil {
@@ -80,16 +74,9 @@ func redisFeed(t *testing.T) brokerFeed {
 		// A restarted instance is a new consumer: it claims what the killed
 		// one read but never acked once that is claim_idle old.
 		options: fmt.Sprintf("{ url: %q, stream: %q, group: tributary, claim_idle: 2s }", url, stream),
-		publish: func(t *testing.T, msgs []*message.Message) {
-			sink, err := redisstream.NewSink(redisstream.SinkConfig{Connection: redisstream.Connection{URL: url}, Stream: stream}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sink.Close()
-			if err := sink.Publish("", msgs...); err != nil {
-				t.Fatal(err)
-			}
-		},
+		publish: publishWith(func() (*brokers.Sink, error) {
+			return redisstream.NewSink(redisstream.SinkConfig{Connection: redisstream.Connection{URL: url}, Stream: stream}, nil)
+		}),
 		remaining: func(t *testing.T) int {
 			groups, err := client.XInfoGroups(context.Background(), stream).Result()
 			if err != nil || len(groups) != 1 {
@@ -105,16 +92,7 @@ func natsFeed(t *testing.T) brokerFeed {
 	conn := natsjs.Connection{URL: srv.URL, Subject: "bus.orders", Stream: "BUS"}
 	return brokerFeed{
 		options: fmt.Sprintf("{ url: %q, subject: %q, stream: %q, durable: bus, ack_wait: 2s }", srv.URL, conn.Subject, conn.Stream),
-		publish: func(t *testing.T, msgs []*message.Message) {
-			sink, err := natsjs.NewSink(natsjs.SinkConfig{Connection: conn}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sink.Close()
-			if err := sink.Publish("", msgs...); err != nil {
-				t.Fatal(err)
-			}
-		},
+		publish: publishWith(func() (*brokers.Sink, error) { return natsjs.NewSink(natsjs.SinkConfig{Connection: conn}, nil) }),
 		remaining: func(t *testing.T) int {
 			nc, err := nats.Connect(srv.URL)
 			if err != nil {
@@ -128,6 +106,20 @@ func natsFeed(t *testing.T) brokerFeed {
 			}
 			return int(ci.NumPending) + ci.NumAckPending
 		},
+	}
+}
+
+// publishWith puts events on a broker with the sink newSink makes.
+func publishWith(newSink func() (*brokers.Sink, error)) func(*testing.T, []*message.Message) {
+	return func(t *testing.T, msgs []*message.Message) {
+		sink, err := newSink()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sink.Close()
+		if err := sink.Publish("", msgs...); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
