@@ -20,8 +20,8 @@
 //
 // Use a broker package directly:
 //
-//	sink, err := amqp.NewSink(amqp.SinkConfig{URL: url, Queue: "events"}, logger)
-//	src, err := amqp.NewSource(amqp.SourceConfig{URL: url, Queue: "orders"}, logger)
+//	sink, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Queue: "events"}, logger)
+//	src, err := amqp.NewSource(amqp.SourceConfig{Connection: amqp.Connection{URL: url}, Queue: "orders"}, logger)
 package brokers
 
 import (
@@ -165,9 +165,9 @@ func (s *Sink) drop(pub message.Publisher) {
 }
 
 // Publish implements message.Publisher: the router's topic is ignored, the
-// broker's target is the config's. An error is transient (the router
-// retries it on the sink's schedule) unless the message cannot be sent at
-// all.
+// broker's target is the config's. Every error is transient: the router
+// retries it on the sink's schedule, and poisons the event when the
+// schedule is exhausted.
 func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	for _, m := range msgs {
 		if err := s.deliver(m); err != nil {
@@ -199,21 +199,10 @@ func (s *Sink) deliver(m *message.Message) error {
 	if err != nil {
 		err = s.redactor.Error(fmt.Errorf("%s sink: %w", s.cfg.Kind, err))
 		outcome = deliverylog.OutcomeTransient
-		if errors.Is(err, errUnsendable) {
-			outcome, err = deliverylog.OutcomePermanent, middleware.Permanent(err)
-		}
 	}
 	s.record(context.WithoutCancel(m.Context()), m, latency, outcome, err)
 	return err
 }
-
-// errUnsendable marks a message no retry can send (the broker refused its
-// shape); broker packages wrap it.
-var errUnsendable = errors.New("message cannot be sent")
-
-// Unsendable marks err as one no retry can cure: the sink poisons the
-// message instead of retrying it.
-func Unsendable(err error) error { return fmt.Errorf("%w: %w", errUnsendable, err) }
 
 func (s *Sink) record(ctx context.Context, m *message.Message, latency time.Duration, outcome deliverylog.Outcome, failure error) {
 	if s.cfg.Log == nil {

@@ -11,8 +11,8 @@
 //     exchange when one is named), with manual acks: several instances
 //     consuming one queue share its messages.
 //
-//     sink, err := amqp.NewSink(amqp.SinkConfig{URL: "amqp://guest:guest@127.0.0.1:5672/", Exchange: "events", RoutingKey: "door.opened"}, logger)
-//     src, err := amqp.NewSource(amqp.SourceConfig{URL: "amqp://guest:guest@127.0.0.1:5672/", Queue: "tributary-in"}, logger)
+//     sink, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Exchange: "events", RoutingKey: "door.opened"}, logger)
+//     src, err := amqp.NewSource(amqp.SourceConfig{Connection: amqp.Connection{URL: url}, Queue: "tributary-in"}, logger)
 package amqp
 
 import (

@@ -13,8 +13,8 @@
 // Stream, when set, names a stream created (file storage, the subject only)
 // if it does not exist; without it the subject must belong to a stream.
 //
-//	sink, err := natsjs.NewSink(natsjs.SinkConfig{URL: "nats://127.0.0.1:4222", Subject: "events.doors", Stream: "EVENTS"}, logger)
-//	src, err := natsjs.NewSource(natsjs.SourceConfig{URL: "nats://127.0.0.1:4222", Subject: "orders.>", Stream: "ORDERS", Durable: "tributary"}, logger)
+//	sink, err := natsjs.NewSink(natsjs.SinkConfig{Connection: natsjs.Connection{URL: url, Subject: "events.doors", Stream: "EVENTS"}}, logger)
+//	src, err := natsjs.NewSource(natsjs.SourceConfig{Connection: natsjs.Connection{URL: url, Subject: "orders.>", Stream: "ORDERS"}, Durable: "tributary"}, logger)
 package natsjs
 
 import (

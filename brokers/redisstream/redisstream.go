@@ -12,8 +12,8 @@
 //     share the entries, and an entry whose consumer died (pending longer than
 //     ClaimIdle) is claimed by another.
 //
-//     sink, err := redisstream.NewSink(redisstream.SinkConfig{URL: "redis://127.0.0.1:6379/0", Stream: "events"}, logger)
-//     src, err := redisstream.NewSource(redisstream.SourceConfig{URL: "redis://127.0.0.1:6379/0", Stream: "orders", Group: "tributary"}, logger)
+//     sink, err := redisstream.NewSink(redisstream.SinkConfig{Connection: redisstream.Connection{URL: url}, Stream: "events"}, logger)
+//     src, err := redisstream.NewSource(redisstream.SourceConfig{Connection: redisstream.Connection{URL: url}, Stream: "orders", Group: "tributary"}, logger)
 package redisstream
 
 import (
