@@ -29,7 +29,7 @@ func BenchmarkSink(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		brokertest.BenchPublish(b, pub, s)
+		brokertest.BenchPublish(b, noClose{pub}, s)
 	})
 }
 
@@ -58,7 +58,8 @@ func BenchmarkSource(b *testing.B) {
 	})
 }
 
-// noClose keeps the publisher's client (the cleanup's) open.
+// noClose keeps the publisher's client open for the cleanup, which deletes
+// the stream.
 type noClose struct{ *wmredis.Publisher }
 
 func (noClose) Close() error { return nil }
