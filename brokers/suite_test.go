@@ -54,6 +54,7 @@ func setupAMQP(t *testing.T) *place {
 	direct := brokertest.RabbitMQ(t)
 	proxy := brokertest.NewProxy(t, direct)
 	queue := brokertest.AMQPQueue(t, direct)
+	producer := brokertest.AMQPChannel(t, direct)
 	return &place{url: proxy.URL, direct: direct, name: queue, cut: proxy.Cut, restore: proxy.Restore,
 		sink: func(t *testing.T, url string, log deliverylog.Recorder) *brokers.Sink {
 			s, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Exchange: queue,
@@ -72,17 +73,8 @@ func setupAMQP(t *testing.T) *place {
 			return s
 		},
 		foreign: func(t *testing.T, id string, body []byte) {
-			conn, err := amqp091.Dial(direct)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			ch, err := conn.Channel()
-			if err != nil {
-				t.Fatal(err)
-			}
 			// A header that is not a string, as other producers send.
-			err = ch.PublishWithContext(context.Background(), "", queue, false, false, amqp091.Publishing{
+			err := producer.PublishWithContext(context.Background(), "", queue, false, false, amqp091.Publishing{
 				MessageId: id, Body: body, Headers: amqp091.Table{"attempt": int32(3)}, DeliveryMode: amqp091.Persistent})
 			if err != nil {
 				t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
-	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/brokers"
@@ -43,21 +42,13 @@ type brokerFeed struct {
 func amqpFeed(t *testing.T) brokerFeed {
 	url := brokertest.RabbitMQ(t)
 	queue := brokertest.AMQPQueue(t, url)
+	ch := brokertest.AMQPChannel(t, url)
 	return brokerFeed{
 		options: fmt.Sprintf("{ url: %q, queue: %q, prefetch: 10 }", url, queue),
 		publish: publishWith(func() (*brokers.Sink, error) {
 			return amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Queue: queue}, nil)
 		}),
 		remaining: func(t *testing.T) int {
-			conn, err := amqp091.Dial(url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			ch, err := conn.Channel()
-			if err != nil {
-				t.Fatal(err)
-			}
 			q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -14,16 +14,7 @@ import (
 func AMQPQueue(tb testing.TB, url string) string {
 	tb.Helper()
 	q := Name(tb, "tributary")
-	conn, err := amqp091.Dial(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := ch.QueueDeclare(q, true, false, false, false, nil); err != nil {
+	if _, err := AMQPChannel(tb, url).QueueDeclare(q, true, false, false, false, nil); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
@@ -38,6 +29,22 @@ func AMQPQueue(tb testing.TB, url string) string {
 		}
 	})
 	return q
+}
+
+// AMQPChannel opens a channel on a connection of its own to the RabbitMQ at
+// url; the connection is closed when tb ends.
+func AMQPChannel(tb testing.TB, url string) *amqp091.Channel {
+	tb.Helper()
+	conn, err := amqp091.Dial(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ch
 }
 
 // RedisStream returns a stream name of tb's own and a client of the Redis
