@@ -48,6 +48,6 @@ func ExampleLoad_errors() {
 	_, err := config.Load("pipeline.yaml", file, nil)
 	fmt.Println(err)
 	// Output:
-	// pipeline.yaml:4:30: pipelines[0].sources[0].type: unknown source type "generatr"; want one of "batchfeed", "etagpoll", "generator", "socketio", "webhookin"
+	// pipeline.yaml:4:30: pipelines[0].sources[0].type: unknown source type "generatr"; want one of "amqp", "batchfeed", "etagpoll", "generator", "natsjs", "redisstream", "socketio", "webhookin"
 	// pipeline.yaml:6:92: pipelines[0].sinks[0].options.timeout: "soon" is not a duration; want a number with a unit (ns, us, ms, s, m, h), such as 500ms, 5s, 10m or 1h30m
 }

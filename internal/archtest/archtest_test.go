@@ -28,6 +28,7 @@ var rules = []struct {
 	{"webhook", []string{"router", "sources", "sinks"}},
 	{"router", []string{"sources", "sinks"}},
 	{"middleware", []string{"router", "sources", "sinks"}},
+	{"brokers", []string{"router", "sources"}},
 }
 
 type pkg struct {

@@ -1,4 +1,6 @@
 package webhookin
 
+import "github.com/tributary-dev/tributary"
+
 // EventFields exposes the body parser to the fuzz test.
-var EventFields = eventFields
+var EventFields = tributary.EventFields

@@ -282,14 +282,14 @@ func equal(got, want string) bool {
 }
 
 func (s *Source) message(r *http.Request, body []byte) *message.Message {
-	fieldID, typ := eventFields(body, s.cfg.EventIDField, s.cfg.EventTypeField)
+	fieldID, typ := tributary.EventFields(body, s.cfg.EventIDField, s.cfg.EventTypeField)
 	id := r.Header.Get(signature.HeaderID)
 	switch {
 	case id != "":
 	case fieldID != "":
 		id = fieldID
 	default:
-		id = bodyID(body)
+		id = tributary.BodyID(body)
 	}
 	msg := tributary.NewEventMessage(id, body)
 	if typ != "" {

@@ -1,4 +1,4 @@
-package webhookin
+package tributary
 
 import (
 	"bytes"
@@ -10,12 +10,12 @@ import (
 	"strconv"
 )
 
-// eventFields reads the event id and type from the top level of a JSON body.
+// EventFields reads the event id and type from the top level of a JSON body.
 // A string or number id counts; anything else (absent, object, null) does
 // not, and the caller falls back to a hash of the body. So does a body that
 // is not JSON at all, such as an object followed by more bytes: its id would
 // be a guess.
-func eventFields(body []byte, idField, typeField string) (id, typ string) {
+func EventFields(body []byte, idField, typeField string) (id, typ string) {
 	var top map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -27,10 +27,10 @@ func eventFields(body []byte, idField, typeField string) (id, typ string) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return "", ""
 	}
-	return scalar(top[idField]), scalar(top[typeField])
+	return jsonScalar(top[idField]), jsonScalar(top[typeField])
 }
 
-func scalar(raw json.RawMessage) string {
+func jsonScalar(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return ""
@@ -51,8 +51,8 @@ func scalar(raw json.RawMessage) string {
 	return ""
 }
 
-// bodyID is the fallback event id: the same body always dedups to itself.
-func bodyID(body []byte) string {
+// BodyID is the fallback event id of a source that found none: the same body always dedups to itself.
+func BodyID(body []byte) string {
 	sum := sha256.Sum256(body)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }

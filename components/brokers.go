@@ -1,0 +1,77 @@
+package components
+
+import (
+	"strings"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tributary-dev/tributary/brokers/amqp"
+	"github.com/tributary-dev/tributary/brokers/natsjs"
+	"github.com/tributary-dev/tributary/brokers/redisstream"
+	"github.com/tributary-dev/tributary/sinks/deliverylog"
+)
+
+// The broker types (package brokers): RabbitMQ, Redis Streams and NATS
+// JetStream, each a sink and a source with the options of its package's
+// SinkConfig / SourceConfig. The sinks record every attempt in the delivery
+// log; the sources run in every instance, since the broker shares their
+// messages out (a durable queue's consumers, a consumer group, a durable
+// consumer's queue group).
+func init() {
+	RegisterSink("amqp", "publishes each event to RabbitMQ (AMQP 0-9-1) with publisher confirms",
+		func(env Env, o *amqp.SinkConfig) (message.Publisher, error) {
+			cfg := *o
+			cfg.Log = deliveryLog(env)
+			return amqp.NewSink(cfg, env.Logger)
+		})
+	RegisterSink("redisstream", "XADDs each event to a Redis stream",
+		func(env Env, o *redisstream.SinkConfig) (message.Publisher, error) {
+			cfg := *o
+			cfg.Log = deliveryLog(env)
+			return redisstream.NewSink(cfg, env.Logger)
+		})
+	RegisterSink("natsjs", "publishes each event to a NATS JetStream subject, acknowledged by the stream",
+		func(env Env, o *natsjs.SinkConfig) (message.Publisher, error) {
+			cfg := *o
+			cfg.Log = deliveryLog(env)
+			return natsjs.NewSink(cfg, env.Logger)
+		})
+
+	RegisterSource("amqp", "consumes a durable RabbitMQ queue; acks once an event is stored",
+		func(env Env, o *amqp.SourceConfig) (message.Subscriber, error) {
+			return amqp.NewSource(*o, env.Logger)
+		}, RunOnEveryInstance())
+	RegisterSource("redisstream", "reads a Redis stream in a consumer group; XACKs once an event is stored",
+		func(env Env, o *redisstream.SourceConfig) (message.Subscriber, error) {
+			return redisstream.NewSource(*o, env.Logger)
+		}, RunOnEveryInstance())
+	RegisterSource("natsjs", "reads a NATS JetStream subject through a durable consumer; acks once an event is stored",
+		func(env Env, o *natsjs.SourceConfig) (message.Subscriber, error) {
+			cfg := *o
+			if cfg.Durable == "" {
+				// Per pipeline and source: two sources reading one subject
+				// must not share a consumer.
+				cfg.Durable = consumerName("tributary_" + env.Pipeline + "_" + env.Name)
+			}
+			return natsjs.NewSource(cfg, env.Logger)
+		}, RunOnEveryInstance())
+}
+
+// deliveryLog is the database's delivery log, nil without a database.
+func deliveryLog(env Env) deliverylog.Recorder {
+	if env.Pool == nil {
+		return nil
+	}
+	return deliverylog.NewPostgres(env.Pool)
+}
+
+// consumerName makes s a valid JetStream consumer name.
+func consumerName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.', '*', '>', ' ', '\t', '\r', '\n', '/', '\\':
+			return '_'
+		}
+		return r
+	}, s)
+}
