@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -349,32 +348,14 @@ func outcomeList() string {
 func (a *app) versionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version and commit (also --version)",
 		Args:  cobra.NoArgs,
 		RunE: wrap(func(*cobra.Command, []string) error {
-			info := map[string]string{"version": Version}
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				info["go"] = bi.GoVersion
-				if Version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-					info["version"] = bi.Main.Version
-				}
-				for _, s := range bi.Settings {
-					switch s.Key {
-					case "vcs.revision":
-						info["commit"] = s.Value
-					case "vcs.modified":
-						info["modified"] = s.Value
-					}
-				}
-			}
+			info := buildInfo()
 			if a.json {
 				return printJSON(a.stdout, info)
 			}
-			fmt.Fprintf(a.stdout, "tributary %s (%s", info["version"], info["go"])
-			if c := info["commit"]; c != "" {
-				fmt.Fprintf(a.stdout, ", commit %.12s", c)
-			}
-			fmt.Fprintln(a.stdout, ")")
+			fmt.Fprintln(a.stdout, versionLine(info))
 			return nil
 		}),
 	}
