@@ -123,8 +123,16 @@ func (a *app) logger() (watermill.LoggerAdapter, error) {
 		return nil, codef(ExitUsage, "--log-level %q: want debug, info, warn or error", a.logLevel)
 	}
 	// Lines logged with a context carrying a span get its trace_id and span_id.
-	h := tracing.NewLogHandler(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	h := tracing.NewLogHandler(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: humanDurations}))
 	return watermill.NewSlogLogger(slog.New(h)), nil
+}
+
+// humanDurations writes durations as "1.5s" instead of nanoseconds.
+func humanDurations(_ []string, attr slog.Attr) slog.Attr {
+	if attr.Value.Kind() == slog.KindDuration {
+		return slog.String(attr.Key, attr.Value.Duration().String())
+	}
+	return attr
 }
 
 func (a *app) dbURL() (string, error) {

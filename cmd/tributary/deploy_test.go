@@ -509,5 +509,9 @@ func TestKubernetesManifest(t *testing.T) {
 			return resp.StatusCode == http.StatusOK
 		})
 	}
+	// A clean stop (SIGTERM, as Kubernetes sends) logs no ERROR line.
 	run.stop(t)
+	if strings.Contains(run.stderr.String(), `"level":"ERROR"`) {
+		t.Errorf("a clean stop logged an ERROR:\n%s", tail(run.stderr.String(), 3000))
+	}
 }
