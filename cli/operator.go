@@ -88,7 +88,7 @@ func (a *app) poisonCommand() *cobra.Command {
 			}
 			t := newTable(a.stdout, "ID", "PIPELINE", "SINK", "EVENT", "ATTEMPTS", "POISONED", "REASON")
 			for _, r := range recs {
-				t.row(strconv.FormatInt(r.ID, 10), r.Pipeline, r.Sink, clip(r.EventID, 36), strconv.Itoa(r.Attempts), when(r.PoisonedAt), clip(r.Reason, 60))
+				t.row(strconv.FormatInt(r.ID, 10), r.Pipeline, r.Sink, r.EventID, strconv.Itoa(r.Attempts), when(r.PoisonedAt), clip(r.Reason, 60))
 			}
 			if err := t.flush(); err != nil {
 				return err
@@ -314,13 +314,14 @@ func (a *app) deliveriesCommand() *cobra.Command {
 				}
 				return printJSON(a.stdout, rows)
 			}
+			// Event ids whole: they are what --event and the console search take.
 			t := newTable(a.stdout, "ID", "WHEN", "PIPELINE", "SINK", "EVENT", "TRY", "OUTCOME", "STATUS", "LATENCY", "ERROR")
 			for _, r := range rows {
 				status := "-"
 				if r.StatusCode != 0 {
 					status = strconv.Itoa(r.StatusCode)
 				}
-				t.row(strconv.FormatInt(r.ID, 10), when(r.AttemptedAt), r.Pipeline, r.Sink, clip(r.EventID, 32), strconv.Itoa(r.Attempt),
+				t.row(strconv.FormatInt(r.ID, 10), when(r.AttemptedAt), r.Pipeline, r.Sink, r.EventID, strconv.Itoa(r.Attempt),
 					r.Outcome, status, fmt.Sprintf("%.1fms", r.LatencyMS), clip(r.Error, 50))
 			}
 			return t.flush()
