@@ -240,8 +240,7 @@ var (
 func TestDashboardAndAlertMetricsExist(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
-	exprs := dashboardExprs(t, filepath.Join(root, "deploy", "grafana", "tributary.json"))
-	exprs = append(exprs, alertExprs(t, filepath.Join(root, "deploy", "prometheus", "alerts.yaml"))...)
+	exprs := usedExprs(t, filepath.Join(root, "deploy", "grafana", "tributary.json"), filepath.Join(root, "deploy", "prometheus", "alerts.yaml"))
 	if len(exprs) < 10 {
 		t.Fatalf("found only %d expressions", len(exprs))
 	}
@@ -313,29 +312,40 @@ func TestDashboardAndAlertMetricsExist(t *testing.T) {
 	}
 }
 
-func dashboardExprs(t *testing.T, file string) []string {
+// usedExprs are the PromQL expressions of the dashboard's panels and
+// variables and of the alert rules.
+func usedExprs(t *testing.T, dashboard, alerts string) []string {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type panel struct {
-		Title   string `json:"title"`
-		Targets []struct {
-			Expr string `json:"expr"`
-		} `json:"targets"`
-		Panels []json.RawMessage `json:"panels"`
-	}
 	var d struct {
-		Panels     []panel `json:"panels"`
+		Panels []struct {
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
 		Templating struct {
 			List []struct {
 				Definition string `json:"definition"`
 			} `json:"list"`
 		} `json:"templating"`
 	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		t.Fatalf("%s: %v", file, err)
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Expr string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	for file, decode := range map[string]func([]byte) error{
+		dashboard: func(b []byte) error { return json.Unmarshal(b, &d) },
+		alerts:    func(b []byte) error { return yaml.Unmarshal(b, &rules) },
+	} {
+		data, err := os.ReadFile(file)
+		if err == nil {
+			err = decode(data)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
 	}
 	var exprs []string
 	for _, v := range d.Templating.List {
@@ -346,27 +356,6 @@ func dashboardExprs(t *testing.T, file string) []string {
 			exprs = append(exprs, tg.Expr)
 		}
 	}
-	return exprs
-}
-
-func alertExprs(t *testing.T, file string) []string {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rules struct {
-		Groups []struct {
-			Rules []struct {
-				Alert string `yaml:"alert"`
-				Expr  string `yaml:"expr"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(data, &rules); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	var exprs []string
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
 			exprs = append(exprs, r.Expr)
