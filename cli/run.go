@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -41,6 +42,18 @@ func (a *app) loadConfig(path string) (*config.Config, error) {
 		return nil, codef(ExitNotFound, "%s: no such file", path)
 	}
 	return nil, codef(ExitConfig, "%s: cannot read: %v", path, errors.Unwrap(err))
+}
+
+// backendLabel says where the topics live, for the console, without the
+// credentials a NATS URL may hold.
+func backendLabel(b config.BackendSpec) string {
+	if b.Type != config.BackendJetStream {
+		return "PostgreSQL (tables of the database)"
+	}
+	if u, err := url.Parse(b.URL); err == nil && u.Host != "" {
+		return "NATS JetStream at " + u.Host
+	}
+	return "NATS JetStream"
 }
 
 func (a *app) validateCommand() *cobra.Command {
@@ -259,7 +272,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			}
 			if adminAddr != "" {
 				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, Logger: logger, Sources: monitor, Gatherer: reg,
-					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool)})
+					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool), Backend: backendLabel(cfg.Backend)})
 				if err != nil {
 					return err
 				}

@@ -89,6 +89,9 @@ type AdminConfig struct {
 	// Poison is the poison queue whose replay goes through the pipelines'
 	// backend; router.NewPoisonQueue(Pool) (Postgres) when nil.
 	Poison *router.PoisonQueue
+	// Backend says where the topics live, for the overview, e.g.
+	// "PostgreSQL" or "NATS JetStream at 127.0.0.1:4222" (no credentials).
+	Backend string
 }
 
 // Admin serves the admin page: pipelines and their sources' state, queue
@@ -240,12 +243,13 @@ type pageData struct {
 	Now        time.Time
 	Instances  []leader.Instance
 	Self       string
+	Backend    string
 }
 
 func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	d := pageData{CSRF: a.csrfToken(), Flash: r.URL.Query().Get("flash"), Now: time.Now()}
+	d := pageData{CSRF: a.csrfToken(), Flash: r.URL.Query().Get("flash"), Now: time.Now(), Backend: a.cfg.Backend}
 	states := a.sourceState()
 	if a.cfg.Instance != nil {
 		d.Self = a.cfg.Instance()
@@ -264,6 +268,11 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 			sv.Here = sv.Leader != "" && sv.Leader == d.Self
 			if st.hasUp {
 				sv.Up = map[bool]string{true: "up", false: "down"}[st.up == 1]
+			}
+			if !sv.Shared && sv.Leader != "" && !sv.Here {
+				// Another instance runs it: this one's metrics say nothing
+				// of it (it would read "down").
+				sv.Up = "elsewhere"
 			}
 			if a.cfg.Sources != nil {
 				if f, ok := a.cfg.Sources.Failure(p.Name, s.Name); ok {
