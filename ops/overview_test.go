@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,5 +63,34 @@ func TestOverviewSourceLedElsewhere(t *testing.T) {
 	}
 	if !regexp.MustCompile(`<nav><a href="/">Overview</a><a href="/events">Events</a>`).MatchString(page) {
 		t.Errorf("the overview's navigation differs from the console pages'")
+	}
+}
+
+// TestEventPagesOnJetStream: for a pipeline whose topic is on JetStream the
+// event search and event pages say plainly that they cannot show its
+// events, instead of showing rows an earlier PostgreSQL run left.
+func TestEventPagesOnJetStream(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	// A row of an earlier run on PostgreSQL, as the table may still hold.
+	if _, err := pool.Exec(context.Background(), `INSERT INTO tributary_messages (topic, uuid, payload, metadata)
+		VALUES ('tributary.doors', gen_random_uuid()::text, '{}', '{"tributary_event_id":"stale-1"}')`); err != nil {
+		t.Fatal(err)
+	}
+	depth := func(context.Context, string, string) (int64, int64, error) { return 0, 0, nil }
+	infos := []ops.PipelineInfo{{Name: "doors", Sinks: []ops.ComponentInfo{{Name: "receiver", Type: "webhook"}}, Depth: depth}}
+	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(adm.Handler())
+	defer srv.Close()
+	code, page, _ := request(t, srv.URL, "GET", "/events?pipeline=doors", nil, nil)
+	if code != 200 || !strings.Contains(page, "kept in NATS JetStream, which the event pages cannot read") || strings.Contains(page, "stale-1") {
+		t.Errorf("events page on JetStream: %d\n%s", code, page)
+	}
+	code, body, _ := request(t, srv.URL, "GET", "/events/doors/1", nil, nil)
+	if code != 404 || !strings.Contains(body, "kept in NATS JetStream") {
+		t.Errorf("event page on JetStream: %d %s", code, body)
 	}
 }
