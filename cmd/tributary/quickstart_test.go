@@ -486,19 +486,25 @@ func quickstartSideBySide(t *testing.T, repo string) {
 	if quickstartDatabase(t, clones[0]) == quickstartDatabase(t, clones[1]) {
 		t.Fatal("two checkouts got one database name")
 	}
-	env := []string{"DATABASE_URL=", "NATS_URL=", "TRIBUTARY_BACKEND=jetstream", "QUICKSTART_PG_PORT=" + u.Port(), "QUICKSTART_SECONDS=40"}
+	// Both run until the test ends them with Ctrl-C, as a user would: under
+	// load the second may take long to build and start.
+	env := []string{"DATABASE_URL=", "NATS_URL=", "TRIBUTARY_BACKEND=jetstream", "QUICKSTART_PG_PORT=" + u.Port(), "QUICKSTART_SECONDS="}
 	var outs [2]lockedBuffer
+	var cmds [2]*exec.Cmd
 	done := make(chan error, 2)
 	for i, dir := range clones {
-		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		t.Cleanup(cancel)
 		cmd := exec.CommandContext(ctx, "./scripts/quickstart.sh")
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), env...)
 		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		cmds[i] = cmd
+		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 		go func() { done <- cmd.Wait() }()
 		// The second starts once the first runs: the scripts pick the first
 		// free ports, and two probing at the same moment could pick one twice.
@@ -509,8 +515,13 @@ func quickstartSideBySide(t *testing.T, repo string) {
 		}
 	}
 	// While both run, each database knows one instance: its own quickstart's.
-	waitFor(t, 3*time.Minute, "deliveries in both quickstarts", func() bool {
-		return strings.Contains(outs[0].String(), "receiver #1 ") && strings.Contains(outs[1].String(), "receiver #1 ")
+	waitFor(t, 4*time.Minute, "deliveries from every source in both quickstarts", func() bool {
+		for i := range outs {
+			if !hasAll(outs[i].String(), "receiver #1 ", "source=eventlog", "source=journey", "source=panel") {
+				return false
+			}
+		}
+		return true
 	})
 	for _, dir := range clones {
 		db := quickstartDatabase(t, dir)
@@ -528,6 +539,11 @@ func quickstartSideBySide(t *testing.T, repo string) {
 		cancel()
 		if err != nil || instances != 1 {
 			t.Errorf("database %s knows %d instances (%v), want only its own quickstart's", db, instances, err)
+		}
+	}
+	for _, cmd := range cmds {
+		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+			t.Fatal(err)
 		}
 	}
 	for range clones {
