@@ -80,6 +80,18 @@ func TestDeliveriesListOutcomes(t *testing.T) {
 		t.Errorf("http sink rows not found under success / permanent: %v", got)
 	}
 
+	// The table shows event ids whole (an operator copies them into --event).
+	long := "01e04b69-e768-52a2-974f-a65254d0a85f-and-more-than-forty-characters"
+	if err := log.Record(ctx, webhook.Attempt{Pipeline: "p", Sink: "hook", EventID: long, Outcome: outcomes[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := execute(t, env, "deliveries", "list", "--event", long); code != ExitOK || !strings.Contains(out, long) {
+		t.Errorf("deliveries list: exit %d, want the whole event id %s\n%s%s", code, long, out, errs)
+	}
+
 	want := make([]string, len(outcomes))
 	for i, o := range outcomes {
 		want[i] = string(o)

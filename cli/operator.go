@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,7 +80,7 @@ func (a *app) poisonCommand() *cobra.Command {
 		id:      func(r middleware.PoisonRecord) int64 { return r.ID },
 		columns: []string{"ID", "PIPELINE", "SINK", "EVENT", "ATTEMPTS", "POISONED", "REASON"},
 		row: func(r middleware.PoisonRecord) []string {
-			return []string{strconv.FormatInt(r.ID, 10), r.Pipeline, r.Sink, clip(r.EventID, 36), strconv.Itoa(r.Attempts), when(r.PoisonedAt), clip(r.Reason, 60)}
+			return []string{strconv.FormatInt(r.ID, 10), r.Pipeline, r.Sink, r.EventID, strconv.Itoa(r.Attempts), when(r.PoisonedAt), clip(r.Reason, 60)}
 		},
 		show: func(w io.Writer, rec middleware.PoisonRecord) {
 			fmt.Fprintf(w, "ID:            %d\nPipeline:      %s\nSink:          %s\nEvent:         %s\nMessage UUID:  %s\n",
@@ -175,13 +174,14 @@ func (a *app) deliveriesCommand() *cobra.Command {
 				}
 				return printJSON(a.stdout, rows)
 			}
+			// Event ids whole: they are what --event and the console search take.
 			t := newTable(a.stdout, "ID", "WHEN", "PIPELINE", "SINK", "EVENT", "TRY", "OUTCOME", "STATUS", "LATENCY", "ERROR")
 			for _, r := range rows {
 				status := "-"
 				if r.StatusCode != 0 {
 					status = strconv.Itoa(r.StatusCode)
 				}
-				t.row(strconv.FormatInt(r.ID, 10), when(r.AttemptedAt), r.Pipeline, r.Sink, clip(r.EventID, 32), strconv.Itoa(r.Attempt),
+				t.row(strconv.FormatInt(r.ID, 10), when(r.AttemptedAt), r.Pipeline, r.Sink, r.EventID, strconv.Itoa(r.Attempt),
 					r.Outcome, status, fmt.Sprintf("%.1fms", r.LatencyMS), clip(r.Error, 50))
 			}
 			return t.flush()
@@ -209,32 +209,14 @@ func outcomeList() string {
 func (a *app) versionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version and commit (also --version)",
 		Args:  cobra.NoArgs,
 		RunE: wrap(func(*cobra.Command, []string) error {
-			info := map[string]string{"version": Version}
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				info["go"] = bi.GoVersion
-				if Version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-					info["version"] = bi.Main.Version
-				}
-				for _, s := range bi.Settings {
-					switch s.Key {
-					case "vcs.revision":
-						info["commit"] = s.Value
-					case "vcs.modified":
-						info["modified"] = s.Value
-					}
-				}
-			}
+			info := buildInfo()
 			if a.json {
 				return printJSON(a.stdout, info)
 			}
-			fmt.Fprintf(a.stdout, "tributary %s (%s", info["version"], info["go"])
-			if c := info["commit"]; c != "" {
-				fmt.Fprintf(a.stdout, ", commit %.12s", c)
-			}
-			fmt.Fprintln(a.stdout, ")")
+			fmt.Fprintln(a.stdout, versionLine(info))
 			return nil
 		}),
 	}

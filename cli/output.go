@@ -114,3 +114,11 @@ func (p *progress) spinWhile(label string, stop <-chan struct{}) {
 		}
 	}
 }
+
+// plural is "1 pipeline", "2 pipelines".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -29,9 +29,6 @@ import (
 	"github.com/tributary-dev/tributary/tracing"
 )
 
-// Version is set at build time with -ldflags "-X …/cli.Version=v1.2.3".
-var Version = "dev"
-
 // app holds the global flags and the output streams of one invocation.
 type app struct {
 	stdout, stderr io.Writer
@@ -93,7 +90,9 @@ not migrated, 5 not found, 6 check failed, 7 not supported by the component type
 8 a source stopped for good (run --fail-fast).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       versionLine(buildInfo()),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return codef(ExitUsage, "%v\nSee '%s --help'.", err, c.CommandPath())
 	})
@@ -124,8 +123,16 @@ func (a *app) logger() (watermill.LoggerAdapter, error) {
 		return nil, codef(ExitUsage, "--log-level %q: want debug, info, warn or error", a.logLevel)
 	}
 	// Lines logged with a context carrying a span get its trace_id and span_id.
-	h := tracing.NewLogHandler(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	h := tracing.NewLogHandler(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: humanDurations}))
 	return watermill.NewSlogLogger(slog.New(h)), nil
+}
+
+// humanDurations writes durations as "1.5s" instead of nanoseconds.
+func humanDurations(_ []string, attr slog.Attr) slog.Attr {
+	if attr.Value.Kind() == slog.KindDuration {
+		return slog.String(attr.Key, attr.Value.Duration().String())
+	}
+	return attr
 }
 
 func (a *app) dbURL() (string, error) {

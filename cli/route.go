@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -47,7 +50,8 @@ func (a *app) routeCommand() *cobra.Command {
 network: which sinks would deliver it, which would filter it out, and the exact body
 and transform headers each would send (before the sink's own headers and signature).
 
-The event file is the payload as the source hands it on. Its type is --type, else
+The event file is the payload as the source hands it on ("-" reads it from
+standard input). Its type is --type, else
 the payload's top-level "type", "topic" or "eventType" (where the supported protocols put it);
 its id is --id, else the payload's "id". Metadata a filter reads can be given with
 --meta key=value.
@@ -59,9 +63,9 @@ Exit 6 when a filter or transform fails on the event (it would be poisoned for t
 			if err != nil {
 				return err
 			}
-			payload, err := os.ReadFile(eventFile)
+			payload, err := readEvent(cmd.InOrStdin(), eventFile)
 			if err != nil {
-				return codef(ExitUsage, "--event: %v", err)
+				return err
 			}
 			fields := map[string]any{}
 			_ = json.Unmarshal(payload, &fields) // a payload that is not an object has no fields
@@ -138,7 +142,7 @@ Exit 6 when a filter or transform fails on the event (it would be poisoned for t
 	}
 	f := cmd.Flags()
 	f.StringVarP(&file, "config", "c", "", "pipeline file (required)")
-	f.StringVar(&eventFile, "event", "", "file holding the event's payload (required)")
+	f.StringVar(&eventFile, "event", "", "file holding the event's payload, - for standard input (required)")
 	f.StringVar(&typ, "type", "", "event type (default: the payload's type, topic or eventType)")
 	f.StringVar(&id, "id", "", "event id (default: the payload's id)")
 	f.StringVar(&pipeline, "pipeline", "", "only this pipeline (default: every pipeline in the file)")
@@ -162,7 +166,7 @@ func routeOne(pipeline, sink string, filter func(*message.Message) (bool, error)
 			return r
 		}
 		if !ok {
-			r.Outcome, r.Why = "filtered", describeFilter(route)
+			r.Outcome, r.Why = "filtered", whyFiltered(route, in)
 			return r
 		}
 		r.Why = "filter matches"
@@ -192,6 +196,39 @@ func routeOne(pipeline, sink string, filter func(*message.Message) (bool, error)
 		r.Text = string(out.Payload)
 	}
 	return r
+}
+
+// readEvent reads the --event payload: a file, or standard input for "-".
+func readEvent(stdin io.Reader, name string) ([]byte, error) {
+	var (
+		payload []byte
+		err     error
+	)
+	if name == "-" {
+		payload, err = io.ReadAll(stdin)
+	} else {
+		payload, err = os.ReadFile(name)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, codef(ExitUsage, "--event %s: no such file", name)
+	case err != nil:
+		return nil, codef(ExitUsage, "--event %s: %v", name, err)
+	case len(bytes.TrimSpace(payload)) == 0:
+		return nil, codef(ExitUsage, "--event %s: empty; want the event's payload", name)
+	}
+	return payload, nil
+}
+
+// whyFiltered names the part of the sink's filter that turned msg down.
+func whyFiltered(r config.Route, msg *message.Message) string {
+	f, err := routing.NewFilter(routing.FilterSpec{Types: r.Types, Expr: r.Expr})
+	if err == nil {
+		if why, err := f.Why(msg.Copy()); err == nil && why != "" {
+			return why
+		}
+	}
+	return describeFilter(r) // a filter of Go code, not of the file
 }
 
 func describeFilter(r config.Route) string {

@@ -133,3 +133,41 @@ func TestRouteAndValidateReportExpressionProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteStdinAndWhy: `route --event -` reads the event from standard
+// input, and a sink that turns it down says which part of its filter did.
+func TestRouteStdinAndWhy(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	a := &app{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	root := a.rootCommand()
+	root.SetArgs([]string{"route", "-c", "../examples/routing.yaml", "--event", "-"})
+	root.SetIn(strings.NewReader(`{"id":"e1","type":"door.input.changed","door":"east"}`))
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	if err := root.Execute(); err != nil {
+		t.Fatalf("route --event -: %v\n%s", err, errb.String())
+	}
+	for _, want := range []string{
+		"event e1, type door.input.changed",
+		`doors / access: filtered out (types: type "door.input.changed" is excluded by !door.input.*)`,
+		`doors / oncall: filtered out (types: type "door.input.changed" matches none of door.alarm.*, door.held_open)`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("route output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, c := range []struct {
+		event string
+		code  int
+		want  string
+	}{
+		{"no-such-event.json", ExitUsage, "no such file"},
+		{"-", ExitUsage, "empty"},
+	} {
+		code, _, errs := execute(t, nil, "route", "-c", "../examples/routing.yaml", "--event", c.event)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("--event %s: exit %d, %q; want %d with %q", c.event, code, errs, c.code, c.want)
+		}
+	}
+}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,33 +31,51 @@ func (a *app) loadConfig(path string) (*config.Config, error) {
 		return nil, codef(ExitUsage, "-c/--config is required")
 	}
 	cfg, err := config.LoadFile(path)
-	if err != nil {
-		if _, ok := config.AsErrors(err); ok {
-			return nil, codef(ExitConfig, "%s: invalid:\n%v", path, err)
-		}
-		return nil, codef(ExitConfig, "%v", err)
+	if err == nil {
+		return cfg, nil
 	}
-	return cfg, nil
+	if _, ok := config.AsErrors(err); ok {
+		return nil, codef(ExitConfig, "%s: invalid:\n%w", path, err)
+	}
+	// The file could not be read: not a verdict on its contents.
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, codef(ExitNotFound, "%s: no such file", path)
+	}
+	return nil, codef(ExitConfig, "%s: cannot read: %v", path, errors.Unwrap(err))
+}
+
+// backendLabel says where the topics live, for the console, without the
+// credentials a NATS URL may hold.
+func backendLabel(b config.BackendSpec) string {
+	if b.Type != config.BackendJetStream {
+		return "PostgreSQL (tables of the database)"
+	}
+	if u, err := url.Parse(b.URL); err == nil && u.Host != "" {
+		return "NATS JetStream at " + u.Host
+	}
+	return "NATS JetStream"
 }
 
 func (a *app) validateCommand() *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
 		Use:   "validate -c pipeline.yaml",
-		Short: "Check a pipeline file without running it (exit 3 when invalid)",
+		Short: "Check a pipeline file without running it (exit 3 when invalid, 5 when missing)",
 		Args:  cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.LoadFile(file)
+			cfg, err := a.loadConfig(file)
 			if err != nil {
-				es, positioned := config.AsErrors(err)
 				if a.json {
+					es, positioned := config.AsErrors(err)
 					if !positioned {
 						es = config.Errors{{File: file, Msg: err.Error()}}
 					}
 					_ = printJSON(a.stdout, map[string]any{"ok": false, "errors": es})
-					return &exitError{code: ExitConfig, err: fmt.Errorf("%s: invalid (%d problems)", file, len(es))}
+					if positioned {
+						return &exitError{code: ExitConfig, err: fmt.Errorf("%s: invalid (%s)", file, plural(len(es), "problem"))}
+					}
 				}
-				return codef(ExitConfig, "%s: invalid:\n%v", file, err)
+				return err
 			}
 			names := make([]string, len(cfg.Pipelines))
 			for i, p := range cfg.Pipelines {
@@ -63,7 +84,7 @@ func (a *app) validateCommand() *cobra.Command {
 			if a.json {
 				return printJSON(a.stdout, map[string]any{"ok": true, "pipelines": names})
 			}
-			fmt.Fprintf(a.stdout, "%s: ok (%d pipelines: %v)\n", file, len(names), names)
+			fmt.Fprintf(a.stdout, "%s: ok (%s: %s)\n", file, plural(len(names), "pipeline"), strings.Join(names, ", "))
 			return nil
 		}),
 	}
@@ -253,7 +274,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			if adminAddr != "" {
 				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, AllowedHosts: adminHosts, Logger: logger, Sources: monitor, Gatherer: reg,
 					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool),
-					SubscriptionTests: subscriptionTests(pipelines)})
+					SubscriptionTests: subscriptionTests(pipelines), Backend: backendLabel(cfg.Backend)})
 				if err != nil {
 					return err
 				}

@@ -295,7 +295,7 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 					if d.State == subscriptions.StatePending {
 						next = when(d.NextAt)
 					}
-					t.row(strconv.FormatInt(d.ID, 10), clip(d.EventID, 40), d.EventType, string(d.State), strconv.Itoa(d.Attempts), next, clip(d.LastError, 60))
+					t.row(strconv.FormatInt(d.ID, 10), d.EventID, d.EventType, string(d.State), strconv.Itoa(d.Attempts), next, clip(d.LastError, 60))
 				}
 				return t.flush()
 			})

@@ -111,7 +111,7 @@ func TestSocketIOOptionsValidation(t *testing.T) {
 		{"no url", "          topics: [door.*]\n",
 			[]string{`p.yaml:7:11: pipelines[0].sources[0].options.url: required`}},
 		{"unknown key", "          url: ws://x\n          topic: door.*\n",
-			[]string{`p.yaml:8:11: pipelines[0].sources[0].options.topic: unknown key "topic"; allowed here:`, "topics", "token_param"}},
+			[]string{`p.yaml:8:11: pipelines[0].sources[0].options.topic: unknown key "topic"; did you mean "topics"? allowed here:`, "topics", "token_param"}},
 		{"bad scheme and mode", "          url: ftp://x/?token=SECRET1\n          mode: rest\n",
 			[]string{`options.url: scheme "ftp": want ws, wss, http or https`, `options.mode: "rest": want socketio or json`}},
 		{"two tokens", "          url: ws://x\n          token: { static: SECRET2, url: \"http://t/\" }\n",

@@ -56,7 +56,7 @@ func TestWebhookOptionsValidation(t *testing.T) {
 		want       []string // substrings of the error, in any order
 	}{
 		{"unknown key", pipelineFile(genSource, webhookSinkYAML("          uri: http://x\n")),
-			[]string{`test.yaml:9:11: pipelines[0].sinks[0].options.uri: unknown key "uri"; allowed here:`, "allow_private_networks", "delivery_log"}},
+			[]string{`test.yaml:9:11: pipelines[0].sinks[0].options.uri: unknown key "uri"; did you mean "url"? allowed here:`, "allow_private_networks", "delivery_log"}},
 		{"no url", pipelineFile(genSource, webhookSinkYAML("          method: POST\n")),
 			[]string{"pipelines[0].sinks[0].options.url: is required"}},
 		{"bad method and PUT without id", pipelineFile(genSource, webhookSinkYAML("          url: https://x.example/hook\n          method: DELETE\n")),

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
 
@@ -303,7 +304,7 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) (errs Errors,
 			}
 			f, known := keys[key]
 			if !known {
-				errs = append(errs, errAt(c.file, p.Key, join(path, key), "unknown key %q; allowed here: %s", key, allowed(keys)))
+				errs = append(errs, errAt(c.file, p.Key, join(path, key), "unknown key %q;%s allowed here: %s", key, didYouMean(key, keys), allowed(keys)))
 				continue
 			}
 			if seen[key] {
@@ -426,6 +427,23 @@ func allowed(keys map[string]field) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// didYouMean is " did you mean \"k\"?" for the allowed key closest to key
+// (a typo, a singular for a plural, another case), or "" when none is close:
+// within half the key's length in edits, at least one.
+func didYouMean(key string, keys map[string]field) string {
+	best, bestDist := "", max(1, len(key)/2)+1
+	for k := range keys {
+		d := levenshtein.ComputeDistance(strings.ToLower(key), strings.ToLower(k))
+		if d < bestDist || best != "" && d == bestDist && k < best {
+			best, bestDist = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" did you mean %q?", best)
 }
 
 // describe is used in messages that list allowed values.

@@ -15,14 +15,25 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/tributary-dev/tributary/internal/pgurl"
 )
 
 //go:embed *.sql
 var files embed.FS
 
+// ErrNoDatabase is returned (wrapped) by Up for a pool whose connection
+// string named no database: libpq's fallback (the database named after the
+// user) is never what a program meant to migrate.
+var ErrNoDatabase = pgurl.ErrNoDatabase
+
 // Up applies every pending migration. It is idempotent and safe to run from
-// several processes at once: a Postgres advisory lock serialises them.
+// several processes at once: a Postgres advisory lock serialises them. The
+// pool's connection string must name its database (or PGDATABASE must).
 func Up(ctx context.Context, pool *pgxpool.Pool) (applied []string, err error) {
+	if err := pgurl.Check(pool.Config().ConnString()); err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 

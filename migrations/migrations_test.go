@@ -69,3 +69,21 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("version 1 taken back: %v (%+v)", err, pe)
 	}
 }
+
+// TestUpRefusesUnnamedDatabase: a pool whose connection string names no
+// database (DATABASE_URL unset in an embedding program) is refused before
+// any connection, instead of migrating the database libpq falls back to.
+func TestUpRefusesUnnamedDatabase(t *testing.T) {
+	t.Setenv("PGDATABASE", "")
+	for _, s := range []string{"", "host=127.0.0.1 port=1 user=postgres", "postgres://postgres@127.0.0.1:1/?sslmode=disable"} {
+		pool, err := pgxpool.New(context.Background(), s) // connects lazily: nothing listens on port 1
+		if err != nil {
+			t.Fatalf("pgxpool.New(%q): %v", s, err)
+		}
+		_, err = migrations.Up(context.Background(), pool)
+		pool.Close()
+		if !errors.Is(err, migrations.ErrNoDatabase) {
+			t.Errorf("Up on %q = %v, want ErrNoDatabase", s, err)
+		}
+	}
+}

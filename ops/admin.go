@@ -101,6 +101,9 @@ type AdminConfig struct {
 	// subscriptions sink (its SSRF guard) for the endpoints API's test;
 	// nil: the guard on.
 	SubscriptionTests func(pipeline, sink string) subscriptions.TestOptions
+	// Backend says where the topics live, for the overview, e.g.
+	// "PostgreSQL" or "NATS JetStream at 127.0.0.1:4222" (no credentials).
+	Backend string
 }
 
 // Admin serves the admin page: pipelines and their sources' state, queue
@@ -270,13 +273,14 @@ type pageData struct {
 	Instances   []leader.Instance
 	Self        string
 	// Lanes are ordered sinks' lanes and held keys.
-	Lanes pgtopic.LaneStatus
+	Lanes   pgtopic.LaneStatus
+	Backend string
 }
 
 func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	d := pageData{CSRF: a.csrfToken(), Flash: a.flash(r), Now: time.Now()}
+	d := pageData{CSRF: a.csrfToken(), Flash: a.flash(r), Now: time.Now(), Backend: a.cfg.Backend}
 	states := a.sourceState()
 	if a.cfg.Instance != nil {
 		d.Self = a.cfg.Instance()
@@ -298,6 +302,11 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 			sv.Here = sv.Leader != "" && sv.Leader == d.Self
 			if st.hasUp {
 				sv.Up = map[bool]string{true: "up", false: "down"}[st.up == 1]
+			}
+			if !sv.Shared && sv.Leader != "" && !sv.Here {
+				// Another instance runs it: this one's metrics say nothing
+				// of it (it would read "down").
+				sv.Up = "elsewhere"
 			}
 			if a.cfg.Sources != nil {
 				if f, ok := a.cfg.Sources.Failure(p.Name, s.Name); ok {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -154,6 +155,12 @@ func (a *Admin) eventsPage(w http.ResponseWriter, r *http.Request) {
 		q.Set("pipeline", f.Pipelines[0])
 	}
 	v.Filter = f
+	if off := a.topicsNotInDatabase(f.Pipelines); len(off) > 0 {
+		// The table may hold events of an earlier run on PostgreSQL: none
+		// of them is this pipeline's now.
+		d.Errors = append(d.Errors, notSearchable(off))
+		f.Pipelines = nil
+	}
 	if len(d.Errors) == 0 && len(f.Pipelines) > 0 {
 		var next int64
 		v.Events, next, err = SearchEvents(ctx, a.cfg.Pool, f)
@@ -171,6 +178,25 @@ func (a *Admin) eventsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Page = v
 	a.render(w, "events", d)
+}
+
+// topicsNotInDatabase are those of pipelines whose topic is not kept in
+// PostgreSQL (on NATS JetStream: their PipelineInfo has a Depth of its own).
+func (a *Admin) topicsNotInDatabase(pipelines []string) []string {
+	var off []string
+	for _, p := range a.cfg.Pipelines {
+		if p.Depth != nil && slices.Contains(pipelines, p.Name) {
+			off = append(off, p.Name)
+		}
+	}
+	return off
+}
+
+// notSearchable says plainly why the event pages show nothing for pipelines.
+func notSearchable(pipelines []string) string {
+	return "The events of " + strings.Join(pipelines, ", ") + " are kept in NATS JetStream, which the event pages cannot read " +
+		"(they read topics kept in PostgreSQL). Delivery attempts are in the database either way: " +
+		"the overview lists the latest, and `tributary deliveries list --event ID` finds an event's."
 }
 
 type sinkAttempts struct {
@@ -192,6 +218,10 @@ func (a *Admin) eventPage(w http.ResponseWriter, r *http.Request) {
 	offset, err := strconv.ParseInt(r.PathValue("offset"), 10, 64)
 	if err != nil || !slices.Contains(a.pipelineNames(), pipeline) {
 		http.Error(w, "no such event: want /events/<configured pipeline>/<offset>", http.StatusNotFound)
+		return
+	}
+	if off := a.topicsNotInDatabase([]string{pipeline}); len(off) > 0 {
+		http.Error(w, notSearchable(off), http.StatusNotFound)
 		return
 	}
 	e, err := GetEvent(ctx, a.cfg.Pool, pipeline, offset)

@@ -97,7 +97,8 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 	infos := []ops.PipelineInfo{{Name: "doors", Sources: []ops.ComponentInfo{{Name: "feed", Type: "socketio"}},
 		Sinks: []ops.ComponentInfo{{Name: "crm", Type: "webhook"}, {Name: "audit", Type: "webhook"}}}}
 	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: env.pool, Pipelines: infos, Token: "adm1n-t0ken",
-		Secrets: []string{consoleSecrets[0], "feed-pw-4242"}, LiveInterval: 200 * time.Millisecond, DepthSampleEvery: 200 * time.Millisecond})
+		Secrets: []string{consoleSecrets[0], "feed-pw-4242"}, LiveInterval: 200 * time.Millisecond, DepthSampleEvery: 200 * time.Millisecond,
+		Backend: "PostgreSQL (tables of the database)"})
 	if err != nil {
 		t.Fatal(err)
 	}

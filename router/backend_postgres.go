@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/pgurl"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router/pgtopic"
 )
@@ -66,8 +67,17 @@ func Postgres(pool *pgxpool.Pool) *PostgresBackend {
 	return &PostgresBackend{Pool: pool}
 }
 
+// ErrNoDatabase is returned (wrapped) by OpenPool and OpenPoolFor for a URL
+// that names no database: an unset DATABASE_URL would otherwise connect to
+// whatever database libpq falls back to (the one named after the user).
+var ErrNoDatabase = pgurl.ErrNoDatabase
+
 // OpenPool opens a pgx pool sized for a router (at least 32 connections).
+// The URL must name its database (or PGDATABASE must): see ErrNoDatabase.
 func OpenPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	if err := pgurl.Check(url); err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("router: database URL: %w", err)

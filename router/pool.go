@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary/internal/pgurl"
 )
 
 // PoolSize is how many pooled connections one instance running pipelines
@@ -33,8 +35,12 @@ func PoolSize(pipelines ...Pipeline) int32 {
 }
 
 // OpenPoolFor opens a pgx pool for the given pipelines: PoolSize
-// connections unless the URL sets pool_max_conns, which wins.
+// connections unless the URL sets pool_max_conns, which wins. The URL must
+// name its database, as for OpenPool.
 func OpenPoolFor(ctx context.Context, url string, pipelines ...Pipeline) (*pgxpool.Pool, error) {
+	if err := pgurl.Check(url); err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("router: database URL: %w", err)

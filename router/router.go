@@ -183,7 +183,8 @@ func New(cfg Config, pipelines ...Pipeline) (*Router, error) {
 		l.Instance = leader.NewInstanceID(host)
 		cfg.Leadership = &l
 	}
-	wm, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, cfg.Logger)
+	stopping := make(chan struct{})
+	wm, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, stopLogger{cfg.Logger, stopping})
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
@@ -199,7 +200,42 @@ func New(cfg Config, pipelines ...Pipeline) (*Router, error) {
 	}
 	return &Router{cfg: cfg, pipelines: pipelines, logger: cfg.Logger, metrics: metrics.NewRouter(cfg.Metrics),
 		tracer: cfg.TracerProvider.Tracer("github.com/tributary-dev/tributary/router"), wm: wm,
-		running: make(chan struct{}), stopping: make(chan struct{})}, nil
+		running: make(chan struct{}), stopping: stopping}, nil
+}
+
+// handlersStopped is what Watermill's router logs, at ERROR, when all its
+// handlers stopped before it was closed.
+const handlersStopped = "All handlers stopped, closing router"
+
+// stopLogger logs, once a stop has begun (stopping is closed), at INFO what
+// is the stop and not a failure: an error that is the stop's cancellation,
+// and handlersStopped. A clean stop here closes the subscribers before the
+// Watermill router (see Run), so its handlers always stop first and Watermill
+// logs handlersStopped at ERROR on every clean stop. Before the stop both are
+// real failures and stay ERRORs. It is the Watermill router's logger and the
+// maintenance loop's.
+type stopLogger struct {
+	watermill.LoggerAdapter
+	stopping <-chan struct{}
+}
+
+func (l stopLogger) Error(msg string, err error, fields watermill.LogFields) {
+	if msg == handlersStopped || errors.Is(err, context.Canceled) {
+		select {
+		case <-l.stopping:
+			if err != nil {
+				fields = fields.Add(watermill.LogFields{"error": err.Error()})
+			}
+			l.LoggerAdapter.Info(msg, fields)
+			return
+		default:
+		}
+	}
+	l.LoggerAdapter.Error(msg, err, fields)
+}
+
+func (l stopLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return stopLogger{l.LoggerAdapter.With(fields), l.stopping}
 }
 
 // Running is closed once every handler has started.
@@ -389,7 +425,7 @@ func (r *Router) maintain(ctx context.Context) {
 	t := time.NewTicker(r.cfg.MaintenanceInterval)
 	defer t.Stop()
 	for {
-		r.cfg.Backend.maintain(ctx, r.logger)
+		r.cfg.Backend.maintain(ctx, stopLogger{r.logger, ctx.Done()})
 		select {
 		case <-ctx.Done():
 			return

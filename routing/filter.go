@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"reflect"
+	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -22,6 +23,7 @@ type FilterSpec struct {
 type Filter struct {
 	types *TypePatterns
 	pred  *program
+	expr  string
 }
 
 // NewFilter compiles spec. Errors are *Error (for Expr) or name the type
@@ -39,7 +41,7 @@ func NewFilter(spec FilterSpec) (*Filter, error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
-		f.pred = p
+		f.pred, f.expr = p, spec.Expr
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -54,6 +56,25 @@ func (f *Filter) Match(msg *message.Message) (bool, error) {
 	if !f.types.MatchType(msg.Metadata.Get(tributary.MetaEventType)) {
 		return false, nil
 	}
+	return f.matchExpr(msg)
+}
+
+// Why says which part of the filter turns msg down: "" when it passes, else
+// "types: …" (the pattern that excluded its type, or the ones it matched
+// none of) or "expr is false: …". An error is Match's.
+func (f *Filter) Why(msg *message.Message) (string, error) {
+	if why := f.types.Why(msg.Metadata.Get(tributary.MetaEventType)); why != "" {
+		return "types: " + why, nil
+	}
+	ok, err := f.matchExpr(msg)
+	if err != nil || ok {
+		return "", err
+	}
+	return "expr is false: " + strings.Join(strings.Fields(f.expr), " "), nil
+}
+
+// matchExpr runs the predicate (true without one).
+func (f *Filter) matchExpr(msg *message.Message) (bool, error) {
 	if f.pred == nil {
 		return true, nil
 	}

@@ -276,3 +276,36 @@ func TestRuntimeErrorOnOneEvent(t *testing.T) {
 		t.Fatalf("error %v; want +Inf refused as JSON", err)
 	}
 }
+
+// TestFilterWhy: Why names the part of the filter that turns an event down,
+// and is empty exactly when Match passes.
+func TestFilterWhy(t *testing.T) {
+	t.Parallel()
+	f, err := routing.NewFilter(routing.FilterSpec{
+		Types: []string{"door.*", "!door.input.*"},
+		Expr:  `payload.door != "lobby"`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		typ, payload, want string
+	}{
+		{"door.unlocked", `{"door":"east"}`, ""},
+		{"alarm.raised", `{"door":"east"}`, `types: type "alarm.raised" matches none of door.*`},
+		{"door.input.changed", `{"door":"east"}`, `types: type "door.input.changed" is excluded by !door.input.*`},
+		{"", `{"door":"east"}`, "types: the event has no type, and types lists door.*"},
+		{"door.unlocked", `{"door":"lobby"}`, `expr is false: payload.door != "lobby"`},
+	}
+	for _, c := range cases {
+		msg := tributary.NewEventMessage("e1", []byte(c.payload))
+		if c.typ != "" {
+			msg.Metadata.Set(tributary.MetaEventType, c.typ)
+		}
+		why, err := f.Why(msg)
+		ok, merr := f.Match(msg)
+		if err != nil || merr != nil || why != c.want || ok != (why == "") {
+			t.Errorf("%s %s: Why = %q, %v; Match = %v, %v; want %q", c.typ, c.payload, why, err, ok, merr, c.want)
+		}
+	}
+}

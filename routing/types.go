@@ -18,7 +18,10 @@ import (
 // matches only a list with no including pattern.
 type TypePatterns struct {
 	include, exclude []glob
-	src              []string
+	// includeSrc and excludeSrc are the patterns as written, parallel to
+	// include and exclude (excludeSrc with its '!').
+	includeSrc, excludeSrc []string
+	src                    []string
 }
 
 // glob is a pattern split at its '*'s.
@@ -44,9 +47,9 @@ func CompileTypes(patterns ...string) (*TypePatterns, error) {
 		}
 		g := glob(strings.Split(body, "*"))
 		if neg {
-			t.exclude = append(t.exclude, g)
+			t.exclude, t.excludeSrc = append(t.exclude, g), append(t.excludeSrc, p)
 		} else {
-			t.include = append(t.include, g)
+			t.include, t.includeSrc = append(t.include, g), append(t.includeSrc, p)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -57,6 +60,28 @@ func CompileTypes(patterns ...string) (*TypePatterns, error) {
 
 // MatchType reports whether an event of type typ passes.
 func (t *TypePatterns) MatchType(typ string) bool {
+	_, rejected := t.reject(typ)
+	return !rejected
+}
+
+// Why says why an event of type typ does not pass ("" when it does): the
+// excluding pattern it matches, or the including ones it matches none of.
+func (t *TypePatterns) Why(typ string) string {
+	by, rejected := t.reject(typ)
+	switch {
+	case !rejected:
+		return ""
+	case by != "":
+		return fmt.Sprintf("type %q is excluded by %s", typ, by)
+	case typ == "":
+		return "the event has no type, and types lists " + strings.Join(t.includeSrc, ", ")
+	}
+	return fmt.Sprintf("type %q matches none of %s", typ, strings.Join(t.includeSrc, ", "))
+}
+
+// reject reports whether typ is turned down, and by which excluding pattern
+// (empty when it matched no including one).
+func (t *TypePatterns) reject(typ string) (excludedBy string, rejected bool) {
 	if len(t.include) > 0 {
 		ok := false
 		for _, g := range t.include {
@@ -66,15 +91,15 @@ func (t *TypePatterns) MatchType(typ string) bool {
 			}
 		}
 		if !ok {
-			return false
+			return "", true
 		}
 	}
-	for _, g := range t.exclude {
+	for i, g := range t.exclude {
 		if typ != "" && g.match(typ) {
-			return false
+			return t.excludeSrc[i], true
 		}
 	}
-	return true
+	return "", false
 }
 
 // Match implements a router.Sink filter.

@@ -34,13 +34,17 @@ pg_can_use() {
   as_pg test -r "$1" -a -w "$1" -a -x "$1"
 }
 
+# checkout_hash prints 10 hex digits naming this checkout (its real path): the
+# tests' cluster and the quickstart's database and NATS store are per checkout.
+checkout_hash() {
+  printf '%s' "$(pwd -P)" | sha256sum | cut -c1-10
+}
+
 # pg_scratch_dir NAME prints a per-checkout, per-user directory outside the
 # checkout that the server user can reach: /var/tmp/tributary-<uid>-<hash>/NAME.
 pg_scratch_dir() {
   local base=${TRIBUTARY_PG_SCRATCH:-/var/tmp}
-  local hash
-  hash=$(printf '%s' "$(pwd -P)" | sha256sum | cut -c1-10)
-  local top=$base/tributary-$(id -u)-$hash
+  local top=$base/tributary-$(id -u)-$(checkout_hash)
   mkdir -p "$top" && chmod 755 "$top" # the postgres user passes through it as root
   echo "$top/$1"
 }

@@ -5,12 +5,18 @@
 # The database, the first of these that works:
 #   1. DATABASE_URL, when set;
 #   2. the PostgreSQL answering on 127.0.0.1:5432 (QUICKSTART_PG_PORT), as the
-#      postgres user: its own database tributary_quickstart, created if missing;
+#      postgres user: a database of this checkout's own,
+#      tributary_quickstart_<hash of the checkout's path>, created if missing, so
+#      two checkouts on one machine never join each other's pipelines;
 #   3. a throwaway cluster from the machine's PostgreSQL binaries
 #      (/usr/lib/postgresql/*/bin) on a free loopback port, stopped again on
 #      exit, its data kept in ./.data/pg, or, as root in a folder the postgres
 #      user cannot enter (under /root, a `mktemp -d`), in
 #      /var/tmp/tributary-<uid>-<hash>/quickstart-pg.
+#
+# The topics live in that database, or with TRIBUTARY_BACKEND=jetstream on NATS
+# JetStream: NATS_URL when set, else a nats-server of this checkout's own (on a
+# free port from 4322, its store in .data/nats), stopped again on exit.
 #
 # QUICKSTART_SECONDS=N stops everything after N seconds (for CI); Ctrl-C
 # otherwise, which is the normal way out and exits 0.
@@ -26,8 +32,12 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 pids=()
 pg_datadir=""
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Last started, first stopped: the pipeline before the simulators and NATS.
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
   if [ -n "$pg_datadir" ]; then
     say "stopping the throwaway PostgreSQL cluster (its data stays in $pg_datadir)"
     pg_cluster_stop "$pg_datadir" || true
@@ -39,10 +49,12 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 
 say "building tributary"
-go build -o "$root/bin/tributary" ./cmd/tributary
+commit=$(git rev-parse HEAD 2>/dev/null || true)
+go build -ldflags "-X github.com/tributary-dev/tributary/cli.Commit=$commit" -o "$root/bin/tributary" ./cmd/tributary
 tributary=$root/bin/tributary
 
 local_port=${QUICKSTART_PG_PORT:-5432}
+local_db=tributary_quickstart_$(checkout_hash)
 no_database() {
   cat >&2 <<EOM
 
@@ -57,11 +69,15 @@ EOM
   exit 1
 }
 
+# database_shown is the database for the banner: the URL without its password.
+database_shown=""
 if [ -n "${DATABASE_URL:-}" ]; then
   say "using DATABASE_URL"
-elif ! port_free "$local_port" && pg_ensure_database "$local_port" tributary_quickstart 2>"$data/local-pg.err"; then
-  say "using the PostgreSQL on 127.0.0.1:$local_port (database tributary_quickstart)"
-  export DATABASE_URL="postgres://postgres@127.0.0.1:$local_port/tributary_quickstart?sslmode=disable"
+  database_shown="$(printf '%s' "$DATABASE_URL" | sed -E 's#(://[^:/@]*):[^@/]*@#\1:****@#') (DATABASE_URL)"
+elif ! port_free "$local_port" && pg_ensure_database "$local_port" "$local_db" 2>"$data/local-pg.err"; then
+  say "using the PostgreSQL on 127.0.0.1:$local_port (database $local_db, this checkout's own)"
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$local_port/$local_db?sslmode=disable"
+  database_shown="$local_db on 127.0.0.1:$local_port (this checkout's own)"
 else
   if ! port_free "$local_port"; then
     say "127.0.0.1:$local_port answers but cannot be used: $(head -c 300 "$data/local-pg.err")"
@@ -79,7 +95,42 @@ else
   port=$(pg_cluster_start_free "$pg_datadir" 55432 200) || no_database "the throwaway cluster in $pg_datadir did not start (see above)."
   say "PostgreSQL on 127.0.0.1:$port"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+  database_shown="postgres on 127.0.0.1:$port (a throwaway cluster in $pg_datadir)"
 fi
+
+export TRIBUTARY_BACKEND=${TRIBUTARY_BACKEND:-postgres}
+case $TRIBUTARY_BACKEND in
+postgres) backend_shown="PostgreSQL: the topics are tables of that database" ;;
+jetstream)
+  if [ -n "${NATS_URL:-}" ]; then
+    backend_shown="NATS JetStream at $NATS_URL (NATS_URL)"
+  else
+    nats_bin=$(command -v nats-server || { [ -x /usr/sbin/nats-server ] && echo /usr/sbin/nats-server; } || true)
+    if [ -z "$nats_bin" ]; then
+      echo "TRIBUTARY_BACKEND=jetstream needs NATS_URL or a nats-server to start (apt-get install -y nats-server)" >&2
+      exit 1
+    fi
+    nats_port=$(free_port 4322)
+    say "starting NATS with JetStream on 127.0.0.1:$nats_port (store in .data/nats)"
+    "$nats_bin" -js -a 127.0.0.1 -p "$nats_port" -sd "$data/nats" >"$data/nats.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do
+      port_free "$nats_port" || break
+      sleep 0.1
+    done
+    if port_free "$nats_port"; then
+      echo "nats-server did not start; see .data/nats.log" >&2
+      exit 1
+    fi
+    export NATS_URL="nats://127.0.0.1:$nats_port"
+    backend_shown="NATS JetStream at $NATS_URL (this checkout's own server)"
+  fi
+  ;;
+*)
+  echo "TRIBUTARY_BACKEND=$TRIBUTARY_BACKEND: want postgres or jetstream" >&2
+  exit 1
+  ;;
+esac
 
 say "applying migrations"
 "$tributary" migrate
@@ -104,11 +155,18 @@ say "running examples/quickstart.yaml (logs: .data/run.log)"
   --metrics-addr "127.0.0.1:$metrics_port" >"$data/run.out" 2>"$data/run.log" &
 pids+=($!)
 
+if [ -n "$pg_datadir" ] || [[ $database_shown == *"this checkout's own"* ]]; then
+  operator="DATABASE_URL='$DATABASE_URL' bin/tributary deliveries list"
+else
+  operator="bin/tributary deliveries list   (with the same DATABASE_URL)"
+fi
 cat >&2 <<EOM
 
-  admin page   http://127.0.0.1:$admin_port/
+  database     $database_shown
+  topics       $backend_shown
+  console      http://127.0.0.1:$admin_port/
   metrics      http://127.0.0.1:$metrics_port/metrics   (/healthz, /readyz)
-  operator     DATABASE_URL=$DATABASE_URL bin/tributary deliveries list
+  operator     $operator
 
   Deliveries appear below as the receiver gets them. Ctrl-C stops everything.
 

@@ -160,7 +160,7 @@ func (b *BatchFeed) Readers() map[string]Readers {
 }
 
 // Name implements Simulator.
-func (b *BatchFeed) Name() string { return "batch feed (002)" }
+func (b *BatchFeed) Name() string { return "batch feeds" }
 
 // Mount implements Simulator.
 func (b *BatchFeed) Mount(mux *http.ServeMux) []string {

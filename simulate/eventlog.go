@@ -147,7 +147,7 @@ func (l *EventLog) Sent() map[string][]Sent {
 }
 
 // Name implements Simulator.
-func (l *EventLog) Name() string { return "etag event log (000)" }
+func (l *EventLog) Name() string { return "etag event log" }
 
 // Mount implements Simulator.
 func (l *EventLog) Mount(mux *http.ServeMux) []string {

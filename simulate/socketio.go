@@ -98,7 +98,7 @@ func (s *SocketIO) Token() string {
 }
 
 // Name implements Simulator.
-func (s *SocketIO) Name() string { return "socket.io panel (001)" }
+func (s *SocketIO) Name() string { return "socket.io panel" }
 
 // Mount implements Simulator.
 func (s *SocketIO) Mount(mux *http.ServeMux) []string {

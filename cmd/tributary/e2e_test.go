@@ -454,7 +454,8 @@ func TestBinaryExitCodes(t *testing.T) {
 		output string
 	}{
 		{"version", noDB, []string{"version"}, 0, "tributary "},
-		{"validate ok", noDB, []string{"validate", "-c", good}, 0, "ok (1 pipelines"},
+		{"validate ok", noDB, []string{"validate", "-c", good}, 0, "ok (1 pipeline: "},
+		{"validate missing file", noDB, []string{"validate", "-c", "no-such-file.yaml"}, 5, "no-such-file.yaml: no such file"},
 		{"validate broken", noDB, []string{"validate", "-c", broken}, 3, "bad_names.yaml:5:11: pipelines[0].name"},
 		{"validate broken etagpoll", noDB, []string{"validate", "-c", filepath.Join("..", "..", "config", "testdata", "broken", "etagpoll_options.yaml")}, 3,
 			`etagpoll_options.yaml:15:21: pipelines[0].sources[0].options.base_url: "api.example.com": want an absolute http:// or https:// URL`},
@@ -463,7 +464,6 @@ func TestBinaryExitCodes(t *testing.T) {
 		{"validate reports every problem", noDB, []string{"validate", "-c", filepath.Join("..", "..", "config", "testdata", "broken", "many_problems.yaml")}, 3,
 			`many_problems.yaml:30:17: pipelines[1].sinks[2].options.path: environment variable TRIBUTARY_TEST_UNSET_PATH is not set`},
 		{"feed discard unsupported", withDB, []string{"feed", "discard", "-c", good, "--pipeline", "doors", "--source", "eventlog", "--yes"}, 7, "cannot discard"},
-		{"validate missing file", noDB, []string{"validate", "-c", "nope.yaml"}, 3, "nope.yaml"},
 		{"unknown flag", noDB, []string{"poison", "list", "--nope"}, 2, "unknown flag"},
 		{"unknown command", noDB, []string{"frobnicate"}, 2, "unknown command"},
 		{"no database", noDB, []string{"poison", "list"}, 4, "DATABASE_URL"},

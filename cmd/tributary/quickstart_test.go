@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -140,28 +143,20 @@ func TestQuickstartScript(t *testing.T) {
 	})
 
 	t.Run("local server", func(t *testing.T) {
-		pgtest.RequireOwnServer(t) // it creates a database of a fixed name
+		pgtest.RequireOwnServer(t) // it creates a database of its own there
 		u, err := url.Parse(pgtest.AdminURL())
 		if err != nil {
 			t.Fatal(err)
 		}
-		dropQuickstartDB := func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			c, err := pgx.Connect(ctx, pgtest.AdminURL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close(ctx)
-			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS tributary_quickstart WITH (FORCE)"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		dropQuickstartDB()
-		t.Cleanup(dropQuickstartDB)
+		db := quickstartDatabase(t, repo)
+		dropDatabase(t, db)
+		t.Cleanup(func() { dropDatabase(t, db) })
 		out := runQuickstart(t, repo, "DATABASE_URL=", "QUICKSTART_PG_PORT="+u.Port(), "QUICKSTART_SECONDS=10")
-		checkQuickstartOutput(t, out, "using the PostgreSQL on 127.0.0.1:"+u.Port()+" (database tributary_quickstart)")
+		checkQuickstartOutput(t, out, "using the PostgreSQL on 127.0.0.1:"+u.Port()+" (database "+db+", this checkout's own)",
+			"database     "+db+" on 127.0.0.1:"+u.Port(), "topics       PostgreSQL")
 	})
+
+	t.Run("two checkouts side by side", func(t *testing.T) { quickstartSideBySide(t, repo) })
 
 	t.Run("throwaway cluster as root, Ctrl-C", func(t *testing.T) {
 		if os.Geteuid() != 0 {
@@ -260,7 +255,7 @@ func runQuickstart(t *testing.T, dir string, env ...string) string {
 // from the event log, the socket panel and a batch feed, and each of want.
 func checkQuickstartOutput(t *testing.T, out string, want ...string) {
 	t.Helper()
-	want = append(want, "applying migrations", "admin page", "receiver #1 ", "source=eventlog", "source=panel",
+	want = append(want, "applying migrations", "console      http://127.0.0.1:", "receiver #1 ", "source=eventlog", "source=panel",
 		"source=journey", "signature=valid")
 	for _, w := range want {
 		if !strings.Contains(out, w) {
@@ -430,4 +425,145 @@ func postUnsigned(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// quickstartDatabase is the database scripts/quickstart.sh creates for the
+// checkout in dir on a local server: named after the checkout's real path.
+func quickstartDatabase(t *testing.T, dir string) string {
+	t.Helper()
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(real))
+	return "tributary_quickstart_" + hex.EncodeToString(sum[:])[:10]
+}
+
+// dropDatabase drops a database of the tests' own server.
+func dropDatabase(t *testing.T, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// quickstartSideBySide runs the quickstart from two copies of the checkout
+// on one machine at once, both on the local server and with their topics on
+// JetStream, as two users would: each gets a database and a NATS server of
+// its own, says which in its banner, and neither joins the other's pipeline
+// (each database knows one instance, each receiver gets events from every
+// source). Before, both used the database tributary_quickstart and the
+// machine's NATS, and the second became an instance of the first.
+func quickstartSideBySide(t *testing.T, repo string) {
+	pgtest.RequireOwnServer(t)
+	if _, err := exec.LookPath("nats-server"); err != nil {
+		if _, err := os.Stat("/usr/sbin/nats-server"); err != nil {
+			if os.Getenv("TRIBUTARY_REQUIRE_PEERS") == "1" {
+				t.Fatal("no nats-server: apt-get install -y nats-server")
+			}
+			t.Skip("no nats-server for the quickstart's JetStream topics")
+		}
+	}
+	u, err := url.Parse(pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clones [2]string
+	for i := range clones {
+		clones[i] = t.TempDir()
+		copyCheckout(t, repo, clones[i])
+		db := quickstartDatabase(t, clones[i])
+		dropDatabase(t, db)
+		t.Cleanup(func() { dropDatabase(t, db) })
+	}
+	if quickstartDatabase(t, clones[0]) == quickstartDatabase(t, clones[1]) {
+		t.Fatal("two checkouts got one database name")
+	}
+	// Both run until the test ends them with Ctrl-C, as a user would: under
+	// load the second may take long to build and start.
+	env := []string{"DATABASE_URL=", "NATS_URL=", "TRIBUTARY_BACKEND=jetstream", "QUICKSTART_PG_PORT=" + u.Port(), "QUICKSTART_SECONDS="}
+	var outs [2]lockedBuffer
+	var cmds [2]*exec.Cmd
+	done := make(chan error, 2)
+	for i, dir := range clones {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+		t.Cleanup(cancel)
+		cmd := exec.CommandContext(ctx, "./scripts/quickstart.sh")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = cmd
+		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+		go func() { done <- cmd.Wait() }()
+		// The second starts once the first runs: the scripts pick the first
+		// free ports, and two probing at the same moment could pick one twice.
+		if i == 0 {
+			waitFor(t, 3*time.Minute, "the first quickstart's banner", func() bool {
+				return strings.Contains(outs[0].String(), "Deliveries appear below")
+			})
+		}
+	}
+	// While both run, each database knows one instance: its own quickstart's.
+	waitFor(t, 4*time.Minute, "deliveries from every source in both quickstarts", func() bool {
+		for i := range outs {
+			if !hasAll(outs[i].String(), "receiver #1 ", "source=eventlog", "source=journey", "source=panel") {
+				return false
+			}
+		}
+		return true
+	})
+	for _, dir := range clones {
+		db := quickstartDatabase(t, dir)
+		dbURL := *u
+		dbURL.Path = "/" + db
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c, err := pgx.Connect(ctx, dbURL.String())
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		var instances int
+		err = c.QueryRow(ctx, "SELECT count(*) FROM tributary_instances").Scan(&instances)
+		c.Close(ctx)
+		cancel()
+		if err != nil || instances != 1 {
+			t.Errorf("database %s knows %d instances (%v), want only its own quickstart's", db, instances, err)
+		}
+	}
+	for _, cmd := range cmds {
+		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range clones {
+		if err := <-done; err != nil {
+			t.Fatalf("quickstart.sh: %v\nfirst:\n%s\nsecond:\n%s", err, outs[0].String(), outs[1].String())
+		}
+	}
+	var natsURLs [2]string
+	for i, dir := range clones {
+		out := outs[i].String()
+		db := quickstartDatabase(t, dir)
+		checkQuickstartOutput(t, out, "database     "+db+" on 127.0.0.1:"+u.Port()+" (this checkout's own)",
+			"(this checkout's own server)")
+		m := regexp.MustCompile(`topics       NATS JetStream at (nats://\S+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("the banner does not say which NATS:\n%s", out)
+		}
+		natsURLs[i] = m[1]
+	}
+	if natsURLs[0] == natsURLs[1] {
+		t.Errorf("both quickstarts used NATS at %s", natsURLs[0])
+	}
 }

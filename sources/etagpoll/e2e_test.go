@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,7 +64,7 @@ func TestEndToEndClockSkew(t *testing.T) {
 			// fall after the start.
 			history := []string{api.addLate(20 * time.Minute), api.addLate(11 * time.Minute)}
 			store := &savingStore{Store: checkpoint.NewStore(pool)}
-			src, _, _ := newTestSource(t, api, store, "skew", func(c *Config) { c.StartFrom = api.now().Add(-10 * time.Minute) })
+			src, _, log := newTestSource(t, api, store, "skew", func(c *Config) { c.StartFrom = api.now().Add(-10 * time.Minute) })
 			sink := pipelinetest.NewSink(nil)
 			pipelinetest.RunRouter(t, pipeline(t, pool, "doors", src, sink))
 			started(t, store)
@@ -130,6 +133,18 @@ func TestEndToEndClockSkew(t *testing.T) {
 			acked, skipped := counterValue(src.m.acked), counterValue(src.m.skipped)
 			if skipped == 0 {
 				t.Errorf("no overlap re-reads skipped (acked %v for %d events)", acked, len(want))
+			}
+			// The log's "handed on" counts are what was handed on: re-reads
+			// it skipped are counted apart.
+			handed, reread := 0, 0
+			for _, line := range log.Lines("INFO") {
+				if strings.Contains(line, "Events handed on and acked") {
+					handed += logField(t, line, "count")
+					reread += logField(t, line, "reread")
+				}
+			}
+			if float64(handed) != acked {
+				t.Errorf("the log says %d handed on and %d re-read; the source acked %v and skipped %v", handed, reread, acked, skipped)
 			}
 			// The cursor is in the server's clock: the newest createdAt. The
 			// save follows the window's last ack, which may come after the
@@ -253,4 +268,15 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	if log2.Lines("ERROR") != nil {
 		t.Errorf("errors after restart: %v", log2.Lines("ERROR"))
 	}
+}
+
+// logField reads an integer field from a pipelinetest.Logger line.
+func logField(t *testing.T, line, name string) int {
+	t.Helper()
+	m := regexp.MustCompile(`\b` + name + `:(\d+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no %s in %q", name, line)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }

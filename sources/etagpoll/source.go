@@ -332,11 +332,13 @@ func (s *Source) poll(ctx context.Context, hand handFunc, group groupFunc) (time
 	if err != nil {
 		return interval, err
 	}
+	// Events of the overlap already acked are not handed on again.
+	fresh := s.unseen(events)
 	delivered := false
 	if group != nil {
-		delivered = s.deliverGroups(ctx, group, events)
+		delivered = s.deliverGroups(ctx, group, fresh)
 	} else {
-		delivered = s.deliver(ctx, hand, events)
+		delivered = s.deliver(ctx, hand, fresh)
 	}
 	if !delivered {
 		return interval, ctx.Err()
@@ -361,10 +363,13 @@ func (s *Source) poll(ctx context.Context, hand handFunc, group groupFunc) (time
 	if err := s.save(ctx); err != nil {
 		return interval, err
 	}
-	if len(events) > 0 {
+	switch {
+	case len(fresh) > 0:
 		s.logger.Info("Events handed on and acked", watermill.LogFields{
-			"count": len(events), "since": since, "cursor": next.Cursor,
+			"count": len(fresh), "reread": len(events) - len(fresh), "since": since, "cursor": next.Cursor,
 		})
+	case len(events) > 0:
+		s.logger.Debug("Overlap re-read; nothing new", watermill.LogFields{"reread": len(events), "since": since})
 	}
 	return interval, nil
 }
@@ -449,14 +454,24 @@ func (s *Source) checkNewest(probeBody []byte, since time.Time, first bool) {
 		newest.ID, newest.CreatedAt.Format(time.RFC3339Nano), since.Format(time.RFC3339Nano), "overlap"), fields)
 }
 
-// deliver hands events on one at a time, each until it is acked; it reports
-// false when ctx ended first.
-func (s *Source) deliver(ctx context.Context, hand handFunc, events []Event) bool {
+// unseen is events less those already acked in an earlier read of the
+// overlap (counted as skipped re-reads).
+func (s *Source) unseen(events []Event) []Event {
+	fresh := make([]Event, 0, len(events))
 	for _, ev := range events {
 		if _, ok := s.seen[ev.ID]; ok {
 			s.m.skipped.Inc()
 			continue
 		}
+		fresh = append(fresh, ev)
+	}
+	return fresh
+}
+
+// deliver hands events on one at a time, each until it is acked; it reports
+// false when ctx ended first.
+func (s *Source) deliver(ctx context.Context, hand handFunc, events []Event) bool {
+	for _, ev := range events {
 		for {
 			msg := s.message(ev)
 			msg.SetContext(ctx)
@@ -481,17 +496,9 @@ func (s *Source) deliver(ctx context.Context, hand handFunc, events []Event) boo
 	return true
 }
 
-// deliverGroups is deliver for a group handler: the unseen events in
-// groups of up to maxGroup, oldest first, each until it is stored.
-func (s *Source) deliverGroups(ctx context.Context, group groupFunc, events []Event) bool {
-	var fresh []Event
-	for _, ev := range events {
-		if _, ok := s.seen[ev.ID]; ok {
-			s.m.skipped.Inc()
-			continue
-		}
-		fresh = append(fresh, ev)
-	}
+// deliverGroups is deliver for a group handler: events in groups of up to
+// maxGroup, oldest first, each until it is stored.
+func (s *Source) deliverGroups(ctx context.Context, group groupFunc, fresh []Event) bool {
 	for len(fresh) > 0 {
 		part := fresh[:min(len(fresh), maxGroup)]
 		for {
