@@ -100,17 +100,23 @@ func (l *ledSource) loop(quit <-chan struct{}) {
 		l.mu.Unlock()
 		switch {
 		case want && cur == nil:
+			// running covers the start itself: a Stop arriving meanwhile
+			// must not see the source as stopped (stopped would return
+			// and the lease be handed on while this start completes).
+			l.mu.Lock()
+			l.running = true
+			l.mu.Unlock()
 			run, err := l.start()
 			if err != nil {
+				l.mu.Lock()
+				l.running = false
+				l.mu.Unlock()
 				l.r.logger.Error("Starting source failed; trying again in 5 s", err,
 					watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name})
 				retry.Reset(5 * time.Second)
 				break
 			}
 			cur = run
-			l.mu.Lock()
-			l.running = true
-			l.mu.Unlock()
 		case !want && cur != nil:
 			cur.stop()
 			cur = nil

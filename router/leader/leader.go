@@ -6,9 +6,20 @@
 // as River and Convoy do, rather than session advisory locks: a lease
 // survives a connection blip of a healthy leader, needs no connection held
 // per task, can be inspected (`tributary status`), and lets an instance
-// hand a task over on purpose (resign = delete + NOTIFY). An instance
+// hand a task over on purpose (resign = release + NOTIFY). An instance
 // registers in tributary_instances and heartbeats there; the live instances
 // decide the fair share.
+//
+// Generations: a lease row is never deleted. Its fence counts the
+// acquisitions and only grows; a release clears the owner and expires the
+// row. Every write an owner makes (renew, release) names the fence it
+// acquired, so a late one — a release that was slow to reach the database
+// after the lease changed hands — changes nothing. An instance never takes
+// a lease that is not free in the database (its own unexpired row
+// included), keeps a resigned lease as held until its release committed,
+// and does not take back a lease it handed over within the settling time
+// (the TTL) while another live instance can take it: a hand-over is neither
+// undone by a late release nor flapped back.
 //
 // Fencing: the owner renews its leases every TTL/3. It measures its own
 // deadline on its monotonic clock from the START of its last successful
@@ -138,6 +149,7 @@ type Elector struct {
 }
 
 type held struct {
+	fence     int64     // the generation this instance acquired
 	deadline  time.Time // monotonic
 	timer     *time.Timer
 	resigning bool
@@ -203,14 +215,16 @@ func (e *Elector) Run(ctx context.Context) {
 	e.release()
 }
 
-// release stops every task, waits for them, then deletes the leases and the
-// instance row and announces it.
+// release stops every task, waits for them, then releases the leases,
+// deletes the instance row and announces it.
 func (e *Elector) release() {
 	e.mu.Lock()
 	names := make([]string, 0, len(e.held))
+	fences := make([]int64, 0, len(e.held))
 	for n, h := range e.held {
 		h.timer.Stop()
 		names = append(names, n)
+		fences = append(fences, h.fence)
 	}
 	e.held = map[string]*held{}
 	e.mu.Unlock()
@@ -229,9 +243,10 @@ func (e *Elector) release() {
 	}
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
-	if _, err := e.cfg.Pool.Exec(dctx, `WITH d AS (DELETE FROM tributary_leases WHERE owner = $1 RETURNING name)
-		SELECT pg_notify('`+Channel+`', name) FROM d`, e.cfg.Instance); err != nil {
-		e.cfg.Logger.Error("Releasing leases failed; they expire after their TTL", err, nil)
+	if len(names) > 0 {
+		if err := e.releaseLeases(dctx, names, fences); err != nil {
+			e.cfg.Logger.Error("Releasing leases failed; they expire after their TTL", err, nil)
+		}
 	}
 	if _, err := e.cfg.Pool.Exec(dctx, `DELETE FROM tributary_instances WHERE id = $1`, e.cfg.Instance); err != nil {
 		e.cfg.Logger.Error("Deregistering the instance failed; it shows as gone after its TTL", err, nil)
@@ -286,14 +301,16 @@ func (e *Elector) renew(ctx context.Context) error {
 			e.announced = true
 		}
 	}
-	names := e.Held()
+	names, fences := e.heldFences()
 	if len(names) == 0 {
 		return nil
 	}
 	start := time.Now()
-	rows, err := e.cfg.Pool.Query(ctx, `UPDATE tributary_leases SET renewed_at = now(),
-		expires_at = now() + make_interval(secs => $3)
-		WHERE owner = $1 AND name = ANY($2) RETURNING name`, e.cfg.Instance, names, secs)
+	rows, err := e.cfg.Pool.Query(ctx, `UPDATE tributary_leases l SET renewed_at = now(),
+		expires_at = now() + make_interval(secs => $4)
+		FROM unnest($2::text[], $3::bigint[]) AS h(name, fence)
+		WHERE l.owner = $1 AND l.name = h.name AND l.fence = h.fence RETURNING l.name`,
+		e.cfg.Instance, names, fences, secs)
 	if err != nil {
 		return fmt.Errorf("renew: %w", err)
 	}
@@ -301,14 +318,37 @@ func (e *Elector) renew(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("renew: %w", err)
 	}
-	for _, n := range names {
+	for i, n := range names {
 		if slices.Contains(renewed, n) {
-			e.extend(n, start)
+			e.extend(n, start, fences[i])
 		} else {
-			e.lose(n, "the lease was taken or deleted")
+			e.lose(n, fences[i], "the lease was taken, released or deleted")
 		}
 	}
 	return nil
+}
+
+// heldFences lists the leases held now with the fence each was acquired at.
+func (e *Elector) heldFences() ([]string, []int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	names := make([]string, 0, len(e.held))
+	fences := make([]int64, 0, len(e.held))
+	for n, h := range e.held {
+		names = append(names, n)
+		fences = append(fences, h.fence)
+	}
+	return names, fences
+}
+
+// releaseLeases frees the named leases, each only if this instance still
+// holds it at the given fence, and announces each one freed.
+func (e *Elector) releaseLeases(ctx context.Context, names []string, fences []int64) error {
+	_, err := e.cfg.Pool.Exec(ctx, `WITH d AS (UPDATE tributary_leases l SET owner = '', expires_at = now()
+			FROM unnest($2::text[], $3::bigint[]) AS h(name, fence)
+			WHERE l.owner = $1 AND l.name = h.name AND l.fence = h.fence RETURNING l.name)
+		SELECT pg_notify('`+Channel+`', name) FROM d`, e.cfg.Instance, names, fences)
+	return err
 }
 
 // loads returns how many live instances compete for this instance's leases
@@ -342,7 +382,8 @@ func (e *Elector) loads(ctx context.Context) (int, map[string]int, error) {
 // not two above the least loaded live instance. It resigns at most one lease
 // a step (so that the instances converge without flapping), acquires free
 // leases while below its share, and does not take back a lease it resigned
-// within the last TTL while a less loaded instance could take it.
+// within the settling time (the TTL) while another live instance could
+// take it.
 func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) {
 	total := len(e.cfg.Names)
 	if total == 0 {
@@ -378,7 +419,7 @@ func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) 
 		}
 		e.mu.Lock()
 		_, have := e.held[name]
-		recent := time.Since(e.resigned[name]) < e.cfg.TTL && mine > least
+		recent := time.Since(e.resigned[name]) < e.cfg.TTL && live > 1
 		e.mu.Unlock()
 		if have || recent {
 			continue
@@ -394,7 +435,10 @@ func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) 
 	}
 }
 
-// acquire takes name if it is free, expired, or already ours.
+// acquire takes name if it is free (released or expired) in the database,
+// as the next generation (fence). A row of this instance's own that has not
+// expired is not free: it is one being released, or one whose deadline
+// passed here first.
 func (e *Elector) acquire(ctx context.Context, name string) (bool, error) {
 	start := time.Now()
 	var fence int64
@@ -402,7 +446,7 @@ func (e *Elector) acquire(ctx context.Context, name string) (bool, error) {
 		VALUES ($1, $2, now() + make_interval(secs => $3))
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, acquired_at = now(), renewed_at = now(),
 			expires_at = excluded.expires_at, fence = tributary_leases.fence + 1
-		WHERE tributary_leases.expires_at <= now() OR tributary_leases.owner = excluded.owner
+		WHERE tributary_leases.expires_at <= now()
 		RETURNING fence`, name, e.cfg.Instance, e.cfg.TTL.Seconds()).Scan(&fence)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
@@ -411,21 +455,22 @@ func (e *Elector) acquire(ctx context.Context, name string) (bool, error) {
 		return false, err
 	}
 	e.mu.Lock()
-	h := &held{}
+	h := &held{fence: fence}
 	e.held[name] = h
 	e.mu.Unlock()
-	e.extend(name, start)
+	e.extend(name, start, fence)
 	e.cfg.Logger.Info("Leading source", watermill.LogFields{"lease": name, "instance": e.cfg.Instance, "fence": fence})
 	e.cfg.Start(name)
 	return true, nil
 }
 
-// extend moves name's deadline to start + TTL − Margin.
-func (e *Elector) extend(name string, start time.Time) {
+// extend moves name's deadline to start + TTL − Margin if it is still
+// held at fence.
+func (e *Elector) extend(name string, start time.Time, fence int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	h, ok := e.held[name]
-	if !ok {
+	if !ok || h.fence != fence {
 		return
 	}
 	h.deadline = start.Add(e.cfg.TTL - e.cfg.Margin)
@@ -454,10 +499,12 @@ func (e *Elector) expired(name string, h *held) {
 	e.poke()
 }
 
-// lose drops name (someone else has it, or it was deleted) and stops it.
-func (e *Elector) lose(name, why string) {
+// lose drops name if still held at fence (someone else has it, or it was
+// released) and stops it.
+func (e *Elector) lose(name string, fence int64, why string) {
 	e.mu.Lock()
 	h, ok := e.held[name]
+	ok = ok && h.fence == fence
 	if ok {
 		h.timer.Stop()
 		delete(e.held, name)
@@ -476,8 +523,9 @@ func (e *Elector) lose(name, why string) {
 const handOverGrace = 200 * time.Millisecond
 
 // resign hands name over: the task stops, and once it has stopped the lease
-// is deleted and announced so that the least loaded instance takes it at
-// once. The lease stays renewed meanwhile.
+// is released (at its fence) and announced so that the least loaded
+// instance takes it at once. The lease stays held and renewed until the
+// release committed, so this instance cannot take it again meanwhile.
 func (e *Elector) resign(name string) {
 	e.mu.Lock()
 	h, ok := e.held[name]
@@ -497,15 +545,16 @@ func (e *Elector) resign(name string) {
 			e.cfg.Stopped(ctx, name)
 		}
 		time.Sleep(handOverGrace)
+		if err := e.releaseLeases(ctx, []string{name}, []int64{h.fence}); err != nil {
+			e.cfg.Logger.Error("Resigning a lease failed; it expires after its TTL", err, watermill.LogFields{"lease": name})
+		}
 		e.mu.Lock()
 		if cur, ok := e.held[name]; ok && cur == h {
 			h.timer.Stop()
 			delete(e.held, name)
 		}
+		e.resigned[name] = time.Now()
 		e.mu.Unlock()
-		if _, err := e.cfg.Pool.Exec(ctx, `WITH d AS (DELETE FROM tributary_leases WHERE name = $1 AND owner = $2 RETURNING name)
-			SELECT pg_notify('`+Channel+`', name) FROM d`, name, e.cfg.Instance); err != nil {
-			e.cfg.Logger.Error("Resigning a lease failed; it expires after its TTL", err, watermill.LogFields{"lease": name})
-		}
+		e.poke()
 	}()
 }
