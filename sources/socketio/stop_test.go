@@ -1,0 +1,121 @@
+package socketio_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/nodepeer"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/socketio/client"
+	"github.com/tributary-dev/tributary/sources/socketio"
+)
+
+// TestCleanStopKeepsWhatTheServerSent stops a source while the npm
+// socket.io 2.x server is emitting a thousand events a second to it, and
+// the pipeline has just held it back (events wait on the wire and in the
+// socket's buffers): every event the server emitted before the stop began
+// must still arrive (a socket cannot send it again), and Close must not
+// hang on a server that keeps emitting.
+func TestCleanStopKeepsWhatTheServerSent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs node")
+	}
+	t.Parallel()
+	peer := nodepeer.Start(t, "")
+	logger, logs := newLogger()
+	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket(peer.URL()), MaxPending: 50}, logger)
+	var paused atomic.Bool
+	got := &collector{}
+	go func() {
+		for m := range ch {
+			for paused.Load() {
+				time.Sleep(time.Millisecond)
+			}
+			got.mu.Lock()
+			got.msgs = append(got.msgs, m)
+			got.mu.Unlock()
+			m.Ack()
+		}
+	}()
+	pipelinetest.WaitFor(t, 10*time.Second, "connected to node", func() bool { return sub.Status().State == client.StateConnected })
+	peer.Stream("tick", 2)
+	defer peer.StopStream()
+	pipelinetest.WaitFor(t, 10*time.Second, "events streaming", func() bool { return got.len() > 300 })
+
+	paused.Store(true) // the pipeline holds back: the socket is not read
+	time.Sleep(300 * time.Millisecond)
+	sent, unheard := peer.Streamed() // emitted before the stop began
+	stopped := make(chan struct{})
+	go func() { _ = sub.Close(); close(stopped) }()
+	time.Sleep(50 * time.Millisecond)
+	paused.Store(false)
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close hung while the server kept emitting")
+	}
+	if len(unheard) > 0 {
+		t.Fatalf("the server emitted %d events with no socket connected; the test wants one connected throughout", len(unheard))
+	}
+	seen := map[string]bool{}
+	for _, m := range got.all() {
+		seen[m.Metadata.Get(tributary.MetaEventID)] = true
+	}
+	var lost []int
+	for seq := 0; seq < sent; seq++ {
+		if !seen["tick-"+strconv.Itoa(seq)] {
+			lost = append(lost, seq)
+		}
+	}
+	if len(lost) > 0 {
+		t.Fatalf("%d of %d events emitted before the stop never arrived (first %v); %d arrived in all\n%s",
+			len(lost), sent, lost[:min(len(lost), 10)], len(got.all()), logs)
+	}
+	t.Logf("%d events emitted before the stop all arrived, %d in all", sent, len(got.all()))
+}
+
+// TestCleanStopIsBounded: a server that never answers the leaving client
+// (it ignores pings and the DISCONNECT) holds Close up for CloseTimeout
+// only, and the early leave is logged.
+func TestCleanStopIsBounded(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := r.Context()
+		_ = c.Write(ctx, websocket.MessageText, []byte(`0{"sid":"mute","upgrades":[],"pingInterval":25000,"pingTimeout":60000}`))
+		_ = c.Write(ctx, websocket.MessageText, []byte(`40`))
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cfg := fastSocket(srv.URL)
+	cfg.CloseTimeout = 300 * time.Millisecond
+	logger, logs := newLogger()
+	sub, _ := subscribe(t, socketio.Config{Socket: cfg}, logger)
+	pipelinetest.WaitFor(t, 10*time.Second, "connected", func() bool { return sub.Status().State == client.StateConnected })
+	stopped := make(chan struct{})
+	go func() { _ = sub.Close(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close waited past close_timeout for a server that never answers")
+	}
+	if !strings.Contains(logs.String(), "Left the socket before the server confirmed") {
+		t.Fatalf("the early leave was not logged:\n%s", logs)
+	}
+}
