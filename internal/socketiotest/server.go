@@ -298,11 +298,12 @@ func (sess *session) write(ctx context.Context, frame []byte) error {
 }
 
 // emitTo sends an event to one session, or holds it behind invalidToken
-// while that session's token is not the server's current one.
-func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, data any) {
+// while that session's token is not the server's current one. It reports
+// whether the event was written or held for the session.
+func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, data any) bool {
 	p, err := wire.EventPacket(nsp, name, data)
 	if err != nil {
-		return
+		return false
 	}
 	s.mu.Lock()
 	want := s.token
@@ -313,10 +314,10 @@ func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, da
 		sess.mu.Unlock()
 		inv, _ := wire.EventPacket(nsp, "invalidToken", map[string]string{"message": "Token has expired."})
 		_ = sess.write(ctx, inv.Frame())
-		return
+		return true
 	}
 	sess.mu.Unlock()
-	_ = sess.write(ctx, p.Frame())
+	return sess.write(ctx, p.Frame()) == nil
 }
 
 func (s *Server) snapshot() []*session {
@@ -329,8 +330,10 @@ func (s *Server) snapshot() []*session {
 	return out
 }
 
-// Emit sends an event to every client joined to namespace nsp ("/" when empty).
-func (s *Server) Emit(nsp, name string, data any) {
+// Emit sends an event to every client joined to namespace nsp ("/" when
+// empty) and returns to how many it was sent (or held back for): a client
+// that left the namespace (a clean stop's DISCONNECT) gets nothing more.
+func (s *Server) Emit(nsp, name string, data any) (sent int) {
 	if nsp == "" {
 		nsp = "/"
 	}
@@ -338,10 +341,11 @@ func (s *Server) Emit(nsp, name string, data any) {
 		sess.mu.Lock()
 		in := sess.nsps[nsp]
 		sess.mu.Unlock()
-		if in {
-			s.emitTo(context.Background(), sess, nsp, name, data)
+		if in && s.emitTo(context.Background(), sess, nsp, name, data) {
+			sent++
 		}
 	}
+	return sent
 }
 
 // EmitRaw writes a raw text frame to every client (for malformed input).

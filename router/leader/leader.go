@@ -500,18 +500,20 @@ func (e *Elector) expired(name string, h *held) {
 }
 
 // lose drops name if still held at fence (someone else has it, or it was
-// released) and stops it.
+// released) and stops it. A lease being resigned is left to resign: its
+// task is stopped already, and a renew that no longer finds it only raced
+// with its release.
 func (e *Elector) lose(name string, fence int64, why string) {
 	e.mu.Lock()
 	h, ok := e.held[name]
-	ok = ok && h.fence == fence
+	ok = ok && h.fence == fence && !h.resigning
 	if ok {
 		h.timer.Stop()
 		delete(e.held, name)
 	}
 	e.mu.Unlock()
 	if ok {
-		e.cfg.Logger.Info("Lost a lease; stopping the source", watermill.LogFields{"lease": name, "why": why})
+		e.cfg.Logger.Info("Lost a lease; stopping the source", watermill.LogFields{"lease": name, "why": why, "instance": e.cfg.Instance})
 		e.cfg.Stop(name)
 	}
 }
