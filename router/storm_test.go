@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -223,10 +222,7 @@ func (f *socketFeed) New() (message.Subscriber, error) {
 }
 
 func stormDuration() time.Duration {
-	if d, err := time.ParseDuration(os.Getenv("TRIBUTARY_STORM_DURATION")); err == nil && d > 0 {
-		return d
-	}
-	return 60 * time.Second
+	return pipelinetest.EnvDuration("TRIBUTARY_STORM_DURATION", 60*time.Second)
 }
 
 // TestLeadershipStormOfRollingRestarts runs three instances (routers on

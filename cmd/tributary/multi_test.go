@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
 )
 
 // pgCluster is a throwaway PostgreSQL cluster the test owns, so that it may
@@ -287,10 +288,7 @@ func checkReaders(t *testing.T, base string, bound time.Duration) readersReport 
 }
 
 func chaosDuration() time.Duration {
-	if d, err := time.ParseDuration(os.Getenv("TRIBUTARY_CHAOS_DURATION")); err == nil && d > 0 {
-		return d
-	}
-	return 75 * time.Second
+	return pipelinetest.EnvDuration("TRIBUTARY_CHAOS_DURATION", 75*time.Second)
 }
 
 // TestMultiInstanceChaos runs three instances on one database (a cluster of
