@@ -119,3 +119,71 @@ func TestCleanStopIsBounded(t *testing.T) {
 		t.Fatalf("the early leave was not logged:\n%s", logs)
 	}
 }
+
+// TestCleanStopKeepsWhatTheServerSentJSON is the clean stop in ModeJSON,
+// where a WebSocket ping marks how far the server had sent: every frame
+// written before the stop began must arrive.
+func TestCleanStopKeepsWhatTheServerSentJSON(t *testing.T) {
+	t.Parallel()
+	var written atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := c.CloseRead(r.Context()) // answers pings, ends on the client's close
+		for n := int64(0); ctx.Err() == nil; n++ {
+			if err := c.Write(ctx, websocket.MessageText, []byte(`{"topic":"tick","id":"j-`+strconv.FormatInt(n, 10)+`"}`)); err != nil {
+				return
+			}
+			written.Store(n + 1)
+			time.Sleep(500 * time.Microsecond)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cfg := fastSocket(srv.URL)
+	cfg.Mode = client.ModeJSON
+	logger, logs := newLogger()
+	sub, ch := subscribe(t, socketio.Config{Socket: cfg, MaxPending: 50}, logger)
+	var paused atomic.Bool
+	got := &collector{}
+	go func() {
+		for m := range ch {
+			for paused.Load() {
+				time.Sleep(time.Millisecond)
+			}
+			got.mu.Lock()
+			got.msgs = append(got.msgs, m)
+			got.mu.Unlock()
+			m.Ack()
+		}
+	}()
+	pipelinetest.WaitFor(t, 10*time.Second, "frames flowing", func() bool { return got.len() > 300 })
+	paused.Store(true)
+	time.Sleep(300 * time.Millisecond)
+	sent := int(written.Load())
+	stopped := make(chan struct{})
+	go func() { _ = sub.Close(); close(stopped) }()
+	time.Sleep(50 * time.Millisecond)
+	paused.Store(false)
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close hung while the server kept sending")
+	}
+	seen := map[string]bool{}
+	for _, m := range got.all() {
+		seen[m.Metadata.Get(tributary.MetaEventID)] = true
+	}
+	var lost []int
+	for n := range sent {
+		if !seen["j-"+strconv.Itoa(n)] {
+			lost = append(lost, n)
+		}
+	}
+	if len(lost) > 0 {
+		t.Fatalf("%d of %d frames written before the stop never arrived (first %v)\n%s", len(lost), sent, lost[:min(len(lost), 10)], logs)
+	}
+	t.Logf("%d frames written before the stop all arrived, %d in all", sent, got.len())
+}
