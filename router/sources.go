@@ -72,18 +72,19 @@ func (l *ledSource) set(want bool) {
 	}
 }
 
-// stopped waits until the source is not running (or ctx ends).
-func (l *ledSource) stopped(ctx context.Context) {
+// stopped waits until the source is not running and reports true, or
+// false once ctx ended first.
+func (l *ledSource) stopped(ctx context.Context) bool {
 	for {
 		l.mu.Lock()
 		done := !l.running && !l.want
 		l.mu.Unlock()
 		if done {
-			return
+			return true
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -293,7 +294,7 @@ func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait fu
 		TTL: r.cfg.Leadership.TTL, Names: names, Logger: r.logger,
 		Start:   func(n string) { byName[n].set(true) },
 		Stop:    func(n string) { byName[n].set(false) },
-		Stopped: func(ctx context.Context, n string) { byName[n].stopped(ctx) },
+		Stopped: func(ctx context.Context, n string) bool { return byName[n].stopped(ctx) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)

@@ -73,7 +73,7 @@ func (l *stormLog) findings(ttl time.Duration) (overlaps, lost, flaps []string, 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	running := map[string]map[string]time.Time{} // lease → instance → since
-	handedAt := map[string]time.Time{}           // lease|instance → hand-over
+	handedAt := map[string]time.Time{}           // lease|instance → hand-over, until another instance leads it
 	for _, ln := range l.lines {
 		if running[ln.lease] == nil {
 			running[ln.lease] = map[string]time.Time{}
@@ -97,6 +97,11 @@ func (l *stormLog) findings(ttl time.Duration) (overlaps, lost, flaps []string, 
 		case ln.msg == "Leading source":
 			if at, ok := handedAt[ln.lease+"|"+ln.instance]; ok && ln.at.Sub(at) < ttl {
 				flaps = append(flaps, fmt.Sprintf("%s took %s back %v after handing it over", ln.instance, ln.lease, ln.at.Sub(at).Round(time.Millisecond)))
+			}
+			for k := range handedAt {
+				if strings.HasPrefix(k, ln.lease+"|") {
+					delete(handedAt, k) // led elsewhere since: a later take is a new hand-over
+				}
 			}
 		}
 	}

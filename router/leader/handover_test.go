@@ -179,6 +179,9 @@ func watchLeases(ctx context.Context, pool *pgxpool.Pool, ev *events, names []st
 			}
 		}
 		rows.Close()
+		if rows.Err() != nil {
+			break // the watch ended mid-read
+		}
 		after := snapshot(ev)
 		w.samples++
 		for _, n := range names {

@@ -80,7 +80,11 @@ type Config struct {
 	Start, Stop func(name string)
 	// Stopped, when set, waits until a task Stop was called for has
 	// stopped; a resigning leader deletes its lease only after it returns.
-	Stopped func(ctx context.Context, name string)
+	// It reports whether the task stopped (false: ctx ended first). A
+	// lease is released only once its task stopped: a resigning leader
+	// keeps (and renews) a lease whose task is slow to stop, and one
+	// stopping leaves such a lease to expire.
+	Stopped func(ctx context.Context, name string) bool
 	// Logger; NopLogger when nil.
 	Logger watermill.LoggerAdapter
 }
@@ -144,8 +148,16 @@ type Elector struct {
 	wake chan struct{}
 	// announced is set once the instance told the others it joined.
 	announced bool
-	// resigned is when this instance last handed each lease over.
-	resigned map[string]time.Time
+	// resigned is when this instance last handed each lease over, and at
+	// which fence.
+	resigned map[string]resignation
+	// acquired is the fence at which this instance last acquired each lease.
+	acquired map[string]int64
+}
+
+type resignation struct {
+	at    time.Time
+	fence int64
 }
 
 type held struct {
@@ -163,7 +175,8 @@ func New(cfg Config) (*Elector, error) {
 	}
 	cfg.Names = slices.Clone(cfg.Names)
 	sort.Strings(cfg.Names)
-	return &Elector{cfg: cfg, held: map[string]*held{}, resigned: map[string]time.Time{}, wake: make(chan struct{}, 1)}, nil
+	return &Elector{cfg: cfg, held: map[string]*held{}, resigned: map[string]resignation{}, acquired: map[string]int64{},
+		wake: make(chan struct{}, 1)}, nil
 }
 
 // Instance is this instance's id.
@@ -215,8 +228,8 @@ func (e *Elector) Run(ctx context.Context) {
 	e.release()
 }
 
-// release stops every task, waits for them, then releases the leases,
-// deletes the instance row and announces it.
+// release stops every task, waits for them, then deletes the instance row
+// and releases the leases of the tasks that stopped, announcing each.
 func (e *Elector) release() {
 	e.mu.Lock()
 	names := make([]string, 0, len(e.held))
@@ -234,22 +247,32 @@ func (e *Elector) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if e.cfg.Stopped != nil {
-		for _, n := range names {
-			e.cfg.Stopped(ctx, n)
+		var stopped []string
+		var stoppedFences []int64
+		for i, n := range names {
+			if e.cfg.Stopped(ctx, n) {
+				stopped, stoppedFences = append(stopped, n), append(stoppedFences, fences[i])
+			} else {
+				e.cfg.Logger.Error("A source did not stop in time; its lease is left to expire after its TTL, not handed on",
+					ctx.Err(), watermill.LogFields{"lease": n, "instance": e.cfg.Instance})
+			}
 		}
+		names, fences = stopped, stoppedFences
 	}
 	if len(names) > 0 {
 		time.Sleep(handOverGrace)
 	}
+	// Deregistered first, so that the others, woken by the release, count
+	// this instance gone and take its share at once.
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
+	if _, err := e.cfg.Pool.Exec(dctx, `DELETE FROM tributary_instances WHERE id = $1`, e.cfg.Instance); err != nil {
+		e.cfg.Logger.Error("Deregistering the instance failed; it shows as gone after its TTL", err, nil)
+	}
 	if len(names) > 0 {
 		if err := e.releaseLeases(dctx, names, fences); err != nil {
 			e.cfg.Logger.Error("Releasing leases failed; they expire after their TTL", err, nil)
 		}
-	}
-	if _, err := e.cfg.Pool.Exec(dctx, `DELETE FROM tributary_instances WHERE id = $1`, e.cfg.Instance); err != nil {
-		e.cfg.Logger.Error("Deregistering the instance failed; it shows as gone after its TTL", err, nil)
 	}
 }
 
@@ -383,7 +406,7 @@ func (e *Elector) loads(ctx context.Context) (int, map[string]int, error) {
 // a step (so that the instances converge without flapping), acquires free
 // leases while below its share, and does not take back a lease it resigned
 // within the settling time (the TTL) while another live instance could
-// take it.
+// take it and none has taken it since (acquire's settled).
 func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) {
 	total := len(e.cfg.Names)
 	if total == 0 {
@@ -419,12 +442,15 @@ func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) 
 		}
 		e.mu.Lock()
 		_, have := e.held[name]
-		recent := time.Since(e.resigned[name]) < e.cfg.TTL && live > 1
+		var settled int64 // the fence of a hand-over of ours still settling
+		if r := e.resigned[name]; time.Since(r.at) < e.cfg.TTL && live > 1 {
+			settled = r.fence
+		}
 		e.mu.Unlock()
-		if have || recent {
+		if have {
 			continue
 		}
-		ok, err := e.acquire(ctx, name)
+		ok, err := e.acquire(ctx, name, settled)
 		if err != nil {
 			e.cfg.Logger.Error("Acquiring a lease failed", err, watermill.LogFields{"lease": name})
 			return
@@ -436,18 +462,26 @@ func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) 
 }
 
 // acquire takes name if it is free (released or expired) in the database,
-// as the next generation (fence). A row of this instance's own that has not
+// as the next generation (fence). A row this Elector acquired that has not
 // expired is not free: it is one being released, or one whose deadline
-// passed here first.
-func (e *Elector) acquire(ctx context.Context, name string) (bool, error) {
+// passed here first. A row under this instance id from an earlier process
+// (restarted with the same id) is taken at once. A lease this instance
+// handed over at fence settled is not taken back until another instance
+// has taken it since (its fence moved on): a hand-over is not undone while
+// it settles, though a lease its new leader gave up again is taken.
+func (e *Elector) acquire(ctx context.Context, name string, settled int64) (bool, error) {
 	start := time.Now()
+	e.mu.Lock()
+	mine := e.acquired[name]
+	e.mu.Unlock()
 	var fence int64
 	err := e.cfg.Pool.QueryRow(ctx, `INSERT INTO tributary_leases (name, owner, expires_at)
 		VALUES ($1, $2, now() + make_interval(secs => $3))
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, acquired_at = now(), renewed_at = now(),
 			expires_at = excluded.expires_at, fence = tributary_leases.fence + 1
-		WHERE tributary_leases.expires_at <= now()
-		RETURNING fence`, name, e.cfg.Instance, e.cfg.TTL.Seconds()).Scan(&fence)
+		WHERE (tributary_leases.expires_at <= now() AND tributary_leases.fence > $5)
+			OR (tributary_leases.owner = excluded.owner AND tributary_leases.fence > $4)
+		RETURNING fence`, name, e.cfg.Instance, e.cfg.TTL.Seconds(), mine, settled).Scan(&fence)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -457,6 +491,7 @@ func (e *Elector) acquire(ctx context.Context, name string) (bool, error) {
 	e.mu.Lock()
 	h := &held{fence: fence}
 	e.held[name] = h
+	e.acquired[name] = fence
 	e.mu.Unlock()
 	e.extend(name, start, fence)
 	e.cfg.Logger.Info("Leading source", watermill.LogFields{"lease": name, "instance": e.cfg.Instance, "fence": fence})
@@ -536,16 +571,25 @@ func (e *Elector) resign(name string) {
 		return
 	}
 	h.resigning = true
-	e.resigned[name] = time.Now()
 	e.mu.Unlock()
 	e.cfg.Logger.Info("Handing a source to a less loaded instance", watermill.LogFields{"lease": name, "instance": e.cfg.Instance})
 	e.cfg.Stop(name)
 	go func() {
+		// The lease stays held and renewed until the task stopped, however
+		// long that takes (a socket leaving, a batch being stored): handed
+		// on earlier, the task would run on two instances.
+		for e.cfg.Stopped != nil {
+			wctx, wcancel := context.WithTimeout(context.Background(), e.cfg.TTL)
+			ok := e.cfg.Stopped(wctx, name)
+			wcancel()
+			if ok {
+				break
+			}
+			e.cfg.Logger.Error("A source being handed over has not stopped yet; keeping its lease until it has", nil,
+				watermill.LogFields{"lease": name, "instance": e.cfg.Instance})
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.TTL)
 		defer cancel()
-		if e.cfg.Stopped != nil {
-			e.cfg.Stopped(ctx, name)
-		}
 		time.Sleep(handOverGrace)
 		if err := e.releaseLeases(ctx, []string{name}, []int64{h.fence}); err != nil {
 			e.cfg.Logger.Error("Resigning a lease failed; it expires after its TTL", err, watermill.LogFields{"lease": name})
@@ -555,7 +599,7 @@ func (e *Elector) resign(name string) {
 			h.timer.Stop()
 			delete(e.held, name)
 		}
-		e.resigned[name] = time.Now()
+		e.resigned[name] = resignation{time.Now(), h.fence}
 		e.mu.Unlock()
 		e.poke()
 	}()
