@@ -81,8 +81,8 @@ func (l *stormLog) findings(ttl time.Duration) (overlaps, lost, flaps []string, 
 		switch {
 		case ln.msg == "Source started":
 			for other, since := range running[ln.lease] {
-				overlaps = append(overlaps, fmt.Sprintf("%s started %s at %s while %s ran it since %s",
-					ln.instance, ln.lease, ln.at.Format("15:04:05.000"), other, since.Format("15:04:05.000")))
+				overlaps = append(overlaps, fmt.Sprintf("%s started %s at %s while %s ran it since %s (%s)",
+					ln.instance, ln.lease, ln.at.Format("15:04:05.000"), other, since.Format("15:04:05.000"), l.history(ln.lease, since)))
 			}
 			running[ln.lease][ln.instance] = ln.at
 		case ln.msg == "Source stopped":
@@ -106,6 +106,17 @@ func (l *stormLog) findings(ttl time.Duration) (overlaps, lost, flaps []string, 
 		}
 	}
 	return overlaps, lost, flaps, handovers, expired
+}
+
+// history lists what was logged about lease from since on.
+func (l *stormLog) history(lease string, since time.Time) string {
+	var b strings.Builder
+	for _, ln := range l.lines {
+		if ln.lease == lease && !ln.at.Before(since) {
+			fmt.Fprintf(&b, "%s %s %q; ", ln.at.Format("05.000"), ln.instance, ln.msg)
+		}
+	}
+	return b.String()
 }
 
 // feed is a provider fake for a polled source: it counts the clients
@@ -225,7 +236,9 @@ func startSocketFeed(t *testing.T, name string, perSecond float64, stop <-chan s
 }
 
 func (f *socketFeed) New() (message.Subscriber, error) {
-	return socketio.NewSubscriber(socketio.Config{Socket: client.Config{
+	// 64 in flight: a socket's rate is then not bound by one ingest round
+	// trip at a time on a loaded machine (its order is not under test).
+	return socketio.NewSubscriber(socketio.Config{MaxInFlight: 64, Socket: client.Config{
 		URL: f.url, OpenTimeout: 5 * time.Second, DialTimeout: 5 * time.Second,
 		Backoff: client.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond},
 	}}, nil)

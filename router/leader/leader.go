@@ -228,23 +228,37 @@ func (e *Elector) Run(ctx context.Context) {
 	e.release()
 }
 
-// release stops every task, waits for them, then deletes the instance row
-// and releases the leases of the tasks that stopped, announcing each.
+// release stops every task and waits for them, renewing their leases
+// meanwhile (a source may take a while to hand on what it read: were the
+// leases left alone, they would expire and another instance would start a
+// task still stopping here), then deletes the instance row and releases
+// the leases of the tasks that stopped, announcing each. A task that has
+// not stopped after stopWait keeps its lease until it expires.
 func (e *Elector) release() {
-	e.mu.Lock()
-	names := make([]string, 0, len(e.held))
-	fences := make([]int64, 0, len(e.held))
-	for n, h := range e.held {
-		h.timer.Stop()
-		names = append(names, n)
-		fences = append(fences, h.fence)
-	}
-	e.held = map[string]*held{}
-	e.mu.Unlock()
+	names, fences := e.heldFences()
 	for _, n := range names {
 		e.cfg.Stop(n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	renewing, stopRenewing := context.WithCancel(context.Background())
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(e.cfg.TTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-renewing.Done():
+				return
+			case <-t.C:
+			}
+			qctx, cancel := context.WithTimeout(renewing, e.cfg.TTL/3)
+			if err := e.renew(qctx); err != nil && renewing.Err() == nil {
+				e.cfg.Logger.Error("Renewing leases while sources stop failed", err, watermill.LogFields{"instance": e.cfg.Instance})
+			}
+			cancel()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), stopWait)
 	defer cancel()
 	if e.cfg.Stopped != nil {
 		var stopped []string
@@ -259,6 +273,14 @@ func (e *Elector) release() {
 		}
 		names, fences = stopped, stoppedFences
 	}
+	stopRenewing()
+	<-renewed
+	e.mu.Lock()
+	for _, h := range e.held {
+		h.timer.Stop()
+	}
+	e.held = map[string]*held{}
+	e.mu.Unlock()
 	if len(names) > 0 {
 		time.Sleep(handOverGrace)
 	}
@@ -552,6 +574,10 @@ func (e *Elector) lose(name string, fence int64, why string) {
 		e.cfg.Stop(name)
 	}
 }
+
+// stopWait bounds how long a stopping instance waits for its tasks to stop
+// (renewing their leases) before it leaves them to expire.
+const stopWait = time.Minute
 
 // handOverGrace separates a stopped source from its next leader's start on
 // a clean hand-over: the provider notices a closed connection (a socket's
