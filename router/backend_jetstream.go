@@ -197,8 +197,9 @@ func (b *JetStreamBackend) init(ctx context.Context, pipelines []Pipeline, logge
 // acknowledged is still in the stream after the server stopped
 // gracefully and started again. nats-server 2.9.10 (Debian 12's) and
 // 2.9.15 lose such events (TestNATSServerGracefulRestartLosesNothing);
-// 2.9.25, 2.10.0 and 2.15.3 passed it. See docs/backends.md.
-const SafeNATSServer = "2.9.25"
+// 2.9.16, 2.9.17, 2.9.20, 2.9.25, 2.10.0 and 2.15.3 passed it. See
+// docs/backends.md.
+const SafeNATSServer = "2.9.16"
 
 // warnIfUnsafe logs, loudly, a server older than SafeNATSServer (at start
 // and at every reconnect: the server may have been replaced meanwhile).

@@ -89,11 +89,11 @@ func TestVersionBelow(t *testing.T) {
 		v    string
 		want bool
 	}{
-		{"2.9.10", true}, {"2.9.24", true}, {"1.4.1", true}, {"", true}, {"garbage", true}, {"2.9", true},
-		{"2.9.25", false}, {"2.10.0", false}, {"2.10.0-beta.1", false}, {"2.15.3", false}, {"v2.15.3", false}, {"3.0.0", false},
+		{"2.9.10", true}, {"2.9.15", true}, {"1.4.1", true}, {"", true}, {"garbage", true}, {"2.9", true},
+		{"2.9.16", false}, {"2.9.25", false}, {"2.10.0", false}, {"2.10.0-beta.1", false}, {"2.15.3", false}, {"v2.15.3", false}, {"3.0.0", false},
 	} {
-		if got := versionBelow(c.v, "2.9.25"); got != c.want {
-			t.Errorf("versionBelow(%q, 2.9.25) = %v, want %v", c.v, got, c.want)
+		if got := versionBelow(c.v, "2.9.16"); got != c.want {
+			t.Errorf("versionBelow(%q, 2.9.16) = %v, want %v", c.v, got, c.want)
 		}
 	}
 	if !versionBelow("2.9.10", SafeNATSServer) {
