@@ -77,13 +77,18 @@ type Server struct {
 }
 
 type session struct {
-	conn     *websocket.Conn
-	sid      string
-	token    string
-	nsps     map[string]bool
-	held     []heldEvent // events held back while the token is expired
-	mu       sync.Mutex
-	writeMu  sync.Mutex
+	conn    *websocket.Conn
+	sid     string
+	token   string
+	nsps    map[string]bool
+	held    []heldEvent // events held back while the token is expired
+	mu      sync.Mutex
+	writeMu sync.Mutex
+	// order makes an Emit (the namespace check and the write) one step
+	// against the client's DISCONNECT and the pong to its next ping, as in
+	// a single-threaded socket.io server: an event is either written before
+	// that pong or not sent at all.
+	order    sync.Mutex
 	cancel   context.CancelFunc
 	lastPing atomic.Int64 // unix nanos of the last ping (or of the connect)
 }
@@ -212,7 +217,9 @@ func (s *Server) readLoop(ctx context.Context, sess *session) {
 			s.pings.Add(1)
 			sess.lastPing.Store(time.Now().UnixNano())
 			if !s.ignorePings.Load() {
+				sess.order.Lock()
 				_ = sess.write(ctx, wire.AppendEIO(nil, wire.EIOPong, e.Data))
+				sess.order.Unlock()
 			}
 		case wire.EIOClose:
 			return
@@ -232,9 +239,11 @@ func (s *Server) handlePacket(ctx context.Context, sess *session, p wire.Packet)
 	case wire.SIOConnect:
 		s.join(ctx, sess, p.Namespace)
 	case wire.SIODisconnect:
+		sess.order.Lock()
 		sess.mu.Lock()
 		delete(sess.nsps, p.Namespace)
 		sess.mu.Unlock()
+		sess.order.Unlock()
 	case wire.SIOEvent:
 		name, args, err := p.Event()
 		if err != nil || len(args) == 0 {
@@ -338,12 +347,14 @@ func (s *Server) Emit(nsp, name string, data any) (sent int) {
 		nsp = "/"
 	}
 	for _, sess := range s.snapshot() {
+		sess.order.Lock()
 		sess.mu.Lock()
 		in := sess.nsps[nsp]
 		sess.mu.Unlock()
 		if in && s.emitTo(context.Background(), sess, nsp, name, data) {
 			sent++
 		}
+		sess.order.Unlock()
 	}
 	return sent
 }
