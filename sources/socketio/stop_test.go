@@ -1,6 +1,7 @@
 package socketio_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/coder/websocket"
 
 	"github.com/tributary-dev/tributary"
@@ -32,6 +34,26 @@ func TestCleanStopKeepsWhatTheServerSent(t *testing.T) {
 	peer := nodepeer.Start(t, "")
 	logger, logs := newLogger()
 	sub, ch := subscribe(t, socketio.Config{Socket: fastSocket(peer.URL()), MaxPending: 50}, logger)
+	pipelinetest.WaitFor(t, 10*time.Second, "connected to node", func() bool { return sub.Status().State == client.StateConnected })
+	peer.Stream("tick", 2)
+	defer peer.StopStream()
+	var unheard []int
+	stopMidStream(t, sub, ch, "tick-", func() (sent int) {
+		sent, unheard = peer.Streamed()
+		return sent
+	}, logs)
+	if len(unheard) > 0 {
+		t.Fatalf("the server emitted %d events with no socket connected; the test wants one connected throughout", len(unheard))
+	}
+}
+
+// stopMidStream collects ch (the events prefix+n, n = 0, 1, …, streamed by
+// the server), holds the pipeline back for a moment (the socket is not
+// read: events wait on the wire and in buffers), closes sub and checks
+// that every event the server had sent when the stop began (sent(), read
+// just before Close) arrived.
+func stopMidStream(t *testing.T, sub *socketio.Subscriber, ch <-chan *message.Message, prefix string, sent func() int, logs fmt.Stringer) {
+	t.Helper()
 	var paused atomic.Bool
 	got := &collector{}
 	go func() {
@@ -45,14 +67,10 @@ func TestCleanStopKeepsWhatTheServerSent(t *testing.T) {
 			m.Ack()
 		}
 	}()
-	pipelinetest.WaitFor(t, 10*time.Second, "connected to node", func() bool { return sub.Status().State == client.StateConnected })
-	peer.Stream("tick", 2)
-	defer peer.StopStream()
 	pipelinetest.WaitFor(t, 10*time.Second, "events streaming", func() bool { return got.len() > 300 })
-
-	paused.Store(true) // the pipeline holds back: the socket is not read
+	paused.Store(true)
 	time.Sleep(300 * time.Millisecond)
-	sent, unheard := peer.Streamed() // emitted before the stop began
+	n := sent()
 	stopped := make(chan struct{})
 	go func() { _ = sub.Close(); close(stopped) }()
 	time.Sleep(50 * time.Millisecond)
@@ -60,26 +78,23 @@ func TestCleanStopKeepsWhatTheServerSent(t *testing.T) {
 	select {
 	case <-stopped:
 	case <-time.After(30 * time.Second):
-		t.Fatal("Close hung while the server kept emitting")
-	}
-	if len(unheard) > 0 {
-		t.Fatalf("the server emitted %d events with no socket connected; the test wants one connected throughout", len(unheard))
+		t.Fatal("Close hung while the server kept sending")
 	}
 	seen := map[string]bool{}
 	for _, m := range got.all() {
 		seen[m.Metadata.Get(tributary.MetaEventID)] = true
 	}
 	var lost []int
-	for seq := 0; seq < sent; seq++ {
-		if !seen["tick-"+strconv.Itoa(seq)] {
-			lost = append(lost, seq)
+	for i := range n {
+		if !seen[prefix+strconv.Itoa(i)] {
+			lost = append(lost, i)
 		}
 	}
 	if len(lost) > 0 {
-		t.Fatalf("%d of %d events emitted before the stop never arrived (first %v); %d arrived in all\n%s",
-			len(lost), sent, lost[:min(len(lost), 10)], len(got.all()), logs)
+		t.Fatalf("%d of %d events sent before the stop never arrived (first %v); %d arrived in all\n%s",
+			len(lost), n, lost[:min(len(lost), 10)], got.len(), logs)
 	}
-	t.Logf("%d events emitted before the stop all arrived, %d in all", sent, len(got.all()))
+	t.Logf("%d events sent before the stop all arrived, %d in all", n, got.len())
 }
 
 // TestCleanStopIsBounded: a server that never answers the leaving client
@@ -146,44 +161,5 @@ func TestCleanStopKeepsWhatTheServerSentJSON(t *testing.T) {
 	cfg.Mode = client.ModeJSON
 	logger, logs := newLogger()
 	sub, ch := subscribe(t, socketio.Config{Socket: cfg, MaxPending: 50}, logger)
-	var paused atomic.Bool
-	got := &collector{}
-	go func() {
-		for m := range ch {
-			for paused.Load() {
-				time.Sleep(time.Millisecond)
-			}
-			got.mu.Lock()
-			got.msgs = append(got.msgs, m)
-			got.mu.Unlock()
-			m.Ack()
-		}
-	}()
-	pipelinetest.WaitFor(t, 10*time.Second, "frames flowing", func() bool { return got.len() > 300 })
-	paused.Store(true)
-	time.Sleep(300 * time.Millisecond)
-	sent := int(written.Load())
-	stopped := make(chan struct{})
-	go func() { _ = sub.Close(); close(stopped) }()
-	time.Sleep(50 * time.Millisecond)
-	paused.Store(false)
-	select {
-	case <-stopped:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Close hung while the server kept sending")
-	}
-	seen := map[string]bool{}
-	for _, m := range got.all() {
-		seen[m.Metadata.Get(tributary.MetaEventID)] = true
-	}
-	var lost []int
-	for n := range sent {
-		if !seen["j-"+strconv.Itoa(n)] {
-			lost = append(lost, n)
-		}
-	}
-	if len(lost) > 0 {
-		t.Fatalf("%d of %d frames written before the stop never arrived (first %v)\n%s", len(lost), sent, lost[:min(len(lost), 10)], logs)
-	}
-	t.Logf("%d frames written before the stop all arrived, %d in all", sent, got.len())
+	stopMidStream(t, sub, ch, "j-", func() int { return int(written.Load()) }, logs)
 }
