@@ -37,6 +37,7 @@ type stormLine struct {
 	msg      string
 	instance string
 	lease    string // pipeline/source
+	fence    int64  // of "Leading source" and "Handing a source …"
 }
 
 type stormLogger struct {
@@ -51,8 +52,9 @@ func (l stormLogger) add(msg string, fields watermill.LogFields) {
 	if lease == "" && str("source") != "" {
 		lease = router.LeaseName(str("pipeline"), str("source"))
 	}
+	fence, _ := all["fence"].(int64)
 	l.log.mu.Lock()
-	l.log.lines = append(l.log.lines, stormLine{time.Now(), msg, str("instance"), lease})
+	l.log.lines = append(l.log.lines, stormLine{time.Now(), msg, str("instance"), lease, fence})
 	l.log.mu.Unlock()
 }
 
@@ -73,7 +75,7 @@ func (l *stormLog) findings(ttl time.Duration) (overlaps, lost, flaps []string, 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	running := map[string]map[string]time.Time{} // lease → instance → since
-	handedAt := map[string]time.Time{}           // lease|instance → hand-over, until another instance leads it
+	handedAt := map[string]stormLine{}           // lease|instance → its hand-over
 	for _, ln := range l.lines {
 		if running[ln.lease] == nil {
 			running[ln.lease] = map[string]time.Time{}
@@ -93,15 +95,14 @@ func (l *stormLog) findings(ttl time.Duration) (overlaps, lost, flaps []string, 
 			lost = append(lost, fmt.Sprintf("%s: %s %s at %s", ln.msg, ln.instance, ln.lease, ln.at.Format("15:04:05.000")))
 		case strings.HasPrefix(ln.msg, "Handing a source"):
 			handovers++
-			handedAt[ln.lease+"|"+ln.instance] = ln.at
+			handedAt[ln.lease+"|"+ln.instance] = ln
 		case ln.msg == "Leading source":
-			if at, ok := handedAt[ln.lease+"|"+ln.instance]; ok && ln.at.Sub(at) < ttl {
-				flaps = append(flaps, fmt.Sprintf("%s took %s back %v after handing it over", ln.instance, ln.lease, ln.at.Sub(at).Round(time.Millisecond)))
-			}
-			for k := range handedAt {
-				if strings.HasPrefix(k, ln.lease+"|") {
-					delete(handedAt, k) // led elsewhere since: a later take is a new hand-over
-				}
+			// Taken back by the instance that handed it over, within the
+			// settling time, with no other leader in between (the next
+			// generation): the hand-over was undone.
+			if h, ok := handedAt[ln.lease+"|"+ln.instance]; ok && ln.at.Sub(h.at) < ttl && ln.fence == h.fence+1 {
+				flaps = append(flaps, fmt.Sprintf("%s took %s back %v after handing it over (fence %d → %d)",
+					ln.instance, ln.lease, ln.at.Sub(h.at).Round(time.Millisecond), h.fence, ln.fence))
 			}
 		}
 	}

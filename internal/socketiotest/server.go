@@ -308,7 +308,8 @@ func (sess *session) write(ctx context.Context, frame []byte) error {
 
 // emitTo sends an event to one session, or holds it behind invalidToken
 // while that session's token is not the server's current one. It reports
-// whether the event was written or held for the session.
+// whether the event was written (not held: a held event reaches the client
+// only if it renews its token).
 func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, data any) bool {
 	p, err := wire.EventPacket(nsp, name, data)
 	if err != nil {
@@ -323,7 +324,7 @@ func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, da
 		sess.mu.Unlock()
 		inv, _ := wire.EventPacket(nsp, "invalidToken", map[string]string{"message": "Token has expired."})
 		_ = sess.write(ctx, inv.Frame())
-		return true
+		return false
 	}
 	sess.mu.Unlock()
 	return sess.write(ctx, p.Frame()) == nil
@@ -340,8 +341,9 @@ func (s *Server) snapshot() []*session {
 }
 
 // Emit sends an event to every client joined to namespace nsp ("/" when
-// empty) and returns to how many it was sent (or held back for): a client
-// that left the namespace (a clean stop's DISCONNECT) gets nothing more.
+// empty) and returns to how many it was written (not held back behind an
+// expired token): a client that left the namespace (a clean stop's
+// DISCONNECT) gets nothing more.
 func (s *Server) Emit(nsp, name string, data any) (sent int) {
 	if nsp == "" {
 		nsp = "/"

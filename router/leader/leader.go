@@ -598,7 +598,7 @@ func (e *Elector) resign(name string) {
 	}
 	h.resigning = true
 	e.mu.Unlock()
-	e.cfg.Logger.Info("Handing a source to a less loaded instance", watermill.LogFields{"lease": name, "instance": e.cfg.Instance})
+	e.cfg.Logger.Info("Handing a source to a less loaded instance", watermill.LogFields{"lease": name, "instance": e.cfg.Instance, "fence": h.fence})
 	e.cfg.Stop(name)
 	go func() {
 		// The lease stays held and renewed until the task stopped, however
