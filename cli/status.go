@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -119,8 +118,11 @@ instance serves.`,
 			for _, l := range st.Leases {
 				exp := time.Until(l.ExpiresAt).Round(100 * time.Millisecond).String()
 				owner := l.Owner
-				if l.Expired {
-					exp, owner = "expired", strings.TrimSpace(owner+" (expired)")
+				switch {
+				case l.Owner == "":
+					exp, owner = "released", "none"
+				case l.Expired:
+					exp, owner = "expired", owner+" (expired)"
 				}
 				t.row(l.Name, owner, when(l.AcquiredAt), exp, strconv.FormatInt(l.Fence-1, 10))
 			}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,10 +91,11 @@ func (c JetStreamConfig) Validate() error {
 type JetStreamBackend struct {
 	cfg JetStreamConfig
 
-	mu  sync.Mutex
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	pub *jstopic.Publisher
+	mu     sync.Mutex
+	logger watermill.LoggerAdapter // the router's, once init ran
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	pub    *jstopic.Publisher
 	// drainTimeout is the router's CloseTimeout.
 	drainTimeout time.Duration
 	// afterPublish, in tests, runs between the publish and the recording of
@@ -118,7 +122,8 @@ func (b *JetStreamBackend) connect() (jetstream.JetStream, error) {
 		return nil, fmt.Errorf("router: %w", err)
 	}
 	nc, err := nats.Connect(b.cfg.URL, nats.Name("tributary"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(false))
+		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(false),
+		nats.ReconnectHandler(func(nc *nats.Conn) { b.warnIfUnsafe(nc) }))
 	if err != nil {
 		return nil, fmt.Errorf("router: NATS at %s: %w", b.cfg.URL, err)
 	}
@@ -154,12 +159,17 @@ func (b *JetStreamBackend) topicConfig(group string, concurrency int) jstopic.Co
 	}
 }
 
-func (b *JetStreamBackend) init(ctx context.Context, pipelines []Pipeline, _ watermill.LoggerAdapter, closeTimeout time.Duration) error {
+func (b *JetStreamBackend) init(ctx context.Context, pipelines []Pipeline, logger watermill.LoggerAdapter, closeTimeout time.Duration) error {
 	b.drainTimeout = closeTimeout
 	js, err := b.connect()
 	if err != nil {
 		return err
 	}
+	b.mu.Lock()
+	b.logger = logger
+	nc := b.nc
+	b.mu.Unlock()
+	b.warnIfUnsafe(nc)
 	var ok bool
 	if err := b.cfg.Pool.QueryRow(ctx, `SELECT to_regclass('tributary_dedup') IS NOT NULL
 		AND to_regclass('tributary_poison') IS NOT NULL`).Scan(&ok); err != nil {
@@ -180,6 +190,56 @@ func (b *JetStreamBackend) init(ctx context.Context, pipelines []Pipeline, _ wat
 		}
 	}
 	return nil
+}
+
+// SafeNATSServer is the oldest nats-server release the JetStream backend
+// was shown to keep its promise with: an event whose publish the server
+// acknowledged is still in the stream after the server stopped
+// gracefully and started again. nats-server 2.9.10 (Debian 12's) and
+// 2.9.15 lose such events (TestNATSServerGracefulRestartLosesNothing);
+// 2.9.16, 2.9.17, 2.9.20, 2.9.25, 2.10.0 and 2.15.3 passed it. See
+// docs/backends.md.
+const SafeNATSServer = "2.9.16"
+
+// warnIfUnsafe logs, loudly, a server older than SafeNATSServer (at start
+// and at every reconnect: the server may have been replaced meanwhile).
+func (b *JetStreamBackend) warnIfUnsafe(nc *nats.Conn) {
+	b.mu.Lock()
+	logger := b.logger
+	b.mu.Unlock()
+	if logger == nil || nc == nil {
+		return
+	}
+	v := nc.ConnectedServerVersion()
+	if !versionBelow(v, SafeNATSServer) {
+		return
+	}
+	logger.Error("nats-server is too old for the JetStream backend: it can lose events it acknowledged when it restarts; upgrade it",
+		fmt.Errorf("nats-server %s is older than %s (docs/backends.md)", v, SafeNATSServer),
+		watermill.LogFields{"server_version": v, "required": SafeNATSServer})
+}
+
+// versionBelow reports whether the release v (2.9.10, 2.11.0-beta.2) is
+// older than min (major.minor.patch); an unreadable v counts as older.
+func versionBelow(v, min string) bool {
+	parse := func(s string) (out [3]int, ok bool) {
+		s, _, _ = strings.Cut(strings.TrimPrefix(s, "v"), "-")
+		parts := strings.Split(s, ".")
+		if len(parts) != 3 {
+			return out, false
+		}
+		for i, p := range parts {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				return out, false
+			}
+			out[i] = n
+		}
+		return out, true
+	}
+	have, ok := parse(v)
+	want, _ := parse(min)
+	return !ok || slices.Compare(have[:], want[:]) < 0
 }
 
 func (b *JetStreamBackend) ingest(ctx context.Context, target ingestTarget, items []ingestItem) ([]bool, error) {

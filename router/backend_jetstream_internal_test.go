@@ -81,3 +81,22 @@ func TestJetStreamDedupSurvivesCrashBetweenPublishAndKey(t *testing.T) {
 		t.Fatalf("after the window: stored %v, %d in stream; want false, 1 (the key in Postgres holds)", stored[0], inStream())
 	}
 }
+
+// TestVersionBelow: the server versions the JetStream backend warns about.
+func TestVersionBelow(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		v    string
+		want bool
+	}{
+		{"2.9.10", true}, {"2.9.15", true}, {"1.4.1", true}, {"", true}, {"garbage", true}, {"2.9", true},
+		{"2.9.16", false}, {"2.9.25", false}, {"2.10.0", false}, {"2.10.0-beta.1", false}, {"2.15.3", false}, {"v2.15.3", false}, {"3.0.0", false},
+	} {
+		if got := versionBelow(c.v, "2.9.16"); got != c.want {
+			t.Errorf("versionBelow(%q, 2.9.16) = %v, want %v", c.v, got, c.want)
+		}
+	}
+	if !versionBelow("2.9.10", SafeNATSServer) {
+		t.Errorf("Debian 12's nats-server 2.9.10 counts as safe (SafeNATSServer %s)", SafeNATSServer)
+	}
+}

@@ -72,18 +72,19 @@ func (l *ledSource) set(want bool) {
 	}
 }
 
-// stopped waits until the source is not running (or ctx ends).
-func (l *ledSource) stopped(ctx context.Context) {
+// stopped waits until the source is not running and reports true, or
+// false once ctx ended first.
+func (l *ledSource) stopped(ctx context.Context) bool {
 	for {
 		l.mu.Lock()
 		done := !l.running && !l.want
 		l.mu.Unlock()
 		if done {
-			return
+			return true
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -100,17 +101,23 @@ func (l *ledSource) loop(quit <-chan struct{}) {
 		l.mu.Unlock()
 		switch {
 		case want && cur == nil:
+			// running covers the start itself: a Stop arriving meanwhile
+			// must not see the source as stopped (stopped would return
+			// and the lease be handed on while this start completes).
+			l.mu.Lock()
+			l.running = true
+			l.mu.Unlock()
 			run, err := l.start()
 			if err != nil {
+				l.mu.Lock()
+				l.running = false
+				l.mu.Unlock()
 				l.r.logger.Error("Starting source failed; trying again in 5 s", err,
 					watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name})
 				retry.Reset(5 * time.Second)
 				break
 			}
 			cur = run
-			l.mu.Lock()
-			l.running = true
-			l.mu.Unlock()
 		case !want && cur != nil:
 			cur.stop()
 			cur = nil
@@ -287,7 +294,7 @@ func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait fu
 		TTL: r.cfg.Leadership.TTL, Names: names, Logger: r.logger,
 		Start:   func(n string) { byName[n].set(true) },
 		Stop:    func(n string) { byName[n].set(false) },
-		Stopped: func(ctx context.Context, n string) { byName[n].stopped(ctx) },
+		Stopped: func(ctx context.Context, n string) bool { return byName[n].stopped(ctx) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)

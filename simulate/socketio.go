@@ -121,8 +121,7 @@ func (s *SocketIO) Run(ctx context.Context) {
 	defer s.srv.CloseServerSide()
 	for waitAround(ctx, &s.mu, s.rng, s.cfg.Interval) {
 		for _, ev := range s.Next(time.Now()) {
-			live := s.srv.Clients() > 0
-			s.srv.Emit("/", ev.Name, ev.Data)
+			live := s.srv.Emit("/", ev.Name, ev.Data) > 0
 			data, _ := json.Marshal(ev.Data)
 			s.sent.add("socketio", Sent{ID: socketio.EventID(ev.Name, data), At: time.Now(), Live: live})
 		}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -90,6 +92,29 @@ func (s *Server) Restart() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Version is the server binary's release, e.g. "2.9.10" ("" if it does
+// not say).
+func (s *Server) Version() string {
+	out, err := exec.Command(binary(s.tb), "--version").Output()
+	if err != nil {
+		return ""
+	}
+	_, v, _ := strings.Cut(strings.TrimSpace(string(out)), " v")
+	return v
+}
+
+// Shutdown stops the server gracefully (SIGTERM: it shuts JetStream down,
+// flushing its store, then closes the clients) and waits for it to exit;
+// its store stays for Restart.
+func (s *Server) Shutdown() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+	s.cmd = nil
 }
 
 // Stop kills the server (SIGKILL: what a crashed or lost server looks like

@@ -172,6 +172,29 @@ func (p *Peer) Emit(event string, data any) {
 	p.control(http.MethodPost, "/control/emit", map[string]any{"event": event, "data": data})
 }
 
+// Stream emits event with data {id: "<event>-<seq>", seq} to every
+// connected socket, perTick times every millisecond tick (a few hundred to
+// a few thousand a second), until StopStream.
+func (p *Peer) Stream(event string, perTick int) {
+	p.control(http.MethodPost, "/control/stream", map[string]any{"event": event, "perTick": perTick})
+}
+
+// StopStream stops the stream.
+func (p *Peer) StopStream() { p.control(http.MethodDelete, "/control/stream", nil) }
+
+// Streamed is how many events the stream emitted so far (seqs 0..n-1), and
+// the seqs among them emitted while no socket was connected.
+func (p *Peer) Streamed() (n int, unheard []int) {
+	var s struct {
+		Emitted int   `json:"emitted"`
+		Unheard []int `json:"unheard"`
+	}
+	if err := json.Unmarshal(p.control(http.MethodGet, "/control/stream", nil), &s); err != nil {
+		p.t.Fatalf("control/stream: %v", err)
+	}
+	return s.Emitted, s.Unheard
+}
+
 func (p *Peer) control(method, path string, body any) []byte {
 	p.t.Helper()
 	var r io.Reader

@@ -2,6 +2,7 @@ package pipelinetest
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -59,4 +60,14 @@ func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// EnvDuration is the duration in the environment variable name (e.g.
+// TRIBUTARY_CHAOS_DURATION=3m, to lengthen a soak test), or def when it is
+// unset, unreadable or not positive.
+func EnvDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
+		return d
+	}
+	return def
 }

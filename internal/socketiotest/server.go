@@ -77,13 +77,18 @@ type Server struct {
 }
 
 type session struct {
-	conn     *websocket.Conn
-	sid      string
-	token    string
-	nsps     map[string]bool
-	held     []heldEvent // events held back while the token is expired
-	mu       sync.Mutex
-	writeMu  sync.Mutex
+	conn    *websocket.Conn
+	sid     string
+	token   string
+	nsps    map[string]bool
+	held    []heldEvent // events held back while the token is expired
+	mu      sync.Mutex
+	writeMu sync.Mutex
+	// order makes an Emit (the namespace check and the write) one step
+	// against the client's DISCONNECT and the pong to its next ping, as in
+	// a single-threaded socket.io server: an event is either written before
+	// that pong or not sent at all.
+	order    sync.Mutex
 	cancel   context.CancelFunc
 	lastPing atomic.Int64 // unix nanos of the last ping (or of the connect)
 }
@@ -212,7 +217,9 @@ func (s *Server) readLoop(ctx context.Context, sess *session) {
 			s.pings.Add(1)
 			sess.lastPing.Store(time.Now().UnixNano())
 			if !s.ignorePings.Load() {
+				sess.order.Lock()
 				_ = sess.write(ctx, wire.AppendEIO(nil, wire.EIOPong, e.Data))
+				sess.order.Unlock()
 			}
 		case wire.EIOClose:
 			return
@@ -232,9 +239,11 @@ func (s *Server) handlePacket(ctx context.Context, sess *session, p wire.Packet)
 	case wire.SIOConnect:
 		s.join(ctx, sess, p.Namespace)
 	case wire.SIODisconnect:
+		sess.order.Lock()
 		sess.mu.Lock()
 		delete(sess.nsps, p.Namespace)
 		sess.mu.Unlock()
+		sess.order.Unlock()
 	case wire.SIOEvent:
 		name, args, err := p.Event()
 		if err != nil || len(args) == 0 {
@@ -298,11 +307,13 @@ func (sess *session) write(ctx context.Context, frame []byte) error {
 }
 
 // emitTo sends an event to one session, or holds it behind invalidToken
-// while that session's token is not the server's current one.
-func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, data any) {
+// while that session's token is not the server's current one. It reports
+// whether the event was written (not held: a held event reaches the client
+// only if it renews its token).
+func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, data any) bool {
 	p, err := wire.EventPacket(nsp, name, data)
 	if err != nil {
-		return
+		return false
 	}
 	s.mu.Lock()
 	want := s.token
@@ -313,10 +324,10 @@ func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, da
 		sess.mu.Unlock()
 		inv, _ := wire.EventPacket(nsp, "invalidToken", map[string]string{"message": "Token has expired."})
 		_ = sess.write(ctx, inv.Frame())
-		return
+		return false
 	}
 	sess.mu.Unlock()
-	_ = sess.write(ctx, p.Frame())
+	return sess.write(ctx, p.Frame()) == nil
 }
 
 func (s *Server) snapshot() []*session {
@@ -329,19 +340,25 @@ func (s *Server) snapshot() []*session {
 	return out
 }
 
-// Emit sends an event to every client joined to namespace nsp ("/" when empty).
-func (s *Server) Emit(nsp, name string, data any) {
+// Emit sends an event to every client joined to namespace nsp ("/" when
+// empty) and returns to how many it was written (not held back behind an
+// expired token): a client that left the namespace (a clean stop's
+// DISCONNECT) gets nothing more.
+func (s *Server) Emit(nsp, name string, data any) (sent int) {
 	if nsp == "" {
 		nsp = "/"
 	}
 	for _, sess := range s.snapshot() {
+		sess.order.Lock()
 		sess.mu.Lock()
 		in := sess.nsps[nsp]
 		sess.mu.Unlock()
-		if in {
-			s.emitTo(context.Background(), sess, nsp, name, data)
+		if in && s.emitTo(context.Background(), sess, nsp, name, data) {
+			sent++
 		}
+		sess.order.Unlock()
 	}
+	return sent
 }
 
 // EmitRaw writes a raw text frame to every client (for malformed input).

@@ -6,9 +6,20 @@
 // as River and Convoy do, rather than session advisory locks: a lease
 // survives a connection blip of a healthy leader, needs no connection held
 // per task, can be inspected (`tributary status`), and lets an instance
-// hand a task over on purpose (resign = delete + NOTIFY). An instance
+// hand a task over on purpose (resign = release + NOTIFY). An instance
 // registers in tributary_instances and heartbeats there; the live instances
 // decide the fair share.
+//
+// Generations: a lease row is never deleted. Its fence counts the
+// acquisitions and only grows; a release clears the owner and expires the
+// row. Every write an owner makes (renew, release) names the fence it
+// acquired, so a late one — a release that was slow to reach the database
+// after the lease changed hands — changes nothing. An instance never takes
+// a lease that is not free in the database (its own unexpired row
+// included), keeps a resigned lease as held until its release committed,
+// and does not take back a lease it handed over within the settling time
+// (the TTL) while another live instance can take it: a hand-over is neither
+// undone by a late release nor flapped back.
 //
 // Fencing: the owner renews its leases every TTL/3. It measures its own
 // deadline on its monotonic clock from the START of its last successful
@@ -69,7 +80,11 @@ type Config struct {
 	Start, Stop func(name string)
 	// Stopped, when set, waits until a task Stop was called for has
 	// stopped; a resigning leader deletes its lease only after it returns.
-	Stopped func(ctx context.Context, name string)
+	// It reports whether the task stopped (false: ctx ended first). A
+	// lease is released only once its task stopped: a resigning leader
+	// keeps (and renews) a lease whose task is slow to stop, and one
+	// stopping leaves such a lease to expire.
+	Stopped func(ctx context.Context, name string) bool
 	// Logger; NopLogger when nil.
 	Logger watermill.LoggerAdapter
 }
@@ -133,11 +148,20 @@ type Elector struct {
 	wake chan struct{}
 	// announced is set once the instance told the others it joined.
 	announced bool
-	// resigned is when this instance last handed each lease over.
-	resigned map[string]time.Time
+	// resigned is when this instance last handed each lease over, and at
+	// which fence.
+	resigned map[string]resignation
+	// acquired is the fence at which this instance last acquired each lease.
+	acquired map[string]int64
+}
+
+type resignation struct {
+	at    time.Time
+	fence int64
 }
 
 type held struct {
+	fence     int64     // the generation this instance acquired
 	deadline  time.Time // monotonic
 	timer     *time.Timer
 	resigning bool
@@ -151,7 +175,8 @@ func New(cfg Config) (*Elector, error) {
 	}
 	cfg.Names = slices.Clone(cfg.Names)
 	sort.Strings(cfg.Names)
-	return &Elector{cfg: cfg, held: map[string]*held{}, resigned: map[string]time.Time{}, wake: make(chan struct{}, 1)}, nil
+	return &Elector{cfg: cfg, held: map[string]*held{}, resigned: map[string]resignation{}, acquired: map[string]int64{},
+		wake: make(chan struct{}, 1)}, nil
 }
 
 // Instance is this instance's id.
@@ -203,38 +228,73 @@ func (e *Elector) Run(ctx context.Context) {
 	e.release()
 }
 
-// release stops every task, waits for them, then deletes the leases and the
-// instance row and announces it.
+// release stops every task and waits for them, renewing their leases
+// meanwhile (a source may take a while to hand on what it read: were the
+// leases left alone, they would expire and another instance would start a
+// task still stopping here), then deletes the instance row and releases
+// the leases of the tasks that stopped, announcing each. A task that has
+// not stopped after stopWait keeps its lease until it expires.
 func (e *Elector) release() {
-	e.mu.Lock()
-	names := make([]string, 0, len(e.held))
-	for n, h := range e.held {
-		h.timer.Stop()
-		names = append(names, n)
-	}
-	e.held = map[string]*held{}
-	e.mu.Unlock()
+	names, fences := e.heldFences()
 	for _, n := range names {
 		e.cfg.Stop(n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	renewing, stopRenewing := context.WithCancel(context.Background())
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(e.cfg.TTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-renewing.Done():
+				return
+			case <-t.C:
+			}
+			qctx, cancel := context.WithTimeout(renewing, e.cfg.TTL/3)
+			if err := e.renew(qctx); err != nil && renewing.Err() == nil {
+				e.cfg.Logger.Error("Renewing leases while sources stop failed", err, watermill.LogFields{"instance": e.cfg.Instance})
+			}
+			cancel()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), stopWait)
 	defer cancel()
 	if e.cfg.Stopped != nil {
-		for _, n := range names {
-			e.cfg.Stopped(ctx, n)
+		var stopped []string
+		var stoppedFences []int64
+		for i, n := range names {
+			if e.cfg.Stopped(ctx, n) {
+				stopped, stoppedFences = append(stopped, n), append(stoppedFences, fences[i])
+			} else {
+				e.cfg.Logger.Error("A source did not stop in time; its lease is left to expire after its TTL, not handed on",
+					ctx.Err(), watermill.LogFields{"lease": n, "instance": e.cfg.Instance})
+			}
 		}
+		names, fences = stopped, stoppedFences
 	}
+	stopRenewing()
+	<-renewed
+	e.mu.Lock()
+	for _, h := range e.held {
+		h.timer.Stop()
+	}
+	e.held = map[string]*held{}
+	e.mu.Unlock()
 	if len(names) > 0 {
 		time.Sleep(handOverGrace)
 	}
+	// Deregistered first, so that the others, woken by the release, count
+	// this instance gone and take its share at once.
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
-	if _, err := e.cfg.Pool.Exec(dctx, `WITH d AS (DELETE FROM tributary_leases WHERE owner = $1 RETURNING name)
-		SELECT pg_notify('`+Channel+`', name) FROM d`, e.cfg.Instance); err != nil {
-		e.cfg.Logger.Error("Releasing leases failed; they expire after their TTL", err, nil)
-	}
 	if _, err := e.cfg.Pool.Exec(dctx, `DELETE FROM tributary_instances WHERE id = $1`, e.cfg.Instance); err != nil {
 		e.cfg.Logger.Error("Deregistering the instance failed; it shows as gone after its TTL", err, nil)
+	}
+	if len(names) > 0 {
+		if err := e.releaseLeases(dctx, names, fences); err != nil {
+			e.cfg.Logger.Error("Releasing leases failed; they expire after their TTL", err, nil)
+		}
 	}
 }
 
@@ -286,14 +346,16 @@ func (e *Elector) renew(ctx context.Context) error {
 			e.announced = true
 		}
 	}
-	names := e.Held()
+	names, fences := e.heldFences()
 	if len(names) == 0 {
 		return nil
 	}
 	start := time.Now()
-	rows, err := e.cfg.Pool.Query(ctx, `UPDATE tributary_leases SET renewed_at = now(),
-		expires_at = now() + make_interval(secs => $3)
-		WHERE owner = $1 AND name = ANY($2) RETURNING name`, e.cfg.Instance, names, secs)
+	rows, err := e.cfg.Pool.Query(ctx, `UPDATE tributary_leases l SET renewed_at = now(),
+		expires_at = now() + make_interval(secs => $4)
+		FROM unnest($2::text[], $3::bigint[]) AS h(name, fence)
+		WHERE l.owner = $1 AND l.name = h.name AND l.fence = h.fence RETURNING l.name`,
+		e.cfg.Instance, names, fences, secs)
 	if err != nil {
 		return fmt.Errorf("renew: %w", err)
 	}
@@ -301,14 +363,37 @@ func (e *Elector) renew(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("renew: %w", err)
 	}
-	for _, n := range names {
+	for i, n := range names {
 		if slices.Contains(renewed, n) {
-			e.extend(n, start)
+			e.extend(n, start, fences[i])
 		} else {
-			e.lose(n, "the lease was taken or deleted")
+			e.lose(n, fences[i], "the lease was taken, released or deleted")
 		}
 	}
 	return nil
+}
+
+// heldFences lists the leases held now with the fence each was acquired at.
+func (e *Elector) heldFences() ([]string, []int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	names := make([]string, 0, len(e.held))
+	fences := make([]int64, 0, len(e.held))
+	for n, h := range e.held {
+		names = append(names, n)
+		fences = append(fences, h.fence)
+	}
+	return names, fences
+}
+
+// releaseLeases frees the named leases, each only if this instance still
+// holds it at the given fence, and announces each one freed.
+func (e *Elector) releaseLeases(ctx context.Context, names []string, fences []int64) error {
+	_, err := e.cfg.Pool.Exec(ctx, `WITH d AS (UPDATE tributary_leases l SET owner = '', expires_at = now()
+			FROM unnest($2::text[], $3::bigint[]) AS h(name, fence)
+			WHERE l.owner = $1 AND l.name = h.name AND l.fence = h.fence RETURNING l.name)
+		SELECT pg_notify('`+Channel+`', name) FROM d`, e.cfg.Instance, names, fences)
+	return err
 }
 
 // loads returns how many live instances compete for this instance's leases
@@ -342,7 +427,8 @@ func (e *Elector) loads(ctx context.Context) (int, map[string]int, error) {
 // not two above the least loaded live instance. It resigns at most one lease
 // a step (so that the instances converge without flapping), acquires free
 // leases while below its share, and does not take back a lease it resigned
-// within the last TTL while a less loaded instance could take it.
+// within the settling time (the TTL) while another live instance could
+// take it and none has taken it since (acquire's settled).
 func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) {
 	total := len(e.cfg.Names)
 	if total == 0 {
@@ -378,12 +464,15 @@ func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) 
 		}
 		e.mu.Lock()
 		_, have := e.held[name]
-		recent := time.Since(e.resigned[name]) < e.cfg.TTL && mine > least
+		var settled int64 // the fence of a hand-over of ours still settling
+		if r := e.resigned[name]; time.Since(r.at) < e.cfg.TTL && live > 1 {
+			settled = r.fence
+		}
 		e.mu.Unlock()
-		if have || recent {
+		if have {
 			continue
 		}
-		ok, err := e.acquire(ctx, name)
+		ok, err := e.acquire(ctx, name, settled)
 		if err != nil {
 			e.cfg.Logger.Error("Acquiring a lease failed", err, watermill.LogFields{"lease": name})
 			return
@@ -394,16 +483,27 @@ func (e *Elector) balance(ctx context.Context, live int, counts map[string]int) 
 	}
 }
 
-// acquire takes name if it is free, expired, or already ours.
-func (e *Elector) acquire(ctx context.Context, name string) (bool, error) {
+// acquire takes name if it is free (released or expired) in the database,
+// as the next generation (fence). A row this Elector acquired that has not
+// expired is not free: it is one being released, or one whose deadline
+// passed here first. A row under this instance id from an earlier process
+// (restarted with the same id) is taken at once. A lease this instance
+// handed over at fence settled is not taken back until another instance
+// has taken it since (its fence moved on): a hand-over is not undone while
+// it settles, though a lease its new leader gave up again is taken.
+func (e *Elector) acquire(ctx context.Context, name string, settled int64) (bool, error) {
 	start := time.Now()
+	e.mu.Lock()
+	mine := e.acquired[name]
+	e.mu.Unlock()
 	var fence int64
 	err := e.cfg.Pool.QueryRow(ctx, `INSERT INTO tributary_leases (name, owner, expires_at)
 		VALUES ($1, $2, now() + make_interval(secs => $3))
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, acquired_at = now(), renewed_at = now(),
 			expires_at = excluded.expires_at, fence = tributary_leases.fence + 1
-		WHERE tributary_leases.expires_at <= now() OR tributary_leases.owner = excluded.owner
-		RETURNING fence`, name, e.cfg.Instance, e.cfg.TTL.Seconds()).Scan(&fence)
+		WHERE (tributary_leases.expires_at <= now() AND tributary_leases.fence > $5)
+			OR (tributary_leases.owner = excluded.owner AND tributary_leases.fence > $4)
+		RETURNING fence`, name, e.cfg.Instance, e.cfg.TTL.Seconds(), mine, settled).Scan(&fence)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -411,21 +511,23 @@ func (e *Elector) acquire(ctx context.Context, name string) (bool, error) {
 		return false, err
 	}
 	e.mu.Lock()
-	h := &held{}
+	h := &held{fence: fence}
 	e.held[name] = h
+	e.acquired[name] = fence
 	e.mu.Unlock()
-	e.extend(name, start)
+	e.extend(name, start, fence)
 	e.cfg.Logger.Info("Leading source", watermill.LogFields{"lease": name, "instance": e.cfg.Instance, "fence": fence})
 	e.cfg.Start(name)
 	return true, nil
 }
 
-// extend moves name's deadline to start + TTL − Margin.
-func (e *Elector) extend(name string, start time.Time) {
+// extend moves name's deadline to start + TTL − Margin if it is still
+// held at fence.
+func (e *Elector) extend(name string, start time.Time, fence int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	h, ok := e.held[name]
-	if !ok {
+	if !ok || h.fence != fence {
 		return
 	}
 	h.deadline = start.Add(e.cfg.TTL - e.cfg.Margin)
@@ -454,20 +556,28 @@ func (e *Elector) expired(name string, h *held) {
 	e.poke()
 }
 
-// lose drops name (someone else has it, or it was deleted) and stops it.
-func (e *Elector) lose(name, why string) {
+// lose drops name if still held at fence (someone else has it, or it was
+// released) and stops it. A lease being resigned is left to resign: its
+// task is stopped already, and a renew that no longer finds it only raced
+// with its release.
+func (e *Elector) lose(name string, fence int64, why string) {
 	e.mu.Lock()
 	h, ok := e.held[name]
+	ok = ok && h.fence == fence && !h.resigning
 	if ok {
 		h.timer.Stop()
 		delete(e.held, name)
 	}
 	e.mu.Unlock()
 	if ok {
-		e.cfg.Logger.Info("Lost a lease; stopping the source", watermill.LogFields{"lease": name, "why": why})
+		e.cfg.Logger.Info("Lost a lease; stopping the source", watermill.LogFields{"lease": name, "why": why, "instance": e.cfg.Instance})
 		e.cfg.Stop(name)
 	}
 }
+
+// stopWait bounds how long a stopping instance waits for its tasks to stop
+// (renewing their leases) before it leaves them to expire.
+const stopWait = time.Minute
 
 // handOverGrace separates a stopped source from its next leader's start on
 // a clean hand-over: the provider notices a closed connection (a socket's
@@ -476,8 +586,9 @@ func (e *Elector) lose(name, why string) {
 const handOverGrace = 200 * time.Millisecond
 
 // resign hands name over: the task stops, and once it has stopped the lease
-// is deleted and announced so that the least loaded instance takes it at
-// once. The lease stays renewed meanwhile.
+// is released (at its fence) and announced so that the least loaded
+// instance takes it at once. The lease stays held and renewed until the
+// release committed, so this instance cannot take it again meanwhile.
 func (e *Elector) resign(name string) {
 	e.mu.Lock()
 	h, ok := e.held[name]
@@ -486,26 +597,36 @@ func (e *Elector) resign(name string) {
 		return
 	}
 	h.resigning = true
-	e.resigned[name] = time.Now()
 	e.mu.Unlock()
-	e.cfg.Logger.Info("Handing a source to a less loaded instance", watermill.LogFields{"lease": name, "instance": e.cfg.Instance})
+	e.cfg.Logger.Info("Handing a source to a less loaded instance", watermill.LogFields{"lease": name, "instance": e.cfg.Instance, "fence": h.fence})
 	e.cfg.Stop(name)
 	go func() {
+		// The lease stays held and renewed until the task stopped, however
+		// long that takes (a socket leaving, a batch being stored): handed
+		// on earlier, the task would run on two instances.
+		for e.cfg.Stopped != nil {
+			wctx, wcancel := context.WithTimeout(context.Background(), e.cfg.TTL)
+			ok := e.cfg.Stopped(wctx, name)
+			wcancel()
+			if ok {
+				break
+			}
+			e.cfg.Logger.Error("A source being handed over has not stopped yet; keeping its lease until it has", nil,
+				watermill.LogFields{"lease": name, "instance": e.cfg.Instance})
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.TTL)
 		defer cancel()
-		if e.cfg.Stopped != nil {
-			e.cfg.Stopped(ctx, name)
-		}
 		time.Sleep(handOverGrace)
+		if err := e.releaseLeases(ctx, []string{name}, []int64{h.fence}); err != nil {
+			e.cfg.Logger.Error("Resigning a lease failed; it expires after its TTL", err, watermill.LogFields{"lease": name})
+		}
 		e.mu.Lock()
 		if cur, ok := e.held[name]; ok && cur == h {
 			h.timer.Stop()
 			delete(e.held, name)
 		}
+		e.resigned[name] = resignation{time.Now(), h.fence}
 		e.mu.Unlock()
-		if _, err := e.cfg.Pool.Exec(ctx, `WITH d AS (DELETE FROM tributary_leases WHERE name = $1 AND owner = $2 RETURNING name)
-			SELECT pg_notify('`+Channel+`', name) FROM d`, name, e.cfg.Instance); err != nil {
-			e.cfg.Logger.Error("Resigning a lease failed; it expires after its TTL", err, watermill.LogFields{"lease": name})
-		}
+		e.poke()
 	}()
 }

@@ -111,9 +111,18 @@ type Client struct {
 	renewedAt atomic.Int64 // unix nanos of the last renewedToken sent
 	startOnce sync.Once
 	closeOnce sync.Once
-	ctx       context.Context
-	cancel    context.CancelFunc
-	done      chan struct{}
+	// ctx ends the connection at once; leaving ends when Close begins, and
+	// the live session then leaves gracefully (see leave) until ctx ends.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	leaving context.Context
+	leave   context.CancelFunc
+	done    chan struct{}
+	// pingMu orders the pings a session sends (its loop, and dispatchAlive
+	// while a handler blocks); pings counts them, so that a pong can be
+	// matched to its ping.
+	pingMu sync.Mutex
+	pings  int
 }
 
 // NewClient validates cfg and returns an idle Client; Start connects it.
@@ -156,6 +165,7 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 	}
 	c.base = base
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.leaving, c.leave = context.WithCancel(c.ctx)
 	c.status = Status{State: StateIdle, Since: time.Now()}
 	c.metrics.Store(newClientMetrics(nil, "", ""))
 	return c, nil
@@ -207,12 +217,19 @@ func (c *Client) Start() {
 	c.startOnce.Do(func() { go c.run() })
 }
 
-// Close stops the client and waits for its connection to end.
+// Close stops the client and waits for its connection to end. A live
+// connection is left cleanly, for up to CloseTimeout: every event the
+// server sent before it saw the client leave is still read and handed to
+// the handlers (a socket cannot send it again); a connection still being
+// set up is dropped at once.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
-		c.cancel()
+		c.leave()
+		bound := time.AfterFunc(c.cfg.CloseTimeout, c.cancel)
 		c.startOnce.Do(func() { close(c.done) }) // never started
 		<-c.done
+		bound.Stop()
+		c.cancel()
 		c.setState(StateClosed)
 	})
 	return nil
@@ -286,7 +303,7 @@ func (c *Client) run() {
 	for {
 		c.setState(StateConnecting)
 		established, err := c.connectOnce(c.ctx)
-		if c.ctx.Err() != nil {
+		if c.leaving.Err() != nil {
 			return
 		}
 		if established {
@@ -309,7 +326,7 @@ func (c *Client) run() {
 			"kind": kind, "attempt": attempt, "wait": wait.String(), "url": c.logURL(),
 		})
 		select {
-		case <-c.ctx.Done():
+		case <-c.leaving.Done():
 			return
 		case <-time.After(wait):
 		}
@@ -317,14 +334,15 @@ func (c *Client) run() {
 }
 
 // connectOnce runs one connection to its end. established reports whether it
-// got as far as a joined namespace (which resets the backoff).
+// got as far as a joined namespace (which resets the backoff). Until then a
+// Close abandons it; once connected, the session leaves cleanly.
 func (c *Client) connectOnce(ctx context.Context) (established bool, err error) {
-	token, err := c.currentToken(ctx, "connect")
+	token, err := c.currentToken(c.leaving, "connect")
 	if err != nil {
 		return false, err
 	}
 	u := c.dialURL(token)
-	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	dctx, cancel := context.WithTimeout(c.leaving, c.cfg.DialTimeout)
 	conn, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPHeader: c.header, HTTPClient: c.cfg.HTTPClient})
 	cancel()
 	if err != nil {
@@ -341,6 +359,9 @@ func (c *Client) connectOnce(ctx context.Context) (established bool, err error) 
 	defer stop()
 	frames := make(chan frame)
 	go readFrames(sctx, conn, frames)
+	c.pingMu.Lock()
+	c.pings = 0
+	c.pingMu.Unlock()
 
 	if c.cfg.Mode == ModeJSON {
 		return c.jsonSession(sctx, conn, frames)

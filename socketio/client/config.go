@@ -49,6 +49,12 @@ type Config struct {
 	HTTPClient *http.Client `yaml:"-"`
 	// DialTimeout bounds the WebSocket handshake; 10 s when zero.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// CloseTimeout bounds a clean Close: the client leaves (a Socket.IO
+	// DISCONNECT, or in ModeJSON a WebSocket ping) and keeps reading and
+	// handing on events until the server answers or closes the transport,
+	// so that nothing the server sent before the Close is lost; 5 s when
+	// zero.
+	CloseTimeout time.Duration `yaml:"close_timeout"`
 	// OpenTimeout bounds the wait for the open packet and the namespace
 	// connect packet; 10 s when zero.
 	OpenTimeout time.Duration `yaml:"open_timeout"`
@@ -93,6 +99,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.OpenTimeout == 0 {
 		c.OpenTimeout = 10 * time.Second
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = 5 * time.Second
 	}
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = 1 << 20
@@ -148,7 +157,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"dial_timeout", c.DialTimeout}, {"open_timeout", c.OpenTimeout}, {"ping_interval", c.PingInterval},
+	}{{"dial_timeout", c.DialTimeout}, {"open_timeout", c.OpenTimeout}, {"close_timeout", c.CloseTimeout}, {"ping_interval", c.PingInterval},
 		{"ping_timeout", c.PingTimeout}, {"renew_min_interval", c.RenewMinInterval}} {
 		if d.v < 0 {
 			bad(d.key, "must not be negative")

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -16,13 +17,22 @@ import (
 // sioSession runs the Engine.IO v3 / Socket.IO 2.x handshake and then the
 // connection until it fails: open packet, namespace connect, client pings
 // every pingInterval and expects a pong within pingTimeout.
+//
+// A Close (c.leaving) ends a handshake at once, and a live session through
+// leaveSIO.
 func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-chan frame) (bool, error) {
-	open, err := c.awaitOpen(ctx, frames)
+	hctx, abandon := context.WithCancel(ctx)
+	defer context.AfterFunc(c.leaving, abandon)()
+	defer abandon()
+	open, err := c.awaitOpen(hctx, frames)
 	if err != nil {
 		return false, err
 	}
-	if err := c.joinNamespace(ctx, conn, frames); err != nil {
+	if err := c.joinNamespace(hctx, conn, frames); err != nil {
 		return false, err
+	}
+	if c.leaving.Err() != nil {
+		return false, c.leaving.Err()
 	}
 	c.connectedAs(conn, open.SID)
 	defer c.disconnected()
@@ -41,13 +51,15 @@ func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-
 		}
 		timer.Reset(time.Until(next))
 	}
-	ping := wire.AppendEIO(nil, wire.EIOPing, nil)
+	pongs := 0 // pongs received, each answering the ping of the same number
 
 	for {
 		select {
 		case <-ctx.Done():
 			closeConn(conn, websocket.StatusNormalClosure, "client closing")
 			return true, ctx.Err()
+		case <-c.leaving.Done():
+			return true, c.leaveSIO(ctx, conn, frames, pongs)
 		case <-timer.C:
 			now := time.Now()
 			if !pongDue.IsZero() {
@@ -62,7 +74,7 @@ func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-
 				continue
 			}
 			wctx, cancel := context.WithTimeout(ctx, timeout)
-			err := conn.Write(wctx, websocket.MessageText, ping)
+			_, err := c.sendPing(wctx, conn)
 			cancel()
 			if err != nil {
 				return true, fmt.Errorf("send ping: %w", err)
@@ -80,6 +92,7 @@ func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-
 				return true, err
 			}
 			if pong {
+				pongs++
 				pongDue = time.Time{}
 				nextPing = time.Now().Add(interval)
 			} else if !pongDue.IsZero() {
@@ -88,6 +101,64 @@ func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-
 				pongDue = pongDue.Add(time.Since(start))
 			}
 			wake()
+		}
+	}
+}
+
+// sendPing sends an Engine.IO ping and returns its number on this
+// connection: the server answers pings in order, so the pong numbered n
+// answers it.
+func (c *Client) sendPing(ctx context.Context, conn *websocket.Conn) (int, error) {
+	c.pingMu.Lock()
+	defer c.pingMu.Unlock()
+	if err := conn.Write(ctx, websocket.MessageText, wire.AppendEIO(nil, wire.EIOPing, nil)); err != nil {
+		return 0, err
+	}
+	c.pings++
+	return c.pings, nil
+}
+
+// leaveSIO ends a live Socket.IO session cleanly: it sends the namespace's
+// DISCONNECT, so that the server emits nothing more to this client, and
+// then a ping. The server handles packets in order and answers on the same
+// transport, so once the pong to that ping is read, every event it sent
+// before it saw the DISCONNECT has been read and handed to the handlers
+// (the handlers may block meanwhile: backpressure). It ends early when the
+// server closes the transport, and at CloseTimeout (ctx ends), which is
+// logged: events still on the wire are lost then.
+func (c *Client) leaveSIO(ctx context.Context, conn *websocket.Conn, frames <-chan frame, pongs int) error {
+	bye := wire.Packet{Type: wire.SIODisconnect, Namespace: c.cfg.Namespace, ID: wire.NoID}
+	if err := conn.Write(ctx, websocket.MessageText, bye.Frame()); err != nil {
+		return fmt.Errorf("leave: %w", err)
+	}
+	last, err := c.sendPing(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("leave: %w", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			c.logger.Error("Left the socket before the server confirmed; events it sent meanwhile are lost",
+				fmt.Errorf("no answer within close_timeout (%s)", c.cfg.CloseTimeout), nil)
+			return ctx.Err()
+		case f := <-frames:
+			if f.err != nil {
+				return nil // the server closed the transport: nothing more can come
+			}
+			pong, err := c.handleFrame(ctx, conn, f)
+			if err != nil {
+				closeConn(conn, websocket.StatusNormalClosure, "client leaving")
+				if errors.Is(err, ErrServerClosed) {
+					return nil
+				}
+				return err
+			}
+			if pong {
+				if pongs++; pongs >= last {
+					closeConn(conn, websocket.StatusNormalClosure, "client leaving")
+					return nil
+				}
+			}
 		}
 	}
 }
@@ -194,7 +265,7 @@ func (c *Client) dispatchAlive(ctx context.Context, conn *websocket.Conn, ev Eve
 	defer mu.Unlock()
 	t = time.AfterFunc(interval, func() {
 		wctx, cancel := context.WithTimeout(ctx, interval)
-		_ = conn.Write(wctx, websocket.MessageText, wire.AppendEIO(nil, wire.EIOPing, nil))
+		_, _ = c.sendPing(wctx, conn)
 		cancel()
 		mu.Lock()
 		if !stopped {
@@ -295,15 +366,33 @@ func (c *Client) jsonSession(ctx context.Context, conn *websocket.Conn, frames <
 			}
 		}
 	}()
+	// leaving: a WebSocket ping sent once Close began; its pong is read
+	// after every frame the server sent before it (see leaveSIO).
+	var left chan error
+	leaving := c.leaving.Done()
 	for {
 		select {
 		case <-ctx.Done():
+			if left != nil {
+				c.logger.Error("Left the socket before the server confirmed; events it sent meanwhile are lost",
+					fmt.Errorf("no pong within close_timeout (%s)", c.cfg.CloseTimeout), nil)
+			}
 			closeConn(conn, websocket.StatusNormalClosure, "client closing")
 			return true, ctx.Err()
+		case <-leaving:
+			leaving = nil
+			left = make(chan error, 1)
+			go func() { left <- conn.Ping(ctx) }()
+		case err := <-left:
+			closeConn(conn, websocket.StatusNormalClosure, "client leaving")
+			return true, err
 		case err := <-pingErr:
 			return true, err
 		case f := <-frames:
 			if f.err != nil {
+				if left != nil {
+					return true, nil // the server closed: nothing more can come
+				}
 				return true, f.err
 			}
 			if f.typ != websocket.MessageText {

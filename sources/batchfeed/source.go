@@ -82,6 +82,15 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 	return out, nil
 }
 
+// SubscribeBatchFunc is Subscribe for a router that stores a group of
+// events in one statement (router.BatchFuncSubscriber): each batch is
+// handed on as one group, in its order; handle returns nil once the group
+// is stored, and only then is the batch completed. A group that fails is
+// handed on again whole after a backoff. It returns at once; Close stops it.
+func (s *Source) SubscribeBatchFunc(ctx context.Context, _ string, handle func(context.Context, []*message.Message) error) error {
+	return s.subscribe(ctx, func(ctx context.Context, b *Batch) bool { return s.storeGroup(ctx, handle, b) }, nil)
+}
+
 // subscribe starts the poll loop, which stores each batch with store;
 // closed (if set) runs when the loop ends.
 func (s *Source) subscribe(ctx context.Context, store func(context.Context, *Batch) bool, closed func()) error {
@@ -240,6 +249,37 @@ func (s *Source) store(ctx context.Context, out chan<- *message.Message, b *Batc
 		s.client.metrics.Load().notificationsStored.Inc()
 	}
 	return true
+}
+
+// storeGroup hands the batch's notifications on as one group, in order,
+// until it is stored. It reports false if ctx ended first.
+func (s *Source) storeGroup(ctx context.Context, handle func(context.Context, []*message.Message) error, b *Batch) bool {
+	if len(b.Notifications) == 0 {
+		return true
+	}
+	for attempt := 0; ; attempt++ {
+		msgs := make([]*message.Message, len(b.Notifications))
+		for i := range b.Notifications {
+			msgs[i] = s.message(b, &b.Notifications[i])
+			msgs[i].SetContext(ctx)
+		}
+		err := handle(ctx, msgs)
+		if err == nil {
+			s.client.metrics.Load().notificationsStored.Add(float64(len(msgs)))
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		s.client.metrics.Load().nacks.Add(float64(len(msgs)))
+		d := s.cfg.Backoff.Delay(attempt)
+		s.logger.Info("Batch not stored; handing it on again", watermill.LogFields{
+			"batch_id": b.ID, "count": len(msgs), "retry_in": d.String(),
+		})
+		if !s.wait(ctx, waitRedeliver, d) {
+			return false
+		}
+	}
 }
 
 // storeUnordered hands on every notification not yet acked, waits for all

@@ -282,16 +282,19 @@ func (s *Subscriber) watch(ctx context.Context, orig, msg *message.Message) {
 	}
 }
 
-// Close stops reading the socket (closing the connection unless it is
-// shared), then keeps handing on the events already received until each is
-// acked — a socket cannot send them again — for up to DrainTimeout, and
-// ends every subscription.
+// Close stops reading the socket, then keeps handing on the events already
+// received until each is acked — a socket cannot send them again — for up
+// to DrainTimeout, and ends every subscription. A connection of its own is
+// left cleanly (client.Client.Close): the events the server sent before it
+// saw the source leave are still read and kept, so a clean stop or a
+// hand-over drops nothing the provider sent. A shared connection stays
+// open, and the source stops taking its events at once.
 func (s *Subscriber) Close() error {
 	s.closeOnce.Do(func() {
-		s.remove()
 		if s.owned {
 			_ = s.client.Close()
 		}
+		s.remove()
 		close(s.draining)
 		drained := make(chan struct{})
 		go func() { s.wg.Wait(); close(drained) }()

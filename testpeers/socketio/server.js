@@ -7,6 +7,9 @@
 //   POST /control/mute   {"count": n}                      leave the next n commands with a new id unanswered
 //                                                          (a re-send of the same id is answered)
 //   GET  /control/commands                                 {"commands": [{id, topic, body}, ...]} as received
+//   POST /control/stream {"event": "...", "perTick": n}    emit {id, seq} n times a millisecond tick until stopped
+//   DELETE /control/stream                                 stop streaming
+//   GET  /control/stream  {"emitted": n, "unheard": [seq]}  seqs emitted so far (0..n-1); those with no socket connected
 // Sockets whose token is no longer valid get `invalidToken` instead of each
 // event; the events are held and replayed once the socket sends
 // `renewedToken {token}` with the valid token. `command {id, topic, body}` is
@@ -34,9 +37,28 @@ function readJSON(req) {
   });
 }
 
+const stream = { timer: null, emitted: 0, unheard: [] };
+
 const server = http.createServer(async (req, res) => {
   try {
-    if (req.method === 'POST' && req.url === '/control/emit') {
+    if (req.method === 'POST' && req.url === '/control/stream') {
+      const { event, perTick } = await readJSON(req);
+      clearInterval(stream.timer);
+      stream.timer = setInterval(() => {
+        for (let i = 0; i < (perTick || 1); i++) {
+          const seq = stream.emitted++;
+          const sockets = Object.values(io.sockets.sockets);
+          if (sockets.length === 0) stream.unheard.push(seq);
+          for (const s of sockets) deliver(s, event, { id: `${event}-${seq}`, seq });
+        }
+      }, 1);
+      res.end('{}');
+    } else if (req.method === 'DELETE' && req.url === '/control/stream') {
+      clearInterval(stream.timer);
+      res.end('{}');
+    } else if (req.url === '/control/stream') {
+      res.end(JSON.stringify({ emitted: stream.emitted, unheard: stream.unheard }));
+    } else if (req.method === 'POST' && req.url === '/control/emit') {
       const { event, data } = await readJSON(req);
       for (const s of Object.values(io.sockets.sockets)) deliver(s, event, data);
       res.end('{}');

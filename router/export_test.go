@@ -1,0 +1,4 @@
+package router
+
+// VersionBelow is versionBelow, for the external tests.
+var VersionBelow = versionBelow
