@@ -1,6 +1,7 @@
 // Package amqp delivers events to RabbitMQ (any AMQP 0-9-1 broker) and reads
-// them from it, through watermill-amqp. See package brokers for what every
-// broker sink and source guarantees; here:
+// them from it, through a Watermill publisher and subscriber of its own on
+// amqp091-go. See package brokers for what every broker sink and source
+// guarantees; here:
 //
 //   - the sink publishes persistent messages on a confirm-mode channel and
 //     counts a delivery done when the broker acked it (publisher confirms);
@@ -9,7 +10,16 @@
 //
 //   - the source consumes a durable queue (declared, and bound to an
 //     exchange when one is named), with manual acks: several instances
-//     consuming one queue share its messages.
+//     consuming one queue share its messages;
+//
+//   - neither the publisher nor the subscriber reconnects: a lost connection
+//     fails the publish in hand or closes the subscription, and package
+//     brokers connects afresh (the sink drops the failed publisher, the
+//     source resubscribes with backoff). watermill-amqp, which this package
+//     used before, reconnects by itself in a way that races (v3.0.2's
+//     ConnectionWrapper writes its connected state unlocked while
+//     IsConnected reads it, which go test -race reports), and its
+//     reconnecting duplicated what package brokers does.
 //
 //     sink, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Exchange: "events", RoutingKey: "door.opened"}, logger)
 //     src, err := amqp.NewSource(amqp.SourceConfig{Connection: amqp.Connection{URL: url}, Queue: "tributary-in"}, logger)
