@@ -3,6 +3,7 @@ package amqp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -66,5 +67,39 @@ func TestConnectionLossEndsWithoutReconnecting(t *testing.T) {
 		if err := errors.Join(pub.Close(), sub.Close()); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestConcurrentPublishesShareTheChannel: concurrent Publish calls (a sink
+// with concurrency: N) share the confirm-mode channel, each returning once
+// its own message is confirmed; all of them reach the queue.
+func TestConcurrentPublishesShareTheChannel(t *testing.T) {
+	t.Parallel()
+	url := brokertest.RabbitMQ(t)
+	q := brokertest.AMQPQueue(t, url)
+	pub, err := newPublisher(url, topology{queue: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pub.Close() }()
+	const workers, each = 8, 20
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			var err error
+			for i := range each {
+				err = errors.Join(err, pub.Publish(q, tributary.NewEventMessage(fmt.Sprintf("e-%d-%d", w, i), []byte(`{}`))))
+			}
+			errs <- err
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := brokertest.AMQPChannel(t, url).QueueDeclarePassive(q, true, false, false, false, nil)
+	if err != nil || got.Messages != workers*each {
+		t.Fatalf("queue holds %d messages (%v), want %d", got.Messages, err, workers*each)
 	}
 }
