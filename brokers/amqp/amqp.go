@@ -1,6 +1,7 @@
 // Package amqp delivers events to RabbitMQ (any AMQP 0-9-1 broker) and reads
-// them from it, through watermill-amqp. See package brokers for what every
-// broker sink and source guarantees; here:
+// them from it, through a Watermill publisher and subscriber of its own on
+// amqp091-go. See package brokers for what every broker sink and source
+// guarantees; here:
 //
 //   - the sink publishes persistent messages on a confirm-mode channel and
 //     counts a delivery done when the broker acked it (publisher confirms);
@@ -9,21 +10,27 @@
 //
 //   - the source consumes a durable queue (declared, and bound to an
 //     exchange when one is named), with manual acks: several instances
-//     consuming one queue share its messages.
+//     consuming one queue share its messages;
+//
+//   - neither the publisher nor the subscriber reconnects: a lost connection
+//     fails the publish in hand or closes the subscription, and package
+//     brokers connects afresh (the sink drops the failed publisher, the
+//     source resubscribes with backoff). watermill-amqp, which this package
+//     used before, reconnects by itself in a way that races (v3.0.2's
+//     ConnectionWrapper writes its connected state unlocked while
+//     IsConnected reads it, which go test -race reports), and its
+//     reconnecting duplicated what package brokers does.
 //
 //     sink, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Exchange: "events", RoutingKey: "door.opened"}, logger)
 //     src, err := amqp.NewSource(amqp.SourceConfig{Connection: amqp.Connection{URL: url}, Queue: "tributary-in"}, logger)
 package amqp
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
@@ -94,59 +101,20 @@ func validExchangeType(t string) []error {
 	return []error{tributary.Option("exchange_type", "%q: want direct, fanout, topic or headers", t)}
 }
 
-// wmConfig is the watermill-amqp config both sides start from: durable
-// topology, persistent messages, this package's marshaler.
-func (c Connection) wmConfig(exchange, exchangeType, queue, key string) wamqp.Config {
-	cfg := wamqp.NewDurableTopicConfig(c.URL, exchange, queue)
-	cfg.Exchange.Type = exchangeType
-	cfg.Marshaler = Marshaler{}
-	cfg.QueueBind.GenerateRoutingKey = func(string) string { return key }
-	cfg.Publish.GenerateRoutingKey = func(string) string { return key }
-	// Quiet reconnects: the sink drops a failed publisher and the source
-	// resubscribes, each on its own schedule.
-	cfg.Connection.Reconnect = &wamqp.ReconnectConfig{BackoffInitialInterval: 100 * time.Millisecond,
-		BackoffMultiplier: 2, BackoffMaxInterval: 5 * time.Second, BackoffRandomizationFactor: 0.5}
-	return cfg
-}
-
 // NewSink returns the AMQP sink; it connects at its first delivery.
 func NewSink(cfg SinkConfig, logger watermill.LoggerAdapter) (*brokers.Sink, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	wm := cfg.wmConfig(cfg.Exchange, cfg.ExchangeType, cfg.Queue, cfg.RoutingKey)
-	wm.Publish.ConfirmDelivery = true
+	t := topology{exchange: cfg.Exchange, exchangeType: cfg.ExchangeType, queue: cfg.Queue, key: cfg.RoutingKey}
 	return brokers.NewSink(brokers.SinkConfig{
 		Kind: "amqp", URL: cfg.URL, Target: fmt.Sprintf("exchange=%q routing_key=%q", cfg.Exchange, cfg.RoutingKey),
 		Topic: cfg.RoutingKey, SinkOptions: cfg.SinkOptions, Logger: logger,
-		Connect: func(logger watermill.LoggerAdapter) (message.Publisher, error) {
-			pub, err := wamqp.NewPublisher(wm, logger)
-			if err != nil {
-				return nil, err
-			}
-			if cfg.Queue != "" {
-				if err := declareQueue(pub.ConnectionWrapper, wm, cfg.Exchange, cfg.Queue, cfg.RoutingKey, logger); err != nil {
-					_ = pub.Close()
-					return nil, err
-				}
-			}
-			return pub, nil
+		Connect: func(watermill.LoggerAdapter) (message.Publisher, error) {
+			return newPublisher(cfg.URL, t)
 		},
 	}), nil
-}
-
-// declareQueue declares the sink's queue (and its binding) as the source
-// would, on a channel of its own.
-func declareQueue(conn *wamqp.ConnectionWrapper, wm wamqp.Config, exchange, queue, key string, logger watermill.LoggerAdapter) error {
-	ch, err := conn.Connection().Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
-	defer func() { _ = ch.Close() }()
-	return wm.TopologyBuilder.BuildTopology(ch, wamqp.BuildTopologyParams{
-		Topic: key, QueueName: queue, ExchangeName: exchange, RoutingKey: key,
-	}, wm, logger)
 }
 
 // SourceConfig configures the AMQP source: it consumes Queue, declared
@@ -195,66 +163,11 @@ func NewSource(cfg SourceConfig, logger watermill.LoggerAdapter) (*brokers.Sourc
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	wm := cfg.wmConfig(cfg.Exchange, cfg.ExchangeType, cfg.Queue, cfg.BindingKey)
-	wm.Consume.Qos.PrefetchCount = cfg.Prefetch
+	t := topology{exchange: cfg.Exchange, exchangeType: cfg.ExchangeType, key: cfg.BindingKey}
 	return brokers.NewSource(brokers.SourceConfig{
 		Kind: "amqp", URL: cfg.URL, Topic: cfg.Queue, SourceOptions: cfg.SourceOptions, Logger: logger,
 		Connect: func(logger watermill.LoggerAdapter) (message.Subscriber, error) {
-			return wamqp.NewSubscriber(wm, logger)
+			return newSubscriber(cfg.URL, t, cfg.Prefetch, logger)
 		},
 	}), nil
-}
-
-// Marshaler is the wire format of both sides: the payload is the body, the
-// metadata are headers, the event id is the message-id property (and the
-// tributary_event_id header), the event type the type property. It reads
-// messages of any producer: a header that is not a string is kept in its
-// text form, the message-id is the broker id of a message without Tributary
-// headers.
-type Marshaler struct{}
-
-// Marshal implements wamqp.Marshaler.
-func (Marshaler) Marshal(msg *message.Message) (amqp091.Publishing, error) {
-	headers := make(amqp091.Table, len(msg.Metadata)+1)
-	for k, v := range msg.Metadata {
-		headers[k] = v
-	}
-	headers[wamqp.DefaultMessageUUIDHeaderKey] = msg.UUID
-	p := amqp091.Publishing{
-		Headers:      headers,
-		MessageId:    tributary.EventID(msg),
-		Type:         msg.Metadata.Get(tributary.MetaEventType),
-		DeliveryMode: amqp091.Persistent,
-		Body:         msg.Payload,
-	}
-	if json.Valid(msg.Payload) {
-		p.ContentType = "application/json"
-	}
-	return p, nil
-}
-
-// Unmarshal implements wamqp.Marshaler; it never fails.
-func (Marshaler) Unmarshal(d amqp091.Delivery) (*message.Message, error) {
-	uuid, _ := d.Headers[wamqp.DefaultMessageUUIDHeaderKey].(string)
-	if uuid == "" {
-		uuid = watermill.NewUUID()
-	}
-	msg := message.NewMessage(uuid, d.Body)
-	for k, v := range d.Headers {
-		if k == wamqp.DefaultMessageUUIDHeaderKey {
-			continue
-		}
-		if s, ok := v.(string); ok {
-			msg.Metadata.Set(k, s)
-		} else {
-			msg.Metadata.Set(k, fmt.Sprint(v))
-		}
-	}
-	if d.MessageId != "" {
-		msg.Metadata.Set(brokers.MetaBrokerID, d.MessageId)
-	}
-	if d.Type != "" && msg.Metadata.Get(tributary.MetaEventType) == "" {
-		msg.Metadata.Set(tributary.MetaEventType, d.Type)
-	}
-	return msg, nil
 }
