@@ -1,5 +1,6 @@
 // Package natsjs delivers events to NATS JetStream subjects and reads them
-// from one, through watermill-nats. See package brokers for what every
+// from one: the sink through watermill-nats's publisher, the source through
+// a subscriber of its own on nats.go (subscriber.go says why). See package brokers for what every
 // broker sink and source guarantees; here:
 //
 //   - the sink publishes to a subject and counts a delivery done when the
@@ -188,15 +189,7 @@ func NewSource(cfg SourceConfig, logger watermill.LoggerAdapter) (*brokers.Sourc
 			if err != nil {
 				return nil, err
 			}
-			sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
-				Unmarshaler: Marshaler{}, SubscribersCount: 1, QueueGroupPrefix: cfg.Durable,
-				AckWaitTimeout: cfg.AckWait, NakDelay: wmnats.NewStaticDelay(cfg.NakDelay),
-				JetStream: wmnats.JetStreamConfig{
-					DurablePrefix: cfg.Durable,
-					SubscribeOptions: []nats.SubOpt{nats.ManualAck(), nats.AckExplicit(), nats.AckWait(cfg.AckWait),
-						nats.DeliverAll(), nats.MaxAckPending(cfg.MaxAckPending)},
-				},
-			}, logger)
+			sub, err := newSubscriber(nc, cfg, logger)
 			if err != nil {
 				nc.Close()
 				return nil, err
