@@ -122,9 +122,9 @@ func (a *Admin) changed(w http.ResponseWriter, r *http.Request, id, flash string
 		}
 		a.showEndpoint(w, r, id, view)
 	case err != nil:
-		http.Redirect(w, r, "/subscriptions/"+url.PathEscape(id)+"?flash="+url.QueryEscape("Failed: "+a.redact.Text(err.Error())), http.StatusSeeOther)
+		http.Redirect(w, r, a.flashURL("/subscriptions/"+url.PathEscape(id), "Failed: "+a.redact.Text(err.Error())), http.StatusSeeOther)
 	default:
-		http.Redirect(w, r, "/subscriptions/"+url.PathEscape(id)+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+		http.Redirect(w, r, a.flashURL("/subscriptions/"+url.PathEscape(id), flash), http.StatusSeeOther)
 	}
 }
 
@@ -280,5 +280,5 @@ func (a *Admin) formDeleteEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.changed(w, r, id, "", err)
 		return
 	}
-	http.Redirect(w, r, "/subscriptions?flash="+url.QueryEscape("Endpoint "+id+" removed."), http.StatusSeeOther)
+	http.Redirect(w, r, a.flashURL("/subscriptions", "Endpoint "+id+" removed."), http.StatusSeeOther)
 }
