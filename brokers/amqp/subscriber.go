@@ -9,6 +9,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/tributary-dev/tributary/brokers"
 )
 
 // subscriber is a message.Subscriber on one connection. Each Subscribe
@@ -120,25 +122,14 @@ func (s *subscriber) handOn(ctx context.Context, d amqp091.Delivery, out chan<- 
 		s.settle(d.Reject(false))
 		return true
 	}
-	msgCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	msg.SetContext(msgCtx)
-	select {
-	case out <- msg:
-	case <-ctx.Done():
+	acked, ok := brokers.HandOn(ctx, s.closing, msg, out)
+	switch {
+	case !ok:
 		return false
-	case <-s.closing:
-		return false
-	}
-	select {
-	case <-msg.Acked():
+	case acked:
 		s.settle(d.Ack(false))
-	case <-msg.Nacked():
+	default:
 		s.settle(d.Nack(false, true))
-	case <-ctx.Done():
-		return false
-	case <-s.closing:
-		return false
 	}
 	return true
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
+
+	"github.com/tributary-dev/tributary/brokers"
 )
 
 // subscriber is a message.Subscriber on one connection: each Subscribe
@@ -91,27 +93,16 @@ func (s *subscriber) handOn(ctx context.Context, m *nats.Msg, out chan<- *messag
 		s.settle(m.Term())
 		return true
 	}
-	msgCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	msg.SetContext(msgCtx)
-	select {
-	case out <- msg:
-	case <-ctx.Done():
+	acked, ok := brokers.HandOn(ctx, s.closing, msg, out)
+	switch {
+	case !ok:
 		return false
-	case <-s.closing:
-		return false
-	}
-	select {
-	case <-msg.Acked():
+	case acked:
 		// AckSync: the ack is done only once the server has it, so a
 		// stored event is not redelivered for want of an ack in flight.
 		s.settle(m.AckSync(nats.AckWait(5 * time.Second)))
-	case <-msg.Nacked():
+	default:
 		s.settle(m.NakWithDelay(s.cfg.NakDelay))
-	case <-ctx.Done():
-		return false
-	case <-s.closing:
-		return false
 	}
 	return true
 }
