@@ -217,11 +217,12 @@ func (c *Client) Start() {
 	c.startOnce.Do(func() { go c.run() })
 }
 
-// Close stops the client and waits for its connection to end. A live
-// connection is left cleanly, for up to CloseTimeout: every event the
-// server sent before it saw the client leave is still read and handed to
-// the handlers (a socket cannot send it again); a connection still being
-// set up is dropped at once.
+// Close stops the client and waits for its connection to end. A connection
+// is left cleanly, for up to CloseTimeout: every event the server sent
+// before it saw the client leave is still read and handed to the handlers
+// (a socket cannot send it again), also when the server accepted the
+// connection but the handshake had not finished; a connection not yet
+// dialed is not made.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.leave()
@@ -334,15 +335,24 @@ func (c *Client) run() {
 }
 
 // connectOnce runs one connection to its end. established reports whether it
-// got as far as a joined namespace (which resets the backoff). Until then a
-// Close abandons it; once connected, the session leaves cleanly.
+// got as far as a joined namespace (which resets the backoff). A Close
+// before the dial abandons it; once dialing, the session leaves cleanly
+// (see sioSession).
 func (c *Client) connectOnce(ctx context.Context) (established bool, err error) {
 	token, err := c.currentToken(c.leaving, "connect")
 	if err != nil {
 		return false, err
 	}
+	if err := c.leaving.Err(); err != nil {
+		return false, err // Close began before the dial: nothing was sent to us
+	}
 	u := c.dialURL(token)
-	dctx, cancel := context.WithTimeout(c.leaving, c.cfg.DialTimeout)
+	// Once dialing, a Close no longer abandons the connection: a server
+	// that accepted it may emit at once (a Socket.IO server joins the client
+	// to "/" before it reads a packet of the client's), so the session
+	// finishes its handshake and leaves cleanly. c.ctx still bounds this:
+	// Close cancels it after CloseTimeout.
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	conn, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPHeader: c.header, HTTPClient: c.cfg.HTTPClient})
 	cancel()
 	if err != nil {

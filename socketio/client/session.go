@@ -18,21 +18,18 @@ import (
 // connection until it fails: open packet, namespace connect, client pings
 // every pingInterval and expects a pong within pingTimeout.
 //
-// A Close (c.leaving) ends a handshake at once, and a live session through
-// leaveSIO.
+// A Close (c.leaving) during the handshake lets it finish and then leaves
+// through leaveSIO, as from a live session: the server joins the client
+// to "/" and may emit before it reads anything the client sends, so
+// abandoning the handshake would drop what it already sent. OpenTimeout
+// and CloseTimeout (ctx) bound the wait.
 func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-chan frame) (bool, error) {
-	hctx, abandon := context.WithCancel(ctx)
-	defer context.AfterFunc(c.leaving, abandon)()
-	defer abandon()
-	open, err := c.awaitOpen(hctx, frames)
+	open, err := c.awaitOpen(ctx, frames)
 	if err != nil {
 		return false, err
 	}
-	if err := c.joinNamespace(hctx, conn, frames); err != nil {
+	if err := c.joinNamespace(ctx, conn, frames); err != nil {
 		return false, err
-	}
-	if c.leaving.Err() != nil {
-		return false, c.leaving.Err()
 	}
 	c.connectedAs(conn, open.SID)
 	defer c.disconnected()

@@ -163,3 +163,98 @@ func TestCleanStopKeepsWhatTheServerSentJSON(t *testing.T) {
 	sub, ch := subscribe(t, socketio.Config{Socket: cfg, MaxPending: 50}, logger)
 	stopMidStream(t, sub, ch, "j-", func() int { return int(written.Load()) }, logs)
 }
+
+// TestStopDuringHandshakeKeepsWhatTheServerSent stops a source whose
+// connection is still being set up: the WebSocket is open, but the server
+// has not yet sent its open packet. A Socket.IO server sends the open
+// packet, joins the client to "/" and may emit at once, before it reads
+// anything from the client; so a stop at that moment must still finish
+// the handshake and leave cleanly, reading what the server sent. (In a
+// storm of rolling restarts a source handed to an instance that was
+// itself about to stop lost the events emitted in that window.)
+func TestStopDuringHandshakeKeepsWhatTheServerSent(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []client.Mode{client.ModeSocketIO, client.ModeJSON} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			const events = 5
+			accepted, release, served := make(chan struct{}), make(chan struct{}), make(chan struct{})
+			var written atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := websocket.Accept(w, r, nil)
+				if err != nil {
+					return
+				}
+				defer close(served)
+				defer c.CloseNow()
+				ctx := r.Context()
+				close(accepted)
+				<-release
+				if mode == client.ModeSocketIO {
+					_ = c.Write(ctx, websocket.MessageText, []byte(`0{"sid":"hs","upgrades":[],"pingInterval":25000,"pingTimeout":60000}`))
+					_ = c.Write(ctx, websocket.MessageText, []byte(`40`))
+				}
+				for i := range events {
+					frame := `42["tick",{"id":"hs-` + strconv.Itoa(i) + `"}]`
+					if mode == client.ModeJSON {
+						frame = `{"topic":"tick","id":"hs-` + strconv.Itoa(i) + `"}`
+					}
+					if c.Write(ctx, websocket.MessageText, []byte(frame)) == nil {
+						written.Add(1)
+					}
+				}
+				if mode == client.ModeJSON {
+					// Answers the leaving client's ping, after the events.
+					<-c.CloseRead(ctx).Done()
+					return
+				}
+				for { // the client's DISCONNECT, then its ping: answer the pong
+					_, data, err := c.Read(ctx)
+					if err != nil {
+						return
+					}
+					if string(data) == "2" {
+						_ = c.Write(ctx, websocket.MessageText, []byte("3"))
+					}
+				}
+			}))
+			t.Cleanup(srv.Close)
+			cfg := fastSocket(srv.URL)
+			cfg.Mode = mode
+			logger, logs := newLogger()
+			sub, ch := subscribe(t, socketio.Config{Socket: cfg}, logger)
+			got := &collector{}
+			go func() {
+				for m := range ch {
+					got.mu.Lock()
+					got.msgs = append(got.msgs, m)
+					got.mu.Unlock()
+					m.Ack()
+				}
+			}()
+			select {
+			case <-accepted:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the source never connected")
+			}
+			stopped := make(chan struct{})
+			go func() { _ = sub.Close(); close(stopped) }()
+			time.Sleep(100 * time.Millisecond) // Close has begun
+			close(release)
+			select {
+			case <-stopped:
+			case <-time.After(30 * time.Second):
+				t.Fatal("Close hung")
+			}
+			select {
+			case <-served:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the server's handler did not end after the client left")
+			}
+			if n := written.Load(); got.len() != int(n) || n != events {
+				t.Fatalf("the server wrote %d of %d events after the stop began, during the handshake; %d arrived\n%s",
+					n, events, got.len(), logs)
+			}
+		})
+	}
+}
