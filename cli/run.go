@@ -323,7 +323,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 	f.BoolVar(&failFast, "fail-fast", false, "exit 8 when a source stops for good, instead of running on with it failed in /readyz")
 	f.DurationVar(&depthInterval, "depth-interval", 5*time.Second, "how often queue-depth gauges are refreshed")
 	f.StringVar(&instanceID, "instance-id", "", "this instance's id among those sharing the database (default $TRIBUTARY_INSTANCE_ID, else host-pid-random); unique per process")
-	f.DurationVar(&leaseTTL, "lease-ttl", 15*time.Second, "source lease TTL: a dead instance's sources are taken over within this plus a third of it (at least 1s)")
+	f.DurationVar(&leaseTTL, "lease-ttl", 15*time.Second, "source lease TTL: a dead instance's sources are taken over within this plus a third of it, and start a quarter of it later (at least 1s)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }

@@ -26,7 +26,8 @@ type Leadership struct {
 	// Host is shown by `tributary status`; os.Hostname() when empty.
 	Host string
 	// TTL is the lease TTL: a source whose leader died is taken over within
-	// TTL + TTL/3; 15 s when zero.
+	// TTL + TTL/3 and starts TTL/4 later (the grace a leader whose lease
+	// ran out has to finish stopping it); 15 s when zero.
 	TTL time.Duration
 }
 

@@ -27,8 +27,14 @@
 // = now() + TTL with now() taken after the renew was sent, so expires_at ≥
 // renewStart + TTL: the owner stops its task (Stop is called) before any
 // other instance can acquire the lease, even when it cannot reach the
-// database at all. A task is therefore never run by two instances at once,
-// provided Stop makes it stop reading within Margin.
+// database at all. Stop makes a task stop reading at once, but it may take
+// a while to hand on what it read (a socket leaving, a batch being stored);
+// so a lease taken over from a leader that did not release it (its deadline
+// passed, or it died) starts its task only Grace after the acquire: the old
+// leader has Margin + Grace from its deadline to finish stopping. A task is
+// therefore never run by two instances at once, provided it stops within
+// that time (a released lease was released after its task stopped, and
+// starts at once).
 package leader
 
 import (
@@ -70,11 +76,17 @@ type Config struct {
 	// Margin is how long before the lease could expire the leader stops a
 	// task it could not renew; TTL/4 when zero.
 	Margin time.Duration
+	// Grace is how long a task taken over from a leader that did not
+	// release its lease waits before it starts, for that leader to finish
+	// stopping it; Margin when zero. A crashed leader's tasks are taken over
+	// within TTL + TTL/3 + Grace.
+	Grace time.Duration
 	// Names are the tasks competed for (a router's "pipeline/source").
 	Names []string
 	// Start is called when this instance becomes a task's leader, Stop when
 	// it stops being it (lease lost, expired or resigned, or Run ending).
-	// Both are called without any lock held and must not block long: Stop
+	// Both must not block long nor call the Elector (a Start delayed by
+	// Grace is called with its lock held; see Grace): Stop
 	// must make the task stop reading at once (it may finish handing on
 	// what it read afterwards).
 	Start, Stop func(name string)
@@ -95,6 +107,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Margin == 0 {
 		c.Margin = c.TTL / 4
+	}
+	if c.Grace == 0 {
+		c.Grace = c.Margin
 	}
 	if c.Host == "" {
 		c.Host, _ = os.Hostname()
@@ -124,6 +139,9 @@ func (c Config) Validate() error {
 	}
 	if c.Margin < 0 || (c.TTL > 0 && c.Margin >= c.TTL/3) {
 		errs = append(errs, fmt.Errorf("leader: margin %v must be between 0 and a third of the TTL", c.Margin))
+	}
+	if c.Grace < 0 || (c.TTL > 0 && c.Grace > c.TTL) {
+		errs = append(errs, fmt.Errorf("leader: grace %v must be between 0 and the TTL", c.Grace))
 	}
 	return errors.Join(errs...)
 }
@@ -165,6 +183,20 @@ type held struct {
 	deadline  time.Time // monotonic
 	timer     *time.Timer
 	resigning bool
+	// starting is the Grace timer of a lease taken over from a leader that
+	// did not release it; stopping marks a lease whose task Stop was (or is
+	// about to be) called for, so that such a timer no longer starts it.
+	starting *time.Timer
+	stopping bool
+}
+
+// stopLocked marks h stopping, so that a pending delayed start does not
+// start its task after the Stop its caller makes next; e.mu is held.
+func (h *held) stopLocked() {
+	h.stopping = true
+	if h.starting != nil {
+		h.starting.Stop()
+	}
 }
 
 // New builds an Elector; Run starts it.
@@ -236,6 +268,11 @@ func (e *Elector) Run(ctx context.Context) {
 // not stopped after stopWait keeps its lease until it expires.
 func (e *Elector) release() {
 	names, fences := e.heldFences()
+	e.mu.Lock()
+	for _, h := range e.held {
+		h.stopLocked()
+	}
+	e.mu.Unlock()
 	for _, n := range names {
 		e.cfg.Stop(n)
 	}
@@ -497,13 +534,16 @@ func (e *Elector) acquire(ctx context.Context, name string, settled int64) (bool
 	mine := e.acquired[name]
 	e.mu.Unlock()
 	var fence int64
-	err := e.cfg.Pool.QueryRow(ctx, `INSERT INTO tributary_leases (name, owner, expires_at)
+	var prev string // the owner before: '' when it was released (or new)
+	err := e.cfg.Pool.QueryRow(ctx, `WITH before AS (SELECT owner FROM tributary_leases WHERE name = $1)
+		INSERT INTO tributary_leases (name, owner, expires_at)
 		VALUES ($1, $2, now() + make_interval(secs => $3))
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, acquired_at = now(), renewed_at = now(),
 			expires_at = excluded.expires_at, fence = tributary_leases.fence + 1
 		WHERE (tributary_leases.expires_at <= now() AND tributary_leases.fence > $5)
 			OR (tributary_leases.owner = excluded.owner AND tributary_leases.fence > $4)
-		RETURNING fence`, name, e.cfg.Instance, e.cfg.TTL.Seconds(), mine, settled).Scan(&fence)
+		RETURNING fence, coalesce((SELECT owner FROM before), '')`,
+		name, e.cfg.Instance, e.cfg.TTL.Seconds(), mine, settled).Scan(&fence, &prev)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -516,8 +556,28 @@ func (e *Elector) acquire(ctx context.Context, name string, settled int64) (bool
 	e.acquired[name] = fence
 	e.mu.Unlock()
 	e.extend(name, start, fence)
-	e.cfg.Logger.Info("Leading source", watermill.LogFields{"lease": name, "instance": e.cfg.Instance, "fence": fence})
-	e.cfg.Start(name)
+	fields := watermill.LogFields{"lease": name, "instance": e.cfg.Instance, "fence": fence}
+	if prev == "" || prev == e.cfg.Instance || e.cfg.Grace <= 0 {
+		// Released after its task stopped (or ours from a process with
+		// this id, which is gone): nothing else runs it.
+		e.cfg.Logger.Info("Leading source", fields)
+		e.cfg.Start(name)
+		return true, nil
+	}
+	// Taken from a leader whose lease ran out: it stopped reading at its
+	// deadline but may still be handing on what it read.
+	fields["after"] = e.cfg.Grace.String()
+	fields["from"] = prev
+	e.cfg.Logger.Info("Leading source", fields)
+	e.mu.Lock()
+	h.starting = time.AfterFunc(e.cfg.Grace, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if cur, ok := e.held[name]; ok && cur == h && !h.stopping && !h.resigning {
+			e.cfg.Start(name) // under the lock: no Stop can come between
+		}
+	})
+	e.mu.Unlock()
 	return true, nil
 }
 
@@ -549,6 +609,7 @@ func (e *Elector) expired(name string, h *held) {
 		return
 	}
 	delete(e.held, name)
+	h.stopLocked()
 	e.mu.Unlock()
 	e.cfg.Logger.Error("Lease not renewed in time; stopping the source before another instance may take it",
 		errors.New("lease deadline passed"), watermill.LogFields{"lease": name, "instance": e.cfg.Instance})
@@ -566,6 +627,7 @@ func (e *Elector) lose(name string, fence int64, why string) {
 	ok = ok && h.fence == fence && !h.resigning
 	if ok {
 		h.timer.Stop()
+		h.stopLocked()
 		delete(e.held, name)
 	}
 	e.mu.Unlock()
@@ -597,6 +659,7 @@ func (e *Elector) resign(name string) {
 		return
 	}
 	h.resigning = true
+	h.stopLocked()
 	e.mu.Unlock()
 	e.cfg.Logger.Info("Handing a source to a less loaded instance", watermill.LogFields{"lease": name, "instance": e.cfg.Instance, "fence": h.fence})
 	e.cfg.Stop(name)

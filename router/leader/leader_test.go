@@ -267,3 +267,79 @@ func TestSourcesSpreadOverInstances(t *testing.T) {
 		t.Fatalf("status: %+v", st)
 	}
 }
+
+// TestTakeoverWaitsForASlowStop cuts off a leader whose tasks take longer
+// than Margin to stop once Stop is called (a socket leaving, a batch being
+// stored while the database is slow): the instance taking over a lease
+// that ran out must not start a task before the cut-off leader finished
+// stopping it. Grace (Margin by default) gives it that time.
+func TestTakeoverWaitsForASlowStop(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	direct := pgtest.PoolFor(t, dbURL)
+	u, _ := url.Parse(dbURL)
+	px := newProxy(t, u.Host)
+	viaProxy := poolVia(t, dbURL, px)
+
+	const ttl = 1500 * time.Millisecond
+	const slowStop = 650 * time.Millisecond // Margin (375 ms) < slowStop < Margin + Grace
+	names := []string{"p/1", "p/2", "p/3", "p/4", "p/5", "p/6"}
+	ev := &events{}
+	ctx, cancel := context.WithCancel(context.Background())
+	elA, err := leader.New(leader.Config{
+		Pool: viaProxy, Instance: "a", TTL: ttl, Names: names,
+		Start: func(n string) { ev.add("a", n, true) },
+		Stop:  func(n string) { time.AfterFunc(slowStop, func() { ev.add("a", n, false) }) },
+		Stopped: func(ctx context.Context, n string) bool {
+			for ev.running(n)["a"] {
+				select {
+				case <-ctx.Done():
+					return false
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			return true
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doneA := make(chan struct{})
+	go func() { defer close(doneA); elA.Run(ctx) }()
+	defer func() { cancel(); <-doneA }()
+	waitUntil(t, 5*time.Second, "a to lead all", func() bool {
+		for _, n := range names {
+			if !ev.running(n)["a"] {
+				return false
+			}
+		}
+		return true
+	})
+	stopB := startElector(t, context.Background(), direct, "b", ttl, names, ev)
+	defer stopB()
+	waitUntil(t, 15*time.Second, "the tasks to spread", func() bool {
+		a, b := 0, 0
+		for _, n := range names {
+			r := ev.running(n)
+			if r["a"] {
+				a++
+			}
+			if r["b"] {
+				b++
+			}
+		}
+		return a == 3 && b == 3
+	})
+	px.setCut(true)
+	waitUntil(t, ttl+ttl/3+ttl+3*time.Second, "b to lead all after a was cut off", func() bool {
+		for _, n := range names {
+			if r := ev.running(n); !r["b"] || r["a"] {
+				return false
+			}
+		}
+		return true
+	})
+	if o := ev.overlaps(); len(o) > 0 {
+		t.Fatalf("a task started on b before a finished stopping it: %v", o)
+	}
+}
