@@ -103,8 +103,9 @@ type Client struct {
 	red         redactor
 	header      http.Header // cfg.Headers, for the handshake
 
-	// pingInterval is the live session's (set by its goroutine, read by it only).
-	pingInterval time.Duration
+	// pingInterval and pingTimeout are the live session's (set by its
+	// goroutine, read by it only).
+	pingInterval, pingTimeout time.Duration
 
 	metrics   atomic.Pointer[clientMetrics]
 	renewing  atomic.Bool

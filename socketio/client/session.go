@@ -36,7 +36,7 @@ func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-
 
 	interval := time.Duration(open.PingInterval) * time.Millisecond
 	timeout := time.Duration(open.PingTimeout) * time.Millisecond
-	c.pingInterval = interval
+	c.pingInterval, c.pingTimeout = interval, timeout
 	nextPing := time.Now().Add(interval)
 	var pongDue time.Time // zero while no ping is outstanding
 	timer := time.NewTimer(interval)
@@ -261,8 +261,15 @@ func (c *Client) dispatchAlive(ctx context.Context, conn *websocket.Conn, ev Eve
 	mu.Lock() // t is read by the callback
 	defer mu.Unlock()
 	t = time.AfterFunc(interval, func() {
-		wctx, cancel := context.WithTimeout(ctx, interval)
-		_, _ = c.sendPing(wctx, conn)
+		// Bounded by pingTimeout, as the session loop's pings: coder/websocket
+		// closes the connection when a write's context ends mid-write, and
+		// with it whatever the server sent that was not read yet; a bound
+		// as short as the interval was reached by a process merely paused
+		// (a loaded machine), which lost events.
+		wctx, cancel := context.WithTimeout(ctx, max(c.pingTimeout, interval))
+		if _, err := c.sendPing(wctx, conn); err != nil && ctx.Err() == nil {
+			c.logger.Error("Sending a ping while a handler blocked failed", c.redact(err), nil)
+		}
 		cancel()
 		mu.Lock()
 		if !stopped {
