@@ -119,19 +119,30 @@ func (l *stormLog) findings(ttl time.Duration) (overlaps, lost, flaps []string, 
 // diagnose says of each lost event whether it was stored (its dedup key
 // is written with it) and lists the error lines the instances logged, for
 // a failure to be traced.
-func (l *stormLog) diagnose(t *testing.T, dbURL string, ids []string) string {
+func (l *stormLog) diagnose(t *testing.T, dbURL string, ids []string, sentAt map[string]time.Time, control string) string {
 	var b strings.Builder
 	pool := pgtest.PoolFor(t, dbURL)
-	for _, id := range ids {
+	for _, id := range append([]string{control}, ids...) {
 		var n int
 		err := pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_dedup WHERE key LIKE '%' || $1`, id).Scan(&n)
-		fmt.Fprintf(&b, "%s: %d dedup keys (err %v)\n", id, n, err)
+		fmt.Fprintf(&b, "%s (emitted %s): %d dedup keys (err %v)\n", id, sentAt[id].Format("15:04:05.000"), n, err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, ln := range l.lines {
 		if ln.err != nil {
 			fmt.Fprintf(&b, "%s %s %s %q: %v\n", ln.at.Format("15:04:05.000"), ln.instance, ln.lease, ln.msg, ln.err)
+		}
+	}
+	// Everything logged about the first lost event's source around it.
+	if len(ids) > 0 {
+		at := sentAt[ids[0]]
+		lease := router.LeaseName("storm", ids[0][:strings.LastIndex(ids[0], "-")])
+		fmt.Fprintf(&b, "around %s on %s:\n", ids[0], lease)
+		for _, ln := range l.lines {
+			if ln.lease == lease && ln.at.After(at.Add(-3*time.Second)) && ln.at.Before(at.Add(3*time.Second)) {
+				fmt.Fprintf(&b, "  %s %s %q %v\n", ln.at.Format("15:04:05.000"), ln.instance, ln.msg, ln.err)
+			}
 		}
 	}
 	return b.String()
@@ -230,6 +241,7 @@ type socketFeed struct {
 	logger watermill.LoggerAdapter
 	mu     sync.Mutex
 	sent   []string // ids sent to at least one client
+	sentAt map[string]time.Time
 	most   int
 	n      atomic.Int64
 }
@@ -240,7 +252,7 @@ func startSocketFeed(t *testing.T, name string, perSecond float64, stop <-chan s
 	mux.Handle("/socket.io/", srv)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() { srv.Drop(); hs.Close() })
-	f := &socketFeed{name: name, srv: srv, url: hs.URL,
+	f := &socketFeed{name: name, srv: srv, url: hs.URL, sentAt: map[string]time.Time{},
 		logger: stormLogger{log: log, fields: watermill.LogFields{"lease": router.LeaseName("storm", name)}}}
 	go func() {
 		// perSecond on average: a tick late on a loaded machine emits
@@ -259,6 +271,7 @@ func startSocketFeed(t *testing.T, name string, perSecond float64, stop <-chan s
 				if got := srv.Emit("/", "tick", map[string]string{"id": id}); got > 0 {
 					f.mu.Lock()
 					f.sent = append(f.sent, id)
+					f.sentAt[id] = time.Now()
 					f.most = max(f.most, got)
 					f.mu.Unlock()
 				}
@@ -367,11 +380,15 @@ func TestLeadershipStormOfRollingRestarts(t *testing.T) {
 	endFeeds()
 
 	var want []string
+	sentAt := map[string]time.Time{}
 	var emitted int64
 	for _, s := range sockets {
 		emitted += s.n.Load()
 		s.mu.Lock()
 		want = append(want, s.sent...)
+		for id, at := range s.sentAt {
+			sentAt[id] = at
+		}
 		if s.most > 1 {
 			t.Errorf("socket %s sent an event to %d clients at once: two leaders", s.name, s.most)
 		}
@@ -412,7 +429,7 @@ func TestLeadershipStormOfRollingRestarts(t *testing.T) {
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		t.Errorf("%d of %d socket events emitted while a client was connected never reached the sink: %v\n%s",
-			len(missing), len(want), missing[:min(len(missing), 20)], log.diagnose(t, dbURL, missing[:min(len(missing), 20)]))
+			len(missing), len(want), missing[:min(len(missing), 20)], log.diagnose(t, dbURL, missing[:min(len(missing), 20)], sentAt, want[0]))
 	}
 	starts := 0
 	log.mu.Lock()

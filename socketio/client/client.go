@@ -306,6 +306,12 @@ func (c *Client) run() {
 		c.setState(StateConnecting)
 		established, err := c.connectOnce(c.ctx)
 		if c.leaving.Err() != nil {
+			if established && err != nil && !errors.Is(err, context.Canceled) {
+				// Not the leave's own timeout (logged where it happens):
+				// the connection failed while leaving, and what the server
+				// sent that was not read yet is lost.
+				c.logger.Error("Leaving the socket failed; events it sent meanwhile may be lost", c.redact(err), nil)
+			}
 			return
 		}
 		if established {
