@@ -426,6 +426,13 @@ func TestLeadershipStormOfRollingRestarts(t *testing.T) {
 	if len(flaps) > 0 {
 		t.Errorf("%d hand-overs taken back within the settling time (%v): %v", len(flaps), ttl, flaps[:min(len(flaps), 10)])
 	}
+	log.mu.Lock()
+	for _, ln := range log.lines {
+		if ln.err != nil && strings.Contains(ln.err.Error(), "closed pool") {
+			t.Errorf("%s wrote to its pool after its router stopped: %s %q: %v", ln.instance, ln.lease, ln.msg, ln.err)
+		}
+	}
+	log.mu.Unlock()
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		t.Errorf("%d of %d socket events emitted while a client was connected never reached the sink: %v\n%s",

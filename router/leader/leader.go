@@ -171,6 +171,9 @@ type Elector struct {
 	resigned map[string]resignation
 	// acquired is the fence at which this instance last acquired each lease.
 	acquired map[string]int64
+	// resigns counts hand-overs under way: Run waits for them, so that
+	// none writes to the pool after Run returned (its owner closes it).
+	resigns sync.WaitGroup
 }
 
 type resignation struct {
@@ -258,6 +261,12 @@ func (e *Elector) Run(ctx context.Context) {
 	stopListen()
 	wg.Wait()
 	e.release()
+	resigned := make(chan struct{})
+	go func() { e.resigns.Wait(); close(resigned) }()
+	select {
+	case <-resigned:
+	case <-time.After(stopWait):
+	}
 }
 
 // release stops every task and waits for them, renewing their leases
@@ -663,7 +672,9 @@ func (e *Elector) resign(name string) {
 	e.mu.Unlock()
 	e.cfg.Logger.Info("Handing a source to a less loaded instance", watermill.LogFields{"lease": name, "instance": e.cfg.Instance, "fence": h.fence})
 	e.cfg.Stop(name)
+	e.resigns.Add(1)
 	go func() {
+		defer e.resigns.Done()
 		// The lease stays held and renewed until the task stopped, however
 		// long that takes (a socket leaving, a batch being stored): handed
 		// on earlier, the task would run on two instances.
