@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,6 +245,7 @@ func consoleOnPostgres(t *testing.T, b *browser) {
 		t.Fatalf("live chart counts %d attempts at crm, want the seeded hour and this test's", before)
 	}
 	time.Sleep(time.Second) // let the chart and a few depth samples settle for the screenshot
+	liveChartsReadable(t, b)
 	shot("console-live.png")
 	env.publish(t, "door.opened", "web-4")
 	waitFor(t, 30*time.Second, "the live chart to count the new attempt", func() bool { return attempts() > before })
@@ -328,10 +330,39 @@ func consoleOnJetStream(t *testing.T, b *browser) {
 		t.Errorf("live chart on JetStream counts %d attempts at crm (%v), want the seeded hour and this test's", n, err)
 	}
 	time.Sleep(time.Second) // let the chart and a few depth samples settle for the screenshot
+	liveChartsReadable(t, b)
 	b.shot("console-live.png")
 	// Leave the live page: its stream would hold the console's server open
 	// past the test (the browser closes after the pipeline's cleanup).
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// liveChartsReadable checks the live page's charts have a size an operator
+// can read and axes: attempts per minute on the left, p95 ms on the right,
+// time from −60 min to now along the bottom; a depth chart with its own.
+func liveChartsReadable(t *testing.T, b *browser) {
+	t.Helper()
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`(function () {
+		var out = [], c = document.querySelector('#chart-doors-crm svg'), d = document.querySelector('[id^="depth-doors"] svg');
+		if (c) { out.push('width ' + c.getAttribute('width')); c.querySelectorAll('text').forEach(function (t) { out.push(t.textContent); }); }
+		if (d) { out.push('depth'); d.querySelectorAll('text').forEach(function (t) { out.push('depth ' + t.textContent); }); }
+		return out;
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(pred func(string) bool) bool { return slices.ContainsFunc(got, pred) }
+	for what, ok := range map[string]bool{
+		"900 px wide":                    slices.Contains(got, "width 900"),
+		"a left axis in /min":            has(func(s string) bool { return strings.HasSuffix(s, " /min") && s != "0 /min" }),
+		"a right axis in ms":             has(func(s string) bool { return strings.HasSuffix(s, " ms") && !strings.HasPrefix(s, "depth") }),
+		"a time axis from −60 min":       slices.Contains(got, "−60 min") && slices.Contains(got, "now"),
+		"a depth chart with a time axis": slices.Contains(got, "depth now"),
+	} {
+		if !ok {
+			t.Errorf("live chart: no %s: %q", what, got)
+		}
 	}
 }
