@@ -60,14 +60,8 @@ var pageFuncs = template.FuncMap{
 	"ms":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + " ms" },
 	// eventref is what the "eventref" template shows for a row's event:
 	// the link (or note) eventLinks found, with the id as displayed.
-	"eventref": func(pages map[string]map[string]eventLink, pipeline, uuid, id string) struct {
-		eventLink
-		EventID string
-	} {
-		return struct {
-			eventLink
-			EventID string
-		}{pages[pipeline][uuid], id}
+	"eventref": func(pages map[string]map[string]eventLink, pipeline, uuid, id string) shownEvent {
+		return shownEvent{pages[pipeline][uuid], id}
 	},
 }
 

@@ -447,6 +447,13 @@ func (a *Admin) redactOverview(d *pageData) {
 // note that says why.
 type eventLink struct{ URL, Note string }
 
+// shownEvent is a row's event as the "eventref" template shows it: its
+// link or note, and its id as displayed (redacted).
+type shownEvent struct {
+	eventLink
+	EventID string
+}
+
 // eventLinks finds the event page of each ref, by pipeline and message
 // uuid. A pipeline on NATS JetStream has no event pages; one this
 // instance's file does not run has none here; a PostgreSQL topic prunes an
