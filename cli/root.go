@@ -127,10 +127,20 @@ func (a *app) logger() (watermill.LoggerAdapter, error) {
 	return watermill.NewSlogLogger(slog.New(h)), nil
 }
 
-// humanDurations writes durations as "1.5s" instead of nanoseconds.
+// humanDurations writes durations as "5.16s" instead of nanoseconds
+// (5159750813) or every digit Duration.String keeps ("5.159750813s"):
+// a second or more to the millisecond, a millisecond or more to the
+// microsecond.
 func humanDurations(_ []string, attr slog.Attr) slog.Attr {
 	if attr.Value.Kind() == slog.KindDuration {
-		return slog.String(attr.Key, attr.Value.Duration().String())
+		d := attr.Value.Duration()
+		switch {
+		case d >= time.Second || d <= -time.Second:
+			d = d.Round(time.Millisecond)
+		case d >= time.Millisecond || d <= -time.Millisecond:
+			d = d.Round(time.Microsecond)
+		}
+		return slog.String(attr.Key, d.String())
 	}
 	return attr
 }

@@ -51,10 +51,9 @@ network: which sinks would deliver it, which would filter it out, and the exact 
 and transform headers each would send (before the sink's own headers and signature).
 
 The event file is the payload as the source hands it on ("-" reads it from
-standard input). Its type is --type, else
-the payload's top-level "type", "topic" or "eventType" (where the supported protocols put it);
-its id is --id, else the payload's "id". Metadata a filter reads can be given with
---meta key=value.
+standard input). Its type is --type, else the payload's top-level "type", "topic"
+or "eventType" (where the supported protocols put it); its id is --id, else the
+payload's "id". Metadata a filter reads can be given with --meta key=value.
 
 Exit 6 when a filter or transform fails on the event (it would be poisoned for that sink).`,
 		Args: cobra.NoArgs,

@@ -58,9 +58,14 @@ var pageFuncs = template.FuncMap{
 	"dec": func(n int64) int64 { return n - 1 },
 	"pct": func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + "%" },
 	"ms":  func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + " ms" },
+	// eventref is what the "eventref" template shows for a row's event:
+	// the link (or note) eventLinks found, with the id as displayed.
+	"eventref": func(pages map[string]map[string]eventLink, pipeline, uuid, id string) shownEvent {
+		return shownEvent{pages[pipeline][uuid], id}
+	},
 }
 
-var adminPage = template.Must(template.New("admin.html").Funcs(pageFuncs).ParseFS(templates, "templates/admin.html"))
+var adminPage = template.Must(template.New("admin.html").Funcs(pageFuncs).ParseFS(templates, "templates/admin.html", "templates/parts.html"))
 
 // AdminConfig configures the admin page.
 type AdminConfig struct {
@@ -275,6 +280,9 @@ type pageData struct {
 	// Lanes are ordered sinks' lanes and held keys.
 	Lanes   pgtopic.LaneStatus
 	Backend string
+	// EventPages link the attempts' and poison records' events to their
+	// event pages, by pipeline and message uuid (eventLinks).
+	EventPages map[string]map[string]eventLink
 }
 
 func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
@@ -343,7 +351,17 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	if d.Quarantined, err = router.NewIngestQuarantine(a.cfg.Pool).Count(ctx, router.QuarantineFilter{}); err != nil {
 		d.Errors = append(d.Errors, err.Error())
 	}
-	a.redactOverview(&d)
+	refs := make([]messageRef, 0, len(d.Attempts)+len(d.Poison))
+	for _, at := range d.Attempts {
+		refs = append(refs, messageRef{Pipeline: at.Pipeline, EventID: at.EventID, UUID: at.MessageUUID})
+	}
+	for _, p := range d.Poison {
+		refs = append(refs, messageRef{Pipeline: p.Pipeline, EventID: p.EventID, UUID: p.MessageUUID})
+	}
+	if d.EventPages, err = a.eventLinks(ctx, refs); err != nil {
+		d.Errors = append(d.Errors, err.Error())
+	}
+	a.redactOverview(&d) // after eventLinks, which looks the ids up as stored
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Frame-Options", "DENY")

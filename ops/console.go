@@ -25,7 +25,7 @@ import (
 // page with its attempts and resend, endpoints with their last hour, and
 // the live charts. Each page is read-only but for CSRF-checked POSTs.
 
-var consolePages = template.Must(template.New("console").Funcs(pageFuncs).ParseFS(templates, "templates/console_*.html"))
+var consolePages = template.Must(template.New("console").Funcs(pageFuncs).ParseFS(templates, "templates/console_*.html", "templates/parts.html"))
 
 func (a *Admin) consoleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /events", a.eventsPage)
@@ -440,4 +440,47 @@ func (a *Admin) redactOverview(d *pageData) {
 	for i := range d.Errors {
 		d.Errors[i] = a.redact.Text(d.Errors[i])
 	}
+}
+
+// eventLink is where a row that recorded a message (an attempt, a poison
+// record) points for its event: the event page, or, when there is none, a
+// note that says why.
+type eventLink struct{ URL, Note string }
+
+// shownEvent is a row's event as the "eventref" template shows it: its
+// link or note, and its id as displayed (redacted).
+type shownEvent struct {
+	eventLink
+	EventID string
+}
+
+// eventLinks finds the event page of each ref, by pipeline and message
+// uuid. A pipeline on NATS JetStream has no event pages; one this
+// instance's file does not run has none here; a PostgreSQL topic prunes an
+// event Retention after every sink is done with it.
+func (a *Admin) eventLinks(ctx context.Context, refs []messageRef) (map[string]map[string]eventLink, error) {
+	out := map[string]map[string]eventLink{}
+	set := func(r messageRef, l eventLink) {
+		if out[r.Pipeline] == nil {
+			out[r.Pipeline] = map[string]eventLink{}
+		}
+		out[r.Pipeline][r.UUID] = l
+	}
+	var inDB []messageRef
+	for _, r := range refs {
+		switch {
+		case !slices.Contains(a.pipelineNames(), r.Pipeline):
+			set(r, eventLink{Note: "not a pipeline of this instance's file"})
+		case len(a.topicsNotInDatabase([]string{r.Pipeline})) > 0:
+			set(r, eventLink{Note: "no event page: kept in NATS JetStream"})
+		default:
+			set(r, eventLink{Note: "no longer stored"})
+			inDB = append(inDB, r)
+		}
+	}
+	offsets, err := eventOffsets(ctx, a.cfg.Pool, inDB)
+	for r, off := range offsets {
+		set(r, eventLink{URL: "/events/" + url.PathEscape(r.Pipeline) + "/" + strconv.FormatInt(off, 10)})
+	}
+	return out, err
 }

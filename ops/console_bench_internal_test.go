@@ -89,6 +89,21 @@ func BenchmarkConsoleQueries(b *testing.B) {
 			_, err := ListAttempts(ctx, p, AttemptFilter{Limit: 25})
 			return err
 		}},
+		{"overview: the latest 25 attempts' event pages", "tributary_messages_event_id_idx", func(ctx context.Context, p *pgxpool.Pool) error {
+			ats, err := ListAttempts(ctx, p, AttemptFilter{Limit: 25})
+			if err != nil {
+				return err
+			}
+			refs := make([]messageRef, len(ats))
+			for i, a := range ats {
+				refs[i] = messageRef{Pipeline: a.Pipeline, EventID: a.EventID, UUID: a.MessageUUID}
+			}
+			got, err := eventOffsets(ctx, p, refs)
+			if err == nil && len(got) != len(refs) {
+				err = fmt.Errorf("found %d of %d attempts' events", len(got), len(refs))
+			}
+			return err
+		}},
 		{"overview: queue depths (20 sinks)", "tributary_messages_pkey", func(ctx context.Context, p *pgxpool.Pool) error {
 			_, err := QueueDepths(ctx, p, infos)
 			return err

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/natstest"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/ops"
 	"github.com/tributary-dev/tributary/router"
@@ -50,9 +51,22 @@ type consoleEnv struct {
 	store  *webhook.PostgresEndpoints
 }
 
-func newConsoleEnv(t *testing.T) *consoleEnv {
+func newConsoleEnv(t *testing.T) *consoleEnv { return newConsoleEnvOn(t, "postgres") }
+
+// newConsoleEnvOn is newConsoleEnv with the topic on backend: "postgres",
+// or "jetstream" on a nats-server of the test's own (the console then
+// reads the sinks' depths from JetStream, as the binary's does).
+func newConsoleEnvOn(t *testing.T, backend string) *consoleEnv {
 	t.Helper()
 	env := &consoleEnv{pool: pgtest.NewPool(t)}
+	var topics router.Backend = router.Postgres(env.pool)
+	label := "PostgreSQL (tables of the database)"
+	var depth func(ctx context.Context, pipeline, sink string) (lag, retry int64, err error)
+	if backend == "jetstream" {
+		srv := natstest.Start(t)
+		js := router.JetStream(router.JetStreamConfig{URL: srv.URL, Pool: env.pool})
+		topics, depth, label = js, js.SinkDepth, "NATS JetStream at "+strings.TrimPrefix(srv.URL, "nats://")
+	}
 	env.refuse.Store(map[string]bool{})
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/crm") && env.refuse.Load().(map[string]bool)[r.Header.Get("X-Event-Id")] {
@@ -77,7 +91,7 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 		return p
 	}
 	env.feed = gochannel.NewGoChannel(gochannel.Config{Persistent: true}, watermill.NopLogger{})
-	r, err := router.New(router.Config{Backend: router.Postgres(env.pool)}, router.Pipeline{
+	r, err := router.New(router.Config{Backend: topics}, router.Pipeline{
 		Name:    "doors",
 		Sources: []router.Source{{Name: "feed", Subscriber: env.feed}},
 		Sinks:   []router.Sink{{Name: "crm", Publisher: sink("/crm")}, {Name: "audit", Publisher: sink("/audit")}},
@@ -95,10 +109,10 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 		}
 	})
 	infos := []ops.PipelineInfo{{Name: "doors", Sources: []ops.ComponentInfo{{Name: "feed", Type: "socketio"}},
-		Sinks: []ops.ComponentInfo{{Name: "crm", Type: "webhook"}, {Name: "audit", Type: "webhook"}}}}
+		Sinks: []ops.ComponentInfo{{Name: "crm", Type: "webhook"}, {Name: "audit", Type: "webhook"}}, Depth: depth}}
 	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: env.pool, Pipelines: infos, Token: "adm1n-t0ken",
 		Secrets: []string{consoleSecrets[0], "feed-pw-4242"}, LiveInterval: 200 * time.Millisecond, DepthSampleEvery: 200 * time.Millisecond,
-		Backend: "PostgreSQL (tables of the database)"})
+		Backend: label})
 	if err != nil {
 		t.Fatal(err)
 	}

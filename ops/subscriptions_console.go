@@ -47,6 +47,8 @@ type subscriptionView struct {
 	Counts      map[subscriptions.DeliveryState]int
 	Queue       []subscriptions.Delivery
 	Attempts    []deliverylog.Attempt
+	// EventPages link the attempts' events to their pages (eventLinks).
+	EventPages map[string]map[string]eventLink
 }
 
 // formOK checks a form's CSRF token, answering 403 when it is wrong.
@@ -97,6 +99,13 @@ func (a *Admin) showEndpoint(w http.ResponseWriter, r *http.Request, id string, 
 		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
 	}
 	if view.Attempts, err = deliverylog.Query(ctx, a.cfg.Pool, deliverylog.Filter{Sink: subscriptions.LogSink(ep.Sink, ep.ID), Limit: 50}); err != nil {
+		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
+	}
+	refs := make([]messageRef, len(view.Attempts))
+	for i, at := range view.Attempts { // the sink sends the topic message's uuid
+		refs[i] = messageRef{Pipeline: at.Pipeline, EventID: at.EventID, UUID: at.MessageUUID}
+	}
+	if view.EventPages, err = a.eventLinks(ctx, refs); err != nil {
 		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
 	}
 	for i := range view.Tests {

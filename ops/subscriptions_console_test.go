@@ -1,15 +1,18 @@
 package ops_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/ops"
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
@@ -25,7 +28,7 @@ func TestSubscriptionsConsoleFlow(t *testing.T) {
 			got <- r.Header.Get("Webhook-Id")
 		}
 	})
-	srv, pool := subscriptionsAdmin(t, "admintoken")
+	srv, pool := subscriptionsAdmin(t, "admintoken", ops.PipelineInfo{Name: "comments", Sinks: []ops.ComponentInfo{{Name: "hooks", Type: "subscriptions"}}})
 	auth := map[string]string{"Authorization": "Bearer admintoken"}
 	csrfRE := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
 
@@ -64,6 +67,13 @@ func TestSubscriptionsConsoleFlow(t *testing.T) {
 	pipelinetest.WaitFor(t, 30*time.Second, "the sink to load the endpoint", func() bool { ids, _ := sink.Endpoints(); return len(ids) == 1 })
 	msg := tributary.NewEventMessage("c-1", []byte(`{"id":"c-1","text":"hello"}`))
 	msg.Metadata.Set(tributary.MetaEventType, "comment.created")
+	msg.Metadata.Set(tributary.MetaPipeline, "comments") // as the router sets it
+	// The event as the topic stored it, for the attempt's link to its page.
+	var offset int64
+	if err := pool.QueryRow(context.Background(), `INSERT INTO tributary_messages (topic, uuid, payload, metadata)
+		VALUES ('tributary.comments', $1, $2, '{"tributary_event_id":"c-1"}') RETURNING "offset"`, msg.UUID, msg.Payload).Scan(&offset); err != nil {
+		t.Fatal(err)
+	}
 	if err := sink.Publish("hooks", msg); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +87,11 @@ func TestSubscriptionsConsoleFlow(t *testing.T) {
 		return strings.Contains(page, `<td>c-1</td><td>comment.created</td><td class="delivered">delivered</td>`) &&
 			strings.Contains(page, `<td class="success">success</td>`)
 	})
+	// The attempt links to the event's page.
+	link := `<a class="event-link" href="/events/comments/` + strconv.FormatInt(offset, 10) + `"><code>c-1</code></a>`
+	if attempts := regexp.MustCompile(`(?s)<table id="attempts">.*?</table>`).FindString(page); !strings.Contains(attempts, link) {
+		t.Errorf("the attempt does not link to its event page (%s):\n%s", link, attempts)
+	}
 	code, page, _ = request(t, srv.URL, "POST", "/subscriptions/"+epID+"/state", auth, url.Values{"csrf": {csrf}, "enabled": {"false"}, "reason": {"maintenance"}})
 	if code != http.StatusSeeOther {
 		t.Fatalf("disable: %d\n%s", code, page)

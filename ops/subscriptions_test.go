@@ -46,10 +46,10 @@ func apiCall(t *testing.T, base, token, method, path string, body any) (int, map
 
 // subscriptionsAdmin serves the admin handler (token token) on a fresh
 // database, its endpoint tests allowed to reach loopback receivers.
-func subscriptionsAdmin(t *testing.T, token string) (*httptest.Server, *pgxpool.Pool) {
+func subscriptionsAdmin(t *testing.T, token string, pipelines ...ops.PipelineInfo) (*httptest.Server, *pgxpool.Pool) {
 	t.Helper()
 	pool := pgtest.NewPool(t)
-	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Token: token,
+	adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Token: token, Pipelines: pipelines,
 		SubscriptionTests: func(string, string) subscriptions.TestOptions {
 			return subscriptions.TestOptions{AllowPrivateNetworks: true}
 		}})

@@ -135,13 +135,23 @@ func TestEndToEndClockSkew(t *testing.T) {
 				t.Errorf("no overlap re-reads skipped (acked %v for %d events)", acked, len(want))
 			}
 			// The log's "handed on" counts are what was handed on: re-reads
-			// it skipped are counted apart.
-			handed, reread := 0, 0
-			for _, line := range log.Lines("INFO") {
-				if strings.Contains(line, "Events handed on and acked") {
-					handed += logField(t, line, "count")
-					reread += logField(t, line, "reread")
+			// it skipped are counted apart. A poll logs once its window's
+			// last ack is in, which may come after the sink has the event:
+			// wait for the line rather than read the log early.
+			var handed, reread int
+			logged := func() bool {
+				handed, reread = 0, 0
+				for _, line := range log.Lines("INFO") {
+					if strings.Contains(line, "Events handed on and acked") {
+						handed += logField(t, line, "count")
+						reread += logField(t, line, "reread")
+					}
 				}
+				acked = counterValue(src.m.acked)
+				return float64(handed) == acked
+			}
+			for deadline := time.Now().Add(10 * time.Second); !logged() && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
 			}
 			if float64(handed) != acked {
 				t.Errorf("the log says %d handed on and %d re-read; the source acked %v and skipped %v", handed, reread, acked, skipped)
