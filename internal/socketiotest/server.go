@@ -164,10 +164,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) join(ctx context.Context, sess *session, nsp string) {
+	// One step against Emit, as in socket.io: the CONNECT is written before
+	// any event of the namespace (an Emit between the two wrote events the
+	// client's handshake had not asked for yet).
+	sess.order.Lock()
 	sess.mu.Lock()
 	sess.nsps[nsp] = true
 	sess.mu.Unlock()
 	_ = sess.write(ctx, wire.Packet{Type: wire.SIOConnect, Namespace: nsp, ID: wire.NoID}.Frame())
+	sess.order.Unlock()
 	select {
 	case s.connected <- struct{}{}:
 	default:

@@ -356,3 +356,43 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEventBeforeConnectIsHandedOn: a server that writes an event of the
+// client's namespace before that namespace's CONNECT (out of order; a
+// socket.io server connects first) must not lose it: a socket cannot send
+// it again.
+func TestEventBeforeConnectIsHandedOn(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := r.Context()
+		for _, f := range []string{`0{"sid":"early","upgrades":[],"pingInterval":25000,"pingTimeout":60000}`,
+			`42["early",{"n":1}]`, `42/other,["elsewhere",{}]`, `40`, `42["late",{"n":2}]`} {
+			if c.Write(ctx, websocket.MessageText, []byte(f)) != nil {
+				return
+			}
+		}
+		for { // the leaving client's ping: answer it
+			_, data, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if string(data) == "2" {
+				_ = c.Write(ctx, websocket.MessageText, []byte("3"))
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	_, rec := start(t, client.Config{URL: srv.URL})
+	waitFor(t, "the event after CONNECT", func() bool { return rec.has("late") })
+	if !rec.has("early") {
+		t.Fatalf("the event written before CONNECT was dropped; got %v", rec.names())
+	}
+	if rec.has("elsewhere") {
+		t.Fatal("an event of another namespace was handed on")
+	}
+}

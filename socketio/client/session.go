@@ -240,8 +240,13 @@ func (c *Client) joinNamespace(ctx context.Context, conn *websocket.Conn, frames
 				return fmt.Errorf("%w: namespace %s: %q", ErrRefused, p.Namespace, p.ErrorMessage())
 			case p.Type == wire.SIODisconnect:
 				return fmt.Errorf("%w: namespace %s disconnected during handshake", ErrServerClosed, p.Namespace)
+			case p.Type == wire.SIOEvent && p.Namespace == nsp:
+				// Out of order (a server connects the namespace first), but
+				// a socket cannot send it again: hand it on.
+				if _, err := c.handleFrame(ctx, conn, f); err != nil {
+					return err
+				}
 			}
-			// An event before CONNECT is out of order but harmless: skip it.
 		}
 	}
 }
