@@ -17,62 +17,67 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router/jstopic"
 )
 
-// JetStreamConfig configures the NATS JetStream backend.
+// JetStreamConfig configures the NATS JetStream backend. A pipeline file's
+// `backend:` block (type jetstream) decodes into it (BackendConfig).
 type JetStreamConfig struct {
 	// URL of the NATS server(s), comma-separated; nats://127.0.0.1:4222
 	// when empty.
-	URL string
+	URL string `yaml:"url"`
 	// Pool is the PostgreSQL database that keeps what outlives JetStream's
 	// windows and what operators query: dedup keys (tributary_dedup), poison
 	// records (tributary_poison) and the sinks' delivery log. Required.
-	Pool *pgxpool.Pool
+	Pool *pgxpool.Pool `yaml:"-"`
 	// Replicas of each stream; 1 when zero (a single server). 3 on a
 	// cluster of three keeps the topics through the loss of one server.
-	Replicas int
+	Replicas int `yaml:"replicas"`
 	// AckWait is how long a message handed to an instance that died waits
 	// before another instance (or the restarted one) gets it: what
-	// ClaimTTL is for Postgres. 30 s when zero.
-	AckWait time.Duration
+	// ClaimTTL is for Postgres. 30 s when zero (jstopic.Config).
+	AckWait time.Duration `yaml:"ack_wait"`
 	// DuplicateWindow is how long each stream drops a repeated Nats-Msg-Id;
 	// 2 min (JetStream's default) when zero. It bounds one gap in dedup: an
 	// instance that dies after publishing an event and before recording its
 	// key, and whose source redelivers the event after more than this,
-	// stores it twice.
-	DuplicateWindow time.Duration
+	// stores it twice. (Not a pipeline-file option.)
+	DuplicateWindow time.Duration `yaml:"-"`
 }
 
+// setDefaults sets what the router itself needs; jstopic.Config defaults
+// the rest (replicas, ack wait, duplicate window).
 func (c *JetStreamConfig) setDefaults() {
 	if c.URL == "" {
 		c.URL = nats.DefaultURL
-	}
-	if c.Replicas == 0 {
-		c.Replicas = 1
-	}
-	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
-	}
-	if c.DuplicateWindow == 0 {
-		c.DuplicateWindow = 2 * time.Minute
 	}
 }
 
 // Validate reports what is wrong with c.
 func (c JetStreamConfig) Validate() error {
-	var errs []error
+	errs := c.validateOptions()
 	if c.Pool == nil {
 		errs = append(errs, errors.New("JetStream backend needs a Postgres pool (dedup keys, poison records, delivery log)"))
 	}
-	if c.Replicas < 0 || c.Replicas > 5 {
-		errs = append(errs, fmt.Errorf("replicas: %d, want 1 to 5", c.Replicas))
-	}
-	if c.AckWait < 0 || c.DuplicateWindow < 0 {
-		errs = append(errs, errors.New("durations must not be negative"))
-	}
 	return errors.Join(errs...)
+}
+
+// validateOptions checks what a pipeline file can set, each problem a
+// *tributary.OptionError named by its key.
+func (c JetStreamConfig) validateOptions() []error {
+	var errs []error
+	if c.Replicas < 0 || c.Replicas > 5 {
+		errs = append(errs, tributary.Option("replicas", "%d; want 1 to 5 (the servers that keep each stream)", c.Replicas))
+	}
+	if c.AckWait < 0 {
+		errs = append(errs, tributary.Option("ack_wait", "must not be negative"))
+	}
+	if c.DuplicateWindow < 0 {
+		errs = append(errs, tributary.Option("duplicate_window", "must not be negative"))
+	}
+	return errs
 }
 
 // JetStreamBackend keeps topics in NATS JetStream (package jstopic): a
@@ -107,7 +112,7 @@ type JetStreamBackend struct {
 // starts (or Publisher/Subscriber is called).
 func JetStream(cfg JetStreamConfig) *JetStreamBackend {
 	cfg.setDefaults()
-	return &JetStreamBackend{cfg: cfg, drainTimeout: 30 * time.Second}
+	return &JetStreamBackend{cfg: cfg} // drainTimeout: jstopic's default until init sets the router's
 }
 
 // connect opens the NATS connection once. It reconnects for ever: a server

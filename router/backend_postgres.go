@@ -34,7 +34,8 @@ type PostgresBackend struct {
 	// no notification woke it; 1 s when zero.
 	PollInterval time.Duration
 	// AckDeadline bounds one delivery (with its in-process retries) before the
-	// message is delivered again; 5 min when zero.
+	// message is delivered again; 5 min when zero (pgtopic.SubscriberConfig
+	// keeps this and the other consumer defaults).
 	AckDeadline time.Duration
 	// ClaimTTL is how long messages claimed by an instance that died wait
 	// before another consumer (or the restarted instance) takes them; 30 s
@@ -54,7 +55,8 @@ type PostgresBackend struct {
 	pipelines []Pipeline
 	logger    watermill.LoggerAdapter
 
-	// drainTimeout is the router's CloseTimeout.
+	// drainTimeout is the router's CloseTimeout (pgtopic's default before
+	// init).
 	drainTimeout time.Duration
 	notifier     *pgtopic.Notifier
 	startOnce    sync.Once
@@ -95,18 +97,6 @@ func OpenPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // start sets the defaults and starts the notifier, once.
 func (b *PostgresBackend) start() {
 	b.startOnce.Do(func() {
-		if b.PollInterval == 0 {
-			b.PollInterval = time.Second
-		}
-		if b.AckDeadline == 0 {
-			b.AckDeadline = 5 * time.Minute
-		}
-		if b.ClaimTTL == 0 {
-			b.ClaimTTL = 30 * time.Second
-		}
-		if b.drainTimeout == 0 {
-			b.drainTimeout = 30 * time.Second
-		}
 		if b.Retention == 0 {
 			b.Retention = 24 * time.Hour
 		}
