@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -20,6 +19,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router/jstopic"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // JetStreamConfig configures the NATS JetStream backend. A pipeline file's
@@ -257,22 +257,9 @@ func (b *JetStreamBackend) ingest(ctx context.Context, target ingestTarget, item
 	}
 	known := map[string]bool{}
 	if len(keys) > 0 {
-		rows, err := b.cfg.Pool.Query(ctx, `SELECT key FROM tributary_dedup
-			WHERE pipeline = $1 AND key = ANY($2) AND expires_at >= now()`, target.pipeline, keys)
-		if err != nil {
-			return nil, fmt.Errorf("read dedup keys: %w", err)
-		}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read dedup keys: %w", err)
-			}
-			known[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read dedup keys: %w", err)
+		var err error
+		if known, err = store.HeldDedupKeys(ctx, b.cfg.Pool, target.pipeline, keys); err != nil {
+			return nil, err
 		}
 	}
 	var (
@@ -315,11 +302,8 @@ func (b *JetStreamBackend) ingest(ctx context.Context, target ingestTarget, item
 		}
 	}
 	if len(fresh) > 0 {
-		if _, err := b.cfg.Pool.Exec(ctx, `INSERT INTO tributary_dedup (pipeline, key, expires_at)
-			SELECT $1, k, now() + make_interval(secs => $3) FROM unnest($2::text[]) AS k
-			ON CONFLICT (pipeline, key) DO UPDATE SET expires_at = EXCLUDED.expires_at
-			WHERE tributary_dedup.expires_at < now()`, target.pipeline, fresh, target.ttl.Seconds()); err != nil {
-			return nil, fmt.Errorf("record %d dedup keys: %w", len(fresh), err)
+		if err := store.RecordDedupKeys(ctx, b.cfg.Pool, target.pipeline, fresh, target.ttl); err != nil {
+			return nil, err
 		}
 	}
 	return stored, nil
@@ -406,11 +390,11 @@ func (b *JetStreamBackend) retryPublisher(*message.Message, watermill.LoggerAdap
 }
 
 func (b *JetStreamBackend) poisonStore() middleware.PoisonStore {
-	return middleware.PostgresPoisonStore{DB: wsql.BeginnerFromPgx(b.cfg.Pool)}
+	return middleware.PostgresPoisonStore{DB: b.cfg.Pool}
 }
 
 func (b *JetStreamBackend) maintain(ctx context.Context, logger watermill.LoggerAdapter) {
-	n, err := middleware.PostgresDedupStore{DB: wsql.BeginnerFromPgx(b.cfg.Pool)}.Prune(ctx, 10000)
+	n, err := store.PruneDedup(ctx, b.cfg.Pool, 10000)
 	if err != nil {
 		logger.Error("Pruning dedup keys failed", err, nil)
 	} else if n > 0 {

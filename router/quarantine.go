@@ -9,10 +9,10 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // QuarantineRecord is an event the backend refused for good on ingest (see
@@ -209,10 +209,7 @@ func (q *IngestQuarantine) Purge(ctx context.Context, f QuarantineFilter) (int64
 
 // pgExecer is what ingest and quarantine statements run on: a pool, a
 // transaction or a savepoint.
-type pgExecer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+type pgExecer = store.DB
 
 // quarantine records item, refused for good by target's backend, in the
 // ingest quarantine.
