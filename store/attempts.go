@@ -139,10 +139,10 @@ func InsertAttempts(ctx context.Context, db DB, as []Attempt) error {
 
 // AttemptFilter selects attempts; zero fields match everything.
 type AttemptFilter struct {
-	Pipeline    string
-	Sink        string
-	EventID     string
-	Outcome     Outcome
+	Pipeline string
+	Sink     string
+	EventID  string
+	Outcome  Outcome
 	// Since keeps attempts at or after it.
 	Since time.Time
 	// Limit caps the result; 100 when zero.
