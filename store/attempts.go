@@ -95,7 +95,9 @@ func (a *Attempt) UnmarshalJSON(b []byte) error {
 
 // InsertAttempts stores attempts in one statement (their IDs are ignored).
 // Text columns go through Text: a receiver's answer may hold NUL or invalid
-// UTF-8.
+// UTF-8. The log only feeds the console and the operator commands: its
+// commit does not wait for the disk (relaxCommit), so a server crash may
+// lose the last attempts logged, never an event.
 func InsertAttempts(ctx context.Context, db DB, as []Attempt) error {
 	n := len(as)
 	var (
@@ -122,7 +124,7 @@ func InsertAttempts(ctx context.Context, db DB, as []Attempt) error {
 			}
 		}
 	}
-	_, err := db.Exec(ctx, `
+	err := execRelaxed(ctx, db, `
 		INSERT INTO tributary_delivery_attempts
 			(pipeline, sink, endpoint, event_id, message_uuid, attempt, attempted_at, latency_ms,
 			 status_code, outcome, error, response_body, request_headers)

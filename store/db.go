@@ -14,6 +14,22 @@ type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// relaxCommit, the first statement of a batch (one implicit transaction),
+// makes that transaction's commit return without waiting for its WAL record
+// to reach the disk (synchronous_commit off for it only). It is for writes
+// a server crash may lose without losing an event: what only feeds the
+// console, such as the delivery log.
+const relaxCommit = `SELECT set_config('synchronous_commit', 'off', true)`
+
+// execRelaxed runs one statement after relaxCommit, in one round trip.
+func execRelaxed(ctx context.Context, db DB, sql string, args ...any) error {
+	b := &pgx.Batch{}
+	b.Queue(relaxCommit)
+	b.Queue(sql, args...)
+	return db.SendBatch(ctx, b).Close()
 }
 
 // ErrNotFound is returned (wrapped) for a row that does not exist.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Message is one row of tributary_messages: an event stored in a pipeline's
@@ -247,4 +249,53 @@ func QueueDepth(ctx context.Context, db DB, topic string) (int64, error) {
 	var n int64
 	err := db.QueryRow(ctx, `SELECT count(*) FROM tributary_queue WHERE topic = $1`, topic).Scan(&n)
 	return n, IgnoreMissingTable(err)
+}
+
+// MessageEventIDs lists the event ids (tributary.MetaEventID) stored in
+// topic, in topic order, repeats included: what a test of a pipeline looks
+// at.
+func MessageEventIDs(ctx context.Context, db DB, topic string) ([]string, error) {
+	rows, err := db.Query(ctx, `SELECT COALESCE(metadata->>'tributary_event_id', '')
+		FROM tributary_messages WHERE topic = $1 ORDER BY "offset"`, topic)
+	if err != nil {
+		return nil, fmt.Errorf("event ids of %s: %w", topic, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("event ids of %s: %w", topic, err)
+	}
+	return ids, nil
+}
+
+// CountMessages counts the messages of topic, only those holding one of
+// eventIDs when it is not nil.
+func CountMessages(ctx context.Context, db DB, topic string, eventIDs []string) (int, error) {
+	var n int
+	var err error
+	if eventIDs == nil {
+		err = db.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1`, topic).Scan(&n)
+	} else {
+		err = db.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1
+			AND metadata->>'tributary_event_id' = ANY($2)`, topic, eventIDs).Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("count messages of %s: %w", topic, err)
+	}
+	return n, nil
+}
+
+// ConsumerDone reports whether consumer group is done with every message
+// of topic: it exists, its position is past the last message and it holds
+// no claim. A delivery the sink has seen but whose claim is not completed
+// yet is redelivered after a crash (at least once).
+func ConsumerDone(ctx context.Context, db DB, topic, group string) (bool, error) {
+	var ok bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2)
+		AND NOT EXISTS (SELECT 1 FROM tributary_messages m JOIN tributary_consumers c ON c.topic = m.topic AND c.consumer_group = $2
+			WHERE m.topic = $1 AND m."offset" > c.position)
+		AND NOT EXISTS (SELECT 1 FROM tributary_claims WHERE topic = $1 AND consumer_group = $2)`, topic, group).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("consumer %s of %s: %w", group, topic, err)
+	}
+	return ok, nil
 }
