@@ -20,7 +20,7 @@ var ownedTables = map[string]bool{
 	"tributary_messages": true, "tributary_consumers": true, "tributary_claims": true,
 	"tributary_dedup": true, "tributary_dedup_hits": true, "tributary_poison": true,
 	"tributary_delivery_attempts": true, "tributary_resends": true, "tributary_endpoints": true,
-	"tributary_leases": true, "tributary_instances": true,
+	"tributary_leases": true, "tributary_instances": true, "tributary_ingest_quarantine": true,
 }
 
 // schemaExceptions are the files still allowed to write SQL on an owned
