@@ -97,8 +97,8 @@ func (c checker) ordering(root ast.Node, s SinkSpec, path, backend string, sink 
 			errs = append(errs, errAt(c.file, c.keyNode(root, p), p, format, args...))
 		}
 	}
+	sink.Lanes, sink.OnFailure = s.Lanes, s.OnFailure
 	if s.OrderBy == "" {
-		sink.Lanes, sink.OnFailure = s.Lanes, s.OnFailure // ValidateOptions says they need order_by
 		return errs
 	}
 	if backend == router.BackendJetStream {
@@ -109,10 +109,9 @@ func (c checker) ordering(root ast.Node, s SinkSpec, path, backend string, sink 
 		// Reported here; a key that never fails stands in, so that
 		// ValidateOptions still checks lanes and on_failure.
 		sink.OrderKey = func(*message.Message) (string, error) { return "", nil }
-		sink.Lanes, sink.OnFailure = s.Lanes, s.OnFailure
 		return append(errs, c.exprErrors(root, path, err)...)
 	}
-	sink.OrderKey, sink.Lanes, sink.OnFailure = k.Key, s.Lanes, s.OnFailure
+	sink.OrderKey = k.Key
 	return errs
 }
 
