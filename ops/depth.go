@@ -61,16 +61,18 @@ func QueueDepths(ctx context.Context, pool *pgxpool.Pool, pipelines []PipelineIn
 				d.Lag, d.Retry = lag, retry
 			} else {
 				lag, err := store.TopicLag(ctx, pool, topic, s.Name)
-				if err != nil {
+				if err := store.IgnoreMissingTable(err); err != nil {
 					return nil, fmt.Errorf("lag of %s/%s: %w", p.Name, s.Name, err)
 				}
 				d.Lag = lag
-				if d.Retry, err = store.QueueDepth(ctx, pool, router.RetryTopic(p.Name, s.Name)); err != nil {
+				d.Retry, err = store.QueueDepth(ctx, pool, router.RetryTopic(p.Name, s.Name))
+				if err := store.IgnoreMissingTable(err); err != nil {
 					return nil, fmt.Errorf("retry depth of %s/%s: %w", p.Name, s.Name, err)
 				}
 			}
 			var err error
-			if d.Poison, err = store.CountPoison(ctx, pool, store.PoisonFilter{Pipeline: p.Name, Sink: s.Name}); err != nil {
+			d.Poison, err = store.CountPoison(ctx, pool, store.PoisonFilter{Pipeline: p.Name, Sink: s.Name})
+			if err := store.IgnoreMissingTable(err); err != nil {
 				return nil, fmt.Errorf("poison depth of %s/%s: %w", p.Name, s.Name, err)
 			}
 			out = append(out, d)

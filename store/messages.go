@@ -231,7 +231,7 @@ func FailedSince(ctx context.Context, db DB, topic, pipeline, sink string, since
 // TopicLag counts the messages of topic that consumer group has not
 // finished: those past its position (every message, before the group
 // exists) and those in its claims. It reads an index range from the
-// position, not the whole topic. A database never migrated counts as empty.
+// position, not the whole topic.
 func TopicLag(ctx context.Context, db DB, topic, group string) (int64, error) {
 	var n int64
 	err := db.QueryRow(ctx, `
@@ -239,16 +239,15 @@ func TopicLag(ctx context.Context, db DB, topic, group string) (int64, error) {
 			COALESCE((SELECT position FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2), 0))
 		     + (SELECT COALESCE(sum(cardinality(offsets)), 0) FROM tributary_claims WHERE topic = $1 AND consumer_group = $2)`,
 		topic, group).Scan(&n)
-	return n, IgnoreMissingTable(err)
+	return n, err
 }
 
 // QueueDepth counts the messages waiting in a delayed queue topic
-// (tributary_queue; a sink's retry topic). A database never migrated counts
-// as empty.
+// (tributary_queue; a sink's retry topic).
 func QueueDepth(ctx context.Context, db DB, topic string) (int64, error) {
 	var n int64
 	err := db.QueryRow(ctx, `SELECT count(*) FROM tributary_queue WHERE topic = $1`, topic).Scan(&n)
-	return n, IgnoreMissingTable(err)
+	return n, err
 }
 
 // MessageEventIDs lists the event ids (tributary.MetaEventID) stored in

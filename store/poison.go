@@ -99,13 +99,11 @@ func ListPoison(ctx context.Context, db DB, f PoisonFilter) ([]Poison, error) {
 	return out, rows.Err()
 }
 
-// CountPoison returns how many records match f. A database never migrated
-// has none.
+// CountPoison returns how many records match f.
 func CountPoison(ctx context.Context, db DB, f PoisonFilter) (int64, error) {
 	where, args := f.where()
 	var n int64
-	err := db.QueryRow(ctx, `SELECT count(*) FROM tributary_poison WHERE `+where, args...).Scan(&n)
-	if err := IgnoreMissingTable(err); err != nil {
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM tributary_poison WHERE `+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("poison: count: %w", err)
 	}
 	return n, nil
