@@ -252,7 +252,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 	}
 	cfg := &Config{File: c.file, Backend: router.BackendConfig{Type: router.BackendPostgres}}
 	if b := spec.Backend; b != nil {
-		errs = append(errs, c.optionErrors(root, "backend", b.Validate(), false)...)
+		errs = append(errs, c.optionErrors(root, "backend", b.Validate())...)
 		if b.Type == router.BackendJetStream {
 			cfg.Backend = *b
 		}
@@ -300,7 +300,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 			}
 			sink.Filter, sink.Transform = route.filter, route.transform
 			errs = append(errs, c.ordering(root, s, sp, cfg.Backend.Type, &sink)...)
-			errs = append(errs, c.optionErrors(root, sp, sink.ValidateOptions(), true)...)
+			errs = append(errs, c.optionErrors(root, sp, sink.ValidateOptions())...)
 			if ok {
 				p.Template.Sinks = append(p.Template.Sinks, sink)
 				p.SinkTypes = append(p.SinkTypes, d)
@@ -308,8 +308,8 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 				p.SinkRoutes = append(p.SinkRoutes, route)
 			}
 		}
-		errs = append(errs, c.optionErrors(root, pp+".dedup", ps.Dedup.Validate(), false)...)
-		errs = append(errs, c.optionErrors(root, pp+".retry", ps.Retry.Validate(), false)...)
+		errs = append(errs, c.optionErrors(root, pp+".dedup", ps.Dedup.Validate())...)
+		errs = append(errs, c.optionErrors(root, pp+".retry", ps.Retry.Validate())...)
 		p.Template.Dedup, p.Template.Retry = ps.Dedup, *resolvePreset(&ps.Retry)
 		cfg.Pipelines = append(cfg.Pipelines, p)
 	}
@@ -384,9 +384,9 @@ func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec,
 }
 
 // optionErrors positions the *tributary.OptionError values of err (a
-// Validate's) at base + their key: at the key itself when atKey, else at
-// its value. Anything else is reported at base.
-func (c checker) optionErrors(root ast.Node, base string, err error, atKey bool) Errors {
+// Validate's) at base + their key, at the value written there (the block's
+// first key when the key is not written). Anything else is reported at base.
+func (c checker) optionErrors(root ast.Node, base string, err error) Errors {
 	var out Errors
 	fields, rest := tributary.OptionErrors(err)
 	for _, fe := range fields {
@@ -397,11 +397,7 @@ func (c checker) optionErrors(root ast.Node, base string, err error, atKey bool)
 		if c.covered(p) {
 			continue
 		}
-		n := c.node(root, p)
-		if atKey {
-			n = c.keyNode(root, p)
-		}
-		out = append(out, errAt(c.file, n, p, "%s", fe.Msg))
+		out = append(out, errAt(c.file, c.node(root, p), p, "%s", fe.Msg))
 	}
 	for _, e := range rest {
 		if !c.covered(base) {
