@@ -7,7 +7,7 @@ import (
 
 // OptionError is a Config.Validate error about one option. Key is the
 // option's path as a pipeline file writes it (its yaml tag, e.g. "interval"
-// or "breaker.cooldown"), so that `tributary validate` can point at that
+// or "breaker.cooldown"; "" for the block as a whole), so that `tributary validate` can point at that
 // key's line and a Go caller still reads which field is wrong. Sources and
 // sinks return these from Validate, joined with errors.Join.
 type OptionError struct {
@@ -15,7 +15,12 @@ type OptionError struct {
 	Msg string
 }
 
-func (e *OptionError) Error() string { return e.Key + ": " + e.Msg }
+func (e *OptionError) Error() string {
+	if e.Key == "" {
+		return e.Msg
+	}
+	return e.Key + ": " + e.Msg
+}
 
 // Option returns an *OptionError for key with a formatted message.
 func Option(key, format string, args ...any) error {
@@ -29,7 +34,11 @@ func Nested(prefix string, err error) error {
 	opts, rest := OptionErrors(err)
 	out := make([]error, 0, len(opts)+len(rest))
 	for _, o := range opts {
-		out = append(out, &OptionError{Key: prefix + "." + o.Key, Msg: o.Msg})
+		key := prefix
+		if o.Key != "" {
+			key += "." + o.Key
+		}
+		out = append(out, &OptionError{Key: key, Msg: o.Msg})
 	}
 	return errors.Join(append(out, rest...)...)
 }

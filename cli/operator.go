@@ -16,9 +16,9 @@ import (
 	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/migrations"
-	"github.com/tributary-dev/tributary/ops"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
+	"github.com/tributary-dev/tributary/store"
 )
 
 func (a *app) migrateCommand() *cobra.Command {
@@ -96,9 +96,7 @@ func (a *app) poisonCommand() *cobra.Command {
 			fmt.Fprintf(w, "Payload (%d bytes):\n%s\n", len(rec.Payload), rec.Payload)
 		},
 		onPostgres: func(ctx context.Context, pool *pgxpool.Pool, rec middleware.PoisonRecord) (bool, string, error) {
-			var ok bool
-			err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tributary_consumers
-				WHERE topic = $1 AND consumer_group = $2)`, router.Topic(rec.Pipeline), rec.Sink).Scan(&ok)
+			ok, err := store.ConsumerExists(ctx, pool, router.Topic(rec.Pipeline), rec.Sink)
 			return ok, fmt.Sprintf("sink %s of pipeline %s reads no Postgres topic", rec.Sink, rec.Pipeline), err
 		},
 	}.command(a)
@@ -150,27 +148,29 @@ func (a *app) replayRecords(ctx context.Context, ids []int64, replay func(contex
 
 func (a *app) deliveriesCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "deliveries", Short: "Inspect the delivery attempt log"}
-	var f ops.AttemptFilter
+	var f store.AttemptFilter
+	var outcome string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List delivery attempts, newest first",
 		Args:  cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
-			if f.Outcome != "" && !slices.Contains(deliverylog.Outcomes(), deliverylog.Outcome(f.Outcome)) {
-				return codef(ExitUsage, "--outcome %q: want one of %s (the outcomes the sinks write)", f.Outcome, outcomeList())
+			f.Outcome = store.Outcome(outcome)
+			if f.Outcome != "" && !slices.Contains(store.Outcomes(), f.Outcome) {
+				return codef(ExitUsage, "--outcome %q: want one of %s (the outcomes the sinks write)", outcome, outcomeList())
 			}
 			pool, err := a.openPool(cmd.Context(), 0)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			rows, err := ops.ListAttempts(cmd.Context(), pool, f)
+			rows, err := store.Attempts(cmd.Context(), pool, f)
 			if err != nil {
 				return dbError(err)
 			}
 			if a.json {
 				if rows == nil {
-					rows = []ops.Attempt{}
+					rows = []store.Attempt{}
 				}
 				return printJSON(a.stdout, rows)
 			}
@@ -181,8 +181,8 @@ func (a *app) deliveriesCommand() *cobra.Command {
 				if r.StatusCode != 0 {
 					status = strconv.Itoa(r.StatusCode)
 				}
-				t.row(strconv.FormatInt(r.ID, 10), when(r.AttemptedAt), r.Pipeline, r.Sink, r.EventID, strconv.Itoa(r.Attempt),
-					r.Outcome, status, fmt.Sprintf("%.1fms", r.LatencyMS), clip(r.Error, 50))
+				t.row(strconv.FormatInt(r.ID, 10), when(r.Time), r.Pipeline, r.Sink, r.EventID, strconv.Itoa(r.Attempt),
+					string(r.Outcome), status, fmt.Sprintf("%.1fms", r.LatencyMS()), clip(r.Error, 50))
 			}
 			return t.flush()
 		}),
@@ -190,7 +190,7 @@ func (a *app) deliveriesCommand() *cobra.Command {
 	fl := list.Flags()
 	fl.StringVar(&f.Pipeline, "pipeline", "", "only this pipeline")
 	fl.StringVar(&f.Sink, "sink", "", "only this sink")
-	fl.StringVar(&f.Outcome, "outcome", "", "only this outcome: "+outcomeList())
+	fl.StringVar(&outcome, "outcome", "", "only this outcome: "+outcomeList())
 	fl.StringVar(&f.EventID, "event", "", "only this event id")
 	fl.IntVar(&f.Limit, "limit", 50, "at most this many")
 	cmd.AddCommand(list)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -32,7 +31,7 @@ func TestPoisonReplayOnJetStream(t *testing.T) {
 	pool := pgtest.PoolFor(t, url)
 	env := map[string]string{"DATABASE_URL": url}
 	now := time.Now()
-	if err := (middleware.PostgresPoisonStore{DB: wsql.BeginnerFromPgx(pool)}).Add(ctx, middleware.PoisonRecord{
+	if err := (middleware.PostgresPoisonStore{DB: pool}).Add(ctx, middleware.PoisonRecord{
 		Pipeline: "doors", Sink: "receiver", MessageUUID: "u1", EventID: "e1", Payload: []byte(`{}`),
 		Metadata: map[string]string{"tributary_event_id": "e1"}, Reason: "400", Attempts: 1, FirstFailure: now, LastFailure: now,
 	}); err != nil {

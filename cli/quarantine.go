@@ -12,6 +12,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // quarantineCommand is `tributary quarantine`: the events the router set
@@ -19,15 +20,15 @@ import (
 // (router.IngestQuarantine), handled like the poison queue.
 func (a *app) quarantineCommand() *cobra.Command {
 	type rec = router.QuarantineRecord
-	type store = recordStore[rec, router.QuarantineFilter]
+	type records = recordStore[rec, router.QuarantineFilter]
 	return recordQueue[rec, router.QuarantineFilter]{
 		use: "quarantine", short: "List, show, replay and purge events the database could never store",
 		things: "quarantined events", noun: "quarantine record", group: "source",
 		showShort:   "Show one quarantined event with the reason, its metadata and payload",
 		replayShort: "Store quarantined events into their pipeline (after a fix), deduped as on ingest",
 		fileHelp:    "pipeline file: store through its backend (required for backend: jetstream)",
-		open:        func(pool *pgxpool.Pool) store { return router.NewIngestQuarantine(pool) },
-		fromFile:    func(cfg *config.Config, pool *pgxpool.Pool) store { return cfg.IngestQuarantine(pool) },
+		open:        func(pool *pgxpool.Pool) records { return router.NewIngestQuarantine(pool) },
+		fromFile:    func(cfg *config.Config, pool *pgxpool.Pool) records { return cfg.IngestQuarantine(pool) },
 		filter: func(pipeline, source string, limit int) router.QuarantineFilter {
 			return router.QuarantineFilter{Pipeline: pipeline, Source: source, Limit: limit}
 		},
@@ -51,9 +52,7 @@ func (a *app) quarantineCommand() *cobra.Command {
 			fmt.Fprintf(w, "Payload (%d bytes):\n%q\n", len(r.Payload), r.Payload)
 		},
 		onPostgres: func(ctx context.Context, pool *pgxpool.Pool, r rec) (bool, string, error) {
-			var ok bool
-			err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tributary_consumers WHERE topic = $1)`,
-				router.Topic(r.Pipeline)).Scan(&ok)
+			ok, err := store.ConsumerExists(ctx, pool, router.Topic(r.Pipeline), "")
 			return ok, fmt.Sprintf("pipeline %s has no Postgres topic", r.Pipeline), err
 		},
 	}.command(a)

@@ -46,8 +46,8 @@ func (a *app) loadConfig(path string) (*config.Config, error) {
 
 // backendLabel says where the topics live, for the console, without the
 // credentials a NATS URL may hold.
-func backendLabel(b config.BackendSpec) string {
-	if b.Type != config.BackendJetStream {
+func backendLabel(b router.BackendConfig) string {
+	if b.Type != router.BackendJetStream {
 		return "PostgreSQL (tables of the database)"
 	}
 	if u, err := url.Parse(b.URL); err == nil && u.Host != "" {

@@ -3,18 +3,18 @@ package cli
 import (
 	"testing"
 
-	"github.com/tributary-dev/tributary/config"
+	"github.com/tributary-dev/tributary/router"
 )
 
 func TestBackendLabel(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		b    config.BackendSpec
+		b    router.BackendConfig
 		want string
 	}{
-		{config.BackendSpec{Type: config.BackendPostgres}, "PostgreSQL (tables of the database)"},
-		{config.BackendSpec{Type: config.BackendJetStream, URL: "nats://user:s3cret@nats.example:4222"}, "NATS JetStream at nats.example:4222"},
-		{config.BackendSpec{Type: config.BackendJetStream, URL: "nats.example:4222"}, "NATS JetStream"},
+		{router.BackendConfig{Type: router.BackendPostgres}, "PostgreSQL (tables of the database)"},
+		{router.BackendConfig{Type: router.BackendJetStream, JetStreamConfig: router.JetStreamConfig{URL: "nats://user:s3cret@nats.example:4222"}}, "NATS JetStream at nats.example:4222"},
+		{router.BackendConfig{Type: router.BackendJetStream, JetStreamConfig: router.JetStreamConfig{URL: "nats.example:4222"}}, "NATS JetStream"},
 	}
 	for _, c := range cases {
 		if got := backendLabel(c.b); got != c.want {

@@ -18,7 +18,6 @@ import (
 	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/middleware"
-	"github.com/tributary-dev/tributary/sinks/webhook"
 )
 
 const testSecret = "whsec_dHJpYnV0YXJ5LXdlYmhvb2tzLWV4YW1wbGUta2V5ISE="
@@ -170,7 +169,7 @@ func TestWebhookSinkFromFile(t *testing.T) {
 		}
 	}
 	// The preset is the router's schedule for the sink, its only one.
-	if sinks[0].Retry == nil || !reflect.DeepEqual(sinks[0].Retry.Schedule, webhook.ParakeySchedule()) {
+	if sinks[0].Retry == nil || !reflect.DeepEqual(sinks[0].Retry.Schedule, middleware.ParakeySchedule()) {
 		t.Errorf("hook retry %+v, want the parakey schedule", sinks[0].Retry)
 	}
 	// A list, next to the sink's own in-process policy.

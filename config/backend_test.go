@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/config"
+	"github.com/tributary-dev/tributary/router"
 )
 
 const backendPipelines = `
@@ -20,15 +21,15 @@ func TestBackendKey(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, backend string
-		want          config.BackendSpec
+		want          router.BackendConfig
 		err           string
 	}{
-		{name: "absent", want: config.BackendSpec{Type: "postgres"}},
-		{name: "postgres", backend: "backend: { type: postgres }", want: config.BackendSpec{Type: "postgres"}},
+		{name: "absent", want: router.BackendConfig{Type: "postgres"}},
+		{name: "postgres", backend: "backend: { type: postgres }", want: router.BackendConfig{Type: "postgres"}},
 		{name: "jetstream", backend: "backend: { type: jetstream, url: nats://n1:4222, replicas: 3, ack_wait: 10s }",
-			want: config.BackendSpec{Type: "jetstream", URL: "nats://n1:4222", Replicas: 3, AckWait: 10 * time.Second}},
+			want: router.BackendConfig{Type: "jetstream", JetStreamConfig: router.JetStreamConfig{URL: "nats://n1:4222", Replicas: 3, AckWait: 10 * time.Second}}},
 		{name: "url from env, empty for postgres", backend: "backend: { type: postgres, url: \"${NATS_URL:-}\" }",
-			want: config.BackendSpec{Type: "postgres"}},
+			want: router.BackendConfig{Type: "postgres"}},
 		{name: "unknown type", backend: "backend: { type: kafka }", err: `backend.type: unknown backend "kafka"`},
 		{name: "url on postgres", backend: "backend: { type: postgres, url: nats://x }", err: "backend.url: the postgres backend uses DATABASE_URL"},
 		{name: "replicas", backend: "backend: { type: jetstream, replicas: 7 }", err: "backend.replicas: 7; want 1 to 5"},

@@ -120,14 +120,7 @@ func (c *Config) BuildSource(p Pipeline, i int, pool *pgxpool.Pool, logger water
 }
 
 // NewBackend returns the router backend the file asks for, on pool.
-func (c *Config) NewBackend(pool *pgxpool.Pool) router.Backend {
-	if c.Backend.Type == BackendJetStream {
-		return router.JetStream(router.JetStreamConfig{
-			URL: c.Backend.URL, Pool: pool, Replicas: c.Backend.Replicas, AckWait: c.Backend.AckWait,
-		})
-	}
-	return router.Postgres(pool)
-}
+func (c *Config) NewBackend(pool *pgxpool.Pool) router.Backend { return c.Backend.New(pool) }
 
 // PoisonQueue returns the poison queue of the file's pipelines: replay goes
 // back through the file's backend.

@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -24,39 +23,26 @@ import (
 	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
-	"github.com/tributary-dev/tributary/sinks/webhook"
+	"github.com/tributary-dev/tributary/routing"
 )
 
-// FileSpec is the shape of a pipeline file.
+// FileSpec is the shape of a pipeline file. Its options are the Go API's
+// own types (router.BackendConfig, router.DedupPolicy, router.RetryPolicy,
+// routing.FilterSpec, …), decoded and validated by their own yaml tags and
+// Validate methods; only what a file writes differently from the Go API
+// (a component's type and options, an order_by expression) is spelt here.
 type FileSpec struct {
-	Backend   *BackendSpec   `yaml:"backend"`
-	Pipelines []PipelineSpec `yaml:"pipelines"`
+	Backend   *router.BackendConfig `yaml:"backend"`
+	Pipelines []PipelineSpec        `yaml:"pipelines"`
 }
-
-// BackendSpec says where the pipelines' topics live: postgres (the
-// default; the database of DATABASE_URL) or jetstream (NATS JetStream at
-// url, with dedup keys, poison records and the delivery log still in the
-// database).
-type BackendSpec struct {
-	Type     string        `yaml:"type"`
-	URL      string        `yaml:"url"`
-	Replicas int           `yaml:"replicas"`
-	AckWait  time.Duration `yaml:"ack_wait"`
-}
-
-// Backend types.
-const (
-	BackendPostgres  = "postgres"
-	BackendJetStream = "jetstream"
-)
 
 // PipelineSpec is one pipeline: sources → options → sinks.
 type PipelineSpec struct {
-	Name    string          `yaml:"name"`
-	Sources []ComponentSpec `yaml:"sources"`
-	Dedup   *DedupSpec      `yaml:"dedup"`
-	Retry   *RetrySpec      `yaml:"retry"`
-	Sinks   []SinkSpec      `yaml:"sinks"`
+	Name    string             `yaml:"name"`
+	Sources []ComponentSpec    `yaml:"sources"`
+	Dedup   router.DedupPolicy `yaml:"dedup"`
+	Retry   router.RetryPolicy `yaml:"retry"`
+	Sinks   []SinkSpec         `yaml:"sinks"`
 }
 
 // ComponentSpec is a source or sink: a name, a registered type and the
@@ -70,61 +56,25 @@ type ComponentSpec struct {
 }
 
 // SinkSpec is a sink, which may override the pipeline's retry policy and
-// filter and shape the events it gets.
+// filter and shape the events it gets. A sink's `retry:` block is its one
+// retry schedule: the sink itself has none.
 type SinkSpec struct {
 	ComponentSpec `yaml:",inline"`
-	Retry         *RetrySpec     `yaml:"retry"`
-	Filter        *FilterSpec    `yaml:"filter"`
-	Transform     *TransformSpec `yaml:"transform"`
-	// OrderBy, Lanes and OnFailure are router.Sink's OrderKey (an
-	// expression, routing.NewOrderKey), Lanes and OnFailure.
-	OrderBy   string `yaml:"order_by"`
-	Lanes     int    `yaml:"lanes"`
-	OnFailure string `yaml:"on_failure"`
-}
-
-// FilterSpec is routing.FilterSpec: event-type patterns and an expr predicate.
-type FilterSpec struct {
-	Types []string `yaml:"types"`
-	Expr  string   `yaml:"expr"`
-}
-
-// TransformSpec is routing.TransformSpec: the body and header expressions.
-type TransformSpec struct {
-	Body    string            `yaml:"body"`
-	Headers map[string]string `yaml:"headers"`
-}
-
-// DedupSpec is router.DedupPolicy.
-type DedupSpec struct {
-	Disabled bool          `yaml:"disabled"`
-	TTL      time.Duration `yaml:"ttl"`
-}
-
-// RetrySpec is router.RetryPolicy; Schedule decodes straight into
-// middleware.Schedule. Preset names a schedule instead (webhook.ParseSchedule:
-// linear, parakey, standard, or a list such as "10s,1m,5m"). A sink's
-// `retry:` block is its one retry schedule: the sink itself has none.
-type RetrySpec struct {
-	InProcess *InProcessSpec       `yaml:"in_process"`
-	Schedule  *middleware.Schedule `yaml:"schedule"`
-	Preset    string               `yaml:"preset"`
-}
-
-// InProcessSpec is middleware.Retry; unset fields keep middleware.DefaultRetry's values.
-type InProcessSpec struct {
-	MaxRetries      *int          `yaml:"max_retries"`
-	InitialInterval time.Duration `yaml:"initial_interval"`
-	MaxInterval     time.Duration `yaml:"max_interval"`
-	Multiplier      float64       `yaml:"multiplier"`
-	Jitter          *float64      `yaml:"jitter"`
+	Retry         *router.RetryPolicy    `yaml:"retry"`
+	Filter        *routing.FilterSpec    `yaml:"filter"`
+	Transform     *routing.TransformSpec `yaml:"transform"`
+	// OrderBy is the expression (routing.NewOrderKey) that becomes
+	// router.Sink's OrderKey; Lanes and OnFailure are router.Sink's.
+	OrderBy   string               `yaml:"order_by"`
+	Lanes     int                  `yaml:"lanes"`
+	OnFailure router.FailurePolicy `yaml:"on_failure"`
 }
 
 // Config is a decoded, validated file.
 type Config struct {
 	File string
 	// Backend is the validated backend: Type is never empty.
-	Backend   BackendSpec
+	Backend   router.BackendConfig
 	Pipelines []Pipeline
 }
 
@@ -300,26 +250,11 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 	if len(spec.Pipelines) == 0 {
 		required("pipelines", "pipeline", "")
 	}
-	cfg := &Config{File: c.file, Backend: BackendSpec{Type: BackendPostgres}}
+	cfg := &Config{File: c.file, Backend: router.BackendConfig{Type: router.BackendPostgres}}
 	if b := spec.Backend; b != nil {
-		switch b.Type {
-		case "", BackendPostgres:
-			if b.URL != "" {
-				at("backend.url", "the postgres backend uses DATABASE_URL (--database-url); url is for type jetstream")
-			}
-			if b.Replicas != 0 || b.AckWait != 0 {
-				at("backend", "replicas and ack_wait are for type jetstream")
-			}
-		case BackendJetStream:
+		errs = append(errs, c.optionErrors(root, "backend", b.Validate())...)
+		if b.Type == router.BackendJetStream {
 			cfg.Backend = *b
-			if b.Replicas < 0 || b.Replicas > 5 {
-				at("backend.replicas", "%d; want 1 to 5 (the servers that keep each stream)", b.Replicas)
-			}
-			if b.AckWait < 0 {
-				at("backend.ack_wait", "must not be negative")
-			}
-		default:
-			at("backend.type", "unknown backend %q; want postgres or jetstream", b.Type)
 		}
 	}
 	names := map[string]bool{}
@@ -355,12 +290,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 		for j, s := range ps.Sinks {
 			sp := pp + ".sinks[" + strconv.Itoa(j) + "]"
 			d, ok := c.component(root, components.KindSink, s.ComponentSpec, sp, seen, &errs)
-			sink := router.Sink{Name: s.Name, Topic: s.Topic}
-			if s.Retry != nil {
-				r, rerrs := c.retry(root, *s.Retry, sp+".retry")
-				errs = append(errs, rerrs...)
-				sink.Retry = &r
-			}
+			sink := router.Sink{Name: s.Name, Topic: s.Topic, Retry: resolvePreset(s.Retry)}
 			route, headers, rerrs := c.routing(root, s, sp)
 			errs = append(errs, rerrs...)
 			if len(headers) > 0 && s.Type != "" && !components.SendsHeaders(s.Type) {
@@ -370,6 +300,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 			}
 			sink.Filter, sink.Transform = route.filter, route.transform
 			errs = append(errs, c.ordering(root, s, sp, cfg.Backend.Type, &sink)...)
+			errs = append(errs, c.optionErrors(root, sp, sink.ValidateOptions())...)
 			if ok {
 				p.Template.Sinks = append(p.Template.Sinks, sink)
 				p.SinkTypes = append(p.SinkTypes, d)
@@ -377,17 +308,9 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 				p.SinkRoutes = append(p.SinkRoutes, route)
 			}
 		}
-		if ps.Dedup != nil {
-			p.Template.Dedup = router.DedupPolicy{Disabled: ps.Dedup.Disabled, TTL: ps.Dedup.TTL}
-			if ps.Dedup.TTL < 0 {
-				at(pp+".dedup.ttl", "must not be negative")
-			}
-		}
-		if ps.Retry != nil {
-			r, rerrs := c.retry(root, *ps.Retry, pp+".retry")
-			errs = append(errs, rerrs...)
-			p.Template.Retry = r
-		}
+		errs = append(errs, c.optionErrors(root, pp+".dedup", ps.Dedup.Validate())...)
+		errs = append(errs, c.optionErrors(root, pp+".retry", ps.Retry.Validate())...)
+		p.Template.Dedup, p.Template.Retry = ps.Dedup, *resolvePreset(&ps.Retry)
 		cfg.Pipelines = append(cfg.Pipelines, p)
 	}
 	if len(errs) > 0 {
@@ -460,65 +383,44 @@ func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec,
 	return d, ok
 }
 
-func (c checker) retry(root ast.Node, s RetrySpec, path string) (router.RetryPolicy, Errors) {
-	var errs Errors
-	at := func(field, format string, args ...any) {
-		if !c.covered(field) {
-			errs = append(errs, errAt(c.file, c.node(root, field), field, format, args...))
+// optionErrors positions the *tributary.OptionError values of err (a
+// Validate's) at base + their key, at the value written there (the block's
+// first key when the key is not written). Anything else is reported at base.
+func (c checker) optionErrors(root ast.Node, base string, err error) Errors {
+	var out Errors
+	fields, rest := tributary.OptionErrors(err)
+	for _, fe := range fields {
+		p := base
+		if fe.Key != "" {
+			p += "." + fe.Key
+		}
+		if c.covered(p) {
+			continue
+		}
+		out = append(out, errAt(c.file, c.node(root, p), p, "%s", fe.Msg))
+	}
+	for _, e := range rest {
+		if !c.covered(base) {
+			out = append(out, errAt(c.file, c.node(root, base), base, "%v", e))
 		}
 	}
-	var r router.RetryPolicy
-	if s.Preset != "" {
-		if s.Schedule != nil {
-			at(path+".preset", "give schedule or preset, not both")
-		} else if sched, err := webhook.ParseSchedule(s.Preset); err != nil {
-			at(path+".preset", "%s", strings.TrimPrefix(err.Error(), "webhook: "))
-		} else {
-			r.Schedule = sched
+	return out
+}
+
+// resolvePreset returns r with a named preset turned into its schedule
+// (what the router would do), so that a loaded pipeline shows the
+// schedule it runs; a preset that does not parse is left for Validate.
+func resolvePreset(r *router.RetryPolicy) *router.RetryPolicy {
+	if r == nil {
+		return nil
+	}
+	out := *r
+	if out.Preset != "" && out.Schedule.Kind == "" {
+		if sched, err := middleware.ParseSchedule(out.Preset); err == nil {
+			out.Schedule, out.Preset = sched, ""
 		}
 	}
-	if s.Schedule != nil {
-		r.Schedule = *s.Schedule
-		if err := r.Schedule.Validate(); err != nil {
-			field := path + ".schedule"
-			if r.Schedule.Kind != middleware.ScheduleLinear && r.Schedule.Kind != middleware.ScheduleExponential && r.Schedule.Kind != middleware.ScheduleList {
-				field += ".kind"
-			}
-			at(field, "%v", err)
-		}
-	}
-	if s.InProcess != nil {
-		d := middleware.DefaultRetry()
-		ip := s.InProcess
-		if ip.MaxRetries != nil {
-			d.MaxRetries = *ip.MaxRetries
-		}
-		if ip.InitialInterval != 0 {
-			d.InitialInterval = ip.InitialInterval
-		}
-		if ip.MaxInterval != 0 {
-			d.MaxInterval = ip.MaxInterval
-		}
-		if ip.Multiplier != 0 {
-			d.Multiplier = ip.Multiplier
-		}
-		if ip.Jitter != nil {
-			d.Jitter = *ip.Jitter
-		}
-		field := path + ".in_process"
-		switch {
-		case d.MaxRetries < 0:
-			at(field+".max_retries", "must not be negative")
-		case d.InitialInterval < 0 || d.MaxInterval < d.InitialInterval:
-			at(field, "want 0 < initial_interval ≤ max_interval (defaults 100ms and 1s)")
-		case d.Multiplier < 1:
-			at(field+".multiplier", "must be at least 1")
-		case d.Jitter < 0 || d.Jitter > 1:
-			at(field+".jitter", "want a fraction between 0 and 1")
-		}
-		r.InProcess = &d
-	}
-	return r, errs
+	return &out
 }
 
 // headerSinkTypes lists the sink types registered with

@@ -232,3 +232,36 @@ func TestErrorsNameVariablesNotValues(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryBlocksDecodeIntoTheGoTypes: a file's retry blocks are
+// router.RetryPolicy itself: `in_process` starts from
+// middleware.DefaultRetry (the keys left out keep their defaults, an
+// explicit 0 is kept), and a preset becomes its schedule.
+func TestRetryBlocksDecodeIntoTheGoTypes(t *testing.T) {
+	t.Parallel()
+	data := []byte(`pipelines:
+  - name: p
+    sources:
+      - name: g
+        type: generator
+    retry:
+      in_process: { max_retries: 0, max_interval: 2s }
+    sinks:
+      - name: out
+        type: log
+        retry: { preset: parakey }
+`)
+	cfg, err := config.Load("p.yaml", data, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Pipelines[0].Template
+	want := middleware.DefaultRetry()
+	want.MaxRetries, want.MaxInterval = 0, 2*time.Second
+	if ip := p.Retry.InProcess; ip == nil || ip.MaxRetries != 0 || ip.MaxInterval != want.MaxInterval || ip.InitialInterval != want.InitialInterval || ip.Multiplier != want.Multiplier || ip.Jitter != want.Jitter {
+		t.Fatalf("in_process %+v, want %+v", ip, want)
+	}
+	if r := p.Sinks[0].Retry; r == nil || r.Preset != "" || r.Schedule.Len() != middleware.ParakeySchedule().Len() || r.Schedule.Total() != middleware.ParakeySchedule().Total() {
+		t.Fatalf("sink retry %+v", r)
+	}
+}

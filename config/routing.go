@@ -55,7 +55,7 @@ func (c checker) routing(root ast.Node, s SinkSpec, path string) (Route, map[str
 				at(fp+".types["+strconv.Itoa(i)+"]", "%s", strings.TrimPrefix(err.Error(), "types[0]: "))
 			}
 		}
-		spec := routing.FilterSpec{Types: f.Types, Expr: f.Expr}
+		spec := *f
 		if !typesOK {
 			spec.Types = nil
 		}
@@ -77,7 +77,7 @@ func (c checker) routing(root ast.Node, s SinkSpec, path string) (Route, map[str
 		if t.Body == "" && len(t.Headers) == 0 && !c.covered(tp) {
 			at(tp, "empty transform; want body (an expression yielding the JSON to send) and/or headers")
 		}
-		tr, err := routing.NewTransform(routing.TransformSpec{Body: t.Body, Headers: t.Headers})
+		tr, err := routing.NewTransform(*t)
 		if err != nil {
 			errs = append(errs, c.exprErrors(root, tp, err)...)
 		} else if t.Body != "" || len(t.Headers) > 0 {
@@ -88,7 +88,8 @@ func (c checker) routing(root ast.Node, s SinkSpec, path string) (Route, map[str
 	return r, headers, errs
 }
 
-// ordering compiles a sink's order_by and checks lanes and on_failure.
+// ordering compiles a sink's order_by into sink.OrderKey and sets its
+// lanes and on_failure (router.Sink.ValidateOptions checks them).
 func (c checker) ordering(root ast.Node, s SinkSpec, path, backend string, sink *router.Sink) Errors {
 	var errs Errors
 	at := func(p, format string, args ...any) {
@@ -96,29 +97,21 @@ func (c checker) ordering(root ast.Node, s SinkSpec, path, backend string, sink 
 			errs = append(errs, errAt(c.file, c.keyNode(root, p), p, format, args...))
 		}
 	}
+	sink.Lanes, sink.OnFailure = s.Lanes, s.OnFailure
 	if s.OrderBy == "" {
-		if s.Lanes != 0 || s.OnFailure != "" {
-			at(path, "lanes and on_failure need order_by (the expression that gives each event its order key)")
-		}
 		return errs
 	}
-	if backend == BackendJetStream {
+	if backend == router.BackendJetStream {
 		at(path+".order_by", "ordered lanes need the postgres backend: a JetStream consumer keeps order only one message at a time (see docs/ordering.md)")
 	}
 	k, err := routing.NewOrderKey(s.OrderBy)
 	if err != nil {
+		// Reported here; a key that never fails stands in, so that
+		// ValidateOptions still checks lanes and on_failure.
+		sink.OrderKey = func(*message.Message) (string, error) { return "", nil }
 		return append(errs, c.exprErrors(root, path, err)...)
 	}
-	sink.OrderKey, sink.Lanes = k.Key, s.Lanes
-	if s.Lanes < 0 || s.Lanes > 1024 {
-		at(path+".lanes", "%d; want 1 to 1024 (the most events delivered at once; default %d)", s.Lanes, router.DefaultLanes)
-	}
-	switch router.FailurePolicy(s.OnFailure) {
-	case "", router.Hold, router.Requeue:
-		sink.OnFailure = router.FailurePolicy(s.OnFailure)
-	default:
-		at(path+".on_failure", "%q; want hold (a failing event holds back its key) or requeue (its key moves on)", s.OnFailure)
-	}
+	sink.OrderKey = k.Key
 	return errs
 }
 

@@ -8,24 +8,12 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // PoisonRecord is a message that will not be delivered without help: its
-// schedule ran out, or its error was permanent.
-type PoisonRecord struct {
-	ID           int64             `json:"id"`
-	Pipeline     string            `json:"pipeline"`
-	Sink         string            `json:"sink"`
-	MessageUUID  string            `json:"message_uuid"`
-	EventID      string            `json:"event_id"`
-	Payload      []byte            `json:"payload"`
-	Metadata     map[string]string `json:"metadata"`
-	Reason       string            `json:"reason"`
-	Attempts     int               `json:"attempts"`
-	FirstFailure time.Time         `json:"first_failure"`
-	LastFailure  time.Time         `json:"last_failure"`
-	PoisonedAt   time.Time         `json:"poisoned_at"`
-}
+// schedule ran out, or its error was permanent: a row of tributary_poison.
+type PoisonRecord = store.Poison
 
 // PoisonStore keeps poisoned messages. Add commits before the message is
 // acked, so a crash in between redelivers the message rather than losing it.

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
-
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/middleware"
 )
@@ -18,7 +16,7 @@ func TestPostgresDedupStoreExpiresAndPrunes(t *testing.T) {
 	}
 	t.Parallel()
 	pool := pgtest.NewPool(t)
-	store := middleware.PostgresDedupStore{DB: wsql.BeginnerFromPgx(pool)}
+	store := middleware.PostgresDedupStore{DB: pool}
 	ctx := context.Background()
 
 	steps := []struct {
@@ -72,7 +70,7 @@ func TestPostgresDedupStoreIsSharedByInstances(t *testing.T) {
 					return
 				}
 				store := middleware.PostgresDedupStore{}
-				dup, err := store.Record(middleware.ContextWithTx(ctx, wsql.TxFromPgx(tx)), "p", string(rune('A'+k)), time.Hour)
+				dup, err := store.Record(middleware.ContextWithTx(ctx, tx), "p", string(rune('A'+k)), time.Hour)
 				if err != nil {
 					t.Error(err)
 					_ = tx.Rollback(ctx)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
@@ -50,33 +51,38 @@ func List(delays ...time.Duration) Schedule {
 	return Schedule{Kind: ScheduleList, Delays: delays}
 }
 
-// Validate reports what is wrong with s.
+// Validate reports every problem with s, each a *tributary.OptionError
+// named by its key in a pipeline file's `schedule:` block.
 func (s Schedule) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) { errs = append(errs, tributary.Option(key, format, args...)) }
 	switch s.Kind {
 	case ScheduleLinear:
 		if s.Step <= 0 {
-			return errors.New("linear schedule: step must be positive")
+			bad("step", "must be positive (a linear schedule waits n × step)")
 		}
 	case ScheduleExponential:
-		if s.Base <= 0 || s.Max < s.Base {
-			return errors.New("exponential schedule: base must be positive and max at least base")
+		if s.Base <= 0 {
+			bad("base", "must be positive")
+		} else if s.Max < s.Base {
+			bad("max", "must be at least base (%s)", s.Base)
 		}
 	case ScheduleList:
 		for i, d := range s.Delays {
 			if d < 0 {
-				return fmt.Errorf("list schedule: delay %d is negative", i)
+				bad(fmt.Sprintf("delays[%d]", i), "must not be negative")
 			}
 		}
 	default:
-		return fmt.Errorf("schedule kind %q: want linear, exponential or list", s.Kind)
+		bad("kind", "schedule kind %q: want linear, exponential or list", s.Kind)
 	}
 	if s.Kind != ScheduleList && s.Retries < 0 {
-		return errors.New("schedule: retries must not be negative")
+		bad("retries", "must not be negative")
 	}
 	if s.Jitter < 0 || s.Jitter > 1 {
-		return errors.New("schedule: jitter must be between 0 and 1")
+		bad("jitter", "want a fraction between 0 and 1")
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Len is the number of retries the schedule makes.

@@ -3,12 +3,12 @@ package middleware
 import (
 	"context"
 
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/tributary-dev/tributary/store"
 )
 
-// Executor runs SQL: a pool, or the transaction a message is being ingested or
-// consumed in.
-type Executor = wsql.ContextExecutor
+// Executor runs SQL: a *pgxpool.Pool, or a pgx.Tx a message is being
+// ingested or consumed in.
+type Executor = store.DB
 
 type txKey struct{}
 

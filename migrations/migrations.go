@@ -1,6 +1,10 @@
-// Package migrations holds Tributary's own schema (dedup keys, source
-// checkpoints, the poison queue, the delivery log, endpoint states) as plain SQL, applied with
-// goose. Watermill's topic tables are created by watermill-sql itself.
+// Package migrations holds Tributary's whole schema as plain SQL, applied
+// with goose: the Postgres backend's topics (messages, consumer groups,
+// claims, delayed queues, lanes), dedup keys, source checkpoints, the
+// poison queue and the ingest quarantine, the delivery log, endpoint
+// states, leases and the subscriptions sink's tables. Nothing else creates
+// tables. Package store owns the statements on them (its doc lists those
+// still kept beside their mechanism).
 package migrations
 
 import (

@@ -29,6 +29,7 @@ import (
 	"github.com/tributary-dev/tributary/router/pgtopic"
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 	"github.com/tributary-dev/tributary/sinks/webhook"
+	"github.com/tributary-dev/tributary/store"
 )
 
 //go:embed templates/*.html
@@ -265,7 +266,7 @@ type depthRow struct {
 type pageData struct {
 	Pipelines  []pipelineView
 	Depths     []depthRow
-	Attempts   []Attempt
+	Attempts   []store.Attempt
 	Poison     []middleware.PoisonRecord
 	PoisonMore int64
 	// Quarantined counts the events in the ingest quarantine.
@@ -333,7 +334,7 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	for _, dp := range depths {
 		d.Depths = append(d.Depths, depthRow{Depth: dp, Filtered: int64(filtered[[2]string{dp.Pipeline, dp.Sink}])})
 	}
-	if d.Attempts, err = ListAttempts(ctx, a.cfg.Pool, AttemptFilter{Limit: 25}); err != nil {
+	if d.Attempts, err = store.Attempts(ctx, a.cfg.Pool, store.AttemptFilter{Limit: 25}); err != nil {
 		d.Errors = append(d.Errors, err.Error())
 	}
 	if d.Endpoints, err = a.endpoints.List(ctx, webhook.EndpointFilter{}); err != nil {

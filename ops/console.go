@@ -19,6 +19,7 @@ import (
 
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/webhook"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // The console pages beside the admin overview: event search, an event's
@@ -201,7 +202,7 @@ func notSearchable(pipelines []string) string {
 
 type sinkAttempts struct {
 	Sink     string
-	Attempts []Attempt
+	Attempts []store.Attempt
 }
 
 type eventView struct {
@@ -303,14 +304,14 @@ type endpointRow struct {
 	State    string
 	Endpoint webhook.EndpointState
 	HasState bool
-	Stats    SinkStats
+	Stats    store.SinkStats
 }
 
 func (a *Admin) endpointsPage(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	d := a.data(r, "Endpoints")
-	stats, err := SinkStatsSince(ctx, a.cfg.Pool, time.Now().Add(-time.Hour))
+	stats, err := store.SinkStatsSince(ctx, a.cfg.Pool, time.Now().Add(-time.Hour))
 	if err != nil {
 		d.Errors = append(d.Errors, err.Error())
 	}

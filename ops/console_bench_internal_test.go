@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // BenchmarkConsoleQueries times each query the console pages run on a
@@ -86,7 +87,7 @@ func BenchmarkConsoleQueries(b *testing.B) {
 			return err
 		}},
 		{"overview: latest 25 attempts", "tributary_delivery_attempts_pkey", func(ctx context.Context, p *pgxpool.Pool) error {
-			_, err := ListAttempts(ctx, p, AttemptFilter{Limit: 25})
+			_, err := store.Attempts(ctx, p, store.AttemptFilter{Limit: 25})
 			return err
 		}},
 		{"overview: the latest 25 attempts' event pages", "tributary_messages_event_id_idx", func(ctx context.Context, p *pgxpool.Pool) error {
@@ -109,11 +110,11 @@ func BenchmarkConsoleQueries(b *testing.B) {
 			return err
 		}},
 		{"endpoints: last hour's rate and percentiles", "tributary_delivery_attempts_time_idx", func(ctx context.Context, p *pgxpool.Pool) error {
-			_, err := SinkStatsSince(ctx, p, time.Now().Add(-time.Hour))
+			_, err := store.SinkStatsSince(ctx, p, time.Now().Add(-time.Hour))
 			return err
 		}},
 		{"live: per-minute throughput and p95, last hour", "tributary_delivery_attempts_time_idx", func(ctx context.Context, p *pgxpool.Pool) error {
-			_, err := ThroughputSince(ctx, p, time.Now().Add(-time.Hour))
+			_, err := store.ThroughputSince(ctx, p, time.Now().Add(-time.Hour))
 			return err
 		}},
 		{"bulk review: failed at a sink in the last day", "tributary_delivery_attempts_sink_time_idx", func(ctx context.Context, p *pgxpool.Pool) error {

@@ -5,13 +5,12 @@ package ops
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // PipelineInfo describes a running pipeline for the admin page and the depth
@@ -61,44 +60,23 @@ func QueueDepths(ctx context.Context, pool *pgxpool.Pool, pipelines []PipelineIn
 				}
 				d.Lag, d.Retry = lag, retry
 			} else {
-				lag, err := topicLag(ctx, pool, topic, s.Name)
-				if err != nil {
+				lag, err := store.TopicLag(ctx, pool, topic, s.Name)
+				if err := store.IgnoreMissingTable(err); err != nil {
 					return nil, fmt.Errorf("lag of %s/%s: %w", p.Name, s.Name, err)
 				}
 				d.Lag = lag
-				err = pool.QueryRow(ctx, `SELECT count(*) FROM tributary_queue WHERE topic = $1`,
-					router.RetryTopic(p.Name, s.Name)).Scan(&d.Retry)
-				if err := ignoreMissing(err); err != nil {
+				d.Retry, err = store.QueueDepth(ctx, pool, router.RetryTopic(p.Name, s.Name))
+				if err := store.IgnoreMissingTable(err); err != nil {
 					return nil, fmt.Errorf("retry depth of %s/%s: %w", p.Name, s.Name, err)
 				}
 			}
-			err := pool.QueryRow(ctx, `SELECT count(*) FROM tributary_poison WHERE pipeline = $1 AND sink = $2`, p.Name, s.Name).Scan(&d.Poison)
-			if err := ignoreMissing(err); err != nil {
+			var err error
+			d.Poison, err = store.CountPoison(ctx, pool, store.PoisonFilter{Pipeline: p.Name, Sink: s.Name})
+			if err := store.IgnoreMissingTable(err); err != nil {
 				return nil, fmt.Errorf("poison depth of %s/%s: %w", p.Name, s.Name, err)
 			}
 			out = append(out, d)
 		}
 	}
 	return out, nil
-}
-
-// topicLag counts the messages of topic that group has not finished: those
-// past its position (every message, before the group exists) and those in
-// its claims. It reads an index range from the position, not the whole topic.
-func topicLag(ctx context.Context, pool *pgxpool.Pool, topic, group string) (int64, error) {
-	var n int64
-	err := pool.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM tributary_messages WHERE topic = $1 AND "offset" >
-			COALESCE((SELECT position FROM tributary_consumers WHERE topic = $1 AND consumer_group = $2), 0))
-		     + (SELECT COALESCE(sum(cardinality(offsets)), 0) FROM tributary_claims WHERE topic = $1 AND consumer_group = $2)`,
-		topic, group).Scan(&n)
-	return n, ignoreMissing(err)
-}
-
-func ignoreMissing(err error) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
-		return nil
-	}
-	return err
 }

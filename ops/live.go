@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/tributary-dev/tributary/store"
 )
 
 // depthSample is every sink's queue depths at one moment.
@@ -83,10 +85,10 @@ func (a *Admin) SampleDepths(ctx context.Context) {
 
 // liveFrame is one server-sent event of the live page.
 type liveFrame struct {
-	Now    int64         `json:"now"`
-	Series []SinkSeries  `json:"series"`
-	Depths []depthSample `json:"depths"`
-	Error  string        `json:"error,omitempty"`
+	Now    int64              `json:"now"`
+	Series []store.SinkSeries `json:"series"`
+	Depths []depthSample      `json:"depths"`
+	Error  string             `json:"error,omitempty"`
 }
 
 // liveFrame returns the current frame, computed at most once per
@@ -115,7 +117,7 @@ func (a *Admin) computeFrame(ctx context.Context) liveFrame {
 	a.sampleDepths(qctx)
 	now := time.Now()
 	f := liveFrame{Now: now.Unix(), Depths: a.depths.all()}
-	series, err := ThroughputSince(qctx, a.cfg.Pool, now.Add(-time.Hour).Truncate(time.Minute))
+	series, err := store.ThroughputSince(qctx, a.cfg.Pool, now.Add(-time.Hour).Truncate(time.Minute))
 	if err != nil {
 		f.Error = a.redact.Text(err.Error())
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary/router/jstopic"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // PoisonQueue returns the poison queue of pipelines on this backend: its
@@ -40,7 +41,7 @@ func (q *PoisonQueue) replayElsewhere(ctx context.Context, id int64) error {
 	if err := q.requeue(ctx, id, RetryTopic(rec.Pipeline, rec.Sink), replayMessage(rec)); err != nil {
 		return fmt.Errorf("poison: replay %d: %w", id, err)
 	}
-	if _, err := q.pool.Exec(ctx, `DELETE FROM tributary_poison WHERE id = $1`, id); err != nil {
+	if err := store.DeletePoison(ctx, q.pool, id); err != nil {
 		return fmt.Errorf("poison: replay %d: %w", id, err)
 	}
 	return nil

@@ -11,68 +11,73 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router/jstopic"
+	"github.com/tributary-dev/tributary/store"
 )
 
-// JetStreamConfig configures the NATS JetStream backend.
+// JetStreamConfig configures the NATS JetStream backend. A pipeline file's
+// `backend:` block (type jetstream) decodes into it (BackendConfig).
 type JetStreamConfig struct {
 	// URL of the NATS server(s), comma-separated; nats://127.0.0.1:4222
 	// when empty.
-	URL string
+	URL string `yaml:"url"`
 	// Pool is the PostgreSQL database that keeps what outlives JetStream's
 	// windows and what operators query: dedup keys (tributary_dedup), poison
 	// records (tributary_poison) and the sinks' delivery log. Required.
-	Pool *pgxpool.Pool
+	Pool *pgxpool.Pool `yaml:"-"`
 	// Replicas of each stream; 1 when zero (a single server). 3 on a
 	// cluster of three keeps the topics through the loss of one server.
-	Replicas int
+	Replicas int `yaml:"replicas"`
 	// AckWait is how long a message handed to an instance that died waits
 	// before another instance (or the restarted one) gets it: what
-	// ClaimTTL is for Postgres. 30 s when zero.
-	AckWait time.Duration
+	// ClaimTTL is for Postgres. 30 s when zero (jstopic.Config).
+	AckWait time.Duration `yaml:"ack_wait"`
 	// DuplicateWindow is how long each stream drops a repeated Nats-Msg-Id;
 	// 2 min (JetStream's default) when zero. It bounds one gap in dedup: an
 	// instance that dies after publishing an event and before recording its
 	// key, and whose source redelivers the event after more than this,
-	// stores it twice.
-	DuplicateWindow time.Duration
+	// stores it twice. (Not a pipeline-file option.)
+	DuplicateWindow time.Duration `yaml:"-"`
 }
 
+// setDefaults sets what the router itself needs; jstopic.Config defaults
+// the rest (replicas, ack wait, duplicate window).
 func (c *JetStreamConfig) setDefaults() {
 	if c.URL == "" {
 		c.URL = nats.DefaultURL
-	}
-	if c.Replicas == 0 {
-		c.Replicas = 1
-	}
-	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
-	}
-	if c.DuplicateWindow == 0 {
-		c.DuplicateWindow = 2 * time.Minute
 	}
 }
 
 // Validate reports what is wrong with c.
 func (c JetStreamConfig) Validate() error {
-	var errs []error
+	errs := c.validateOptions()
 	if c.Pool == nil {
 		errs = append(errs, errors.New("JetStream backend needs a Postgres pool (dedup keys, poison records, delivery log)"))
 	}
-	if c.Replicas < 0 || c.Replicas > 5 {
-		errs = append(errs, fmt.Errorf("replicas: %d, want 1 to 5", c.Replicas))
-	}
-	if c.AckWait < 0 || c.DuplicateWindow < 0 {
-		errs = append(errs, errors.New("durations must not be negative"))
-	}
 	return errors.Join(errs...)
+}
+
+// validateOptions checks what a pipeline file can set, each problem a
+// *tributary.OptionError named by its key.
+func (c JetStreamConfig) validateOptions() []error {
+	var errs []error
+	if c.Replicas < 0 || c.Replicas > 5 {
+		errs = append(errs, tributary.Option("replicas", "%d; want 1 to 5 (the servers that keep each stream)", c.Replicas))
+	}
+	if c.AckWait < 0 {
+		errs = append(errs, tributary.Option("ack_wait", "must not be negative"))
+	}
+	if c.DuplicateWindow < 0 {
+		errs = append(errs, tributary.Option("duplicate_window", "must not be negative"))
+	}
+	return errs
 }
 
 // JetStreamBackend keeps topics in NATS JetStream (package jstopic): a
@@ -107,7 +112,7 @@ type JetStreamBackend struct {
 // starts (or Publisher/Subscriber is called).
 func JetStream(cfg JetStreamConfig) *JetStreamBackend {
 	cfg.setDefaults()
-	return &JetStreamBackend{cfg: cfg, drainTimeout: 30 * time.Second}
+	return &JetStreamBackend{cfg: cfg} // drainTimeout: jstopic's default until init sets the router's
 }
 
 // connect opens the NATS connection once. It reconnects for ever: a server
@@ -252,22 +257,9 @@ func (b *JetStreamBackend) ingest(ctx context.Context, target ingestTarget, item
 	}
 	known := map[string]bool{}
 	if len(keys) > 0 {
-		rows, err := b.cfg.Pool.Query(ctx, `SELECT key FROM tributary_dedup
-			WHERE pipeline = $1 AND key = ANY($2) AND expires_at >= now()`, target.pipeline, keys)
-		if err != nil {
-			return nil, fmt.Errorf("read dedup keys: %w", err)
-		}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read dedup keys: %w", err)
-			}
-			known[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read dedup keys: %w", err)
+		var err error
+		if known, err = store.HeldDedupKeys(ctx, b.cfg.Pool, target.pipeline, keys); err != nil {
+			return nil, err
 		}
 	}
 	var (
@@ -310,11 +302,8 @@ func (b *JetStreamBackend) ingest(ctx context.Context, target ingestTarget, item
 		}
 	}
 	if len(fresh) > 0 {
-		if _, err := b.cfg.Pool.Exec(ctx, `INSERT INTO tributary_dedup (pipeline, key, expires_at)
-			SELECT $1, k, now() + make_interval(secs => $3) FROM unnest($2::text[]) AS k
-			ON CONFLICT (pipeline, key) DO UPDATE SET expires_at = EXCLUDED.expires_at
-			WHERE tributary_dedup.expires_at < now()`, target.pipeline, fresh, target.ttl.Seconds()); err != nil {
-			return nil, fmt.Errorf("record %d dedup keys: %w", len(fresh), err)
+		if err := store.RecordDedupKeys(ctx, b.cfg.Pool, target.pipeline, fresh, target.ttl); err != nil {
+			return nil, err
 		}
 	}
 	return stored, nil
@@ -401,11 +390,11 @@ func (b *JetStreamBackend) retryPublisher(*message.Message, watermill.LoggerAdap
 }
 
 func (b *JetStreamBackend) poisonStore() middleware.PoisonStore {
-	return middleware.PostgresPoisonStore{DB: wsql.BeginnerFromPgx(b.cfg.Pool)}
+	return middleware.PostgresPoisonStore{DB: b.cfg.Pool}
 }
 
 func (b *JetStreamBackend) maintain(ctx context.Context, logger watermill.LoggerAdapter) {
-	n, err := middleware.PostgresDedupStore{DB: wsql.BeginnerFromPgx(b.cfg.Pool)}.Prune(ctx, 10000)
+	n, err := store.PruneDedup(ctx, b.cfg.Pool, 10000)
 	if err != nil {
 		logger.Error("Pruning dedup keys failed", err, nil)
 	} else if n > 0 {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/pgurl"
 	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router/pgtopic"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // ErrNotMigrated is returned by Run when the database lacks Tributary's
@@ -34,7 +34,8 @@ type PostgresBackend struct {
 	// no notification woke it; 1 s when zero.
 	PollInterval time.Duration
 	// AckDeadline bounds one delivery (with its in-process retries) before the
-	// message is delivered again; 5 min when zero.
+	// message is delivered again; 5 min when zero (pgtopic.SubscriberConfig
+	// keeps this and the other consumer defaults).
 	AckDeadline time.Duration
 	// ClaimTTL is how long messages claimed by an instance that died wait
 	// before another consumer (or the restarted instance) takes them; 30 s
@@ -54,7 +55,8 @@ type PostgresBackend struct {
 	pipelines []Pipeline
 	logger    watermill.LoggerAdapter
 
-	// drainTimeout is the router's CloseTimeout.
+	// drainTimeout is the router's CloseTimeout (pgtopic's default before
+	// init).
 	drainTimeout time.Duration
 	notifier     *pgtopic.Notifier
 	startOnce    sync.Once
@@ -95,18 +97,6 @@ func OpenPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // start sets the defaults and starts the notifier, once.
 func (b *PostgresBackend) start() {
 	b.startOnce.Do(func() {
-		if b.PollInterval == 0 {
-			b.PollInterval = time.Second
-		}
-		if b.AckDeadline == 0 {
-			b.AckDeadline = 5 * time.Minute
-		}
-		if b.ClaimTTL == 0 {
-			b.ClaimTTL = 30 * time.Second
-		}
-		if b.drainTimeout == 0 {
-			b.drainTimeout = 30 * time.Second
-		}
 		if b.Retention == 0 {
 			b.Retention = 24 * time.Hour
 		}
@@ -141,32 +131,15 @@ func (b *PostgresBackend) init(ctx context.Context, pipelines []Pipeline, logger
 	// that starts late still gets every event.
 	for _, p := range pipelines {
 		for _, s := range p.Sinks {
-			if _, err := b.Pool.Exec(ctx, `INSERT INTO tributary_consumers (topic, consumer_group) VALUES ($1, $2)
-				ON CONFLICT DO NOTHING`, Topic(p.Name), s.Name); err != nil {
-				return fmt.Errorf("router: consumer group of sink %q: %w", s.Name, err)
+			if err := store.CreateConsumer(ctx, b.Pool, Topic(p.Name), s.Name); err != nil {
+				return fmt.Errorf("router: sink %q: %w", s.Name, err)
 			}
 			if s.OrderKey == nil {
-				if err := b.unfileLanes(ctx, Topic(p.Name), s.Name); err != nil {
+				if err := store.UnfileLanes(ctx, b.Pool, Topic(p.Name), s.Name); err != nil {
 					return fmt.Errorf("router: sink %q: %w", s.Name, err)
 				}
 			}
 		}
-	}
-	return nil
-}
-
-// unfileLanes hands the events a sink filed into lanes while it was ordered
-// back to its consumer group, now that it is not: the group's position moves
-// back to before the oldest of them (what lies between is delivered again),
-// and its lanes are dropped (an instance still working them is fenced out).
-func (b *PostgresBackend) unfileLanes(ctx context.Context, topic, group string) error {
-	_, err := b.Pool.Exec(ctx, `
-		WITH gone AS (DELETE FROM tributary_lane_events WHERE topic = $1 AND consumer_group = $2 RETURNING "offset"),
-		lanes AS (DELETE FROM tributary_lanes WHERE topic = $1 AND consumer_group = $2)
-		UPDATE tributary_consumers SET position = LEAST(position, (SELECT min("offset") - 1 FROM gone))
-		WHERE topic = $1 AND consumer_group = $2 AND EXISTS (SELECT 1 FROM gone)`, topic, group)
-	if err != nil {
-		return fmt.Errorf("unfile lanes: %w", err)
 	}
 	return nil
 }
@@ -293,22 +266,12 @@ func ingestPostgres(ctx context.Context, db pgExecer, target ingestTarget, items
 	if len(hitKeys) > 0 {
 		// Informational: a failure is logged, never fails the ingest (the
 		// events are stored; a redelivery would only add hits).
-		if _, err := db.Exec(ctx, recordHits, target.pipeline, hitKeys, hitSources, target.ttl.Seconds()); err != nil && logger != nil {
+		if err := store.RecordDedupHits(ctx, db, target.pipeline, hitKeys, hitSources, target.ttl); err != nil && logger != nil {
 			logger.Error("Counting dedup hits failed", err, watermill.LogFields{"pipeline": target.pipeline, "hits": len(hitKeys)})
 		}
 	}
 	return stored, nil
 }
-
-// recordHits adds dedup hits to their (event id, source) counts in
-// tributary_dedup_hits, for the console's "which sources saw it". It runs
-// only when an ingest met a duplicate, in a statement of its own, so storing
-// new events costs nothing more; a duplicate costs one more round trip.
-const recordHits = `
-INSERT INTO tributary_dedup_hits AS h (pipeline, key, source, hits, expires_at)
-SELECT $1, k, s, count(*), now() + make_interval(secs => $4) FROM unnest($2::text[], $3::text[]) AS x(k, s)
-GROUP BY k, s ORDER BY k, s
-ON CONFLICT (pipeline, key, source) DO UPDATE SET hits = h.hits + EXCLUDED.hits, last_hit = now(), expires_at = EXCLUDED.expires_at`
 
 // Publisher returns a publisher into pipeline topics (each Publish commits
 // on its own).
@@ -350,17 +313,17 @@ func (b *PostgresBackend) retryPublisher(_ *message.Message, _ watermill.LoggerA
 }
 
 func (b *PostgresBackend) poisonStore() middleware.PoisonStore {
-	return middleware.PostgresPoisonStore{DB: wsql.BeginnerFromPgx(b.Pool)}
+	return middleware.PostgresPoisonStore{DB: b.Pool}
 }
 
 func (b *PostgresBackend) maintain(ctx context.Context, logger watermill.LoggerAdapter) {
-	n, err := middleware.PostgresDedupStore{DB: wsql.BeginnerFromPgx(b.Pool)}.Prune(ctx, 10000)
+	n, err := store.PruneDedup(ctx, b.Pool, 10000)
 	if err != nil {
 		logger.Error("Pruning dedup keys failed", err, nil)
 	} else if n > 0 {
 		logger.Debug("Pruned expired dedup keys", watermill.LogFields{"count": n})
 	}
-	if n, err := pruneDedupHits(ctx, b.Pool, 10000); err != nil {
+	if n, err := store.PruneDedupHits(ctx, b.Pool, 10000); err != nil {
 		logger.Error("Pruning dedup hit counts failed", err, nil)
 	} else if n > 0 {
 		logger.Debug("Pruned expired dedup hit counts", watermill.LogFields{"count": n})
@@ -373,17 +336,6 @@ func (b *PostgresBackend) maintain(ctx context.Context, logger watermill.LoggerA
 			logger.Debug("Pruned delivered messages", watermill.LogFields{"pipeline": p.Name, "count": n})
 		}
 	}
-}
-
-// pruneDedupHits deletes up to limit hit counts whose dedup window has
-// passed since their last hit.
-func pruneDedupHits(ctx context.Context, pool *pgxpool.Pool, limit int) (int64, error) {
-	tag, err := pool.Exec(ctx, `DELETE FROM tributary_dedup_hits WHERE ctid IN (
-		SELECT ctid FROM tributary_dedup_hits WHERE expires_at < now() LIMIT $1)`, limit)
-	if err != nil {
-		return 0, fmt.Errorf("dedup hits: prune: %w", err)
-	}
-	return tag.RowsAffected(), nil
 }
 
 func (b *PostgresBackend) close() error {

@@ -477,7 +477,7 @@ func TestOrderedSinkNeedsPostgres(t *testing.T) {
 		}
 	}
 	p.Sinks[0].OrderKey = nil
-	if _, err := router.New(router.Config{Backend: router.Memory()}, p); err == nil || !strings.Contains(err.Error(), "need an order key") {
+	if _, err := router.New(router.Config{Backend: router.Memory()}, p); err == nil || !strings.Contains(err.Error(), "need order_by") {
 		t.Fatalf("lanes without a key: %v", err)
 	}
 }

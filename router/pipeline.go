@@ -8,6 +8,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/middleware"
 )
 
@@ -99,20 +100,39 @@ type Sink struct {
 }
 
 // DedupPolicy configures dedup on the ingest path, keyed by the event id
-// (tributary.MetaEventID, else the message UUID).
+// (tributary.MetaEventID, else the message UUID). A pipeline file's
+// `dedup:` block decodes into it.
 type DedupPolicy struct {
 	// Disabled turns dedup off.
-	Disabled bool
-	// TTL is how long a key is remembered; 7 days when zero.
-	TTL time.Duration
+	Disabled bool `yaml:"disabled"`
+	// TTL is how long a key is remembered; DefaultDedupTTL when zero.
+	TTL time.Duration `yaml:"ttl"`
 }
 
-// RetryPolicy configures what happens when a sink fails.
+// DefaultDedupTTL is how long a dedup key is remembered when
+// DedupPolicy.TTL is zero.
+const DefaultDedupTTL = 7 * 24 * time.Hour
+
+// Validate reports every problem with d, each a *tributary.OptionError
+// named by its key in a pipeline file.
+func (d DedupPolicy) Validate() error {
+	if d.TTL < 0 {
+		return tributary.Option("ttl", "must not be negative")
+	}
+	return nil
+}
+
+// RetryPolicy configures what happens when a sink fails. A pipeline file's
+// `retry:` blocks decode into it.
 type RetryPolicy struct {
-	// InProcess retries briefly while holding the message; DefaultRetry when zero.
-	InProcess *middleware.Retry
-	// Schedule spaces the requeued attempts; exponential 5 s … 10 min, 8 retries, when zero.
-	Schedule middleware.Schedule
+	// InProcess retries briefly while holding the message; DefaultRetry when nil.
+	InProcess *middleware.Retry `yaml:"in_process"`
+	// Schedule spaces the requeued attempts; DefaultSchedule when zero.
+	Schedule middleware.Schedule `yaml:"schedule"`
+	// Preset names a schedule instead of Schedule (middleware.ParseSchedule:
+	// linear, parakey, standard, or a list such as "10s,1m,5m"); give one
+	// or the other.
+	Preset string `yaml:"preset"`
 }
 
 // DefaultSchedule is the retry schedule of a pipeline that sets none.
@@ -122,11 +142,31 @@ func DefaultSchedule() middleware.Schedule {
 	return s
 }
 
+// Validate reports every problem with r, each a *tributary.OptionError
+// named by its key in a pipeline file's `retry:` block.
+func (r RetryPolicy) Validate() error {
+	var errs []error
+	if r.Preset != "" {
+		if r.Schedule.Kind != "" {
+			errs = append(errs, tributary.Option("preset", "give schedule or preset, not both"))
+		} else if _, err := middleware.ParseSchedule(r.Preset); err != nil {
+			errs = append(errs, tributary.Option("preset", "%v", err))
+		}
+	}
+	if r.Schedule.Kind != "" {
+		errs = append(errs, tributary.Nested("schedule", r.Schedule.Validate()))
+	}
+	if r.InProcess != nil {
+		errs = append(errs, tributary.Nested("in_process", r.InProcess.Validate()))
+	}
+	return errors.Join(errs...)
+}
+
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 func (p *Pipeline) setDefaults() {
 	if p.Dedup.TTL == 0 {
-		p.Dedup.TTL = 7 * 24 * time.Hour
+		p.Dedup.TTL = DefaultDedupTTL
 	}
 	p.Retry.setDefaults()
 	for i := range p.Sources {
@@ -159,6 +199,11 @@ func (r *RetryPolicy) setDefaults() {
 	if r.InProcess == nil {
 		d := middleware.DefaultRetry()
 		r.InProcess = &d
+	}
+	if r.Schedule.Kind == "" && r.Preset != "" {
+		if s, err := middleware.ParseSchedule(r.Preset); err == nil { // else Validate says why
+			r.Schedule, r.Preset = s, ""
+		}
 	}
 	if r.Schedule.Kind == "" {
 		r.Schedule = DefaultSchedule()
@@ -197,49 +242,52 @@ func (p Pipeline) Validate() error {
 		if s.Publisher == nil {
 			errs = append(errs, fmt.Errorf("pipeline %q: sink %q has no Publisher", p.Name, s.Name))
 		}
-		if s.Concurrency < 0 {
-			errs = append(errs, fmt.Errorf("pipeline %q: sink %q: concurrency must not be negative", p.Name, s.Name))
+		if err := s.ValidateOptions(); err != nil {
+			errs = append(errs, fmt.Errorf("pipeline %q: sink %q: %w", p.Name, s.Name, err))
 		}
-		errs = append(errs, s.validateOrdering(p.Name)...)
 		if seen["sink:"+s.Name] {
 			errs = append(errs, fmt.Errorf("pipeline %q: sink %q named twice", p.Name, s.Name))
 		}
 		seen["sink:"+s.Name] = true
-		if s.Retry != nil && s.Retry.Schedule.Kind != "" {
-			if err := s.Retry.Schedule.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("pipeline %q: sink %q: %w", p.Name, s.Name, err))
-			}
-		}
 	}
-	if p.Retry.Schedule.Kind != "" {
-		if err := p.Retry.Schedule.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("pipeline %q: %w", p.Name, err))
-		}
+	if err := p.Retry.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("pipeline %q: %w", p.Name, tributary.Nested("retry", err)))
 	}
-	if p.Dedup.TTL < 0 {
-		errs = append(errs, fmt.Errorf("pipeline %q: dedup TTL must not be negative", p.Name))
+	if err := p.Dedup.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("pipeline %q: %w", p.Name, tributary.Nested("dedup", err)))
 	}
 	return errors.Join(errs...)
 }
 
-// validateOrdering reports problems with an ordered sink's settings.
-func (s Sink) validateOrdering(pipeline string) []error {
+// MaxLanes bounds Sink.Lanes.
+const MaxLanes = 1024
+
+// ValidateOptions reports every problem with s's options (not its name or
+// Publisher), each a *tributary.OptionError named by its key in a pipeline
+// file's sink ("" for the sink as a whole).
+func (s Sink) ValidateOptions() error {
 	var errs []error
-	at := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("pipeline %q: sink %q: "+format, append([]any{pipeline, s.Name}, args...)...))
+	bad := func(key, format string, args ...any) { errs = append(errs, tributary.Option(key, format, args...)) }
+	if s.Concurrency < 0 {
+		bad("concurrency", "must not be negative")
 	}
-	if s.Lanes < 0 {
-		at("lanes must not be negative")
+	if s.Retry != nil {
+		if err := s.Retry.Validate(); err != nil {
+			errs = append(errs, tributary.Nested("retry", err))
+		}
+	}
+	if s.Lanes < 0 || s.Lanes > MaxLanes {
+		bad("lanes", "%d; want 1 to %d (the most events delivered at once; default %d)", s.Lanes, MaxLanes, DefaultLanes)
 	}
 	switch s.OnFailure {
 	case "", Hold, Requeue:
 	default:
-		at("on_failure %q: want %q or %q", s.OnFailure, Hold, Requeue)
+		bad("on_failure", "%q; want %s (a failing event holds back its key) or %s (its key moves on)", string(s.OnFailure), Hold, Requeue)
 	}
 	if s.OrderKey == nil && (s.Lanes != 0 || s.OnFailure != "") {
-		at("lanes and on_failure need an order key (order_by)")
+		bad("", "lanes and on_failure need order_by (the expression that gives each event its order key)")
 	}
-	return errs
+	return errors.Join(errs...)
 }
 
 // Topic is the name of a pipeline's durable topic.

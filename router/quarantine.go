@@ -2,42 +2,21 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // QuarantineRecord is an event the backend refused for good on ingest (see
-// IngestQuarantine), as its source handed it on.
-type QuarantineRecord struct {
-	ID       int64  `json:"id"`
-	Pipeline string `json:"pipeline"`
-	Source   string `json:"source"`
-	// EventID is the event id made printable (control characters and
-	// invalid UTF-8 replaced, cut at 200 bytes); the exact id is
-	// Metadata[tributary.MetaEventID].
-	EventID     string            `json:"event_id"`
-	MessageUUID string            `json:"message_uuid"`
-	Metadata    map[string]string `json:"metadata"`
-	Payload     []byte            `json:"payload"`
-	// DedupKey is the key the ingest deduped on ("": dedup off); a replay
-	// uses it again, with DedupTTL.
-	DedupKey string        `json:"dedup_key"`
-	DedupTTL time.Duration `json:"dedup_ttl"`
-	// Reason says what is wrong with the event, with the database's message.
-	Reason string `json:"reason"`
-	// SQLState is Postgres's error code ("" for another backend's refusal).
-	SQLState      string    `json:"sqlstate"`
-	QuarantinedAt time.Time `json:"quarantined_at"`
-}
+// IngestQuarantine), as its source handed it on: a row of
+// tributary_ingest_quarantine.
+type QuarantineRecord = store.Quarantined
 
 // IngestQuarantine lists, shows, replays and purges the events that the
 // router set aside on ingest because the backend refuses them for good: a
@@ -58,78 +37,21 @@ type IngestQuarantine struct {
 func NewIngestQuarantine(pool *pgxpool.Pool) *IngestQuarantine { return &IngestQuarantine{pool: pool} }
 
 // QuarantineFilter selects quarantine records; zero fields match everything.
-type QuarantineFilter struct {
-	Pipeline string
-	Source   string
-	// Limit caps List; 100 when zero.
-	Limit int
-}
-
-func (f QuarantineFilter) where() (string, []any) {
-	return `($1 = '' OR pipeline = $1) AND ($2 = '' OR source = $2)`, []any{f.Pipeline, f.Source}
-}
-
-const quarantineColumns = `id, pipeline, source, event_id, message_uuid, metadata, payload, dedup_key, dedup_ttl, reason, sqlstate, quarantined_at`
-
-func scanQuarantine(row pgx.Row) (QuarantineRecord, error) {
-	var rec QuarantineRecord
-	var uuid, meta []byte
-	var ttl float64
-	err := row.Scan(&rec.ID, &rec.Pipeline, &rec.Source, &rec.EventID, &uuid, &meta, &rec.Payload,
-		&rec.DedupKey, &ttl, &rec.Reason, &rec.SQLState, &rec.QuarantinedAt)
-	if err != nil {
-		return rec, err
-	}
-	rec.MessageUUID, rec.DedupTTL = string(uuid), time.Duration(ttl*float64(time.Second))
-	if err := json.Unmarshal(meta, &rec.Metadata); err != nil {
-		return rec, fmt.Errorf("quarantine record %d: metadata: %w", rec.ID, err)
-	}
-	return rec, nil
-}
+type QuarantineFilter = store.QuarantineFilter
 
 // List returns quarantine records, oldest first.
 func (q *IngestQuarantine) List(ctx context.Context, f QuarantineFilter) ([]QuarantineRecord, error) {
-	if f.Limit <= 0 {
-		f.Limit = 100
-	}
-	where, args := f.where()
-	rows, err := q.pool.Query(ctx, `SELECT `+quarantineColumns+` FROM tributary_ingest_quarantine WHERE `+where+
-		` ORDER BY id LIMIT $3`, append(args, f.Limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("quarantine: list: %w", err)
-	}
-	defer rows.Close()
-	var out []QuarantineRecord
-	for rows.Next() {
-		rec, err := scanQuarantine(rows)
-		if err != nil {
-			return nil, fmt.Errorf("quarantine: list: %w", err)
-		}
-		out = append(out, rec)
-	}
-	return out, rows.Err()
+	return store.ListQuarantined(ctx, q.pool, f)
 }
 
 // Count returns how many records match f.
 func (q *IngestQuarantine) Count(ctx context.Context, f QuarantineFilter) (int64, error) {
-	where, args := f.where()
-	var n int64
-	if err := q.pool.QueryRow(ctx, `SELECT count(*) FROM tributary_ingest_quarantine WHERE `+where, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("quarantine: count: %w", err)
-	}
-	return n, nil
+	return store.CountQuarantined(ctx, q.pool, f)
 }
 
 // Get returns one quarantine record.
 func (q *IngestQuarantine) Get(ctx context.Context, id int64) (QuarantineRecord, error) {
-	rec, err := scanQuarantine(q.pool.QueryRow(ctx, `SELECT `+quarantineColumns+` FROM tributary_ingest_quarantine WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return rec, fmt.Errorf("quarantine record %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return rec, fmt.Errorf("quarantine: get %d: %w", id, err)
-	}
-	return rec, nil
+	return store.GetQuarantined(ctx, q.pool, id)
 }
 
 // ErrStillUnstorable is returned by Replay for an event the backend still
@@ -147,11 +69,11 @@ func (q *IngestQuarantine) Replay(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		if err := q.store(ctx, rec.target(), rec.item()); err != nil {
+		if err := q.store(ctx, quarantinedTarget(rec), quarantinedItem(rec)); err != nil {
 			return replayError(id, err)
 		}
-		if _, err := q.pool.Exec(ctx, `DELETE FROM tributary_ingest_quarantine WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("quarantine: replay %d: %w", id, err)
+		if err := store.DeleteQuarantined(ctx, q.pool, id); err != nil {
+			return fmt.Errorf("quarantine: replay: %w", err)
 		}
 		return nil
 	}
@@ -160,14 +82,11 @@ func (q *IngestQuarantine) Replay(ctx context.Context, id int64) error {
 		return fmt.Errorf("quarantine: replay %d: %w", id, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	rec, err := scanQuarantine(tx.QueryRow(ctx, `DELETE FROM tributary_ingest_quarantine WHERE id = $1 RETURNING `+quarantineColumns, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("quarantine record %d: %w", id, ErrNotFound)
-	}
+	rec, err := store.TakeQuarantined(ctx, tx, id)
 	if err != nil {
-		return fmt.Errorf("quarantine: replay %d: %w", id, err)
+		return fmt.Errorf("quarantine: replay: %w", err)
 	}
-	if _, err := ingestPostgres(ctx, tx, rec.target(), []ingestItem{rec.item()}, nil); err != nil {
+	if _, err := ingestPostgres(ctx, tx, quarantinedTarget(rec), []ingestItem{quarantinedItem(rec)}, nil); err != nil {
 		return replayError(id, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -183,12 +102,12 @@ func replayError(id int64, err error) error {
 	return fmt.Errorf("quarantine: replay %d: %w", id, err)
 }
 
-func (rec QuarantineRecord) target() ingestTarget {
+func quarantinedTarget(rec QuarantineRecord) ingestTarget {
 	return ingestTarget{topic: Topic(rec.Pipeline), pipeline: rec.Pipeline, ttl: rec.DedupTTL}
 }
 
-// item is the event as its ingest prepared it, marked as replayed.
-func (rec QuarantineRecord) item() ingestItem {
+// quarantinedItem is the event as its ingest prepared it, marked as replayed.
+func quarantinedItem(rec QuarantineRecord) ingestItem {
 	msg := message.NewMessage(rec.MessageUUID, rec.Payload)
 	for k, v := range rec.Metadata {
 		msg.Metadata.Set(k, v)
@@ -199,39 +118,20 @@ func (rec QuarantineRecord) item() ingestItem {
 
 // Purge deletes the records matching f and says how many.
 func (q *IngestQuarantine) Purge(ctx context.Context, f QuarantineFilter) (int64, error) {
-	where, args := f.where()
-	tag, err := q.pool.Exec(ctx, `DELETE FROM tributary_ingest_quarantine WHERE `+where, args...)
-	if err != nil {
-		return 0, fmt.Errorf("quarantine: purge: %w", err)
-	}
-	return tag.RowsAffected(), nil
+	return store.PurgeQuarantined(ctx, q.pool, f)
 }
 
 // pgExecer is what ingest and quarantine statements run on: a pool, a
 // transaction or a savepoint.
-type pgExecer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+type pgExecer = store.DB
 
 // quarantine records item, refused for good by target's backend, in the
 // ingest quarantine.
 func quarantine(ctx context.Context, db pgExecer, target ingestTarget, item ingestItem, why unstorable) error {
-	meta, err := json.Marshal(item.msg.Metadata)
-	if err != nil {
-		return fmt.Errorf("quarantine: metadata: %w", err)
-	}
-	payload := item.msg.Payload
-	if payload == nil {
-		payload = []byte{}
-	}
-	_, err = db.Exec(ctx, `INSERT INTO tributary_ingest_quarantine
-		(pipeline, source, event_id, message_uuid, metadata, payload, dedup_key, dedup_ttl, reason, sqlstate)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		target.pipeline, item.msg.Metadata.Get(tributary.MetaSource), printable(tributary.EventID(item.msg), 200),
-		[]byte(item.msg.UUID), meta, payload, item.key, target.ttl.Seconds(), why.Reason, why.SQLState)
-	if err != nil {
-		return fmt.Errorf("quarantine: record event: %w", err)
-	}
-	return nil
+	return store.InsertQuarantined(ctx, db, store.Quarantined{
+		Pipeline: target.pipeline, Source: item.msg.Metadata.Get(tributary.MetaSource),
+		EventID: printable(tributary.EventID(item.msg), 200), MessageUUID: item.msg.UUID,
+		Metadata: item.msg.Metadata, Payload: item.msg.Payload, DedupKey: item.key, DedupTTL: target.ttl,
+		Reason: why.Reason, SQLState: why.SQLState,
+	})
 }

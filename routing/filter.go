@@ -14,9 +14,11 @@ import (
 // (see TypePatterns; empty matches all) and Expr, a predicate, is true
 // (empty is true). Types are checked first, so Expr runs only on the events
 // they let through.
+//
+// A pipeline sink's `filter:` block decodes into it.
 type FilterSpec struct {
-	Types []string
-	Expr  string
+	Types []string `yaml:"types"`
+	Expr  string   `yaml:"expr"`
 }
 
 // Filter is a compiled FilterSpec. It is safe for concurrent use.

@@ -26,9 +26,11 @@ func HeaderKey(name string) string { return HeaderPrefix + http.CanonicalHeaderK
 // value, encoded as JSON, replaces the payload; Headers maps header names to
 // expressions whose values (a string, number or bool; null leaves the header
 // out) are set as metadata HeaderKey(name).
+//
+// A pipeline sink's `transform:` block decodes into it.
 type TransformSpec struct {
-	Body    string
-	Headers map[string]string
+	Body    string            `yaml:"body"`
+	Headers map[string]string `yaml:"headers"`
 }
 
 // Transform is a compiled TransformSpec. It is safe for concurrent use.

@@ -50,15 +50,15 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/internal/pglisten"
+	"github.com/tributary-dev/tributary/store"
 )
 
 // Channel is the LISTEN/NOTIFY channel on which lease changes are announced
 // (payload: the lease name, or "" for an instance joining).
-const Channel = "tributary_leases"
+const Channel = store.LeaseChannel
 
 // Config configures an Elector.
 type Config struct {
@@ -334,7 +334,7 @@ func (e *Elector) release() {
 	// this instance gone and take its share at once.
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
-	if _, err := e.cfg.Pool.Exec(dctx, `DELETE FROM tributary_instances WHERE id = $1`, e.cfg.Instance); err != nil {
+	if err := store.DeleteInstance(dctx, e.cfg.Pool, e.cfg.Instance); err != nil {
 		e.cfg.Logger.Error("Deregistering the instance failed; it shows as gone after its TTL", err, nil)
 	}
 	if len(names) > 0 {
@@ -378,17 +378,13 @@ func (e *Elector) step(ctx context.Context) {
 
 // renew heartbeats the instance and extends the leases still held.
 func (e *Elector) renew(ctx context.Context) error {
-	secs := e.cfg.TTL.Seconds()
-	if _, err := e.cfg.Pool.Exec(ctx, `INSERT INTO tributary_instances (id, host, pid, expires_at, leases)
-		VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
-		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), expires_at = excluded.expires_at`,
-		e.cfg.Instance, e.cfg.Host, os.Getpid(), secs, e.cfg.Names); err != nil {
-		return fmt.Errorf("heartbeat: %w", err)
+	if err := store.HeartbeatInstance(ctx, e.cfg.Pool, e.cfg.Instance, e.cfg.Host, os.Getpid(), e.cfg.TTL, e.cfg.Names); err != nil {
+		return err
 	}
 	if !e.announced {
 		// A new instance: the others look at their share now, not at
 		// their next step.
-		if _, err := e.cfg.Pool.Exec(ctx, `SELECT pg_notify('`+Channel+`', '')`); err == nil {
+		if err := store.AnnounceLeases(ctx, e.cfg.Pool); err == nil {
 			e.announced = true
 		}
 	}
@@ -397,17 +393,9 @@ func (e *Elector) renew(ctx context.Context) error {
 		return nil
 	}
 	start := time.Now()
-	rows, err := e.cfg.Pool.Query(ctx, `UPDATE tributary_leases l SET renewed_at = now(),
-		expires_at = now() + make_interval(secs => $4)
-		FROM unnest($2::text[], $3::bigint[]) AS h(name, fence)
-		WHERE l.owner = $1 AND l.name = h.name AND l.fence = h.fence RETURNING l.name`,
-		e.cfg.Instance, names, fences, secs)
+	renewed, err := store.RenewLeases(ctx, e.cfg.Pool, e.cfg.Instance, names, fences, e.cfg.TTL)
 	if err != nil {
-		return fmt.Errorf("renew: %w", err)
-	}
-	renewed, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("renew: %w", err)
+		return err
 	}
 	for i, n := range names {
 		if slices.Contains(renewed, n) {
@@ -435,34 +423,14 @@ func (e *Elector) heldFences() ([]string, []int64) {
 // releaseLeases frees the named leases, each only if this instance still
 // holds it at the given fence, and announces each one freed.
 func (e *Elector) releaseLeases(ctx context.Context, names []string, fences []int64) error {
-	_, err := e.cfg.Pool.Exec(ctx, `WITH d AS (UPDATE tributary_leases l SET owner = '', expires_at = now()
-			FROM unnest($2::text[], $3::bigint[]) AS h(name, fence)
-			WHERE l.owner = $1 AND l.name = h.name AND l.fence = h.fence RETURNING l.name)
-		SELECT pg_notify('`+Channel+`', name) FROM d`, e.cfg.Instance, names, fences)
-	return err
+	return store.ReleaseLeases(ctx, e.cfg.Pool, e.cfg.Instance, names, fences)
 }
 
 // loads returns how many live instances compete for this instance's leases
 // and how many of them each holds (those holding none included, as 0).
 func (e *Elector) loads(ctx context.Context) (int, map[string]int, error) {
-	rows, err := e.cfg.Pool.Query(ctx, `SELECT i.id, count(l.name) FROM tributary_instances i
-		LEFT JOIN tributary_leases l ON l.owner = i.id AND l.expires_at > now() AND l.name = ANY($1)
-		WHERE i.expires_at > now() AND i.leases && $1 GROUP BY i.id`, e.cfg.Names)
+	counts, err := store.LeaseLoads(ctx, e.cfg.Pool, e.cfg.Names)
 	if err != nil {
-		return 0, nil, err
-	}
-	counts := map[string]int{}
-	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			rows.Close()
-			return 0, nil, err
-		}
-		counts[id] = n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, nil, err
 	}
 	counts[e.cfg.Instance] = len(e.Held())
@@ -542,21 +510,8 @@ func (e *Elector) acquire(ctx context.Context, name string, settled int64) (bool
 	e.mu.Lock()
 	mine := e.acquired[name]
 	e.mu.Unlock()
-	var fence int64
-	var prev string // the owner before: '' when it was released (or new)
-	err := e.cfg.Pool.QueryRow(ctx, `WITH before AS (SELECT owner FROM tributary_leases WHERE name = $1)
-		INSERT INTO tributary_leases (name, owner, expires_at)
-		VALUES ($1, $2, now() + make_interval(secs => $3))
-		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, acquired_at = now(), renewed_at = now(),
-			expires_at = excluded.expires_at, fence = tributary_leases.fence + 1
-		WHERE (tributary_leases.expires_at <= now() AND tributary_leases.fence > $5)
-			OR (tributary_leases.owner = excluded.owner AND tributary_leases.fence > $4)
-		RETURNING fence, coalesce((SELECT owner FROM before), '')`,
-		name, e.cfg.Instance, e.cfg.TTL.Seconds(), mine, settled).Scan(&fence, &prev)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
+	fence, prev, ok, err := store.AcquireLease(ctx, e.cfg.Pool, name, e.cfg.Instance, e.cfg.TTL, mine, settled)
+	if !ok || err != nil {
 		return false, err
 	}
 	e.mu.Lock()

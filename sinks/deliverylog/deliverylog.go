@@ -10,71 +10,37 @@ package deliverylog
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary/store"
 )
 
-// Outcome classifies an attempt. Outcomes lists every value; a sink writes
-// no other, so operators can filter on them (`tributary deliveries list
-// --outcome`) and the admin pages can colour them.
-type Outcome string
+// Outcome classifies an attempt (store.Outcome: every value is listed
+// there and in Outcomes).
+type Outcome = store.Outcome
 
+// The outcomes a sink writes; see store.Outcome.
 const (
-	// OutcomeSuccess: the receiver confirmed the delivery (HTTP 2xx).
-	OutcomeSuccess Outcome = "success"
-	// OutcomeTransient: failed in a way worth retrying (3xx, 408, 429, 5xx,
-	// a timeout, a connection error); the router retries it.
-	OutcomeTransient Outcome = "transient"
-	// OutcomePermanent: failed for good (another 4xx, an address the SSRF
-	// guard refused); the message is poisoned.
-	OutcomePermanent Outcome = "permanent"
-	// OutcomeGone: the receiver answered 410; the endpoint is now disabled.
-	OutcomeGone Outcome = "gone"
-	// OutcomeDisabled: not sent, the endpoint is disabled.
-	OutcomeDisabled Outcome = "disabled"
-	// OutcomeCircuitOpen: not sent, the endpoint's circuit breaker is open.
-	OutcomeCircuitOpen Outcome = "circuit_open"
+	OutcomeSuccess     = store.OutcomeSuccess
+	OutcomeTransient   = store.OutcomeTransient
+	OutcomePermanent   = store.OutcomePermanent
+	OutcomeGone        = store.OutcomeGone
+	OutcomeDisabled    = store.OutcomeDisabled
+	OutcomeCircuitOpen = store.OutcomeCircuitOpen
 )
 
-// Outcomes returns every outcome a sink writes to the delivery log, in the
-// order above. Every sink writes the first three; the webhook sink, which
-// keeps endpoint state and a breaker, also the last three.
-func Outcomes() []Outcome {
-	return []Outcome{OutcomeSuccess, OutcomeTransient, OutcomePermanent, OutcomeGone, OutcomeDisabled, OutcomeCircuitOpen}
-}
+// Outcomes returns every outcome a sink writes to the delivery log.
+func Outcomes() []Outcome { return store.Outcomes() }
 
-// Attempt is one row of the delivery log. It must hold no secret: sinks
-// redact the endpoint and scrub error and body before recording.
-type Attempt struct {
-	ID       int64     `json:"id"`
-	Time     time.Time `json:"time"`
-	Pipeline string    `json:"pipeline"`
-	Sink     string    `json:"sink"`
-	// Endpoint is where the attempt went, without credentials or query values.
-	Endpoint    string `json:"endpoint"`
-	EventID     string `json:"event_id"`
-	MessageUUID string `json:"message_uuid"`
-	// Attempt is the delivery round: 1 + the failed rounds before it
-	// (middleware.Attempts); in-process retries share their round's number.
-	Attempt    int           `json:"attempt"`
-	Latency    time.Duration `json:"latency"`
-	StatusCode int           `json:"status_code"`
-	Outcome    Outcome       `json:"outcome"`
-	Error      string        `json:"error,omitempty"`
-	// ResponseBody is the start of the response body, as the sink cut it.
-	ResponseBody string `json:"response_body,omitempty"`
-	// RequestHeaders are the headers the attempt sent, credentials already
-	// replaced by the sink (signature, token, Authorization …); nil when the
-	// sink sends none or records none.
-	RequestHeaders map[string]string `json:"request_headers,omitempty"`
-}
+// Attempt is one row of the delivery log (store.Attempt). It must hold no
+// secret: sinks redact the endpoint and scrub error and body before
+// recording.
+type Attempt = store.Attempt
 
 // Recorder records attempts. A failing Record is logged by the sink, never
 // fails the delivery: the attempt has been made either way.
@@ -195,63 +161,15 @@ func (l *Postgres) write() {
 func (l *Postgres) insert(as []Attempt) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n := len(as)
-	var (
-		pipelines, sinks, endpoints, events, uuids, outcomes, errs, bodies = make([]string, n), make([]string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		attempts, statuses = make([]int32, n), make([]int32, n)
-		times              = make([]time.Time, n)
-		latencies          = make([]float64, n)
-		headers            = make([]*string, n) // JSON text; nil: NULL
-	)
-	for i, a := range as {
-		pipelines[i], sinks[i], endpoints[i], events[i] = Text(a.Pipeline), Text(a.Sink), Text(a.Endpoint), Text(a.EventID)
-		uuids[i], outcomes[i], errs[i], bodies[i] = Text(a.MessageUUID), Text(string(a.Outcome)), Text(a.Error), Text(a.ResponseBody)
-		attempts[i], statuses[i], times[i] = int32(a.Attempt), int32(a.StatusCode), a.Time
-		latencies[i] = float64(a.Latency) / float64(time.Millisecond)
-		if a.RequestHeaders != nil {
-			clean := make(map[string]string, len(a.RequestHeaders))
-			for k, v := range a.RequestHeaders {
-				clean[Text(k)] = Text(v)
-			}
-			if b, err := json.Marshal(clean); err == nil {
-				h := string(b)
-				headers[i] = &h
-			}
-		}
-	}
-	_, err := l.pool.Exec(ctx, `
-		INSERT INTO tributary_delivery_attempts
-			(pipeline, sink, endpoint, event_id, message_uuid, attempt, attempted_at, latency_ms,
-			 status_code, outcome, error, response_body, request_headers)
-		SELECT p, s, e, ev, u, a, t, l, st, o, er, b, h::jsonb
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
-			$7::timestamptz[], $8::float8[], $9::int[], $10::text[], $11::text[], $12::text[], $13::text[])
-			AS x(p, s, e, ev, u, a, t, l, st, o, er, b, h)`,
-		pipelines, sinks, endpoints, events, uuids, attempts, times, latencies, statuses, outcomes, errs, bodies, headers)
-	if err != nil {
-		return fmt.Errorf("delivery log: record %d attempts: %w", n, err)
-	}
-	return nil
+	return store.InsertAttempts(ctx, l.pool, as)
 }
 
 // Text makes s storable in a TEXT column, which refuses NUL and invalid
 // UTF-8; sinks that keep tables of their own use it too.
-func Text(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
+func Text(s string) string { return store.Text(s) }
 
 // Filter selects attempts; zero fields match everything.
-type Filter struct {
-	Pipeline string
-	Sink     string
-	EventID  string
-	Outcome  Outcome
-	// Since keeps attempts at or after it.
-	Since time.Time
-	// Limit caps the result; 100 when zero.
-	Limit int
-}
+type Filter = store.AttemptFilter
 
 // Query returns matching attempts, newest first, after writing what is
 // still buffered.
@@ -262,62 +180,16 @@ func (l *Postgres) Query(ctx context.Context, f Filter) ([]Attempt, error) {
 	return Query(ctx, l.pool, f)
 }
 
-// Querier is what Query reads through: a *pgxpool.Pool, a *pgx.Conn or a
-// pgx.Tx.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // Query returns matching attempts from the log in db, newest first. It
 // reads what is committed; a Postgres recorder's buffer is not flushed
 // (readers in other processes, such as the operator commands, use this).
-func Query(ctx context.Context, db Querier, f Filter) ([]Attempt, error) {
-	if f.Limit <= 0 {
-		f.Limit = 100
-	}
-	var since any
-	if !f.Since.IsZero() {
-		since = f.Since
-	}
-	rows, err := db.Query(ctx, `
-		SELECT id, attempted_at, pipeline, sink, endpoint, event_id, message_uuid, attempt, latency_ms,
-		       status_code, outcome, error, response_body, request_headers
-		FROM tributary_delivery_attempts
-		WHERE ($1 = '' OR pipeline = $1) AND ($2 = '' OR sink = $2) AND ($3 = '' OR event_id = $3)
-		  AND ($4 = '' OR outcome = $4) AND ($5::timestamptz IS NULL OR attempted_at >= $5)
-		ORDER BY id DESC LIMIT $6`,
-		f.Pipeline, f.Sink, f.EventID, string(f.Outcome), since, f.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("delivery log: query: %w", err)
-	}
-	defer rows.Close()
-	var out []Attempt
-	for rows.Next() {
-		var a Attempt
-		var ms float64
-		var outcome string
-		if err := rows.Scan(&a.ID, &a.Time, &a.Pipeline, &a.Sink, &a.Endpoint, &a.EventID, &a.MessageUUID,
-			&a.Attempt, &ms, &a.StatusCode, &outcome, &a.Error, &a.ResponseBody, &a.RequestHeaders); err != nil {
-			return nil, fmt.Errorf("delivery log: query: %w", err)
-		}
-		a.Latency = time.Duration(ms * float64(time.Millisecond))
-		a.Outcome = Outcome(outcome)
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("delivery log: query: %w", err)
-	}
-	return out, nil
+func Query(ctx context.Context, db store.DB, f Filter) ([]Attempt, error) {
+	return store.Attempts(ctx, db, f)
 }
 
 // Prune deletes attempts older than age and says how many.
 func (l *Postgres) Prune(ctx context.Context, age time.Duration) (int64, error) {
-	tag, err := l.pool.Exec(ctx, `DELETE FROM tributary_delivery_attempts WHERE attempted_at < now() - make_interval(secs => $1)`,
-		age.Seconds())
-	if err != nil {
-		return 0, fmt.Errorf("delivery log: prune: %w", err)
-	}
-	return tag.RowsAffected(), nil
+	return store.PruneAttempts(ctx, l.pool, age)
 }
 
 // Flush waits, for up to five seconds, until r has stored what was recorded

@@ -24,7 +24,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,7 +103,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.Retry == "" {
-		c.Retry = webhook.PresetLinear
+		c.Retry = middleware.PresetLinear
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Second
@@ -146,8 +145,8 @@ func (c Config) Validate() error {
 	c.setDefaults()
 	var errs []error
 	bad := func(key, format string, args ...any) { errs = append(errs, tributary.Option(key, format, args...)) }
-	if _, err := webhook.ParseSchedule(c.Retry); err != nil {
-		bad("retry", "%s", strings.TrimPrefix(err.Error(), "webhook: "))
+	if _, err := middleware.ParseSchedule(c.Retry); err != nil {
+		bad("retry", "%s", err.Error())
 	}
 	for _, n := range []struct {
 		key string
@@ -213,7 +212,7 @@ func NewSink(cfg Config, logger watermill.LoggerAdapter) (*Sink, error) {
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	sched, _ := webhook.ParseSchedule(cfg.Retry) // validated
+	sched, _ := middleware.ParseSchedule(cfg.Retry) // validated
 	s := &Sink{cfg: cfg, logger: logger, store: &Store{pool: cfg.Pool, now: cfg.Now}, schedule: sched,
 		ready: make(chan struct{}), changed: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	s.metrics.Store(newSinkMetrics(nil, cfg.Pipeline, cfg.Sink))

@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 )
@@ -55,7 +56,7 @@ func BenchmarkRouterDeadEndpointIsolation(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		standard := &router.RetryPolicy{Schedule: webhook.StandardSchedule()}
+		standard := &router.RetryPolicy{Schedule: middleware.StandardSchedule()}
 		healthy := newSink(b, webhook.Config{URL: srv.URL, Secrets: []string{secretA}})
 		sinks := []router.Sink{{Name: "healthy", Publisher: healthy, Retry: standard}}
 		if withDead {

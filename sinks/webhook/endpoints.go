@@ -6,41 +6,34 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary/store"
 )
 
-// State is whether an endpoint receives deliveries.
-type State string
+// State is whether an endpoint receives deliveries (store.EndpointState).
+type State = store.EndpointState
 
 const (
 	// StateEnabled: deliveries go out.
-	StateEnabled State = "enabled"
+	StateEnabled = store.EndpointEnabled
 	// StateDisabled: nothing is sent; every message is poisoned with
 	// ErrEndpointDisabled (replayable once the endpoint is enabled again).
-	StateDisabled State = "disabled"
+	StateDisabled = store.EndpointDisabled
 )
 
 // ErrEndpointNotFound is returned when enabling or disabling an endpoint no
 // sink has registered.
 var ErrEndpointNotFound = errors.New("webhook: no such endpoint (a sink registers its endpoint on its first delivery)")
 
-// EndpointState is an endpoint's stored state. It holds no secret: Endpoint
-// is the URL without user info, query values replaced.
-type EndpointState struct {
-	Pipeline  string    `json:"pipeline"`
-	Sink      string    `json:"sink"`
-	Endpoint  string    `json:"endpoint"`
-	State     State     `json:"state"`
-	Reason    string    `json:"reason,omitempty"`
-	ChangedAt time.Time `json:"changed_at"`
-	ChangedBy string    `json:"changed_by,omitempty"`
-}
+// EndpointState is an endpoint's stored state, a row of tributary_endpoints
+// (store.Endpoint). It holds no secret: Endpoint is the URL without user
+// info, query values replaced.
+type EndpointState = store.Endpoint
 
 // EndpointStates keeps endpoints' states where every instance sees them.
 type EndpointStates interface {
@@ -52,7 +45,7 @@ type EndpointStates interface {
 }
 
 // PostgresEndpoints is EndpointStates in table tributary_endpoints (package
-// migrations), with the operator's view: List, Enable, Disable.
+// store), with the operator's view: List, Enable, Disable.
 type PostgresEndpoints struct {
 	pool *pgxpool.Pool
 }
@@ -62,117 +55,49 @@ func NewPostgresEndpoints(pool *pgxpool.Pool) *PostgresEndpoints {
 	return &PostgresEndpoints{pool: pool}
 }
 
-const endpointColumns = `pipeline, sink, endpoint, state, reason, changed_at, changed_by`
-
-func scanEndpoint(row pgx.Row) (EndpointState, error) {
-	var s EndpointState
-	var state string
-	err := row.Scan(&s.Pipeline, &s.Sink, &s.Endpoint, &state, &s.Reason, &s.ChangedAt, &s.ChangedBy)
-	s.State = State(state)
-	return s, err
-}
-
-// Load implements EndpointStates. An enabled row takes endpoint as its URL
-// (the sink's configuration may have changed); a disabled one is left as it
-// is, so the operator sees which URL answered 410.
+// Load implements EndpointStates (store.RegisterEndpoint).
 func (e *PostgresEndpoints) Load(ctx context.Context, pipeline, sink, endpoint string) (EndpointState, error) {
-	s, err := scanEndpoint(e.pool.QueryRow(ctx, `
-		INSERT INTO tributary_endpoints (pipeline, sink, endpoint, state, changed_by)
-		VALUES ($1, $2, $3, 'enabled', 'registered by the sink')
-		ON CONFLICT (pipeline, sink) DO UPDATE SET endpoint = EXCLUDED.endpoint
-			WHERE tributary_endpoints.state = 'enabled' AND tributary_endpoints.endpoint <> EXCLUDED.endpoint
-		RETURNING `+endpointColumns, pipeline, sink, endpoint))
-	if errors.Is(err, pgx.ErrNoRows) { // a row that needed no update
-		s, err = e.Get(ctx, pipeline, sink)
-	}
-	if err != nil {
-		return EndpointState{}, fmt.Errorf("endpoint state: load %s/%s: %w", pipeline, sink, err)
-	}
-	return s, nil
+	return store.RegisterEndpoint(ctx, e.pool, pipeline, sink, endpoint)
 }
 
 // Get returns the state of (pipeline, sink), ErrEndpointNotFound when none is stored.
 func (e *PostgresEndpoints) Get(ctx context.Context, pipeline, sink string) (EndpointState, error) {
-	s, err := scanEndpoint(e.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM tributary_endpoints
-		WHERE pipeline = $1 AND sink = $2`, pipeline, sink))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return EndpointState{}, fmt.Errorf("%w: %s/%s", ErrEndpointNotFound, pipeline, sink)
+	s, err := store.GetEndpoint(ctx, e.pool, pipeline, sink)
+	return s, notFound(err, pipeline, sink)
+}
+
+// notFound turns store.ErrNotFound into ErrEndpointNotFound.
+func notFound(err error, pipeline, sink string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s/%s", ErrEndpointNotFound, pipeline, sink)
 	}
-	if err != nil {
-		return EndpointState{}, fmt.Errorf("endpoint state: get %s/%s: %w", pipeline, sink, err)
-	}
-	return s, nil
+	return err
 }
 
 // Set implements EndpointStates.
 func (e *PostgresEndpoints) Set(ctx context.Context, s EndpointState) error {
-	if s.State != StateEnabled && s.State != StateDisabled {
-		return fmt.Errorf("endpoint state: %q: want enabled or disabled", s.State)
-	}
-	_, err := e.pool.Exec(ctx, `
-		INSERT INTO tributary_endpoints (pipeline, sink, endpoint, state, reason, changed_at, changed_by)
-		VALUES ($1, $2, $3, $4, $5, now(), $6)
-		ON CONFLICT (pipeline, sink) DO UPDATE SET endpoint = EXCLUDED.endpoint, state = EXCLUDED.state,
-			reason = EXCLUDED.reason, changed_at = now(), changed_by = EXCLUDED.changed_by`,
-		s.Pipeline, s.Sink, s.Endpoint, string(s.State), text(s.Reason), text(s.ChangedBy))
-	if err != nil {
-		return fmt.Errorf("endpoint state: set %s/%s: %w", s.Pipeline, s.Sink, err)
-	}
-	return nil
+	return store.PutEndpoint(ctx, e.pool, s)
 }
 
 // Enable enables a registered endpoint; by names who did it.
 func (e *PostgresEndpoints) Enable(ctx context.Context, pipeline, sink, by string) (EndpointState, error) {
-	return e.change(ctx, pipeline, sink, StateEnabled, "", by)
+	s, err := store.SetEndpointState(ctx, e.pool, pipeline, sink, StateEnabled, "", by)
+	return s, notFound(err, pipeline, sink)
 }
 
 // Disable disables a registered endpoint: its messages are poisoned until it
 // is enabled again. by names who did it.
 func (e *PostgresEndpoints) Disable(ctx context.Context, pipeline, sink, reason, by string) (EndpointState, error) {
-	return e.change(ctx, pipeline, sink, StateDisabled, reason, by)
-}
-
-func (e *PostgresEndpoints) change(ctx context.Context, pipeline, sink string, state State, reason, by string) (EndpointState, error) {
-	s, err := scanEndpoint(e.pool.QueryRow(ctx, `
-		UPDATE tributary_endpoints SET state = $3, reason = $4, changed_at = now(), changed_by = $5
-		WHERE pipeline = $1 AND sink = $2
-		RETURNING `+endpointColumns, pipeline, sink, string(state), text(reason), text(by)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return EndpointState{}, fmt.Errorf("%w: %s/%s", ErrEndpointNotFound, pipeline, sink)
-	}
-	if err != nil {
-		return EndpointState{}, fmt.Errorf("endpoint state: %s %s/%s: %w", state, pipeline, sink, err)
-	}
-	return s, nil
+	s, err := store.SetEndpointState(ctx, e.pool, pipeline, sink, StateDisabled, reason, by)
+	return s, notFound(err, pipeline, sink)
 }
 
 // EndpointFilter selects endpoints; zero fields match everything.
-type EndpointFilter struct {
-	Pipeline, Sink string
-	State          State
-}
+type EndpointFilter = store.EndpointFilter
 
 // List returns the stored endpoints by pipeline and sink.
 func (e *PostgresEndpoints) List(ctx context.Context, f EndpointFilter) ([]EndpointState, error) {
-	rows, err := e.pool.Query(ctx, `SELECT `+endpointColumns+` FROM tributary_endpoints
-		WHERE ($1 = '' OR pipeline = $1) AND ($2 = '' OR sink = $2) AND ($3 = '' OR state = $3)
-		ORDER BY pipeline, sink`, f.Pipeline, f.Sink, string(f.State))
-	if err != nil {
-		return nil, fmt.Errorf("endpoint state: list: %w", err)
-	}
-	defer rows.Close()
-	var out []EndpointState
-	for rows.Next() {
-		s, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, fmt.Errorf("endpoint state: list: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("endpoint state: list: %w", err)
-	}
-	return out, nil
+	return store.Endpoints(ctx, e.pool, f)
 }
 
 // endpointCache is the Publisher's view of its endpoint's state, one entry
@@ -297,9 +222,4 @@ func (c *endpointCache) anyDisabled() bool {
 		}
 	}
 	return false
-}
-
-// text makes s storable in a TEXT column, which refuses NUL and invalid UTF-8.
-func text(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tributary-dev/tributary/middleware"
 	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 	"github.com/tributary-dev/tributary/sources/webhookin"
@@ -45,7 +46,7 @@ func Example() {
 		Name:    "doors",
 		Sources: []router.Source{{Name: "doors-in", Subscriber: in}},
 		// The sink's retry schedule is the router's, set here only.
-		Sinks: []router.Sink{{Name: "crm", Publisher: crm, Retry: &router.RetryPolicy{Schedule: webhook.StandardSchedule()}}},
+		Sinks: []router.Sink{{Name: "crm", Publisher: crm, Retry: &router.RetryPolicy{Schedule: middleware.StandardSchedule()}}},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -27,7 +27,7 @@ func TestReceiverDownForAnHour(t *testing.T) {
 	t.Parallel()
 	const factor = 1.0 / 2000
 	hour := time.Duration(float64(time.Hour) * factor)
-	sched := scaled(webhook.StandardSchedule(), factor)
+	sched := scaled(middleware.StandardSchedule(), factor)
 
 	var upAt atomic.Int64 // unix nanos; 0 until the first request
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {

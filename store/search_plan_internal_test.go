@@ -1,4 +1,4 @@
-package ops
+package store
 
 import (
 	"context"
@@ -27,23 +27,23 @@ func TestSearchPlansUseIndexes(t *testing.T) {
 		ANALYZE tributary_messages`); err != nil {
 		t.Fatal(err)
 	}
-	one := []string{"p1"}
+	one := []string{"tributary.p1"}
 	tests := []struct {
 		name    string
-		f       EventFilter
+		f       MessageSearch
 		index   string
 		ordered bool // read in offset order: no sort
 	}{
-		{"newest", EventFilter{Pipelines: one}, "tributary_messages_pkey", true},
-		{"next page", EventFilter{Pipelines: one, Before: 10001}, "tributary_messages_pkey", true},
-		{"by source", EventFilter{Pipelines: one, Source: "src2"}, "tributary_messages_source_idx", true},
-		{"by type", EventFilter{Pipelines: one, Type: "door.t3"}, "tributary_messages_type_idx", true},
-		{"by id, every pipeline", EventFilter{Pipelines: []string{"p0", "p1", "p2", "p3"}, EventID: "ev-77"}, "tributary_messages_event_id_idx", false},
-		{"closed time range", EventFilter{Pipelines: one, From: time.Now().Add(-50 * time.Hour), Until: time.Now().Add(-49 * time.Hour)},
+		{"newest", MessageSearch{Topics: one}, "tributary_messages_pkey", true},
+		{"next page", MessageSearch{Topics: one, Before: 10001}, "tributary_messages_pkey", true},
+		{"by source", MessageSearch{Topics: one, Source: "src2"}, "tributary_messages_source_idx", true},
+		{"by type", MessageSearch{Topics: one, Type: "door.t3"}, "tributary_messages_type_idx", true},
+		{"by id, every pipeline", MessageSearch{Topics: []string{"tributary.p0", "tributary.p1", "tributary.p2", "tributary.p3"}, EventID: "ev-77"}, "tributary_messages_event_id_idx", false},
+		{"closed time range", MessageSearch{Topics: one, From: time.Now().Add(-50 * time.Hour), Until: time.Now().Add(-49 * time.Hour)},
 			"tributary_messages_created_idx", false},
 		// Until alone: the primary key backwards from Until's offset (found
 		// on the created_at index), not from the newest event.
-		{"until", EventFilter{Pipelines: one, Until: time.Now().Add(-100 * time.Hour)}, "tributary_messages_created_idx", true},
+		{"until", MessageSearch{Topics: one, Until: time.Now().Add(-100 * time.Hour)}, "tributary_messages_created_idx", true},
 	}
 	for _, tc := range tests {
 		tc.f.Limit = 50

@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DB runs statements: a *pgxpool.Pool, a *pgx.Conn or a pgx.Tx.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// relaxCommit, the first statement of a batch (one implicit transaction),
+// makes that transaction's commit return without waiting for its WAL record
+// to reach the disk (synchronous_commit off for it only). It is for writes
+// a server crash may lose without losing an event: what only feeds the
+// console, such as the delivery log.
+const relaxCommit = `SELECT set_config('synchronous_commit', 'off', true)`
+
+// execRelaxed runs one statement after relaxCommit, in one round trip.
+func execRelaxed(ctx context.Context, db DB, sql string, args ...any) error {
+	b := &pgx.Batch{}
+	b.Queue(relaxCommit)
+	b.Queue(sql, args...)
+	return db.SendBatch(ctx, b).Close()
+}
+
+// ErrNotFound is returned (wrapped) for a row that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Text makes s storable in a TEXT column, which refuses NUL and invalid
+// UTF-8.
+func Text(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// IgnoreMissingTable turns "relation does not exist" (a database never
+// migrated) into nil, for readers that count such a table as empty.
+func IgnoreMissingTable(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+		return nil
+	}
+	return err
+}
+
+// noRows maps pgx.ErrNoRows to ErrNotFound.
+func noRows(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
