@@ -91,7 +91,7 @@ func BenchmarkConsoleQueries(b *testing.B) {
 			return err
 		}},
 		{"overview: the latest 25 attempts' event pages", "tributary_messages_event_id_idx", func(ctx context.Context, p *pgxpool.Pool) error {
-			ats, err := ListAttempts(ctx, p, AttemptFilter{Limit: 25})
+			ats, err := store.Attempts(ctx, p, store.AttemptFilter{Limit: 25})
 			if err != nil {
 				return err
 			}

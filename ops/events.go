@@ -251,36 +251,21 @@ func BulkResend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, 
 // delivery attempt or a poison record.
 type messageRef struct{ Pipeline, EventID, UUID string }
 
-// eventOffsets finds where refs are in their pipelines' PostgreSQL topics,
-// in one statement: the offset of each ref still stored there (an event is
-// pruned Retention after every sink is done with it). A ref the topic no
-// longer holds, or never did (a pipeline on NATS JetStream), is absent.
-// The event id narrows the lookup to tributary_messages_event_id_idx; the
-// uuid picks the very message (two messages may carry one event id).
+// eventOffsets finds where refs are in their pipelines' PostgreSQL topics
+// (store.MessageOffsets): a ref the topic no longer holds, or never did (a
+// pipeline on NATS JetStream), is absent.
 func eventOffsets(ctx context.Context, pool *pgxpool.Pool, refs []messageRef) (map[messageRef]int64, error) {
-	out := map[messageRef]int64{}
-	if len(refs) == 0 {
-		return out, nil
-	}
-	topics, ids, uuids := make([]string, len(refs)), make([]string, len(refs)), make([]string, len(refs))
+	in := make([]store.MessageRef, len(refs))
 	for i, r := range refs {
-		topics[i], ids[i], uuids[i] = router.Topic(r.Pipeline), r.EventID, r.UUID
+		in[i] = store.MessageRef{Topic: router.Topic(r.Pipeline), EventID: r.EventID, UUID: r.UUID}
 	}
-	rows, err := pool.Query(ctx, `
-		SELECT r.i, m."offset"
-		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(topic, event_id, uuid, i)
-		JOIN tributary_messages m ON m.metadata->>'tributary_event_id' = r.event_id AND m.uuid = r.uuid AND m.topic = r.topic`,
-		topics, ids, uuids)
+	found, err := store.MessageOffsets(ctx, pool, in)
 	if err != nil {
-		return nil, fmt.Errorf("event offsets: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var i, offset int64
-		if err := rows.Scan(&i, &offset); err != nil {
-			return nil, fmt.Errorf("event offsets: %w", err)
-		}
-		out[refs[i-1]] = offset
+	out := make(map[messageRef]int64, len(found))
+	for i, offset := range found {
+		out[refs[i]] = offset
 	}
-	return out, rows.Err()
+	return out, nil
 }

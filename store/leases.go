@@ -123,7 +123,7 @@ func LeaseLoads(ctx context.Context, db DB, names []string) (map[string]int, err
 }
 
 // AcquireLease takes lease name for owner, for ttl, and returns its new
-// fence and the owner before ('' when it was released, or is new); ok is
+// fence and the owner before (” when it was released, or is new); ok is
 // false when it is not free. A lease is free when it expired and its fence
 // moved past settled (another instance took it since this one handed it
 // over at settled), or when owner holds it at a fence past mine (a

@@ -298,3 +298,40 @@ func ConsumerDone(ctx context.Context, db DB, topic, group string) (bool, error)
 	}
 	return ok, nil
 }
+
+// MessageRef names a stored message from a row that recorded it (a delivery
+// attempt, a poison record): its topic, event id and uuid.
+type MessageRef struct{ Topic, EventID, UUID string }
+
+// MessageOffsets finds refs in their topics in one statement and returns
+// the offset of each still stored, by its index in refs (an event is pruned
+// once every sink is done with it and its retention passed). The event id
+// narrows the lookup to tributary_messages_event_id_idx; the uuid picks the
+// very message (two messages may carry one event id).
+func MessageOffsets(ctx context.Context, db DB, refs []MessageRef) (map[int]int64, error) {
+	out := map[int]int64{}
+	if len(refs) == 0 {
+		return out, nil
+	}
+	topics, ids, uuids := make([]string, len(refs)), make([]string, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		topics[i], ids[i], uuids[i] = r.Topic, r.EventID, r.UUID
+	}
+	rows, err := db.Query(ctx, `
+		SELECT r.i, m."offset"
+		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(topic, event_id, uuid, i)
+		JOIN tributary_messages m ON m.metadata->>'tributary_event_id' = r.event_id AND m.uuid = r.uuid AND m.topic = r.topic`,
+		topics, ids, uuids)
+	if err != nil {
+		return nil, fmt.Errorf("message offsets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i, offset int64
+		if err := rows.Scan(&i, &offset); err != nil {
+			return nil, fmt.Errorf("message offsets: %w", err)
+		}
+		out[int(i-1)] = offset
+	}
+	return out, rows.Err()
+}
