@@ -100,3 +100,46 @@ func encode(msgs []*message.Message) (uuids []string, payloads [][]byte, metas [
 	}
 	return uuids, payloads, metas
 }
+
+// relaxCommit, run in a transaction, makes that transaction's commit return
+// without waiting for its WAL record to reach the disk (synchronous_commit =
+// off for this transaction only; set_config rather than SET LOCAL, which
+// Postgres warns about outside an explicit BEGIN, while a batch without one
+// is an implicit transaction all the same).
+//
+// It is for the writes a crash may lose because losing them can only cause
+// a repeat: claims, completions, leases, hand-backs, pruning. A server crash
+// loses a suffix of the commits, never one from the middle (the WAL is
+// flushed in order, and every synchronous commit flushes everything before
+// it), so a lost completion takes every later write with it and the
+// messages are delivered again, in order. What must survive — an ingest
+// commit a source's ack or a webhook's 2xx depends on — never runs this.
+// See docs/benchmarks.md ("Which commits wait for the disk").
+const relaxCommit = `SELECT set_config('synchronous_commit', 'off', true)`
+
+// execRelaxed runs one statement in an implicit transaction of its own that
+// commits without waiting for the disk (relaxCommit): one round trip.
+func execRelaxed(ctx context.Context, db Executor, sql string, args ...any) (pgconn.CommandTag, error) {
+	b := &pgx.Batch{}
+	b.Queue(relaxCommit)
+	var tag pgconn.CommandTag
+	b.Queue(sql, args...).Exec(func(t pgconn.CommandTag) error { tag = t; return nil })
+	err := db.SendBatch(ctx, b).Close()
+	return tag, err
+}
+
+// queryRelaxed is execRelaxed for a statement that returns rows, each
+// passed to scan.
+func queryRelaxed(ctx context.Context, db Executor, scan func(pgx.Rows) error, sql string, args ...any) error {
+	b := &pgx.Batch{}
+	b.Queue(relaxCommit)
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	return db.SendBatch(ctx, b).Close()
+}

@@ -395,7 +395,16 @@ func (s *LaneSubscriber) workLoop(ctx, msgCtx context.Context, topic string, out
 func (s *LaneSubscriber) claim(ctx context.Context, topic string) (*heldLane, error) {
 	start := time.Now()
 	l := &heldLane{}
-	err := s.db.QueryRow(ctx, claimLane, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.ClaimTTL.Seconds()).Scan(&l.lane, &l.epoch)
+	// A lost lane claim is a lease that never was: no wait for the disk
+	// (relaxCommit). Completions and the split do wait (see settle).
+	found := false
+	err := queryRelaxed(ctx, s.db, func(rows pgx.Rows) error {
+		found = true
+		return rows.Scan(&l.lane, &l.epoch)
+	}, claimLane, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.ClaimTTL.Seconds())
+	if err == nil && !found {
+		err = pgx.ErrNoRows
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -432,7 +441,7 @@ func (s *LaneSubscriber) keepAlive(topic string, l *heldLane, stop <-chan struct
 		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
-		tag, err := s.db.Exec(ctx, `UPDATE tributary_lanes SET expires_at = now() + make_interval(secs => $6)
+		tag, err := execRelaxed(ctx, s.db, `UPDATE tributary_lanes SET expires_at = now() + make_interval(secs => $6)
 			WHERE topic = $1 AND consumer_group = $2 AND lane = $3 AND owner = $4 AND epoch = $5 AND expires_at > now()`,
 			topic, s.cfg.ConsumerGroup, l.lane, s.cfg.Owner, l.epoch, ttl.Seconds())
 		cancel()
@@ -657,6 +666,11 @@ func stopIf(b bool) stopKind {
 
 // settle runs a fenced write (completeEvent or holdEvent) for the event at
 // offset; false when the lane was lost or the write failed.
+//
+// Unlike the claims, it waits for the disk: the key's next event is handed
+// out once this commit returns, and a server crash that lost it would
+// deliver the key's older event again after a newer one (the split waits
+// for the same reason).
 func (s *LaneSubscriber) settle(ctx context.Context, topic string, l *heldLane, stmt string, fields watermill.LogFields,
 	offset int64, extra ...any) bool {
 	start := time.Now()
@@ -710,7 +724,7 @@ func (s *LaneSubscriber) hold(ctx context.Context, topic string, l *heldLane, of
 func (s *LaneSubscriber) release(topic string, l *heldLane) {
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	_, err := s.db.Exec(ctx, `UPDATE tributary_lanes SET owner = '', expires_at = '-infinity'
+	_, err := execRelaxed(ctx, s.db, `UPDATE tributary_lanes SET owner = '', expires_at = '-infinity'
 		WHERE topic = $1 AND consumer_group = $2 AND lane = $3 AND owner = $4 AND epoch = $5`,
 		topic, s.cfg.ConsumerGroup, l.lane, s.cfg.Owner, l.epoch)
 	if err != nil {

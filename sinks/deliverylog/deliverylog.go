@@ -220,7 +220,13 @@ func (l *Postgres) insert(as []Attempt) error {
 			}
 		}
 	}
-	_, err := l.pool.Exec(ctx, `
+	// The log only feeds the console and `tributary log`: its commit does
+	// not wait for the disk (synchronous_commit off for this transaction
+	// only; the batch is one implicit transaction). A server crash may lose
+	// the last attempts logged, never an event.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(`
 		INSERT INTO tributary_delivery_attempts
 			(pipeline, sink, endpoint, event_id, message_uuid, attempt, attempted_at, latency_ms,
 			 status_code, outcome, error, response_body, request_headers)
@@ -229,7 +235,7 @@ func (l *Postgres) insert(as []Attempt) error {
 			$7::timestamptz[], $8::float8[], $9::int[], $10::text[], $11::text[], $12::text[], $13::text[])
 			AS x(p, s, e, ev, u, a, t, l, st, o, er, b, h)`,
 		pipelines, sinks, endpoints, events, uuids, attempts, times, latencies, statuses, outcomes, errs, bodies, headers)
-	if err != nil {
+	if err := l.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("delivery log: record %d attempts: %w", n, err)
 	}
 	return nil
