@@ -47,7 +47,7 @@ func TestServerAndProcessCrashLoseNothing(t *testing.T) {
 	}
 	t.Parallel()
 	cluster := pgtest.NewCluster(t, map[string]string{
-		"fsync": "off", // an immediate stop is a crash of the server, not of the machine: written WAL stays
+		"fsync":              "off", // an immediate stop is a crash of the server, not of the machine: written WAL stays
 		"synchronous_commit": "on", "wal_writer_delay": "'10s'",
 	})
 	dbURL := cluster.NewDatabase("crash")
