@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
@@ -56,12 +58,109 @@ type row struct {
 	metadata map[string]string
 }
 
+// message is r as a message of its own: every handing out gets a copy of
+// the metadata (a handler may change it), sized at once.
 func (r row) message() *message.Message {
 	m := message.NewMessage(r.uuid, r.payload)
+	md := make(message.Metadata, len(r.metadata))
 	for k, v := range r.metadata {
-		m.Metadata.Set(k, v)
+		md[k] = v
 	}
+	m.Metadata = md
 	return m
+}
+
+// metadataScanner scans a jsonb metadata column (an object of strings, as
+// every writer stores it) into a map: pgx would decode it with
+// encoding/json's reflection, some twenty allocations a message on the
+// delivery path; this reads the usual shape directly and leaves anything
+// else (escapes, other value types) to encoding/json.
+type metadataScanner struct{ m *map[string]string }
+
+// ScanBytes implements pgtype.BytesScanner; src is the jsonb text.
+func (s metadataScanner) ScanBytes(src []byte) error {
+	if src == nil {
+		*s.m = nil
+		return nil
+	}
+	if m, ok := parseFlatStrings(src); ok {
+		*s.m = m
+		return nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal(src, &m); err != nil {
+		return fmt.Errorf("pgtopic: metadata: %w", err)
+	}
+	*s.m = m
+	return nil
+}
+
+// parseFlatStrings reads a JSON object whose values are all strings and
+// whose keys and values hold no escape; ok is false for anything else.
+func parseFlatStrings(b []byte) (m map[string]string, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(b, i+1)
+	m = make(map[string]string, 8)
+	if i < len(b) && b[i] == '}' {
+		return m, skipSpace(b, i+1) == len(b)
+	}
+	for {
+		k, j, ok := plainString(b, i)
+		if !ok {
+			return nil, false
+		}
+		i = skipSpace(b, j)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false
+		}
+		v, j, ok := plainString(b, skipSpace(b, i+1))
+		if !ok {
+			return nil, false
+		}
+		m[k] = v
+		i = skipSpace(b, j)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return m, skipSpace(b, i+1) == len(b)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// plainString reads the JSON string at b[i] if it has no escape (and no
+// control character, which JSON forbids unescaped); next is past it.
+func plainString(b []byte, i int) (s string, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			if !utf8.Valid(b[i+1 : j]) {
+				return "", 0, false // encoding/json replaces invalid bytes; let it
+			}
+			return string(b[i+1 : j]), j + 1, true
+		case c == '\\' || c < 0x20:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 func scanRows(rows pgx.Rows) ([]row, error) {
@@ -69,7 +168,7 @@ func scanRows(rows pgx.Rows) ([]row, error) {
 	var out []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.key, &r.uuid, &r.payload, &r.metadata); err != nil {
+		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

@@ -597,7 +597,7 @@ func scanLaneRows(rows pgx.Rows) ([]laneRow, error) {
 	var out []laneRow
 	for rows.Next() {
 		var r laneRow
-		if err := rows.Scan(&r.key, &r.uuid, &r.payload, &r.metadata, &r.orderKey); err != nil {
+		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}, &r.orderKey); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

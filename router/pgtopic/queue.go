@@ -141,7 +141,7 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string) ([]row, time.
 	var out []row
 	err := queryRelaxed(ctx, s.db, func(rows pgx.Rows) error {
 		var r row
-		if err := rows.Scan(&r.key, &r.uuid, &r.payload, &r.metadata); err != nil {
+		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
 			return err
 		}
 		out = append(out, r)

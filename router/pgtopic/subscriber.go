@@ -230,7 +230,7 @@ func (s *Subscriber) claim(ctx context.Context, topic string, finished int64) (*
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var r row
-				if err := rows.Scan(&next.id, &r.key, &r.uuid, &r.payload, &r.metadata); err != nil {
+				if err := rows.Scan(&next.id, &r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
 					return err
 				}
 				next.rows = append(next.rows, r)
