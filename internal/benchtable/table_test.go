@@ -32,7 +32,6 @@ import (
 	"github.com/tributary-dev/tributary/sources/webhookin"
 )
 
-
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 func envInt(name string, def int) int {
