@@ -710,3 +710,59 @@ func BenchmarkSinkVsBare(b *testing.B) {
 	b.ReportMetric(sink/bare, "ratio")
 	b.ReportMetric(sink, "sink/s")
 }
+
+// consoleIndexes are the indexes on tributary_messages that only the
+// console's event search reads (migrations 00015, 00018); the hot path
+// (ingest, claims, pruning) reads the primary key alone.
+var consoleIndexes = []string{"tributary_messages_event_id_idx", "tributary_messages_source_idx",
+	"tributary_messages_type_idx", "tributary_messages_created_idx"}
+
+// BenchmarkTopicIndexes is what the console's four indexes on the topic
+// cost the hot path: the end-to-end row 4 sources × 16 in flight with them
+// and without them (dropped in that run's database), alternating, three
+// rounds each, on the fsync-off cluster (where CPU, not the disk, is the
+// limit) and the durable one.
+func BenchmarkTopicIndexes(b *testing.B) {
+	dur, fst := servers(b)
+	n := envInt("BENCH_EVENTS", 20000)
+	for _, s := range []*server{fst, dur} {
+		var with, without []cost
+		for round := range 3 {
+			for _, drop := range []bool{round%2 == 1, round%2 == 0} {
+				c := runCost(b, s, func(pool *pgxpool.Pool) (int, time.Duration, *procCost) {
+					if drop {
+						for _, ix := range consoleIndexes {
+							if _, err := pool.Exec(context.Background(), "DROP INDEX "+ix); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+					var srcs []router.Source
+					for i := range 4 {
+						srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: newBurstSource(fmt.Sprintf("s%d", i), n/4, 16, 0)})
+					}
+					recv := newReceiver(n / 4 * 4)
+					return recv.want, pipelineRun(b, pool, srcs, recv, 16, false), nil
+				})
+				if drop {
+					without = append(without, c)
+				} else {
+					with = append(with, c)
+				}
+			}
+		}
+		median := func(cs []cost, f func(cost) float64) float64 {
+			v := make([]float64, len(cs))
+			for i, c := range cs {
+				v[i] = f(c)
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
+		}
+		rate := func(c cost) float64 { return c.rate }
+		pg := func(c cost) float64 { return float64(c.pgCPU.Microseconds()) }
+		b.Logf("%s: with the console's indexes %.0f/s, %.0f µs PG/event; without %.0f/s, %.0f µs PG/event (%.2f× the rate, %.2f× the PG CPU)",
+			s.name, median(with, rate), median(with, pg), median(without, rate), median(without, pg),
+			median(without, rate)/median(with, rate), median(without, pg)/median(with, pg))
+	}
+}
