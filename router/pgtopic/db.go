@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -120,7 +121,7 @@ func parseFlatStrings(b []byte) (m map[string]string, ok bool) {
 		if !ok {
 			return nil, false
 		}
-		m[k] = v
+		m[internKey(k)] = string(v)
 		i = skipSpace(b, j)
 		if i >= len(b) {
 			return nil, false
@@ -136,24 +137,53 @@ func parseFlatStrings(b []byte) (m map[string]string, ok bool) {
 	}
 }
 
+// keys holds metadata keys seen before (a few dozen names in practice), so
+// that a message's keys are not allocated again for each message; it stops
+// growing at maxKeys.
+var keys = struct {
+	sync.RWMutex
+	m map[string]string
+}{m: map[string]string{}}
+
+const maxKeys = 512
+
+// internKey returns k as a string, the same one each time for a key seen
+// before (looking it up allocates nothing).
+func internKey(k []byte) string {
+	keys.RLock()
+	s, ok := keys.m[string(k)]
+	keys.RUnlock()
+	if ok {
+		return s
+	}
+	s = string(k)
+	keys.Lock()
+	if len(keys.m) < maxKeys {
+		keys.m[s] = s
+	}
+	keys.Unlock()
+	return s
+}
+
 // plainString reads the JSON string at b[i] if it has no escape (and no
-// control character, which JSON forbids unescaped); next is past it.
-func plainString(b []byte, i int) (s string, next int, ok bool) {
+// control character, which JSON forbids unescaped); next is past it. The
+// bytes are b's.
+func plainString(b []byte, i int) (s []byte, next int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
+		return nil, 0, false
 	}
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
 			if !utf8.Valid(b[i+1 : j]) {
-				return "", 0, false // encoding/json replaces invalid bytes; let it
+				return nil, 0, false // encoding/json replaces invalid bytes; let it
 			}
-			return string(b[i+1 : j]), j + 1, true
+			return b[i+1 : j], j + 1, true
 		case c == '\\' || c < 0x20:
-			return "", 0, false
+			return nil, 0, false
 		}
 	}
-	return "", 0, false
+	return nil, 0, false
 }
 
 func skipSpace(b []byte, i int) int {

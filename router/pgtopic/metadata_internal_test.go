@@ -64,3 +64,29 @@ func FuzzMetadataScanner(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMetadataScan: a delivered message's metadata as the router
+// stores it, read in place vs by encoding/json (what pgx does for a map).
+func BenchmarkMetadataScan(b *testing.B) {
+	src := []byte(`{"sent_at": "1765080000000000000", "webhook_id": "msg_2Kx9", "tributary_source": "hooks", "tributary_pipeline": "bench", ` +
+		`"tributary_event_id": "evt_123", "tributary_event_type": "door.request.allowed", "webhook_timestamp": "1765080000", ` +
+		`"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`)
+	b.Run("in-place", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var m map[string]string
+			if err := (metadataScanner{&m}).ScanBytes(src); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var m map[string]string
+			if err := json.Unmarshal(src, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
