@@ -395,16 +395,12 @@ func (s *LaneSubscriber) workLoop(ctx, msgCtx context.Context, topic string, out
 func (s *LaneSubscriber) claim(ctx context.Context, topic string) (*heldLane, error) {
 	start := time.Now()
 	l := &heldLane{}
-	// A lost lane claim is a lease that never was: no wait for the disk
-	// (relaxCommit). Completions and the split do wait (see settle).
-	found := false
-	err := queryRelaxed(ctx, s.db, func(rows pgx.Rows) error {
-		found = true
-		return rows.Scan(&l.lane, &l.epoch)
-	}, claimLane, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.ClaimTTL.Seconds())
-	if err == nil && !found {
-		err = pgx.ErrNoRows
-	}
+	// It waits for the disk (unlike the topic's claims): a claim lost in a
+	// server crash would give its epoch to the lane's next claim again, and
+	// should this owner take the lane again, its old and new hold could not
+	// be told apart by the fence. It is one commit per lane visit, not per
+	// event.
+	err := s.db.QueryRow(ctx, claimLane, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.ClaimTTL.Seconds()).Scan(&l.lane, &l.epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -667,10 +663,10 @@ func stopIf(b bool) stopKind {
 // settle runs a fenced write (completeEvent or holdEvent) for the event at
 // offset; false when the lane was lost or the write failed.
 //
-// Unlike the claims, it waits for the disk: the key's next event is handed
-// out once this commit returns, and a server crash that lost it would
-// deliver the key's older event again after a newer one (the split waits
-// for the same reason).
+// Unlike the topic's claims, it waits for the disk: the key's next event
+// is handed out once this commit returns, and a server crash that lost it
+// would deliver the key's older event again after a newer one (the split
+// waits for the same reason).
 func (s *LaneSubscriber) settle(ctx context.Context, topic string, l *heldLane, stmt string, fields watermill.LogFields,
 	offset int64, extra ...any) bool {
 	start := time.Now()
