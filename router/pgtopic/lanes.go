@@ -395,6 +395,11 @@ func (s *LaneSubscriber) workLoop(ctx, msgCtx context.Context, topic string, out
 func (s *LaneSubscriber) claim(ctx context.Context, topic string) (*heldLane, error) {
 	start := time.Now()
 	l := &heldLane{}
+	// It waits for the disk (unlike the topic's claims): a claim lost in a
+	// server crash would give its epoch to the lane's next claim again, and
+	// should this owner take the lane again, its old and new hold could not
+	// be told apart by the fence. It is one commit per lane visit, not per
+	// event.
 	err := s.db.QueryRow(ctx, claimLane, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.ClaimTTL.Seconds()).Scan(&l.lane, &l.epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -432,7 +437,7 @@ func (s *LaneSubscriber) keepAlive(topic string, l *heldLane, stop <-chan struct
 		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
-		tag, err := s.db.Exec(ctx, `UPDATE tributary_lanes SET expires_at = now() + make_interval(secs => $6)
+		tag, err := execRelaxed(ctx, s.db, `UPDATE tributary_lanes SET expires_at = now() + make_interval(secs => $6)
 			WHERE topic = $1 AND consumer_group = $2 AND lane = $3 AND owner = $4 AND epoch = $5 AND expires_at > now()`,
 			topic, s.cfg.ConsumerGroup, l.lane, s.cfg.Owner, l.epoch, ttl.Seconds())
 		cancel()
@@ -588,7 +593,7 @@ func scanLaneRows(rows pgx.Rows) ([]laneRow, error) {
 	var out []laneRow
 	for rows.Next() {
 		var r laneRow
-		if err := rows.Scan(&r.key, &r.uuid, &r.payload, &r.metadata, &r.orderKey); err != nil {
+		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}, &r.orderKey); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -657,6 +662,11 @@ func stopIf(b bool) stopKind {
 
 // settle runs a fenced write (completeEvent or holdEvent) for the event at
 // offset; false when the lane was lost or the write failed.
+//
+// Unlike the topic's claims, it waits for the disk: the key's next event
+// is handed out once this commit returns, and a server crash that lost it
+// would deliver the key's older event again after a newer one (the split
+// waits for the same reason).
 func (s *LaneSubscriber) settle(ctx context.Context, topic string, l *heldLane, stmt string, fields watermill.LogFields,
 	offset int64, extra ...any) bool {
 	start := time.Now()
@@ -710,7 +720,7 @@ func (s *LaneSubscriber) hold(ctx context.Context, topic string, l *heldLane, of
 func (s *LaneSubscriber) release(topic string, l *heldLane) {
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	_, err := s.db.Exec(ctx, `UPDATE tributary_lanes SET owner = '', expires_at = '-infinity'
+	_, err := execRelaxed(ctx, s.db, `UPDATE tributary_lanes SET owner = '', expires_at = '-infinity'
 		WHERE topic = $1 AND consumer_group = $2 AND lane = $3 AND owner = $4 AND epoch = $5`,
 		topic, s.cfg.ConsumerGroup, l.lane, s.cfg.Owner, l.epoch)
 	if err != nil {

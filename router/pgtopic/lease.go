@@ -31,10 +31,12 @@ func startLease(db DB, owner string, ttl time.Duration, logger watermill.LoggerA
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
 			secs := ttl.Seconds()
-			_, err := db.Exec(ctx, `UPDATE tributary_claims SET expires_at = now() + make_interval(secs => $2)
+			// A lost extension only lets claims expire early (a
+			// repeat): no wait for the disk (relaxCommit).
+			_, err := execRelaxed(ctx, db, `UPDATE tributary_claims SET expires_at = now() + make_interval(secs => $2)
 				WHERE owner = $1`, owner, secs)
 			if err == nil {
-				_, err = db.Exec(ctx, `UPDATE tributary_queue SET claim_expires = now() + make_interval(secs => $2)
+				_, err = execRelaxed(ctx, db, `UPDATE tributary_queue SET claim_expires = now() + make_interval(secs => $2)
 					WHERE claimed_by = $1`, owner, secs)
 			}
 			cancel()

@@ -16,7 +16,8 @@ const pruneChunk = 5000
 func Prune(ctx context.Context, db DB, topic string, retention time.Duration) (int64, error) {
 	var total int64
 	for {
-		tag, err := db.Exec(ctx, `
+		// A lost delete is done again next time: no wait for the disk.
+		tag, err := execRelaxed(ctx, db, `
 			WITH bound AS (
 				SELECT LEAST(
 					(SELECT min(position) FROM tributary_consumers WHERE topic = $1),

@@ -10,6 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/delay"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // QueuePublisher adds messages to a delayed queue: each is due at the time in
@@ -44,7 +46,18 @@ func (p *QueuePublisher) Publish(topic string, msgs ...*message.Message) error {
 			due[i] = t
 		}
 	}
-	_, err := p.db.Exec(ctx, `
+	exec := p.db.Exec
+	if _, inTx := p.db.(pgx.Tx); !inTx {
+		// On its own (a sink's requeue before it acks the message), a
+		// lost requeue is a repeat: the ack's completion commits after
+		// it, and a crash loses a suffix of the commits, so it takes the
+		// completion with it and the message is delivered again. In a
+		// caller's transaction (the console's replay) the caller decides.
+		exec = func(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+			return execRelaxed(ctx, p.db, sql, args...)
+		}
+	}
+	_, err := exec(ctx, `
 		WITH ins AS (
 			INSERT INTO tributary_queue (topic, due_at, uuid, payload, metadata)
 			SELECT $1, d, u, p, m FROM unnest($2::timestamptz[], $3::text[], $4::bytea[], $5::jsonb[]) AS t(d, u, p, m)
@@ -124,16 +137,21 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, out chan<- 
 // claim takes up to BatchSize due rows. With none due it says how long
 // until the next one is (0: none queued).
 func (s *QueueSubscriber) claim(ctx context.Context, topic string) ([]row, time.Duration, error) {
-	rows, err := s.db.Query(ctx, `
+	// A lost claim is a repeat: no wait for the disk (relaxCommit).
+	var out []row
+	err := queryRelaxed(ctx, s.db, func(rows pgx.Rows) error {
+		var r row
+		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	}, `
 		UPDATE tributary_queue SET claimed_by = $3, claim_expires = now() + make_interval(secs => $4)
 		WHERE id IN (SELECT id FROM tributary_queue
 			WHERE topic = $1 AND due_at <= now() AND (claim_expires IS NULL OR claim_expires < now())
 			ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
 		RETURNING id, uuid, payload, metadata`, topic, s.cfg.BatchSize, s.cfg.Owner, s.cfg.ClaimTTL.Seconds())
-	if err != nil {
-		return nil, 0, err
-	}
-	out, err := scanRows(rows)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -162,7 +180,8 @@ func (s *QueueSubscriber) settle(topic string, rows []row, acked []bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	_, err := s.db.Exec(ctx, `
+	// A lost completion is a repeat: no wait for the disk (relaxCommit).
+	_, err := execRelaxed(ctx, s.db, `
 		WITH released AS (UPDATE tributary_queue SET claimed_by = NULL, claim_expires = NULL
 			WHERE id = ANY($3) AND claimed_by = $1)
 		DELETE FROM tributary_queue WHERE id = ANY($2) AND claimed_by = $1`, s.cfg.Owner, done, left)

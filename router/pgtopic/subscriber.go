@@ -204,9 +204,12 @@ type claim struct {
 // as one implicit transaction, each statement on a fresh snapshot (READ
 // COMMITTED) that sees what the ones before it did. The group's position row
 // is the group's lock, taken first. Only taking over an expired claim reads
-// its messages in a second round trip.
+// its messages in a second round trip. It commits without waiting for the
+// disk (relaxCommit): a crash that loses it delivers those messages again.
 func (s *Subscriber) claim(ctx context.Context, topic string, finished int64) (*claim, error) {
 	b := &pgx.Batch{}
+	// A lost claim or completion is a repeat: no wait for the disk.
+	b.Queue(relaxCommit)
 	if finished != 0 {
 		b.Queue(`DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, finished, s.cfg.Owner)
 	}
@@ -227,7 +230,7 @@ func (s *Subscriber) claim(ctx context.Context, topic string, finished int64) (*
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var r row
-				if err := rows.Scan(&next.id, &r.key, &r.uuid, &r.payload, &r.metadata); err != nil {
+				if err := rows.Scan(&next.id, &r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
 					return err
 				}
 				next.rows = append(next.rows, r)
@@ -289,7 +292,7 @@ func (s *Subscriber) readExpired(ctx context.Context, topic string, c *claim, of
 		return nil, err
 	}
 	if len(c.rows) == 0 {
-		_, err := s.db.Exec(ctx, `DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, c.id, s.cfg.Owner)
+		_, err := execRelaxed(ctx, s.db, `DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, c.id, s.cfg.Owner)
 		return nil, err
 	}
 	return c, nil
@@ -305,7 +308,7 @@ func (s *Subscriber) finish(topic string, id int64) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	if _, err := s.db.Exec(ctx, `DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, id, s.cfg.Owner); err != nil {
+	if _, err := execRelaxed(ctx, s.db, `DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, id, s.cfg.Owner); err != nil {
 		s.logger.Error("Completing a claim failed; its messages will be delivered again", err,
 			watermill.LogFields{"topic": topic, "consumer_group": s.cfg.ConsumerGroup})
 	}
@@ -326,7 +329,7 @@ func (s *Subscriber) handBack(topic string, c *claim, acked []bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	_, err := s.db.Exec(ctx, `UPDATE tributary_claims SET offsets = $3, owner = '', expires_at = '-infinity'
+	_, err := execRelaxed(ctx, s.db, `UPDATE tributary_claims SET offsets = $3, owner = '', expires_at = '-infinity'
 		WHERE id = $1 AND owner = $2`, c.id, s.cfg.Owner, left)
 	if err != nil {
 		s.logger.Error("Handing back unacked messages failed; they will be delivered again after the claim expires", err,
