@@ -45,17 +45,10 @@ func (a *app) endpointsCommand() *cobra.Command {
 			for i := range rows {
 				rows[i].Endpoint = webhook.RedactURL(rows[i].Endpoint) // stored redacted; never trust it blindly
 			}
-			if a.json {
-				if rows == nil {
-					rows = []webhook.EndpointState{}
-				}
-				return printJSON(a.stdout, rows)
-			}
-			t := newTable(a.stdout, "PIPELINE", "SINK", "STATE", "ENDPOINT", "CHANGED", "BY", "REASON")
-			for _, r := range rows {
-				t.row(r.Pipeline, r.Sink, string(r.State), clip(r.Endpoint, 60), when(r.ChangedAt), clip(r.ChangedBy, 40), clip(r.Reason, 60))
-			}
-			return t.flush()
+			return printRows(a.stdout, a.json, rows, []string{"PIPELINE", "SINK", "STATE", "ENDPOINT", "CHANGED", "BY", "REASON"},
+				func(r webhook.EndpointState) []string {
+					return []string{r.Pipeline, r.Sink, string(r.State), clip(r.Endpoint, 60), when(r.ChangedAt), clip(r.ChangedBy, 40), clip(r.Reason, 60)}
+				})
 		}),
 	}
 	lf := list.Flags()

@@ -47,15 +47,14 @@ func (a *app) webhookCommand() *cobra.Command {
 				return withCode(ExitFailure, err)
 			}
 			if a.json {
-				if err := printJSON(a.stdout, map[string]any{"ok": res.OK(), "checks": res.Checks}); err != nil {
-					return err
-				}
+				err = printJSON(a.stdout, map[string]any{"ok": res.OK(), "checks": res.Checks})
 			} else {
-				t := newTable(a.stdout, "CHECK", "RESULT", "DETAIL")
-				for _, c := range res.Checks {
-					t.row(c.Name, map[bool]string{true: "ok", false: "FAILED"}[c.OK], c.Detail)
-				}
-				_ = t.flush()
+				err = printTable(a.stdout, res.Checks, []string{"CHECK", "RESULT", "DETAIL"}, func(c components.Check) []string {
+					return []string{c.Name, map[bool]string{true: "ok", false: "FAILED"}[c.OK], c.Detail}
+				})
+			}
+			if err != nil {
+				return err
 			}
 			if !res.OK() {
 				return codef(ExitCheckFailed, "webhook test of %s/%s failed", pipeline, sink)

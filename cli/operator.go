@@ -168,23 +168,16 @@ func (a *app) deliveriesCommand() *cobra.Command {
 			if err != nil {
 				return dbError(err)
 			}
-			if a.json {
-				if rows == nil {
-					rows = []store.Attempt{}
-				}
-				return printJSON(a.stdout, rows)
-			}
 			// Event ids whole: they are what --event and the console search take.
-			t := newTable(a.stdout, "ID", "WHEN", "PIPELINE", "SINK", "EVENT", "TRY", "OUTCOME", "STATUS", "LATENCY", "ERROR")
-			for _, r := range rows {
+			header := []string{"ID", "WHEN", "PIPELINE", "SINK", "EVENT", "TRY", "OUTCOME", "STATUS", "LATENCY", "ERROR"}
+			return printRows(a.stdout, a.json, rows, header, func(r store.Attempt) []string {
 				status := "-"
 				if r.StatusCode != 0 {
 					status = strconv.Itoa(r.StatusCode)
 				}
-				t.row(strconv.FormatInt(r.ID, 10), when(r.Time), r.Pipeline, r.Sink, r.EventID, strconv.Itoa(r.Attempt),
-					string(r.Outcome), status, fmt.Sprintf("%.1fms", r.LatencyMS()), clip(r.Error, 50))
-			}
-			return t.flush()
+				return []string{strconv.FormatInt(r.ID, 10), when(r.Time), r.Pipeline, r.Sink, r.EventID, strconv.Itoa(r.Attempt),
+					string(r.Outcome), status, fmt.Sprintf("%.1fms", r.LatencyMS()), clip(r.Error, 50)}
+			})
 		}),
 	}
 	fl := list.Flags()

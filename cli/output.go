@@ -36,6 +36,27 @@ func (t *table) row(cols ...string) {
 
 func (t *table) flush() error { return t.tw.Flush() }
 
+// printRows prints rows as a JSON list (an empty list, never null, so that
+// scripts can iterate without a check) or as a table with cols for each row.
+func printRows[T any](w io.Writer, asJSON bool, rows []T, header []string, cols func(T) []string) error {
+	if asJSON {
+		if rows == nil {
+			rows = []T{}
+		}
+		return printJSON(w, rows)
+	}
+	return printTable(w, rows, header, cols)
+}
+
+// printTable writes rows as a table, cols giving each row's columns.
+func printTable[T any](w io.Writer, rows []T, header []string, cols func(T) []string) error {
+	t := newTable(w, header...)
+	for _, r := range rows {
+		t.row(cols(r)...)
+	}
+	return t.flush()
+}
+
 func clip(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s

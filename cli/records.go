@@ -76,17 +76,7 @@ func (k recordQueue[R, F]) command(a *app) *cobra.Command {
 				if err != nil {
 					return dbError(err)
 				}
-				if a.json {
-					if recs == nil {
-						recs = []R{}
-					}
-					return printJSON(a.stdout, recs)
-				}
-				t := newTable(a.stdout, k.columns...)
-				for _, r := range recs {
-					t.row(k.row(r)...)
-				}
-				if err := t.flush(); err != nil {
+				if err := printRows(a.stdout, a.json, recs, k.columns, k.row); err != nil || a.json {
 					return err
 				}
 				if n, err := q.Count(cmd.Context(), k.filter(pipeline, group, 0)); err == nil && n > int64(len(recs)) {

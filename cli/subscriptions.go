@@ -249,17 +249,14 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 					ok = ok && r.Verified
 				}
 				if a.json {
-					if err := printJSON(a.stdout, map[string]any{"ok": ok, "tests": res}); err != nil {
-						return err
-					}
+					err = printJSON(a.stdout, map[string]any{"ok": ok, "tests": res})
 				} else {
-					t := newTable(a.stdout, "TYPE", "KIND", "RIGHT KEY", "WRONG KEY", "RESULT")
-					for _, r := range res {
-						t.row(r.Type, r.Kind, probeText(r.RightKey), probeText(r.WrongKey), r.Reason)
-					}
-					if err := t.flush(); err != nil {
-						return err
-					}
+					err = printTable(a.stdout, res, []string{"TYPE", "KIND", "RIGHT KEY", "WRONG KEY", "RESULT"}, func(r subscriptions.TypeTest) []string {
+						return []string{r.Type, r.Kind, probeText(r.RightKey), probeText(r.WrongKey), r.Reason}
+					})
+				}
+				if err != nil {
+					return err
 				}
 				if !ok {
 					return codef(ExitCheckFailed, "endpoint %s is not verified", ep.ID)
@@ -283,21 +280,14 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 				if err != nil {
 					return endpointError(err)
 				}
-				if a.json {
-					if rows == nil {
-						rows = []subscriptions.Delivery{}
-					}
-					return printJSON(a.stdout, rows)
-				}
-				t := newTable(a.stdout, "ID", "EVENT", "TYPE", "STATE", "ATTEMPTS", "NEXT", "ERROR")
-				for _, d := range rows {
+				header := []string{"ID", "EVENT", "TYPE", "STATE", "ATTEMPTS", "NEXT", "ERROR"}
+				return printRows(a.stdout, a.json, rows, header, func(d subscriptions.Delivery) []string {
 					next := ""
 					if d.State == subscriptions.StatePending {
 						next = when(d.NextAt)
 					}
-					t.row(strconv.FormatInt(d.ID, 10), d.EventID, d.EventType, string(d.State), strconv.Itoa(d.Attempts), next, clip(d.LastError, 60))
-				}
-				return t.flush()
+					return []string{strconv.FormatInt(d.ID, 10), d.EventID, d.EventType, string(d.State), strconv.Itoa(d.Attempts), next, clip(d.LastError, 60)}
+				})
 			})
 		}),
 	}
@@ -362,20 +352,16 @@ func (a *app) listSubscriptions(cmd *cobra.Command, f subscriptions.Filter) erro
 			}
 			rows = append(rows, row{Endpoint: ep.Redacted(), Queue: counts})
 		}
-		if a.json {
-			return printJSON(a.stdout, rows)
-		}
-		t := newTable(a.stdout, "ID", "PIPELINE", "SINK", "TENANT", "STATE", "TYPES", "URL", "PENDING", "POISONED", "DELIVERED")
-		for _, r := range rows {
+		header := []string{"ID", "PIPELINE", "SINK", "TENANT", "STATE", "TYPES", "URL", "PENDING", "POISONED", "DELIVERED"}
+		return printRows(a.stdout, a.json, rows, header, func(r row) []string {
 			state := "enabled"
 			if !r.Enabled {
 				state = "disabled: " + clip(r.DisabledReason, 40)
 			}
-			t.row(r.ID, r.Pipeline, r.Sink, r.Tenant, state, clip(strings.Join(r.Types, ","), 40), clip(r.URL, 50),
+			return []string{r.ID, r.Pipeline, r.Sink, r.Tenant, state, clip(strings.Join(r.Types, ","), 40), clip(r.URL, 50),
 				strconv.Itoa(r.Queue[subscriptions.StatePending]), strconv.Itoa(r.Queue[subscriptions.StatePoisoned]),
-				strconv.Itoa(r.Queue[subscriptions.StateDelivered]))
-		}
-		return t.flush()
+				strconv.Itoa(r.Queue[subscriptions.StateDelivered])}
+		})
 	})
 }
 

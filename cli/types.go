@@ -25,14 +25,9 @@ func (a *app) typesCommand() *cobra.Command {
 					rows = append(rows, row{string(kind), name, components.Doc(kind, name)})
 				}
 			}
-			if a.json {
-				return printJSON(a.stdout, rows)
-			}
-			t := newTable(a.stdout, "KIND", "TYPE", "DESCRIPTION")
-			for _, r := range rows {
-				t.row(r.Kind, r.Type, r.Description)
-			}
-			return t.flush()
+			return printRows(a.stdout, a.json, rows, []string{"KIND", "TYPE", "DESCRIPTION"}, func(r row) []string {
+				return []string{r.Kind, r.Type, r.Description}
+			})
 		}),
 	}
 }
