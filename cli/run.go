@@ -14,12 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/migrations"
 	"github.com/tributary-dev/tributary/ops"
@@ -183,7 +181,6 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			// here, never to Prometheus's default registry.
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			monitor := ops.NewSourceMonitor(reg, logger)
 			tp, shutdownTracing, err := a.tracerProvider(ctx, a.otlpTracesURL(otlpEndpoint))
 			if err != nil {
 				return err
@@ -196,32 +193,6 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					logger.Error("Exporting the last spans failed", err, nil)
 				}
 			}()
-			for i, p := range pipelines {
-				for j, src := range p.Sources {
-					typ := cfg.Pipelines[i].SourceTypes[j].Type
-					if components.RunsOnEveryInstance(typ) {
-						pipelines[i].Sources[j].Subscriber = monitor.Watch(p.Name, src.Name, typ, src.Subscriber)
-						continue
-					}
-					// Led: built again each time this instance becomes the
-					// source's leader (a closed source cannot subscribe
-					// again); the one built above serves the first time.
-					first, cp, idx := src.Subscriber, cfg.Pipelines[i], j
-					pipelines[i].Sources[j].Subscriber = nil
-					pipelines[i].Sources[j].New = func() (message.Subscriber, error) {
-						sub := first
-						first = nil
-						if sub == nil {
-							built, err := cfg.BuildSource(cp, idx, pool, logger)
-							if err != nil {
-								return nil, err
-							}
-							sub = built.(message.Subscriber)
-						}
-						return monitor.Watch(cp.Template.Name, src.Name, typ, sub), nil
-					}
-				}
-			}
 			backend := cfg.NewBackend(pool)
 			r, err := router.New(router.Config{Backend: backend, Logger: logger, Metrics: reg, TracerProvider: tp,
 				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}}, pipelines...)
@@ -265,14 +236,14 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 						}
 					}},
 					{Name: "database", Check: func(ctx context.Context) error { return pool.Ping(ctx) }},
-				}, monitor.Checks(infos)...)
+				}, ops.SourceChecks(r, infos)...)
 				h := ops.Handler(reg, checks...)
 				if err := serve("metrics and health", metricsAddr, h); err != nil {
 					return err
 				}
 			}
 			if adminAddr != "" {
-				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, AllowedHosts: adminHosts, Logger: logger, Sources: monitor, Gatherer: reg,
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, AllowedHosts: adminHosts, Logger: logger, Sources: r, Gatherer: reg,
 					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool),
 					SubscriptionTests: subscriptionTests(pipelines), Backend: backendLabel(cfg.Backend)})
 				if err != nil {
@@ -292,7 +263,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			if failFast {
 				go func() {
 					select {
-					case <-monitor.Failed():
+					case <-r.SourceFailed():
 						logger.Info("A source failed and --fail-fast is set: stopping", nil)
 						stopRun()
 					case <-runCtx.Done():
@@ -301,9 +272,13 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			}
 			logger.Info("Running pipelines", map[string]any{"file": file, "pipelines": len(pipelines)})
 			err = r.Run(runCtx)
-			if fs := monitor.Failures(); failFast && len(fs) > 0 {
+			if fs := r.SourceFailures(); failFast && len(fs) > 0 {
 				f := fs[0]
-				return codef(ExitSourceFailed, "source %q of pipeline %q (%s) stopped for good: %s (--fail-fast)", f.Source, f.Pipeline, f.Type, f.Reason)
+				typ := ""
+				if p, i, err := cfg.FindSource(f.Pipeline, f.Source); err == nil {
+					typ = p.SourceTypes[i].Type
+				}
+				return codef(ExitSourceFailed, "source %q of pipeline %q (%s) stopped for good: %s (--fail-fast)", f.Source, f.Pipeline, typ, f.Reason)
 			}
 			if err != nil {
 				return withCode(ExitFailure, err)

@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sources/batchfeed"
 )
 
@@ -15,21 +14,19 @@ import (
 // empties the feed with the provider's discardAll.
 func init() {
 	RegisterSource("batchfeed", "reads a batch polling feed: next, store, complete; supports feed discard",
-		func(env Env, cfg *batchfeed.Config) (message.Subscriber, error) {
+		func(env Env, cfg *batchfeed.Config) (tributary.Source, error) {
 			c := *cfg
 			src, err := batchfeed.NewSource(c, withKnownFields(env.Logger, map[string]string{"source": env.Name}))
 			if err != nil {
 				return nil, err
 			}
-			return &BatchfeedSource{tracingSubscriber: startTraces(src), src: src, feed: c.FeedID}, nil
+			return &BatchfeedSource{Source: src, feed: c.FeedID}, nil
 		})
 }
 
-// BatchfeedSource is a batchfeed.Source (starting a trace per
-// notification) that can discard its feed.
+// BatchfeedSource is a batchfeed.Source that can discard its feed.
 type BatchfeedSource struct {
-	*tracingSubscriber
-	src  *batchfeed.Source
+	*batchfeed.Source
 	feed string
 }
 
@@ -37,7 +34,7 @@ type BatchfeedSource struct {
 // request's Confirm is batchfeed's own guard: without it nothing is sent.
 // The provider does not say how many events it archived.
 func (s *BatchfeedSource) DiscardAll(ctx context.Context, req DiscardRequest) (DiscardResult, error) {
-	err := s.src.Client().DiscardAll(ctx, batchfeed.DiscardAllOptions{Confirm: req.Confirm, Reason: req.Reason, Operator: req.Operator})
+	err := s.Client().DiscardAll(ctx, batchfeed.DiscardAllOptions{Confirm: req.Confirm, Reason: req.Reason, Operator: req.Operator})
 	if err != nil {
 		return DiscardResult{}, err
 	}

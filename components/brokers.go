@@ -5,6 +5,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/brokers/amqp"
 	"github.com/tributary-dev/tributary/brokers/natsjs"
 	"github.com/tributary-dev/tributary/brokers/redisstream"
@@ -38,22 +39,22 @@ func init() {
 		})
 
 	RegisterSource("amqp", "consumes a durable RabbitMQ queue; acks once an event is stored",
-		func(env Env, o *amqp.SourceConfig) (message.Subscriber, error) {
-			return amqp.NewSource(*o, env.Logger)
+		func(env Env, o *amqp.SourceConfig) (tributary.Source, error) {
+			return FromSubscriber(func() (message.Subscriber, error) { return amqp.NewSource(*o, env.Logger) })
 		}, RunOnEveryInstance())
 	RegisterSource("redisstream", "reads a Redis stream in a consumer group; XACKs once an event is stored",
-		func(env Env, o *redisstream.SourceConfig) (message.Subscriber, error) {
-			return redisstream.NewSource(*o, env.Logger)
+		func(env Env, o *redisstream.SourceConfig) (tributary.Source, error) {
+			return FromSubscriber(func() (message.Subscriber, error) { return redisstream.NewSource(*o, env.Logger) })
 		}, RunOnEveryInstance())
 	RegisterSource("natsjs", "reads a NATS JetStream subject through a durable consumer; acks once an event is stored",
-		func(env Env, o *natsjs.SourceConfig) (message.Subscriber, error) {
+		func(env Env, o *natsjs.SourceConfig) (tributary.Source, error) {
 			cfg := *o
 			if cfg.Durable == "" {
 				// Per pipeline and source: two sources reading one subject
 				// must not share a consumer.
 				cfg.Durable = consumerName("tributary_" + env.Pipeline + "_" + env.Name)
 			}
-			return natsjs.NewSource(cfg, env.Logger)
+			return FromSubscriber(func() (message.Subscriber, error) { return natsjs.NewSource(cfg, env.Logger) })
 		}, RunOnEveryInstance())
 }
 

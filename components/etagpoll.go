@@ -3,8 +3,8 @@ package components
 import (
 	"errors"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 	"github.com/tributary-dev/tributary/sources/etagpoll"
 )
@@ -15,7 +15,7 @@ import (
 // paging detected.
 func init() {
 	RegisterSource("etagpoll", "polls an ETag event log: conditional probe, then the events since the cursor",
-		func(env Env, cfg *etagpoll.Config) (message.Subscriber, error) {
+		func(env Env, cfg *etagpoll.Config) (tributary.Source, error) {
 			if env.Pool == nil {
 				return nil, errors.New("etagpoll: needs the database for its checkpoint")
 			}
@@ -29,6 +29,6 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return startTraces(src), nil
+			return src, nil
 		})
 }

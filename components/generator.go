@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
@@ -25,7 +23,7 @@ import (
 // without) any provider.
 func init() {
 	RegisterSource("generator", "synthetic door events with stable ids (for demos and tests)",
-		func(env Env, o *GeneratorOptions) (message.Subscriber, error) {
+		func(env Env, o *GeneratorOptions) (tributary.Source, error) {
 			g := NewGenerator(*o, env.Name, env.Logger)
 			if env.Pool != nil && !o.Restart {
 				g.checkpoints = checkpoint.NewStore(env.Pool)
@@ -59,8 +57,8 @@ func (o *GeneratorOptions) Validate() error {
 	return nil
 }
 
-// Generator is a message.Subscriber of synthetic events. A nacked event is
-// sent again before the next one, as the source contract asks.
+// Generator is a tributary.Source of synthetic events. An event not stored
+// is sent again before the next one, as the source contract asks.
 type Generator struct {
 	opts    GeneratorOptions
 	name    string
@@ -69,10 +67,6 @@ type Generator struct {
 
 	checkpoints   *checkpoint.Store
 	checkpointKey string
-
-	closing   chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
 }
 
 // NewGenerator returns a generator; name labels its metrics.
@@ -92,7 +86,7 @@ func NewGenerator(o GeneratorOptions, name string, logger watermill.LoggerAdapte
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	return &Generator{opts: o, name: name, logger: logger, metrics: metrics.NewSource(nil, "", name), closing: make(chan struct{})}
+	return &Generator{opts: o, name: name, logger: logger, metrics: metrics.NewSource(nil, "", name)}
 }
 
 var (
@@ -118,29 +112,22 @@ func (g *Generator) EventID(seq int) string { return fmt.Sprintf("%s-%06d", g.op
 
 // Instrument registers the generator's source state on reg, labelled with
 // the pipeline and source name (router.Instrumented); call it before
-// Subscribe.
+// Start.
 func (g *Generator) Instrument(reg prometheus.Registerer, pipeline, source string) {
 	g.metrics = metrics.NewSource(reg, pipeline, source)
 }
 
-// Subscribe implements message.Subscriber.
-func (g *Generator) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
-	select {
-	case <-g.closing:
-		return nil, errors.New("generator: closed")
-	default:
-	}
-	out := make(chan *message.Message)
-	g.wg.Add(1)
+// Start implements tributary.Source: the generator emits one event at a
+// time, each again until it is stored.
+func (g *Generator) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
 	go func() {
-		defer g.wg.Done()
-		defer close(out)
-		g.run(ctx, out)
+		g.run(ctx, emit)
+		stopped(nil)
 	}()
-	return out, nil
+	return nil
 }
 
-func (g *Generator) run(ctx context.Context, out chan<- *message.Message) {
+func (g *Generator) run(ctx context.Context, emit tributary.Emit) {
 	g.metrics.Up.Set(1)
 	defer g.metrics.Up.Set(0)
 	first := g.opts.Start
@@ -160,44 +147,31 @@ func (g *Generator) run(ctx context.Context, out chan<- *message.Message) {
 			msg.Metadata.Set(tributary.MetaEventType, g.opts.Type)
 			msg.Metadata.Set(MetaTraceparent, trace)
 			msg.SetContext(ctx)
-			select {
-			case out <- msg:
-			case <-ctx.Done():
-				return
-			case <-g.closing:
-				return
-			}
-			acked := false
-			select {
-			case <-msg.Acked():
-				acked = true
-			case <-msg.Nacked():
-				g.logger.Info("Generator event nacked; sending it again", watermill.LogFields{"event_id": g.EventID(seq)})
-			case <-ctx.Done():
-				return
-			case <-g.closing:
-				return
-			}
-			if acked {
-				g.metrics.LastSuccess.SetToCurrentTime()
-				if g.checkpoints != nil {
-					// Saved only after the ack: a crash before it re-emits, and dedup drops the repeat.
-					if err := g.checkpoints.Save(ctx, g.checkpointKey, seq); err != nil && ctx.Err() == nil {
-						g.logger.Error("Saving generator checkpoint failed", err, nil)
-					}
+			if err := emit(ctx, msg); err != nil {
+				if ctx.Err() != nil {
+					return
 				}
-				break
+				g.logger.Info("Generator event not stored; sending it again", watermill.LogFields{"event_id": g.EventID(seq)})
+				if !g.sleep(ctx, 100*time.Millisecond) {
+					return
+				}
+				continue
 			}
+			g.metrics.LastSuccess.SetToCurrentTime()
+			if g.checkpoints != nil {
+				// Saved only once stored: a crash before it re-emits, and dedup drops the repeat.
+				if err := g.checkpoints.Save(ctx, g.checkpointKey, seq); err != nil && ctx.Err() == nil {
+					g.logger.Error("Saving generator checkpoint failed", err, nil)
+				}
+			}
+			break
 		}
 		if !g.sleep(ctx, g.opts.Interval) {
 			return
 		}
 	}
-	// Done: keep the channel open until closed, like a quiet provider.
-	select {
-	case <-ctx.Done():
-	case <-g.closing:
-	}
+	// Done: stay running until stopped, like a quiet provider.
+	<-ctx.Done()
 }
 
 func (g *Generator) sleep(ctx context.Context, d time.Duration) bool {
@@ -208,14 +182,5 @@ func (g *Generator) sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	case <-g.closing:
-		return false
 	}
-}
-
-// Close implements message.Subscriber.
-func (g *Generator) Close() error {
-	g.closeOnce.Do(func() { close(g.closing) })
-	g.wg.Wait()
-	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"golang.org/x/net/netutil"
 
 	"github.com/tributary-dev/tributary"
@@ -19,12 +18,12 @@ import (
 )
 
 // The webhookin source is sources/webhookin served by its own http.Server on
-// `listen` at `path`. The server listens from Subscribe until the
-// subscription's context is cancelled or the source is closed, so a built but
-// never-run source (validate, operator commands) holds no port.
+// `listen` at `path`. The server listens from Start until the source stops,
+// so a built but never-run source (validate, operator commands) holds no
+// port.
 func init() {
 	RegisterSource("webhookin", "receives webhooks over HTTP (Basic auth, token, Standard Webhooks signatures)",
-		func(env Env, o *WebhookInConfig) (message.Subscriber, error) {
+		func(env Env, o *WebhookInConfig) (tributary.Source, error) {
 			cfg := o.Config
 			src, err := webhookin.NewSource(cfg, env.Logger)
 			if err != nil {
@@ -35,7 +34,7 @@ func init() {
 				logger = watermill.NopLogger{}
 			}
 			return &WebhookIn{Source: src, addr: o.addr(), path: o.path(), maxConns: o.maxConnections(),
-				logger: logger, closing: make(chan struct{})}, nil
+				logger: logger}, nil
 		}, RunOnEveryInstance()) // it receives: every instance serves its port
 }
 
@@ -119,48 +118,38 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// WebhookIn is the built webhookin source: a *webhookin.Source and the HTTP
-// server in front of it.
+// WebhookIn is the built webhookin source: a *webhookin.Source (a Watermill
+// Subscriber, run through tributary.FromSubscriber) and the HTTP server in
+// front of it. It runs once: every instance serves its port, so leadership
+// never stops and starts it again.
 type WebhookIn struct {
 	*webhookin.Source
 	addr, path string
 	maxConns   int
 	logger     watermill.LoggerAdapter
 
-	closing   chan struct{}
-	closeOnce sync.Once
-
-	mu     sync.Mutex
-	server *http.Server
-	bound  string
-	wg     sync.WaitGroup
+	mu    sync.Mutex
+	bound string
 }
 
-// Addr is the address the server listens on ("" before Subscribe).
+// Addr is the address the server listens on ("" before Start).
 func (w *WebhookIn) Addr() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.bound
 }
 
-// Subscribe starts the HTTP server, then subscribes to the source; the
-// server stops when ctx is cancelled or Close is called.
-func (w *WebhookIn) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+// Start starts the HTTP server and the source; when ctx ends the source
+// stops (answering what it received) and then the server.
+func (w *WebhookIn) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.server != nil {
-		return nil, errors.New("webhookin: already subscribed")
+	if w.bound != "" {
+		return errors.New("webhookin: already started")
 	}
 	ln, err := net.Listen("tcp", w.addr)
 	if err != nil {
-		return nil, fmt.Errorf("webhookin: listen: %w", err)
-	}
-	// A sender's traceparent is kept (the source passes a valid one on);
-	// otherwise the event starts a trace of its own, like the other sources'.
-	ch, err := startTraces(w.Source).Subscribe(ctx, topic)
-	if err != nil {
-		_ = ln.Close()
-		return nil, err
+		return fmt.Errorf("webhookin: listen: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+w.path, w.Source)
@@ -168,42 +157,28 @@ func (w *WebhookIn) Subscribe(ctx context.Context, topic string) (<-chan *messag
 	// body_timeout and max_concurrent_requests; connections, max_connections.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 		MaxHeaderBytes: webhookInMaxHeaderBytes}
-	w.server, w.bound = srv, ln.Addr().String()
+	var served sync.WaitGroup
+	served.Add(1) // Serve, below
+	err = tributary.FromSubscriber(w.Source, "").Start(ctx, emit, func(reason error) {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx) // the source has stopped: requests in flight answer 503
+		served.Wait()
+		stopped(reason)
+	})
+	if err != nil {
+		served.Done()
+		_ = ln.Close()
+		return err
+	}
+	w.bound = ln.Addr().String()
 	ln = netutil.LimitListener(ln, w.maxConns)
 	w.logger.Info("Webhook receiver listening", watermill.LogFields{"addr": w.bound, "path": w.path})
-	w.wg.Add(2)
 	go func() {
-		defer w.wg.Done()
+		defer served.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			w.logger.Error("Webhook receiver stopped", err, watermill.LogFields{"addr": w.bound})
 		}
 	}()
-	go func() {
-		defer w.wg.Done()
-		select {
-		case <-ctx.Done():
-		case <-w.closing:
-		}
-		w.shutdown(srv)
-	}()
-	return ch, nil
-}
-
-func (w *WebhookIn) shutdown(srv *http.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(ctx) // the subscription has ended: requests in flight answer 503
-	w.mu.Lock()
-	if w.server == srv {
-		w.server = nil
-	}
-	w.mu.Unlock()
-}
-
-// Close ends the subscription and stops the server.
-func (w *WebhookIn) Close() error {
-	err := w.Source.Close()
-	w.closeOnce.Do(func() { close(w.closing) })
-	w.wg.Wait()
-	return err
+	return nil
 }

@@ -21,11 +21,6 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 	var out []router.Pipeline
 	closeAll := func() {
 		for _, p := range out {
-			for _, s := range p.Sources {
-				if s.Subscriber != nil {
-					_ = s.Subscriber.Close()
-				}
-			}
 			for _, s := range p.Sinks {
 				if s.Publisher != nil {
 					_ = s.Publisher.Close()
@@ -41,12 +36,16 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 		cur := &out[len(out)-1]
 		for i := range cur.Sources {
 			env := c.env(p, components.KindSource, cur.Sources[i].Name, p.SourceTypes[i].Type, pool, logger)
-			sub, err := components.BuildSource(p.SourceTypes[i], env)
+			src, err := components.BuildSource(p.SourceTypes[i], env)
 			if err != nil {
 				closeAll()
 				return nil, fmt.Errorf("pipeline %q: source %q (%s): %w", p.Template.Name, cur.Sources[i].Name, p.SourceTypes[i].Type, err)
 			}
-			cur.Sources[i].Subscriber = sub
+			cur.Sources[i].Source = src
+			// A type that receives rather than reads (inbound webhooks, a
+			// broker's shared queue) runs in every instance; the others in
+			// the one leading them (router.Leadership).
+			cur.Sources[i].EveryInstance = components.RunsOnEveryInstance(p.SourceTypes[i].Type)
 		}
 		for i := range cur.Sinks {
 			env := c.env(p, components.KindSink, cur.Sinks[i].Name, p.SinkTypes[i].Type, pool, logger)

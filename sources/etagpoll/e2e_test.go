@@ -26,7 +26,7 @@ func pipeline(t testing.TB, pool *pgxpool.Pool, name string, src *Source, sink *
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), CloseTimeout: 5 * time.Second},
 		router.Pipeline{
 			Name:    name,
-			Sources: []router.Source{{Name: src.named.Name(), Subscriber: src}},
+			Sources: []router.Source{{Name: src.named.Name(), Source: src}},
 			Sinks:   []router.Sink{{Name: "hook", Publisher: sink}},
 		})
 	if err != nil {
