@@ -3,6 +3,7 @@ package components_test
 import (
 	"context"
 	"errors"
+	"github.com/tributary-dev/tributary/tributarytest"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,10 +37,12 @@ func next(t *testing.T, ch <-chan *message.Message) *message.Message {
 func TestGeneratorResendsNackedAndClosesOnClose(t *testing.T) {
 	t.Parallel()
 	g := components.NewGenerator(components.GeneratorOptions{Count: 2, Interval: time.Millisecond, Prefix: "p"}, "gen", nil)
-	ch, err := g.Subscribe(context.Background(), "gen")
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := tributarytest.Start(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ch := r.Messages
 	m := next(t, ch)
 	if tributary.EventID(m) != "p-000001" || m.Metadata.Get(tributary.MetaEventType) != "door.unlocked" {
 		t.Fatalf("first message %v", m.Metadata)
@@ -55,7 +58,8 @@ func TestGeneratorResendsNackedAndClosesOnClose(t *testing.T) {
 		t.Fatalf("second message %s", tributary.EventID(m2))
 	}
 	m2.Ack()
-	if err := g.Close(); err != nil {
+	cancel()
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := <-ch; ok {
@@ -67,12 +71,11 @@ func TestGeneratorClosesOnContextCancel(t *testing.T) {
 	t.Parallel()
 	g := components.NewGenerator(components.GeneratorOptions{}, "gen", nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	ch, _ := g.Subscribe(ctx, "gen")
+	ch, _ := tributarytest.Subscribe(ctx, g)
 	next(t, ch) // not acked: the generator waits
 	cancel()
 	for range ch {
 	}
-	_ = g.Close()
 }
 
 type noOptions struct{}
@@ -85,7 +88,7 @@ func TestGeneratorResumesFromCheckpoint(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
 	env := components.Env{Pipeline: "p", Name: "gen", Pool: pool}
-	build := func(restart bool) message.Subscriber {
+	build := func(restart bool) tributary.Source {
 		d, err := components.Decode(components.KindSource, "generator", optionsFunc(func(v any) error {
 			o := v.(*components.GeneratorOptions)
 			o.Interval, o.Restart = time.Millisecond, restart
@@ -100,26 +103,30 @@ func TestGeneratorResumesFromCheckpoint(t *testing.T) {
 		}
 		return sub
 	}
-	g := build(false)
-	ch, _ := g.Subscribe(context.Background(), "gen")
+	run := func(restart bool) (<-chan *message.Message, *tributarytest.Run) {
+		r, err := tributarytest.Start(context.Background(), build(restart))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Messages, r
+	}
+	ch, r := run(false)
 	for range 2 {
 		next(t, ch).Ack()
 	}
 	next(t, ch) // third, never acked
-	_ = g.Close()
+	_ = r.Stop()
 
-	g = build(false)
-	ch, _ = g.Subscribe(context.Background(), "gen")
+	ch, r = run(false)
 	if id := tributary.EventID(next(t, ch)); id != "gen-000003" {
 		t.Fatalf("resumed at %s, want gen-000003", id)
 	}
-	_ = g.Close()
-	g = build(true)
-	ch, _ = g.Subscribe(context.Background(), "gen")
+	_ = r.Stop()
+	ch, r = run(true)
 	if id := tributary.EventID(next(t, ch)); id != "gen-000001" {
 		t.Fatalf("restart began at %s, want gen-000001", id)
 	}
-	_ = g.Close()
+	_ = r.Stop()
 }
 
 type optionsFunc func(v any) error

@@ -3,7 +3,6 @@ package components
 import (
 	"errors"
 
-
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 	"github.com/tributary-dev/tributary/sources/etagpoll"

@@ -3,6 +3,7 @@ package components_test
 import (
 	"context"
 	"errors"
+	"github.com/tributary-dev/tributary/tributarytest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -67,14 +68,15 @@ func TestLogLinesHaveUniqueKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := built.(message.Subscriber)
-	defer sub.Close()
-	ch, err := sub.Subscribe(context.Background(), "doors")
+	sub := built.(*tributary.SubscriberSource)
+	run, err := tributarytest.Start(context.Background(), sub)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer run.Stop()
+	ch := run.Messages
 	status := func() client.Status {
-		return sub.(interface{ Unwrap() message.Subscriber }).Unwrap().(*socketio.Subscriber).Status()
+		return sub.Current().(*socketio.Subscriber).Status()
 	}
 	pipelinetest.WaitFor(t, 10*time.Second, "the source connected", func() bool { return status().Connects >= 1 })
 	srv.Emit("/", "door.request.allowed", map[string]any{"id": "ev-1", "topic": "door.request.allowed", "body": map[string]int{"doorId": 1}})

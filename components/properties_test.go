@@ -1,6 +1,7 @@
 package components_test
 
 import (
+	"github.com/tributary-dev/tributary"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 // A user's own types, registered with the properties the built-ins use.
 func init() {
-	components.RegisterSource("user-receiver", "a user's push source", func(components.Env, *struct{}) (message.Subscriber, error) {
+	components.RegisterSource("user-receiver", "a user's push source", func(components.Env, *struct{}) (tributary.Source, error) {
 		return nil, nil
 	}, components.RunOnEveryInstance())
 	components.RegisterSink("user-headers", "a user's HTTP sink", func(components.Env, *struct{}) (message.Publisher, error) {
@@ -57,7 +58,7 @@ func TestTypePropertyOfTheOtherKind(t *testing.T) {
 	t.Parallel()
 	for name, register := range map[string]func(){
 		"source with SendHeaders": func() {
-			components.RegisterSource("wrong-kind-source", "", func(components.Env, *struct{}) (message.Subscriber, error) {
+			components.RegisterSource("wrong-kind-source", "", func(components.Env, *struct{}) (tributary.Source, error) {
 				return nil, nil
 			}, components.SendHeaders())
 		},

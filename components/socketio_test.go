@@ -3,6 +3,7 @@ package components_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/tributary-dev/tributary/tributarytest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -200,13 +201,14 @@ func TestSocketIOTypesAgainstSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Close()
 	reg := prometheus.NewRegistry()
-	sub.(interface{ Unwrap() message.Subscriber }).Unwrap().(*socketio.Subscriber).Instrument(reg, "panel", "doors")
-	ch, err := sub.Subscribe(ctx, "doors")
+	sub.(*tributary.SubscriberSource).Instrument(reg, "panel", "doors")
+	run, err := tributarytest.Start(ctx, sub)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer run.Stop()
+	ch := run.Messages
 	go sim.Run(ctx)
 
 	ids := map[string]bool{}
@@ -225,13 +227,10 @@ func TestSocketIOTypesAgainstSimulator(t *testing.T) {
 		if err := json.Unmarshal(m.Payload, &ev); err != nil || ev.Topic != typ || ev.Body.DoorID == 0 {
 			t.Fatalf("payload %s (%v)", m.Payload, err)
 		}
-		if tp := m.Metadata.Get(components.MetaTraceparent); tp != components.EventTraceparent(tributary.EventID(m)) || !components.ValidTraceparent(tp) {
-			t.Fatalf("traceparent %q", tp)
-		}
 		ids[tributary.EventID(m)] = true
 		m.Ack()
 	}
-	if st := sub.(interface{ Unwrap() message.Subscriber }).Unwrap().(*socketio.Subscriber).Status(); st.Connects < 1 {
+	if st := sub.(*tributary.SubscriberSource).Current().(*socketio.Subscriber).Status(); st.Connects < 1 {
 		t.Fatalf("status %+v", st)
 	}
 	if dials := sim.Server().DialTokens(); len(dials) == 0 || dials[0] == "" || dials[0] == sim.Token() {

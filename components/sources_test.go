@@ -3,14 +3,13 @@ package components_test
 import (
 	"context"
 	"errors"
+	"github.com/tributary-dev/tributary/tributarytest"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/components"
@@ -114,7 +113,6 @@ func TestBatchfeedDiscardAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Close()
 	disc, ok := sub.(components.Discarder)
 	if !ok {
 		t.Fatalf("%T is not a Discarder", sub)
@@ -170,20 +168,19 @@ func TestEtagpollBuiltFromRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, _ := sub.Subscribe(context.Background(), "log")
+	run, err := tributarytest.Start(context.Background(), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := run.Messages
 	m := next(t, ch)
 	if tributary.EventID(m) != "e1" || auth != "Bearer tok" {
 		t.Fatalf("event %s, auth %q", tributary.EventID(m), auth)
 	}
-	// Each event starts a trace; a resend after a nack keeps it.
-	trace := m.Metadata.Get(components.MetaTraceparent)
-	if !components.ValidTraceparent(trace) {
-		t.Fatalf("traceparent %q", trace)
-	}
 	m.Nack()
 	m = next(t, ch)
-	if tributary.EventID(m) != "e1" || m.Metadata.Get(components.MetaTraceparent) != trace {
-		t.Fatalf("resent %s with trace %q, want e1 with %q", tributary.EventID(m), m.Metadata.Get(components.MetaTraceparent), trace)
+	if tributary.EventID(m) != "e1" {
+		t.Fatalf("resent %s, want e1", tributary.EventID(m))
 	}
 	m.Ack()
 	var n int
@@ -192,7 +189,7 @@ func TestEtagpollBuiltFromRegistry(t *testing.T) {
 		_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM tributary_checkpoints WHERE source = 'etagpoll/p/log' AND value->>'cursor' <> ''`).Scan(&n)
 		time.Sleep(20 * time.Millisecond)
 	}
-	_ = sub.Close()
+	_ = run.Stop()
 	if n != 1 {
 		t.Fatal("no checkpoint under etagpoll/p/log")
 	}
@@ -232,10 +229,11 @@ func TestEtagpollErrorsNameTheOption(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer sub.Close()
-			if _, err := sub.Subscribe(context.Background(), "x"); err != nil {
+			run, err := tributarytest.Start(context.Background(), sub)
+			if err != nil {
 				t.Fatal(err)
 			}
+			defer run.Stop()
 			pipelinetest.WaitFor(t, 10*time.Second, "a failed poll", func() bool { return len(log.Lines("ERROR")) > 0 })
 			line := log.Lines("ERROR")[0]
 			if !strings.Contains(line, tc.key) || strings.Contains(line, tc.not) {
@@ -245,20 +243,17 @@ func TestEtagpollErrorsNameTheOption(t *testing.T) {
 	}
 }
 
-// TestProviderSourcesCloseTheirChannel: built from the registry (wrapped to
-// start traces), both types still close their channel on Close and on ctx
-// cancellation, as the source contract asks.
-func TestProviderSourcesCloseTheirChannel(t *testing.T) {
+// TestProviderSourcesStopAndStartAgain: built from the registry, both
+// types stop when their context ends (stopped(nil)), and start again after
+// that, as leadership coming back does.
+func TestProviderSourcesStopAndStartAgain(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
 	pool := pgtest.NewPool(t)
-	build := func(typ string) interface {
-		Subscribe(context.Context, string) (<-chan *message.Message, error)
-		Close() error
-	} {
+	for _, typ := range []string{"etagpoll", "batchfeed"} {
 		d, err := components.Decode(components.KindSource, typ, optionsFunc(func(v any) error {
 			switch o := v.(type) {
 			case *etagpoll.Config:
@@ -271,39 +266,26 @@ func TestProviderSourcesCloseTheirChannel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sub, err := components.BuildSource(d, components.Env{Pipeline: "p", Name: "s-" + typ, Pool: pool})
+		src, err := components.BuildSource(d, components.Env{Pipeline: "p", Name: "s-" + typ, Pool: pool})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return sub
-	}
-	closed := func(ch <-chan *message.Message) bool {
-		select {
-		case _, ok := <-ch:
-			return !ok
-		case <-time.After(10 * time.Second):
-			return false
+		for round := range 2 {
+			run, err := tributarytest.Start(context.Background(), src)
+			if err != nil {
+				t.Fatalf("%s: start %d: %v", typ, round+1, err)
+			}
+			time.Sleep(30 * time.Millisecond)
+			stopped := make(chan error, 1)
+			go func() { stopped <- run.Stop() }()
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Errorf("%s: stopped with %v, want nil", typ, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: did not stop", typ)
+			}
 		}
-	}
-	for _, typ := range []string{"etagpoll", "batchfeed"} {
-		sub := build(typ)
-		ch, err := sub.Subscribe(context.Background(), "x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(30 * time.Millisecond)
-		_ = sub.Close()
-		if !closed(ch) {
-			t.Errorf("%s: channel open after Close", typ)
-		}
-		sub = build(typ)
-		ctx, cancel := context.WithCancel(context.Background())
-		ch, _ = sub.Subscribe(ctx, "x")
-		time.Sleep(30 * time.Millisecond)
-		cancel()
-		if !closed(ch) {
-			t.Errorf("%s: channel open after ctx cancel", typ)
-		}
-		_ = sub.Close()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/tributary-dev/tributary/tributarytest"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -292,13 +293,12 @@ func TestWebhookInServesWhileSubscribed(t *testing.T) {
 	t.Parallel()
 	src := buildWebhookIn(t, "          listen: 127.0.0.1:0\n          path: /in\n          token: ${TOKEN}\n          max_body_bytes: 64\n",
 		map[string]string{"TOKEN": "sesame"})
-	defer src.Close()
 	if src.Addr() != "" {
-		t.Fatalf("listening before Subscribe on %s", src.Addr())
+		t.Fatalf("listening before Start on %s", src.Addr())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch, err := src.Subscribe(ctx, "in")
+	ch, err := tributarytest.Subscribe(ctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestWebhookInServesWhileSubscribed(t *testing.T) {
 	if code := <-done; code/100 != 2 {
 		t.Fatalf("accepted event answered %d, want 2xx", code)
 	}
-	// Cancelling the subscription stops the server.
+	// Stopping the source stops the server.
 	addr := src.Addr()
 	cancel()
 	for range ch {
@@ -337,29 +337,27 @@ func TestWebhookInServesWhileSubscribed(t *testing.T) {
 	waitClosed(t, addr)
 }
 
-func TestWebhookInCloseStopsServer(t *testing.T) {
+func TestWebhookInStopStopsServer(t *testing.T) {
 	t.Parallel()
 	src := buildWebhookIn(t, "          listen: 127.0.0.1:0\n          allow_unauthenticated: true\n", nil)
-	ch, err := src.Subscribe(context.Background(), "in")
+	run, err := tributarytest.Start(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ch := run.Messages
 	addr := src.Addr()
 	if c, err := net.Dial("tcp", addr); err != nil {
 		t.Fatalf("not listening: %v", err)
 	} else {
 		c.Close()
 	}
-	if err := src.Close(); err != nil {
+	if err := run.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := <-ch; ok {
-		t.Fatal("channel open after Close")
+		t.Fatal("channel open after the stop")
 	}
 	waitClosed(t, addr)
-	if _, err := src.Subscribe(context.Background(), "in"); err == nil {
-		t.Fatal("Subscribe after Close succeeded")
-	}
 }
 
 func waitClosed(t *testing.T, addr string) {

@@ -2,6 +2,7 @@ package components_test
 
 import (
 	"context"
+	"github.com/tributary-dev/tributary/tributarytest"
 	"net"
 	"net/http"
 	"strings"
@@ -23,7 +24,7 @@ func buildWebhookIn(t *testing.T, options string, env map[string]string) *compon
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pipes[0].Sources[0].Subscriber.(*components.WebhookIn)
+	return pipes[0].Sources[0].Source.(*components.WebhookIn)
 }
 
 // TestWebhookInConnectionCap: with max_connections: 2, two connections
@@ -32,10 +33,9 @@ func buildWebhookIn(t *testing.T, options string, env map[string]string) *compon
 func TestWebhookInConnectionCap(t *testing.T) {
 	t.Parallel()
 	src := buildWebhookIn(t, "          listen: 127.0.0.1:0\n          path: /in\n          token: t\n          max_connections: 2\n", nil)
-	defer src.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := src.Subscribe(ctx, "in"); err != nil {
+	if _, err := tributarytest.Start(ctx, src); err != nil {
 		t.Fatal(err)
 	}
 	var idle []net.Conn

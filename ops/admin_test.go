@@ -43,7 +43,7 @@ func pipelineWithPoison(t *testing.T) (*pgxpool.Pool, []ops.PipelineInfo, *atomi
 	sink := components.NewHTTPSink(components.HTTPOptions{URL: recv.URL, AllowPrivateNetworks: true}, "doors", "hook", pool, nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "gen", Subscriber: gen}},
+		Sources: []router.Source{{Name: "gen", Source: gen}},
 		Sinks:   []router.Sink{{Name: "hook", Publisher: sink}},
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -71,7 +70,7 @@ func TestEchoedCredentialsAppearNowhere(t *testing.T) {
 	feed := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, watermill.NopLogger{})
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "feed", Subscriber: feed}},
+		Sources: []router.Source{{Name: "feed", Source: tributary.FromSubscriber(feed, "feed")}},
 		Sinks:   []router.Sink{{Name: "hook", Publisher: hook}, {Name: "plain", Publisher: httpSink}},
 	})
 	if err != nil {
@@ -150,19 +149,7 @@ func TestEchoedCredentialsAppearNowhere(t *testing.T) {
 func TestSourceReasonShowsNoSecret(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	m := ops.NewSourceMonitor(reg, nil)
-	s := newStopping(errors.New(`feed answered 401: {"echo":"key pw\u003cLEAK\u003e-5151 refused"}`))
-	sub := m.Watch("doors", "feed", "batchfeed", wrapper{withErr{s}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch, err := sub.Subscribe(ctx, "feed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-ch
-	close(s.stop)
-	for range ch {
-	}
+	m := failures{{Pipeline: "doors", Source: "feed", Reason: `feed answered 401: {"echo":"key pw\u003cLEAK\u003e-5151 refused"}`}}
 	infos := []ops.PipelineInfo{{Name: "doors", Sources: []ops.ComponentInfo{{Name: "feed", Type: "batchfeed"}}}}
 	base := adminServer(t, ops.AdminConfig{Pool: pgtest.NewPool(t), Pipelines: infos, Sources: m, Gatherer: reg, Secrets: []string{"pw<LEAK>-5151"}})
 	_, page, _ := request(t, base, "GET", "/", nil, nil)

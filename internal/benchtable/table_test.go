@@ -188,7 +188,7 @@ func endToEndGroups(b *testing.B, n, sources, group, inFlight int, logged bool) 
 		if group > 0 {
 			sub = newGroupSource(fmt.Sprintf("s%d", i), n/sources, group, inFlight)
 		}
-		srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: sub})
+		srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Source: tributary.FromSubscriber(sub, "")})
 	}
 	recv := newReceiver(n / sources * sources)
 	cpu0, pg0 := cpuTime(), pgCPU()
@@ -288,7 +288,7 @@ func latency(b *testing.B, rate int, d time.Duration) (p50, p90, p99 time.Durati
 	n := int(float64(rate) * d.Seconds())
 	recv := newReceiver(n)
 	src := newBurstSource("l", n, 64, time.Second/time.Duration(rate))
-	pipelineRun(b, pool, []router.Source{{Name: "paced", Subscriber: src}}, recv, 16, false)
+	pipelineRun(b, pool, []router.Source{{Name: "paced", Source: tributary.FromSubscriber(src, "paced")}}, recv, 16, false)
 	return recv.percentiles()
 }
 
@@ -298,7 +298,7 @@ func firstAfterIdle(b *testing.B, idle time.Duration) time.Duration {
 	pool := pgtest.NewPool(b)
 	recv := newReceiver(2)
 	src := newBurstSource("idle", 2, 1, idle)
-	pipelineRun(b, pool, []router.Source{{Name: "idle", Subscriber: src}}, recv, 1, false)
+	pipelineRun(b, pool, []router.Source{{Name: "idle", Source: tributary.FromSubscriber(src, "idle")}}, recv, 1, false)
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
 	return recv.latency[len(recv.latency)-1]
@@ -359,7 +359,7 @@ func backlog(b *testing.B, n int) (fill, drain, maxRSS float64) {
 		}
 	}()
 	idle := newBurstSource("none", 0, 1, 0)
-	took := pipelineRun(b, pool, []router.Source{{Name: "none", Subscriber: idle}}, recv, 16, false)
+	took := pipelineRun(b, pool, []router.Source{{Name: "none", Source: tributary.FromSubscriber(idle, "none")}}, recv, 16, false)
 	close(stop)
 	return fill, float64(n) / took.Seconds(), float64(peak.Load()) / 1024
 }
@@ -538,7 +538,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 					bs := newBurstSource(fmt.Sprintf("s%d", i), n/c.sources, c.inFlight, 0)
 					bursts, sub = append(bursts, bs), bs
 				}
-				srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: sub})
+				srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Source: tributary.FromSubscriber(sub, "")})
 			}
 			recv := newReceiver(n / c.sources * c.sources)
 			start, cpu0, pg0 := time.Now(), cpuTime(), pgCPU()
