@@ -80,7 +80,10 @@ func runIdleBinary(b *testing.B, n int) processFigures {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(2 * time.Second) // let the start-up garbage be collected
+	for _, d := range []time.Duration{2, 10, 20} {
+		time.Sleep(d * time.Second)
+		b.Logf("%d sources after %ds more: RSS %.1f MB, heap in use %.1f MB", n, d, metricValue(b, m, "process_resident_memory_bytes")/(1<<20), metricValue(b, m, "go_memstats_heap_inuse_bytes")/(1<<20))
+	}
 	return processFigures{goroutines: metricValue(b, m, "go_goroutines"), rss: metricValue(b, m, "process_resident_memory_bytes")}
 }
 

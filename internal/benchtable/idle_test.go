@@ -71,6 +71,12 @@ func settle(polls *atomic.Int64, before footprint) idleCost {
 		time.Sleep(5 * time.Millisecond)
 	}
 	after := measure()
+	if f := os.Getenv("BENCH_HEAP"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(out, 0)
+			_ = out.Close()
+		}
+	}
 	if f := os.Getenv("BENCH_GOROUTINES"); f != "" {
 		if out, err := os.Create(f); err == nil {
 			_ = pprof.Lookup("goroutine").WriteTo(out, 1)
@@ -160,8 +166,12 @@ func (nopSink) Publish(string, ...*message.Message) error { return nil }
 func (nopSink) Close() error                              { return nil }
 
 // BenchmarkIdleSources is the idle-sources rows on their own, for
-// profiling (BENCH_GOROUTINES=file writes the goroutine profile).
+// profiling (BENCH_GOROUTINES=file writes the goroutine profile,
+// BENCH_HEAP=file the heap profile).
 func BenchmarkIdleSources(b *testing.B) {
+	if os.Getenv("BENCH_HEAP") != "" {
+		runtime.MemProfileRate = 256 // every source's allocations, not a sample
+	}
 	c := idleETagSources(b)
 	b.ReportMetric(c.bytesPerSource/1024, "KB/source")
 	b.ReportMetric(c.goroutinesPerSrc, "goroutines/source")

@@ -90,6 +90,11 @@ type Source struct {
 	m *sourceMetrics
 }
 
+// unnamed are the collectors of every source not yet instrumented: they
+// count for nobody, and one set shared by all keeps a thousand sources from
+// building a thousand sets that Instrument replaces at once.
+var unnamed = sync.OnceValue(func() *sourceMetrics { return newSourceMetrics(nil, "", "") })
+
 // NewSource validates cfg and builds a Source.
 func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
@@ -113,7 +118,7 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 		slots:  hostSlots(base.Host),
 		now:    time.Now,
 	}
-	s.m = newSourceMetrics(nil, "", "")
+	s.m = unnamed()
 	return s, nil
 }
 
@@ -312,7 +317,7 @@ func (s *Source) save(ctx context.Context) error {
 	}
 	s.dirty = false
 	if !s.state.Cursor.IsZero() {
-		s.m.cursor.Set(float64(s.state.Cursor.UnixMilli()) / 1000)
+		s.m.cursor.get().Set(float64(s.state.Cursor.UnixMilli()) / 1000)
 	}
 	return nil
 }
@@ -388,7 +393,7 @@ func (s *Source) unseen(events []Event) []Event {
 	fresh := make([]Event, 0, len(events))
 	for _, ev := range events {
 		if _, ok := s.seen[ev.ID]; ok {
-			s.m.skipped.Inc()
+			s.m.skipped.get().Inc()
 			continue
 		}
 		fresh = append(fresh, ev)
@@ -413,12 +418,12 @@ func (s *Source) deliver(ctx context.Context, emit tributary.Emit, fresh []Event
 			if ctx.Err() != nil {
 				return false
 			}
-			s.m.redelivered.Add(float64(len(part)))
+			s.m.redelivered.get().Add(float64(len(part)))
 			if s.pause(ctx, s.cfg.RedeliverDelay) != nil {
 				return false
 			}
 		}
-		s.m.acked.Add(float64(len(part)))
+		s.m.acked.get().Add(float64(len(part)))
 		fresh = fresh[len(part):]
 	}
 	return true
