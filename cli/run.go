@@ -173,10 +173,6 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			if err := checkSchema(ctx, pool); err != nil {
 				return startup(err)
 			}
-			pipelines, err := cfg.Build(pool, logger)
-			if err != nil {
-				return codef(ExitConfig, "%v", err)
-			}
 			// The binary's own registry: what the library registers goes
 			// here, never to Prometheus's default registry.
 			reg := prometheus.NewRegistry()
@@ -193,14 +189,15 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					logger.Error("Exporting the last spans failed", err, nil)
 				}
 			}()
-			backend := cfg.NewBackend(pool)
-			r, err := router.New(router.Config{Backend: backend, Logger: logger, Metrics: reg, TracerProvider: tp,
-				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}}, pipelines...)
+			// The file's pipelines as the library runs them: its backend,
+			// leadership, trace start and source state (config.NewRouter).
+			r, err := cfg.NewRouter(pool, router.Config{Logger: logger, Metrics: reg, TracerProvider: tp,
+				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}})
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
 			}
 			infos := pipelineInfos(cfg)
-			if js, ok := backend.(*router.JetStreamBackend); ok {
+			if js, ok := r.Backend().(*router.JetStreamBackend); ok {
 				for i := range infos {
 					infos[i].Depth = js.SinkDepth
 				}
@@ -245,7 +242,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			if adminAddr != "" {
 				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, AllowedHosts: adminHosts, Logger: logger, Sources: r, Gatherer: reg,
 					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool),
-					SubscriptionTests: subscriptionTests(pipelines), Backend: backendLabel(cfg.Backend)})
+					SubscriptionTests: subscriptionTests(r.Pipelines()), Backend: backendLabel(cfg.Backend)})
 				if err != nil {
 					return err
 				}
@@ -270,7 +267,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					}
 				}()
 			}
-			logger.Info("Running pipelines", map[string]any{"file": file, "pipelines": len(pipelines)})
+			logger.Info("Running pipelines", map[string]any{"file": file, "pipelines": len(r.Pipelines())})
 			err = r.Run(runCtx)
 			if fs := r.SourceFailures(); failFast && len(fs) > 0 {
 				f := fs[0]

@@ -3,6 +3,7 @@ package components_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/tributary-dev/tributary/tributarytest"
 	"net"
 	"net/http"
@@ -250,6 +251,27 @@ func FuzzValidTraceparent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if components.ValidTraceparent(s) && (len(components.TraceID(s)) != 32 || strings.HasPrefix(s, "00-") && len(s) != 55) {
 			t.Fatalf("accepted %q", s)
+		}
+	})
+}
+
+// TestGeneratorConformance runs the source contract's suite on the
+// generator: its events are its sequence, so the events a test asks for are
+// the next ids of it.
+func TestGeneratorConformance(t *testing.T) {
+	t.Parallel()
+	tributarytest.TestSource(t, tributarytest.Features{Ordered: true, Restarts: true}, func(t *testing.T) tributarytest.Harness {
+		next := 1
+		return tributarytest.Harness{
+			Source: components.NewGenerator(components.GeneratorOptions{Interval: time.Millisecond, Prefix: "p"}, "gen", nil),
+			Publish: func(t *testing.T, n int) []string {
+				var ids []string
+				for range n {
+					ids = append(ids, fmt.Sprintf("p-%06d", next))
+					next++
+				}
+				return ids
+			},
 		}
 	})
 }

@@ -145,3 +145,36 @@ func (c *Config) IngestQuarantine(pool *pgxpool.Pool) *router.IngestQuarantine {
 	}
 	return router.NewIngestQuarantine(pool)
 }
+
+// NewRouter builds every source and sink and returns a router that runs
+// the file's pipelines as the binary does: on the file's backend (rc.Backend
+// when set), with Leadership among the instances sharing pool (rc.Leadership
+// when set) so that each source that reads a provider runs in one instance
+// at a time and those that receive (webhookin, broker queues) in every
+// instance, a trace started for every event whose source sent none, and a
+// source that stops for good recorded with its reason
+// (Router.SourceFailures). rc's other fields (Logger, Metrics,
+// TracerProvider, CloseTimeout) are the router's own. On error, what was
+// built is closed.
+func (c *Config) NewRouter(pool *pgxpool.Pool, rc router.Config) (*router.Router, error) {
+	pipelines, err := c.Build(pool, rc.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if rc.Backend == nil {
+		rc.Backend = c.NewBackend(pool)
+	}
+	if rc.Leadership == nil {
+		rc.Leadership = &router.Leadership{}
+	}
+	r, err := router.New(rc, pipelines...)
+	if err != nil {
+		for _, p := range pipelines {
+			for _, s := range p.Sinks {
+				_ = s.Publisher.Close()
+			}
+		}
+		return nil, err
+	}
+	return r, nil
+}

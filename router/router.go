@@ -238,6 +238,12 @@ func (l stopLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
 	return stopLogger{l.LoggerAdapter.With(fields), l.stopping}
 }
 
+// Pipelines are the router's pipelines, defaults filled in.
+func (r *Router) Pipelines() []Pipeline { return r.pipelines }
+
+// Backend is where the router's topics live (Config.Backend).
+func (r *Router) Backend() Backend { return r.cfg.Backend }
+
 // Running is closed once every handler has started.
 func (r *Router) Running() <-chan struct{} { return r.running }
 
