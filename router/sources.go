@@ -177,10 +177,16 @@ func (l *ledSource) start() (*sourceRun, error) {
 		cancel()
 		return nil, err
 	}
-	l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(1)
+	if l.led() {
+		l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(1)
+	}
 	l.r.logger.Info("Source started", watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name, "instance": l.r.InstanceID()})
 	return run, nil
 }
+
+// led reports whether leadership runs the source (tributary_source_leader
+// is about those only: every instance runs the others).
+func (l *ledSource) led() bool { return l.r.cfg.Leadership != nil && !l.s.EveryInstance }
 
 // failed records a source that stopped on its own: it keeps its lease and
 // stays stopped; the router reports it (Router.SourceFailures).
@@ -220,7 +226,9 @@ func (run *sourceRun) stop() {
 				watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name})
 		}
 		t.Stop()
-		l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(0)
+		if l.led() {
+			l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(0)
+		}
 		l.r.logger.Info("Source stopped", watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name, "instance": l.r.InstanceID()})
 	})
 }
@@ -241,7 +249,8 @@ func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait fu
 	}
 	el, err := leader.New(leader.Config{
 		Pool: pool, Instance: r.cfg.Leadership.Instance, Host: r.cfg.Leadership.Host,
-		TTL: r.cfg.Leadership.TTL, Names: names, Logger: r.logger,
+		// A lease call cut off by the stop is the stop, not a failure.
+		TTL: r.cfg.Leadership.TTL, Names: names, Logger: stopLogger{r.logger, r.stopping},
 		Start:   func(n string) { byName[n].set(true) },
 		Stop:    func(n string) { byName[n].set(false) },
 		Stopped: func(ctx context.Context, n string) bool { return byName[n].stopped(ctx) },
