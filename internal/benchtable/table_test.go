@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -424,6 +426,26 @@ type row struct {
 	what, value, baseline, ratio, goal string
 }
 
+// binaryIdleSources runs cmd/tributary's BenchmarkBinaryIdleSources (the
+// built binary with 1,000 idle etagpoll sources from a pipeline file,
+// reading its own /metrics) and returns its KB of RSS and goroutines per
+// source: the row measures what a user of the binary runs.
+func binaryIdleSources() (kb, goroutines float64, err error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkBinaryIdleSources$/sources=1000", "-benchtime", "1x", "-timeout", "10m", ".")
+	cmd.Dir = filepath.Join("..", "..", "cmd", "tributary")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, 0, fmt.Errorf("%v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`([0-9.]+) KB-RSS/source\s+([0-9.]+) goroutines/source`).FindSubmatch(out)
+	if m == nil {
+		return 0, 0, fmt.Errorf("no figures in\n%s", out)
+	}
+	kb, _ = strconv.ParseFloat(string(m[1]), 64)
+	goroutines, _ = strconv.ParseFloat(string(m[2]), 64)
+	return kb, goroutines, nil
+}
+
 // BenchmarkTable runs every row once (whatever b.N) and prints the table;
 // BENCH_WRITE=1 writes it to docs/benchmarks.md. BENCH_EVENTS (20000),
 // BENCH_BACKLOG (200000; 1000000 for the issue's large row) and BENCH_IDLE
@@ -487,6 +509,13 @@ func BenchmarkTable(b *testing.B) {
 		fmt.Sprintf("%.1f (bare pollers)", raw1k.goroutinesPerSrc), ratio(polled.goroutinesPerSrc, raw1k.goroutinesPerSrc), "≤ 2"})
 	add(row{"1,000 idle ETag sources: CPU per idle poll", fmt.Sprintf("%.0f µs", float64(polled.cpuPerPoll.Microseconds())),
 		fmt.Sprintf("%.0f µs (bare pollers)", float64(raw1k.cpuPerPoll.Microseconds())), ratio(float64(polled.cpuPerPoll), float64(raw1k.cpuPerPoll)), ""})
+	if kb, g, err := binaryIdleSources(); err != nil {
+		b.Logf("built binary's idle row skipped: %v", err)
+	} else {
+		add(row{"built binary (`tributary run`, pipeline file), 1,000 idle ETag sources, its own /metrics: RSS per source", fmt.Sprintf("%.1f KB", kb),
+			"—", "—", "< 25 KB"})
+		add(row{"built binary, 1,000 idle ETag sources: goroutines per source", fmt.Sprintf("%.2f", g), "—", "—", "≤ 0.2"})
+	}
 	sink, bare := sinkVsBare(b, n/2)
 	add(row{"webhook sink vs bare net/http loop, signed, 1 goroutine", fmt.Sprintf("%.0f/s", sink), fmt.Sprintf("%.0f/s", bare), ratio(sink, bare), "≥ 0.9×"})
 
