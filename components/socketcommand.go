@@ -38,9 +38,6 @@ func (p namedPublisher) Publish(_ string, msgs ...*message.Message) error {
 	return p.Publisher.Publish(p.name, msgs...)
 }
 
-// Unwrap lets the router reach the sink inside (router.Instrumented).
-func (p namedPublisher) Unwrap() message.Publisher { return p.Publisher }
-
 // SocketCommandConfig is the socketcommand sink's options:
 // socketcommand.Config, and whether the binary records attempts in its
 // database.

@@ -67,6 +67,9 @@ func (s *groupSource) Start(ctx context.Context, emit tributary.Emit, stopped fu
 func (s *groupSource) snapshot() (acked []string, tries []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.tries == nil { // not started yet
+		return nil, make([]int, len(s.groups))
+	}
 	return slices.Clone(s.acked), slices.Clone(s.tries)
 }
 
