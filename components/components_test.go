@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tributary-dev/tributary/sinks/httpsink"
+	"github.com/tributary-dev/tributary/sinks/logsink"
+	"github.com/tributary-dev/tributary/sources/generator"
 	"github.com/tributary-dev/tributary/tributarytest"
 	"net"
 	"net/http"
@@ -37,7 +40,7 @@ func next(t *testing.T, ch <-chan *message.Message) *message.Message {
 
 func TestGeneratorResendsNackedAndClosesOnClose(t *testing.T) {
 	t.Parallel()
-	g := components.NewGenerator(components.GeneratorOptions{Count: 2, Interval: time.Millisecond, Prefix: "p"}, "gen", nil)
+	g := generator.New(generator.Config{Count: 2, Interval: time.Millisecond, Prefix: "p"}, "gen", nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	r, err := tributarytest.Start(ctx, g)
 	if err != nil {
@@ -70,7 +73,7 @@ func TestGeneratorResendsNackedAndClosesOnClose(t *testing.T) {
 
 func TestGeneratorClosesOnContextCancel(t *testing.T) {
 	t.Parallel()
-	g := components.NewGenerator(components.GeneratorOptions{}, "gen", nil)
+	g := generator.New(generator.Config{}, "gen", nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, _ := tributarytest.Subscribe(ctx, g)
 	next(t, ch) // not acked: the generator waits
@@ -91,7 +94,7 @@ func TestGeneratorResumesFromCheckpoint(t *testing.T) {
 	env := components.Env{Pipeline: "p", Name: "gen", Pool: pool}
 	build := func(restart bool) tributary.Source {
 		d, err := components.Decode(components.KindSource, "generator", optionsFunc(func(v any) error {
-			o := v.(*components.GeneratorOptions)
+			o := v.(*generator.Config)
 			o.Interval, o.Restart = time.Millisecond, restart
 			return nil
 		}))
@@ -175,7 +178,7 @@ func TestHTTPSinkClassifiesResponses(t *testing.T) {
 		{closed + "/hook?token=SECRET", webhook.OutcomeTransient, false, 0},
 	}
 	for i, c := range cases {
-		sink := components.NewHTTPSink(components.HTTPOptions{URL: c.url, Headers: map[string]string{"Authorization": "Bearer x"}, AllowPrivateNetworks: true},
+		sink := httpsink.New(httpsink.Config{URL: c.url, Headers: map[string]string{"Authorization": "Bearer x"}, AllowPrivateNetworks: true},
 			"p", "s", pool, nil)
 		msg := tributary.NewEventMessage("ev-"+string(rune('a'+i)), []byte(`{}`))
 		err := sink.Publish("s", msg)
@@ -216,7 +219,7 @@ func TestRegistry(t *testing.T) {
 			t.Fatal("registering a type twice did not panic")
 		}
 	}()
-	components.RegisterSink("log", "again", func(components.Env, *components.LogOptions) (message.Publisher, error) { return nil, nil })
+	components.RegisterSink("log", "again", func(components.Env, *logsink.Config) (message.Publisher, error) { return nil, nil })
 }
 
 func TestTraceparent(t *testing.T) {
@@ -263,7 +266,7 @@ func TestGeneratorConformance(t *testing.T) {
 	tributarytest.TestSource(t, tributarytest.Features{Ordered: true, Restarts: true}, func(t *testing.T) tributarytest.Harness {
 		next := 1
 		return tributarytest.Harness{
-			Source: components.NewGenerator(components.GeneratorOptions{Interval: time.Millisecond, Prefix: "p"}, "gen", nil),
+			Source: generator.New(generator.Config{Interval: time.Millisecond, Prefix: "p"}, "gen", nil),
 			Publish: func(t *testing.T, n int) []string {
 				var ids []string
 				for range n {

@@ -1,84 +1,15 @@
 package components
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"sync"
-
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/sinks/logsink"
 )
 
 // The log sink writes one JSON line per event: to stdout, stderr or a file.
 func init() {
 	RegisterSink("log", "writes each event as a JSON line to stdout, stderr or a file",
-		func(env Env, o *LogOptions) (message.Publisher, error) {
-			return NewLogSink(*o, env.Pipeline, env.Name)
+		func(env Env, o *logsink.Config) (message.Publisher, error) {
+			return logsink.New(*o, env.Pipeline, env.Name)
 		})
-}
-
-// LogOptions configures the log sink.
-type LogOptions struct {
-	// Path is "stdout" (the default), "stderr" or a file to append to.
-	Path string `yaml:"path"`
-}
-
-// LogSink is a message.Publisher that logs events.
-type LogSink struct {
-	pipeline, name string
-	mu             sync.Mutex
-	w              io.Writer
-	closer         io.Closer
-}
-
-// NewLogSink opens the sink's output.
-func NewLogSink(o LogOptions, pipeline, name string) (*LogSink, error) {
-	s := &LogSink{pipeline: pipeline, name: name}
-	switch o.Path {
-	case "", "stdout":
-		s.w = os.Stdout
-	case "stderr":
-		s.w = os.Stderr
-	default:
-		f, err := os.OpenFile(o.Path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("log sink: %w", err)
-		}
-		s.w, s.closer = f, f
-	}
-	return s, nil
-}
-
-// Publish implements message.Publisher.
-func (s *LogSink) Publish(_ string, msgs ...*message.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range msgs {
-		line := map[string]any{
-			"pipeline": s.pipeline, "sink": s.name,
-			"event_id": tributary.EventID(m), "event_type": m.Metadata.Get(tributary.MetaEventType),
-			"source": m.Metadata.Get(tributary.MetaSource),
-		}
-		if json.Valid(m.Payload) {
-			line["payload"] = json.RawMessage(m.Payload)
-		} else {
-			line["payload"] = string(m.Payload)
-		}
-		b, _ := json.Marshal(line)
-		if _, err := s.w.Write(append(b, '\n')); err != nil {
-			return fmt.Errorf("log sink: %w", err)
-		}
-	}
-	return nil
-}
-
-// Close implements message.Publisher.
-func (s *LogSink) Close() error {
-	if s.closer != nil {
-		return s.closer.Close()
-	}
-	return nil
 }

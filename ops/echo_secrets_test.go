@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/tributary-dev/tributary/sinks/httpsink"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/ops"
@@ -65,7 +65,7 @@ func TestEchoedCredentialsAppearNowhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = hook.Close() })
-	httpSink := components.NewHTTPSink(components.HTTPOptions{URL: withUser("httpuser", httpPass) + "/http", AllowPrivateNetworks: true,
+	httpSink := httpsink.New(httpsink.Config{URL: withUser("httpuser", httpPass) + "/http", AllowPrivateNetworks: true,
 		Headers: map[string]string{"Authorization": httpAuth}}, "doors", "plain", pool, nil)
 	feed := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, watermill.NopLogger{})
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
