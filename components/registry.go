@@ -1,8 +1,9 @@
 // Package components is the registry of source and sink types a pipeline file
 // can name. Each type registers a factory that decodes its own options from
 // the file (strictly: unknown keys are errors) and builds a tributary.Source
-// or a Watermill Publisher, so a protocol is wired into the binary by adding
-// one small file with an init function to this package.
+// or a Watermill Publisher. The built-in types are registered by package
+// components/builtin (which the binary and the loader import); a program
+// adds its own with RegisterSource and RegisterSink in an init function.
 package components
 
 import (

@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	_ "github.com/tributary-dev/tributary/components/builtin" // the built-in source and sink types, which a file names
 	"os"
 	"reflect"
 	"regexp"

@@ -1,4 +1,4 @@
-package components
+package builtin
 
 import "github.com/tributary-dev/tributary/tracing"
 

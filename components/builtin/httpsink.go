@@ -1,7 +1,8 @@
-package components
+package builtin
 
 import (
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/tributary-dev/tributary/components"
 
 	"github.com/tributary-dev/tributary/sinks/httpsink"
 )
@@ -11,10 +12,10 @@ import (
 // state): the quickstart and tests need a receiver path before the webhook
 // sink lands, which replaces it for real use.
 func init() {
-	RegisterSink("http", "POSTs each event as JSON to a URL (plain; use the webhook sink for signed delivery)",
-		func(env Env, o *httpsink.Config) (message.Publisher, error) {
+	components.RegisterSink("http", "POSTs each event as JSON to a URL (plain; use the webhook sink for signed delivery)",
+		func(env components.Env, o *httpsink.Config) (message.Publisher, error) {
 			s := httpsink.New(*o, env.Pipeline, env.Name, env.Pool, env.Logger)
 			s.MetadataHeaders = env.MetadataHeaders
 			return s, nil
-		}, SendHeaders())
+		}, components.SendHeaders())
 }

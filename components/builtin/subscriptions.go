@@ -1,7 +1,8 @@
-package components
+package builtin
 
 import (
 	"errors"
+	"github.com/tributary-dev/tributary/components"
 	"maps"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -16,8 +17,8 @@ import (
 // its type (and tenant), each endpoint with its own queue, breaker, rate
 // limit and 410-disable. It needs the database.
 func init() {
-	RegisterSink("subscriptions", "webhook delivery to endpoints managed at runtime, per event type and tenant (rows in Postgres)",
-		func(env Env, o *SubscriptionsConfig) (message.Publisher, error) {
+	components.RegisterSink("subscriptions", "webhook delivery to endpoints managed at runtime, per event type and tenant (rows in Postgres)",
+		func(env components.Env, o *SubscriptionsConfig) (message.Publisher, error) {
 			if env.Pool == nil {
 				return nil, errors.New("the subscriptions sink keeps its endpoints in Postgres: it needs the database")
 			}
@@ -35,7 +36,7 @@ func init() {
 				cfg.Log = webhook.NewPostgresLog(env.Pool)
 			}
 			return subscriptions.NewSink(cfg, withKnownFields(env.Logger, map[string]string{"pipeline": env.Pipeline, "sink": env.Name}))
-		}, SendHeaders())
+		}, components.SendHeaders())
 }
 
 // SubscriptionsConfig is the subscriptions sink's options:

@@ -1,8 +1,9 @@
-package components_test
+package builtin_test
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/tributary-dev/tributary/components/builtin"
 	"github.com/tributary-dev/tributary/tributarytest"
 	"net/http"
 	"net/http/httptest"
@@ -93,7 +94,7 @@ func TestSocketIOFileDecodesIntoConfig(t *testing.T) {
 		src.MaxInFlight != 4 || src.MaxPending != 100 || src.NackDelay != 50*time.Millisecond {
 		t.Fatalf("source config %+v", src)
 	}
-	sink := cfg.Pipelines[0].SinkTypes[0].Options().(*components.SocketCommandConfig)
+	sink := cfg.Pipelines[0].SinkTypes[0].Options().(*builtin.SocketCommandConfig)
 	if strings.Join(sink.Socket.Token.Command, " ") != "/usr/local/bin/panel-token --panel 1" || sink.Timeout != 3*time.Second || sink.Socket.URL != "ws://127.0.0.1:9" {
 		t.Fatalf("sink config %+v", sink)
 	}

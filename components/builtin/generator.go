@@ -1,7 +1,8 @@
-package components
+package builtin
 
 import (
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 	"github.com/tributary-dev/tributary/sources/generator"
 )
@@ -13,8 +14,8 @@ import (
 // the binary, the quickstart and the tests run end to end before (and
 // without) any provider.
 func init() {
-	RegisterSource("generator", "synthetic door events with stable ids (for demos and tests)",
-		func(env Env, o *generator.Config) (tributary.Source, error) {
+	components.RegisterSource("generator", "synthetic door events with stable ids (for demos and tests)",
+		func(env components.Env, o *generator.Config) (tributary.Source, error) {
 			c := *o
 			if env.Pool != nil && !c.Restart {
 				c.Checkpoints = checkpoint.NewStore(env.Pool)

@@ -1,7 +1,8 @@
-package components
+package builtin
 
 import (
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/tributary-dev/tributary/components"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sources/socketio"
@@ -13,11 +14,11 @@ import (
 // keys (socketio.ClientConfig) inline. A Subscriber closed cannot connect
 // again: each start (leadership come back) builds a new one.
 func init() {
-	RegisterSource("socketio", "events of a Socket.IO 2.x stream or a JSON WebSocket, with token renewal",
-		func(env Env, cfg *socketio.Config) (tributary.Source, error) {
+	components.RegisterSource("socketio", "events of a Socket.IO 2.x stream or a JSON WebSocket, with token renewal",
+		func(env components.Env, cfg *socketio.Config) (tributary.Source, error) {
 			// The client names its source in its lines (the router gives the
-			// name); Env.Logger has it already.
-			return FromSubscriber(func() (message.Subscriber, error) {
+			// name); components.Env.Logger has it already.
+			return components.FromSubscriber(func() (message.Subscriber, error) {
 				return socketio.NewSubscriber(*cfg, withKnownFields(env.Logger, map[string]string{"source": env.Name}))
 			})
 		})

@@ -1,9 +1,10 @@
-package components_test
+package builtin_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/tributary-dev/tributary/components/builtin"
 	"github.com/tributary-dev/tributary/tributarytest"
 	"net"
 	"net/http"
@@ -163,7 +164,7 @@ func TestWebhookSinkFromFile(t *testing.T) {
 	sinks := pipes[0].Sinks
 	for _, s := range sinks {
 		defer s.Publisher.Close()
-		if _, ok := s.Publisher.(*components.WebhookSink); !ok {
+		if _, ok := s.Publisher.(*builtin.WebhookSink); !ok {
 			t.Fatalf("sink %s is %T", s.Name, s.Publisher)
 		}
 		if _, ok := s.Publisher.(components.Tester); !ok {

@@ -1,9 +1,10 @@
-package components
+package builtin
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tributary-dev/tributary/components"
 	"net"
 	"net/http"
 	"strings"
@@ -22,8 +23,8 @@ import (
 // so a built but never-run source (validate, operator commands) holds no
 // port.
 func init() {
-	RegisterSource("webhookin", "receives webhooks over HTTP (Basic auth, token, Standard Webhooks signatures)",
-		func(env Env, o *WebhookInConfig) (tributary.Source, error) {
+	components.RegisterSource("webhookin", "receives webhooks over HTTP (Basic auth, token, Standard Webhooks signatures)",
+		func(env components.Env, o *WebhookInConfig) (tributary.Source, error) {
 			cfg := o.Config
 			src, err := webhookin.NewSource(cfg, env.Logger)
 			if err != nil {
@@ -35,7 +36,7 @@ func init() {
 			}
 			return &WebhookIn{Source: src, addr: o.addr(), path: o.path(), maxConns: o.maxConnections(),
 				logger: logger}, nil
-		}, RunOnEveryInstance()) // it receives: every instance serves its port
+		}, components.RunOnEveryInstance()) // it receives: every instance serves its port
 }
 
 // Defaults of the webhookin source.

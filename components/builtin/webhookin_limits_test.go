@@ -1,20 +1,19 @@
-package components_test
+package builtin_test
 
 import (
 	"context"
+	"github.com/tributary-dev/tributary/components/builtin"
 	"github.com/tributary-dev/tributary/tributarytest"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tributary-dev/tributary/components"
 )
 
 // buildWebhookIn builds the webhookin source of a pipeline file with the
 // given options block (YAML lines), env for its ${VARS}.
-func buildWebhookIn(t *testing.T, options string, env map[string]string) *components.WebhookIn {
+func buildWebhookIn(t *testing.T, options string, env map[string]string) *builtin.WebhookIn {
 	t.Helper()
 	cfg, err := load(t, pipelineFile(webhookInYAML(options), logSink), env)
 	if err != nil {
@@ -24,7 +23,7 @@ func buildWebhookIn(t *testing.T, options string, env map[string]string) *compon
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pipes[0].Sources[0].Source.(*components.WebhookIn)
+	return pipes[0].Sources[0].Source.(*builtin.WebhookIn)
 }
 
 // TestWebhookInConnectionCap: with max_connections: 2, two connections

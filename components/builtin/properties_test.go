@@ -1,4 +1,4 @@
-package components_test
+package builtin_test
 
 import (
 	"github.com/tributary-dev/tributary"

@@ -1,9 +1,9 @@
-package components
+package builtin
 
 import "github.com/ThreeDotsLabs/watermill"
 
 // knownFields is a logger that drops fields it already carries with the
-// same value. Env.Logger has "source": name, and the provider packages add
+// same value. components.Env.Logger has "source": name, and the provider packages add
 // their own "source" too: without this every line of theirs would carry the
 // key twice, which JSON log tools read inconsistently.
 type knownFields struct {

@@ -1,8 +1,9 @@
-package components
+package builtin
 
 import (
 	"context"
 	"fmt"
+	"github.com/tributary-dev/tributary/components"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sources/batchfeed"
@@ -10,11 +11,11 @@ import (
 
 // The batchfeed source reads one batch polling feed: GET …/{feed}/next,
 // store every notification, then POST …/{batchId}/complete. Its options are
-// batchfeed.Config. Built, it is a Discarder, so `tributary feed discard`
+// batchfeed.Config. Built, it is a components.Discarder, so `tributary feed discard`
 // empties the feed with the provider's discardAll.
 func init() {
-	RegisterSource("batchfeed", "reads a batch polling feed: next, store, complete; supports feed discard",
-		func(env Env, cfg *batchfeed.Config) (tributary.Source, error) {
+	components.RegisterSource("batchfeed", "reads a batch polling feed: next, store, complete; supports feed discard",
+		func(env components.Env, cfg *batchfeed.Config) (tributary.Source, error) {
 			c := *cfg
 			src, err := batchfeed.NewSource(c, withKnownFields(env.Logger, map[string]string{"source": env.Name}))
 			if err != nil {
@@ -30,13 +31,13 @@ type BatchfeedSource struct {
 	feed string
 }
 
-// DiscardAll implements Discarder with the provider's discardAll. The
+// DiscardAll implements components.Discarder with the provider's discardAll. The
 // request's Confirm is batchfeed's own guard: without it nothing is sent.
 // The provider does not say how many events it archived.
-func (s *BatchfeedSource) DiscardAll(ctx context.Context, req DiscardRequest) (DiscardResult, error) {
+func (s *BatchfeedSource) DiscardAll(ctx context.Context, req components.DiscardRequest) (components.DiscardResult, error) {
 	err := s.Client().DiscardAll(ctx, batchfeed.DiscardAllOptions{Confirm: req.Confirm, Reason: req.Reason, Operator: req.Operator})
 	if err != nil {
-		return DiscardResult{}, err
+		return components.DiscardResult{}, err
 	}
-	return DiscardResult{Count: -1, Detail: fmt.Sprintf("(feed %q emptied; its events are in the provider's archive)", s.feed)}, nil
+	return components.DiscardResult{Count: -1, Detail: fmt.Sprintf("(feed %q emptied; its events are in the provider's archive)", s.feed)}, nil
 }

@@ -1,9 +1,10 @@
-package components_test
+package builtin_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tributary-dev/tributary/components/builtin"
 	"github.com/tributary-dev/tributary/sinks/httpsink"
 	"github.com/tributary-dev/tributary/sinks/logsink"
 	"github.com/tributary-dev/tributary/sources/generator"
@@ -224,23 +225,23 @@ func TestRegistry(t *testing.T) {
 
 func TestTraceparent(t *testing.T) {
 	t.Parallel()
-	tp := components.NewTraceparent()
-	if !components.ValidTraceparent(tp) || len(components.TraceID(tp)) != 32 {
+	tp := builtin.NewTraceparent()
+	if !builtin.ValidTraceparent(tp) || len(builtin.TraceID(tp)) != 32 {
 		t.Fatalf("NewTraceparent() = %q", tp)
 	}
 	for _, bad := range []string{"", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
 		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
 		"00-00000000000000000000000000000000-b7ad6b7169203331-01", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
 		"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"} {
-		if components.ValidTraceparent(bad) {
+		if builtin.ValidTraceparent(bad) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if !components.ValidTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") {
+	if !builtin.ValidTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") {
 		t.Error("the W3C example was refused")
 	}
 	// A later version is read as version 00, its extra fields ignored (W3C).
-	if !components.ValidTraceparent("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-later") {
+	if !builtin.ValidTraceparent("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-later") {
 		t.Error("a later version was refused")
 	}
 }
@@ -252,7 +253,7 @@ func FuzzValidTraceparent(f *testing.F) {
 	f.Add("00--")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
-		if components.ValidTraceparent(s) && (len(components.TraceID(s)) != 32 || strings.HasPrefix(s, "00-") && len(s) != 55) {
+		if builtin.ValidTraceparent(s) && (len(builtin.TraceID(s)) != 32 || strings.HasPrefix(s, "00-") && len(s) != 55) {
 			t.Fatalf("accepted %q", s)
 		}
 	})

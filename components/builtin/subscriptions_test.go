@@ -1,4 +1,4 @@
-package components_test
+package builtin_test
 
 import (
 	"os"
@@ -45,7 +45,7 @@ func TestSubscriptionsSinkOptions(t *testing.T) {
 // TestSubscriptionsExampleLoads: examples/subscriptions.yaml is a valid file.
 func TestSubscriptionsExampleLoads(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("../examples/subscriptions.yaml")
+	data, err := os.ReadFile("../../examples/subscriptions.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

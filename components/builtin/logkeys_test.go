@@ -1,8 +1,9 @@
-package components_test
+package builtin_test
 
 import (
 	"context"
 	"errors"
+	"github.com/tributary-dev/tributary/components/builtin"
 	"github.com/tributary-dev/tributary/tributarytest"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +14,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/socketiotest"
 	"github.com/tributary-dev/tributary/socketio/client"
@@ -96,7 +96,7 @@ func TestLogLinesHaveUniqueKeys(t *testing.T) {
 		msg.Metadata.Set(tributary.MetaPipeline, "panel")
 		_ = hookSink.(message.Publisher).Publish("hook", msg)
 	}
-	if !hookSink.(*components.WebhookSink).Disabled() {
+	if !hookSink.(*builtin.WebhookSink).Disabled() {
 		t.Fatal("the 410 did not disable the endpoint")
 	}
 	cmdSink, err := cfg.BuildSink(p, 1, nil, logger)

@@ -1,8 +1,9 @@
-package components
+package builtin
 
 import (
 	"context"
 	"fmt"
+	"github.com/tributary-dev/tributary/components"
 	"maps"
 	"net/http"
 	"time"
@@ -19,8 +20,8 @@ import (
 // sink's `retry:` block (or the pipeline's), as for every sink. It answers
 // `tributary webhook test`.
 func init() {
-	RegisterSink("webhook", "signed webhook delivery (Standard Webhooks, token, Basic auth; breaker, SSRF guard)",
-		func(env Env, o *WebhookConfig) (message.Publisher, error) {
+	components.RegisterSink("webhook", "signed webhook delivery (Standard Webhooks, token, Basic auth; breaker, SSRF guard)",
+		func(env components.Env, o *WebhookConfig) (message.Publisher, error) {
 			cfg := o.Config
 			if cfg.MetadataHeaders == nil {
 				cfg.MetadataHeaders = DefaultWebhookMetadataHeaders
@@ -41,13 +42,13 @@ func init() {
 				// restarts (`tributary endpoints`, the admin page).
 				cfg.State = webhook.NewPostgresEndpoints(env.Pool)
 			}
-			// The sink names its pipeline and sink in its lines; Env.Logger has them already.
+			// The sink names its pipeline and sink in its lines; components.Env.Logger has them already.
 			p, err := webhook.NewPublisher(cfg, withKnownFields(env.Logger, map[string]string{"pipeline": env.Pipeline, "sink": env.Name}))
 			if err != nil {
 				return nil, err
 			}
 			return &WebhookSink{Publisher: p, name: env.Name}, nil
-		}, SendHeaders())
+		}, components.SendHeaders())
 }
 
 // WebhookConfig is the webhook sink's options: webhook.Config, and whether
@@ -68,7 +69,7 @@ var DefaultWebhookMetadataHeaders = map[string]string{
 }
 
 // WebhookSink is the built webhook sink: a *webhook.Publisher that
-// implements Tester.
+// implements components.Tester.
 type WebhookSink struct {
 	*webhook.Publisher
 	name string
@@ -82,19 +83,19 @@ func (s *WebhookSink) Publish(_ string, msgs ...*message.Message) error {
 
 // Test implements Tester: the right credentials must get 2xx and wrong ones
 // 401; the last check is the verdict, verified or not and why.
-func (s *WebhookSink) Test(ctx context.Context) (TestResult, error) {
+func (s *WebhookSink) Test(ctx context.Context) (components.TestResult, error) {
 	r := s.Publisher.Test(ctx)
-	var checks []Check
+	var checks []components.Check
 	if r.Genuine != (webhook.Probe{}) || r.Forged != (webhook.Probe{}) {
 		checks = append(checks,
-			Check{Name: "right credentials → 2xx", OK: r.Genuine.Error == "" && r.Genuine.StatusCode/100 == 2, Detail: probeDetail(r.Genuine)},
-			Check{Name: "wrong credentials → 401", OK: r.Forged.Error == "" && r.Forged.StatusCode == http.StatusUnauthorized, Detail: probeDetail(r.Forged)})
+			components.Check{Name: "right credentials → 2xx", OK: r.Genuine.Error == "" && r.Genuine.StatusCode/100 == 2, Detail: probeDetail(r.Genuine)},
+			components.Check{Name: "wrong credentials → 401", OK: r.Forged.Error == "" && r.Forged.StatusCode == http.StatusUnauthorized, Detail: probeDetail(r.Forged)})
 	}
-	verdict := Check{Name: "verdict", OK: r.Verified, Detail: "verified"}
+	verdict := components.Check{Name: "verdict", OK: r.Verified, Detail: "verified"}
 	if !r.Verified {
 		verdict.Detail = "not verified: " + r.Reason
 	}
-	return TestResult{Checks: append(checks, verdict)}, nil
+	return components.TestResult{Checks: append(checks, verdict)}, nil
 }
 
 func probeDetail(p webhook.Probe) string {

@@ -1,7 +1,8 @@
-package components
+package builtin
 
 import (
 	"errors"
+	"github.com/tributary-dev/tributary/components"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
@@ -13,8 +14,8 @@ import (
 // ?limit=1 probe, ?startDate=…&orderBy=createdAt:DESC, 60 s interval) with
 // paging detected.
 func init() {
-	RegisterSource("etagpoll", "polls an ETag event log: conditional probe, then the events since the cursor",
-		func(env Env, cfg *etagpoll.Config) (tributary.Source, error) {
+	components.RegisterSource("etagpoll", "polls an ETag event log: conditional probe, then the events since the cursor",
+		func(env components.Env, cfg *etagpoll.Config) (tributary.Source, error) {
 			if env.Pool == nil {
 				return nil, errors.New("etagpoll: needs the database for its checkpoint")
 			}

@@ -1,7 +1,8 @@
-package components
+package builtin
 
 import (
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/tributary-dev/tributary/components"
 
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/socketcommand"
@@ -13,8 +14,8 @@ import (
 // reading the socket under backpressure and so delay (and time out) command
 // results, and sinks and sources may live in different pipelines.
 func init() {
-	RegisterSink("socketcommand", "sends access-control commands over Socket.IO and waits for their result",
-		func(env Env, o *SocketCommandConfig) (message.Publisher, error) {
+	components.RegisterSink("socketcommand", "sends access-control commands over Socket.IO and waits for their result",
+		func(env components.Env, o *SocketCommandConfig) (message.Publisher, error) {
 			cfg := o.Config
 			if env.Pool != nil && (o.DeliveryLog == nil || *o.DeliveryLog) {
 				cfg.Log = deliverylog.NewPostgres(env.Pool)
