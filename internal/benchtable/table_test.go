@@ -186,11 +186,11 @@ func endToEndGroups(b *testing.B, n, sources, group, inFlight int, logged bool) 
 	pool := pgtest.NewPool(b)
 	var srcs []router.Source
 	for i := range sources {
-		var sub message.Subscriber = newBurstSource(fmt.Sprintf("s%d", i), n/sources, inFlight, 0)
+		var src tributary.Source = tributary.FromSubscriber(newBurstSource(fmt.Sprintf("s%d", i), n/sources, inFlight, 0), "")
 		if group > 0 {
-			sub = newGroupSource(fmt.Sprintf("s%d", i), n/sources, group, inFlight)
+			src = newGroupSource(fmt.Sprintf("s%d", i), n/sources, group, inFlight)
 		}
-		srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Source: tributary.FromSubscriber(sub, "")})
+		srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Source: src})
 	}
 	recv := newReceiver(n / sources * sources)
 	cpu0, pg0 := cpuTime(), pgCPU()
@@ -559,15 +559,15 @@ func BenchmarkEndToEnd(b *testing.B) {
 			var srcs []router.Source
 			var bursts []interface{ lastAck() int64 }
 			for i := range c.sources {
-				var sub message.Subscriber
+				var src tributary.Source
 				if c.group > 0 {
 					gs := newGroupSource(fmt.Sprintf("s%d", i), n/c.sources, c.group, c.inFlight)
-					bursts, sub = append(bursts, gs), gs
+					bursts, src = append(bursts, gs), gs
 				} else {
 					bs := newBurstSource(fmt.Sprintf("s%d", i), n/c.sources, c.inFlight, 0)
-					bursts, sub = append(bursts, bs), bs
+					bursts, src = append(bursts, bs), tributary.FromSubscriber(bs, "")
 				}
-				srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Source: tributary.FromSubscriber(sub, "")})
+				srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Source: src})
 			}
 			recv := newReceiver(n / c.sources * c.sources)
 			start, cpu0, pg0 := time.Now(), cpuTime(), pgCPU()
