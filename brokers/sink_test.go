@@ -53,7 +53,7 @@ func TestSinkDeliversThroughOutage(t *testing.T) {
 			retry := &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: middleware.Linear(100*time.Millisecond, 1000)}
 			r, err := router.New(router.Config{Backend: router.Memory()}, router.Pipeline{
 				Name:    "brokers",
-				Sources: []router.Source{{Name: "list", Subscriber: src}},
+				Sources: []router.Source{{Name: "list", Source: src}},
 				Sinks: []router.Sink{
 					{Name: "broker", Publisher: &gated{Sink: sink, gate: gate, after: sinkEvents / 3 / 2}, Retry: retry,
 						Filter: func(m *message.Message) (bool, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/tributary-dev/tributary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,10 +35,9 @@ func (f fakeTester) Test(context.Context) (components.TestResult, error) {
 
 type fakeFeed struct{}
 
-func (fakeFeed) Subscribe(context.Context, string) (<-chan *message.Message, error) {
-	return nil, errors.New("not for running")
+func (fakeFeed) Start(context.Context, tributary.Emit, func(error)) error {
+	return errors.New("not for running")
 }
-func (fakeFeed) Close() error { return nil }
 func (fakeFeed) DiscardAll(_ context.Context, req components.DiscardRequest) (components.DiscardResult, error) {
 	if !req.Confirm {
 		return components.DiscardResult{}, errors.New("not confirmed")
@@ -49,7 +49,7 @@ func init() {
 	components.RegisterSink("fake-tester", "test double", func(_ components.Env, o *fakeTesterOptions) (message.Publisher, error) {
 		return fakeTester{pass: o.Pass}, nil
 	})
-	components.RegisterSource("fake-feed", "test double", func(components.Env, *struct{}) (message.Subscriber, error) {
+	components.RegisterSource("fake-feed", "test double", func(components.Env, *struct{}) (tributary.Source, error) {
 		return fakeFeed{}, nil
 	})
 }

@@ -3,13 +3,13 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"github.com/tributary-dev/tributary/sinks/httpsink"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/webhook"
@@ -47,7 +47,7 @@ func TestDeliveriesListOutcomes(t *testing.T) {
 	}))
 	defer srv.Close()
 	for _, c := range []struct{ path, event string }{{"/ok", "http-ok"}, {"/refuse", "http-refused"}} {
-		sink := components.NewHTTPSink(components.HTTPOptions{URL: srv.URL + c.path, AllowPrivateNetworks: true}, "p", "plain", pool, nil)
+		sink := httpsink.New(httpsink.Config{URL: srv.URL + c.path, AllowPrivateNetworks: true}, "p", "plain", pool, nil)
 		_ = sink.Publish("plain", tributary.NewEventMessage(c.event, []byte(`{}`)))
 		_ = sink.Close() // the delivery log is written behind the delivery; Close flushes it
 	}

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	_ "github.com/tributary-dev/tributary/components/builtin" // the built-in source and sink types: the stock binary is this command line with them
 	"io"
 	"log/slog"
 	"os"

@@ -14,12 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/migrations"
 	"github.com/tributary-dev/tributary/ops"
@@ -175,15 +173,10 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			if err := checkSchema(ctx, pool); err != nil {
 				return startup(err)
 			}
-			pipelines, err := cfg.Build(pool, logger)
-			if err != nil {
-				return codef(ExitConfig, "%v", err)
-			}
 			// The binary's own registry: what the library registers goes
 			// here, never to Prometheus's default registry.
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			monitor := ops.NewSourceMonitor(reg, logger)
 			tp, shutdownTracing, err := a.tracerProvider(ctx, a.otlpTracesURL(otlpEndpoint))
 			if err != nil {
 				return err
@@ -196,40 +189,15 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 					logger.Error("Exporting the last spans failed", err, nil)
 				}
 			}()
-			for i, p := range pipelines {
-				for j, src := range p.Sources {
-					typ := cfg.Pipelines[i].SourceTypes[j].Type
-					if components.RunsOnEveryInstance(typ) {
-						pipelines[i].Sources[j].Subscriber = monitor.Watch(p.Name, src.Name, typ, src.Subscriber)
-						continue
-					}
-					// Led: built again each time this instance becomes the
-					// source's leader (a closed source cannot subscribe
-					// again); the one built above serves the first time.
-					first, cp, idx := src.Subscriber, cfg.Pipelines[i], j
-					pipelines[i].Sources[j].Subscriber = nil
-					pipelines[i].Sources[j].New = func() (message.Subscriber, error) {
-						sub := first
-						first = nil
-						if sub == nil {
-							built, err := cfg.BuildSource(cp, idx, pool, logger)
-							if err != nil {
-								return nil, err
-							}
-							sub = built.(message.Subscriber)
-						}
-						return monitor.Watch(cp.Template.Name, src.Name, typ, sub), nil
-					}
-				}
-			}
-			backend := cfg.NewBackend(pool)
-			r, err := router.New(router.Config{Backend: backend, Logger: logger, Metrics: reg, TracerProvider: tp,
-				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}}, pipelines...)
+			// The file's pipelines as the library runs them: its backend,
+			// leadership, trace start and source state (config.NewRouter).
+			r, err := cfg.NewRouter(pool, router.Config{Logger: logger, Metrics: reg, TracerProvider: tp,
+				Leadership: &router.Leadership{Instance: instanceID, TTL: leaseTTL}})
 			if err != nil {
 				return codef(ExitConfig, "%v", err)
 			}
 			infos := pipelineInfos(cfg)
-			if js, ok := backend.(*router.JetStreamBackend); ok {
+			if js, ok := r.Backend().(*router.JetStreamBackend); ok {
 				for i := range infos {
 					infos[i].Depth = js.SinkDepth
 				}
@@ -265,16 +233,16 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 						}
 					}},
 					{Name: "database", Check: func(ctx context.Context) error { return pool.Ping(ctx) }},
-				}, monitor.Checks(infos)...)
+				}, ops.SourceChecks(r, infos)...)
 				h := ops.Handler(reg, checks...)
 				if err := serve("metrics and health", metricsAddr, h); err != nil {
 					return err
 				}
 			}
 			if adminAddr != "" {
-				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, AllowedHosts: adminHosts, Logger: logger, Sources: monitor, Gatherer: reg,
+				adm, err := ops.NewAdmin(ops.AdminConfig{Pool: pool, Pipelines: infos, Token: adminToken, AllowedHosts: adminHosts, Logger: logger, Sources: r, Gatherer: reg,
 					Instance: r.InstanceID, Secrets: adminSecrets(os.Environ()), Poison: cfg.PoisonQueue(pool),
-					SubscriptionTests: subscriptionTests(pipelines), Backend: backendLabel(cfg.Backend)})
+					SubscriptionTests: subscriptionTests(r.Pipelines()), Backend: backendLabel(cfg.Backend)})
 				if err != nil {
 					return err
 				}
@@ -292,18 +260,22 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 			if failFast {
 				go func() {
 					select {
-					case <-monitor.Failed():
+					case <-r.SourceFailed():
 						logger.Info("A source failed and --fail-fast is set: stopping", nil)
 						stopRun()
 					case <-runCtx.Done():
 					}
 				}()
 			}
-			logger.Info("Running pipelines", map[string]any{"file": file, "pipelines": len(pipelines)})
+			logger.Info("Running pipelines", map[string]any{"file": file, "pipelines": len(r.Pipelines())})
 			err = r.Run(runCtx)
-			if fs := monitor.Failures(); failFast && len(fs) > 0 {
+			if fs := r.SourceFailures(); failFast && len(fs) > 0 {
 				f := fs[0]
-				return codef(ExitSourceFailed, "source %q of pipeline %q (%s) stopped for good: %s (--fail-fast)", f.Source, f.Pipeline, f.Type, f.Reason)
+				typ := ""
+				if p, i, err := cfg.FindSource(f.Pipeline, f.Source); err == nil {
+					typ = p.SourceTypes[i].Type
+				}
+				return codef(ExitSourceFailed, "source %q of pipeline %q (%s) stopped for good: %s (--fail-fast)", f.Source, f.Pipeline, typ, f.Reason)
 			}
 			if err != nil {
 				return withCode(ExitFailure, err)

@@ -1,8 +1,9 @@
 // Package components is the registry of source and sink types a pipeline file
 // can name. Each type registers a factory that decodes its own options from
-// the file (strictly: unknown keys are errors) and builds a Watermill
-// Subscriber or Publisher, so a protocol is wired into the binary by adding
-// one small file with an init function to this package.
+// the file (strictly: unknown keys are errors) and builds a tributary.Source
+// or a Watermill Publisher. The built-in types are registered by package
+// components/builtin (which the binary and the loader import); a program
+// adds its own with RegisterSource and RegisterSink in an init function.
 package components
 
 import (
@@ -15,6 +16,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tributary-dev/tributary"
 )
 
 // Options is the `options:` block of one source or sink in a pipeline file.
@@ -119,7 +122,7 @@ var (
 // props are the type's properties (RunOnEveryInstance). It panics on a
 // duplicate name, or on a property of the other kind: registration happens in
 // init functions.
-func RegisterSource[O any](name, doc string, build func(env Env, opts *O) (message.Subscriber, error), props ...TypeOption) {
+func RegisterSource[O any](name, doc string, build func(env Env, opts *O) (tributary.Source, error), props ...TypeOption) {
 	register(KindSource, name, doc, func(env Env, o *O) (any, error) { return build(env, o) }, props)
 }
 
@@ -211,12 +214,33 @@ func Decode(kind Kind, typ string, opts Options) (Decoded, error) {
 }
 
 // BuildSource builds a decoded source.
-func BuildSource(d Decoded, env Env) (message.Subscriber, error) {
+func BuildSource(d Decoded, env Env) (tributary.Source, error) {
 	v, err := d.build(env, d.opts)
 	if err != nil {
 		return nil, err
 	}
-	return v.(message.Subscriber), nil
+	return v.(tributary.Source), nil
+}
+
+// FromSubscriber is a source type's Source for a Watermill Subscriber that
+// cannot subscribe again once closed: the first start runs the one built
+// now (so that a bad option fails the build), each later start (leadership
+// come back) one built again.
+func FromSubscriber(build func() (message.Subscriber, error)) (tributary.Source, error) {
+	first, err := build()
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	return tributary.NewSubscriberSource("", func() (message.Subscriber, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s := first; s != nil {
+			first = nil
+			return s, nil
+		}
+		return build()
+	}), nil
 }
 
 // BuildSink builds a decoded sink.

@@ -21,11 +21,6 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 	var out []router.Pipeline
 	closeAll := func() {
 		for _, p := range out {
-			for _, s := range p.Sources {
-				if s.Subscriber != nil {
-					_ = s.Subscriber.Close()
-				}
-			}
 			for _, s := range p.Sinks {
 				if s.Publisher != nil {
 					_ = s.Publisher.Close()
@@ -41,12 +36,16 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 		cur := &out[len(out)-1]
 		for i := range cur.Sources {
 			env := c.env(p, components.KindSource, cur.Sources[i].Name, p.SourceTypes[i].Type, pool, logger)
-			sub, err := components.BuildSource(p.SourceTypes[i], env)
+			src, err := components.BuildSource(p.SourceTypes[i], env)
 			if err != nil {
 				closeAll()
 				return nil, fmt.Errorf("pipeline %q: source %q (%s): %w", p.Template.Name, cur.Sources[i].Name, p.SourceTypes[i].Type, err)
 			}
-			cur.Sources[i].Subscriber = sub
+			cur.Sources[i].Source = src
+			// A type that receives rather than reads (inbound webhooks, a
+			// broker's shared queue) runs in every instance; the others in
+			// the one leading them (router.Leadership).
+			cur.Sources[i].EveryInstance = components.RunsOnEveryInstance(p.SourceTypes[i].Type)
 		}
 		for i := range cur.Sinks {
 			env := c.env(p, components.KindSink, cur.Sinks[i].Name, p.SinkTypes[i].Type, pool, logger)
@@ -138,4 +137,37 @@ func (c *Config) IngestQuarantine(pool *pgxpool.Pool) *router.IngestQuarantine {
 		return b.IngestQuarantine()
 	}
 	return router.NewIngestQuarantine(pool)
+}
+
+// NewRouter builds every source and sink and returns a router that runs
+// the file's pipelines as the binary does: on the file's backend (rc.Backend
+// when set), with Leadership among the instances sharing pool (rc.Leadership
+// when set) so that each source that reads a provider runs in one instance
+// at a time and those that receive (webhookin, broker queues) in every
+// instance, a trace started for every event whose source sent none, and a
+// source that stops for good recorded with its reason
+// (Router.SourceFailures). rc's other fields (Logger, Metrics,
+// TracerProvider, CloseTimeout) are the router's own. On error, what was
+// built is closed.
+func (c *Config) NewRouter(pool *pgxpool.Pool, rc router.Config) (*router.Router, error) {
+	pipelines, err := c.Build(pool, rc.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if rc.Backend == nil {
+		rc.Backend = c.NewBackend(pool)
+	}
+	if rc.Leadership == nil {
+		rc.Leadership = &router.Leadership{}
+	}
+	r, err := router.New(rc, pipelines...)
+	if err != nil {
+		for _, p := range pipelines {
+			for _, s := range p.Sinks {
+				_ = s.Publisher.Close()
+			}
+		}
+		return nil, err
+	}
+	return r, nil
 }

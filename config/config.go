@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	_ "github.com/tributary-dev/tributary/components/builtin" // the built-in source and sink types, which a file names
 	"os"
 	"reflect"
 	"regexp"
@@ -50,7 +51,9 @@ type PipelineSpec struct {
 type ComponentSpec struct {
 	Name string `yaml:"name"`
 	Type string `yaml:"type"`
-	// Topic is passed to Subscribe/Publish; the name when empty.
+	// Topic is passed to a sink's Publish; the name when empty. Sources
+	// read what their options say and ignore it (accepted so that older
+	// files load).
 	Topic   string   `yaml:"topic"`
 	Options ast.Node `yaml:"options"`
 }
@@ -282,7 +285,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 			sp := pp + ".sources[" + strconv.Itoa(j) + "]"
 			d, ok := c.component(root, components.KindSource, s, sp, seen, &errs)
 			if ok {
-				p.Template.Sources = append(p.Template.Sources, router.Source{Name: s.Name, Topic: s.Topic})
+				p.Template.Sources = append(p.Template.Sources, router.Source{Name: s.Name})
 				p.SourceTypes = append(p.SourceTypes, d)
 			}
 		}

@@ -86,7 +86,7 @@ type AdminConfig struct {
 	Gatherer prometheus.Gatherer
 	// Sources, when set, marks the sources that stopped for good as failed,
 	// with their reason.
-	Sources *SourceMonitor
+	Sources SourceStates
 	// Instance, when set, returns this instance's id (the page marks it
 	// among the instances sharing the database).
 	Instance func() string
@@ -318,7 +318,7 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 				sv.Up = "elsewhere"
 			}
 			if a.cfg.Sources != nil {
-				if f, ok := a.cfg.Sources.Failure(p.Name, s.Name); ok {
+				if f, ok := sourceFailure(a.cfg.Sources, p.Name, s.Name); ok {
 					sv.Up, sv.Reason = "failed", f.Reason
 				}
 			}

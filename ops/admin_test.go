@@ -2,6 +2,8 @@ package ops_test
 
 import (
 	"context"
+	"github.com/tributary-dev/tributary/sinks/httpsink"
+	"github.com/tributary-dev/tributary/sources/generator"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,7 +20,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/ops"
 	"github.com/tributary-dev/tributary/router"
@@ -39,11 +40,11 @@ func pipelineWithPoison(t *testing.T) (*pgxpool.Pool, []ops.PipelineInfo, *atomi
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(recv.Close)
-	gen := components.NewGenerator(components.GeneratorOptions{Count: 3, Interval: 10 * time.Millisecond, Prefix: "adm"}, "gen", nil)
-	sink := components.NewHTTPSink(components.HTTPOptions{URL: recv.URL, AllowPrivateNetworks: true}, "doors", "hook", pool, nil)
+	gen := generator.New(generator.Config{Count: 3, Interval: 10 * time.Millisecond, Prefix: "adm"}, "gen", nil)
+	sink := httpsink.New(httpsink.Config{URL: recv.URL, AllowPrivateNetworks: true}, "doors", "hook", pool, nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "gen", Subscriber: gen}},
+		Sources: []router.Source{{Name: "gen", Source: gen}},
 		Sinks:   []router.Sink{{Name: "hook", Publisher: sink}},
 	})
 	if err != nil {

@@ -93,7 +93,7 @@ func newConsoleEnvOn(t *testing.T, backend string) *consoleEnv {
 	env.feed = gochannel.NewGoChannel(gochannel.Config{Persistent: true}, watermill.NopLogger{})
 	r, err := router.New(router.Config{Backend: topics}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "feed", Subscriber: env.feed}},
+		Sources: []router.Source{{Name: "feed", Source: tributary.FromSubscriber(env.feed, "feed")}},
 		Sinks:   []router.Sink{{Name: "crm", Publisher: sink("/crm")}, {Name: "audit", Publisher: sink("/audit")}},
 	})
 	if err != nil {

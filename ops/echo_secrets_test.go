@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
+	"github.com/tributary-dev/tributary/sinks/httpsink"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/ops"
@@ -66,12 +65,12 @@ func TestEchoedCredentialsAppearNowhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = hook.Close() })
-	httpSink := components.NewHTTPSink(components.HTTPOptions{URL: withUser("httpuser", httpPass) + "/http", AllowPrivateNetworks: true,
+	httpSink := httpsink.New(httpsink.Config{URL: withUser("httpuser", httpPass) + "/http", AllowPrivateNetworks: true,
 		Headers: map[string]string{"Authorization": httpAuth}}, "doors", "plain", pool, nil)
 	feed := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, watermill.NopLogger{})
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "feed", Subscriber: feed}},
+		Sources: []router.Source{{Name: "feed", Source: tributary.FromSubscriber(feed, "feed")}},
 		Sinks:   []router.Sink{{Name: "hook", Publisher: hook}, {Name: "plain", Publisher: httpSink}},
 	})
 	if err != nil {
@@ -150,19 +149,7 @@ func TestEchoedCredentialsAppearNowhere(t *testing.T) {
 func TestSourceReasonShowsNoSecret(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	m := ops.NewSourceMonitor(reg, nil)
-	s := newStopping(errors.New(`feed answered 401: {"echo":"key pw\u003cLEAK\u003e-5151 refused"}`))
-	sub := m.Watch("doors", "feed", "batchfeed", wrapper{withErr{s}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch, err := sub.Subscribe(ctx, "feed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-ch
-	close(s.stop)
-	for range ch {
-	}
+	m := failures{{Pipeline: "doors", Source: "feed", Reason: `feed answered 401: {"echo":"key pw\u003cLEAK\u003e-5151 refused"}`}}
 	infos := []ops.PipelineInfo{{Name: "doors", Sources: []ops.ComponentInfo{{Name: "feed", Type: "batchfeed"}}}}
 	base := adminServer(t, ops.AdminConfig{Pool: pgtest.NewPool(t), Pipelines: infos, Sources: m, Gatherer: reg, Secrets: []string{"pw<LEAK>-5151"}})
 	_, page, _ := request(t, base, "GET", "/", nil, nil)

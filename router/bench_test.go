@@ -84,7 +84,7 @@ func BenchmarkThroughput(b *testing.B) {
 			var srcs []router.Source
 			for i := 0; i < sources; i++ {
 				part := ids[i*len(ids)/sources : (i+1)*len(ids)/sources]
-				srcs = append(srcs, router.Source{Name: fmt.Sprintf("src%d", i), Subscriber: pipelinetest.NewEventSource(part...)})
+				srcs = append(srcs, router.Source{Name: fmt.Sprintf("src%d", i), Source: pipelinetest.NewEventSource(part...)})
 			}
 			r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 				Name:    "bench",

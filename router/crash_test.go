@@ -150,7 +150,7 @@ func TestCrashChild(t *testing.T) {
 	concurrency, _ := strconv.Atoi(os.Getenv("CHILD_CONCURRENCY"))
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "crash",
-		Sources: []router.Source{{Name: "input", Subscriber: src}},
+		Sources: []router.Source{{Name: "input", Source: tributary.FromSubscriber(src, "input")}},
 		Sinks: []router.Sink{{Name: "receiver", Publisher: httpSink{url: os.Getenv("CHILD_RECEIVER"), client: http.DefaultClient},
 			Concurrency: concurrency}},
 	})

@@ -35,7 +35,7 @@ func TestJetStreamSinkDepth(t *testing.T) {
 	})
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "depth",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(pipelinetest.EventIDs("ev", 5)...)}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource(pipelinetest.EventIDs("ev", 5)...)}},
 		Sinks: []router.Sink{
 			{Name: "stuck", Publisher: stuck},
 			{Name: "flaky", Publisher: flaky, Retry: &router.RetryPolicy{InProcess: fastRetry(), Schedule: middleware.List(10*time.Second, 10*time.Second)}},

@@ -36,7 +36,7 @@ func Example() {
 	delivered := make(chan string)
 	r, err := router.New(router.Config{Backend: router.Memory()}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "door-events", Subscriber: source}},
+		Sources: []router.Source{{Name: "door-events", Source: tributary.FromSubscriber(source, "door-events")}},
 		Sinks:   []router.Sink{{Name: "crm", Publisher: printSink{delivered}}},
 	})
 	if err != nil {

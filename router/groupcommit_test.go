@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
@@ -52,7 +53,7 @@ func TestWebhookinGroupCommitFailsEveryRequest(t *testing.T) {
 	}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: watermill.NopLogger{}}, router.Pipeline{
 		Name:    "grouped",
-		Sources: []router.Source{{Name: "hooks", Subscriber: in}},
+		Sources: []router.Source{{Name: "hooks", Source: tributary.FromSubscriber(in, "")}},
 		Sinks:   []router.Sink{{Name: "none", Publisher: nopPublisher{}}},
 	})
 	if err != nil {

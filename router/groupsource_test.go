@@ -26,18 +26,20 @@ type groupSource struct {
 	acked  []string
 	tries  []int
 	closed bool
-	wg     sync.WaitGroup
 }
 
-func (s *groupSource) Subscribe(context.Context, string) (<-chan *message.Message, error) {
-	panic("the router must call SubscribeBatchFunc")
-}
-
-func (s *groupSource) SubscribeBatchFunc(ctx context.Context, _ string, handle func(context.Context, []*message.Message) error) error {
+func (s *groupSource) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
+	s.mu.Lock()
 	s.tries = make([]int, len(s.groups))
-	s.wg.Add(1)
+	s.mu.Unlock()
 	go func() {
-		defer s.wg.Done()
+		defer func() {
+			<-ctx.Done()
+			s.mu.Lock()
+			s.closed = true
+			s.mu.Unlock()
+			stopped(nil)
+		}()
 		for g, ids := range s.groups {
 			for ctx.Err() == nil {
 				msgs := make([]*message.Message, len(ids))
@@ -47,64 +49,45 @@ func (s *groupSource) SubscribeBatchFunc(ctx context.Context, _ string, handle f
 				s.mu.Lock()
 				s.tries[g]++
 				s.mu.Unlock()
-				err := handle(ctx, msgs)
+				if err := emit(ctx, msgs...); err != nil {
+					continue
+				}
+				s.mu.Lock()
 				for _, m := range msgs {
-					select {
-					case <-m.Acked():
-						if err != nil {
-							panic("acked a message of a group that failed")
-						}
-						s.mu.Lock()
-						s.acked = append(s.acked, m.Metadata.Get(tributary.MetaEventID))
-						s.mu.Unlock()
-					case <-m.Nacked():
-						if err == nil {
-							panic("nacked a message of a group that was stored")
-						}
-					default:
-						panic("handle returned with a message neither acked nor nacked")
-					}
+					s.acked = append(s.acked, m.Metadata.Get(tributary.MetaEventID))
 				}
-				if err == nil {
-					break
-				}
+				s.mu.Unlock()
+				break
 			}
 		}
 	}()
 	return nil
 }
 
-func (s *groupSource) Close() error {
-	s.wg.Wait()
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	return nil
-}
-
 func (s *groupSource) snapshot() (acked []string, tries []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.tries == nil { // not started yet
+		return nil, make([]int, len(s.groups))
+	}
 	return slices.Clone(s.acked), slices.Clone(s.tries)
 }
 
-// TestBatchFuncSubscriberSource: a source that hands on groups is run by
-// the router through SubscribeBatchFunc, given as Subscriber or (under
-// leadership) built by New; every event is acked, delivered once, and the
-// source is closed when the router stops.
-func TestBatchFuncSubscriberSource(t *testing.T) {
+// TestGroupSource: a source that hands on groups, run by the router with
+// or without leadership: every event is stored, delivered once, and the
+// source is stopped when the router stops.
+func TestGroupSource(t *testing.T) {
 	t.Parallel()
 	for _, led := range []bool{false, true} {
-		t.Run(map[bool]string{false: "subscriber", true: "led"}[led], func(t *testing.T) {
+		t.Run(map[bool]string{false: "local", true: "led"}[led], func(t *testing.T) {
 			t.Parallel()
 			ids := pipelinetest.EventIDs("g", 30)
 			src := &groupSource{groups: [][]string{ids[:10], ids[10:25], ids[25:]}}
 			sink := pipelinetest.NewSink(nil)
 			cfg := router.Config{Backend: router.Memory()}
-			source := router.Source{Name: "g", Subscriber: src}
+			source := router.Source{Name: "g", Source: src}
 			if led {
 				cfg = router.Config{Backend: router.Postgres(pgtest.NewPool(t)), Leadership: &router.Leadership{}}
-				source = router.Source{Name: "g", New: func() (message.Subscriber, error) { return src, nil }}
 			}
 			r, err := router.New(cfg, router.Pipeline{Name: "groups", Sources: []router.Source{source},
 				Sinks: []router.Sink{{Name: "s", Publisher: sink}}})
@@ -157,7 +140,7 @@ func TestGroupAckedOnlyAfterCommit(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	sink := pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), Metrics: reg}, router.Pipeline{
-		Name: "grp", Sources: []router.Source{{Name: "g", Subscriber: src}},
+		Name: "grp", Sources: []router.Source{{Name: "g", Source: src}},
 		Sinks: []router.Sink{{Name: "s", Publisher: sink}},
 	})
 	if err != nil {

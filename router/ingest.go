@@ -29,9 +29,15 @@ func (r *Router) prepareIngest(p Pipeline, s Source, labels []string, msg *messa
 	if out.Metadata.Get(tributary.MetaEventID) == "" {
 		out.Metadata.Set(tributary.MetaEventID, msg.UUID)
 	}
-	// The ingest span continues the source's trace; the stored event
-	// carries it, so every delivery attempt is a child of it.
-	ctx, span := r.tracer.Start(tracing.Extract(msg.Context(), msg.Metadata), "ingest "+p.Name,
+	// A source whose provider sends no trace context (an event log, a
+	// feed, a socket) gets a trace derived from the event id, so a
+	// redelivered or re-read event keeps its trace. The ingest span
+	// continues it; the stored event carries it, so every delivery attempt
+	// is a child of it.
+	if !tracing.Parse(out.Metadata.Get(tracing.MetaTraceparent)).IsValid() {
+		out.Metadata.Set(tracing.MetaTraceparent, tracing.Format(tracing.ForEvent(tributary.EventID(out))))
+	}
+	ctx, span := r.tracer.Start(tracing.Extract(msg.Context(), out.Metadata), "ingest "+p.Name,
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
 			attribute.String("tributary.pipeline", p.Name), attribute.String("tributary.source", s.Name),
 			attribute.String("tributary.event_id", tributary.EventID(out))))
@@ -43,19 +49,21 @@ func (r *Router) prepareIngest(p Pipeline, s Source, labels []string, msg *messa
 	return item, span
 }
 
-// ingestGroupHandler is ingestHandler for a source's group of messages
-// (BatchFuncSubscriber): the group is stored by one statement, in its order,
-// and the function returns nil only once that committed; an error means
-// none of it is stored and the source hands the whole group on again.
-func (r *Router) ingestGroupHandler(p Pipeline, s Source, batcher *ingestBatcher) func(ctx context.Context, msgs []*message.Message) error {
+// emit is the Emit the router gives a source: it stores the group in the
+// pipeline's topic by one statement, in its order (its dedup keys commit
+// with it, or nothing does: see ingestBatcher), and returns nil only once
+// that committed, so a source's cursor never runs ahead of what is stored.
+// An error means none of it is stored and the source hands the group on
+// again. A message is a group of one.
+func (r *Router) emit(p Pipeline, s Source, batcher *ingestBatcher) tributary.Emit {
 	topic := Topic(p.Name)
 	labels := []string{p.Name, s.Name}
 	failures := newIngestBackoff()
-	return func(ctx context.Context, msgs []*message.Message) error {
+	return func(ctx context.Context, msgs ...*message.Message) error {
 		if len(msgs) == 0 {
 			return nil
 		}
-		// Like detach: the source's cancellation does not cut a group off
+		// The source's cancellation (its stop) does not cut a group off
 		// mid-commit; the router's CloseTimeout does.
 		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancel()
@@ -79,12 +87,15 @@ func (r *Router) ingestGroupHandler(p Pipeline, s Source, batcher *ingestBatcher
 			wait, log, suppressed := failures.failed(err, time.Now())
 			if log {
 				fields := watermill.LogFields{"pipeline": p.Name, "source": s.Name, "events": len(msgs),
-					"first_event_id": tributary.EventID(items[0].msg), "retry_in": wait.String()}
+					"event_id": tributary.EventID(items[0].msg), "retry_in": wait.String(), "trace_id": traceID(items[0].msg)}
 				if suppressed > 0 {
 					fields["same_error_not_logged"] = suppressed
 				}
-				r.logger.Error("Ingest of a group failed; the source will hand it on again", err, fields)
+				r.logger.Error("Ingest failed; the source will hand it on again", err, fields)
 			}
+			// Hold the group before handing it back, so that a source
+			// handing it on again at once does not spin; a stopping router
+			// does not wait.
 			r.holdFailed(ctx, wait)
 			return fmt.Errorf("ingest %d events into %s: %w", len(msgs), topic, err)
 		}
@@ -93,47 +104,6 @@ func (r *Router) ingestGroupHandler(p Pipeline, s Source, batcher *ingestBatcher
 			r.quarantined(p, s, labels, msgs[i], items[i], spans[i], why)
 		}
 		r.countStored(labels, spans, stored)
-		return nil
-	}
-}
-
-// ingestHandler moves a source's message into the pipeline's topic. Its
-// dedup key and the message commit together, or neither does (see
-// ingestBatcher). Returning nil acks the source's message, which happens
-// only after that commit, so a source's cursor never runs ahead of what is
-// stored.
-func (r *Router) ingestHandler(p Pipeline, s Source, batcher *ingestBatcher) message.NoPublishHandlerFunc {
-	topic := Topic(p.Name)
-	labels := []string{p.Name, s.Name}
-	failures := newIngestBackoff()
-	return func(msg *message.Message) error {
-		cancel := r.detach(msg)
-		defer cancel()
-		item, span := r.prepareIngest(p, s, labels, msg)
-		defer span.End()
-		out := item.msg
-		stored, quarantined, err := batcher.ingest(msg.Context(), item)
-		if err != nil {
-			r.metrics.IngestFailed.WithLabelValues(labels...).Inc()
-			span.SetStatus(codes.Error, err.Error())
-			wait, log, suppressed := failures.failed(err, time.Now())
-			if log {
-				fields := watermill.LogFields{"pipeline": p.Name, "source": s.Name,
-					"event_id": tributary.EventID(out), "retry_in": wait.String(), "trace_id": traceID(out)}
-				if suppressed > 0 {
-					fields["same_error_not_logged"] = suppressed
-				}
-				r.logger.Error("Ingest failed; the source will redeliver", err, fields)
-			}
-			// Hold the message before handing it back, so that a source
-			// redelivering at once does not spin; a stopping router does
-			// not wait.
-			r.holdFailed(msg.Context(), wait)
-			return fmt.Errorf("ingest into %s: %w", topic, err)
-		}
-		failures.succeeded()
-		r.quarantined(p, s, labels, msg, item, span, quarantined)
-		r.countStored(labels, []trace.Span{span}, []bool{stored})
 		return nil
 	}
 }

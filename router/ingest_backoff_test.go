@@ -42,7 +42,7 @@ func TestFailingIngestBacksOffAndLogsBoundedly(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger, CloseTimeout: time.Second, Metrics: reg},
 		router.Pipeline{Name: "refused",
-			Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("bad")}},
+			Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource("bad")}},
 			Sinks:   []router.Sink{{Name: "sink", Publisher: pipelinetest.NewSink(nil)}}})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestPoisonedLogLineCarriesItsError(t *testing.T) {
 	sink := pipelinetest.NewSink(func(*message.Message) error { return middleware.Permanent(errors.New("receiver said 400")) })
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger, CloseTimeout: time.Second},
 		router.Pipeline{Name: "poisoned",
-			Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("p-1")}},
+			Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource("p-1")}},
 			Sinks:   []router.Sink{{Name: "sink", Publisher: sink}}})
 	if err != nil {
 		t.Fatal(err)

@@ -71,19 +71,8 @@ func newIngestBatcher(b Backend, target ingestTarget) *ingestBatcher {
 	return &ingestBatcher{backend: b, target: target, requests: make(chan ingestRequest), stopped: make(chan struct{})}
 }
 
-// ingest stores one message and returns once it is committed (or failed);
-// stored is false for a duplicate; quarantined, when not "", says why it
-// was set aside in the ingest quarantine instead.
-func (b *ingestBatcher) ingest(ctx context.Context, item ingestItem) (stored bool, quarantined string, err error) {
-	s, q, err := b.ingestGroup(ctx, []ingestItem{item})
-	if err != nil {
-		return false, "", err
-	}
-	return s[0], q[0], nil
-}
-
 // ingestGroup stores a group of messages in one statement, in their order,
-// and returns once it is committed (or failed: see BatchFuncSubscriber for
+// and returns once it is committed (or failed: see tributary.Emit for
 // what a failed group left stored).
 // stored[i] is false for a duplicate (of a stored event, or of an earlier
 // item of the group) or for an item set aside in the ingest quarantine

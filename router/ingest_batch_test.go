@@ -30,7 +30,7 @@ func TestIngestBatchFailsOnlyTheBadMessage(t *testing.T) {
 		if i == 2 {
 			ids = append(ids[:50:50], append([]string{"bad\x00id"}, ids[50:]...)...)
 		}
-		srcs = append(srcs, router.Source{Name: name, Subscriber: pipelinetest.NewEventSource(ids...)})
+		srcs = append(srcs, router.Source{Name: name, Source: pipelinetest.NewEventSource(ids...)})
 	}
 	reg := prometheus.NewRegistry()
 	sink := pipelinetest.NewSink(nil)

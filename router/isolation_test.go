@@ -206,11 +206,11 @@ func runIsolation(tb testing.TB, s isolation, warmup, hang, interval time.Durati
 	pool := pgtest.NewPool(tb)
 	ticks := newTickSource("h", interval)
 	healthyPipeline := router.Pipeline{Name: "healthy",
-		Sources: []router.Source{{Name: "ticks", Subscriber: ticks}},
+		Sources: []router.Source{{Name: "ticks", Source: tributary.FromSubscriber(ticks, "ticks")}},
 		Sinks:   []router.Sink{sink("ok", hsrv.URL)}}
 	stuckPipeline := func() router.Pipeline {
 		return router.Pipeline{Name: "stuck",
-			Sources: []router.Source{{Name: "ticks", Subscriber: newTickSource("s", interval)}},
+			Sources: []router.Source{{Name: "ticks", Source: tributary.FromSubscriber(newTickSource("s", interval), "ticks")}},
 			Sinks:   []router.Sink{sink("hangs", ssrv.URL)}}
 	}
 	pipelines := []router.Pipeline{healthyPipeline}

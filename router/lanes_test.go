@@ -164,7 +164,7 @@ func orderedPipeline(t testing.TB, name, receiverURL string, lanes, concurrency 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	return router.Pipeline{
 		Name:    name,
-		Sources: []router.Source{{Name: "idle", Subscriber: pipelinetest.NewEventSource()}},
+		Sources: []router.Source{{Name: "idle", Source: pipelinetest.NewEventSource()}},
 		Sinks: []router.Sink{{Name: "receiver", Publisher: httpSink{url: receiverURL, client: client},
 			OrderKey: key.Key, Lanes: lanes, Concurrency: concurrency,
 			Retry: &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: middleware.Linear(300*time.Millisecond, 100000)}}},

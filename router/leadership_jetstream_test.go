@@ -2,11 +2,10 @@ package router_test
 
 import (
 	"context"
+	"github.com/tributary-dev/tributary"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary/internal/natstest"
 	"github.com/tributary-dev/tributary/internal/pgtest"
@@ -26,17 +25,18 @@ func TestLeadershipOnJetStream(t *testing.T) {
 	sink := pipelinetest.NewSink(nil)
 	var mu sync.Mutex
 	running, most, built := 0, 0, 0
-	newSource := func() (message.Subscriber, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		running++
-		built++
-		most = max(most, running)
-		return countedSource{ListSource: pipelinetest.NewEventSource(ids...), closed: func() {
+	newSource := func() tributary.Source {
+		return countedSource{ListSource: pipelinetest.NewEventSource(ids...), started: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			running++
+			built++
+			most = max(most, running)
+		}, stopped: func() {
 			mu.Lock()
 			running--
 			mu.Unlock()
-		}}, nil
+		}}
 	}
 	for _, instance := range []string{"one", "two"} {
 		r, err := router.New(router.Config{
@@ -44,7 +44,7 @@ func TestLeadershipOnJetStream(t *testing.T) {
 			Leadership: &router.Leadership{Instance: instance, TTL: time.Second},
 		}, router.Pipeline{
 			Name:    "led",
-			Sources: []router.Source{{Name: "src", New: newSource}},
+			Sources: []router.Source{{Name: "src", Source: newSource()}},
 			Sinks:   []router.Sink{{Name: "hook", Publisher: sink}},
 		})
 		if err != nil {
@@ -70,13 +70,16 @@ func TestLeadershipOnJetStream(t *testing.T) {
 	}
 }
 
-// countedSource reports its Close.
+// countedSource reports its starts and stops.
 type countedSource struct {
 	*pipelinetest.ListSource
-	closed func()
+	started, stopped func()
 }
 
-func (s countedSource) Close() error {
-	s.closed()
-	return s.ListSource.Close()
+func (s countedSource) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
+	s.started()
+	return s.ListSource.Start(ctx, emit, func(err error) {
+		s.stopped()
+		stopped(err)
+	})
 }

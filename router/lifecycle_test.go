@@ -67,7 +67,7 @@ func TestDatabaseConnectionsKilledAreReconnected(t *testing.T) {
 	src := gatedSource{in: make(chan *message.Message, 100)}
 	sink := pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-		Name: "reconnect", Sources: []router.Source{{Name: "src", Subscriber: src}},
+		Name: "reconnect", Sources: []router.Source{{Name: "src", Source: tributary.FromSubscriber(src, "src")}},
 		Sinks: []router.Sink{{Name: "hook", Publisher: sink}},
 	})
 	if err != nil {
@@ -128,7 +128,7 @@ func testShutdownAcksNothingUndelivered(t *testing.T, bc backendCase) {
 	})
 	pipeline := func() router.Pipeline {
 		return router.Pipeline{
-			Name: "drain", Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("e1")}},
+			Name: "drain", Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource("e1")}},
 			Sinks: []router.Sink{{Name: "hook", Publisher: sink}},
 		}
 	}
@@ -167,7 +167,7 @@ func TestConfigErrorsAreClear(t *testing.T) {
 	t.Parallel()
 	ok := router.Pipeline{
 		Name:    "p",
-		Sources: []router.Source{{Name: "s", Subscriber: pipelinetest.NewEventSource()}},
+		Sources: []router.Source{{Name: "s", Source: pipelinetest.NewEventSource()}},
 		Sinks:   []router.Sink{{Name: "k", Publisher: pipelinetest.NewSink(nil)}},
 	}
 	cases := []struct {
@@ -213,7 +213,7 @@ func TestMemoryBackendRunsAPipeline(t *testing.T) {
 	ids := pipelinetest.EventIDs("x", 20)
 	r, err := router.New(router.Config{Backend: mem}, router.Pipeline{
 		Name:    "mem",
-		Sources: []router.Source{{Name: "a", Subscriber: pipelinetest.NewEventSource(ids...)}, {Name: "b", Subscriber: pipelinetest.NewEventSource(ids...)}},
+		Sources: []router.Source{{Name: "a", Source: pipelinetest.NewEventSource(ids...)}, {Name: "b", Source: pipelinetest.NewEventSource(ids...)}},
 		Sinks:   []router.Sink{{Name: "a", Publisher: a}, {Name: "bad", Publisher: bad}},
 	})
 	if err != nil {

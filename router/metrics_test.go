@@ -34,7 +34,7 @@ func TestTwoRoutersShareARegistererWithoutSharingSeries(t *testing.T) {
 		}
 		r, err := router.New(router.Config{Backend: router.Memory(), Metrics: reg}, router.Pipeline{
 			Name:    name,
-			Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(events[name]...)}},
+			Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource(events[name]...)}},
 			Sinks:   []router.Sink{{Name: "hook", Publisher: hook}},
 		})
 		if err != nil {

@@ -63,7 +63,7 @@ func restartMidRun(t *testing.T, srv *natstest.Server, stop func(*natstest.Serve
 	a, b := pipelinetest.NewSink(slow), pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "restart",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(ids...)}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource(ids...)}},
 		Sinks:   []router.Sink{{Name: "a", Publisher: a}, {Name: "b", Publisher: b, Concurrency: 8}},
 	})
 	if err != nil {
@@ -111,7 +111,7 @@ func TestJetStreamWarnsAboutUnsafeServer(t *testing.T) {
 		Logger:  stormLogger{log: log},
 	}, router.Pipeline{
 		Name:    "version",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource()}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource()}},
 		Sinks:   []router.Sink{{Name: "s", Publisher: pipelinetest.NewSink(nil)}},
 	})
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 //
 //	doors := router.Pipeline{
 //		Name:    "doors",
-//		Sources: []router.Source{{Name: "door-events", Subscriber: poller}},
+//		Sources: []router.Source{{Name: "door-events", Source: poller}},
 //		Sinks:   []router.Sink{{Name: "crm", Publisher: hook}},
 //		Retry:   router.RetryPolicy{Schedule: middleware.Linear(time.Minute, 5)},
 //	}
@@ -32,24 +32,20 @@ type Pipeline struct {
 	Retry   RetryPolicy
 }
 
-// Source is a Watermill Subscriber that reads a provider. A source must
-// redeliver what it hands on until it is acked: the router acks only once the
-// message is durably in the pipeline's topic.
+// Source is one source of a pipeline: a tributary.Source (a Watermill
+// Subscriber becomes one with tributary.FromSubscriber). The router hands on
+// through Emit only what is durably in the pipeline's topic.
 //
-// Give New (a factory) instead of Subscriber to let the router start and
-// stop the source while it runs: with Config.Leadership set, such a source
-// runs in one instance at a time among the instances sharing the database,
-// and a new Subscriber is built each time this instance becomes its leader
-// (most sources cannot subscribe again once closed). A source given only as
-// Subscriber runs in every instance (right for inbound webhooks, which every
-// instance serves). Without Leadership, New is called once at Run.
+// With Config.Leadership set, a source runs in one instance at a time among
+// the instances sharing the database, started and stopped as leadership
+// comes and goes (tributary.Source may be started again after it stopped);
+// EveryInstance runs it in every instance instead (right for inbound
+// webhooks, which every instance serves).
 type Source struct {
-	Name       string
-	Subscriber message.Subscriber
-	// New builds the source's Subscriber; see above.
-	New func() (message.Subscriber, error)
-	// Topic is passed to Subscriber.Subscribe; Name when empty.
-	Topic string
+	Name   string
+	Source tributary.Source
+	// EveryInstance: see above.
+	EveryInstance bool
 }
 
 // Sink is a Watermill Publisher that delivers somewhere. Its errors are
@@ -169,11 +165,6 @@ func (p *Pipeline) setDefaults() {
 		p.Dedup.TTL = DefaultDedupTTL
 	}
 	p.Retry.setDefaults()
-	for i := range p.Sources {
-		if p.Sources[i].Topic == "" {
-			p.Sources[i].Topic = p.Sources[i].Name
-		}
-	}
 	for i := range p.Sinks {
 		if p.Sinks[i].Topic == "" {
 			p.Sinks[i].Topic = p.Sinks[i].Name
@@ -227,8 +218,8 @@ func (p Pipeline) Validate() error {
 		if !namePattern.MatchString(s.Name) {
 			errs = append(errs, fmt.Errorf("pipeline %q: source name %q: want lower-case letters, digits, '-' and '_'", p.Name, s.Name))
 		}
-		if s.Subscriber == nil && s.New == nil {
-			errs = append(errs, fmt.Errorf("pipeline %q: source %q has no Subscriber (nor New)", p.Name, s.Name))
+		if s.Source == nil {
+			errs = append(errs, fmt.Errorf("pipeline %q: source %q has no Source", p.Name, s.Name))
 		}
 		if seen["source:"+s.Name] {
 			errs = append(errs, fmt.Errorf("pipeline %q: source %q named twice", p.Name, s.Name))

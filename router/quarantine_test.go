@@ -19,12 +19,12 @@ import (
 
 // runSource runs pipeline with one source into a recording sink until the
 // test ends (or stop).
-func runSource(t *testing.T, backend router.Backend, pipeline, source string, src message.Subscriber) (*pipelinetest.Sink, func()) {
+func runSource(t *testing.T, backend router.Backend, pipeline, source string, src tributary.Source) (*pipelinetest.Sink, func()) {
 	t.Helper()
 	sink := pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    pipeline,
-		Sources: []router.Source{{Name: source, Subscriber: src}},
+		Sources: []router.Source{{Name: source, Source: src}},
 		Sinks:   []router.Sink{{Name: "s", Publisher: sink}},
 	})
 	if err != nil {

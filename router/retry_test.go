@@ -50,7 +50,7 @@ func testWaitingRetryDoesNotHoldBackOthers(t *testing.T, bc backendCase) {
 	}
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "slow",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(ids...)}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource(ids...)}},
 		Sinks: []router.Sink{{Name: "hook", Publisher: sink, Retry: &router.RetryPolicy{
 			InProcess: fastRetry(),
 			Schedule:  middleware.List(delays...),
@@ -100,7 +100,7 @@ func testRetryRunsBeforePoison(t *testing.T, bc backendCase) {
 	other := pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "order",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("e1")}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource("e1")}},
 		Sinks: []router.Sink{
 			{Name: "failing", Publisher: failing, Retry: &router.RetryPolicy{
 				InProcess: fastRetry(), Schedule: middleware.List(time.Second, time.Second),
@@ -172,7 +172,7 @@ func testRetryAfterWinsOverSchedule(t *testing.T, bc backendCase) {
 	})
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "after",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("e1")}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource("e1")}},
 		Sinks: []router.Sink{{Name: "hook", Publisher: sink, Retry: &router.RetryPolicy{
 			InProcess: fastRetry(), Schedule: middleware.List(time.Hour),
 		}}},

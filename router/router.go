@@ -108,11 +108,16 @@ type Router struct {
 	// election and waits until they are stopped and their leases released.
 	led     []*ledSource
 	stopLed func()
-	// funcs are the sources that take a function (FuncSubscriber,
-	// BatchFuncSubscriber).
-	funcs   []funcSource
+	// local are the sources that run here for as long as the router runs
+	// (every source without Leadership; EveryInstance ones with it).
+	local   []*ledSource
 	ledMu   sync.Mutex
 	elector *leader.Elector
+	// failures are the sources that stopped on their own; failed is closed
+	// at the first.
+	failures     []SourceFailure
+	failed       chan struct{}
+	firstFailure sync.Once
 }
 
 // closeOnce lets stop close a subscriber before Watermill closes it again.
@@ -189,18 +194,13 @@ func New(cfg Config, pipelines ...Pipeline) (*Router, error) {
 		return nil, fmt.Errorf("router: %w", err)
 	}
 	for _, p := range pipelines {
-		for _, s := range p.Sources {
-			if s.Subscriber != nil {
-				instrument(cfg.Metrics, s.Subscriber, p.Name, s.Name)
-			}
-		}
 		for _, s := range p.Sinks {
 			instrument(cfg.Metrics, s.Publisher, p.Name, s.Name)
 		}
 	}
 	return &Router{cfg: cfg, pipelines: pipelines, logger: cfg.Logger, metrics: metrics.NewRouter(cfg.Metrics),
 		tracer: cfg.TracerProvider.Tracer("github.com/tributary-dev/tributary/router"), wm: wm,
-		running: make(chan struct{}), stopping: stopping}, nil
+		running: make(chan struct{}), stopping: stopping, failed: make(chan struct{})}, nil
 }
 
 // handlersStopped is what Watermill's router logs, at ERROR, when all its
@@ -237,6 +237,12 @@ func (l stopLogger) Error(msg string, err error, fields watermill.LogFields) {
 func (l stopLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
 	return stopLogger{l.LoggerAdapter.With(fields), l.stopping}
 }
+
+// Pipelines are the router's pipelines, defaults filled in.
+func (r *Router) Pipelines() []Pipeline { return r.pipelines }
+
+// Backend is where the router's topics live (Config.Backend).
+func (r *Router) Backend() Backend { return r.cfg.Backend }
 
 // Running is closed once every handler has started.
 func (r *Router) Running() <-chan struct{} { return r.running }
@@ -282,18 +288,9 @@ func (r *Router) Run(ctx context.Context) error {
 			wait()
 		}
 	}
-	// Sources that take a function start here (the Watermill router starts
-	// the others); stop closes them with the other subscribers.
-	for _, f := range r.funcs {
-		if err := f.subscribe(work); err != nil {
-			for _, s := range r.subscribers {
-				_ = s.Close()
-			}
-			if r.stopLed != nil {
-				r.stopLed()
-			}
-			return fmt.Errorf("router: subscribe: %w", err)
-		}
+	// Sources that every instance runs start here; stop stops them.
+	for _, l := range r.local {
+		l.set(true)
 	}
 	go r.maintain(mctx)
 	go func() {
@@ -317,9 +314,9 @@ func (r *Router) Run(ctx context.Context) error {
 	// would be cut off instead of drained.)
 	err := r.wm.Run(context.WithoutCancel(ctx))
 	// Watermill's Run also returns once every handler has stopped, which
-	// can come before the sources it does not run (led ones, and those that
-	// take a function) are closed and have handed on what they read: wait
-	// for stop, starting it if Watermill stopped on its own.
+	// can come before the sources (which it does not run) are stopped and
+	// have handed on what they read: wait for stop, starting it if
+	// Watermill stopped on its own.
 	stopMaintenance()
 	<-stopped
 	for _, p := range r.pipelines {
@@ -337,32 +334,12 @@ func (r *Router) Run(ctx context.Context) error {
 
 func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 	for _, s := range p.Sources {
-		if s.New != nil && r.cfg.Leadership != nil {
-			r.led = append(r.led, &ledSource{r: r, p: p, s: s, name: LeaseName(p.Name, s.Name),
-				handler: r.ingestHandler(p, s, batcher), groupHandler: r.ingestGroupHandler(p, s, batcher),
-				poke: make(chan struct{}, 1)})
-			continue
+		l := &ledSource{r: r, p: p, s: s, name: LeaseName(p.Name, s.Name), emit: r.emit(p, s, batcher)}
+		if r.cfg.Leadership != nil && !s.EveryInstance {
+			r.led = append(r.led, l)
+		} else {
+			r.local = append(r.local, l)
 		}
-		if s.Subscriber == nil {
-			sub, err := s.New()
-			if err != nil {
-				return fmt.Errorf("router: source %q: %w", s.Name, err)
-			}
-			s.Subscriber = sub
-			instrument(r.cfg.Metrics, sub, p.Name, s.Name)
-		}
-		if takesFunc(s.Subscriber) {
-			l := &ledSource{r: r, p: p, s: s, handler: r.ingestHandler(p, s, batcher),
-				groupHandler: r.ingestGroupHandler(p, s, batcher)}
-			r.track(s.Subscriber)
-			r.funcs = append(r.funcs, funcSource{sub: s.Subscriber, topic: s.Topic, handle: l.handle, group: l.handleGroup})
-			continue
-		}
-		r.wm.AddConsumerHandler(
-			fmt.Sprintf("%s.ingest.%s", p.Name, s.Name),
-			s.Topic, r.track(s.Subscriber),
-			r.ingestHandler(p, s, batcher),
-		)
 	}
 	for _, s := range p.Sinks {
 		deliver := r.deliveryHandler(p, s, false)
@@ -406,6 +383,8 @@ func (r *Router) stop(abandon context.CancelFunc) {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.stopLed() }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); stopAll(r.local) }()
 	for _, s := range r.subscribers {
 		wg.Add(1)
 		go func() {

@@ -34,7 +34,7 @@ func testFanOutToTwoSinksWithDedup(t *testing.T, bc backendCase) {
 	a, b := pipelinetest.NewSink(nil), pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: backend, Metrics: reg}, router.Pipeline{
 		Name:    "doors-" + bc.name,
-		Sources: []router.Source{{Name: "one", Subscriber: src1}, {Name: "two", Subscriber: src2}},
+		Sources: []router.Source{{Name: "one", Source: src1}, {Name: "two", Source: src2}},
 		Sinks:   []router.Sink{{Name: "a", Publisher: a}, {Name: "b", Publisher: b}},
 	})
 	if err != nil {
@@ -77,7 +77,7 @@ func TestDedupHitsCountedPerSource(t *testing.T) {
 	sink := pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "hits",
-		Sources: []router.Source{{Name: "one", Subscriber: one}, {Name: "two", Subscriber: two}},
+		Sources: []router.Source{{Name: "one", Source: one}, {Name: "two", Source: two}},
 		Sinks:   []router.Sink{{Name: "s", Publisher: sink}},
 	})
 	if err != nil {
@@ -140,7 +140,7 @@ func testPermanentErrorIsPoisonedWithoutRetries(t *testing.T, bc backendCase) {
 	})
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name:    "perm",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("bad", "good")}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource("bad", "good")}},
 		Sinks:   []router.Sink{{Name: "hook", Publisher: sink}},
 	})
 	if err != nil {

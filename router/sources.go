@@ -4,19 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/metrics"
 	"github.com/tributary-dev/tributary/router/leader"
 )
 
 // Leadership makes several instances on one Postgres database share the
-// sources: each source given with a New factory runs in exactly one
+// sources: each source not marked EveryInstance runs in exactly one
 // instance at a time, sources are spread over the live instances, and when
 // an instance dies (or stops) another takes its sources over from their
 // checkpoints. See package router/leader for the mechanism.
@@ -45,31 +45,47 @@ func (r *Router) InstanceID() string {
 // LeaseName is the name of a source's lease.
 func LeaseName(pipeline, source string) string { return pipeline + "/" + source }
 
-// ledSource is a source the router starts and stops while it runs, as
-// leadership comes and goes. One goroutine (loop) applies the wanted state,
-// so a start never overlaps the stop before it.
+// ledSource is a source the router starts and stops while it runs: as
+// leadership comes and goes, or (every-instance sources, and every source
+// without Leadership) once at Run and once at stop. It holds no goroutine
+// while the source runs: set starts one (apply) only to carry out a change
+// of the wanted state, so a start never overlaps the stop before it, and a
+// thousand idle sources cost nothing here.
 type ledSource struct {
-	r       *Router
-	p       Pipeline
-	s       Source
-	handler message.NoPublishHandlerFunc
-	// groupHandler stores a BatchFuncSubscriber's group.
-	groupHandler func(context.Context, []*message.Message) error
-	name         string
+	r    *Router
+	p    Pipeline
+	s    Source
+	emit tributary.Emit
+	name string
 
 	mu      sync.Mutex
 	want    bool
 	running bool
-	poke    chan struct{}
+	busy    bool       // apply is under way
+	cur     *sourceRun // the run under way, nil when stopped
+	retry   *time.Timer
+	// failure is why the source stopped on its own, nil while it runs or
+	// after a stop it was asked for.
+	failure *SourceFailure
+}
+
+// SourceFailure is a source that stopped on its own (failed for good): it
+// stays stopped, keeping its lease (so that it does not hop from instance
+// to instance), until the process restarts.
+type SourceFailure struct {
+	Pipeline string    `json:"pipeline"`
+	Source   string    `json:"source"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
 }
 
 func (l *ledSource) set(want bool) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.want = want
-	l.mu.Unlock()
-	select {
-	case l.poke <- struct{}{}:
-	default:
+	if !l.busy {
+		l.busy = true
+		go l.apply()
 	}
 }
 
@@ -91,177 +107,118 @@ func (l *ledSource) stopped(ctx context.Context) bool {
 	}
 }
 
-// loop runs until quit is closed and the source is stopped.
-func (l *ledSource) loop(quit <-chan struct{}) {
-	var cur *sourceRun
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
+// apply starts or stops the source until it is in the wanted state.
+func (l *ledSource) apply() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for {
-		l.mu.Lock()
-		want := l.want
-		l.mu.Unlock()
 		switch {
-		case want && cur == nil:
+		case l.want && l.cur == nil && l.failure == nil:
 			// running covers the start itself: a Stop arriving meanwhile
 			// must not see the source as stopped (stopped would return
 			// and the lease be handed on while this start completes).
-			l.mu.Lock()
 			l.running = true
 			l.mu.Unlock()
 			run, err := l.start()
+			l.mu.Lock()
 			if err != nil {
-				l.mu.Lock()
 				l.running = false
-				l.mu.Unlock()
 				l.r.logger.Error("Starting source failed; trying again in 5 s", err,
 					watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name})
-				retry.Reset(5 * time.Second)
-				break
+				if l.retry == nil {
+					l.retry = time.AfterFunc(5*time.Second, func() {
+						l.mu.Lock()
+						want := l.want
+						l.mu.Unlock()
+						l.set(want)
+					})
+				} else {
+					l.retry.Reset(5 * time.Second)
+				}
+				l.busy = false
+				return
 			}
-			cur = run
-		case !want && cur != nil:
-			cur.stop()
-			cur = nil
-			l.mu.Lock()
-			l.running = false
+			l.cur = run
+		case !l.want && l.cur != nil:
+			run := l.cur
 			l.mu.Unlock()
-		}
-		if cur != nil {
-			select {
-			case <-l.poke:
-			case <-retry.C:
-			case <-cur.done:
-				// The source stopped on its own (failed for good): it
-				// keeps its lease, so that it does not hop from instance
-				// to instance; the monitor reports it.
-				cur.stop()
-				cur = nil
-				l.mu.Lock()
-				l.running = false
-				l.want = false
-				l.mu.Unlock()
-			}
-			continue
-		}
-		select {
-		case <-l.poke:
-		case <-retry.C:
-		case <-quit:
+			run.stop()
+			l.mu.Lock()
+			l.cur = nil
+			l.running = false
+		default:
+			l.busy = false
 			return
 		}
 	}
 }
 
-// sourceRun is one subscription of a led source.
+// sourceRun is one run of a source, from Start to its stopped call.
 type sourceRun struct {
 	l      *ledSource
-	sub    message.Subscriber
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the channel closed and every message was handled
+	done   chan struct{} // closed by the source's stopped call
 	once   sync.Once
-	// byFunc: the source is a FuncSubscriber, done when Close returned.
-	byFunc bool
 }
 
 func (l *ledSource) start() (*sourceRun, error) {
-	sub, err := l.s.New()
-	if err != nil {
-		return nil, err
-	}
-	instrument(l.r.cfg.Metrics, sub, l.p.Name, l.s.Name)
+	instrument(l.r.cfg.Metrics, l.s.Source, l.p.Name, l.s.Name)
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &sourceRun{l: l, sub: sub, cancel: cancel, done: make(chan struct{})}
-	if takesFunc(sub) {
-		// No channel, no goroutine of ours: the source calls handle. It
-		// never stops on its own; stop marks it done once Close returned
-		// (no handle call is under way then).
-		f := funcSource{sub: sub, topic: l.s.Topic, handle: l.handle, group: l.handleGroup}
-		if err := f.subscribe(ctx); err != nil {
-			cancel()
-			_ = sub.Close()
-			return nil, fmt.Errorf("subscribe: %w", err)
-		}
-		run.byFunc = true
-		l.started()
-		return run, nil
-	}
-	ch, err := sub.Subscribe(ctx, l.s.Topic)
+	run := &sourceRun{l: l, cancel: cancel, done: make(chan struct{})}
+	var once sync.Once
+	err := l.s.Source.Start(ctx, l.emit, func(err error) {
+		once.Do(func() {
+			close(run.done)
+			if ctx.Err() == nil {
+				l.failed(run, err)
+			}
+		})
+	})
 	if err != nil {
 		cancel()
-		_ = sub.Close()
-		return nil, fmt.Errorf("subscribe: %w", err)
+		return nil, err
 	}
-	l.started()
-	go func() {
-		var wg sync.WaitGroup
-		for msg := range ch {
-			wg.Add(1)
-			go func() { defer wg.Done(); l.handle(msg) }()
-		}
-		wg.Wait()
-		close(run.done)
-	}()
+	if l.led() {
+		l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(1)
+	}
+	l.r.logger.Info("Source started", watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name, "instance": l.r.InstanceID()})
 	return run, nil
 }
 
-func (l *ledSource) started() {
-	l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(1)
-	l.r.logger.Info("Source started", watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name, "instance": l.r.InstanceID()})
-}
+// led reports whether leadership runs the source (tributary_source_leader
+// is about those only: every instance runs the others).
+func (l *ledSource) led() bool { return l.r.cfg.Leadership != nil && !l.s.EveryInstance }
 
-// handle is what Watermill's router does with a message: the handler's
-// error nacks it (the source redelivers), a panic too.
-func (l *ledSource) handle(msg *message.Message) {
-	defer func() {
-		if rec := recover(); rec != nil {
-			l.r.logger.Error("Panic recovered in source handler. Stack: "+string(debug.Stack()),
-				fmt.Errorf("%v", rec), watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name})
-			msg.Nack()
-		}
-	}()
-	if err := l.handler(msg); err != nil {
-		if !errors.Is(err, context.Canceled) {
-			l.r.logger.Error("Handler returned error", err, watermill.LogFields{
-				"pipeline": l.p.Name, "source": l.s.Name, "message_uuid": msg.UUID})
-		}
-		msg.Nack()
-		return
+// failed records a source that stopped on its own: it keeps its lease and
+// stays stopped; the router reports it (Router.SourceFailures).
+func (l *ledSource) failed(run *sourceRun, err error) {
+	if err == nil {
+		err = tributary.ErrSourceStopped
 	}
-	msg.Ack()
-}
-
-// handleGroup is handle for a BatchFuncSubscriber's group: every message
-// is acked once the group is committed, or every one nacked.
-func (l *ledSource) handleGroup(ctx context.Context, msgs []*message.Message) (err error) {
-	defer func() {
-		if rec := recover(); rec != nil {
-			l.r.logger.Error("Panic recovered in source handler. Stack: "+string(debug.Stack()),
-				fmt.Errorf("%v", rec), watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name})
-			err = fmt.Errorf("panic: %v", rec)
+	f := SourceFailure{Pipeline: l.p.Name, Source: l.s.Name, Reason: err.Error(), At: time.Now()}
+	l.mu.Lock()
+	l.failure = &f
+	l.want = false
+	l.mu.Unlock()
+	l.r.sourceFailed(f)
+	go func() {
+		// The run ended; what is left is its bookkeeping.
+		l.mu.Lock()
+		if l.cur == run {
+			l.cur = nil
+			l.running = false
 		}
-		for _, m := range msgs {
-			if err != nil {
-				m.Nack()
-			} else {
-				m.Ack()
-			}
-		}
+		l.mu.Unlock()
+		run.stop()
 	}()
-	return l.groupHandler(ctx, msgs)
 }
 
-// stop closes the source: it stops reading its provider at once and hands
-// on what it already read, which is ingested (within CloseTimeout); then
-// the subscription's context ends.
+// stop asks the source to stop: it stops reading its provider at once and
+// hands on what it already read, which is ingested (within CloseTimeout).
 func (run *sourceRun) stop() {
 	run.once.Do(func() {
 		l := run.l
-		if err := run.sub.Close(); err != nil {
-			l.r.logger.Error("Closing source", err, watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name})
-		}
-		if run.byFunc {
-			close(run.done)
-		}
+		run.cancel()
 		t := time.NewTimer(l.r.cfg.CloseTimeout)
 		select {
 		case <-run.done:
@@ -270,8 +227,9 @@ func (run *sourceRun) stop() {
 				watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name})
 		}
 		t.Stop()
-		run.cancel()
-		l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(0)
+		if l.led() {
+			l.r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, l.r.InstanceID()).Set(0)
+		}
 		l.r.logger.Info("Source stopped", watermill.LogFields{"pipeline": l.p.Name, "source": l.s.Name, "instance": l.r.InstanceID()})
 	})
 }
@@ -292,7 +250,8 @@ func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait fu
 	}
 	el, err := leader.New(leader.Config{
 		Pool: pool, Instance: r.cfg.Leadership.Instance, Host: r.cfg.Leadership.Host,
-		TTL: r.cfg.Leadership.TTL, Names: names, Logger: r.logger,
+		// A lease call cut off by the stop is the stop, not a failure.
+		TTL: r.cfg.Leadership.TTL, Names: names, Logger: stopLogger{r.logger, r.stopping},
 		Start:   func(n string) { byName[n].set(true) },
 		Stop:    func(n string) { byName[n].set(false) },
 		Stopped: func(ctx context.Context, n string) bool { return byName[n].stopped(ctx) },
@@ -303,23 +262,47 @@ func (r *Router) startLeadership(ctx context.Context, led []*ledSource) (wait fu
 	r.ledMu.Lock()
 	r.elector = el
 	r.ledMu.Unlock()
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
 	for _, l := range led {
 		r.metrics.SourceLeader.WithLabelValues(l.p.Name, l.s.Name, el.Instance()).Set(0)
-		wg.Add(1)
-		go func() { defer wg.Done(); l.loop(quit) }()
 	}
 	elDone := make(chan struct{})
 	go func() { defer close(elDone); el.Run(ctx) }()
 	return func() {
 		<-elDone
-		for _, l := range led {
-			l.set(false)
-		}
-		close(quit)
-		wg.Wait()
+		stopAll(led)
 	}, nil
+}
+
+// sourceFailed records and reports a source that stopped on its own.
+func (r *Router) sourceFailed(f SourceFailure) {
+	r.ledMu.Lock()
+	r.failures = append(r.failures, f)
+	r.ledMu.Unlock()
+	metrics.NewSource(r.cfg.Metrics, f.Pipeline, f.Source).Up.Set(0)
+	r.logger.Error("Source stopped for good; the rest of the process runs on", errors.New(f.Reason),
+		watermill.LogFields{"pipeline": f.Pipeline, "source": f.Source})
+	r.firstFailure.Do(func() { close(r.failed) })
+}
+
+// SourceFailures lists the sources that stopped on their own (failed for
+// good), oldest first: they stay stopped while the process runs.
+func (r *Router) SourceFailures() []SourceFailure {
+	r.ledMu.Lock()
+	defer r.ledMu.Unlock()
+	return append([]SourceFailure(nil), r.failures...)
+}
+
+// SourceFailed is closed when the first source fails for good.
+func (r *Router) SourceFailed() <-chan struct{} { return r.failed }
+
+// stopAll stops the sources and waits until every one is stopped.
+func stopAll(sources []*ledSource) {
+	for _, l := range sources {
+		l.set(false)
+	}
+	for _, l := range sources {
+		l.stopped(context.Background())
+	}
 }
 
 // leaseDB is the PostgreSQL pool a backend keeps its shared state in, where

@@ -339,12 +339,12 @@ func TestLeadershipStormOfRollingRestarts(t *testing.T) {
 	for i := range 4 {
 		s := startSocketFeed(t, fmt.Sprintf("sock%d", i), 125, stopFeeds, log)
 		sockets = append(sockets, s)
-		sources = append(sources, router.Source{Name: s.name, New: s.New})
+		sources = append(sources, router.Source{Name: s.name, Source: tributary.NewSubscriberSource("", s.New)})
 	}
 	for i := range 10 {
 		f := &feed{name: fmt.Sprintf("feed%d", i)}
 		feeds = append(feeds, f)
-		sources = append(sources, router.Source{Name: f.name, New: f.New})
+		sources = append(sources, router.Source{Name: f.name, Source: tributary.NewSubscriberSource("", f.New)})
 	}
 	sink := pipelinetest.NewSink(nil)
 

@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"github.com/tributary-dev/tributary"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,7 +55,7 @@ func TestTraceFromWebhookToWebhook(t *testing.T) {
 	}
 	r, err := router.New(router.Config{Backend: router.Memory(), TracerProvider: tp}, router.Pipeline{
 		Name:    "traced",
-		Sources: []router.Source{{Name: "inbound", Subscriber: in}},
+		Sources: []router.Source{{Name: "inbound", Source: tributary.FromSubscriber(in, "inbound")}},
 		Sinks:   []router.Sink{{Name: "hook", Publisher: hook}},
 	})
 	if err != nil {

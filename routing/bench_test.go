@@ -158,7 +158,7 @@ func runPipeline(b *testing.B, pool *pgxpool.Pool, name string, r benchRoute, n 
 		for i := s * n / sources; i < (s+1)*n/sources; i++ {
 			msgs = append(msgs, benchEvent(b, fmt.Sprintf("%s-%06d", name, i)))
 		}
-		srcs = append(srcs, router.Source{Name: fmt.Sprintf("src%d", s), Subscriber: pipelinetest.NewListSource(msgs...)})
+		srcs = append(srcs, router.Source{Name: fmt.Sprintf("src%d", s), Source: pipelinetest.NewListSource(msgs...)})
 	}
 	rt, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    name,

@@ -105,7 +105,7 @@ func TestBoundPoisonsOneEventForOneSink(t *testing.T) {
 	bounded, other := pipelinetest.NewSink(nil), pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "bounded",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewListSource(huge, small)}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewListSource(huge, small)}},
 		Sinks:   []router.Sink{{Name: "bounded", Publisher: bounded, Filter: f.Match}, {Name: "other", Publisher: other}},
 	})
 	if err != nil {

@@ -175,7 +175,7 @@ func TestThreeSinksGetExactlyTheirEvents(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), Metrics: reg}, router.Pipeline{
 		Name:    "routed",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewListSource(msgs...)}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewListSource(msgs...)}},
 		Sinks:   sinks,
 	})
 	if err != nil {
@@ -237,7 +237,7 @@ func TestTransformVerifiedAtTheReceiver(t *testing.T) {
 	alarm := shaped("socketio", "door.alarm.forced")
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "shaped",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewListSource(alarm)}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewListSource(alarm)}},
 		Sinks:   []router.Sink{shapedSink, goSink},
 	})
 	if err != nil {
@@ -298,7 +298,7 @@ func TestRoutingErrorsPoisonOneEventOnly(t *testing.T) {
 	}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "badexpr",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewListSource(good1, bad, notJSON, good2)}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewListSource(good1, bad, notJSON, good2)}},
 		Sinks:   sinks,
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package simulate_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/tributary-dev/tributary/tributarytest"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -101,8 +102,9 @@ func TestEventLogServesEtagpollDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	ch, err := src.Subscribe(context.Background(), "compat")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := tributarytest.Subscribe(ctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,8 +201,9 @@ func TestBatchFeedServesBatchfeedSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	ch, err := src.Subscribe(ctx, "journey")
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch, err := tributarytest.Subscribe(sctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
-
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/cli"
@@ -59,75 +56,37 @@ func init() {
 	// build it from its decoded, validated Config and the component's
 	// environment (its name in the pipeline, the database, a logger).
 	components.RegisterSource("countdown", "counts down from a number (an example of a user's own source type)",
-		func(env components.Env, cfg *Config) (message.Subscriber, error) {
+		func(env components.Env, cfg *Config) (tributary.Source, error) {
 			c := *cfg
 			if c.Interval == 0 {
 				c.Interval = 100 * time.Millisecond
 			}
-			return &countdown{cfg: c, name: env.Name, closing: make(chan struct{})}, nil
+			return countdown(env.Name, c), nil
 		})
 }
 
 func main() { cli.Main() }
 
-// countdown emits its events one at a time, each after the previous one was
-// acked (the source contract: a nacked event is sent again first).
-type countdown struct {
-	cfg       Config
-	name      string
-	closing   chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
-}
-
-func (s *countdown) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
-	out := make(chan *message.Message)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(out)
-		for n := s.cfg.From; n > 0; n-- {
+// countdown hands on From events, From … 1, each once the one before is
+// stored (emit returned nil), then stays running until stopped.
+func countdown(name string, cfg Config) tributary.SourceFunc {
+	return func(ctx context.Context, emit tributary.Emit) error {
+		for n := cfg.From; n > 0; {
 			// A stable id per event: a re-read after a restart is deduplicated.
-			id := fmt.Sprintf("%s-%d", s.name, n)
-			payload, _ := json.Marshal(map[string]any{"id": id, "n": n, "label": s.cfg.Label})
-			for acked := false; !acked; {
-				msg := tributary.NewEventMessage(id, payload)
-				msg.Metadata.Set(tributary.MetaEventType, "countdown.tick")
-				select {
-				case out <- msg:
-				case <-ctx.Done():
-					return
-				case <-s.closing:
-					return
-				}
-				select {
-				case <-msg.Acked():
-					acked = true
-				case <-msg.Nacked():
-				case <-ctx.Done():
-					return
-				case <-s.closing:
-					return
-				}
+			id := fmt.Sprintf("%s-%d", name, n)
+			payload, _ := json.Marshal(map[string]any{"id": id, "n": n, "label": cfg.Label})
+			msg := tributary.NewEventMessage(id, payload)
+			msg.Metadata.Set(tributary.MetaEventType, "countdown.tick")
+			if emit(ctx, msg) == nil { // stored: on to the next; else the same again
+				n--
 			}
 			select {
-			case <-time.After(s.cfg.Interval):
+			case <-time.After(cfg.Interval):
 			case <-ctx.Done():
-				return
-			case <-s.closing:
-				return
+				return nil
 			}
 		}
-		select { // done: stay subscribed, like a quiet provider
-		case <-ctx.Done():
-		case <-s.closing:
-		}
-	}()
-	return out, nil
-}
-
-func (s *countdown) Close() error {
-	s.closeOnce.Do(func() { close(s.closing) })
-	s.wg.Wait()
-	return nil
+		<-ctx.Done() // counted down: stay running, like a quiet provider
+		return nil
+	}
 }

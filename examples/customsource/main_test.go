@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-dev/tributary/tributarytest"
 )
 
 // TestCustomSourceRunsInTheCLI builds this program, a main of its own over
@@ -129,4 +131,24 @@ func newDatabase(t *testing.T) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// TestCountdownConformance runs tributary's source conformance suite on the
+// countdown source, as a user tests their own: each run counts down from 100,
+// so the events a test asks for are the next ids of the countdown.
+func TestCountdownConformance(t *testing.T) {
+	tributarytest.TestSource(t, tributarytest.Features{Ordered: true, Restarts: true}, func(t *testing.T) tributarytest.Harness {
+		next := 100
+		return tributarytest.Harness{
+			Source: countdown("launch", Config{From: 100, Interval: time.Millisecond}),
+			Publish: func(t *testing.T, n int) []string {
+				var ids []string
+				for range n {
+					ids = append(ids, fmt.Sprintf("launch-%d", next))
+					next--
+				}
+				return ids
+			},
+		}
+	})
 }

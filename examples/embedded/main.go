@@ -77,7 +77,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	sources := []router.Source{{Name: "eventlog", Subscriber: eventlog}}
+	sources := []router.Source{{Name: "eventlog", Source: eventlog}}
 
 	// An access-control panel's Socket.IO stream; the token comes from the
 	// simulator's token URL and is renewed on invalidToken.
@@ -92,7 +92,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	sources = append(sources, router.Source{Name: "panel", Subscriber: panel})
+	sources = append(sources, router.Source{Name: "panel", Source: tributary.FromSubscriber(panel, "")})
 
 	// Batch polling feeds: one source per feed, sharing one OAuth2 client.
 	tokens := batchfeed.ClientCredentials(ctx, clientcredentials.Config{
@@ -108,7 +108,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		sources = append(sources, router.Source{Name: feed, Subscriber: src})
+		sources = append(sources, router.Source{Name: feed, Source: src})
 	}
 
 	// A Standard Webhooks receiver: signed, with the receiver's token, every

@@ -29,6 +29,15 @@ var rules = []struct {
 	{"router", []string{"sources", "sinks"}},
 	{"middleware", []string{"router", "sources", "sinks"}},
 	{"brokers", []string{"router", "sources"}},
+	// The layers above: the registry and the file loader never reach the
+	// command line or the admin page; the admin page reads the router and
+	// the sinks, never the file; a source's test kit needs nothing but the
+	// contract.
+	{"components", []string{"cli", "config", "ops"}},
+	{"config", []string{"cli", "ops"}},
+	{"ops", []string{"cli", "config"}},
+	{"internal", []string{"cli", "config", "ops"}},
+	{"tributarytest", []string{"router", "sources", "sinks", "components", "config", "cli", "ops"}},
 }
 
 type pkg struct {
@@ -46,6 +55,13 @@ func under(path, rel string) bool {
 // import testing there; users cannot import them).
 func internalPkg(path string) bool {
 	return strings.Contains(path+"/", "/internal/")
+}
+
+// testKit reports whether path is a public test kit (a package named
+// <something>test, such as tributarytest): it is for users' tests and
+// imports testing by design; no other public package may.
+func testKit(path string) bool {
+	return strings.HasSuffix(path[strings.LastIndex(path, "/")+1:], "test")
 }
 
 // violations lists every dependency the rules forbid, and every public
@@ -66,7 +82,7 @@ func violations(pkgs []pkg) []string {
 				}
 			}
 		}
-		if internalPkg(p.ImportPath) {
+		if internalPkg(p.ImportPath) || testKit(p.ImportPath) {
 			continue
 		}
 		for _, d := range p.Deps {
@@ -110,7 +126,7 @@ func TestDependenciesPointOneWay(t *testing.T) {
 	for _, p := range pkgs {
 		seen[p.ImportPath] = true
 	}
-	for _, want := range []string{"sinks/webhook", "sinks/socketcommand", "sources/socketio", "sources/webhookin", "socketio/client", "webhook/signature", "router", "middleware"} {
+	for _, want := range []string{"sinks/webhook", "sinks/socketcommand", "sources/socketio", "sources/webhookin", "socketio/client", "webhook/signature", "router", "middleware", "ops", "config", "components", "tributarytest", "internal/pipelinetest"} {
 		if !seen[module+"/"+want] {
 			t.Fatalf("go list did not list %s", want)
 		}
@@ -136,6 +152,10 @@ func TestViolationsAreReported(t *testing.T) {
 		{"shared client imports a source", pkg{module + "/socketio/client", []string{module + "/sources/socketio"}}, "must not depend on sources/"},
 		{"public package imports testing", pkg{module + "/sinks/x/peer", []string{"testing"}}, "depends on testing"},
 		{"internal package imports testing", pkg{module + "/internal/sigpeer", []string{"testing"}}, ""},
+		{"test kit imports testing", pkg{module + "/tributarytest", []string{"testing"}}, ""},
+		{"test kit imports the router", pkg{module + "/tributarytest", []string{module + "/router"}}, "must not depend on router/"},
+		{"registry imports the loader", pkg{module + "/components", []string{module + "/config"}}, "must not depend on config/"},
+		{"admin page imports the loader", pkg{module + "/ops", []string{module + "/config"}}, "must not depend on config/"},
 		{"sink imports middleware and a sink", pkg{module + "/sinks/x", []string{module + "/middleware", module + "/sinks/deliverylog"}}, ""},
 		{"source imports the shared client", pkg{module + "/sources/x", []string{module + "/socketio/client", module + "/webhook/signature"}}, ""},
 		{"a name that only starts alike", pkg{module + "/sinks/x", []string{module + "/routerx"}}, ""},

@@ -3,6 +3,7 @@ package benchtable_test
 import (
 	"context"
 	"fmt"
+	"github.com/tributary-dev/tributary"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -90,7 +91,7 @@ func runOn(b *testing.B, bb benchBackend, n int, every time.Duration, gated bool
 	}
 	for i := range sources {
 		srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i),
-			Subscriber: newBurstSource(fmt.Sprintf("s%d", i), n/sources, 16, every)})
+			Source: tributary.FromSubscriber(newBurstSource(fmt.Sprintf("s%d", i), n/sources, 16, every), "")})
 	}
 	r, err := router.New(router.Config{Backend: backend}, router.Pipeline{
 		Name: "bench", Sources: srcs,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,10 +17,9 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tributary-dev/tributary/config"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/router"
-	"github.com/tributary-dev/tributary/sources/checkpoint"
-	"github.com/tributary-dev/tributary/sources/etagpoll"
 )
 
 const idleSources = 1000
@@ -71,6 +71,12 @@ func settle(polls *atomic.Int64, before footprint) idleCost {
 		time.Sleep(5 * time.Millisecond)
 	}
 	after := measure()
+	if f := os.Getenv("BENCH_HEAP"); f != "" {
+		if out, err := os.Create(f); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(out, 0)
+			_ = out.Close()
+		}
+	}
 	if f := os.Getenv("BENCH_GOROUTINES"); f != "" {
 		if out, err := os.Create(f); err == nil {
 			_ = pprof.Lookup("goroutine").WriteTo(out, 1)
@@ -88,26 +94,29 @@ func settle(polls *atomic.Int64, before footprint) idleCost {
 	}
 }
 
-// idleETagSources: 1,000 ETag sources in the real router on Postgres,
-// polling every 50 ms an API with nothing new.
+// idleETagSources: 1,000 ETag sources polling every 50 ms an API with
+// nothing new, built as the binary builds them: from a pipeline file by the
+// loader, run by the router with leadership on Postgres.
 func idleETagSources(b *testing.B) idleCost {
 	pool := pgtest.NewPool(b)
 	srv, polls := idleAPI()
 	defer srv.Close()
 	before := measure()
-	store := checkpoint.NewStore(pool)
-	sources := make([]router.Source, idleSources)
-	for i := range sources {
-		name := fmt.Sprintf("idle-%04d", i)
-		src, err := etagpoll.NewSource(etagpoll.Config{BaseURL: srv.URL, Checkpoints: store, Interval: 50 * time.Millisecond}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sources[i] = router.Source{Name: name, Subscriber: src}
+	var file strings.Builder
+	file.WriteString("pipelines:\n  - name: idle\n    sources:\n")
+	for i := range idleSources {
+		fmt.Fprintf(&file, "      - {name: idle-%04d, type: etagpoll, options: {base_url: %q, interval: 50ms}}\n", i, srv.URL)
 	}
-	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-		Name: "idle", Sources: sources, Sinks: []router.Sink{{Name: "nop", Publisher: nopSink{}}},
-	})
+	file.WriteString("    sinks:\n      - {name: nop, type: log, options: {path: /dev/null}}\n")
+	cfg, err := config.Load("idle.yaml", []byte(file.String()), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pipelines, err := cfg.Build(pool, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := router.New(router.Config{Backend: cfg.NewBackend(pool), Leadership: &router.Leadership{}}, pipelines...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -157,8 +166,12 @@ func (nopSink) Publish(string, ...*message.Message) error { return nil }
 func (nopSink) Close() error                              { return nil }
 
 // BenchmarkIdleSources is the idle-sources rows on their own, for
-// profiling (BENCH_GOROUTINES=file writes the goroutine profile).
+// profiling (BENCH_GOROUTINES=file writes the goroutine profile,
+// BENCH_HEAP=file the heap profile).
 func BenchmarkIdleSources(b *testing.B) {
+	if os.Getenv("BENCH_HEAP") != "" {
+		runtime.MemProfileRate = 256 // every source's allocations, not a sample
+	}
 	c := idleETagSources(b)
 	b.ReportMetric(c.bytesPerSource/1024, "KB/source")
 	b.ReportMetric(c.goroutinesPerSrc, "goroutines/source")

@@ -97,46 +97,34 @@ var payload = []byte(`{"id":"x","type":"door.request.allowed","occurred":"2026-1
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + `"}`)
 
 // groupSource hands on n events in groups of `size` (a source reading pages
-// or batches, router.BatchFuncSubscriber), `inFlight` groups at once,
-// handing a failed group on again whole.
+// or batches), `inFlight` groups at once, handing a failed group on again
+// whole.
 type groupSource struct {
 	prefix          string
 	n, size         int
 	inFlight        int
-	closed          chan struct{}
-	once            sync.Once
-	wg              sync.WaitGroup
 	next            atomic.Int64
 	acked, allAcked atomic.Int64
 }
 
 func newGroupSource(prefix string, n, size, inFlight int) *groupSource {
-	return &groupSource{prefix: prefix, n: n, size: size, inFlight: inFlight, closed: make(chan struct{})}
+	return &groupSource{prefix: prefix, n: n, size: size, inFlight: inFlight}
 }
 
-func (s *groupSource) Subscribe(context.Context, string) (<-chan *message.Message, error) {
-	panic("the router must call SubscribeBatchFunc")
-}
-
-func (s *groupSource) SubscribeBatchFunc(ctx context.Context, _ string, handle func(context.Context, []*message.Message) error) error {
+// Start implements tributary.Source.
+func (s *groupSource) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
+	var wg sync.WaitGroup
 	for range s.inFlight {
-		s.wg.Add(1)
+		wg.Add(1)
 		go func() {
-			defer s.wg.Done()
-			for {
+			defer wg.Done()
+			for ctx.Err() == nil {
 				from := int(s.next.Add(int64(s.size))) - s.size
 				if from >= s.n {
 					return
 				}
 				to := min(from+s.size, s.n)
-				for {
-					select {
-					case <-s.closed:
-						return
-					case <-ctx.Done():
-						return
-					default:
-					}
+				for ctx.Err() == nil {
 					sent := strconv.FormatInt(time.Now().UnixNano(), 10)
 					msgs := make([]*message.Message, 0, to-from)
 					for i := from; i < to; i++ {
@@ -144,7 +132,7 @@ func (s *groupSource) SubscribeBatchFunc(ctx context.Context, _ string, handle f
 						m.Metadata.Set("sent_at", sent)
 						msgs = append(msgs, m)
 					}
-					if handle(ctx, msgs) == nil {
+					if emit(ctx, msgs...) == nil {
 						if s.acked.Add(int64(len(msgs))) == int64(s.n) {
 							s.allAcked.Store(time.Now().UnixNano())
 						}
@@ -154,12 +142,11 @@ func (s *groupSource) SubscribeBatchFunc(ctx context.Context, _ string, handle f
 			}
 		}()
 	}
-	return nil
-}
-
-func (s *groupSource) Close() error {
-	s.once.Do(func() { close(s.closed) })
-	s.wg.Wait()
+	go func() {
+		wg.Wait()
+		<-ctx.Done()
+		stopped(nil)
+	}()
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -219,11 +220,11 @@ func endToEndGroups(b *testing.B, s *server, n, sources, group, inFlight int, lo
 	return runCost(b, s, func(pool *pgxpool.Pool) (int, time.Duration, *procCost) {
 		var srcs []router.Source
 		for i := range sources {
-			var sub message.Subscriber = newBurstSource(fmt.Sprintf("s%d", i), n/sources, inFlight, 0)
+			var src tributary.Source = tributary.FromSubscriber(newBurstSource(fmt.Sprintf("s%d", i), n/sources, inFlight, 0), "")
 			if group > 0 {
-				sub = newGroupSource(fmt.Sprintf("s%d", i), n/sources, group, inFlight)
+				src = newGroupSource(fmt.Sprintf("s%d", i), n/sources, group, inFlight)
 			}
-			srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: sub})
+			srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Source: src})
 		}
 		recv := newReceiver(n / sources * sources)
 		took := pipelineRun(b, pool, srcs, recv, 16, logged)
@@ -244,7 +245,7 @@ func webhookinRun(b *testing.B, s *server, n, senders int) cost {
 		defer hooks.Close()
 		recv := newReceiver(n)
 		var child *exec.Cmd
-		took := pipelineRun(b, pool, []router.Source{{Name: "hooks", Subscriber: in}}, recv, 16, false, func() {
+		took := pipelineRun(b, pool, []router.Source{{Name: "hooks", Source: tributary.FromSubscriber(in, "")}}, recv, 16, false, func() {
 			child = startChild(b, "send", "BENCH_SEND_URL="+hooks.URL, "BENCH_SEND_N="+strconv.Itoa(n),
 				"BENCH_SEND_C="+strconv.Itoa(senders), "BENCH_SEND_PREFIX=wh-")
 		})
@@ -347,7 +348,7 @@ func latency(b *testing.B, s *server, rate int, d time.Duration) (p50, p90, p99 
 	n := int(float64(rate) * d.Seconds())
 	recv := newReceiver(n)
 	src := newBurstSource("l", n, 64, time.Second/time.Duration(rate))
-	pipelineRun(b, pool, []router.Source{{Name: "paced", Subscriber: src}}, recv, 16, false)
+	pipelineRun(b, pool, []router.Source{{Name: "paced", Source: tributary.FromSubscriber(src, "")}}, recv, 16, false)
 	return recv.percentiles()
 }
 
@@ -358,7 +359,7 @@ func firstAfterIdle(b *testing.B, s *server, idle time.Duration) time.Duration {
 	defer pool.Close()
 	recv := newReceiver(2)
 	src := newBurstSource("idle", 2, 1, idle)
-	pipelineRun(b, pool, []router.Source{{Name: "idle", Subscriber: src}}, recv, 1, false)
+	pipelineRun(b, pool, []router.Source{{Name: "idle", Source: tributary.FromSubscriber(src, "")}}, recv, 1, false)
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
 	return recv.latency[len(recv.latency)-1]
@@ -420,7 +421,7 @@ func backlog(b *testing.B, s *server, n int) (fill, drain, maxRSS float64) {
 		}
 	}()
 	idle := newBurstSource("none", 0, 1, 0)
-	took := pipelineRun(b, pool, []router.Source{{Name: "none", Subscriber: idle}}, recv, 16, false)
+	took := pipelineRun(b, pool, []router.Source{{Name: "none", Source: tributary.FromSubscriber(idle, "")}}, recv, 16, false)
 	close(stop)
 	return fill, float64(n) / took.Seconds(), float64(peak.Load()) / 1024
 }
@@ -486,6 +487,26 @@ func sinkVsBare(b *testing.B, n int) (sink, bare float64) {
 // baseline measured on the same server in the same run.
 type row struct {
 	what, durable, fast, dVsF, baseline, ratio, goal string
+}
+
+// binaryIdleSources runs cmd/tributary's BenchmarkBinaryIdleSources (the
+// built binary with 1,000 idle etagpoll sources from a pipeline file,
+// reading its own /metrics) and returns its KB of RSS and goroutines per
+// source: the row measures what a user of the binary runs.
+func binaryIdleSources() (kb, goroutines float64, err error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkBinaryIdleSources$/sources=1000", "-benchtime", "1x", "-timeout", "10m", ".")
+	cmd.Dir = filepath.Join("..", "..", "cmd", "tributary")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, 0, fmt.Errorf("%v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`([0-9.]+) KB-RSS/source\s+([0-9.]+) goroutines/source`).FindSubmatch(out)
+	if m == nil {
+		return 0, 0, fmt.Errorf("no figures in\n%s", out)
+	}
+	kb, _ = strconv.ParseFloat(string(m[1]), 64)
+	goroutines, _ = strconv.ParseFloat(string(m[2]), 64)
+	return kb, goroutines, nil
 }
 
 // BenchmarkTable runs every row once (whatever b.N) and prints the table;
@@ -584,12 +605,19 @@ func BenchmarkTable(b *testing.B) {
 			fmt.Sprintf("e2e 1 × 16: %.0f/s", offD.rate), ratio(drain, offD.rate), "keep 12,000/s, < 100 MiB"})
 	}
 	polled, raw1k := idleETagSources(b), idleRawPolls()
-	add(row{"1,000 idle ETag sources (304s every 50 ms): memory per source", fmt.Sprintf("%.1f KB", polled.bytesPerSource/1024), "", "",
+	add(row{"1,000 idle ETag sources (304s every 50 ms), built from a pipeline file, with leadership: memory per source", fmt.Sprintf("%.1f KB", polled.bytesPerSource/1024), "", "",
 		fmt.Sprintf("%.1f KB (bare pollers)", raw1k.bytesPerSource/1024), ratio(polled.bytesPerSource, raw1k.bytesPerSource), "< 25 KB"})
 	add(row{"1,000 idle ETag sources: goroutines per source", fmt.Sprintf("%.1f", polled.goroutinesPerSrc), "", "",
 		fmt.Sprintf("%.1f (bare pollers)", raw1k.goroutinesPerSrc), ratio(polled.goroutinesPerSrc, raw1k.goroutinesPerSrc), "≤ 2"})
 	add(row{"1,000 idle ETag sources: CPU per idle poll", fmt.Sprintf("%.0f µs", float64(polled.cpuPerPoll.Microseconds())), "", "",
 		fmt.Sprintf("%.0f µs (bare pollers)", float64(raw1k.cpuPerPoll.Microseconds())), ratio(float64(polled.cpuPerPoll), float64(raw1k.cpuPerPoll)), ""})
+	if kb, g, err := binaryIdleSources(); err != nil {
+		b.Logf("built binary's idle row skipped: %v", err)
+	} else {
+		add(row{"built binary (`tributary run`, pipeline file), 1,000 idle ETag sources, its own /metrics: RSS per source", fmt.Sprintf("%.1f KB", kb), "", "",
+			"—", "—", "< 25 KB"})
+		add(row{"built binary, 1,000 idle ETag sources: goroutines per source", fmt.Sprintf("%.2f", g), "", "", "—", "—", "≤ 0.2"})
+	}
 	sink, bare := sinkVsBare(b, n/2)
 	add(row{"webhook sink vs bare net/http loop, signed, 1 goroutine", fmt.Sprintf("%.0f/s", sink), "", "", fmt.Sprintf("bare %.0f/s", bare), ratio(sink, bare), "≥ 0.9×"})
 
@@ -671,15 +699,15 @@ func BenchmarkEndToEnd(b *testing.B) {
 			c := runCost(b, srv, func(pool *pgxpool.Pool) (int, time.Duration, *procCost) {
 				var srcs []router.Source
 				for i := range c.sources {
-					var sub message.Subscriber
+					var src tributary.Source
 					if c.group > 0 {
 						gs := newGroupSource(fmt.Sprintf("s%d", i), n/c.sources, c.group, c.inFlight)
-						bursts, sub = append(bursts, gs), gs
+						bursts, src = append(bursts, gs), gs
 					} else {
 						bs := newBurstSource(fmt.Sprintf("s%d", i), n/c.sources, c.inFlight, 0)
-						bursts, sub = append(bursts, bs), bs
+						bursts, src = append(bursts, bs), tributary.FromSubscriber(bs, "")
 					}
-					srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: sub})
+					srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Source: src})
 				}
 				recv := newReceiver(n / c.sources * c.sources)
 				start = time.Now()
@@ -739,7 +767,7 @@ func BenchmarkTopicIndexes(b *testing.B) {
 					}
 					var srcs []router.Source
 					for i := range 4 {
-						srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Subscriber: newBurstSource(fmt.Sprintf("s%d", i), n/4, 16, 0)})
+						srcs = append(srcs, router.Source{Name: fmt.Sprintf("s%d", i), Source: tributary.FromSubscriber(newBurstSource(fmt.Sprintf("s%d", i), n/4, 16, 0), "")})
 					}
 					recv := newReceiver(n / 4 * 4)
 					return recv.want, pipelineRun(b, pool, srcs, recv, 16, false), nil

@@ -3,6 +3,7 @@ package pipelinetest
 import (
 	"context"
 	"errors"
+	"github.com/tributary-dev/tributary/tributarytest"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ func TestListSourceRedeliversUntilAcked(t *testing.T) {
 	src := NewEventSource("a", "b")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch, err := src.Subscribe(ctx, "x")
+	ch, err := tributarytest.Subscribe(ctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,14 +42,14 @@ func TestListSourceRedeliversUntilAcked(t *testing.T) {
 		t.Fatalf("delivered %v, want a (nacked), a, b", got)
 	}
 	WaitFor(t, 5*time.Second, "two acks counted", func() bool { return src.Acked() == 2 })
-	_ = src.Close()
+	cancel()
 	select {
 	case _, ok := <-ch:
 		if ok {
 			t.Fatal("message after the list ended")
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("channel not closed after Close")
+		t.Fatal("channel not closed after the stop")
 	}
 }
 

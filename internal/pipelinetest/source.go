@@ -11,21 +11,18 @@ import (
 	"github.com/tributary-dev/tributary"
 )
 
-// ListSource is a message.Subscriber that hands on a fixed list of
-// messages, one at a time, redelivering each (a fresh copy, after 10 ms)
-// until it is acked — what a real source must do. After the last it waits
-// for ctx or Close, then closes its channel.
+// ListSource is a tributary.Source that hands on a fixed list of messages,
+// one at a time, each again (a fresh copy, after 10 ms) until it is stored
+// — what a real source must do. After the last it waits until stopped.
 type ListSource struct {
-	msgs   []*message.Message
-	mu     sync.Mutex
-	acked  int
-	closed chan struct{}
-	once   sync.Once
+	msgs  []*message.Message
+	mu    sync.Mutex
+	acked int
 }
 
 // NewListSource returns a source of msgs.
 func NewListSource(msgs ...*message.Message) *ListSource {
-	return &ListSource{msgs: msgs, closed: make(chan struct{})}
+	return &ListSource{msgs: msgs}
 }
 
 // NewEventSource returns a source of events with the given ids, each with
@@ -47,53 +44,29 @@ func EventIDs(prefix string, n int) []string {
 	return ids
 }
 
-// Subscribe implements message.Subscriber.
-func (s *ListSource) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
-	out := make(chan *message.Message)
+// Start implements tributary.Source.
+func (s *ListSource) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
 	go func() {
-		defer close(out)
+		defer stopped(nil)
 		for _, m := range s.msgs {
-			if !s.deliver(ctx, out, m) {
-				return
+			for emit(ctx, m.Copy()) != nil {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
 			}
 			s.mu.Lock()
 			s.acked++
 			s.mu.Unlock()
+			if ctx.Err() != nil {
+				return
+			}
 		}
-		select {
-		case <-s.closed:
-		case <-ctx.Done():
-		}
+		<-ctx.Done()
 	}()
-	return out, nil
+	return nil
 }
-
-// deliver sends copies of m until one is acked; false when stopped first.
-func (s *ListSource) deliver(ctx context.Context, out chan<- *message.Message, m *message.Message) bool {
-	for {
-		msg := m.Copy()
-		select {
-		case out <- msg:
-		case <-ctx.Done():
-			return false
-		case <-s.closed:
-			return false
-		}
-		select {
-		case <-msg.Acked():
-			return true
-		case <-msg.Nacked():
-			time.Sleep(10 * time.Millisecond)
-		case <-ctx.Done():
-			return false
-		case <-s.closed:
-			return false
-		}
-	}
-}
-
-// Close implements message.Subscriber.
-func (s *ListSource) Close() error { s.once.Do(func() { close(s.closed) }); return nil }
 
 // Acked is how many messages have been acked so far.
 func (s *ListSource) Acked() int { s.mu.Lock(); defer s.mu.Unlock(); return s.acked }

@@ -38,7 +38,7 @@ func TestCommandsThroughThePipeline(t *testing.T) {
 	)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "commands",
-		Sources: []router.Source{{Name: "queue", Subscriber: src}},
+		Sources: []router.Source{{Name: "queue", Source: src}},
 		Sinks:   []router.Sink{{Name: "panel", Publisher: sink}},
 	})
 	if err != nil {

@@ -145,7 +145,7 @@ func TestRealPeerRetriesThroughThePipeline(t *testing.T) {
 	)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "commands",
-		Sources: []router.Source{{Name: "queue", Subscriber: src}},
+		Sources: []router.Source{{Name: "queue", Source: src}},
 		Sinks: []router.Sink{{Name: "panel", Publisher: sink, Retry: &router.RetryPolicy{
 			InProcess: &middleware.Retry{}, // no in-process retry: the re-send comes off the retry topic
 			// The retry topic and the sink's main topic are delivered side

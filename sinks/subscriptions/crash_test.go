@@ -3,6 +3,7 @@ package subscriptions_test
 import (
 	"context"
 	"fmt"
+	"github.com/tributary-dev/tributary"
 	"os"
 	"os/exec"
 	"syscall"
@@ -152,7 +153,7 @@ func TestKillChild(t *testing.T) {
 	pg.ClaimTTL = 2 * time.Second
 	r, err := router.New(router.Config{Backend: pg}, router.Pipeline{
 		Name:    "crash",
-		Sources: []router.Source{{Name: "input", Subscriber: src}},
+		Sources: []router.Source{{Name: "input", Source: tributary.FromSubscriber(src, "input")}},
 		Sinks:   []router.Sink{{Name: "hooks", Publisher: sink}},
 	})
 	if err != nil {

@@ -64,7 +64,7 @@ func BenchmarkRouterDeadEndpointIsolation(b *testing.B) {
 			sinks = append(sinks, router.Sink{Name: "dead", Publisher: dead, Retry: standard})
 		}
 		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-			Name: "bench", Sources: []router.Source{{Name: "none", Subscriber: pipelinetest.NewEventSource()}}, Sinks: sinks,
+			Name: "bench", Sources: []router.Source{{Name: "none", Source: pipelinetest.NewEventSource()}}, Sinks: sinks,
 		})
 		if err != nil {
 			b.Fatal(err)

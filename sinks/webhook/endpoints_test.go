@@ -52,7 +52,7 @@ func TestGoneDisableSurvivesRestart(t *testing.T) {
 		s.Retry = &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: middleware.List(20 * time.Millisecond)}
 		r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 			Name:    "doors",
-			Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(ids...)}},
+			Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource(ids...)}},
 			Sinks:   []router.Sink{s},
 		})
 		if err != nil {

@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"github.com/tributary-dev/tributary"
 	"log"
 	"net/http"
 	"time"
@@ -44,7 +45,7 @@ func Example() {
 	}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "doors-in", Subscriber: in}},
+		Sources: []router.Source{{Name: "doors-in", Source: tributary.FromSubscriber(in, "doors-in")}},
 		// The sink's retry schedule is the router's, set here only.
 		Sinks: []router.Sink{{Name: "crm", Publisher: crm, Retry: &router.RetryPolicy{Schedule: middleware.StandardSchedule()}}},
 	})

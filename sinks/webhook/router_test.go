@@ -48,7 +48,7 @@ func TestReceiverDownForAnHour(t *testing.T) {
 	ids := pipelinetest.EventIDs("door", 10)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource(ids...)}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource(ids...)}},
 		Sinks:   []router.Sink{sink},
 	})
 	if err != nil {
@@ -136,7 +136,7 @@ func TestExhaustedScheduleIsPoisonedAndReplayable(t *testing.T) {
 	sink := router.Sink{Name: "crm", Publisher: p, Retry: &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: sched}}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("ev-1", "ev-2", "bad-1")}},
+		Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource("ev-1", "ev-2", "bad-1")}},
 		Sinks:   []router.Sink{sink},
 	})
 	if err != nil {
@@ -263,7 +263,7 @@ func TestRetryAfterWinsOverSchedule(t *testing.T) {
 	p := newSink(t, webhook.Config{URL: rc.URL})
 	sink := router.Sink{Name: "crm", Publisher: p, Retry: &router.RetryPolicy{InProcess: &middleware.Retry{}, Schedule: sched}}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
-		Name: "doors", Sources: []router.Source{{Name: "src", Subscriber: pipelinetest.NewEventSource("ev-1")}}, Sinks: []router.Sink{sink},
+		Name: "doors", Sources: []router.Source{{Name: "src", Source: pipelinetest.NewEventSource("ev-1")}}, Sinks: []router.Sink{sink},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,16 +14,10 @@ import (
 
 // BenchmarkFeedToPostgres measures notifications/s from the fake feed
 // (batches of 10 over loopback HTTP) into the pipeline's Postgres topic
-// through the real router (dedup + publish in one transaction per
-// notification), against a baseline measured in the same run: the bare
-// fetch + complete loop, storing nothing. "ordered" hands notifications on
-// one at a time (the default, batch order kept); "unordered" a batch at once.
+// through the real router (each batch one group: dedup + publish in one
+// statement), against a baseline measured in the same run: the bare fetch +
+// complete loop, storing nothing.
 func BenchmarkFeedToPostgres(b *testing.B) {
-	b.Run("ordered", func(b *testing.B) { benchFeedToPostgres(b, false) })
-	b.Run("unordered", func(b *testing.B) { benchFeedToPostgres(b, true) })
-}
-
-func benchFeedToPostgres(b *testing.B, unordered bool) {
 	pool := pgtest.NewPool(b)
 	fake := feedfake.New(feedfake.Config{})
 	srv := httptest.NewServer(fake)
@@ -50,13 +44,13 @@ func benchFeedToPostgres(b *testing.B, unordered bool) {
 	baseline := float64(b.N) / time.Since(start).Seconds()
 
 	// The pipeline, started on an empty feed so that its start-up is not timed.
-	src, err := NewSource(Config{BaseURL: srv.URL, FeedID: "journey", PollInterval: time.Millisecond, Unordered: unordered}, nil)
+	src, err := NewSource(Config{BaseURL: srv.URL, FeedID: "journey", PollInterval: time.Millisecond}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "bench",
-		Sources: []router.Source{{Name: "journey", Subscriber: src}},
+		Sources: []router.Source{{Name: "journey", Source: src}},
 		Sinks:   []router.Sink{{Name: "discard", Publisher: discardSink{}}},
 	})
 	if err != nil {

@@ -63,10 +63,10 @@ type Config struct {
 	// Backoff spaces retries after errors (next, complete, a nacked message).
 	Backoff Backoff `yaml:"backoff"`
 
-	// Unordered hands on all notifications of a batch at once instead of one
-	// at a time. The router stores them concurrently (faster: see the
-	// benchmark), so their order within a batch may differ in the topic.
-	// The batch is still completed only after every one is acked.
+	// Unordered has no effect any more: a batch is handed on as one group,
+	// stored in its order by one statement, which is faster than storing
+	// its notifications concurrently was. Accepted so that files setting it
+	// still load.
 	Unordered bool `yaml:"unordered"`
 }
 

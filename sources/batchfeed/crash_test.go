@@ -49,7 +49,7 @@ func TestCrashChild(t *testing.T) {
 	})
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    crashPipe,
-		Sources: []router.Source{{Name: crashFeedID, Subscriber: src}},
+		Sources: []router.Source{{Name: crashFeedID, Source: src}},
 		Sinks:   []router.Sink{{Name: "discard", Publisher: discardSink{}}},
 	})
 	if err != nil {

@@ -2,10 +2,9 @@
 // GET {base}/eventnotifications/v2/{feedId}/next hands out a batch of 1–10
 // notifications, the same one until POST …/{feedId}/{batchId}/complete.
 //
-// A Source reads one feed; give a pipeline one Source per feed. It emits the
-// notifications of a batch one at a time, in batch order (Config.Unordered
-// hands on a whole batch at once, faster but without order within it), each
-// redelivered until the router acks it, i.e. until it is durably in the
+// A Source reads one feed; give a pipeline one Source per feed. It hands on
+// the notifications of a batch as one group (tributary.Emit), in batch
+// order, again until Emit returns, i.e. until every one is durably in the
 // pipeline topic, and completes the batch only then. The message id derives
 // from the notification id and the payload is the notification object as
 // received; its fields are in metadata (MetaWhen, MetaBatchID, …).
@@ -28,7 +27,7 @@
 // a notification without id, 5xx, timeouts — are logged, counted in
 // tributary_source_errors_total{kind} and retried. A 404 on next is a wrong
 // feed id (they are case-sensitive): the source stops with a
-// *FeedNotFoundError (see Source.Err) naming the valid ids.
+// *FeedNotFoundError (the reason it gives the router) naming the valid ids.
 //
 // Auth: a bearer token from Config.TokenSource — ClientCredentials for
 // OAuth2 client credentials (refreshed before expiry, dropped on 401), or
@@ -41,5 +40,5 @@
 //		TokenSource: batchfeed.ClientCredentials(ctx, cc, time.Minute),
 //		TenantID:    tenant,
 //	}, logger)
-//	pipeline.Sources = append(pipeline.Sources, router.Source{Name: "journey", Subscriber: src})
+//	pipeline.Sources = append(pipeline.Sources, router.Source{Name: "journey", Source: src})
 package batchfeed

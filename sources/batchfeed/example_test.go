@@ -34,7 +34,7 @@ func Example() {
 		if err != nil {
 			panic(err) // a configuration error, e.g. "Journey" for "journey"
 		}
-		p.Sources = append(p.Sources, router.Source{Name: feed, Subscriber: src})
+		p.Sources = append(p.Sources, router.Source{Name: feed, Source: src})
 	}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger}, p)
 	if err != nil {

@@ -15,8 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 )
 
-// TestGroupFailsWholeBeforeComplete runs the source through
-// SubscribeBatchFunc with a handler that fails each batch's group the first
+// TestGroupFailsWholeBeforeComplete runs the source with an Emit that fails each batch's group the first
 // time: the batch is handed on again whole, it is completed only after its
 // group was stored, and the events arrive once each, in feed order.
 func TestGroupFailsWholeBeforeComplete(t *testing.T) {
@@ -30,7 +29,7 @@ func TestGroupFailsWholeBeforeComplete(t *testing.T) {
 		stored []string
 		tries  [][]string
 	)
-	handle := func(_ context.Context, msgs []*message.Message) error {
+	handle := func(_ context.Context, msgs ...*message.Message) error {
 		ids := make([]string, len(msgs))
 		for i, m := range msgs {
 			ids[i] = tributary.EventID(m)
@@ -47,12 +46,15 @@ func TestGroupFailsWholeBeforeComplete(t *testing.T) {
 		stored = append(stored, ids...)
 		return nil
 	}
-	if err := src.SubscribeBatchFunc(context.Background(), "ignored", handle); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stopped := make(chan error, 1)
+	if err := src.Start(ctx, handle, func(err error) { stopped <- err }); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = src.Close() })
 	pipelinetest.WaitFor(t, 10*time.Second, "every batch completed", func() bool { return len(f.Completed("journey")) == 3 })
-	if err := src.Close(); err != nil {
+	cancel()
+	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

@@ -3,6 +3,8 @@ package batchfeed
 import (
 	"context"
 	"fmt"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/tributary-dev/tributary/tributarytest"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -126,6 +128,27 @@ func filterPrefix(ids []string, p string) []string {
 	return out
 }
 
+// subscribe starts s with the test kit's Emit (tributarytest.Start): its
+// messages come on the channel, a batch stored once every message of it
+// is acked; stop stops it.
+func subscribe(ctx context.Context, s *Source) (<-chan *message.Message, error) {
+	r, err := tributarytest.Start(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	runs.Store(s, r)
+	return r.Messages, nil
+}
+
+var runs sync.Map // *Source → *tributarytest.Run
+
+func stop(s *Source) error {
+	if r, ok := runs.LoadAndDelete(s); ok {
+		return r.(*tributarytest.Run).Stop()
+	}
+	return nil
+}
+
 // startPipeline runs a router with one pipeline of the given sources into a
 // recording sink until the test ends.
 func startPipeline(t *testing.T, pool *pgxpool.Pool, name string, srcs ...*Source) *pipelinetest.Sink {
@@ -133,7 +156,7 @@ func startPipeline(t *testing.T, pool *pgxpool.Pool, name string, srcs ...*Sourc
 	sink := pipelinetest.NewSink(nil)
 	p := router.Pipeline{Name: name, Sinks: []router.Sink{{Name: "rec", Publisher: sink}}}
 	for _, s := range srcs {
-		p.Sources = append(p.Sources, router.Source{Name: s.cfg.FeedID, Subscriber: s})
+		p.Sources = append(p.Sources, router.Source{Name: s.cfg.FeedID, Source: s})
 	}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), Metrics: testMetrics}, p)
 	if err != nil {

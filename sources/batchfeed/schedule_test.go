@@ -38,7 +38,7 @@ func TestWaitSchedule(t *testing.T) {
 		waits = append(waits, waited{why, d, len(f.Completed("journey")), f.Calls("journey", feedfake.OpNext)})
 		return len(waits) < 7 // then stop the loop
 	}
-	ch, err := src.Subscribe(context.Background(), "")
+	ch, err := subscribe(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestWaitSchedule(t *testing.T) {
 		m.Ack()
 		delivered++
 	}
-	_ = src.Close()
+	_ = stop(src)
 
 	want := []struct {
 		why       string

@@ -28,20 +28,15 @@ const (
 	MetaFeedID        = "feedId"
 )
 
-// Source is a message.Subscriber reading one feed. See the package doc for
+// Source is a tributary.Source reading one feed. See the package doc for
 // what it guarantees.
 type Source struct {
 	cfg    Config
 	client *Client
 	logger watermill.LoggerAdapter
 
-	closing   chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
-
-	mu         sync.Mutex
-	subscribed bool
-	err        error
+	mu      sync.Mutex
+	running bool
 
 	waitHook func(ctx context.Context, why string, d time.Duration) bool // tests only
 }
@@ -56,86 +51,40 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 	if suggestFeed(cfg.FeedID) == "" {
 		c.logger.Info("Feed id is not one of the documented feeds; a 404 will stop the source", watermill.LogFields{"known": KnownFeeds})
 	}
-	return &Source{cfg: cfg, client: c, logger: c.logger, closing: make(chan struct{})}, nil
+	return &Source{cfg: cfg, client: c, logger: c.logger}, nil
 }
 
 // Client is the source's feed client (for DiscardAll).
 func (s *Source) Client() *Client { return s.client }
 
-// Err is the error that stopped the source for good (a *FeedNotFoundError),
-// nil while it runs or after a normal close.
-func (s *Source) Err() error {
+// Start starts reading the feed and returns at once: one run at a time
+// (two would store and complete the same batches independently). Each
+// batch is handed on through emit as one group, in its order, and
+// completed only once emit returned: a batch is never completed before
+// every notification of it is stored. A group that fails is handed on
+// again whole after a backoff. When ctx ends the source stops; a batch
+// being stored is not completed then, and comes back to whoever reads the
+// feed next (dedup drops its repeats). A feed that does not exist stops the
+// source for good: stopped gets a *FeedNotFoundError.
+func (s *Source) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.err
-}
-
-// Subscribe starts reading the feed. The topic is ignored: a Source reads its
-// one feed, and only one Subscribe may run at a time (two would store and
-// complete the same batches independently).
-func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
-	out := make(chan *message.Message)
-	store := func(ctx context.Context, b *Batch) bool { return s.store(ctx, out, b) }
-	if err := s.subscribe(ctx, store, func() { close(out) }); err != nil {
-		return nil, err
+	if s.running {
+		return fmt.Errorf("batchfeed: the source of feed %q is already running", s.cfg.FeedID)
 	}
-	return out, nil
-}
-
-// SubscribeBatchFunc is Subscribe for a router that stores a group of
-// events in one statement (router.BatchFuncSubscriber): each batch is
-// handed on as one group, in its order; handle returns nil once the group
-// is stored, and only then is the batch completed. A group that fails is
-// handed on again whole after a backoff. It returns at once; Close stops it.
-func (s *Source) SubscribeBatchFunc(ctx context.Context, _ string, handle func(context.Context, []*message.Message) error) error {
-	return s.subscribe(ctx, func(ctx context.Context, b *Batch) bool { return s.storeGroup(ctx, handle, b) }, nil)
-}
-
-// subscribe starts the poll loop, which stores each batch with store;
-// closed (if set) runs when the loop ends.
-func (s *Source) subscribe(ctx context.Context, store func(context.Context, *Batch) bool, closed func()) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	select {
-	case <-s.closing:
-		return errors.New("batchfeed: source closed")
-	default:
-	}
-	if s.subscribed {
-		return fmt.Errorf("batchfeed: the source of feed %q is already subscribed", s.cfg.FeedID)
-	}
-	s.subscribed = true
-	ctx, cancel := context.WithCancel(ctx)
-	s.wg.Add(2)
+	s.running = true
 	go func() {
-		defer s.wg.Done()
-		select {
-		case <-s.closing:
-			cancel()
-		case <-ctx.Done():
-		}
+		err := s.run(ctx, emit)
+		s.mu.Lock()
+		s.running = false
+		s.mu.Unlock()
+		stopped(err)
 	}()
-	go func() {
-		defer s.wg.Done()
-		defer cancel()
-		if closed != nil {
-			defer closed()
-		}
-		s.run(ctx, store)
-	}()
-	return nil
-}
-
-// Close stops the source and waits for it; its channel is closed. A batch
-// being stored is not completed: it comes back after restart.
-func (s *Source) Close() error {
-	s.closeOnce.Do(func() { close(s.closing) })
-	s.wg.Wait()
 	return nil
 }
 
 // run is the poll loop: fetch, store every notification, complete, repeat.
-func (s *Source) run(ctx context.Context, store func(context.Context, *Batch) bool) {
+func (s *Source) run(ctx context.Context, emit tributary.Emit) error {
 	s.logger.Info("Polling feed", nil)
 	var (
 		b        *Batch
@@ -149,25 +98,22 @@ func (s *Source) run(ctx context.Context, store func(context.Context, *Batch) bo
 		}
 		fetched = false
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		if err != nil {
 			var nf *FeedNotFoundError
 			if errors.As(err, &nf) {
 				// A wrong feed id: retrying cannot help, stop loudly.
 				s.fail("feed_not_found")
-				s.mu.Lock()
-				s.err = err
-				s.mu.Unlock()
 				s.logger.Error("Feed not found; fix the feed id, this source stops", err, nil)
-				return
+				return err
 			}
 			d := max(s.cfg.Backoff.Delay(failures), min(retryAfter(err), s.cfg.Backoff.Max))
 			failures++
 			s.fail(errorKind(err))
 			s.logger.Error("Fetching the next batch failed; retrying", err, watermill.LogFields{"retry_in": d.String(), "failures": failures})
 			if !s.wait(ctx, waitBackoff, d) {
-				return
+				return nil
 			}
 			continue
 		}
@@ -175,16 +121,16 @@ func (s *Source) run(ctx context.Context, store func(context.Context, *Batch) bo
 		s.up()
 		if b == nil {
 			if !s.wait(ctx, waitPoll, jitter(s.cfg.PollInterval, s.cfg.PollJitter)) {
-				return
+				return nil
 			}
 			continue
 		}
-		if !store(ctx, b) {
-			return
+		if !s.store(ctx, emit, b) {
+			return nil
 		}
 		next, probed, ok := s.complete(ctx, b)
 		if !ok {
-			return
+			return nil
 		}
 		if probed {
 			// The probe that showed b gone already fetched what comes next.
@@ -192,7 +138,7 @@ func (s *Source) run(ctx context.Context, store func(context.Context, *Batch) bo
 			continue
 		}
 		if !b.MoreAvailable && !s.wait(ctx, waitPoll, jitter(s.cfg.PollInterval, s.cfg.PollJitter)) {
-			return
+			return nil
 		}
 	}
 }
@@ -214,46 +160,9 @@ func (s *Source) wait(ctx context.Context, why string, d time.Duration) bool {
 	return sleep(ctx, d)
 }
 
-// store hands on the batch's notifications one at a time, in order, each
-// until it is acked. It reports false if ctx ended first.
-func (s *Source) store(ctx context.Context, out chan<- *message.Message, b *Batch) bool {
-	if s.cfg.Unordered {
-		return s.storeUnordered(ctx, out, b)
-	}
-	for i := range b.Notifications {
-		for attempt := 0; ; attempt++ {
-			msg := s.message(b, &b.Notifications[i])
-			msg.SetContext(ctx)
-			select {
-			case out <- msg:
-			case <-ctx.Done():
-				return false
-			}
-			select {
-			case <-msg.Acked():
-			case <-msg.Nacked():
-				s.client.metrics.Load().nacks.Inc()
-				d := s.cfg.Backoff.Delay(attempt)
-				s.logger.Info("Notification not stored; redelivering", watermill.LogFields{
-					"batch_id": b.ID, "event_id": b.Notifications[i].ID, "retry_in": d.String(),
-				})
-				if !s.wait(ctx, waitRedeliver, d) {
-					return false
-				}
-				continue
-			case <-ctx.Done():
-				return false
-			}
-			break
-		}
-		s.client.metrics.Load().notificationsStored.Inc()
-	}
-	return true
-}
-
-// storeGroup hands the batch's notifications on as one group, in order,
+// store hands the batch's notifications on as one group, in order,
 // until it is stored. It reports false if ctx ended first.
-func (s *Source) storeGroup(ctx context.Context, handle func(context.Context, []*message.Message) error, b *Batch) bool {
+func (s *Source) store(ctx context.Context, emit tributary.Emit, b *Batch) bool {
 	if len(b.Notifications) == 0 {
 		return true
 	}
@@ -263,7 +172,7 @@ func (s *Source) storeGroup(ctx context.Context, handle func(context.Context, []
 			msgs[i] = s.message(b, &b.Notifications[i])
 			msgs[i].SetContext(ctx)
 		}
-		err := handle(ctx, msgs)
+		err := emit(ctx, msgs...)
 		if err == nil {
 			s.client.metrics.Load().notificationsStored.Add(float64(len(msgs)))
 			return true
@@ -280,49 +189,6 @@ func (s *Source) storeGroup(ctx context.Context, handle func(context.Context, []
 			return false
 		}
 	}
-}
-
-// storeUnordered hands on every notification not yet acked, waits for all
-// the answers, and goes round again (after a backoff) for the nacked ones.
-func (s *Source) storeUnordered(ctx context.Context, out chan<- *message.Message, b *Batch) bool {
-	pending := make([]int, len(b.Notifications))
-	for i := range pending {
-		pending[i] = i
-	}
-	for attempt := 0; len(pending) > 0; attempt++ {
-		msgs := make([]*message.Message, len(pending))
-		for k, i := range pending {
-			msgs[k] = s.message(b, &b.Notifications[i])
-			msgs[k].SetContext(ctx)
-			select {
-			case out <- msgs[k]:
-			case <-ctx.Done():
-				return false
-			}
-		}
-		var nacked []int
-		for k, m := range msgs {
-			select {
-			case <-m.Acked():
-				s.client.metrics.Load().notificationsStored.Inc()
-			case <-m.Nacked():
-				s.client.metrics.Load().nacks.Inc()
-				nacked = append(nacked, pending[k])
-			case <-ctx.Done():
-				return false
-			}
-		}
-		if pending = nacked; len(pending) > 0 {
-			d := s.cfg.Backoff.Delay(attempt)
-			s.logger.Info("Notifications not stored; redelivering", watermill.LogFields{
-				"batch_id": b.ID, "count": len(pending), "retry_in": d.String(),
-			})
-			if !s.wait(ctx, waitRedeliver, d) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // complete marks a fully stored batch done, retrying until the feed says

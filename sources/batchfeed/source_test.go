@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tributary-dev/tributary/router"
+	"github.com/tributary-dev/tributary/tributarytest"
 	"slices"
 	"strings"
 	"testing"
@@ -194,21 +196,49 @@ func TestCompleteAnswerLostDoesNotLoseTheNextBatch(t *testing.T) {
 	}
 }
 
+// reasonSource records the reason its source stops with.
+type reasonSource struct {
+	*Source
+	reason chan error
+}
+
+func (s reasonSource) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
+	return s.Source.Start(ctx, emit, func(err error) {
+		s.reason <- err
+		stopped(err)
+	})
+}
+
 func TestUnknownFeedStopsWithAConfigError(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
 	env := newFeedEnv(t, pool, "unknown", feedfake.Config{})
 	want := notificationIDs(env.fake.Generate("journey", 5))
-	bad := newTestSource(t, env.config("journeys"))
+	bad := reasonSource{newTestSource(t, env.config("journeys")), make(chan error, 1)}
 	notFound := counterDelta(t, "tributary_source_errors_total", "unknown-journeys", "feed_not_found")
-	sink := startPipeline(t, pool, "unknown", bad, newTestSource(t, env.config("journey")))
+	sink := pipelinetest.NewSink(nil)
+	r, err := router.New(router.Config{Backend: router.Postgres(pool), Metrics: testMetrics}, router.Pipeline{
+		Name: "unknown", Sinks: []router.Sink{{Name: "rec", Publisher: sink}},
+		Sources: []router.Source{{Name: "journeys", Source: bad}, {Name: "journey", Source: newTestSource(t, env.config("journey"))}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.RunRouter(t, r)
 
 	pipelinetest.WaitFor(t, 30*time.Second, "the good feed delivered", func() bool { return sink.Len() == 5 })
-	pipelinetest.WaitFor(t, 10*time.Second, "the bad source stopped", func() bool { return bad.Err() != nil })
 	var nf *FeedNotFoundError
-	if err := bad.Err(); !errors.As(err, &nf) || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `feed "journeys" not found (404)`) ||
-		!strings.Contains(err.Error(), "valid: journey, entitydata") {
-		t.Fatalf("Err() = %v", err)
+	select {
+	case err := <-bad.reason:
+		if !errors.As(err, &nf) || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `feed "journeys" not found (404)`) ||
+			!strings.Contains(err.Error(), "valid: journey, entitydata") {
+			t.Fatalf("stopped with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bad source did not stop")
+	}
+	if fs := r.SourceFailures(); len(fs) != 1 || fs[0].Source != "journeys" || !strings.Contains(fs[0].Reason, `feed "journeys" not found (404)`) {
+		t.Fatalf("router's failures %+v, want the bad feed's", fs)
 	}
 	// Many backoff periods (10–100 ms) later there is still only the one call.
 	time.Sleep(500 * time.Millisecond)
@@ -300,10 +330,12 @@ func TestBadInputIsRetriedNeverCompleted(t *testing.T) {
 	}
 }
 
-// TestNackedNotificationIsRedeliveredBeforeComplete drives the subscriber
-// contract by hand: a nack redelivers the same notification, nothing after
-// it is handed on meanwhile, and the batch is completed only after the acks.
-func TestNackedNotificationIsRedeliveredBeforeComplete(t *testing.T) {
+// TestNackedBatchIsRedeliveredBeforeComplete drives the contract by hand
+// (the test kit's Emit): a nacked notification fails its batch's group,
+// which is handed on again whole, and the batch is completed only after
+// every notification of it is acked; a second Start while one runs is
+// refused.
+func TestNackedBatchIsRedeliveredBeforeComplete(t *testing.T) {
 	t.Parallel()
 	f, srv := fakeServer(t, feedfake.Config{})
 	want := notificationIDs(f.Generate("digitalidv", 4))
@@ -313,15 +345,15 @@ func TestNackedNotificationIsRedeliveredBeforeComplete(t *testing.T) {
 	defer cancel()
 	src.Instrument(testMetrics, "nack", "digitalidv")
 	nacked := counterDelta(t, "tributary_batchfeed_nacks_total", "nack-digitalidv")
-	ch, err := src.Subscribe(ctx, "ignored")
+	ch, err := subscribe(ctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Subscribe(ctx, "again"); err == nil {
-		t.Fatal("a second Subscribe was accepted")
+	if _, err := tributarytest.Start(ctx, src); err == nil {
+		t.Fatal("a second Start was accepted")
 	}
 	var got []string
-	for i := 0; len(got) < 8; i++ {
+	for i := 0; len(got) < 6; i++ {
 		var m *message.Message
 		select {
 		case m = <-ch:
@@ -330,32 +362,32 @@ func TestNackedNotificationIsRedeliveredBeforeComplete(t *testing.T) {
 		}
 		got = append(got, tributary.EventID(m))
 		if len(f.Completed("digitalidv")) != 0 {
-			t.Fatalf("batch completed before notification %d was acked", len(got)/2)
+			t.Fatalf("batch completed before all of it was acked (%v)", got)
 		}
-		if i%2 == 0 {
+		if i == 1 {
 			m.Nack()
 		} else {
 			m.Ack()
 		}
 	}
-	wantSeq := []string{want[0], want[0], want[1], want[1], want[2], want[2], want[3], want[3]}
+	wantSeq := []string{want[0], want[1], want[0], want[1], want[2], want[3]}
 	if !slices.Equal(got, wantSeq) {
 		t.Fatalf("delivered %v, want %v", got, wantSeq)
 	}
 	pipelinetest.WaitFor(t, 10*time.Second, "the batch completed", func() bool { return len(f.Completed("digitalidv")) == 1 })
 	if nacked() != 4 {
-		t.Fatal("nacks not counted")
+		t.Fatalf("nacks counted %v, want the group's 4", nacked())
 	}
-	// Close closes the channel, even while the source sleeps for an hour.
+	// Stopping ends the run, even while the source sleeps for an hour.
 	closed := make(chan struct{})
-	go func() { _ = src.Close(); close(closed) }()
+	go func() { _ = stop(src); close(closed) }()
 	select {
 	case <-closed:
 	case <-time.After(5 * time.Second):
-		t.Fatal("Close hung")
+		t.Fatal("stop hung")
 	}
 	if _, ok := <-ch; ok {
-		t.Fatal("channel still open after Close")
+		t.Fatal("channel still open after the stop")
 	}
 }
 
@@ -364,7 +396,7 @@ func TestCancelClosesChannel(t *testing.T) {
 	_, srv := fakeServer(t, feedfake.Config{})
 	src := newTestSource(t, Config{BaseURL: srv.URL, FeedID: "journey", PollInterval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
-	ch, err := src.Subscribe(ctx, "")
+	ch, err := subscribe(ctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +409,6 @@ func TestCancelClosesChannel(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("channel not closed after cancel")
 	}
-	_ = src.Close()
 }
 
 func TestUnorderedStoresWholeBatchThenCompletes(t *testing.T) {
@@ -398,50 +429,4 @@ func TestUnorderedStoresWholeBatchThenCompletes(t *testing.T) {
 	if len(env.fake.CompleteAttempts("entitydata")) != 4 {
 		t.Fatalf("complete attempts %v, want one per batch", env.fake.CompleteAttempts("entitydata"))
 	}
-}
-
-func TestUnorderedRedeliversOnlyTheNacked(t *testing.T) {
-	t.Parallel()
-	f, srv := fakeServer(t, feedfake.Config{})
-	want := notificationIDs(f.Generate("digitalidv", 4))
-	src := newTestSource(t, Config{BaseURL: srv.URL, FeedID: "digitalidv", Unordered: true,
-		PollInterval: time.Hour, Backoff: Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond}})
-	defer src.Close()
-	ch, err := src.Subscribe(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	recv := func(n int) []*message.Message {
-		var ms []*message.Message
-		for range n {
-			select {
-			case m := <-ch:
-				ms = append(ms, m)
-			case <-time.After(10 * time.Second):
-				t.Fatal("no message")
-			}
-		}
-		return ms
-	}
-	first := recv(4) // the whole batch before any answer
-	for i, m := range first {
-		if tributary.EventID(m) != want[i] {
-			t.Fatalf("message %d is %s, want %s", i, tributary.EventID(m), want[i])
-		}
-		if i%2 == 1 {
-			m.Nack()
-		} else {
-			m.Ack()
-		}
-	}
-	again := recv(2)
-	if tributary.EventID(again[0]) != want[1] || tributary.EventID(again[1]) != want[3] {
-		t.Fatalf("redelivered %s, %s; want %s, %s", tributary.EventID(again[0]), tributary.EventID(again[1]), want[1], want[3])
-	}
-	if len(f.Completed("digitalidv")) != 0 {
-		t.Fatal("completed with notifications unacked")
-	}
-	again[0].Ack()
-	again[1].Ack()
-	pipelinetest.WaitFor(t, 10*time.Second, "the batch completed", func() bool { return len(f.Completed("digitalidv")) == 1 })
 }

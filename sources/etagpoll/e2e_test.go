@@ -26,7 +26,7 @@ func pipeline(t testing.TB, pool *pgxpool.Pool, name string, src *Source, sink *
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), CloseTimeout: 5 * time.Second},
 		router.Pipeline{
 			Name:    name,
-			Sources: []router.Source{{Name: src.named.Name(), Subscriber: src}},
+			Sources: []router.Source{{Name: src.named.Name(), Source: src}},
 			Sinks:   []router.Sink{{Name: "hook", Publisher: sink}},
 		})
 	if err != nil {
@@ -130,7 +130,7 @@ func TestEndToEndClockSkew(t *testing.T) {
 			}
 			// The overlap re-read events: the source skipped those it had
 			// seen acked, and dedup dropped any it handed on again.
-			acked, skipped := counterValue(src.m.acked), counterValue(src.m.skipped)
+			acked, skipped := counterValue(src.m.acked.get()), counterValue(src.m.skipped.get())
 			if skipped == 0 {
 				t.Errorf("no overlap re-reads skipped (acked %v for %d events)", acked, len(want))
 			}
@@ -147,7 +147,7 @@ func TestEndToEndClockSkew(t *testing.T) {
 						reread += logField(t, line, "reread")
 					}
 				}
-				acked = counterValue(src.m.acked)
+				acked = counterValue(src.m.acked.get())
 				return float64(handed) == acked
 			}
 			for deadline := time.Now().Add(10 * time.Second); !logged() && time.Now().Before(deadline); {
@@ -233,9 +233,9 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	// can hold every new event before the source has counted the acks:
 	// wait for the count rather than read it early.
 	pipelinetest.WaitFor(t, 10*time.Second, "the restarted source's acks", func() bool {
-		return int(counterValue(src2.m.acked)) > len(second)
+		return int(counterValue(src2.m.acked.get())) > len(second)
 	})
-	if acked := counterValue(src2.m.acked); int(acked) <= len(second) {
+	if acked := counterValue(src2.m.acked.get()); int(acked) <= len(second) {
 		t.Errorf("restarted source acked %v messages for %d new events: the overlap re-read nothing", acked, len(second))
 	}
 	got := sink2.Counts()

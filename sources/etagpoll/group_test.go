@@ -16,7 +16,7 @@ import (
 )
 
 // TestGroupsStoredBeforeCheckpoint runs the source through
-// SubscribeBatchFunc with a handler that fails each group the first time:
+// Start with an Emit that fails each group the first time:
 // the failed group is handed on again whole, no checkpoint covers an event
 // before its group is stored, and the events arrive once each, oldest
 // first, within and across windows.
@@ -29,7 +29,7 @@ func TestGroupsStoredBeforeCheckpoint(t *testing.T) {
 	c := &collector{nacked: map[string]bool{}}
 	store.checkNoLoss(t, api, c)
 	var tries [][]string // ids of each group handed on
-	handle := func(_ context.Context, msgs []*message.Message) error {
+	handle := func(_ context.Context, msgs ...*message.Message) error {
 		ids := make([]string, len(msgs))
 		for i, m := range msgs {
 			ids[i] = tributary.EventID(m)
@@ -44,17 +44,20 @@ func TestGroupsStoredBeforeCheckpoint(t *testing.T) {
 		c.ids = append(c.ids, ids...)
 		return nil
 	}
-	if err := src.SubscribeBatchFunc(context.Background(), "ignored", handle); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	if err := src.Start(ctx, handle, func(err error) { stopped <- err }); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = src.Close() })
+	t.Cleanup(cancel)
 	started(t, store)
 	var want []string
 	for round := range 3 {
 		want = append(want, api.add(12+round)...) // more than a page (10): a window of two pages
 		pipelinetest.WaitFor(t, 10*time.Second, "the window's events", func() bool { return c.has(want) })
 	}
-	if err := src.Close(); err != nil {
+	cancel()
+	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
 	if got := c.got(); !slices.Equal(got, want) {

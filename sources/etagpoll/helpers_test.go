@@ -12,6 +12,7 @@ import (
 	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
+	"github.com/tributary-dev/tributary/tributarytest"
 )
 
 // clock compresses the source's waits: it records each wait asked for and
@@ -136,7 +137,7 @@ type collector struct {
 func collect(t testing.TB, s *Source, nackFirst bool) *collector {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ch, err := s.Subscribe(ctx, "ignored")
+	ch, err := subscribe(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,4 +202,26 @@ func missing(got map[string]int, want []string) []string {
 		}
 	}
 	return out
+}
+
+// subscribe starts s with the test kit's Emit (tributarytest.Start): its
+// messages come on the channel, each stored once acked; runs remembers the
+// run for stop.
+func subscribe(ctx context.Context, s *Source) (<-chan *message.Message, error) {
+	r, err := tributarytest.Start(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	runs.Store(s, r)
+	return r.Messages, nil
+}
+
+var runs sync.Map // *Source → *tributarytest.Run
+
+// stop stops the run subscribe started and waits for it.
+func stop(s *Source) error {
+	if r, ok := runs.LoadAndDelete(s); ok {
+		return r.(*tributarytest.Run).Stop()
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
@@ -29,50 +30,28 @@ const (
 	childStartEnv = "TRIBUTARY_ETAGPOLL_KILL_START"
 )
 
-// slowSubscriber hands the source's messages on with a pause each, so that
-// the parent can kill the child while a fetched window is only partly acked.
-type slowSubscriber struct {
+// slowSource hands the source's groups on in parts of 10, with a pause
+// before each, so that the parent can kill the child while a fetched window
+// is only partly stored (a window of 200 stored as one group leaves no
+// moment to kill the child in). A part that fails fails the group, which
+// the source hands on again whole (dedup drops the parts already stored).
+type slowSource struct {
 	*Source
 	pause time.Duration
 }
 
-func (s slowSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	in, err := s.Source.Subscribe(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan *message.Message)
-	go func() {
-		defer close(out)
-		for m := range in {
-			time.Sleep(s.pause)
-			select {
-			case out <- m:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
-}
-
-// SubscribeBatchFunc hands the source's groups on in parts of 10, with a
-// pause before each, for the same reason: the router prefers this to
-// Subscribe, and a window of 200 stored as one group leaves no moment to
-// kill the child in. A part that fails fails the group, which the source
-// hands on again whole (dedup drops the parts already stored).
-func (s slowSubscriber) SubscribeBatchFunc(ctx context.Context, topic string, handle func(context.Context, []*message.Message) error) error {
-	return s.Source.SubscribeBatchFunc(ctx, topic, func(ctx context.Context, msgs []*message.Message) error {
+func (s slowSource) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
+	return s.Source.Start(ctx, func(ctx context.Context, msgs ...*message.Message) error {
 		for len(msgs) > 0 {
 			part := msgs[:min(10, len(msgs))]
 			time.Sleep(10 * s.pause)
-			if err := handle(ctx, part); err != nil {
+			if err := emit(ctx, part...); err != nil {
 				return err
 			}
 			msgs = msgs[len(part):]
 		}
 		return nil
-	})
+	}, stopped)
 }
 
 type nopSink struct{}
@@ -105,7 +84,7 @@ func TestKillChild(t *testing.T) {
 	}
 	r, err := router.New(router.Config{Backend: router.Postgres(pool), Logger: logger}, router.Pipeline{
 		Name:    "kill",
-		Sources: []router.Source{{Name: "killed", Subscriber: slowSubscriber{src, 3 * time.Millisecond}}},
+		Sources: []router.Source{{Name: "killed", Source: slowSource{src, 3 * time.Millisecond}}},
 		Sinks:   []router.Sink{{Name: "nop", Publisher: nopSink{}}},
 	})
 	if err != nil {

@@ -81,7 +81,7 @@ func TestLateEventsAfterTheLastChange(t *testing.T) {
 			head := p.newest()
 			if tc.restart {
 				clk.step(t)
-				if err := src.Close(); err != nil {
+				if err := stop(src); err != nil {
 					t.Fatal(err)
 				}
 				before := c.distinct()

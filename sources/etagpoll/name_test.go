@@ -66,13 +66,13 @@ func TestNameFromThePipeline(t *testing.T) {
 			s.Instrument(nil, "p", c.name)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		ch, err := s.Subscribe(ctx, "")
+		ch, err := subscribe(ctx, s)
 		if c.wantErr {
 			if err == nil {
 				t.Errorf("%s: Subscribe succeeded without a name or a checkpoint key", c.desc)
 			}
 			cancel()
-			_ = s.Close()
+			_ = stop(s)
 			continue
 		}
 		if err != nil {
@@ -91,6 +91,6 @@ func TestNameFromThePipeline(t *testing.T) {
 			t.Errorf("%s: checkpoint key %q, want %q", c.desc, got, c.wantKey)
 		}
 		cancel()
-		_ = s.Close()
+		_ = stop(s)
 	}
 }

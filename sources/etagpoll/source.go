@@ -56,8 +56,8 @@ func (st State) since(overlap time.Duration) time.Time {
 	return s
 }
 
-// Source polls one event log. It implements message.Subscriber; one
-// subscription at a time, since it owns one cursor.
+// Source polls one event log. It is a tributary.Source: one run at a time,
+// since it owns one cursor; started again, it resumes from its checkpoint.
 type Source struct {
 	cfg    Config
 	logger watermill.LoggerAdapter
@@ -71,11 +71,8 @@ type Source struct {
 	slots *pollSlots
 	now   func() time.Time
 
-	mu         sync.Mutex
-	subscribed bool
-	closed     bool
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
+	mu      sync.Mutex
+	running bool
 
 	// Owned by the polling goroutine.
 	state  State
@@ -92,6 +89,11 @@ type Source struct {
 
 	m *sourceMetrics
 }
+
+// unnamed are the collectors of every source not yet instrumented: they
+// count for nobody, and one set shared by all keeps a thousand sources from
+// building a thousand sets that Instrument replaces at once.
+var unnamed = sync.OnceValue(func() *sourceMetrics { return newSourceMetrics(nil, "", "") })
 
 // NewSource validates cfg and builds a Source.
 func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
@@ -116,65 +118,22 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 		slots:  hostSlots(base.Host),
 		now:    time.Now,
 	}
-	s.m = newSourceMetrics(nil, "", "")
+	s.m = unnamed()
 	return s, nil
 }
 
-// Subscribe starts polling and returns the events, oldest first. The channel
-// closes when ctx is cancelled or Close is called. topic is ignored: the
-// source reads one event log.
-func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
-	out := make(chan *message.Message)
-	hand := func(ctx context.Context, msg *message.Message) bool {
-		select {
-		case out <- msg:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	if err := s.start(ctx, hand, nil, func() { close(out) }); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// SubscribeFunc starts polling and calls handle with each event, oldest
-// first, one at a time, from the source's own goroutine while a poll runs;
-// handle acks or nacks the message (before or after it returns). Between
-// polls the source holds no goroutine, which is what a router running a
-// thousand sources wants instead of a channel per source. It returns at
-// once; Close stops it.
-func (s *Source) SubscribeFunc(ctx context.Context, _ string, handle func(*message.Message)) error {
-	return s.start(ctx, func(_ context.Context, msg *message.Message) bool { handle(msg); return true }, nil, nil)
-}
-
-// SubscribeBatchFunc is SubscribeFunc for a router that stores a group of
-// events in one statement (router.BatchFuncSubscriber): each fetched window
-// is handed on as groups of up to maxGroup events, oldest first, one group
-// at a time; handle returns nil once the group is stored. A group that
-// fails is handed on again whole after RedeliverDelay, and the checkpoint
-// moves only once every group of the window is stored, as with one event at
-// a time.
-func (s *Source) SubscribeBatchFunc(ctx context.Context, _ string, handle func(context.Context, []*message.Message) error) error {
-	return s.start(ctx, nil, handle, nil)
-}
-
-// maxGroup bounds the events handed on as one group: a large window is
-// several statements, not one unbounded one.
-const maxGroup = 500
-
-// groupFunc hands a group on; nil once it is stored.
-type groupFunc func(ctx context.Context, msgs []*message.Message) error
-
-func (s *Source) start(ctx context.Context, hand handFunc, group groupFunc, closed func()) error {
+// Start starts polling and returns at once; each fetched window is handed
+// on through emit in groups of up to maxGroup events, oldest first, one
+// group at a time. A group that fails is handed on again whole after
+// RedeliverDelay, and the checkpoint moves only once every group of the
+// window is stored. Between polls the source holds no goroutine (a timer).
+// When ctx ends it stops: a poll under way is abandoned (its events are
+// read again from the checkpoint), and stopped is called.
+func (s *Source) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("etagpoll: source is closed")
-	}
-	if s.subscribed {
-		return fmt.Errorf("etagpoll: source %q is already subscribed (it owns one cursor)", s.named.Name())
+	if s.running {
+		return fmt.Errorf("etagpoll: source %q is already running (it owns one cursor)", s.named.Name())
 	}
 	if s.cfg.CheckpointKey == "" {
 		name := s.named.Name()
@@ -183,10 +142,8 @@ func (s *Source) start(ctx context.Context, hand handFunc, group groupFunc, clos
 		}
 		s.cfg.CheckpointKey = "etagpoll/" + name
 	}
-	s.subscribed = true
-	ctx, s.cancel = context.WithCancel(ctx)
-	s.wg.Add(1)
-	r := &pollRun{s: s, ctx: ctx, hand: hand, group: group, closed: closed}
+	s.running = true
+	r := &pollRun{s: s, ctx: ctx, emit: emit, stopped: stopped}
 	// Spread the first polls of many sources started together.
 	var first time.Duration
 	if s.cfg.Jitter > 0 {
@@ -196,50 +153,32 @@ func (s *Source) start(ctx context.Context, hand handFunc, group groupFunc, clos
 	return nil
 }
 
-// Close stops polling, waits for a poll under way to finish and closes the
-// channel. Messages not yet acked are not checkpointed: they are read again
-// on restart.
-func (s *Source) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	cancel := s.cancel
-	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	s.wg.Wait()
-	return nil
-}
+// maxGroup bounds the events handed on as one group: a large window is
+// several statements, not one unbounded one.
+const maxGroup = 500
 
-// handFunc hands one message on; false when ctx ended first.
-type handFunc func(ctx context.Context, msg *message.Message) bool
-
-// pollRun is one subscription: each tick is one poll, after which the next
-// is scheduled; finish ends it.
+// pollRun is one run: each tick is one poll, after which the next is
+// scheduled; finish ends it.
 type pollRun struct {
 	s        *Source
 	ctx      context.Context
-	hand     handFunc
-	group    groupFunc // instead of hand, when set
-	closed   func()
+	emit     tributary.Emit
+	stopped  func(error)
 	failures int
 }
 
 func (r *pollRun) finish() {
 	s := r.s
-	if r.closed != nil {
-		r.closed()
-	}
-	// A later Subscribe (a restarted router) starts from the checkpoint.
+	// A later Start (leadership come back) starts from the checkpoint.
 	s.mu.Lock()
-	s.subscribed, s.loaded, s.seen = false, false, nil
+	s.running, s.loaded, s.seen = false, false, nil
 	s.mu.Unlock()
-	s.wg.Done()
+	r.stopped(nil)
 }
 
 func (r *pollRun) tick() {
 	s, ctx := r.s, r.ctx
-	serverInterval, err := s.poll(ctx, r.hand, r.group)
+	serverInterval, err := s.poll(ctx, r.emit)
 	if ctx.Err() != nil {
 		r.finish()
 		return
@@ -268,7 +207,7 @@ func (r *pollRun) tick() {
 // poll runs one round of the protocol's flow: probe, and on a change fetch the
 // window, hand it on, and checkpoint once all of it is acked. It returns the
 // server's X-Poll-Interval, if any.
-func (s *Source) poll(ctx context.Context, hand handFunc, group groupFunc) (time.Duration, error) {
+func (s *Source) poll(ctx context.Context, emit tributary.Emit) (time.Duration, error) {
 	if !s.loaded {
 		var st State
 		found, err := s.cfg.Checkpoints.Load(ctx, s.cfg.CheckpointKey, &st)
@@ -334,13 +273,7 @@ func (s *Source) poll(ctx context.Context, hand handFunc, group groupFunc) (time
 	}
 	// Events of the overlap already acked are not handed on again.
 	fresh := s.unseen(events)
-	delivered := false
-	if group != nil {
-		delivered = s.deliverGroups(ctx, group, fresh)
-	} else {
-		delivered = s.deliver(ctx, hand, fresh)
-	}
-	if !delivered {
+	if !s.deliver(ctx, emit, fresh) {
 		return interval, ctx.Err()
 	}
 
@@ -384,7 +317,7 @@ func (s *Source) save(ctx context.Context) error {
 	}
 	s.dirty = false
 	if !s.state.Cursor.IsZero() {
-		s.m.cursor.Set(float64(s.state.Cursor.UnixMilli()) / 1000)
+		s.m.cursor.get().Set(float64(s.state.Cursor.UnixMilli()) / 1000)
 	}
 	return nil
 }
@@ -460,7 +393,7 @@ func (s *Source) unseen(events []Event) []Event {
 	fresh := make([]Event, 0, len(events))
 	for _, ev := range events {
 		if _, ok := s.seen[ev.ID]; ok {
-			s.m.skipped.Inc()
+			s.m.skipped.get().Inc()
 			continue
 		}
 		fresh = append(fresh, ev)
@@ -468,37 +401,9 @@ func (s *Source) unseen(events []Event) []Event {
 	return fresh
 }
 
-// deliver hands events on one at a time, each until it is acked; it reports
-// false when ctx ended first.
-func (s *Source) deliver(ctx context.Context, hand handFunc, events []Event) bool {
-	for _, ev := range events {
-		for {
-			msg := s.message(ev)
-			msg.SetContext(ctx)
-			if !hand(ctx, msg) {
-				return false
-			}
-			select {
-			case <-msg.Acked():
-			case <-msg.Nacked():
-				s.m.redelivered.Inc()
-				if s.pause(ctx, s.cfg.RedeliverDelay) != nil {
-					return false
-				}
-				continue
-			case <-ctx.Done():
-				return false
-			}
-			s.m.acked.Inc()
-			break
-		}
-	}
-	return true
-}
-
-// deliverGroups is deliver for a group handler: events in groups of up to
-// maxGroup, oldest first, each until it is stored.
-func (s *Source) deliverGroups(ctx context.Context, group groupFunc, fresh []Event) bool {
+// deliver hands events on in groups of up to maxGroup, oldest first, each
+// until it is stored; it reports false when ctx ended first.
+func (s *Source) deliver(ctx context.Context, emit tributary.Emit, fresh []Event) bool {
 	for len(fresh) > 0 {
 		part := fresh[:min(len(fresh), maxGroup)]
 		for {
@@ -507,18 +412,18 @@ func (s *Source) deliverGroups(ctx context.Context, group groupFunc, fresh []Eve
 				msgs[i] = s.message(ev)
 				msgs[i].SetContext(ctx)
 			}
-			if err := group(ctx, msgs); err == nil {
+			if err := emit(ctx, msgs...); err == nil {
 				break
 			}
 			if ctx.Err() != nil {
 				return false
 			}
-			s.m.redelivered.Add(float64(len(part)))
+			s.m.redelivered.get().Add(float64(len(part)))
 			if s.pause(ctx, s.cfg.RedeliverDelay) != nil {
 				return false
 			}
 		}
-		s.m.acked.Add(float64(len(part)))
+		s.m.acked.get().Add(float64(len(part)))
 		fresh = fresh[len(part):]
 	}
 	return true
@@ -569,7 +474,7 @@ func (s *Source) count(step, outcome string) {
 // sleepCtx is the source's real clock; tests replace s.sleep.
 func sleepCtx(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }
 
-var _ message.Subscriber = (*Source)(nil)
+var _ tributary.Source = (*Source)(nil)
 
 // formatInt avoids fmt in the hot path of building page URLs.
 func formatInt(n int) string { return strconv.Itoa(n) }

@@ -16,6 +16,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
+	"github.com/tributary-dev/tributary/tributarytest"
 )
 
 const secret = "Bearer s3cr3t-token-value"
@@ -246,30 +247,30 @@ func TestStartsAtServerClock(t *testing.T) {
 	}
 }
 
-// TestCloseAndResubscribe: Close and ctx both close the channel; a later
-// Subscribe on the same source (a restarted router) resumes from the
-// checkpoint; Subscribe after Close is refused.
-func TestCloseAndResubscribe(t *testing.T) {
+// TestStopAndStartAgain: the end of ctx stops the source (stopped(nil));
+// a later Start on the same source (leadership come back) resumes from the
+// checkpoint; a second Start while one runs is refused.
+func TestStopAndStartAgain(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
 	api := newFakeAPI(t)
 	store := &savingStore{Store: checkpoint.NewStore(pool)}
 	src, _, _ := newTestSource(t, api, store, "close", nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	ch, err := src.Subscribe(ctx, "")
+	ch, err := subscribe(ctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Subscribe(ctx, ""); err == nil {
-		t.Fatal("a second concurrent Subscribe was accepted")
+	if _, err := tributarytest.Start(ctx, src); err == nil {
+		t.Fatal("a second concurrent Start was accepted")
 	}
 	started(t, store)
 	cancel()
 	drain(t, ch)
 
-	ch, err = src.Subscribe(context.Background(), "")
+	ch, err = subscribe(context.Background(), src)
 	if err != nil {
-		t.Fatalf("Subscribe after the first subscription ended: %v", err)
+		t.Fatalf("Start after the first run ended: %v", err)
 	}
 	want := api.add(3)
 	var got []string
@@ -281,13 +282,10 @@ func TestCloseAndResubscribe(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	if err := src.Close(); err != nil {
+	if err := stop(src); err != nil {
 		t.Fatal(err)
 	}
 	drain(t, ch)
-	if _, err := src.Subscribe(context.Background(), ""); err == nil {
-		t.Fatal("Subscribe after Close was accepted")
-	}
 }
 
 func drain(t *testing.T, ch <-chan *message.Message) {

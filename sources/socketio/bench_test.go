@@ -135,7 +135,7 @@ func ingestRate(b *testing.B, sub message.Subscriber, n int, ready func(), start
 	pool := pgtest.NewPool(b)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "bench",
-		Sources: []router.Source{{Name: "panel", Subscriber: sub}},
+		Sources: []router.Source{{Name: "panel", Source: tributary.FromSubscriber(sub, "panel")}},
 		Sinks:   []router.Sink{{Name: "noop", Publisher: pipelinetest.NewSink(nil)}},
 	})
 	if err != nil {

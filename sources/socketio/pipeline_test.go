@@ -1,6 +1,7 @@
 package socketio_test
 
 import (
+	"github.com/tributary-dev/tributary"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func runPipeline(t *testing.T, maxInFlight int) (*socketiotest.Server, *socketio
 	sink := pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "panel", Subscriber: sub}},
+		Sources: []router.Source{{Name: "panel", Source: tributary.FromSubscriber(sub, "panel")}},
 		Sinks:   []router.Sink{{Name: "count", Publisher: sink}},
 	})
 	if err != nil {

@@ -43,7 +43,7 @@ func runPipeline(t *testing.T, src *webhookin.Source) (string, *pipelinetest.Sin
 	sink := pipelinetest.NewSink(nil)
 	r, err := router.New(router.Config{Backend: router.Postgres(pool)}, router.Pipeline{
 		Name:    "doors",
-		Sources: []router.Source{{Name: "parakey", Subscriber: src}},
+		Sources: []router.Source{{Name: "parakey", Source: tributary.FromSubscriber(src, "parakey")}},
 		Sinks:   []router.Sink{{Name: "rec", Publisher: sink}},
 	})
 	if err != nil {
