@@ -19,6 +19,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/internal/pgtest"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/router"
@@ -217,7 +218,7 @@ func TestServerCrashChild(t *testing.T) {
 	pg.BatchSize = 20
 	r, err := router.New(router.Config{Backend: pg, Logger: watermill.NopLogger{}}, router.Pipeline{
 		Name:    "crash",
-		Sources: []router.Source{{Name: "hooks", Subscriber: in}},
+		Sources: []router.Source{{Name: "hooks", Source: tributary.FromSubscriber(in, "")}},
 		Sinks: []router.Sink{{Name: "receiver", Publisher: httpSink{url: os.Getenv("CHILD_RECEIVER"), client: http.DefaultClient},
 			Concurrency: 4}},
 	})
