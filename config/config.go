@@ -71,6 +71,9 @@ type SinkSpec struct {
 	OrderBy   string               `yaml:"order_by"`
 	Lanes     int                  `yaml:"lanes"`
 	OnFailure router.FailurePolicy `yaml:"on_failure"`
+	// Concurrency is router.Sink's: deliveries under way at once (1, the
+	// default, keeps topic order; with order_by, lanes worked here).
+	Concurrency int `yaml:"concurrency"`
 }
 
 // Config is a decoded, validated file.

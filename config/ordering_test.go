@@ -58,3 +58,23 @@ func TestSinkOrderByFromFile(t *testing.T) {
 		})
 	}
 }
+
+// TestSinkConcurrencyFromFile: a file sets a sink's Concurrency (the binary
+// delivered one event at a time before it could); unset, it stays 0 (one at
+// a time, in topic order).
+func TestSinkConcurrencyFromFile(t *testing.T) {
+	t.Parallel()
+	env := func(string) (string, bool) { return "", false }
+	for _, c := range []struct {
+		sink string
+		want int
+	}{{"", 0}, {"        concurrency: 16\n", 16}} {
+		cfg, err := config.Load("f.yaml", []byte(orderedFile(c.sink)), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Pipelines[0].Template.Sinks[0].Concurrency; got != c.want {
+			t.Errorf("%q: concurrency %d, want %d", c.sink, got, c.want)
+		}
+	}
+}

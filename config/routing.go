@@ -89,7 +89,8 @@ func (c checker) routing(root ast.Node, s SinkSpec, path string) (Route, map[str
 }
 
 // ordering compiles a sink's order_by into sink.OrderKey and sets its
-// lanes and on_failure (router.Sink.ValidateOptions checks them).
+// lanes, on_failure and concurrency (router.Sink.ValidateOptions checks
+// them).
 func (c checker) ordering(root ast.Node, s SinkSpec, path, backend string, sink *router.Sink) Errors {
 	var errs Errors
 	at := func(p, format string, args ...any) {
@@ -97,7 +98,7 @@ func (c checker) ordering(root ast.Node, s SinkSpec, path, backend string, sink 
 			errs = append(errs, errAt(c.file, c.keyNode(root, p), p, format, args...))
 		}
 	}
-	sink.Lanes, sink.OnFailure = s.Lanes, s.OnFailure
+	sink.Lanes, sink.OnFailure, sink.Concurrency = s.Lanes, s.OnFailure, s.Concurrency
 	if s.OrderBy == "" {
 		return errs
 	}

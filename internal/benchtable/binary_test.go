@@ -35,6 +35,7 @@ const binaryPipeline = `pipelines:
     sinks:
       - name: hook
         type: webhook
+        concurrency: 16
         options:
           url: ${RECEIVER_URL}
           allow_private_networks: true

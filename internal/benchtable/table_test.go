@@ -562,7 +562,7 @@ func BenchmarkTable(b *testing.B) {
 	whD, whF := both(func(s *server) cost { return webhookinRun(b, s, n, senders) })
 	costRow(fmt.Sprintf("webhookin ← %d senders (another process) → signed webhook sink × 16", senders), whD, whF, rawD, rawName, "≥ 5,000/s, ≤ 150 µs CPU/event")
 	binD, binF := both(func(s *server) cost { return binaryRun(b, s, n, senders) })
-	costRow(fmt.Sprintf("the binary (`tributary run`, pipeline file): webhookin ← %d senders → webhook sink, delivery log on; CPU and allocs are the binary's", senders),
+	costRow(fmt.Sprintf("the binary (`tributary run`, pipeline file): webhookin ← %d senders → webhook sink × 16 (concurrency: 16 in the file), delivery log on; CPU and allocs are the binary's", senders),
 		binD, binF, whD, fmt.Sprintf("webhookin in-process %.0f/s", whD.rate), "")
 
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
