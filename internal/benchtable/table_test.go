@@ -559,13 +559,13 @@ func BenchmarkTable(b *testing.B) {
 		kind, what string
 		sources    int
 	}{
-		{"etagpoll", "etagpoll, event log in pages of 100 (handed on in groups of up to 500)", 1},
-		{"etagpoll", "etagpoll, event log in pages of 100 (handed on in groups of up to 500)", 4},
-		{"batchfeed", "batchfeed, batches of 10 (the protocol's most; each next, store, complete)", 1},
-		{"batchfeed", "batchfeed, batches of 10 (the protocol's most; each next, store, complete)", 4},
+		{"etagpoll", "a loopback event log in pages of 100 (handed on in groups of up to 500)", 1},
+		{"etagpoll", "a loopback event log in pages of 100 (handed on in groups of up to 500)", 4},
+		{"batchfeed", "a loopback feed in batches of 10 (the protocol's most), each a next, a store and a complete", 1},
+		{"batchfeed", "a loopback feed in batches of 10 (the protocol's most), each a next, a store and a complete", 4},
 	} {
 		d, f := both(func(s *server) cost { return loaderGroups(b, s, c.kind, n, c.sources) })
-		costRow(fmt.Sprintf("end to end through the pipeline-file loader, %d %s source(s) from loopback fakes, webhook sink × 16", c.sources, c.what),
+		costRow(fmt.Sprintf("end to end through the pipeline-file loader: %d %s source(s) from %s, webhook sink × 16", c.sources, c.kind, c.what),
 			d, f, rawD, rawName, "")
 	}
 	offD, offF := both(func(s *server) cost { return endToEnd(b, s, n, 1, 16, false) })
