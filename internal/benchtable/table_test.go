@@ -555,6 +555,19 @@ func BenchmarkTable(b *testing.B) {
 		d, f := both(func(s *server) cost { return endToEndGroups(b, s, n, c.sources, c.group, 1, false) })
 		costRow(fmt.Sprintf("end to end, %d source(s), groups of %d, 1 group in flight each", c.sources, c.group), d, f, rawD, rawName, c.goal)
 	}
+	for _, c := range []struct {
+		kind, what string
+		sources    int
+	}{
+		{"etagpoll", "a loopback event log in pages of 100 (handed on in groups of up to 500)", 1},
+		{"etagpoll", "a loopback event log in pages of 100 (handed on in groups of up to 500)", 4},
+		{"batchfeed", "a loopback feed in batches of 10 (the protocol's most), each a next, a store and a complete", 1},
+		{"batchfeed", "a loopback feed in batches of 10 (the protocol's most), each a next, a store and a complete", 4},
+	} {
+		d, f := both(func(s *server) cost { return loaderGroups(b, s, c.kind, n, c.sources) })
+		costRow(fmt.Sprintf("end to end through the pipeline-file loader: %d %s source(s) from %s, webhook sink × 16", c.sources, c.kind, c.what),
+			d, f, rawD, rawName, "")
+	}
 	offD, offF := both(func(s *server) cost { return endToEnd(b, s, n, 1, 16, false) })
 	onD, onF := both(func(s *server) cost { return endToEnd(b, s, n, 1, 16, true) })
 	add(row{"delivery log ON, 1 source × 16 (baseline: the same with it OFF)", onD.String(), onF.String(), ratio(onD.rate, onF.rate),
