@@ -74,24 +74,15 @@ func loaderGroups(b *testing.B, s *server, kind string, n, sources int) cost {
 			}
 		}
 		// The table's other rows run the sink without the delivery log.
-		fmt.Fprintf(&file, "    sinks:\n      - name: hook\n        type: webhook\n        options: {url: %q, secrets: [%q], token: bench-token, "+
+		fmt.Fprintf(&file, "    sinks:\n      - name: hook\n        type: webhook\n        concurrency: 16\n        options: {url: %q, secrets: [%q], token: bench-token, "+
 			"allow_private_networks: true, max_in_flight: 64, delivery_log: false}\n", hooks.URL, secret)
 		cfg, err := config.Load("groups.yaml", []byte(file.String()), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		pipelines, err := cfg.Build(pool, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		// A pipeline file cannot set a sink's concurrency (router.Sink's
-		// Concurrency has no key in SinkSpec; the binary delivers one at a
-		// time unless the sink is ordered): set here as the other rows do.
-		for i := range pipelines[0].Sinks {
-			pipelines[0].Sinks[i].Concurrency = 16
-		}
-		// What config.NewRouter does with the built pipelines.
-		r, err := router.New(router.Config{Backend: cfg.NewBackend(pool), Leadership: &router.Leadership{}}, pipelines...)
+		// As the binary runs a file: its backend, leadership, the sink's
+		// concurrency from the file.
+		r, err := cfg.NewRouter(pool, router.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
