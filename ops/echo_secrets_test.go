@@ -85,9 +85,13 @@ func TestEchoedCredentialsAppearNowhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := router.NewPoisonQueue(pool)
-	waitFor(t, 30*time.Second, "both sinks to poison the event", func() bool {
+	// Each sink records its attempt and its poison record in separate
+	// writes: wait for both, or a loaded machine reads one attempt early.
+	waitFor(t, 30*time.Second, "both sinks to poison the event and log their attempts", func() bool {
 		n, _ := q.Count(context.Background(), router.PoisonFilter{})
-		return n == 2
+		var attempts int
+		_ = pool.QueryRow(context.Background(), "SELECT count(*) FROM tributary_delivery_attempts").Scan(&attempts)
+		return n == 2 && attempts >= 2
 	})
 
 	for _, table := range []string{"tributary_delivery_attempts", "tributary_poison", "tributary_endpoints", "tributary_resends"} {
