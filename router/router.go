@@ -288,9 +288,17 @@ func (r *Router) Run(ctx context.Context) error {
 			wait()
 		}
 	}
-	// Sources that every instance runs start here; stop stops them.
+	// Sources that every instance runs start here; stop stops them. Running
+	// is signalled once each has been started (or failed to start): a
+	// receiving source (webhookin) answers 503 until it has.
 	for _, l := range r.local {
 		l.set(true)
+	}
+	for _, l := range r.local {
+		select {
+		case <-l.tried:
+		case <-ctx.Done():
+		}
 	}
 	go r.maintain(mctx)
 	go func() {
@@ -334,7 +342,7 @@ func (r *Router) Run(ctx context.Context) error {
 
 func (r *Router) addPipeline(p Pipeline, batcher *ingestBatcher) error {
 	for _, s := range p.Sources {
-		l := &ledSource{r: r, p: p, s: s, name: LeaseName(p.Name, s.Name), emit: r.emit(p, s, batcher)}
+		l := &ledSource{r: r, p: p, s: s, name: LeaseName(p.Name, s.Name), emit: r.emit(p, s, batcher), tried: make(chan struct{})}
 		if r.cfg.Leadership != nil && !s.EveryInstance {
 			r.led = append(r.led, l)
 		} else {

@@ -67,6 +67,10 @@ type ledSource struct {
 	// failure is why the source stopped on its own, nil while it runs or
 	// after a stop it was asked for.
 	failure *SourceFailure
+	// tried is closed once the first start has been tried (Run waits for
+	// it before it reports the router running).
+	tried     chan struct{}
+	triedOnce sync.Once
 }
 
 // SourceFailure is a source that stopped on its own (failed for good): it
@@ -120,6 +124,7 @@ func (l *ledSource) apply() {
 			l.running = true
 			l.mu.Unlock()
 			run, err := l.start()
+			l.triedOnce.Do(func() { close(l.tried) })
 			l.mu.Lock()
 			if err != nil {
 				l.running = false
