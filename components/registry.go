@@ -199,7 +199,9 @@ func Decode(kind Kind, typ string, opts Options) (Decoded, error) {
 }
 
 // BuildSource builds a decoded source.
-func BuildSource(d Decoded, env Env) (tributary.Source, error) { return build[tributary.Source](d, env) }
+func BuildSource(d Decoded, env Env) (tributary.Source, error) {
+	return build[tributary.Source](d, env)
+}
 
 // FromSubscriber is a source type's Source for a Watermill Subscriber that
 // cannot subscribe again once closed: the first start runs the one built
@@ -223,7 +225,9 @@ func FromSubscriber(build func() (message.Subscriber, error)) (tributary.Source,
 }
 
 // BuildSink builds a decoded sink.
-func BuildSink(d Decoded, env Env) (message.Publisher, error) { return build[message.Publisher](d, env) }
+func BuildSink(d Decoded, env Env) (message.Publisher, error) {
+	return build[message.Publisher](d, env)
+}
 
 func build[T any](d Decoded, env Env) (T, error) {
 	v, err := d.build(env, d.opts)
