@@ -114,9 +114,12 @@ func (a *app) withStore(cmd *cobra.Command, f func(ctx context.Context, s *subsc
 	return a.withPool(cmd, func(ctx context.Context, pool *pgxpool.Pool) error { return f(ctx, subscriptions.NewStore(pool)) })
 }
 
-// printEndpoint prints an endpoint, credentials redacted, and a generated
-// secret once.
-func (a *app) printEndpoint(ep subscriptions.Endpoint, verb, generated string) error {
+// printEndpoint prints the endpoint a change returned, credentials
+// redacted, and a generated secret once; or the change's error.
+func (a *app) printEndpoint(ep subscriptions.Endpoint, err error, verb, generated string) error {
+	if err != nil {
+		return endpointError(err)
+	}
 	ep = ep.Redacted()
 	if a.json {
 		out := map[string]any{"endpoint": ep}
@@ -152,10 +155,7 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 			p.Apply(&ep)
 			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 				out, err := s.Create(ctx, ep, a.operator())
-				if err != nil {
-					return endpointError(err)
-				}
-				return a.printEndpoint(out, "added", generated)
+				return a.printEndpoint(out, err, "added", generated)
 			})
 		}),
 	}
@@ -173,10 +173,7 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 			}
 			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 				out, err := s.Update(ctx, args[0], p, a.operator())
-				if err != nil {
-					return endpointError(err)
-				}
-				return a.printEndpoint(out, "updated", generated)
+				return a.printEndpoint(out, err, "updated", generated)
 			})
 		}),
 	}
@@ -210,10 +207,7 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 			}
 			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 				out, err := s.Rotate(ctx, args[0], rotSecret, overlap, a.operator())
-				if err != nil {
-					return endpointError(err)
-				}
-				return a.printEndpoint(out, "rotated", generated)
+				return a.printEndpoint(out, err, "rotated", generated)
 			})
 		}),
 	}
@@ -354,14 +348,11 @@ func (a *app) listSubscriptions(cmd *cobra.Command, f subscriptions.Filter) erro
 func (a *app) setSubscriptionEnabled(cmd *cobra.Command, id string, enabled bool, reason string) error {
 	return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 		out, err := s.SetEnabled(ctx, id, enabled, reason, a.operator())
-		if err != nil {
-			return endpointError(err)
-		}
 		verb := "enabled"
 		if !enabled {
 			verb = "disabled"
 		}
-		return a.printEndpoint(out, verb, "")
+		return a.printEndpoint(out, err, verb, "")
 	})
 }
 

@@ -393,7 +393,7 @@ func (c checker) retype(n ast.Node, t reflect.Type) ast.Node {
 	var out ast.Node
 	switch t.Kind() {
 	case reflect.Bool:
-		if _, err := strconv.ParseBool(sn.Value); err == nil && (sn.Value == "true" || sn.Value == "false") {
+		if sn.Value == "true" || sn.Value == "false" {
 			out = ast.Bool(token.New(sn.Value, sn.Value, pos))
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,

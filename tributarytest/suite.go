@@ -1,7 +1,9 @@
 package tributarytest
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -47,9 +49,7 @@ type Harness struct {
 //			func(t *testing.T) tributarytest.Harness { … })
 //	}
 func TestSource(t *testing.T, features Features, newHarness func(t *testing.T) Harness) {
-	if features.Timeout == 0 {
-		features.Timeout = 30 * time.Second
-	}
+	features.Timeout = cmp.Or(features.Timeout, 30*time.Second)
 	tests := []struct {
 		name string
 		run  func(*testing.T, Features, Harness)
@@ -105,11 +105,7 @@ func (r *recorder) emit(_ context.Context, msgs ...*message.Message) error {
 	return nil
 }
 
-type notStored struct{}
-
-func (notStored) Error() string { return "tributarytest: the group was not stored (a test's failure)" }
-
-var errNotStored error = notStored{}
+var errNotStored = errors.New("tributarytest: the group was not stored (a test's failure)")
 
 // has reports whether every id is stored.
 func (r *recorder) has(ids []string) bool {
