@@ -77,7 +77,7 @@ type recorder struct {
 	seen   map[string]int // hand-ons by id
 	// fail decides, for a group, whether storing it fails.
 	fail func(ids []string) bool
-	// after reports an Emit after the source said it stopped.
+	// late reports an Emit after the source said it stopped.
 	stopped, late bool
 }
 
