@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 )
 
-// printJSON writes v as indented JSON.
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -114,7 +113,6 @@ func (p *progress) step(label string, done, total int) {
 	fmt.Fprintf(p.w, "\r\033[K%s %s", spinner[p.spin], label)
 }
 
-// done clears the line.
 func (p *progress) done() {
 	if p.enabled {
 		fmt.Fprint(p.w, "\r\033[K")

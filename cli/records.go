@@ -201,7 +201,6 @@ func parseID(s string) (int64, error) {
 	return id, nil
 }
 
-// parseIDs parses record IDs given as arguments.
 func parseIDs(args []string) ([]int64, error) {
 	var ids []int64
 	for _, s := range args {

@@ -320,11 +320,8 @@ func listenAddr(flag, addr string) (_ string, loopback bool, _ error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	loopback = host == "localhost"
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		loopback = true
-	}
-	return net.JoinHostPort(host, port), loopback, nil
+	ip := net.ParseIP(host)
+	return net.JoinHostPort(host, port), host == "localhost" || ip != nil && ip.IsLoopback(), nil
 }
 
 func pipelineInfos(cfg *config.Config) []ops.PipelineInfo {

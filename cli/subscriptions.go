@@ -109,7 +109,6 @@ func endpointError(err error) error {
 	return dbError(err)
 }
 
-// withStore opens the database for one command.
 func (a *app) withStore(cmd *cobra.Command, f func(ctx context.Context, s *subscriptions.Store) error) error {
 	return a.withPool(cmd, func(ctx context.Context, pool *pgxpool.Pool) error { return f(ctx, subscriptions.NewStore(pool)) })
 }

@@ -49,7 +49,6 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 	return out, nil
 }
 
-// closeSinks closes the sinks built so far.
 func closeSinks(pipelines []router.Pipeline) {
 	for _, p := range pipelines {
 		for _, s := range p.Sinks {

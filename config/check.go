@@ -5,7 +5,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -74,23 +73,18 @@ func (c checker) written(root ast.Node, path, value string) string {
 // variables whose names do not look like credentials are left, so that
 // `${ENABLED}` = "true" does not turn "want true or false" into nonsense.
 func (c checker) hideEnv(errs Errors) Errors {
-	type form struct{ text, name string }
-	var forms []form
+	var forms [][]string // a form of a value, and ${NAME}
 	for name, v := range c.env {
 		if len(v) < 8 && !redact.SecretEnvName.MatchString(name) {
 			continue
 		}
 		for _, f := range redact.Forms(v) {
-			forms = append(forms, form{f, "${" + name + "}"})
+			forms = append(forms, []string{f, "${" + name + "}"})
 		}
 	}
 	// Longest first, so that a value containing another is replaced whole.
-	sort.Slice(forms, func(i, j int) bool { return len(forms[i].text) > len(forms[j].text) })
-	pairs := make([]string, 0, 2*len(forms))
-	for _, f := range forms {
-		pairs = append(pairs, f.text, f.name)
-	}
-	r := strings.NewReplacer(pairs...)
+	slices.SortFunc(forms, func(a, b []string) int { return len(b[0]) - len(a[0]) })
+	r := strings.NewReplacer(slices.Concat(forms...)...)
 	for _, e := range errs {
 		e.Msg = r.Replace(e.Msg)
 	}

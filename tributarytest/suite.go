@@ -107,7 +107,6 @@ func (r *recorder) emit(_ context.Context, msgs ...*message.Message) error {
 
 var errNotStored = errors.New("tributarytest: the group was not stored (a test's failure)")
 
-// has reports whether every id is stored.
 func (r *recorder) has(ids []string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
