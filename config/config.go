@@ -270,15 +270,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 	for i, ps := range spec.Pipelines {
 		pp := "pipelines[" + strconv.Itoa(i) + "]"
 		p := Pipeline{Template: router.Pipeline{Name: ps.Name}}
-		switch {
-		case ps.Name == "":
-			at(pp+".name", "required; %s", nameRule)
-		case !namePattern.MatchString(ps.Name):
-			at(pp+".name", "name %q: %s", ps.Name, nameRule)
-		case names[ps.Name]:
-			at(pp+".name", "pipeline %q is defined twice; names must be unique", ps.Name)
-		}
-		names[ps.Name] = true
+		checkName(at, pp+".name", ps.Name, "", "pipeline %q is defined twice; names must be unique", names)
 
 		if len(ps.Sources) == 0 {
 			required(pp+".sources", "source", " (types: "+describe(components.Types(components.KindSource))+")")
@@ -328,19 +320,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 
 func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec, path string, seen map[string]bool, errs *Errors) (components.Decoded, bool) {
 	at := c.at(errs, root, c.node)
-	ok := true
-	switch {
-	case s.Name == "":
-		at(path+".name", "required; %s", nameRule)
-		ok = false
-	case !namePattern.MatchString(s.Name):
-		at(path+".name", "%s name %q: %s", kind, s.Name, nameRule)
-		ok = false
-	case seen[s.Name]:
-		at(path+".name", "%s %q is named twice in this pipeline; names must be unique", kind, s.Name)
-		ok = false
-	}
-	seen[s.Name] = true
+	ok := checkName(at, path+".name", s.Name, string(kind)+" ", string(kind)+" %q is named twice in this pipeline; names must be unique", seen)
 	if s.Type == "" {
 		at(path+".type", "required; want one of %s", describe(components.Types(kind)))
 		return components.Decoded{}, false
@@ -374,6 +354,24 @@ func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec,
 		return components.Decoded{}, false
 	}
 	return d, ok
+}
+
+// checkName reports a name that is missing, breaks nameRule (the message
+// starting with prefix) or is in seen (dup, given the name), and adds it to
+// seen.
+func checkName(at func(path, format string, args ...any), path, name, prefix, dup string, seen map[string]bool) bool {
+	defer func() { seen[name] = true }()
+	switch {
+	case name == "":
+		at(path, "required; %s", nameRule)
+	case !namePattern.MatchString(name):
+		at(path, "%sname %q: %s", prefix, name, nameRule)
+	case seen[name]:
+		at(path, dup, name)
+	default:
+		return true
+	}
+	return false
 }
 
 // at returns a func that adds a problem at a path not covered yet to errs,
