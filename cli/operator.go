@@ -96,10 +96,9 @@ func (a *app) poisonCommand() *cobra.Command {
 	}.command(a)
 }
 
-// replayRecords replays the records ids one by one with replay, showing
-// progress, and reports what was replayed and which ids were not found
-// (exit ExitNotFound); it stops at the first other error. what names the
-// replayed things ("poisoned messages"), records their records.
+// replayRecords replays ids one by one, showing progress, and reports which
+// were replayed and which not found (ExitNotFound); it stops at the first
+// other error. what names the things ("poisoned messages"), records their records.
 func (a *app) replayRecords(ctx context.Context, ids []int64, replay func(context.Context, int64) error, what, records string) error {
 	p := newProgress(a.stderr)
 	var replayed, missing []int64

@@ -137,15 +137,11 @@ func (c *Config) IngestQuarantine(pool *pgxpool.Pool) *router.IngestQuarantine {
 }
 
 // NewRouter builds every source and sink and returns a router that runs
-// the file's pipelines as the binary does: on the file's backend (rc.Backend
-// when set), with Leadership among the instances sharing pool (rc.Leadership
-// when set) so that each source that reads a provider runs in one instance
-// at a time and those that receive (webhookin, broker queues) in every
-// instance, a trace started for every event whose source sent none, and a
-// source that stops for good recorded with its reason
-// (Router.SourceFailures). rc's other fields (Logger, Metrics,
-// TracerProvider, CloseTimeout) are the router's own. On error, what was
-// built is closed.
+// the file's pipelines as the binary does: on the file's backend, with
+// Leadership among the instances sharing pool (unless rc sets them), a trace
+// started for every event whose source sent none, and a source that stops
+// for good recorded (Router.SourceFailures). On error, what was built is
+// closed.
 func (c *Config) NewRouter(pool *pgxpool.Pool, rc router.Config) (*router.Router, error) {
 	pipelines, err := c.Build(pool, rc.Logger)
 	if err != nil {
