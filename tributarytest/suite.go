@@ -110,12 +110,7 @@ var errNotStored = errors.New("tributarytest: the group was not stored (a test's
 func (r *recorder) has(ids []string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, id := range ids {
-		if !slices.Contains(r.stored, id) {
-			return false
-		}
-	}
-	return true
+	return !slices.ContainsFunc(ids, func(id string) bool { return !slices.Contains(r.stored, id) })
 }
 
 // start starts h.Source with rec's Emit; the returned function stops it
@@ -195,12 +190,7 @@ func testHandsOnEveryEvent(t *testing.T, f Features, h Harness) {
 		}
 	}
 	if f.Ordered {
-		var got []string
-		for _, id := range rec.stored {
-			if slices.Contains(want, id) {
-				got = append(got, id)
-			}
-		}
+		got := slices.DeleteFunc(slices.Clone(rec.stored), func(id string) bool { return !slices.Contains(want, id) })
 		if !slices.Equal(got, want) {
 			t.Errorf("stored %v, want provider order %v", got, want)
 		}
@@ -220,13 +210,7 @@ func testHandsOnAgain(t *testing.T, f Features, h Harness) {
 	waitFor(t, f, "every event stored after failed stores", func() bool { return rec.has(want) })
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	again := 0
-	for _, id := range want {
-		if rec.seen[id] > 1 {
-			again++
-		}
-	}
-	if again == 0 {
+	if !slices.ContainsFunc(want, func(id string) bool { return rec.seen[id] > 1 }) {
 		t.Errorf("no event was handed on again although storing failed twice (hand-ons %v)", rec.seen)
 	}
 }
