@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
@@ -33,22 +36,19 @@ func (a *app) endpointsCommand() *cobra.Command {
 			default:
 				return codef(ExitUsage, "--state %q: want enabled or disabled", state)
 			}
-			pool, err := a.openPool(cmd.Context(), 0)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			rows, err := webhook.NewPostgresEndpoints(pool).List(cmd.Context(), f)
-			if err != nil {
-				return dbError(err)
-			}
-			for i := range rows {
-				rows[i].Endpoint = webhook.RedactURL(rows[i].Endpoint) // stored redacted; never trust it blindly
-			}
-			return printRows(a.stdout, a.json, rows, []string{"PIPELINE", "SINK", "STATE", "ENDPOINT", "CHANGED", "BY", "REASON"},
-				func(r webhook.EndpointState) []string {
-					return []string{r.Pipeline, r.Sink, string(r.State), clip(r.Endpoint, 60), when(r.ChangedAt), clip(r.ChangedBy, 40), clip(r.Reason, 60)}
-				})
+			return a.withPool(cmd, func(ctx context.Context, pool *pgxpool.Pool) error {
+				rows, err := webhook.NewPostgresEndpoints(pool).List(ctx, f)
+				if err != nil {
+					return dbError(err)
+				}
+				for i := range rows {
+					rows[i].Endpoint = webhook.RedactURL(rows[i].Endpoint) // stored redacted; never trust it blindly
+				}
+				return printRows(a.stdout, a.json, rows, []string{"PIPELINE", "SINK", "STATE", "ENDPOINT", "CHANGED", "BY", "REASON"},
+					func(r webhook.EndpointState) []string {
+						return []string{r.Pipeline, r.Sink, string(r.State), clip(r.Endpoint, 60), when(r.ChangedAt), clip(r.ChangedBy, 40), clip(r.Reason, 60)}
+					})
+			})
 		}),
 	}
 	lf := list.Flags()
@@ -67,34 +67,31 @@ func (a *app) endpointsCommand() *cobra.Command {
 			if pipeline == "" || sink == "" {
 				return codef(ExitUsage, "give --pipeline and --sink (see `tributary endpoints list`)")
 			}
-			pool, err := a.openPool(cmd.Context(), 0)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			store := webhook.NewPostgresEndpoints(pool)
-			by := a.operator()
-			var st webhook.EndpointState
-			if to == webhook.StateEnabled {
-				st, err = store.Enable(cmd.Context(), pipeline, sink, by)
-			} else {
-				st, err = store.Disable(cmd.Context(), pipeline, sink, reason, by)
-			}
-			if errors.Is(err, webhook.ErrEndpointNotFound) {
-				return codef(ExitNotFound, "%v", err)
-			}
-			if err != nil {
-				return dbError(err)
-			}
-			st.Endpoint = webhook.RedactURL(st.Endpoint)
-			if a.json {
-				return printJSON(a.stdout, st)
-			}
-			fmt.Fprintf(a.stdout, "%s/%s (%s) is %s; running sinks apply it within a few seconds\n", st.Pipeline, st.Sink, st.Endpoint, st.State)
-			if to == webhook.StateEnabled {
-				fmt.Fprintf(a.stdout, "replay what was poisoned meanwhile: tributary poison replay --all --pipeline %s --sink %s\n", st.Pipeline, st.Sink)
-			}
-			return nil
+			return a.withPool(cmd, func(ctx context.Context, pool *pgxpool.Pool) error {
+				store := webhook.NewPostgresEndpoints(pool)
+				var st webhook.EndpointState
+				var err error
+				if to == webhook.StateEnabled {
+					st, err = store.Enable(ctx, pipeline, sink, a.operator())
+				} else {
+					st, err = store.Disable(ctx, pipeline, sink, reason, a.operator())
+				}
+				if errors.Is(err, webhook.ErrEndpointNotFound) {
+					return codef(ExitNotFound, "%v", err)
+				}
+				if err != nil {
+					return dbError(err)
+				}
+				st.Endpoint = webhook.RedactURL(st.Endpoint)
+				if a.json {
+					return printJSON(a.stdout, st)
+				}
+				fmt.Fprintf(a.stdout, "%s/%s (%s) is %s; running sinks apply it within a few seconds\n", st.Pipeline, st.Sink, st.Endpoint, st.State)
+				if to == webhook.StateEnabled {
+					fmt.Fprintf(a.stdout, "replay what was poisoned meanwhile: tributary poison replay --all --pipeline %s --sink %s\n", st.Pipeline, st.Sink)
+				}
+				return nil
+			})
 		})
 	}
 	enable := &cobra.Command{
@@ -122,10 +119,6 @@ func (a *app) endpointsCommand() *cobra.Command {
 
 // operator names who ran a command, for the records it changes.
 func (a *app) operator() string {
-	user := a.getenv("USER")
-	if user == "" {
-		user = "unknown"
-	}
 	host, _ := os.Hostname()
-	return "cli: " + user + "@" + host
+	return "cli: " + cmp.Or(a.getenv("USER"), "unknown") + "@" + host
 }

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"io"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/tributary-dev/tributary/components"
@@ -102,37 +105,27 @@ func (a *app) feedCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pool, err := a.openPool(cmd.Context(), 0)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			built, err := cfg.BuildSource(p, i, pool, logger)
-			if err != nil {
-				return codef(ExitConfig, "%v", err)
-			}
-			defer closeQuietly(built)
-			d, ok := built.(components.Discarder)
-			if !ok {
-				return codef(ExitUnsupported, "source %q is of type %q, which cannot discard (batch feed sources can)", source, p.SourceTypes[i].Type)
-			}
-			operator := a.getenv("USER")
-			if operator == "" {
-				operator = "unknown"
-			}
-			res, err := d.DiscardAll(cmd.Context(), components.DiscardRequest{Confirm: yes, Reason: reason, Operator: operator})
-			if err != nil {
-				return withCode(ExitFailure, err)
-			}
-			if a.json {
-				return printJSON(a.stdout, res)
-			}
-			if res.Count >= 0 {
-				fmt.Fprintf(a.stdout, "discarded %d pending events of %s/%s %s\n", res.Count, pipeline, source, res.Detail)
-			} else {
-				fmt.Fprintf(a.stdout, "discarded the pending events of %s/%s %s\n", pipeline, source, res.Detail)
-			}
-			return nil
+			return a.withPool(cmd, func(ctx context.Context, pool *pgxpool.Pool) error {
+				built, err := cfg.BuildSource(p, i, pool, logger)
+				if err != nil {
+					return codef(ExitConfig, "%v", err)
+				}
+				defer closeQuietly(built)
+				d, ok := built.(components.Discarder)
+				if !ok {
+					return codef(ExitUnsupported, "source %q is of type %q, which cannot discard (batch feed sources can)", source, p.SourceTypes[i].Type)
+				}
+				operator := cmp.Or(a.getenv("USER"), "unknown")
+				res, err := d.DiscardAll(ctx, components.DiscardRequest{Confirm: yes, Reason: reason, Operator: operator})
+				if err != nil {
+					return withCode(ExitFailure, err)
+				}
+				what := "the pending events"
+				if res.Count >= 0 {
+					what = fmt.Sprintf("%d pending events", res.Count)
+				}
+				return a.report(res, "discarded %s of %s/%s %s\n", what, pipeline, source, res.Detail)
+			})
 		}),
 	}
 	f := discard.Flags()
@@ -150,8 +143,6 @@ func (a *app) feedCommand() *cobra.Command {
 
 func closeQuietly(v any) {
 	if c, ok := v.(io.Closer); ok {
-		_ = c.Close()
-	} else if c, ok := v.(interface{ Close() error }); ok {
 		_ = c.Close()
 	}
 }

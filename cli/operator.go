@@ -27,36 +27,30 @@ func (a *app) migrateCommand() *cobra.Command {
 		Short: "Apply pending database migrations (idempotent, safe to run concurrently)",
 		Args:  cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
-			pool, err := a.openPool(cmd.Context(), 0)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			stop := make(chan struct{})
-			spun := make(chan struct{})
-			go func() { newProgress(a.stderr).spinWhile("applying migrations", stop); close(spun) }()
-			start := time.Now()
-			applied, err := migrations.Up(cmd.Context(), pool)
-			close(stop)
-			<-spun
-			if err != nil {
-				return dbError(err)
-			}
-			if applied == nil {
-				applied = []string{}
-			}
-			if a.json {
-				return printJSON(a.stdout, map[string]any{"applied": applied, "seconds": time.Since(start).Seconds()})
-			}
-			if len(applied) == 0 {
-				fmt.Fprintln(a.stdout, "database is up to date")
+			return a.withPool(cmd, func(ctx context.Context, pool *pgxpool.Pool) error {
+				stop := make(chan struct{})
+				spun := make(chan struct{})
+				go func() { newProgress(a.stderr).spinWhile("applying migrations", stop); close(spun) }()
+				start := time.Now()
+				applied, err := migrations.Up(ctx, pool)
+				close(stop)
+				<-spun
+				if err != nil {
+					return dbError(err)
+				}
+				if a.json {
+					return printJSON(a.stdout, map[string]any{"applied": orEmpty(applied), "seconds": time.Since(start).Seconds()})
+				}
+				if len(applied) == 0 {
+					fmt.Fprintln(a.stdout, "database is up to date")
+					return nil
+				}
+				for _, m := range applied {
+					fmt.Fprintf(a.stdout, "applied %s\n", m)
+				}
+				fmt.Fprintf(a.stdout, "%d migrations applied in %s\n", len(applied), time.Since(start).Round(time.Millisecond))
 				return nil
-			}
-			for _, m := range applied {
-				fmt.Fprintf(a.stdout, "applied %s\n", m)
-			}
-			fmt.Fprintf(a.stdout, "%d migrations applied in %s\n", len(applied), time.Since(start).Round(time.Millisecond))
-			return nil
+			})
 		}),
 	}
 }
@@ -102,10 +96,9 @@ func (a *app) poisonCommand() *cobra.Command {
 	}.command(a)
 }
 
-// replayRecords replays the records ids one by one with replay, showing
-// progress, and reports what was replayed and which ids were not found
-// (exit ExitNotFound); it stops at the first other error. what names the
-// replayed things ("poisoned messages"), records their records.
+// replayRecords replays ids one by one, showing progress, and reports which
+// were replayed and which not found (ExitNotFound); it stops at the first
+// other error. what names the things ("poisoned messages"), records their records.
 func (a *app) replayRecords(ctx context.Context, ids []int64, replay func(context.Context, int64) error, what, records string) error {
 	p := newProgress(a.stderr)
 	var replayed, missing []int64
@@ -125,13 +118,7 @@ func (a *app) replayRecords(ctx context.Context, ids []int64, replay func(contex
 	p.step("replaying", len(ids), len(ids))
 	p.done()
 	if a.json {
-		if replayed == nil {
-			replayed = []int64{}
-		}
-		if missing == nil {
-			missing = []int64{}
-		}
-		if err := printJSON(a.stdout, map[string]any{"replayed": replayed, "not_found": missing}); err != nil {
+		if err := printJSON(a.stdout, map[string]any{"replayed": orEmpty(replayed), "not_found": orEmpty(missing)}); err != nil {
 			return err
 		}
 	} else {
@@ -159,24 +146,21 @@ func (a *app) deliveriesCommand() *cobra.Command {
 			if f.Outcome != "" && !slices.Contains(store.Outcomes(), f.Outcome) {
 				return codef(ExitUsage, "--outcome %q: want one of %s (the outcomes the sinks write)", outcome, outcomeList())
 			}
-			pool, err := a.openPool(cmd.Context(), 0)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			rows, err := store.Attempts(cmd.Context(), pool, f)
-			if err != nil {
-				return dbError(err)
-			}
-			// Event ids whole: they are what --event and the console search take.
-			header := []string{"ID", "WHEN", "PIPELINE", "SINK", "EVENT", "TRY", "OUTCOME", "STATUS", "LATENCY", "ERROR"}
-			return printRows(a.stdout, a.json, rows, header, func(r store.Attempt) []string {
-				status := "-"
-				if r.StatusCode != 0 {
-					status = strconv.Itoa(r.StatusCode)
+			return a.withPool(cmd, func(ctx context.Context, pool *pgxpool.Pool) error {
+				rows, err := store.Attempts(ctx, pool, f)
+				if err != nil {
+					return dbError(err)
 				}
-				return []string{strconv.FormatInt(r.ID, 10), when(r.Time), r.Pipeline, r.Sink, r.EventID, strconv.Itoa(r.Attempt),
-					string(r.Outcome), status, fmt.Sprintf("%.1fms", r.LatencyMS()), clip(r.Error, 50)}
+				// Event ids whole: they are what --event and the console search take.
+				header := []string{"ID", "WHEN", "PIPELINE", "SINK", "EVENT", "TRY", "OUTCOME", "STATUS", "LATENCY", "ERROR"}
+				return printRows(a.stdout, a.json, rows, header, func(r store.Attempt) []string {
+					status := "-"
+					if r.StatusCode != 0 {
+						status = strconv.Itoa(r.StatusCode)
+					}
+					return []string{strconv.FormatInt(r.ID, 10), when(r.Time), r.Pipeline, r.Sink, r.EventID, strconv.Itoa(r.Attempt),
+						string(r.Outcome), status, fmt.Sprintf("%.1fms", r.LatencyMS()), clip(r.Error, 50)}
+				})
 			})
 		}),
 	}
@@ -206,11 +190,7 @@ func (a *app) versionCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: wrap(func(*cobra.Command, []string) error {
 			info := buildInfo()
-			if a.json {
-				return printJSON(a.stdout, info)
-			}
-			fmt.Fprintln(a.stdout, versionLine(info))
-			return nil
+			return a.report(info, "%s\n", versionLine(info))
 		}),
 	}
 }

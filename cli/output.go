@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 )
 
-// printJSON writes v as indented JSON.
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -36,16 +35,21 @@ func (t *table) row(cols ...string) {
 
 func (t *table) flush() error { return t.tw.Flush() }
 
-// printRows prints rows as a JSON list (an empty list, never null, so that
-// scripts can iterate without a check) or as a table with cols for each row.
+// printRows prints rows as a JSON list or as a table with cols for each row.
 func printRows[T any](w io.Writer, asJSON bool, rows []T, header []string, cols func(T) []string) error {
 	if asJSON {
-		if rows == nil {
-			rows = []T{}
-		}
-		return printJSON(w, rows)
+		return printJSON(w, orEmpty(rows))
 	}
 	return printTable(w, rows, header, cols)
+}
+
+// orEmpty is s, or an empty list for nil: a JSON list is never null, so
+// that scripts can iterate without a check.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // printTable writes rows as a table, cols giving each row's columns.
@@ -109,7 +113,6 @@ func (p *progress) step(label string, done, total int) {
 	fmt.Fprintf(p.w, "\r\033[K%s %s", spinner[p.spin], label)
 }
 
-// done clears the line.
 func (p *progress) done() {
 	if p.enabled {
 		fmt.Fprint(p.w, "\r\033[K")

@@ -33,10 +33,9 @@ type recordQueue[R, F any] struct {
 	// record ("poison record").
 	things, noun string
 	// group is the second filter beside --pipeline ("sink", "source").
-	group                 string
-	showShort, replayDoc  string
-	replayShort, fileHelp string
-	open                  func(*pgxpool.Pool) recordStore[R, F]
+	group                            string
+	showShort, replayShort, fileHelp string
+	open                             func(*pgxpool.Pool) recordStore[R, F]
 	// fromFile is the queue through a pipeline file's backend (-c).
 	fromFile func(*config.Config, *pgxpool.Pool) recordStore[R, F]
 	filter   func(pipeline, group string, limit int) F
@@ -57,13 +56,8 @@ func (k recordQueue[R, F]) command(a *app) *cobra.Command {
 		c.Flags().StringVar(&pipeline, "pipeline", "", "only this pipeline")
 		c.Flags().StringVar(&group, k.group, "", "only this "+k.group)
 	}
-	withStore := func(ctx context.Context, use func(*pgxpool.Pool, recordStore[R, F]) error) error {
-		pool, err := a.openPool(ctx, 0)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		return use(pool, k.open(pool))
+	withStore := func(cmd *cobra.Command, use func(*pgxpool.Pool, recordStore[R, F]) error) error {
+		return a.withPool(cmd, func(_ context.Context, pool *pgxpool.Pool) error { return use(pool, k.open(pool)) })
 	}
 
 	list := &cobra.Command{
@@ -71,7 +65,7 @@ func (k recordQueue[R, F]) command(a *app) *cobra.Command {
 		Short: "List " + k.things + ", oldest first",
 		Args:  cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd.Context(), func(_ *pgxpool.Pool, q recordStore[R, F]) error {
+			return withStore(cmd, func(_ *pgxpool.Pool, q recordStore[R, F]) error {
 				recs, err := q.List(cmd.Context(), k.filter(pipeline, group, limit))
 				if err != nil {
 					return dbError(err)
@@ -98,7 +92,7 @@ func (k recordQueue[R, F]) command(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withStore(cmd.Context(), func(_ *pgxpool.Pool, q recordStore[R, F]) error {
+			return withStore(cmd, func(_ *pgxpool.Pool, q recordStore[R, F]) error {
 				rec, err := q.Get(cmd.Context(), id)
 				if errors.Is(err, router.ErrNotFound) {
 					return codef(ExitNotFound, "%v", err)
@@ -129,7 +123,7 @@ func (k recordQueue[R, F]) command(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withStore(cmd.Context(), func(pool *pgxpool.Pool, q recordStore[R, F]) error {
+			return withStore(cmd, func(pool *pgxpool.Pool, q recordStore[R, F]) error {
 				if replayConfig != "" {
 					// The file's backend carries the replay (JetStream).
 					cfg, err := a.loadConfig(replayConfig)
@@ -183,16 +177,12 @@ func (k recordQueue[R, F]) command(a *app) *cobra.Command {
 			if !yes {
 				return codef(ExitUsage, "purge deletes %s for good: add --yes to confirm", k.things)
 			}
-			return withStore(cmd.Context(), func(_ *pgxpool.Pool, q recordStore[R, F]) error {
+			return withStore(cmd, func(_ *pgxpool.Pool, q recordStore[R, F]) error {
 				n, err := q.Purge(cmd.Context(), k.filter(pipeline, group, 0))
 				if err != nil {
 					return dbError(err)
 				}
-				if a.json {
-					return printJSON(a.stdout, map[string]any{"purged": n})
-				}
-				fmt.Fprintf(a.stdout, "purged %d %s\n", n, k.things)
-				return nil
+				return a.report(map[string]any{"purged": n}, "purged %d %s\n", n, k.things)
 			})
 		}),
 	}
@@ -211,7 +201,6 @@ func parseID(s string) (int64, error) {
 	return id, nil
 }
 
-// parseIDs parses record IDs given as arguments.
 func parseIDs(args []string) ([]int64, error) {
 	var ids []int64
 	for _, s := range args {

@@ -13,6 +13,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -147,10 +148,7 @@ func humanDurations(_ []string, attr slog.Attr) slog.Attr {
 }
 
 func (a *app) dbURL() (string, error) {
-	u := a.databaseURL
-	if u == "" {
-		u = a.getenv("DATABASE_URL")
-	}
+	u := cmp.Or(a.databaseURL, a.getenv("DATABASE_URL"))
 	if u == "" {
 		return "", codef(ExitDatabase, "no database: set DATABASE_URL or pass --database-url (scripts/quickstart.sh starts a local one)")
 	}
@@ -182,6 +180,25 @@ func (a *app) openPool(ctx context.Context, maxConns int32) (*pgxpool.Pool, erro
 		return nil, codef(ExitDatabase, "database %s unreachable: %v", redactURL(u), redactErr(err, u))
 	}
 	return pool, nil
+}
+
+// withPool runs f on the database, opened for one command.
+func (a *app) withPool(cmd *cobra.Command, f func(ctx context.Context, pool *pgxpool.Pool) error) error {
+	pool, err := a.openPool(cmd.Context(), 0)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return f(cmd.Context(), pool)
+}
+
+// report prints v as JSON with --json, else the line format makes of args.
+func (a *app) report(v any, format string, args ...any) error {
+	if a.json {
+		return printJSON(a.stdout, v)
+	}
+	fmt.Fprintf(a.stdout, format, args...)
+	return nil
 }
 
 // redactURL hides the password of a database URL.

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -122,10 +123,6 @@ Exit 6 when a filter or transform fails on the event (it would be poisoned for t
 			if !found {
 				return codef(ExitNotFound, "pipeline %q: %v", pipeline, config.ErrNoSuchComponent)
 			}
-			failed := false
-			for _, r := range results {
-				failed = failed || r.Outcome == "error"
-			}
 			if a.json {
 				if err := printJSON(a.stdout, map[string]any{"event": map[string]string{"id": id, "type": typ}, "sinks": results}); err != nil {
 					return err
@@ -133,7 +130,7 @@ Exit 6 when a filter or transform fails on the event (it would be poisoned for t
 			} else {
 				printRoutes(a, id, typ, typeFrom, results)
 			}
-			if failed {
+			if slices.ContainsFunc(results, func(r routeResult) bool { return r.Outcome == "error" }) {
 				return &exitError{code: ExitCheckFailed, err: fmt.Errorf("a filter or transform failed on the event; it would be poisoned for that sink")}
 			}
 			return nil
@@ -242,10 +239,9 @@ func describeFilter(r config.Route) string {
 }
 
 func printRoutes(a *app, id, typ, typeFrom string, results []routeResult) {
-	switch {
-	case typ == "":
+	if typ == "" {
 		fmt.Fprintf(a.stdout, "event %s, no type (pass --type)\n", id)
-	default:
+	} else {
 		fmt.Fprintf(a.stdout, "event %s, type %s (from %s)\n", id, typ, typeFrom)
 	}
 	for _, r := range results {
@@ -259,12 +255,7 @@ func printRoutes(a *app, id, typ, typeFrom string, results []routeResult) {
 			continue
 		}
 		fmt.Fprintln(a.stdout, "delivers")
-		names := make([]string, 0, len(r.Headers))
-		for h := range r.Headers {
-			names = append(names, h)
-		}
-		sort.Strings(names)
-		for _, h := range names {
+		for _, h := range slices.Sorted(maps.Keys(r.Headers)) {
 			fmt.Fprintf(a.stdout, "  header %s: %s\n", h, r.Headers[h])
 		}
 		if r.Body != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,11 +80,7 @@ func (a *app) validateCommand() *cobra.Command {
 			for i, p := range cfg.Pipelines {
 				names[i] = p.Template.Name
 			}
-			if a.json {
-				return printJSON(a.stdout, map[string]any{"ok": true, "pipelines": names})
-			}
-			fmt.Fprintf(a.stdout, "%s: ok (%s: %s)\n", file, plural(len(names), "pipeline"), strings.Join(names, ", "))
-			return nil
+			return a.report(map[string]any{"ok": true, "pipelines": names}, "%s: ok (%s: %s)\n", file, plural(len(names), "pipeline"), strings.Join(names, ", "))
 		}),
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "pipeline file (required)")
@@ -125,9 +122,7 @@ consumer groups; inbound webhooks (webhookin) are served by every instance.
 See docs/deployment.md and ` + "`tributary status`" + `.`,
 		Args: cobra.NoArgs,
 		RunE: wrap(func(cmd *cobra.Command, _ []string) error {
-			if adminToken == "" {
-				adminToken = a.getenv("TRIBUTARY_ADMIN_TOKEN")
-			}
+			adminToken = cmp.Or(adminToken, a.getenv("TRIBUTARY_ADMIN_TOKEN"))
 			adminAddr, err := adminListenAddr(adminAddr, adminToken)
 			if err != nil {
 				return err
@@ -151,9 +146,7 @@ See docs/deployment.md and ` + "`tributary status`" + `.`,
 				}
 				return err
 			}
-			if instanceID == "" {
-				instanceID = a.getenv("TRIBUTARY_INSTANCE_ID")
-			}
+			instanceID = cmp.Or(instanceID, a.getenv("TRIBUTARY_INSTANCE_ID"))
 			templates := make([]router.Pipeline, len(cfg.Pipelines))
 			for i, p := range cfg.Pipelines {
 				templates[i] = p.Template
@@ -327,11 +320,8 @@ func listenAddr(flag, addr string) (_ string, loopback bool, _ error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	loopback = host == "localhost"
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		loopback = true
-	}
-	return net.JoinHostPort(host, port), loopback, nil
+	ip := net.ParseIP(host)
+	return net.JoinHostPort(host, port), host == "localhost" || ip != nil && ip.IsLoopback(), nil
 }
 
 func pipelineInfos(cfg *config.Config) []ops.PipelineInfo {

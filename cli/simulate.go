@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/signal"
@@ -41,15 +42,9 @@ delivery and verifies Standard Webhooks signatures when --receiver-secret is set
 				logger.Info("Serving the simulators off loopback (--allow-remote): anyone who can reach "+addr+" gets their tokens and default credentials", nil)
 			}
 			cfg.Addr = addr
-			if cfg.ReceiverSecret == "" {
-				cfg.ReceiverSecret = a.getenv("TRIBUTARY_RECEIVER_SECRET")
-			}
-			if cfg.ReceiverToken == "" {
-				cfg.ReceiverToken = a.getenv("RECEIVER_TOKEN")
-			}
-			if cfg.FeedClientSecret == "" {
-				cfg.FeedClientSecret = a.getenv("FEED_CLIENT_SECRET")
-			}
+			cfg.ReceiverSecret = cmp.Or(cfg.ReceiverSecret, a.getenv("TRIBUTARY_RECEIVER_SECRET"))
+			cfg.ReceiverToken = cmp.Or(cfg.ReceiverToken, a.getenv("RECEIVER_TOKEN"))
+			cfg.FeedClientSecret = cmp.Or(cfg.FeedClientSecret, a.getenv("FEED_CLIENT_SECRET"))
 			if !cmd.Flags().Changed("seed") {
 				// Event ids derive from the seed: a fixed default would
 				// repeat them on every start, and a pipeline resuming from

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"time"
@@ -79,23 +80,19 @@ instance serves.`,
 			}
 			if len(st.Instances) == 0 {
 				fmt.Fprintln(a.stdout, "no instance is registered")
-			} else {
-				t := newTable(a.stdout, "INSTANCE", "HOST", "PID", "STARTED", "LAST HEARTBEAT", "LEADS")
-				for _, in := range st.Instances {
-					hb := time.Since(in.HeartbeatAt).Round(100*time.Millisecond).String() + " ago"
-					if !in.Live {
-						hb += " (gone)"
-					}
-					t.row(in.ID, in.Host, strconv.Itoa(in.PID), when(in.StartedAt), hb, strconv.Itoa(len(in.Leads)))
+			} else if err := printTable(a.stdout, st.Instances, []string{"INSTANCE", "HOST", "PID", "STARTED", "LAST HEARTBEAT", "LEADS"}, func(in leader.Instance) []string {
+				hb := time.Since(in.HeartbeatAt).Round(100*time.Millisecond).String() + " ago"
+				if !in.Live {
+					hb += " (gone)"
 				}
-				if err := t.flush(); err != nil {
-					return err
-				}
+				return []string{in.ID, in.Host, strconv.Itoa(in.PID), when(in.StartedAt), hb, strconv.Itoa(len(in.Leads))}
+			}); err != nil {
+				return err
 			}
 			fmt.Fprintln(a.stdout)
-			if file != "" {
-				t := newTable(a.stdout, "PIPELINE", "SOURCE", "TYPE", "LEADER")
-				for _, s := range sources {
+			switch {
+			case file != "":
+				err = printTable(a.stdout, sources, []string{"PIPELINE", "SOURCE", "TYPE", "LEADER"}, func(s statusSource) []string {
 					l := s.Leader
 					switch l {
 					case "":
@@ -103,30 +100,24 @@ instance serves.`,
 					case "*":
 						l = "every instance"
 					}
-					t.row(s.Pipeline, s.Source, s.Type, l)
-				}
-				if err := t.flush(); err != nil {
-					return err
-				}
-				return a.printLanes(lanes)
-			}
-			if len(st.Leases) == 0 {
+					return []string{s.Pipeline, s.Source, s.Type, l}
+				})
+			case len(st.Leases) == 0:
 				fmt.Fprintln(a.stdout, "no source lease yet")
-				return a.printLanes(lanes)
+			default:
+				err = printTable(a.stdout, st.Leases, []string{"SOURCE", "LEADER", "SINCE", "EXPIRES IN", "HAND-OVERS"}, func(l leader.Lease) []string {
+					exp := time.Until(l.ExpiresAt).Round(100 * time.Millisecond).String()
+					owner := l.Owner
+					switch {
+					case l.Owner == "":
+						exp, owner = "released", "none"
+					case l.Expired:
+						exp, owner = "expired", owner+" (expired)"
+					}
+					return []string{l.Name, owner, when(l.AcquiredAt), exp, strconv.FormatInt(l.Fence-1, 10)}
+				})
 			}
-			t := newTable(a.stdout, "SOURCE", "LEADER", "SINCE", "EXPIRES IN", "HAND-OVERS")
-			for _, l := range st.Leases {
-				exp := time.Until(l.ExpiresAt).Round(100 * time.Millisecond).String()
-				owner := l.Owner
-				switch {
-				case l.Owner == "":
-					exp, owner = "released", "none"
-				case l.Expired:
-					exp, owner = "expired", owner+" (expired)"
-				}
-				t.row(l.Name, owner, when(l.AcquiredAt), exp, strconv.FormatInt(l.Fence-1, 10))
-			}
-			if err := t.flush(); err != nil {
+			if err != nil {
 				return err
 			}
 			return a.printLanes(lanes)
@@ -143,15 +134,9 @@ func (a *app) printLanes(st pgtopic.LaneStatus) error {
 		return nil
 	}
 	fmt.Fprintln(a.stdout)
-	t := newTable(a.stdout, "TOPIC", "SINK", "LANE", "HELD BY", "EPOCH", "PENDING")
-	for _, l := range st.Lanes {
-		owner := l.Owner
-		if owner == "" {
-			owner = "free"
-		}
-		t.row(l.Topic, l.Group, strconv.Itoa(l.Lane), owner, strconv.FormatInt(l.Epoch, 10), strconv.Itoa(l.Pending))
-	}
-	if err := t.flush(); err != nil {
+	if err := printTable(a.stdout, st.Lanes, []string{"TOPIC", "SINK", "LANE", "HELD BY", "EPOCH", "PENDING"}, func(l pgtopic.LaneState) []string {
+		return []string{l.Topic, l.Group, strconv.Itoa(l.Lane), cmp.Or(l.Owner, "free"), strconv.FormatInt(l.Epoch, 10), strconv.Itoa(l.Pending)}
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintln(a.stdout)
@@ -159,10 +144,8 @@ func (a *app) printLanes(st pgtopic.LaneStatus) error {
 		fmt.Fprintln(a.stdout, "no key is held back")
 		return nil
 	}
-	t = newTable(a.stdout, "TOPIC", "SINK", "HELD KEY", "OLDEST EVENT", "STORED", "ATTEMPTS", "NEXT TRY", "WAITING", "LAST ERROR")
-	for _, h := range st.Held {
-		t.row(h.Topic, h.Group, h.Key, h.UUID, when(h.StoredAt), strconv.Itoa(h.Attempts), when(h.RetryAt),
-			strconv.Itoa(h.Waiting), h.LastError)
-	}
-	return t.flush()
+	header := []string{"TOPIC", "SINK", "HELD KEY", "OLDEST EVENT", "STORED", "ATTEMPTS", "NEXT TRY", "WAITING", "LAST ERROR"}
+	return printTable(a.stdout, st.Held, header, func(h pgtopic.HeldKey) []string {
+		return []string{h.Topic, h.Group, h.Key, h.UUID, when(h.StoredAt), strconv.Itoa(h.Attempts), when(h.RetryAt), strconv.Itoa(h.Waiting), h.LastError}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -108,19 +109,16 @@ func endpointError(err error) error {
 	return dbError(err)
 }
 
-// withStore opens the database for one command.
-func (a *app) withStore(cmd *cobra.Command, f func(ctx context.Context, s *subscriptions.Store, pool *pgxpool.Pool) error) error {
-	pool, err := a.openPool(cmd.Context(), 0)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	return f(cmd.Context(), subscriptions.NewStore(pool), pool)
+func (a *app) withStore(cmd *cobra.Command, f func(ctx context.Context, s *subscriptions.Store) error) error {
+	return a.withPool(cmd, func(ctx context.Context, pool *pgxpool.Pool) error { return f(ctx, subscriptions.NewStore(pool)) })
 }
 
-// printEndpoint prints an endpoint, credentials redacted, and a generated
-// secret once.
-func (a *app) printEndpoint(ep subscriptions.Endpoint, verb, generated string) error {
+// printEndpoint prints the endpoint a change returned, credentials
+// redacted, and a generated secret once; or the change's error.
+func (a *app) printEndpoint(ep subscriptions.Endpoint, err error, verb, generated string) error {
+	if err != nil {
+		return endpointError(err)
+	}
 	ep = ep.Redacted()
 	if a.json {
 		out := map[string]any{"endpoint": ep}
@@ -154,12 +152,9 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 			}
 			ep := subscriptions.Endpoint{ID: addFlags.id, Pipeline: addFlags.pipeline, Sink: addFlags.sink}
 			p.Apply(&ep)
-			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store, _ *pgxpool.Pool) error {
+			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 				out, err := s.Create(ctx, ep, a.operator())
-				if err != nil {
-					return endpointError(err)
-				}
-				return a.printEndpoint(out, "added", generated)
+				return a.printEndpoint(out, err, "added", generated)
 			})
 		}),
 	}
@@ -175,12 +170,9 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store, _ *pgxpool.Pool) error {
+			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 				out, err := s.Update(ctx, args[0], p, a.operator())
-				if err != nil {
-					return endpointError(err)
-				}
-				return a.printEndpoint(out, "updated", generated)
+				return a.printEndpoint(out, err, "updated", generated)
 			})
 		}),
 	}
@@ -191,15 +183,11 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 		Short: "Remove an endpoint with its queue",
 		Args:  cobra.ExactArgs(1),
 		RunE: wrap(func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store, _ *pgxpool.Pool) error {
+			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 				if err := s.Delete(ctx, args[0]); err != nil {
 					return endpointError(err)
 				}
-				if a.json {
-					return printJSON(a.stdout, map[string]string{"removed": args[0]})
-				}
-				fmt.Fprintf(a.stdout, "endpoint %s removed\n", args[0])
-				return nil
+				return a.report(map[string]string{"removed": args[0]}, "endpoint %s removed\n", args[0])
 			})
 		}),
 	}
@@ -216,12 +204,9 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 				rotSecret = subscriptions.NewSecret()
 				generated = rotSecret
 			}
-			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store, _ *pgxpool.Pool) error {
+			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 				out, err := s.Rotate(ctx, args[0], rotSecret, overlap, a.operator())
-				if err != nil {
-					return endpointError(err)
-				}
-				return a.printEndpoint(out, "rotated", generated)
+				return a.printEndpoint(out, err, "rotated", generated)
 			})
 		}),
 	}
@@ -235,7 +220,7 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 		Short: "Send each event type's test payload with the right key (want 2xx) and a wrong one (want 401)",
 		Args:  cobra.ExactArgs(1),
 		RunE: wrap(func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store, _ *pgxpool.Pool) error {
+			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 				ep, err := s.Get(ctx, args[0])
 				if err != nil {
 					return endpointError(err)
@@ -244,10 +229,7 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 				if err != nil {
 					return endpointError(err)
 				}
-				ok := len(res) > 0
-				for _, r := range res {
-					ok = ok && r.Verified
-				}
+				ok := len(res) > 0 && !slices.ContainsFunc(res, func(r subscriptions.TypeTest) bool { return !r.Verified })
 				if a.json {
 					err = printJSON(a.stdout, map[string]any{"ok": ok, "tests": res})
 				} else {
@@ -275,7 +257,7 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 		Short: "Show an endpoint's queue: its deliveries, newest first, with attempts and last error",
 		Args:  cobra.ExactArgs(1),
 		RunE: wrap(func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store, _ *pgxpool.Pool) error {
+			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 				rows, err := s.Queue(ctx, args[0], subscriptions.QueueFilter{State: subscriptions.DeliveryState(qstate), Limit: qlimit})
 				if err != nil {
 					return endpointError(err)
@@ -308,16 +290,12 @@ func (a *app) subscriptionCommands() []*cobra.Command {
 					return codef(ExitUsage, "--since %q: want an RFC 3339 time or a duration (2h)", since)
 				}
 			}
-			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store, _ *pgxpool.Pool) error {
+			return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 				n, err := s.Replay(ctx, args[0], from)
 				if err != nil {
 					return endpointError(err)
 				}
-				if a.json {
-					return printJSON(a.stdout, map[string]int{"queued": n})
-				}
-				fmt.Fprintf(a.stdout, "%d deliveries queued for %s\n", n, args[0])
-				return nil
+				return a.report(map[string]int{"queued": n}, "%d deliveries queued for %s\n", n, args[0])
 			})
 		}),
 	}
@@ -335,7 +313,7 @@ func probeText(p subscriptions.Probe) string {
 // listSubscriptions prints the subscriptions sinks' endpoints with their
 // queue counts (`endpoints list --subscriptions`).
 func (a *app) listSubscriptions(cmd *cobra.Command, f subscriptions.Filter) error {
-	return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store, _ *pgxpool.Pool) error {
+	return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 		eps, err := s.List(ctx, f)
 		if err != nil {
 			return dbError(err)
@@ -367,16 +345,13 @@ func (a *app) listSubscriptions(cmd *cobra.Command, f subscriptions.Filter) erro
 
 // setSubscriptionEnabled is `endpoints enable|disable --id`.
 func (a *app) setSubscriptionEnabled(cmd *cobra.Command, id string, enabled bool, reason string) error {
-	return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store, _ *pgxpool.Pool) error {
+	return a.withStore(cmd, func(ctx context.Context, s *subscriptions.Store) error {
 		out, err := s.SetEnabled(ctx, id, enabled, reason, a.operator())
-		if err != nil {
-			return endpointError(err)
-		}
 		verb := "enabled"
 		if !enabled {
 			verb = "disabled"
 		}
-		return a.printEndpoint(out, verb, "")
+		return a.printEndpoint(out, err, verb, "")
 	})
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"strings"
 
@@ -17,10 +18,7 @@ import (
 // full URL; OTEL_EXPORTER_OTLP_ENDPOINT, a base to which /v1/traces is
 // added). "" when none is set: tracing is off.
 func (a *app) otlpTracesURL(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if u := a.getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); u != "" {
+	if u := cmp.Or(flag, a.getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")); u != "" {
 		return u
 	}
 	if u := a.getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); u != "" {
@@ -41,10 +39,7 @@ func (a *app) tracerProvider(ctx context.Context, url string) (tp trace.TracerPr
 	if err != nil {
 		return nil, nil, codef(ExitUsage, "OTLP endpoint %q: %v", url, err)
 	}
-	service := a.getenv("OTEL_SERVICE_NAME")
-	if service == "" {
-		service = "tributary"
-	}
+	service := cmp.Or(a.getenv("OTEL_SERVICE_NAME"), "tributary")
 	sdk := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))))
 	return sdk, sdk.Shutdown, nil

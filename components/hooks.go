@@ -1,6 +1,9 @@
 package components
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // Optional interfaces a built source or sink may implement; operator commands
 // look for them and say "not supported by type X" otherwise.
@@ -19,12 +22,7 @@ type TestResult struct {
 
 // OK reports whether every check passed.
 func (r TestResult) OK() bool {
-	for _, c := range r.Checks {
-		if !c.OK {
-			return false
-		}
-	}
-	return len(r.Checks) > 0
+	return len(r.Checks) > 0 && !slices.ContainsFunc(r.Checks, func(c Check) bool { return !c.OK })
 }
 
 // Check is one step of a test, e.g. "right token → 200".

@@ -9,8 +9,9 @@ package components
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -67,19 +68,11 @@ func SendHeaders() TypeOption {
 
 // SendsHeaders reports whether sinks of type typ were registered with
 // SendHeaders.
-func SendsHeaders(typ string) bool {
-	mu.RLock()
-	defer mu.RUnlock()
-	return registry[KindSink][typ].sendsHeaders
-}
+func SendsHeaders(typ string) bool { return lookup(KindSink, typ).sendsHeaders }
 
 // RunsOnEveryInstance reports whether a source type was registered with
 // RunOnEveryInstance: every instance runs it, rather than the one leading it.
-func RunsOnEveryInstance(typ string) bool {
-	mu.RLock()
-	defer mu.RUnlock()
-	return registry[KindSource][typ].everyInstance
-}
+func RunsOnEveryInstance(typ string) bool { return lookup(KindSource, typ).everyInstance }
 
 // Validator is implemented by options structs that can check themselves;
 // `tributary validate` calls it without building anything.
@@ -116,6 +109,13 @@ var (
 	mu       sync.RWMutex
 	registry = map[Kind]map[string]entry{KindSource: {}, KindSink: {}}
 )
+
+// lookup returns a registered type's entry, the zero entry for an unknown one.
+func lookup(kind Kind, name string) entry {
+	mu.RLock()
+	defer mu.RUnlock()
+	return registry[kind][name]
+}
 
 // RegisterSource adds a source type. O is its options struct; build gets a
 // pointer to the decoded (and, if O implements Validator, validated) value.
@@ -168,29 +168,16 @@ func register[O any](kind Kind, name, doc string, build func(Env, *O) (any, erro
 func Types(kind Kind) []string {
 	mu.RLock()
 	defer mu.RUnlock()
-	var out []string
-	for name := range registry[kind] {
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(registry[kind]))
 }
 
 // Doc returns a type's one-line description.
-func Doc(kind Kind, name string) string {
-	mu.RLock()
-	defer mu.RUnlock()
-	return registry[kind][name].doc
-}
+func Doc(kind Kind, name string) string { return lookup(kind, name).doc }
 
 // OptionsType returns the options type a type registered with (the O of
 // RegisterSource / RegisterSink), nil for an unregistered type. Its yaml
 // tags are the keys of the type's `options:` block.
-func OptionsType(kind Kind, name string) reflect.Type {
-	mu.RLock()
-	defer mu.RUnlock()
-	return registry[kind][name].typ
-}
+func OptionsType(kind Kind, name string) reflect.Type { return lookup(kind, name).typ }
 
 // ErrUnknownType is returned by Decode for an unregistered type.
 type ErrUnknownType struct {
@@ -204,10 +191,8 @@ func (e ErrUnknownType) Error() string {
 
 // Decode decodes and validates the options of a component of the given type.
 func Decode(kind Kind, typ string, opts Options) (Decoded, error) {
-	mu.RLock()
-	e, ok := registry[kind][typ]
-	mu.RUnlock()
-	if !ok {
+	e := lookup(kind, typ)
+	if e.decode == nil {
 		return Decoded{}, ErrUnknownType{Kind: kind, Name: typ}
 	}
 	return e.decode(opts)
@@ -215,11 +200,7 @@ func Decode(kind Kind, typ string, opts Options) (Decoded, error) {
 
 // BuildSource builds a decoded source.
 func BuildSource(d Decoded, env Env) (tributary.Source, error) {
-	v, err := d.build(env, d.opts)
-	if err != nil {
-		return nil, err
-	}
-	return v.(tributary.Source), nil
+	return build[tributary.Source](d, env)
 }
 
 // FromSubscriber is a source type's Source for a Watermill Subscriber that
@@ -245,9 +226,14 @@ func FromSubscriber(build func() (message.Subscriber, error)) (tributary.Source,
 
 // BuildSink builds a decoded sink.
 func BuildSink(d Decoded, env Env) (message.Publisher, error) {
+	return build[message.Publisher](d, env)
+}
+
+func build[T any](d Decoded, env Env) (T, error) {
 	v, err := d.build(env, d.opts)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return v.(message.Publisher), nil
+	return v.(T), nil
 }

@@ -19,15 +19,6 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 		logger = watermill.NopLogger{}
 	}
 	var out []router.Pipeline
-	closeAll := func() {
-		for _, p := range out {
-			for _, s := range p.Sinks {
-				if s.Publisher != nil {
-					_ = s.Publisher.Close()
-				}
-			}
-		}
-	}
 	for _, p := range c.Pipelines {
 		rp := p.Template
 		rp.Sources = append([]router.Source(nil), p.Template.Sources...)
@@ -35,10 +26,9 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 		out = append(out, rp)
 		cur := &out[len(out)-1]
 		for i := range cur.Sources {
-			env := c.env(p, components.KindSource, cur.Sources[i].Name, p.SourceTypes[i].Type, pool, logger)
-			src, err := components.BuildSource(p.SourceTypes[i], env)
+			src, err := components.BuildSource(p.SourceTypes[i], c.env(p, components.KindSource, i, pool, logger))
 			if err != nil {
-				closeAll()
+				closeSinks(out)
 				return nil, fmt.Errorf("pipeline %q: source %q (%s): %w", p.Template.Name, cur.Sources[i].Name, p.SourceTypes[i].Type, err)
 			}
 			cur.Sources[i].Source = src
@@ -48,10 +38,9 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 			cur.Sources[i].EveryInstance = components.RunsOnEveryInstance(p.SourceTypes[i].Type)
 		}
 		for i := range cur.Sinks {
-			env := c.env(p, components.KindSink, cur.Sinks[i].Name, p.SinkTypes[i].Type, pool, logger)
-			pub, err := components.BuildSink(p.SinkTypes[i], env)
+			pub, err := components.BuildSink(p.SinkTypes[i], c.env(p, components.KindSink, i, pool, logger))
 			if err != nil {
-				closeAll()
+				closeSinks(out)
 				return nil, fmt.Errorf("pipeline %q: sink %q (%s): %w", p.Template.Name, cur.Sinks[i].Name, p.SinkTypes[i].Type, err)
 			}
 			cur.Sinks[i].Publisher = pub
@@ -60,18 +49,28 @@ func (c *Config) Build(pool *pgxpool.Pool, logger watermill.LoggerAdapter) ([]ro
 	return out, nil
 }
 
-func (c *Config) env(p Pipeline, kind components.Kind, name, typ string, pool *pgxpool.Pool, logger watermill.LoggerAdapter) components.Env {
-	env := components.Env{
-		Pipeline: p.Template.Name, Name: name, Type: typ, Pool: pool,
-		Logger: logger.With(watermill.LogFields{"pipeline": p.Template.Name, string(kind): name, "type": typ}),
-	}
-	if kind == components.KindSink {
-		for i, s := range p.Template.Sinks {
-			if s.Name == name && i < len(p.SinkHeaders) {
-				env.MetadataHeaders = p.SinkHeaders[i]
+func closeSinks(pipelines []router.Pipeline) {
+	for _, p := range pipelines {
+		for _, s := range p.Sinks {
+			if s.Publisher != nil {
+				_ = s.Publisher.Close()
 			}
 		}
 	}
+}
+
+// env is the Env of source or sink i of p.
+func (c *Config) env(p Pipeline, kind components.Kind, i int, pool *pgxpool.Pool, logger watermill.LoggerAdapter) components.Env {
+	env := components.Env{Pipeline: p.Template.Name, Pool: pool}
+	if kind == components.KindSource {
+		env.Name, env.Type = p.Template.Sources[i].Name, p.SourceTypes[i].Type
+	} else {
+		env.Name, env.Type = p.Template.Sinks[i].Name, p.SinkTypes[i].Type
+		if i < len(p.SinkHeaders) {
+			env.MetadataHeaders = p.SinkHeaders[i]
+		}
+	}
+	env.Logger = logger.With(watermill.LogFields{"pipeline": p.Template.Name, string(kind): env.Name, "type": env.Type})
 	return env
 }
 
@@ -108,14 +107,12 @@ func (c *Config) find(pipeline, kind, name string, index func(Pipeline) int) (Pi
 
 // BuildSink builds only sink i of p (for operator commands such as webhook test).
 func (c *Config) BuildSink(p Pipeline, i int, pool *pgxpool.Pool, logger watermill.LoggerAdapter) (any, error) {
-	env := c.env(p, components.KindSink, p.Template.Sinks[i].Name, p.SinkTypes[i].Type, pool, logger)
-	return components.BuildSink(p.SinkTypes[i], env)
+	return components.BuildSink(p.SinkTypes[i], c.env(p, components.KindSink, i, pool, logger))
 }
 
 // BuildSource builds only source i of p (for operator commands such as feed discard).
 func (c *Config) BuildSource(p Pipeline, i int, pool *pgxpool.Pool, logger watermill.LoggerAdapter) (any, error) {
-	env := c.env(p, components.KindSource, p.Template.Sources[i].Name, p.SourceTypes[i].Type, pool, logger)
-	return components.BuildSource(p.SourceTypes[i], env)
+	return components.BuildSource(p.SourceTypes[i], c.env(p, components.KindSource, i, pool, logger))
 }
 
 // NewBackend returns the router backend the file asks for, on pool.
@@ -140,15 +137,11 @@ func (c *Config) IngestQuarantine(pool *pgxpool.Pool) *router.IngestQuarantine {
 }
 
 // NewRouter builds every source and sink and returns a router that runs
-// the file's pipelines as the binary does: on the file's backend (rc.Backend
-// when set), with Leadership among the instances sharing pool (rc.Leadership
-// when set) so that each source that reads a provider runs in one instance
-// at a time and those that receive (webhookin, broker queues) in every
-// instance, a trace started for every event whose source sent none, and a
-// source that stops for good recorded with its reason
-// (Router.SourceFailures). rc's other fields (Logger, Metrics,
-// TracerProvider, CloseTimeout) are the router's own. On error, what was
-// built is closed.
+// the file's pipelines as the binary does: on the file's backend, with
+// Leadership among the instances sharing pool (unless rc sets them), a trace
+// started for every event whose source sent none, and a source that stops
+// for good recorded (Router.SourceFailures). On error, what was built is
+// closed.
 func (c *Config) NewRouter(pool *pgxpool.Pool, rc router.Config) (*router.Router, error) {
 	pipelines, err := c.Build(pool, rc.Logger)
 	if err != nil {
@@ -162,11 +155,7 @@ func (c *Config) NewRouter(pool *pgxpool.Pool, rc router.Config) (*router.Router
 	}
 	r, err := router.New(rc, pipelines...)
 	if err != nil {
-		for _, p := range pipelines {
-			for _, s := range p.Sinks {
-				_ = s.Publisher.Close()
-			}
-		}
+		closeSinks(pipelines)
 		return nil, err
 	}
 	return r, nil

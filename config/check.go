@@ -2,8 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,23 +73,18 @@ func (c checker) written(root ast.Node, path, value string) string {
 // variables whose names do not look like credentials are left, so that
 // `${ENABLED}` = "true" does not turn "want true or false" into nonsense.
 func (c checker) hideEnv(errs Errors) Errors {
-	type form struct{ text, name string }
-	var forms []form
+	var forms [][]string // a form of a value, and ${NAME}
 	for name, v := range c.env {
 		if len(v) < 8 && !redact.SecretEnvName.MatchString(name) {
 			continue
 		}
 		for _, f := range redact.Forms(v) {
-			forms = append(forms, form{f, "${" + name + "}"})
+			forms = append(forms, []string{f, "${" + name + "}"})
 		}
 	}
 	// Longest first, so that a value containing another is replaced whole.
-	sort.Slice(forms, func(i, j int) bool { return len(forms[i].text) > len(forms[j].text) })
-	pairs := make([]string, 0, 2*len(forms))
-	for _, f := range forms {
-		pairs = append(pairs, f.text, f.name)
-	}
-	r := strings.NewReplacer(pairs...)
+	slices.SortFunc(forms, func(a, b []string) int { return len(b[0]) - len(a[0]) })
+	r := strings.NewReplacer(slices.Concat(forms...)...)
 	for _, e := range errs {
 		e.Msg = r.Replace(e.Msg)
 	}
@@ -179,15 +175,11 @@ func pairs(n ast.Node) ([]*ast.MappingValueNode, bool) {
 	return nil, false
 }
 
-// field is one key a struct accepts.
-type field struct {
-	typ reflect.Type
-}
-
-// structKeys lists the keys goccy maps onto t's fields: the yaml tag, else
-// the json tag, else the lower-cased field name; inline structs are merged.
-func structKeys(t reflect.Type) map[string]field {
-	keys := map[string]field{}
+// structKeys maps the keys goccy maps onto t's fields (the yaml tag, else
+// the json tag, else the lower-cased field name; inline structs merged) to
+// their types.
+func structKeys(t reflect.Type) map[string]reflect.Type {
+	keys := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -206,15 +198,13 @@ func structKeys(t reflect.Type) map[string]field {
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			for k, v := range structKeys(ft) {
-				keys[k] = v
-			}
+			maps.Copy(keys, structKeys(ft))
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		keys[name] = field{typ: f.Type}
+		keys[name] = f.Type
 	}
 	return keys
 }
@@ -302,7 +292,7 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) (errs Errors,
 				kept = append(kept, p)
 				continue
 			}
-			f, known := keys[key]
+			ft, known := keys[key]
 			if !known {
 				errs = append(errs, errAt(c.file, p.Key, join(path, key), "unknown key %q;%s allowed here: %s", key, didYouMean(key, keys), allowed(keys)))
 				continue
@@ -313,12 +303,7 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) (errs Errors,
 			}
 			seen[key] = true
 			kept = append(kept, p)
-			p.Value = c.retype(p.Value, f.typ)
-			cerrs, ok := c.check(p.Value, f.typ, join(path, key))
-			errs = append(errs, cerrs...)
-			if !ok {
-				p.Value = null(p.Value)
-			}
+			errs = append(errs, c.checkValue(&p.Value, ft, join(path, key))...)
 		}
 		if len(kept) < len(ps) {
 			m, isMapping := n.(*ast.MappingNode)
@@ -334,12 +319,7 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) (errs Errors,
 			return bad("got %s; want a list", kindName(n))
 		}
 		for i := range seq.Values {
-			seq.Values[i] = c.retype(seq.Values[i], t.Elem())
-			cerrs, ok := c.check(seq.Values[i], t.Elem(), path+"["+strconv.Itoa(i)+"]")
-			errs = append(errs, cerrs...)
-			if !ok {
-				seq.Values[i] = null(seq.Values[i])
-			}
+			errs = append(errs, c.checkValue(&seq.Values[i], t.Elem(), path+"["+strconv.Itoa(i)+"]")...)
 		}
 		return errs, true
 	case reflect.Map:
@@ -348,12 +328,7 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) (errs Errors,
 			return bad("got %s; want a mapping", kindName(n))
 		}
 		for _, p := range ps {
-			p.Value = c.retype(p.Value, t.Elem())
-			cerrs, ok := c.check(p.Value, t.Elem(), join(path, p.Key.String()))
-			errs = append(errs, cerrs...)
-			if !ok {
-				p.Value = null(p.Value)
-			}
+			errs = append(errs, c.checkValue(&p.Value, t.Elem(), join(path, p.Key.String()))...)
 		}
 		return errs, true
 	case reflect.String:
@@ -383,6 +358,17 @@ func (c checker) check(node ast.Node, t reflect.Type, path string) (errs Errors,
 	return nil, true
 }
 
+// checkValue checks *n (retyped) against t and replaces it with null when
+// it cannot be decoded.
+func (c checker) checkValue(n *ast.Node, t reflect.Type, path string) Errors {
+	*n = c.retype(*n, t)
+	errs, ok := c.check(*n, t, path)
+	if !ok {
+		*n = null(*n)
+	}
+	return errs
+}
+
 // retype turns an interpolated string into the scalar the target type wants
 // (bool, integer, number), keeping its position, so that ${ENV} works for
 // any scalar field. Anything else is returned unchanged.
@@ -401,7 +387,7 @@ func (c checker) retype(n ast.Node, t reflect.Type) ast.Node {
 	var out ast.Node
 	switch t.Kind() {
 	case reflect.Bool:
-		if _, err := strconv.ParseBool(sn.Value); err == nil && (sn.Value == "true" || sn.Value == "false") {
+		if sn.Value == "true" || sn.Value == "false" {
 			out = ast.Bool(token.New(sn.Value, sn.Value, pos))
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -420,19 +406,14 @@ func (c checker) retype(n ast.Node, t reflect.Type) ast.Node {
 	return out
 }
 
-func allowed(keys map[string]field) string {
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
+func allowed(keys map[string]reflect.Type) string {
+	return strings.Join(slices.Sorted(maps.Keys(keys)), ", ")
 }
 
 // didYouMean is " did you mean \"k\"?" for the allowed key closest to key
 // (a typo, a singular for a plural, another case), or "" when none is close:
 // within half the key's length in edits, at least one.
-func didYouMean(key string, keys map[string]field) string {
+func didYouMean(key string, keys map[string]reflect.Type) string {
 	best, bestDist := "", max(1, len(key)/2)+1
 	for k := range keys {
 		d := levenshtein.ComputeDistance(strings.ToLower(key), strings.ToLower(k))

@@ -6,13 +6,14 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	_ "github.com/tributary-dev/tributary/components/builtin" // the built-in source and sink types, which a file names
 	"os"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -148,11 +149,8 @@ func Load(file string, data []byte, lookup func(string) (string, bool)) (*Config
 
 // sorted orders problems by position, as they appear in the file.
 func sorted(errs Errors) Errors {
-	sort.SliceStable(errs, func(i, j int) bool {
-		if errs[i].Line != errs[j].Line {
-			return errs[i].Line < errs[j].Line
-		}
-		return errs[i].Column < errs[j].Column
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
 	return errs
 }
@@ -162,11 +160,7 @@ func sorted(errs Errors) Errors {
 // is reported at the first key of the mapping it is missing from.
 func (c checker) node(root ast.Node, path string) ast.Node {
 	for p := path; p != ""; p = parent(p) {
-		yp, err := yaml.PathString("$." + p)
-		if err != nil {
-			continue
-		}
-		if n, err := yp.FilterNode(root); err == nil && n != nil {
+		if n := lookup(root, p); n != nil {
 			if p != path {
 				return firstKey(n)
 			}
@@ -177,6 +171,19 @@ func (c checker) node(root ast.Node, path string) ast.Node {
 		return firstKey(root)
 	}
 	return root
+}
+
+// lookup returns the node at path as written in the file, nil when absent.
+func lookup(root ast.Node, path string) ast.Node {
+	yp, err := yaml.PathString("$." + path)
+	if err != nil {
+		return nil
+	}
+	n, err := yp.FilterNode(root)
+	if err != nil {
+		return nil
+	}
+	return n
 }
 
 // firstKey returns a mapping's first key, n itself for anything else.
@@ -240,14 +247,10 @@ func (o optionsDecoder) Decode(v any) error {
 // not reported again.
 func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 	var errs Errors
-	at := func(path, format string, args ...any) {
-		if !c.covered(path) {
-			errs = append(errs, errAt(c.file, c.node(root, path), path, format, args...))
-		}
-	}
+	at := c.at(&errs, root, c.node)
 	// required words a missing list ("required") apart from an empty one.
 	required := func(path, what, types string) {
-		if c.has(root, path) {
+		if lookup(root, path) != nil {
 			at(path, "no %ss; want at least one%s", what, types)
 		} else {
 			at(path, "required; want a list of at least one %s%s", what, types)
@@ -267,15 +270,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 	for i, ps := range spec.Pipelines {
 		pp := "pipelines[" + strconv.Itoa(i) + "]"
 		p := Pipeline{Template: router.Pipeline{Name: ps.Name}}
-		switch {
-		case ps.Name == "":
-			at(pp+".name", "required; %s", nameRule)
-		case !namePattern.MatchString(ps.Name):
-			at(pp+".name", "name %q: %s", ps.Name, nameRule)
-		case names[ps.Name]:
-			at(pp+".name", "pipeline %q is defined twice; names must be unique", ps.Name)
-		}
-		names[ps.Name] = true
+		checkName(at, pp+".name", ps.Name, "", "pipeline %q is defined twice; names must be unique", names)
 
 		if len(ps.Sources) == 0 {
 			required(pp+".sources", "source", " (types: "+describe(components.Types(components.KindSource))+")")
@@ -300,9 +295,7 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 			route, headers, rerrs := c.routing(root, s, sp)
 			errs = append(errs, rerrs...)
 			if len(headers) > 0 && s.Type != "" && !components.SendsHeaders(s.Type) {
-				if hp := sp + ".transform.headers"; !c.covered(hp) {
-					errs = append(errs, errAt(c.file, c.keyNode(root, hp), hp, "sink type %q sends no headers; only %s sinks do", s.Type, headerSinkTypes()))
-				}
+				c.at(&errs, root, c.keyNode)(sp+".transform.headers", "sink type %q sends no headers; only %s sinks do", s.Type, headerSinkTypes())
 			}
 			sink.Filter, sink.Transform = route.filter, route.transform
 			errs = append(errs, c.ordering(root, s, sp, cfg.Backend.Type, &sink)...)
@@ -325,35 +318,9 @@ func (c checker) build(root ast.Node, spec FileSpec) (*Config, Errors) {
 	return cfg, nil
 }
 
-// has reports whether the key at path is written in the file.
-func (c checker) has(root ast.Node, path string) bool {
-	yp, err := yaml.PathString("$." + path)
-	if err != nil {
-		return false
-	}
-	n, err := yp.FilterNode(root)
-	return err == nil && n != nil
-}
-
 func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec, path string, seen map[string]bool, errs *Errors) (components.Decoded, bool) {
-	at := func(p, format string, args ...any) {
-		if !c.covered(p) {
-			*errs = append(*errs, errAt(c.file, c.node(root, p), p, format, args...))
-		}
-	}
-	ok := true
-	switch {
-	case s.Name == "":
-		at(path+".name", "required; %s", nameRule)
-		ok = false
-	case !namePattern.MatchString(s.Name):
-		at(path+".name", "%s name %q: %s", kind, s.Name, nameRule)
-		ok = false
-	case seen[s.Name]:
-		at(path+".name", "%s %q is named twice in this pipeline; names must be unique", kind, s.Name)
-		ok = false
-	}
-	seen[s.Name] = true
+	at := c.at(errs, root, c.node)
+	ok := checkName(at, path+".name", s.Name, string(kind)+" ", string(kind)+" %q is named twice in this pipeline; names must be unique", seen)
 	if s.Type == "" {
 		at(path+".type", "required; want one of %s", describe(components.Types(kind)))
 		return components.Decoded{}, false
@@ -389,26 +356,50 @@ func (c checker) component(root ast.Node, kind components.Kind, s ComponentSpec,
 	return d, ok
 }
 
+// checkName reports a name that is missing, breaks nameRule (the message
+// starting with prefix) or is in seen (dup, given the name), and adds it to
+// seen.
+func checkName(at func(path, format string, args ...any), path, name, prefix, dup string, seen map[string]bool) bool {
+	defer func() { seen[name] = true }()
+	switch {
+	case name == "":
+		at(path, "required; %s", nameRule)
+	case !namePattern.MatchString(name):
+		at(path, "%sname %q: %s", prefix, name, nameRule)
+	case seen[name]:
+		at(path, dup, name)
+	default:
+		return true
+	}
+	return false
+}
+
+// at returns a func that adds a problem at a path not covered yet to errs,
+// at the node find gives for it.
+func (c checker) at(errs *Errors, root ast.Node, find func(ast.Node, string) ast.Node) func(path, format string, args ...any) {
+	return func(path, format string, args ...any) {
+		if !c.covered(path) {
+			*errs = append(*errs, errAt(c.file, find(root, path), path, format, args...))
+		}
+	}
+}
+
 // optionErrors positions the *tributary.OptionError values of err (a
 // Validate's) at base + their key, at the value written there (the block's
 // first key when the key is not written). Anything else is reported at base.
 func (c checker) optionErrors(root ast.Node, base string, err error) Errors {
 	var out Errors
+	at := c.at(&out, root, c.node)
 	fields, rest := tributary.OptionErrors(err)
 	for _, fe := range fields {
 		p := base
 		if fe.Key != "" {
 			p += "." + fe.Key
 		}
-		if c.covered(p) {
-			continue
-		}
-		out = append(out, errAt(c.file, c.node(root, p), p, "%s", fe.Msg))
+		at(p, "%s", fe.Msg)
 	}
 	for _, e := range rest {
-		if !c.covered(base) {
-			out = append(out, errAt(c.file, c.node(root, base), base, "%v", e))
-		}
+		at(base, "%v", e)
 	}
 	return out
 }

@@ -52,13 +52,11 @@ func AsErrors(err error) (Errors, bool) {
 }
 
 func errAt(file string, node ast.Node, field, format string, args ...any) *Error {
-	e := &Error{File: file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	var tk *token.Token
 	if node != nil {
-		if tk := node.GetToken(); tk != nil && tk.Position != nil {
-			e.Line, e.Column = tk.Position.Line, tk.Position.Column
-		}
+		tk = node.GetToken()
 	}
-	return e
+	return errAtToken(file, tk, field, fmt.Sprintf(format, args...))
 }
 
 func errAtToken(file string, tk *token.Token, field, msg string) *Error {

@@ -69,13 +69,9 @@ func validEnvName(s string) bool {
 
 // interpolateTree interpolates every string value (never a key) in place.
 func (c checker) interpolateTree(n ast.Node, path string, lookup func(string) (string, bool)) Errors {
-	switch v := n.(type) {
+	switch v := unwrap(n).(type) {
 	case *ast.DocumentNode:
 		return c.interpolateTree(v.Body, path, lookup)
-	case *ast.TagNode:
-		return c.interpolateTree(v.Value, path, lookup)
-	case *ast.AnchorNode:
-		return c.interpolateTree(v.Value, path, lookup)
 	case *ast.MappingNode:
 		var errs Errors
 		for _, p := range v.Values {

@@ -2,7 +2,8 @@ package config
 
 import (
 	"errors"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,11 +35,7 @@ type Route struct {
 func (c checker) routing(root ast.Node, s SinkSpec, path string) (Route, map[string]string, Errors) {
 	var r Route
 	var errs Errors
-	at := func(p, format string, args ...any) {
-		if !c.covered(p) {
-			errs = append(errs, errAt(c.file, c.keyNode(root, p), p, format, args...))
-		}
-	}
+	at := c.at(&errs, root, c.keyNode)
 	if f := s.Filter; f != nil {
 		fp := path + ".filter"
 		r.Expr = c.written(root, fp+".expr", f.Expr)
@@ -70,10 +67,7 @@ func (c checker) routing(root ast.Node, s SinkSpec, path string) (Route, map[str
 	if t := s.Transform; t != nil {
 		tp := path + ".transform"
 		r.Body = t.Body
-		for h := range t.Headers {
-			r.Headers = append(r.Headers, h)
-		}
-		sort.Strings(r.Headers)
+		r.Headers = slices.Sorted(maps.Keys(t.Headers))
 		if t.Body == "" && len(t.Headers) == 0 && !c.covered(tp) {
 			at(tp, "empty transform; want body (an expression yielding the JSON to send) and/or headers")
 		}
@@ -93,11 +87,7 @@ func (c checker) routing(root ast.Node, s SinkSpec, path string) (Route, map[str
 // them).
 func (c checker) ordering(root ast.Node, s SinkSpec, path, backend string, sink *router.Sink) Errors {
 	var errs Errors
-	at := func(p, format string, args ...any) {
-		if !c.covered(p) {
-			errs = append(errs, errAt(c.file, c.keyNode(root, p), p, format, args...))
-		}
-	}
+	at := c.at(&errs, root, c.keyNode)
 	sink.Lanes, sink.OnFailure, sink.Concurrency = s.Lanes, s.OnFailure, s.Concurrency
 	if s.OrderBy == "" {
 		return errs
@@ -122,10 +112,7 @@ func (c checker) exprErrors(root ast.Node, base string, err error) Errors {
 	for _, e := range flatten(err) {
 		var re *routing.Error
 		if !errors.As(e, &re) {
-			p := base
-			if !c.covered(p) {
-				out = append(out, errAt(c.file, c.node(root, p), p, "%v", e))
-			}
+			c.at(&out, root, c.node)(base, "%v", e)
 			continue
 		}
 		p, n := base+"."+re.Field, c.valueNode(root, base, re.Field)
@@ -161,23 +148,13 @@ func flatten(err error) []error {
 func (c checker) valueNode(root ast.Node, base, field string) ast.Node {
 	name, header := strings.CutPrefix(field, "headers.")
 	if !header {
-		return c.exact(root, base+"."+field)
+		return lookup(root, base+"."+field)
 	}
-	hs := c.exact(root, base+".headers")
-	ps, _ := pairs(hs)
+	ps, _ := pairs(lookup(root, base+".headers"))
 	for _, p := range ps {
 		if k, ok := unwrap(p.Key).(*ast.StringNode); ok && k.Value == name {
 			return p.Value
 		}
-	}
-	return nil
-}
-
-// exact returns the node at path, or nil.
-func (c checker) exact(root ast.Node, path string) ast.Node {
-	n := c.node(root, path)
-	if c.has(root, path) {
-		return n
 	}
 	return nil
 }
@@ -220,7 +197,7 @@ func (c checker) keyNode(root ast.Node, path string) ast.Node {
 	if i < 0 || strings.HasSuffix(path, "]") {
 		return c.node(root, path)
 	}
-	ps, _ := pairs(c.exact(root, path[:i]))
+	ps, _ := pairs(lookup(root, path[:i]))
 	for _, p := range ps {
 		if k, ok := unwrap(p.Key).(*ast.StringNode); ok && k.Value == path[i+1:] {
 			return p.Key

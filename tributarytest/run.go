@@ -81,12 +81,6 @@ func (r *Run) Stop() error {
 	return r.reason
 }
 
-// Done is closed once the source called stopped.
-func (r *Run) Done() <-chan struct{} { return r.done }
-
-// Err is the reason the source gave when it stopped (after Done).
-func (r *Run) Err() error { return r.reason }
-
 // Subscribe is Start for a test that only reads: the source stops when ctx
 // ends, and the channel closes once it stopped.
 func Subscribe(ctx context.Context, src tributary.Source) (<-chan *message.Message, error) {

@@ -1,7 +1,9 @@
 package tributarytest
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -47,9 +49,7 @@ type Harness struct {
 //			func(t *testing.T) tributarytest.Harness { … })
 //	}
 func TestSource(t *testing.T, features Features, newHarness func(t *testing.T) Harness) {
-	if features.Timeout == 0 {
-		features.Timeout = 30 * time.Second
-	}
+	features.Timeout = cmp.Or(features.Timeout, 30*time.Second)
 	tests := []struct {
 		name string
 		run  func(*testing.T, Features, Harness)
@@ -77,7 +77,7 @@ type recorder struct {
 	seen   map[string]int // hand-ons by id
 	// fail decides, for a group, whether storing it fails.
 	fail func(ids []string) bool
-	// after reports an Emit after the source said it stopped.
+	// late reports an Emit after the source said it stopped.
 	stopped, late bool
 }
 
@@ -105,22 +105,12 @@ func (r *recorder) emit(_ context.Context, msgs ...*message.Message) error {
 	return nil
 }
 
-type notStored struct{}
+var errNotStored = errors.New("tributarytest: the group was not stored (a test's failure)")
 
-func (notStored) Error() string { return "tributarytest: the group was not stored (a test's failure)" }
-
-var errNotStored error = notStored{}
-
-// has reports whether every id is stored.
 func (r *recorder) has(ids []string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, id := range ids {
-		if !slices.Contains(r.stored, id) {
-			return false
-		}
-	}
-	return true
+	return !slices.ContainsFunc(ids, func(id string) bool { return !slices.Contains(r.stored, id) })
 }
 
 // start starts h.Source with rec's Emit; the returned function stops it
@@ -200,12 +190,7 @@ func testHandsOnEveryEvent(t *testing.T, f Features, h Harness) {
 		}
 	}
 	if f.Ordered {
-		var got []string
-		for _, id := range rec.stored {
-			if slices.Contains(want, id) {
-				got = append(got, id)
-			}
-		}
+		got := slices.DeleteFunc(slices.Clone(rec.stored), func(id string) bool { return !slices.Contains(want, id) })
 		if !slices.Equal(got, want) {
 			t.Errorf("stored %v, want provider order %v", got, want)
 		}
@@ -225,13 +210,7 @@ func testHandsOnAgain(t *testing.T, f Features, h Harness) {
 	waitFor(t, f, "every event stored after failed stores", func() bool { return rec.has(want) })
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	again := 0
-	for _, id := range want {
-		if rec.seen[id] > 1 {
-			again++
-		}
-	}
-	if again == 0 {
+	if !slices.ContainsFunc(want, func(id string) bool { return rec.seen[id] > 1 }) {
 		t.Errorf("no event was handed on again although storing failed twice (hand-ons %v)", rec.seen)
 	}
 }

@@ -9,8 +9,7 @@ import (
 
 // The http sink POSTs each event's payload to a URL and records every attempt
 // in the delivery log. It is deliberately plain (no signatures, no endpoint
-// state): the quickstart and tests need a receiver path before the webhook
-// sink lands, which replaces it for real use.
+// state): the webhook sink is for real use.
 func init() {
 	components.RegisterSink("http", "POSTs each event as JSON to a URL (plain; use the webhook sink for signed delivery)",
 		func(env components.Env, o *httpsink.Config) (message.Publisher, error) {

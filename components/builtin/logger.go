@@ -1,6 +1,10 @@
 package builtin
 
-import "github.com/ThreeDotsLabs/watermill"
+import (
+	"maps"
+
+	"github.com/ThreeDotsLabs/watermill"
+)
 
 // knownFields is a logger that drops fields it already carries with the
 // same value. components.Env.Logger has "source": name, and the provider packages add
@@ -20,22 +24,14 @@ func withKnownFields(l watermill.LoggerAdapter, known map[string]string) watermi
 }
 
 func (k *knownFields) strip(f watermill.LogFields) watermill.LogFields {
-	var out watermill.LogFields
+	out := f
 	for key, v := range f {
-		if s, ok := v.(string); ok {
-			if have, ok := k.known[key]; ok && have == s {
-				if out == nil {
-					out = make(watermill.LogFields, len(f))
-					for k2, v2 := range f {
-						out[k2] = v2
-					}
-				}
-				delete(out, key)
+		if have, ok := k.known[key]; ok && v == any(have) {
+			if len(out) == len(f) {
+				out = maps.Clone(f) // f is the caller's
 			}
+			delete(out, key)
 		}
-	}
-	if out == nil {
-		return f
 	}
 	return out
 }

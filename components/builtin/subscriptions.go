@@ -3,7 +3,6 @@ package builtin
 import (
 	"errors"
 	"github.com/tributary-dev/tributary/components"
-	"maps"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -24,14 +23,7 @@ func init() {
 			}
 			cfg := o.Config
 			cfg.Pool, cfg.Pipeline, cfg.Sink = env.Pool, env.Pipeline, env.Name
-			if cfg.MetadataHeaders == nil {
-				cfg.MetadataHeaders = DefaultWebhookMetadataHeaders
-			}
-			if len(env.MetadataHeaders) > 0 {
-				merged := maps.Clone(cfg.MetadataHeaders)
-				maps.Copy(merged, env.MetadataHeaders)
-				cfg.MetadataHeaders = merged
-			}
+			cfg.MetadataHeaders = metadataHeaders(cfg.MetadataHeaders, env)
 			if o.DeliveryLog == nil || *o.DeliveryLog {
 				cfg.Log = webhook.NewPostgresLog(env.Pool)
 			}

@@ -23,17 +23,7 @@ func init() {
 	components.RegisterSink("webhook", "signed webhook delivery (Standard Webhooks, token, Basic auth; breaker, SSRF guard)",
 		func(env components.Env, o *WebhookConfig) (message.Publisher, error) {
 			cfg := o.Config
-			if cfg.MetadataHeaders == nil {
-				cfg.MetadataHeaders = DefaultWebhookMetadataHeaders
-			}
-			if len(env.MetadataHeaders) > 0 {
-				// The transform's headers join the configured ones (a copy:
-				// the default map is shared).
-				merged := make(map[string]string, len(cfg.MetadataHeaders)+len(env.MetadataHeaders))
-				maps.Copy(merged, cfg.MetadataHeaders)
-				maps.Copy(merged, env.MetadataHeaders)
-				cfg.MetadataHeaders = merged
-			}
+			cfg.MetadataHeaders = metadataHeaders(cfg.MetadataHeaders, env)
 			if env.Pool != nil && (o.DeliveryLog == nil || *o.DeliveryLog) {
 				cfg.Log = webhook.NewPostgresLog(env.Pool)
 			}
@@ -66,6 +56,20 @@ var DefaultWebhookMetadataHeaders = map[string]string{
 	"X-Tributary-Event-Type": tributary.MetaEventType,
 	"X-Tributary-Source":     tributary.MetaSource,
 	"X-Tributary-Pipeline":   tributary.MetaPipeline,
+}
+
+// metadataHeaders is a sink's configured headers (the default ones when
+// none) joined by its transform's, in a copy: the default map is shared.
+func metadataHeaders(configured map[string]string, env components.Env) map[string]string {
+	if configured == nil {
+		configured = DefaultWebhookMetadataHeaders
+	}
+	if len(env.MetadataHeaders) == 0 {
+		return configured
+	}
+	merged := maps.Clone(configured)
+	maps.Copy(merged, env.MetadataHeaders)
+	return merged
 }
 
 // WebhookSink is the built webhook sink: a *webhook.Publisher that

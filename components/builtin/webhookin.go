@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,12 +31,9 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			logger := env.Logger
-			if logger == nil {
-				logger = watermill.NopLogger{}
-			}
-			return &WebhookIn{Source: src, addr: o.addr(), path: o.path(), maxConns: o.maxConnections(),
-				logger: logger}, nil
+			logger := cmp.Or[watermill.LoggerAdapter](env.Logger, watermill.NopLogger{})
+			return &WebhookIn{Source: src, addr: o.addr(), path: cmp.Or(o.Path, DefaultWebhookInPath),
+				maxConns: cmp.Or(o.MaxConnections, DefaultWebhookInMaxConnections), logger: logger}, nil
 		}, components.RunOnEveryInstance()) // it receives: every instance serves its port
 }
 
@@ -69,13 +67,6 @@ const (
 	webhookInMaxHeaderBytes = 64 << 10
 )
 
-func (o *WebhookInConfig) maxConnections() int {
-	if o.MaxConnections == 0 {
-		return DefaultWebhookInMaxConnections
-	}
-	return o.MaxConnections
-}
-
 func (o *WebhookInConfig) addr() string {
 	switch {
 	case o.Listen == "":
@@ -84,13 +75,6 @@ func (o *WebhookInConfig) addr() string {
 		return "127.0.0.1" + o.Listen
 	}
 	return o.Listen
-}
-
-func (o *WebhookInConfig) path() string {
-	if o.Path == "" {
-		return DefaultWebhookInPath
-	}
-	return o.Path
 }
 
 // Validate checks the server's options and then webhookin.Config's.
@@ -105,7 +89,7 @@ func (o *WebhookInConfig) Validate() error {
 	if o.MaxConnections < 0 {
 		errs = append(errs, tributary.Option("max_connections", "%d: must not be negative", o.MaxConnections))
 	}
-	if p := o.path(); !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}") {
+	if p := cmp.Or(o.Path, DefaultWebhookInPath); !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}") {
 		errs = append(errs, tributary.Option("path", "%q: want an absolute path such as /webhook", o.Path))
 	}
 	return errors.Join(append(errs, o.Config.Validate())...)
