@@ -51,6 +51,26 @@ func IgnoreMissingTable(err error) error {
 	return err
 }
 
+// query runs sql and collects its rows with scan; pgx.RowToStructByPos
+// fills a row struct in its fields' order.
+func query[T any](ctx context.Context, db DB, scan pgx.RowToFunc[T], sql string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scan)
+}
+
+// queryOne is query for one row: pgx.ErrNoRows when there is none.
+func queryOne[T any](ctx context.Context, db DB, scan pgx.RowToFunc[T], sql string, args ...any) (T, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return pgx.CollectOneRow(rows, scan)
+}
+
 // noRows maps pgx.ErrNoRows to ErrNotFound.
 func noRows(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {

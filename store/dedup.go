@@ -44,22 +44,14 @@ func RecordDedupKeys(ctx context.Context, db DB, pipeline string, keys []string,
 
 // HeldDedupKeys returns which of keys pipeline holds unexpired.
 func HeldDedupKeys(ctx context.Context, db DB, pipeline string, keys []string) (map[string]bool, error) {
-	rows, err := db.Query(ctx, `SELECT key FROM tributary_dedup
+	found, err := query(ctx, db, pgx.RowTo[string], `SELECT key FROM tributary_dedup
 		WHERE pipeline = $1 AND key = ANY($2) AND expires_at >= now()`, pipeline, keys)
 	if err != nil {
 		return nil, fmt.Errorf("read dedup keys: %w", err)
 	}
-	defer rows.Close()
-	held := map[string]bool{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("read dedup keys: %w", err)
-		}
+	held := make(map[string]bool, len(found))
+	for _, k := range found {
 		held[k] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read dedup keys: %w", err)
 	}
 	return held, nil
 }
@@ -99,21 +91,12 @@ type DedupHit struct {
 
 // DedupHits returns the hit counts of pipeline's key, by source (at most 100).
 func DedupHits(ctx context.Context, db DB, pipeline, key string) ([]DedupHit, error) {
-	rows, err := db.Query(ctx, `SELECT source, hits, last_hit FROM tributary_dedup_hits
-		WHERE pipeline = $1 AND key = $2 ORDER BY source LIMIT 100`, pipeline, key)
+	out, err := query(ctx, db, pgx.RowToStructByPos[DedupHit], `SELECT pipeline, key, source, hits, last_hit
+		FROM tributary_dedup_hits WHERE pipeline = $1 AND key = $2 ORDER BY source LIMIT 100`, pipeline, key)
 	if err != nil {
 		return nil, fmt.Errorf("dedup hits: %w", err)
 	}
-	defer rows.Close()
-	var out []DedupHit
-	for rows.Next() {
-		h := DedupHit{Pipeline: pipeline, Key: key}
-		if err := rows.Scan(&h.Source, &h.Hits, &h.LastHit); err != nil {
-			return nil, fmt.Errorf("dedup hits: %w", err)
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RecordDedupHits adds one hit per (keys[i], sources[i]) to pipeline's
