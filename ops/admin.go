@@ -199,6 +199,15 @@ func (a *Admin) cookieValue() string { return a.sign("session:" + a.cfg.Token) }
 
 func (a *Admin) csrfToken() string { return a.sign("csrf") }
 
+// checkCSRF checks a form's CSRF token, answering 403 when it is wrong.
+func (a *Admin) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
+	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
+		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
 func (a *Admin) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.cfg.Token == "" || r.URL.Path == "/healthz" {
@@ -352,10 +361,7 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	if d.Quarantined, err = router.NewIngestQuarantine(a.cfg.Pool).Count(ctx, router.QuarantineFilter{}); err != nil {
 		d.Errors = append(d.Errors, err.Error())
 	}
-	refs := make([]messageRef, 0, len(d.Attempts)+len(d.Poison))
-	for _, at := range d.Attempts {
-		refs = append(refs, messageRef{Pipeline: at.Pipeline, EventID: at.EventID, UUID: at.MessageUUID})
-	}
+	refs := attemptRefs(d.Attempts)
 	for _, p := range d.Poison {
 		refs = append(refs, messageRef{Pipeline: p.Pipeline, EventID: p.EventID, UUID: p.MessageUUID})
 	}
@@ -511,8 +517,7 @@ func (a *Admin) filteredCounts() map[[2]string]float64 {
 }
 
 func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
-	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
-		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -538,8 +543,7 @@ func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
 // pipeline, sink, state) for every instance; running sinks apply it within
 // their state refresh.
 func (a *Admin) setEndpointState(w http.ResponseWriter, r *http.Request) {
-	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
-		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	pipeline, sink, state := r.PostFormValue("pipeline"), r.PostFormValue("sink"), webhook.State(r.PostFormValue("state"))

@@ -251,6 +251,15 @@ func BulkResend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, 
 // delivery attempt or a poison record.
 type messageRef struct{ Pipeline, EventID, UUID string }
 
+// attemptRefs are the messages of attempts.
+func attemptRefs(attempts []store.Attempt) []messageRef {
+	refs := make([]messageRef, len(attempts))
+	for i, at := range attempts {
+		refs[i] = messageRef{Pipeline: at.Pipeline, EventID: at.EventID, UUID: at.MessageUUID}
+	}
+	return refs
+}
+
 // eventOffsets finds where refs are in their pipelines' PostgreSQL topics
 // (store.MessageOffsets): a ref the topic no longer holds, or never did (a
 // pipeline on NATS JetStream), is absent.

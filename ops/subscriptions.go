@@ -66,11 +66,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (a *Admin) apiFail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, subscriptions.ErrInvalid):
-		opts, _ := tributary.OptionErrors(err)
-		body := apiError{Error: "invalid endpoint"}
-		for _, o := range opts {
-			body.Fields = append(body.Fields, fieldError{Field: o.Key, Message: o.Msg})
-		}
+		body := apiError{Error: "invalid endpoint", Fields: fieldErrors(err)}
 		if len(body.Fields) == 0 {
 			body.Error = a.redact.Text(err.Error())
 		}
@@ -81,6 +77,16 @@ func (a *Admin) apiFail(w http.ResponseWriter, err error) {
 		a.cfg.Logger.Error("Endpoints API request failed", err, nil)
 		writeJSON(w, http.StatusInternalServerError, apiError{Error: "internal error (see the server log)"})
 	}
+}
+
+// fieldErrors are the options err finds fault with, by JSON field.
+func fieldErrors(err error) []fieldError {
+	opts, _ := tributary.OptionErrors(err)
+	var out []fieldError
+	for _, o := range opts {
+		out = append(out, fieldError{Field: o.Key, Message: o.Msg})
+	}
+	return out
 }
 
 // decode reads a JSON body into v strictly: an unknown field or a wrong
@@ -230,11 +236,7 @@ func (a *Admin) apiTestEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.apiFail(w, err)
 		return
 	}
-	var opts subscriptions.TestOptions
-	if a.cfg.SubscriptionTests != nil {
-		opts = a.cfg.SubscriptionTests(ep.Pipeline, ep.Sink)
-	}
-	res, err := subscriptions.Test(r.Context(), ep, req.Types, opts)
+	res, err := subscriptions.Test(r.Context(), ep, req.Types, a.testOptions(ep))
 	if err != nil {
 		a.apiFail(w, err)
 		return
@@ -303,6 +305,14 @@ func (a *Admin) apiReplayEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"queued": n})
+}
+
+// testOptions are the test-request settings of ep's sink.
+func (a *Admin) testOptions(ep subscriptions.Endpoint) subscriptions.TestOptions {
+	if a.cfg.SubscriptionTests == nil {
+		return subscriptions.TestOptions{}
+	}
+	return a.cfg.SubscriptionTests(ep.Pipeline, ep.Sink)
 }
 
 // apiActor names who made a change through the API, for updated_by.

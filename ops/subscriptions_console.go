@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 )
@@ -51,17 +49,12 @@ type subscriptionView struct {
 	EventPages map[string]map[string]eventLink
 }
 
-// formOK checks a form's CSRF token, answering 403 when it is wrong.
-func (a *Admin) formOK(w http.ResponseWriter, r *http.Request) bool {
-	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
-		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
-		return false
-	}
-	return true
+func (a *Admin) subscriptionsPage(w http.ResponseWriter, r *http.Request) {
+	a.showSubscriptions(w, r, a.data(r, "Subscriptions"))
 }
 
-func (a *Admin) subscriptionsPage(w http.ResponseWriter, r *http.Request) {
-	d := a.data(r, "Subscriptions")
+// showSubscriptions renders the endpoint list, redacted, after d's errors.
+func (a *Admin) showSubscriptions(w http.ResponseWriter, r *http.Request, d consoleData) {
 	eps, err := a.subscriptionsStore().List(r.Context(), subscriptions.Filter{})
 	if err != nil {
 		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
@@ -101,11 +94,8 @@ func (a *Admin) showEndpoint(w http.ResponseWriter, r *http.Request, id string, 
 	if view.Attempts, err = deliverylog.Query(ctx, a.cfg.Pool, deliverylog.Filter{Sink: subscriptions.LogSink(ep.Sink, ep.ID), Limit: 50}); err != nil {
 		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
 	}
-	refs := make([]messageRef, len(view.Attempts))
-	for i, at := range view.Attempts { // the sink sends the topic message's uuid
-		refs[i] = messageRef{Pipeline: at.Pipeline, EventID: at.EventID, UUID: at.MessageUUID}
-	}
-	if view.EventPages, err = a.eventLinks(ctx, refs); err != nil {
+	// The sink sends the topic message's uuid.
+	if view.EventPages, err = a.eventLinks(ctx, attemptRefs(view.Attempts)); err != nil {
 		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
 	}
 	for i := range view.Tests {
@@ -124,12 +114,7 @@ func (a *Admin) subscriptionPage(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) changed(w http.ResponseWriter, r *http.Request, id, flash string, err error) {
 	switch {
 	case errors.Is(err, subscriptions.ErrInvalid):
-		opts, _ := tributary.OptionErrors(err)
-		view := subscriptionView{}
-		for _, o := range opts {
-			view.FieldErrors = append(view.FieldErrors, fieldError{Field: o.Key, Message: o.Msg})
-		}
-		a.showEndpoint(w, r, id, view)
+		a.showEndpoint(w, r, id, subscriptionView{FieldErrors: fieldErrors(err)})
 	case err != nil:
 		http.Redirect(w, r, a.flashURL("/subscriptions/"+url.PathEscape(id), "Failed: "+a.redact.Text(err.Error())), http.StatusSeeOther)
 	default:
@@ -148,7 +133,7 @@ func splitTypes(s string) []string {
 }
 
 func (a *Admin) formCreateEndpoint(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	f := r.PostFormValue
@@ -165,20 +150,14 @@ func (a *Admin) formCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	out, err := a.subscriptionsStore().Create(r.Context(), ep, "console: "+requester(r))
 	if err != nil {
 		d := a.data(r, "Subscriptions")
-		opts, _ := tributary.OptionErrors(err)
-		for _, o := range opts {
-			d.Errors = append(d.Errors, o.Key+": "+o.Msg)
+		for _, f := range fieldErrors(err) {
+			d.Errors = append(d.Errors, f.Field+": "+f.Message)
 		}
-		if len(opts) == 0 {
+		if len(d.Errors) == 0 {
 			d.Errors = append(d.Errors, a.redact.Text(err.Error()))
 		}
-		eps, _ := a.subscriptionsStore().List(r.Context(), subscriptions.Filter{})
-		for i := range eps {
-			eps[i] = eps[i].Redacted()
-		}
-		d.Page = subscriptionsView{Endpoints: eps}
 		w.WriteHeader(http.StatusUnprocessableEntity)
-		a.render(w, "subscriptions", d)
+		a.showSubscriptions(w, r, d)
 		return
 	}
 	// Rendered, not redirected: a generated secret must not travel in a URL.
@@ -186,7 +165,7 @@ func (a *Admin) formCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formEditEndpoint(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	var p subscriptions.Patch
@@ -211,7 +190,7 @@ func (a *Admin) formEditEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formEndpointState(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id, enabled := r.PathValue("id"), r.PostFormValue("enabled") == "true"
@@ -228,7 +207,7 @@ func (a *Admin) formEndpointState(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formRotateSecret(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id := r.PathValue("id")
@@ -246,7 +225,7 @@ func (a *Admin) formRotateSecret(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formTestEndpoint(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id := r.PathValue("id")
@@ -255,15 +234,11 @@ func (a *Admin) formTestEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.changed(w, r, id, "", err)
 		return
 	}
-	var opts subscriptions.TestOptions
-	if a.cfg.SubscriptionTests != nil {
-		opts = a.cfg.SubscriptionTests(ep.Pipeline, ep.Sink)
-	}
 	var types []string
 	if t := r.PostFormValue("type"); t != "" {
 		types = []string{t}
 	}
-	res, err := subscriptions.Test(r.Context(), ep, types, opts)
+	res, err := subscriptions.Test(r.Context(), ep, types, a.testOptions(ep))
 	if err != nil {
 		a.changed(w, r, id, "", err)
 		return
@@ -272,7 +247,7 @@ func (a *Admin) formTestEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formReplayEndpoint(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id := r.PathValue("id")
@@ -281,7 +256,7 @@ func (a *Admin) formReplayEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formDeleteEndpoint(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id := r.PathValue("id")
