@@ -20,6 +20,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/httpauth"
@@ -444,19 +445,11 @@ func (a *Admin) sourceState() map[string]sourceMetrics {
 	}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
-			var pipeline, source string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "pipeline":
-					pipeline = l.GetValue()
-				case "source":
-					source = l.GetValue()
-				}
-			}
+			source := label(m, "source")
 			if source == "" {
 				continue
 			}
-			source = pipeline + "/" + source
+			source = label(m, "pipeline") + "/" + source
 			st := out[source]
 			gauge, counter := m.GetGauge().GetValue(), m.GetCounter().GetValue()
 			switch f.GetName() {
@@ -501,19 +494,20 @@ func (a *Admin) filteredCounts() map[[2]string]float64 {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			var k [2]string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "pipeline":
-					k[0] = l.GetValue()
-				case "sink":
-					k[1] = l.GetValue()
-				}
-			}
-			out[k] += m.GetCounter().GetValue()
+			out[[2]string{label(m, "pipeline"), label(m, "sink")}] += m.GetCounter().GetValue()
 		}
 	}
 	return out
+}
+
+// label is m's value of label name ("" when m has none).
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
 }
 
 func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {

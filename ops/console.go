@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"html/template"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -160,10 +161,7 @@ func (a *Admin) eventsPage(w http.ResponseWriter, r *http.Request) {
 			d.Errors = append(d.Errors, err.Error())
 		}
 		if next > 0 {
-			nq := url.Values{}
-			for k, vs := range q {
-				nq[k] = vs
-			}
+			nq := maps.Clone(q)
 			nq.Set("before", strconv.FormatInt(next, 10))
 			v.NextURL = "/events?" + nq.Encode()
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,11 +33,8 @@ func (h *depthHistory) add(s depthSample, keep time.Duration) {
 	defer h.mu.Unlock()
 	h.samples = append(h.samples, s)
 	cut := time.Unix(s.T, 0).Add(-keep).Unix()
-	i := 0
-	for i < len(h.samples) && h.samples[i].T < cut {
-		i++
-	}
-	h.samples = append([]depthSample(nil), h.samples[i:]...)
+	i := slices.IndexFunc(h.samples, func(x depthSample) bool { return x.T >= cut }) // s itself at worst
+	h.samples = slices.Clone(h.samples[i:])
 }
 
 func (h *depthHistory) last() (depthSample, bool) {
@@ -51,7 +49,7 @@ func (h *depthHistory) last() (depthSample, bool) {
 func (h *depthHistory) all() []depthSample {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]depthSample(nil), h.samples...)
+	return slices.Clone(h.samples)
 }
 
 // sampleDepths records the depths now, unless a sample is fresher than
