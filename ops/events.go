@@ -63,14 +63,16 @@ func SearchEvents(ctx context.Context, pool *pgxpool.Pool, f EventFilter) ([]Eve
 		Topics: topics, EventID: f.EventID, Source: f.Source, Type: f.Type,
 		From: f.From, Until: f.Until, Before: f.Before, Limit: f.Limit,
 	})
-	if err != nil {
-		return nil, 0, err
-	}
+	return summaries(msgs), next, err
+}
+
+// summaries are the search rows of msgs.
+func summaries(msgs []store.Message) []EventSummary {
 	out := make([]EventSummary, len(msgs))
 	for i, m := range msgs {
 		out[i] = summary(m)
 	}
-	return out, next, nil
+	return out
 }
 
 // summary is the search row of m.
@@ -165,16 +167,23 @@ func seenBy(ctx context.Context, pool *pgxpool.Pool, pipeline, eventID, storedFr
 // does, so only that sink gets it again — and records who asked, in one
 // transaction.
 func Resend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, offset int64, by, bulkID string) error {
+	return resend(ctx, pool, pipeline, sink, []int64{offset}, by, bulkID)
+}
+
+// resend resends the events at offsets to sink in one transaction.
+func resend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, offsets []int64, by, bulkID string) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
+		return fmt.Errorf("resend to %s/%s: %w", pipeline, sink, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := resendIn(ctx, tx, pipeline, sink, offset, by, bulkID); err != nil {
-		return err
+	for _, offset := range offsets {
+		if err := resendIn(ctx, tx, pipeline, sink, offset, by, bulkID); err != nil {
+			return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
+		return fmt.Errorf("resend to %s/%s: %w", pipeline, sink, err)
 	}
 	return nil
 }
@@ -182,10 +191,10 @@ func Resend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, offs
 func resendIn(ctx context.Context, tx pgx.Tx, pipeline, sink string, offset int64, by, bulkID string) error {
 	m, err := store.GetMessage(ctx, tx, router.Topic(pipeline), offset)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, ErrEventNotFound)
+		return ErrEventNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
+		return err
 	}
 	msg := message.NewMessage(m.UUID, m.Payload)
 	for k, v := range m.Metadata {
@@ -197,13 +206,10 @@ func resendIn(ctx context.Context, tx pgx.Tx, pipeline, sink string, offset int6
 	msg.Metadata.Set("tributary_resent_at", time.Now().UTC().Format(time.RFC3339))
 	delay.Message(msg, delay.For(0))
 	if err := pgtopic.NewQueuePublisher(tx).Publish(router.RetryTopic(pipeline, sink), msg); err != nil {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
+		return err
 	}
-	if err := store.InsertResend(ctx, tx, store.Resend{Pipeline: pipeline, Sink: sink, EventID: m.Metadata[tributary.MetaEventID],
-		MessageUUID: m.UUID, Offset: offset, BulkID: bulkID, By: by}); err != nil {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
-	}
-	return nil
+	return store.InsertResend(ctx, tx, store.Resend{Pipeline: pipeline, Sink: sink, EventID: m.Metadata[tributary.MetaEventID],
+		MessageUUID: m.UUID, Offset: offset, BulkID: bulkID, By: by})
 }
 
 // MaxBulkResend caps one bulk resend; run it again for the rest.
@@ -214,14 +220,7 @@ const MaxBulkResend = store.MaxFailedSince
 // bulk resend would send (store.FailedSince).
 func FailedSince(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, since time.Time) ([]EventSummary, error) {
 	msgs, err := store.FailedSince(ctx, pool, router.Topic(pipeline), pipeline, sink, since)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]EventSummary, len(msgs))
-	for i, m := range msgs {
-		out[i] = summary(m)
-	}
-	return out, nil
+	return summaries(msgs), err
 }
 
 // BulkResend resends to sink every event FailedSince returns, in one
@@ -231,18 +230,12 @@ func BulkResend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, 
 	if err != nil {
 		return 0, err
 	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("bulk resend to %s/%s: %w", pipeline, sink, err)
+	offsets := make([]int64, len(events))
+	for i, e := range events {
+		offsets[i] = e.Offset
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	for _, e := range events {
-		if err := resendIn(ctx, tx, pipeline, sink, e.Offset, by, bulkID); err != nil {
-			return 0, err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("bulk resend to %s/%s: %w", pipeline, sink, err)
+	if err := resend(ctx, pool, pipeline, sink, offsets, by, bulkID); err != nil {
+		return 0, err
 	}
 	return len(events), nil
 }
