@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -62,9 +61,6 @@ type Postgres struct {
 
 	start sync.Once
 	queue chan queued
-	// Dropped counts attempts the writer could not store (the database
-	// refused the batch twice).
-	dropped atomic.Int64
 }
 
 // queued is an attempt, or a flush request (done is closed once every
@@ -119,9 +115,6 @@ func (l *Postgres) Flush(ctx context.Context) error {
 	}
 }
 
-// Dropped is how many attempts could not be stored.
-func (l *Postgres) Dropped() int64 { return l.dropped.Load() }
-
 // write stores what is queued, batch after batch, for the process's life.
 func (l *Postgres) write() {
 	for first := range l.queue {
@@ -145,9 +138,6 @@ func (l *Postgres) write() {
 		if len(attempts) > 0 {
 			if err = l.insert(attempts); err != nil {
 				err = l.insert(attempts) // once more: a dropped connection
-			}
-			if err != nil {
-				l.dropped.Add(int64(len(attempts)))
 			}
 		}
 		for _, q := range batch {
