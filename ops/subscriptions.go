@@ -61,6 +61,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// answer writes v with status, or, when err is not nil, answers err
+// (apiFail).
+func (a *Admin) answer(w http.ResponseWriter, status int, v any, err error) {
+	if err != nil {
+		a.apiFail(w, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
 // apiFail answers err: 422 with the fields for a validation error, 404 for
 // an unknown endpoint, 500 (logged, not shown) otherwise.
 func (a *Admin) apiFail(w http.ResponseWriter, err error) {
@@ -151,11 +161,7 @@ func (a *Admin) apiCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 		ep.Secrets = append([]subscriptions.Secret{{Secret: generated}}, ep.Secrets...)
 	}
 	out, err := a.subscriptionsStore().Create(r.Context(), ep, a.apiActor(r))
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, apiEndpoint{Endpoint: out.Redacted(), GeneratedSecret: generated})
+	a.answer(w, http.StatusCreated, apiEndpoint{Endpoint: out.Redacted(), GeneratedSecret: generated}, err)
 }
 
 func (a *Admin) apiGetEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -165,11 +171,7 @@ func (a *Admin) apiGetEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := a.withQueue(r, ep)
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	a.answer(w, http.StatusOK, out, err)
 }
 
 func (a *Admin) apiUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -178,11 +180,7 @@ func (a *Admin) apiUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ep, err := a.subscriptionsStore().Update(r.Context(), r.PathValue("id"), p, a.apiActor(r))
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, apiEndpoint{Endpoint: ep.Redacted()})
+	a.answer(w, http.StatusOK, apiEndpoint{Endpoint: ep.Redacted()}, err)
 }
 
 func (a *Admin) apiDeleteEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -217,11 +215,7 @@ func (a *Admin) apiRotateSecret(w http.ResponseWriter, r *http.Request) {
 		generated = req.Secret
 	}
 	ep, err := a.subscriptionsStore().Rotate(r.Context(), r.PathValue("id"), req.Secret, overlap, a.apiActor(r))
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, apiEndpoint{Endpoint: ep.Redacted(), GeneratedSecret: generated})
+	a.answer(w, http.StatusOK, apiEndpoint{Endpoint: ep.Redacted(), GeneratedSecret: generated}, err)
 }
 
 func (a *Admin) apiTestEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -237,16 +231,12 @@ func (a *Admin) apiTestEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := subscriptions.Test(r.Context(), ep, req.Types, a.testOptions(ep))
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
 	ok := len(res) > 0
 	for i := range res {
 		ok = ok && res[i].Verified
 		res[i].Reason = a.redact.Text(res[i].Reason)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": ok, "tests": res})
+	a.answer(w, http.StatusOK, map[string]any{"ok": ok, "tests": res}, err)
 }
 
 func (a *Admin) apiEndpointQueue(w http.ResponseWriter, r *http.Request) {
@@ -258,14 +248,10 @@ func (a *Admin) apiEndpointQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	rows, err := a.subscriptionsStore().Queue(r.Context(), id,
 		subscriptions.QueueFilter{State: subscriptions.DeliveryState(r.URL.Query().Get("state")), Limit: limit})
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
 	if rows == nil {
 		rows = []subscriptions.Delivery{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": rows})
+	a.answer(w, http.StatusOK, map[string]any{"deliveries": rows}, err)
 }
 
 // apiEndpointAttempts returns the endpoint's delivery log (the sink
@@ -278,14 +264,10 @@ func (a *Admin) apiEndpointAttempts(w http.ResponseWriter, r *http.Request) {
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	rows, err := deliverylog.Query(r.Context(), a.cfg.Pool, deliverylog.Filter{Sink: subscriptions.LogSink(ep.Sink, ep.ID), Limit: limit})
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
 	if rows == nil {
 		rows = []deliverylog.Attempt{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"attempts": rows})
+	a.answer(w, http.StatusOK, map[string]any{"attempts": rows}, err)
 }
 
 func (a *Admin) apiReplayEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -300,11 +282,7 @@ func (a *Admin) apiReplayEndpoint(w http.ResponseWriter, r *http.Request) {
 		since = *req.Since
 	}
 	n, err := a.subscriptionsStore().Replay(r.Context(), r.PathValue("id"), since)
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"queued": n})
+	a.answer(w, http.StatusOK, map[string]int{"queued": n}, err)
 }
 
 // testOptions are the test-request settings of ep's sink.
