@@ -254,13 +254,8 @@ func MessageEventIDs(ctx context.Context, db DB, topic string) ([]string, error)
 // eventIDs when it is not nil.
 func CountMessages(ctx context.Context, db DB, topic string, eventIDs []string) (int, error) {
 	var n int
-	var err error
-	if eventIDs == nil {
-		err = db.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1`, topic).Scan(&n)
-	} else {
-		err = db.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1
-			AND metadata->>'tributary_event_id' = ANY($2)`, topic, eventIDs).Scan(&n)
-	}
+	err := db.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1
+		AND ($2::text[] IS NULL OR metadata->>'tributary_event_id' = ANY($2))`, topic, eventIDs).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count messages of %s: %w", topic, err)
 	}
