@@ -17,6 +17,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
+	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 	"github.com/tributary-dev/tributary/store"
@@ -468,9 +469,13 @@ func (a *Admin) eventLinks(ctx context.Context, refs []messageRef) (map[string]m
 			inDB = append(inDB, r)
 		}
 	}
-	offsets, err := eventOffsets(ctx, a.cfg.Pool, inDB)
-	for r, off := range offsets {
-		set(r, eventLink{URL: "/events/" + url.PathEscape(r.Pipeline) + "/" + strconv.FormatInt(off, 10)})
+	in := make([]store.MessageRef, len(inDB))
+	for i, r := range inDB {
+		in[i] = store.MessageRef{Topic: router.Topic(r.Pipeline), EventID: r.EventID, UUID: r.UUID}
+	}
+	offsets, err := store.MessageOffsets(ctx, a.cfg.Pool, in)
+	for i, off := range offsets {
+		set(inDB[i], eventLink{URL: "/events/" + url.PathEscape(inDB[i].Pipeline) + "/" + strconv.FormatInt(off, 10)})
 	}
 	return out, err
 }

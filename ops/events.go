@@ -252,22 +252,3 @@ func attemptRefs(attempts []store.Attempt) []messageRef {
 	}
 	return refs
 }
-
-// eventOffsets finds where refs are in their pipelines' PostgreSQL topics
-// (store.MessageOffsets): a ref the topic no longer holds, or never did (a
-// pipeline on NATS JetStream), is absent.
-func eventOffsets(ctx context.Context, pool *pgxpool.Pool, refs []messageRef) (map[messageRef]int64, error) {
-	in := make([]store.MessageRef, len(refs))
-	for i, r := range refs {
-		in[i] = store.MessageRef{Topic: router.Topic(r.Pipeline), EventID: r.EventID, UUID: r.UUID}
-	}
-	found, err := store.MessageOffsets(ctx, pool, in)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[messageRef]int64, len(found))
-	for i, offset := range found {
-		out[refs[i]] = offset
-	}
-	return out, nil
-}
