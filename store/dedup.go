@@ -70,11 +70,15 @@ func DedupExpiry(ctx context.Context, db DB, pipeline, key string) (time.Time, e
 
 // PruneDedup deletes expired keys, at most limit of them, and says how many.
 func PruneDedup(ctx context.Context, db DB, limit int) (int64, error) {
-	tag, err := db.Exec(ctx, `
-		DELETE FROM tributary_dedup WHERE ctid IN (
-			SELECT ctid FROM tributary_dedup WHERE expires_at < now() LIMIT $1)`, limit)
+	return pruneExpired(ctx, db, "tributary_dedup", limit)
+}
+
+// pruneExpired deletes up to limit rows of table whose expires_at passed.
+func pruneExpired(ctx context.Context, db DB, table string, limit int) (int64, error) {
+	tag, err := db.Exec(ctx, `DELETE FROM `+table+` WHERE ctid IN (
+		SELECT ctid FROM `+table+` WHERE expires_at < now() LIMIT $1)`, limit)
 	if err != nil {
-		return 0, fmt.Errorf("dedup: prune: %w", err)
+		return 0, fmt.Errorf("prune %s: %w", table, err)
 	}
 	return tag.RowsAffected(), nil
 }
@@ -119,10 +123,5 @@ func RecordDedupHits(ctx context.Context, db DB, pipeline string, keys, sources 
 // PruneDedupHits deletes up to limit hit counts whose dedup window has
 // passed since their last hit.
 func PruneDedupHits(ctx context.Context, db DB, limit int) (int64, error) {
-	tag, err := db.Exec(ctx, `DELETE FROM tributary_dedup_hits WHERE ctid IN (
-		SELECT ctid FROM tributary_dedup_hits WHERE expires_at < now() LIMIT $1)`, limit)
-	if err != nil {
-		return 0, fmt.Errorf("dedup hits: prune: %w", err)
-	}
-	return tag.RowsAffected(), nil
+	return pruneExpired(ctx, db, "tributary_dedup_hits", limit)
 }

@@ -32,15 +32,11 @@ func InsertPoison(ctx context.Context, db DB, p Poison) error {
 	if err != nil {
 		return fmt.Errorf("poison: metadata: %w", err)
 	}
-	payload := p.Payload
-	if payload == nil {
-		payload = []byte{}
-	}
 	_, err = db.Exec(ctx, `
 		INSERT INTO tributary_poison
 			(pipeline, sink, message_uuid, event_id, payload, metadata, reason, attempts, first_failure, last_failure)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		p.Pipeline, p.Sink, p.MessageUUID, p.EventID, payload, meta, p.Reason,
+		VALUES ($1, $2, $3, $4, COALESCE($5::bytea, ''), $6, $7, $8, $9, $10)`,
+		p.Pipeline, p.Sink, p.MessageUUID, p.EventID, p.Payload, meta, p.Reason,
 		p.Attempts, p.FirstFailure, p.LastFailure)
 	if err != nil {
 		return fmt.Errorf("poison: add: %w", err)

@@ -42,14 +42,10 @@ func InsertQuarantined(ctx context.Context, db DB, q Quarantined) error {
 	if err != nil {
 		return fmt.Errorf("quarantine: metadata: %w", err)
 	}
-	payload := q.Payload
-	if payload == nil {
-		payload = []byte{}
-	}
 	_, err = db.Exec(ctx, `INSERT INTO tributary_ingest_quarantine
 		(pipeline, source, event_id, message_uuid, metadata, payload, dedup_key, dedup_ttl, reason, sqlstate)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		q.Pipeline, q.Source, q.EventID, []byte(q.MessageUUID), meta, payload, q.DedupKey, q.DedupTTL.Seconds(), q.Reason, q.SQLState)
+		VALUES ($1, $2, $3, $4, $5, COALESCE($6::bytea, ''), $7, $8, $9, $10)`,
+		q.Pipeline, q.Source, q.EventID, []byte(q.MessageUUID), meta, q.Payload, q.DedupKey, q.DedupTTL.Seconds(), q.Reason, q.SQLState)
 	if err != nil {
 		return fmt.Errorf("quarantine: record event: %w", err)
 	}
