@@ -98,18 +98,6 @@ func (a *Admin) liveFrame(ctx context.Context) liveFrame {
 	if time.Since(a.live.at) < a.cfg.LiveInterval/2 {
 		return a.live.frame
 	}
-	a.live.frame, a.live.at = a.computeFrame(ctx), time.Now()
-	return a.live.frame
-}
-
-// liveCache is the frame the streams share.
-type liveCache struct {
-	mu    sync.Mutex
-	frame liveFrame
-	at    time.Time
-}
-
-func (a *Admin) computeFrame(ctx context.Context) liveFrame {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	a.sampleDepths(qctx)
@@ -120,7 +108,15 @@ func (a *Admin) computeFrame(ctx context.Context) liveFrame {
 		f.Error = a.redact.Text(err.Error())
 	}
 	f.Series = series
+	a.live.frame, a.live.at = f, time.Now()
 	return f
+}
+
+// liveCache is the frame the streams share.
+type liveCache struct {
+	mu    sync.Mutex
+	frame liveFrame
+	at    time.Time
 }
 
 func (a *Admin) livePage(w http.ResponseWriter, r *http.Request) {

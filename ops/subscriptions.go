@@ -272,16 +272,12 @@ func (a *Admin) apiEndpointAttempts(w http.ResponseWriter, r *http.Request) {
 
 func (a *Admin) apiReplayEndpoint(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Since *time.Time `json:"since"`
+		Since time.Time `json:"since"` // zero (absent or null): every poisoned delivery
 	}
 	if !decode(w, r, &req) {
 		return
 	}
-	var since time.Time
-	if req.Since != nil {
-		since = *req.Since
-	}
-	n, err := a.subscriptionsStore().Replay(r.Context(), r.PathValue("id"), since)
+	n, err := a.subscriptionsStore().Replay(r.Context(), r.PathValue("id"), req.Since)
 	a.answer(w, http.StatusOK, map[string]int{"queued": n}, err)
 }
 
