@@ -284,7 +284,7 @@ type pageData struct {
 	Endpoints   []webhook.EndpointState
 	CSRF        string
 	Flash       string
-	Errors      []string
+	Errors      errorList
 	Now         time.Time
 	Instances   []leader.Instance
 	Self        string
@@ -305,13 +305,10 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 		d.Self = a.cfg.Instance()
 	}
 	status, err := leader.ReadStatus(ctx, a.cfg.Pool)
-	if err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Errors.add(err)
 	d.Instances = status.Instances
-	if d.Lanes, err = pgtopic.ReadLanes(ctx, a.cfg.Pool); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Lanes, err = pgtopic.ReadLanes(ctx, a.cfg.Pool)
+	d.Errors.add(err)
 	for _, p := range a.cfg.Pipelines {
 		pv := pipelineView{Name: p.Name, Sinks: p.Sinks}
 		for _, s := range p.Sources {
@@ -337,38 +334,31 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 		d.Pipelines = append(d.Pipelines, pv)
 	}
 	depths, err := QueueDepths(ctx, a.cfg.Pool, a.cfg.Pipelines)
-	if err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Errors.add(err)
 	filtered := a.filteredCounts()
 	for _, dp := range depths {
 		d.Depths = append(d.Depths, depthRow{Depth: dp, Filtered: int64(filtered[[2]string{dp.Pipeline, dp.Sink}])})
 	}
-	if d.Attempts, err = store.Attempts(ctx, a.cfg.Pool, store.AttemptFilter{Limit: 25}); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
-	if d.Endpoints, err = a.endpoints.List(ctx, webhook.EndpointFilter{}); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Attempts, err = store.Attempts(ctx, a.cfg.Pool, store.AttemptFilter{Limit: 25})
+	d.Errors.add(err)
+	d.Endpoints, err = a.endpoints.List(ctx, webhook.EndpointFilter{})
+	d.Errors.add(err)
 	for i := range d.Endpoints {
 		d.Endpoints[i].Endpoint = webhook.RedactURL(d.Endpoints[i].Endpoint) // stored redacted; never trust it blindly
 	}
-	if d.Poison, err = a.poison.List(ctx, router.PoisonFilter{Limit: 50}); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Poison, err = a.poison.List(ctx, router.PoisonFilter{Limit: 50})
+	d.Errors.add(err)
 	if n, err := a.poison.Count(ctx, router.PoisonFilter{}); err == nil && n > int64(len(d.Poison)) {
 		d.PoisonMore = n - int64(len(d.Poison))
 	}
-	if d.Quarantined, err = router.NewIngestQuarantine(a.cfg.Pool).Count(ctx, router.QuarantineFilter{}); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Quarantined, err = router.NewIngestQuarantine(a.cfg.Pool).Count(ctx, router.QuarantineFilter{})
+	d.Errors.add(err)
 	refs := attemptRefs(d.Attempts)
 	for _, p := range d.Poison {
 		refs = append(refs, messageRef{Pipeline: p.Pipeline, EventID: p.EventID, UUID: p.MessageUUID})
 	}
-	if d.EventPages, err = a.eventLinks(ctx, refs); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.EventPages, err = a.eventLinks(ctx, refs)
+	d.Errors.add(err)
 	a.redactOverview(&d) // after eventLinks, which looks the ids up as stored
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -45,13 +45,26 @@ type consoleData struct {
 	Title     string
 	CSRF      string
 	Flash     string
-	Errors    []string
+	Errors    errorList
 	Nonce     string
 	Pipelines []PipelineInfo
 	Page      any
 }
 
+// errorList is what a page could not read, shown on it.
+type errorList []string
+
+// add adds err, if any.
+func (l *errorList) add(err error) {
+	if err != nil {
+		*l = append(*l, err.Error())
+	}
+}
+
 func (a *Admin) render(w http.ResponseWriter, name string, d consoleData) {
+	for i := range d.Errors { // they may quote what a secret was in
+		d.Errors[i] = a.redact.Text(d.Errors[i])
+	}
 	script := "'none'"
 	if d.Nonce != "" {
 		script = "'nonce-" + d.Nonce + "'"
@@ -158,9 +171,7 @@ func (a *Admin) eventsPage(w http.ResponseWriter, r *http.Request) {
 	if len(d.Errors) == 0 && len(f.Pipelines) > 0 {
 		var next int64
 		v.Events, next, err = SearchEvents(ctx, a.cfg.Pool, f)
-		if err != nil {
-			d.Errors = append(d.Errors, err.Error())
-		}
+		d.Errors.add(err)
 		if next > 0 {
 			nq := maps.Clone(q)
 			nq.Set("before", strconv.FormatInt(next, 10))
@@ -221,9 +232,7 @@ func (a *Admin) eventPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := a.data(r, "Event "+e.EventID)
-	if err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Errors.add(err)
 	for i := range e.Attempts {
 		at := &e.Attempts[i]
 		at.Endpoint = a.redact.Text(webhook.RedactURL(at.Endpoint))
@@ -302,13 +311,9 @@ func (a *Admin) endpointsPage(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	d := a.data(r, "Endpoints")
 	stats, err := store.SinkStatsSince(ctx, a.cfg.Pool, time.Now().Add(-time.Hour))
-	if err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Errors.add(err)
 	states, err := a.endpoints.List(ctx, webhook.EndpointFilter{})
-	if err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Errors.add(err)
 	byKey := map[[2]string]webhook.EndpointState{}
 	for _, s := range states {
 		byKey[[2]string{s.Pipeline, s.Sink}] = s
@@ -368,9 +373,8 @@ func (a *Admin) bulkPreview(w http.ResponseWriter, r *http.Request) {
 	}
 	d := a.data(r, "Resend failed events")
 	v := bulkView{Pipeline: pipeline, Sink: sink, Since: since.UTC().Format(time.RFC3339), Max: MaxBulkResend}
-	if v.Events, err = FailedSince(ctx, a.cfg.Pool, pipeline, sink, since); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	v.Events, err = FailedSince(ctx, a.cfg.Pool, pipeline, sink, since)
+	d.Errors.add(err)
 	for i := range v.Events {
 		v.Events[i].EventID = a.redact.Text(v.Events[i].EventID)
 	}

@@ -118,11 +118,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 func (a *Admin) subscriptionsStore() *subscriptions.Store { return subscriptions.NewStore(a.cfg.Pool) }
 
-func (a *Admin) withQueue(r *http.Request, ep subscriptions.Endpoint) (apiEndpoint, error) {
-	counts, err := a.subscriptionsStore().Counts(r.Context(), ep.ID)
-	return apiEndpoint{Endpoint: ep.Redacted(), Queue: counts}, err
-}
-
 func (a *Admin) apiListEndpoints(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	eps, err := a.subscriptionsStore().List(r.Context(), subscriptions.Filter{Pipeline: q.Get("pipeline"), Sink: q.Get("sink"), Tenant: q.Get("tenant")})
@@ -170,8 +165,8 @@ func (a *Admin) apiGetEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.apiFail(w, err)
 		return
 	}
-	out, err := a.withQueue(r, ep)
-	a.answer(w, http.StatusOK, out, err)
+	counts, err := a.subscriptionsStore().Counts(r.Context(), ep.ID)
+	a.answer(w, http.StatusOK, apiEndpoint{Endpoint: ep.Redacted(), Queue: counts}, err)
 }
 
 func (a *Admin) apiUpdateEndpoint(w http.ResponseWriter, r *http.Request) {

@@ -56,9 +56,7 @@ func (a *Admin) subscriptionsPage(w http.ResponseWriter, r *http.Request) {
 // showSubscriptions renders the endpoint list, redacted, after d's errors.
 func (a *Admin) showSubscriptions(w http.ResponseWriter, r *http.Request, d consoleData) {
 	eps, err := a.subscriptionsStore().List(r.Context(), subscriptions.Filter{})
-	if err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
+	d.Errors.add(err)
 	for i := range eps {
 		eps[i] = eps[i].Redacted()
 	}
@@ -78,26 +76,20 @@ func (a *Admin) showEndpoint(w http.ResponseWriter, r *http.Request, id string, 
 		return
 	}
 	d := a.data(r, "Endpoint "+id)
-	if err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
+	d.Errors.add(err)
 	view.Endpoint = ep.Redacted()
 	view.RawURL = view.Endpoint.URL
 	view.TypesText = strings.Join(ep.Types, ", ")
 	view.TestTypes = subscriptions.TestTypes(ep)
-	if view.Counts, err = store.Counts(ctx, id); err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
-	if view.Queue, err = store.Queue(ctx, id, subscriptions.QueueFilter{Limit: 50}); err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
-	if view.Attempts, err = deliverylog.Query(ctx, a.cfg.Pool, deliverylog.Filter{Sink: subscriptions.LogSink(ep.Sink, ep.ID), Limit: 50}); err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
+	view.Counts, err = store.Counts(ctx, id)
+	d.Errors.add(err)
+	view.Queue, err = store.Queue(ctx, id, subscriptions.QueueFilter{Limit: 50})
+	d.Errors.add(err)
+	view.Attempts, err = deliverylog.Query(ctx, a.cfg.Pool, deliverylog.Filter{Sink: subscriptions.LogSink(ep.Sink, ep.ID), Limit: 50})
+	d.Errors.add(err)
 	// The sink sends the topic message's uuid.
-	if view.EventPages, err = a.eventLinks(ctx, attemptRefs(view.Attempts)); err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
+	view.EventPages, err = a.eventLinks(ctx, attemptRefs(view.Attempts))
+	d.Errors.add(err)
 	for i := range view.Tests {
 		view.Tests[i].Reason = a.redact.Text(view.Tests[i].Reason)
 	}
@@ -154,7 +146,7 @@ func (a *Admin) formCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 			d.Errors = append(d.Errors, f.Field+": "+f.Message)
 		}
 		if len(d.Errors) == 0 {
-			d.Errors = append(d.Errors, a.redact.Text(err.Error()))
+			d.Errors.add(err)
 		}
 		w.WriteHeader(http.StatusUnprocessableEntity)
 		a.showSubscriptions(w, r, d)
