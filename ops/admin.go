@@ -91,10 +91,9 @@ type AdminConfig struct {
 	// Instance, when set, returns this instance's id (the page marks it
 	// among the instances sharing the database).
 	Instance func() string
-	// Secrets are values no page may show (webhook secrets, tokens, the
-	// admin token itself): replaced wherever they appear in payloads,
-	// metadata, errors and response bodies. Values of keys that look like
-	// credentials (token, secret, password, authorization …) are hidden too.
+	// Secrets are values no page may show (webhook secrets, tokens; the
+	// admin token is added), wherever they appear. Values of keys that look
+	// like credentials (token, secret, password …) are hidden too.
 	Secrets []string
 	// LiveInterval is how often the live page's stream sends; 2s when zero.
 	LiveInterval time.Duration
@@ -423,10 +422,8 @@ func plural(n float64, unit string) string {
 	return s
 }
 
-// sourceState reads each source's state from the metrics registry, which
-// the sources keep current: tributary_source_up and the last-success time
-// every type sets, plus what a type's own collectors tell; by
-// "pipeline/source".
+// sourceState reads each source's state, by "pipeline/source", from the
+// metrics the sources keep current (every type's and its own).
 func (a *Admin) sourceState() map[string]sourceMetrics {
 	out := map[string]sourceMetrics{}
 	families, err := a.cfg.Gatherer.Gather()

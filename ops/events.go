@@ -23,21 +23,16 @@ import (
 // its pipeline's topic.
 var ErrEventNotFound = errors.New("event not found")
 
-// EventFilter selects stored events of the pipeline topics. Zero fields
-// match everything.
+// EventFilter selects stored events as store.MessageSearch does, with the
+// pipelines (required) in place of their topics. Zero fields match everything.
 type EventFilter struct {
-	// Pipelines limits the search to these pipelines' topics. Required: a
-	// search across topics cannot read one index in offset order.
-	Pipelines []string
-	EventID   string
-	Source    string
-	Type      string
-	// From and Until bound created_at (From inclusive, Until exclusive).
+	Pipelines   []string
+	EventID     string
+	Source      string
+	Type        string
 	From, Until time.Time
-	// Before is the keyset cursor: only offsets below it (0: from the newest).
-	Before int64
-	// Limit caps a page; 50 when zero, at most 500.
-	Limit int
+	Before      int64
+	Limit       int
 }
 
 // EventSummary is one stored event in a search result.
@@ -163,9 +158,8 @@ func seenBy(ctx context.Context, pool *pgxpool.Pool, pipeline, eventID, storedFr
 }
 
 // Resend puts the stored event at offset of pipeline's topic into sink's
-// retry queue, due now, with a fresh attempt count — the way a poison replay
-// does, so only that sink gets it again — and records who asked, in one
-// transaction.
+// retry queue, due now, with a fresh attempt count (as a poison replay does:
+// only that sink gets it again), and records who asked, in one transaction.
 func Resend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, offset int64, by, bulkID string) error {
 	return resend(ctx, pool, pipeline, sink, []int64{offset}, by, bulkID)
 }

@@ -15,11 +15,9 @@ import (
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 )
 
-// The endpoints API (docs/endpoints-api.md): JSON under /api/endpoints on
-// the admin listener, behind the admin token like every admin route, for a
-// product that offers its customers the outbound-webhook page — endpoints per
-// event type, test payloads, the queue. Credentials are write-only: every
-// response shows them redacted (a generated secret is returned once).
+// The endpoints API (docs/endpoints-api.md): JSON under /api/endpoints,
+// behind the admin token, for a product's outbound-webhook page. Credentials
+// are write-only: responses show them redacted (a generated secret once).
 func (a *Admin) subscriptionRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/endpoints", a.apiListEndpoints)
 	mux.HandleFunc("POST /api/endpoints", a.apiCreateEndpoint)

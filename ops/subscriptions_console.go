@@ -13,11 +13,10 @@ import (
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 )
 
-// The console's pages for the subscriptions sinks' endpoints: the list with
-// an add form, and one endpoint's page (change, disable, rotate its secret,
-// send a test payload per event type with the right-key / wrong-key
-// outcome, its queue and attempts). Every change is a form POST with the
-// page's CSRF token, through the same Store as the CLI and the API.
+// The console's pages for the subscriptions sinks' endpoints: the list, and
+// one endpoint's page (edit, disable, rotate, test, its queue and attempts).
+// Every change is a CSRF-checked form POST, through the same Store as the
+// CLI and the API.
 func (a *Admin) subscriptionPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /subscriptions", a.subscriptionsPage)
 	mux.HandleFunc("POST /subscriptions", a.formCreateEndpoint)

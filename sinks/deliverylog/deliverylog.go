@@ -1,8 +1,6 @@
-// Package deliverylog is the delivery log every sink writes: one row per
-// outbound attempt in table tributary_delivery_attempts (package migrations),
-// for operators (`tributary deliveries list`, the admin page). It is shared
-// code for sinks, not a sink: each sink builds an Attempt after its attempt
-// and hands it to a Recorder.
+// Package deliverylog is the delivery log every sink writes, one row per
+// outbound attempt (tributary_delivery_attempts), for operators: each sink
+// hands a Recorder an Attempt after each attempt.
 //
 //	log := deliverylog.NewPostgres(pool)
 //	_ = log.Record(ctx, deliverylog.Attempt{Pipeline: "doors", Sink: "crm", EventID: id, Outcome: deliverylog.OutcomeSuccess})
@@ -19,8 +17,7 @@ import (
 	"github.com/tributary-dev/tributary/store"
 )
 
-// Outcome classifies an attempt (store.Outcome: every value is listed
-// there and in Outcomes).
+// Outcome classifies an attempt (store.Outcome).
 type Outcome = store.Outcome
 
 // The outcomes a sink writes; see store.Outcome.
@@ -36,9 +33,7 @@ const (
 // Outcomes returns every outcome a sink writes to the delivery log.
 func Outcomes() []Outcome { return store.Outcomes() }
 
-// Attempt is one row of the delivery log (store.Attempt). It must hold no
-// secret: sinks redact the endpoint and scrub error and body before
-// recording.
+// Attempt is one row of the delivery log (store.Attempt); it holds no secret.
 type Attempt = store.Attempt
 
 // Recorder records attempts. A failing Record is logged by the sink, never
@@ -47,14 +42,11 @@ type Recorder interface {
 	Record(ctx context.Context, a Attempt) error
 }
 
-// Postgres is the delivery log in table tributary_delivery_attempts.
-//
-// Record does not write on the delivery path: it queues the attempt (up to
-// QueueSize) for a writer that stores whatever is queued in one statement,
-// then the next lot — group commit, so a busy sink pays a fraction of an
-// insert per attempt. A full queue makes Record wait (backpressure, bounded
-// by its context). What a crash can lose is the queue's content: log rows of
-// the last moments, never an event (the delivery itself is not affected).
+// Postgres is the delivery log in table tributary_delivery_attempts. Record
+// does not write on the delivery path: it queues the attempt for a writer that
+// stores each lot queued in one statement (group commit: a busy sink pays a
+// fraction of an insert per attempt); a full queue (QueueSize) makes it wait.
+// A crash can lose the queue: log rows of the last moments, never an event.
 // Query and Flush see everything recorded before them.
 type Postgres struct {
 	pool *pgxpool.Pool
@@ -76,8 +68,7 @@ const QueueSize = 10000
 // maxWriteBatch bounds one insert.
 const maxWriteBatch = 1000
 
-// NewPostgres returns the delivery log in pool's database (migrated with
-// package migrations).
+// NewPostgres returns the delivery log in pool's (migrated) database.
 func NewPostgres(pool *pgxpool.Pool) *Postgres {
 	return &Postgres{pool: pool, queue: make(chan queued, QueueSize)}
 }
