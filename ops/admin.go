@@ -506,15 +506,15 @@ func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad poison id", http.StatusBadRequest)
 		return
 	}
-	flash := "Replayed poison message #" + strconv.FormatInt(id, 10) + "; it is back in its sink's delivery queue."
-	if err := a.poison.Replay(r.Context(), id); err != nil {
-		if errors.Is(err, router.ErrNotFound) {
-			flash = "Poison message #" + strconv.FormatInt(id, 10) + " is gone (already replayed or purged)."
-		} else {
-			a.cfg.Logger.Error("Replay from admin page failed", err, watermill.LogFields{"poison_id": id})
-			flash = "Replay of #" + strconv.FormatInt(id, 10) + " failed: " + a.redact.Text(err.Error())
-		}
-	} else {
+	n := strconv.FormatInt(id, 10)
+	flash := "Replayed poison message #" + n + "; it is back in its sink's delivery queue."
+	switch err := a.poison.Replay(r.Context(), id); {
+	case errors.Is(err, router.ErrNotFound):
+		flash = "Poison message #" + n + " is gone (already replayed or purged)."
+	case err != nil:
+		a.cfg.Logger.Error("Replay from admin page failed", err, watermill.LogFields{"poison_id": id})
+		flash = "Replay of #" + n + " failed: " + a.redact.Text(err.Error())
+	default:
 		a.cfg.Logger.Info("Poison message replayed from the admin page", watermill.LogFields{"poison_id": id})
 	}
 	http.Redirect(w, r, a.flashURL("/", flash), http.StatusSeeOther)

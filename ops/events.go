@@ -111,7 +111,7 @@ func GetEvent(ctx context.Context, pool *pgxpool.Pool, pipeline string, offset i
 	e := Event{EventSummary: EventSummary{Pipeline: pipeline, Offset: offset}}
 	m, err := store.GetMessage(ctx, pool, router.Topic(pipeline), offset)
 	if errors.Is(err, store.ErrNotFound) {
-		return e, fmt.Errorf("event %s/%d: %w", pipeline, offset, ErrEventNotFound)
+		err = ErrEventNotFound
 	}
 	if err != nil {
 		return e, fmt.Errorf("event %s/%d: %w", pipeline, offset, err)
