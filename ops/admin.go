@@ -342,9 +342,6 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 	d.Errors.add(err)
 	d.Endpoints, err = a.endpoints.List(ctx, webhook.EndpointFilter{})
 	d.Errors.add(err)
-	for i := range d.Endpoints {
-		d.Endpoints[i].Endpoint = webhook.RedactURL(d.Endpoints[i].Endpoint) // stored redacted; never trust it blindly
-	}
 	d.Poison, err = a.poison.List(ctx, router.PoisonFilter{Limit: 50})
 	d.Errors.add(err)
 	if n, err := a.poison.Count(ctx, router.PoisonFilter{}); err == nil && n > int64(len(d.Poison)) {

@@ -420,7 +420,7 @@ func (a *Admin) redactOverview(d *pageData) {
 	}
 	for i := range d.Endpoints {
 		d.Endpoints[i].Reason = a.redact.Text(d.Endpoints[i].Reason)
-		d.Endpoints[i].Endpoint = a.redact.Text(d.Endpoints[i].Endpoint)
+		d.Endpoints[i].Endpoint = a.redact.Text(webhook.RedactURL(d.Endpoints[i].Endpoint)) // stored redacted; never trust it blindly
 	}
 	for i := range d.Lanes.Held {
 		d.Lanes.Held[i].Key = a.redact.Text(d.Lanes.Held[i].Key)

@@ -31,9 +31,8 @@ const (
 	OutcomeCircuitOpen Outcome = "circuit_open"
 )
 
-// Outcomes returns every outcome a sink writes to the delivery log, in the
-// order above. Every sink writes the first three; the webhook sink, which
-// keeps endpoint state and a breaker, also the last three.
+// Outcomes returns every outcome, in the order above: every sink writes the
+// first three; the webhook sink (endpoint state, a breaker) also the others.
 func Outcomes() []Outcome {
 	return []Outcome{OutcomeSuccess, OutcomeTransient, OutcomePermanent, OutcomeGone, OutcomeDisabled, OutcomeCircuitOpen}
 }
@@ -93,11 +92,10 @@ func (a *Attempt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// InsertAttempts stores attempts in one statement (their IDs are ignored).
-// Text columns go through Text: a receiver's answer may hold NUL or invalid
-// UTF-8. The log only feeds the console and the operator commands: its
-// commit does not wait for the disk (relaxCommit), so a server crash may
-// lose the last attempts logged, never an event.
+// InsertAttempts stores attempts in one statement (their IDs are ignored),
+// text through Text: a receiver's answer may hold NUL or invalid UTF-8. Its
+// commit does not wait for the disk (relaxCommit): a server crash may lose
+// the last attempts logged, never an event.
 func InsertAttempts(ctx context.Context, db DB, as []Attempt) error {
 	n := len(as)
 	var (

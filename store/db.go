@@ -17,11 +17,9 @@ type DB interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// relaxCommit, the first statement of a batch (one implicit transaction),
-// makes that transaction's commit return without waiting for its WAL record
-// to reach the disk (synchronous_commit off for it only). It is for writes
-// a server crash may lose without losing an event: what only feeds the
-// console, such as the delivery log.
+// relaxCommit, first in a batch (one implicit transaction), lets its commit
+// return before its WAL reaches the disk: for writes a server crash may lose
+// without losing an event, such as the delivery log.
 const relaxCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 
 // execRelaxed runs one statement after relaxCommit, in one round trip.

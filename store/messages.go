@@ -235,8 +235,7 @@ func QueueDepth(ctx context.Context, db DB, topic string) (int64, error) {
 }
 
 // MessageEventIDs lists the event ids (tributary.MetaEventID) stored in
-// topic, in topic order, repeats included: what a test of a pipeline looks
-// at.
+// topic, in order, repeats included: what a pipeline's test looks at.
 func MessageEventIDs(ctx context.Context, db DB, topic string) ([]string, error) {
 	rows, err := db.Query(ctx, `SELECT COALESCE(metadata->>'tributary_event_id', '')
 		FROM tributary_messages WHERE topic = $1 ORDER BY "offset"`, topic)

@@ -34,9 +34,8 @@ type Quarantined struct {
 	QuarantinedAt time.Time `json:"quarantined_at"`
 }
 
-// InsertQuarantined stores q (its ID and QuarantinedAt are the table's).
-// The message uuid is kept as bytes: what the database refused may be in
-// it.
+// InsertQuarantined stores q (its ID and QuarantinedAt are the table's),
+// the uuid as bytes: what the database refused may be in it.
 func InsertQuarantined(ctx context.Context, db DB, q Quarantined) error {
 	meta, err := json.Marshal(q.Metadata)
 	if err != nil {

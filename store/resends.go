@@ -8,8 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Resend is one row of tributary_resends: a resend asked for on the
-// console.
+// Resend is one row of tributary_resends: a resend asked for on the console.
 type Resend struct {
 	ID          int64     `json:"id"`
 	Pipeline    string    `json:"pipeline"`
@@ -31,8 +30,7 @@ func InsertResend(ctx context.Context, db DB, r Resend) error {
 	return nil
 }
 
-// ResendsOfMessage returns the resends of the message uuid, newest first
-// (at most 100).
+// ResendsOfMessage returns the resends of message uuid, newest first, at most 100.
 func ResendsOfMessage(ctx context.Context, db DB, uuid string) ([]Resend, error) {
 	out, err := query(ctx, db, pgx.RowToStructByPos[Resend], `SELECT id, pipeline, sink, event_id, message_uuid, topic_offset,
 		bulk_id, requested_by, requested_at FROM tributary_resends WHERE message_uuid = $1 ORDER BY id DESC LIMIT 100`, uuid)
