@@ -130,9 +130,7 @@ func (a *Admin) formCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	f := r.PostFormValue
 	ep := subscriptions.Endpoint{Pipeline: f("pipeline"), Sink: f("sink"), Tenant: f("tenant"), URL: f("url"),
 		Method: f("method"), Types: splitTypes(f("types")), Token: f("token")}
-	if v := f("rate_limit"); v != "" {
-		ep.RateLimit, _ = strconv.ParseFloat(v, 64)
-	}
+	ep.RateLimit, _ = strconv.ParseFloat(f("rate_limit"), 64)
 	generated := ""
 	if f("generate_secret") != "" {
 		generated = subscriptions.NewSecret()
@@ -170,10 +168,8 @@ func (a *Admin) formEditEndpoint(w http.ResponseWriter, r *http.Request) {
 	if v := f("token"); v != "" {
 		p.Token = &v
 	}
-	if v := f("rate_limit"); v != "" {
-		if n, err := strconv.ParseFloat(v, 64); err == nil {
-			p.RateLimit = &n
-		}
+	if n, err := strconv.ParseFloat(f("rate_limit"), 64); err == nil { // blank keeps it
+		p.RateLimit = &n
 	}
 	id := r.PathValue("id")
 	_, err := a.subscriptionsStore().Update(r.Context(), id, p, "console: "+requester(r))
