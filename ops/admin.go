@@ -20,6 +20,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tributary-dev/tributary/components"
 	"github.com/tributary-dev/tributary/internal/httpauth"
@@ -90,10 +91,9 @@ type AdminConfig struct {
 	// Instance, when set, returns this instance's id (the page marks it
 	// among the instances sharing the database).
 	Instance func() string
-	// Secrets are values no page may show (webhook secrets, tokens, the
-	// admin token itself): replaced wherever they appear in payloads,
-	// metadata, errors and response bodies. Values of keys that look like
-	// credentials (token, secret, password, authorization …) are hidden too.
+	// Secrets are values no page may show (webhook secrets, tokens; the
+	// admin token is added), wherever they appear. Values of keys that look
+	// like credentials (token, secret, password …) are hidden too.
 	Secrets []string
 	// LiveInterval is how often the live page's stream sends; 2s when zero.
 	LiveInterval time.Duration
@@ -199,6 +199,15 @@ func (a *Admin) cookieValue() string { return a.sign("session:" + a.cfg.Token) }
 
 func (a *Admin) csrfToken() string { return a.sign("csrf") }
 
+// checkCSRF checks a form's CSRF token, answering 403 when it is wrong.
+func (a *Admin) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
+	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
+		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
 func (a *Admin) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.cfg.Token == "" || r.URL.Path == "/healthz" {
@@ -274,7 +283,7 @@ type pageData struct {
 	Endpoints   []webhook.EndpointState
 	CSRF        string
 	Flash       string
-	Errors      []string
+	Errors      errorList
 	Now         time.Time
 	Instances   []leader.Instance
 	Self        string
@@ -295,13 +304,10 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 		d.Self = a.cfg.Instance()
 	}
 	status, err := leader.ReadStatus(ctx, a.cfg.Pool)
-	if err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Errors.add(err)
 	d.Instances = status.Instances
-	if d.Lanes, err = pgtopic.ReadLanes(ctx, a.cfg.Pool); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Lanes, err = pgtopic.ReadLanes(ctx, a.cfg.Pool)
+	d.Errors.add(err)
 	for _, p := range a.cfg.Pipelines {
 		pv := pipelineView{Name: p.Name, Sinks: p.Sinks}
 		for _, s := range p.Sources {
@@ -327,41 +333,28 @@ func (a *Admin) page(w http.ResponseWriter, r *http.Request) {
 		d.Pipelines = append(d.Pipelines, pv)
 	}
 	depths, err := QueueDepths(ctx, a.cfg.Pool, a.cfg.Pipelines)
-	if err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Errors.add(err)
 	filtered := a.filteredCounts()
 	for _, dp := range depths {
 		d.Depths = append(d.Depths, depthRow{Depth: dp, Filtered: int64(filtered[[2]string{dp.Pipeline, dp.Sink}])})
 	}
-	if d.Attempts, err = store.Attempts(ctx, a.cfg.Pool, store.AttemptFilter{Limit: 25}); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
-	if d.Endpoints, err = a.endpoints.List(ctx, webhook.EndpointFilter{}); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
-	for i := range d.Endpoints {
-		d.Endpoints[i].Endpoint = webhook.RedactURL(d.Endpoints[i].Endpoint) // stored redacted; never trust it blindly
-	}
-	if d.Poison, err = a.poison.List(ctx, router.PoisonFilter{Limit: 50}); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Attempts, err = store.Attempts(ctx, a.cfg.Pool, store.AttemptFilter{Limit: 25})
+	d.Errors.add(err)
+	d.Endpoints, err = a.endpoints.List(ctx, webhook.EndpointFilter{})
+	d.Errors.add(err)
+	d.Poison, err = a.poison.List(ctx, router.PoisonFilter{Limit: 50})
+	d.Errors.add(err)
 	if n, err := a.poison.Count(ctx, router.PoisonFilter{}); err == nil && n > int64(len(d.Poison)) {
 		d.PoisonMore = n - int64(len(d.Poison))
 	}
-	if d.Quarantined, err = router.NewIngestQuarantine(a.cfg.Pool).Count(ctx, router.QuarantineFilter{}); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
-	refs := make([]messageRef, 0, len(d.Attempts)+len(d.Poison))
-	for _, at := range d.Attempts {
-		refs = append(refs, messageRef{Pipeline: at.Pipeline, EventID: at.EventID, UUID: at.MessageUUID})
-	}
+	d.Quarantined, err = router.NewIngestQuarantine(a.cfg.Pool).Count(ctx, router.QuarantineFilter{})
+	d.Errors.add(err)
+	refs := attemptRefs(d.Attempts)
 	for _, p := range d.Poison {
 		refs = append(refs, messageRef{Pipeline: p.Pipeline, EventID: p.EventID, UUID: p.MessageUUID})
 	}
-	if d.EventPages, err = a.eventLinks(ctx, refs); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.EventPages, err = a.eventLinks(ctx, refs)
+	d.Errors.add(err)
 	a.redactOverview(&d) // after eventLinks, which looks the ids up as stored
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -426,10 +419,8 @@ func plural(n float64, unit string) string {
 	return s
 }
 
-// sourceState reads each source's state from the metrics registry, which
-// the sources keep current: tributary_source_up and the last-success time
-// every type sets, plus what a type's own collectors tell; by
-// "pipeline/source".
+// sourceState reads each source's state, by "pipeline/source", from the
+// metrics the sources keep current (every type's and its own).
 func (a *Admin) sourceState() map[string]sourceMetrics {
 	out := map[string]sourceMetrics{}
 	families, err := a.cfg.Gatherer.Gather()
@@ -438,19 +429,11 @@ func (a *Admin) sourceState() map[string]sourceMetrics {
 	}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
-			var pipeline, source string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "pipeline":
-					pipeline = l.GetValue()
-				case "source":
-					source = l.GetValue()
-				}
-			}
+			source := label(m, "source")
 			if source == "" {
 				continue
 			}
-			source = pipeline + "/" + source
+			source = label(m, "pipeline") + "/" + source
 			st := out[source]
 			gauge, counter := m.GetGauge().GetValue(), m.GetCounter().GetValue()
 			switch f.GetName() {
@@ -495,24 +478,24 @@ func (a *Admin) filteredCounts() map[[2]string]float64 {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			var k [2]string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "pipeline":
-					k[0] = l.GetValue()
-				case "sink":
-					k[1] = l.GetValue()
-				}
-			}
-			out[k] += m.GetCounter().GetValue()
+			out[[2]string{label(m, "pipeline"), label(m, "sink")}] += m.GetCounter().GetValue()
 		}
 	}
 	return out
 }
 
+// label is m's value of label name ("" when m has none).
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
 func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
-	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
-		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -520,15 +503,15 @@ func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad poison id", http.StatusBadRequest)
 		return
 	}
-	flash := "Replayed poison message #" + strconv.FormatInt(id, 10) + "; it is back in its sink's delivery queue."
-	if err := a.poison.Replay(r.Context(), id); err != nil {
-		if errors.Is(err, router.ErrNotFound) {
-			flash = "Poison message #" + strconv.FormatInt(id, 10) + " is gone (already replayed or purged)."
-		} else {
-			a.cfg.Logger.Error("Replay from admin page failed", err, watermill.LogFields{"poison_id": id})
-			flash = "Replay of #" + strconv.FormatInt(id, 10) + " failed: " + a.redact.Text(err.Error())
-		}
-	} else {
+	n := strconv.FormatInt(id, 10)
+	flash := "Replayed poison message #" + n + "; it is back in its sink's delivery queue."
+	switch err := a.poison.Replay(r.Context(), id); {
+	case errors.Is(err, router.ErrNotFound):
+		flash = "Poison message #" + n + " is gone (already replayed or purged)."
+	case err != nil:
+		a.cfg.Logger.Error("Replay from admin page failed", err, watermill.LogFields{"poison_id": id})
+		flash = "Replay of #" + n + " failed: " + a.redact.Text(err.Error())
+	default:
 		a.cfg.Logger.Info("Poison message replayed from the admin page", watermill.LogFields{"poison_id": id})
 	}
 	http.Redirect(w, r, a.flashURL("/", flash), http.StatusSeeOther)
@@ -538,8 +521,7 @@ func (a *Admin) replay(w http.ResponseWriter, r *http.Request) {
 // pipeline, sink, state) for every instance; running sinks apply it within
 // their state refresh.
 func (a *Admin) setEndpointState(w http.ResponseWriter, r *http.Request) {
-	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
-		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	pipeline, sink, state := r.PostFormValue("pipeline"), r.PostFormValue("sink"), webhook.State(r.PostFormValue("state"))

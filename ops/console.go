@@ -3,10 +3,10 @@ package ops
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"html/template"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
+	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/webhook"
 	"github.com/tributary-dev/tributary/store"
@@ -44,13 +45,26 @@ type consoleData struct {
 	Title     string
 	CSRF      string
 	Flash     string
-	Errors    []string
+	Errors    errorList
 	Nonce     string
 	Pipelines []PipelineInfo
 	Page      any
 }
 
+// errorList is what a page could not read, shown on it.
+type errorList []string
+
+// add adds err, if any.
+func (l *errorList) add(err error) {
+	if err != nil {
+		*l = append(*l, err.Error())
+	}
+}
+
 func (a *Admin) render(w http.ResponseWriter, name string, d consoleData) {
+	for i := range d.Errors { // they may quote what a secret was in
+		d.Errors[i] = a.redact.Text(d.Errors[i])
+	}
 	script := "'none'"
 	if d.Nonce != "" {
 		script = "'nonce-" + d.Nonce + "'"
@@ -110,14 +124,6 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, errors.New("bad time " + strconv.Quote(s) + ": want 2006-01-02T15:04 (UTC) or RFC 3339")
 }
 
-func (a *Admin) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
-	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
-		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
-		return false
-	}
-	return true
-}
-
 type eventsView struct {
 	Query   url.Values
 	Filter  EventFilter
@@ -165,14 +171,9 @@ func (a *Admin) eventsPage(w http.ResponseWriter, r *http.Request) {
 	if len(d.Errors) == 0 && len(f.Pipelines) > 0 {
 		var next int64
 		v.Events, next, err = SearchEvents(ctx, a.cfg.Pool, f)
-		if err != nil {
-			d.Errors = append(d.Errors, err.Error())
-		}
+		d.Errors.add(err)
 		if next > 0 {
-			nq := url.Values{}
-			for k, vs := range q {
-				nq[k] = vs
-			}
+			nq := maps.Clone(q)
 			nq.Set("before", strconv.FormatInt(next, 10))
 			v.NextURL = "/events?" + nq.Encode()
 		}
@@ -231,9 +232,7 @@ func (a *Admin) eventPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := a.data(r, "Event "+e.EventID)
-	if err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Errors.add(err)
 	for i := range e.Attempts {
 		at := &e.Attempts[i]
 		at.Endpoint = a.redact.Text(webhook.RedactURL(at.Endpoint))
@@ -312,13 +311,9 @@ func (a *Admin) endpointsPage(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	d := a.data(r, "Endpoints")
 	stats, err := store.SinkStatsSince(ctx, a.cfg.Pool, time.Now().Add(-time.Hour))
-	if err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Errors.add(err)
 	states, err := a.endpoints.List(ctx, webhook.EndpointFilter{})
-	if err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	d.Errors.add(err)
 	byKey := map[[2]string]webhook.EndpointState{}
 	for _, s := range states {
 		byKey[[2]string{s.Pipeline, s.Sink}] = s
@@ -378,9 +373,8 @@ func (a *Admin) bulkPreview(w http.ResponseWriter, r *http.Request) {
 	}
 	d := a.data(r, "Resend failed events")
 	v := bulkView{Pipeline: pipeline, Sink: sink, Since: since.UTC().Format(time.RFC3339), Max: MaxBulkResend}
-	if v.Events, err = FailedSince(ctx, a.cfg.Pool, pipeline, sink, since); err != nil {
-		d.Errors = append(d.Errors, err.Error())
-	}
+	v.Events, err = FailedSince(ctx, a.cfg.Pool, pipeline, sink, since)
+	d.Errors.add(err)
 	for i := range v.Events {
 		v.Events[i].EventID = a.redact.Text(v.Events[i].EventID)
 	}
@@ -426,7 +420,7 @@ func (a *Admin) redactOverview(d *pageData) {
 	}
 	for i := range d.Endpoints {
 		d.Endpoints[i].Reason = a.redact.Text(d.Endpoints[i].Reason)
-		d.Endpoints[i].Endpoint = a.redact.Text(d.Endpoints[i].Endpoint)
+		d.Endpoints[i].Endpoint = a.redact.Text(webhook.RedactURL(d.Endpoints[i].Endpoint)) // stored redacted; never trust it blindly
 	}
 	for i := range d.Lanes.Held {
 		d.Lanes.Held[i].Key = a.redact.Text(d.Lanes.Held[i].Key)
@@ -479,9 +473,13 @@ func (a *Admin) eventLinks(ctx context.Context, refs []messageRef) (map[string]m
 			inDB = append(inDB, r)
 		}
 	}
-	offsets, err := eventOffsets(ctx, a.cfg.Pool, inDB)
-	for r, off := range offsets {
-		set(r, eventLink{URL: "/events/" + url.PathEscape(r.Pipeline) + "/" + strconv.FormatInt(off, 10)})
+	in := make([]store.MessageRef, len(inDB))
+	for i, r := range inDB {
+		in[i] = store.MessageRef{Topic: router.Topic(r.Pipeline), EventID: r.EventID, UUID: r.UUID}
+	}
+	offsets, err := store.MessageOffsets(ctx, a.cfg.Pool, in)
+	for i, off := range offsets {
+		set(inDB[i], eventLink{URL: "/events/" + url.PathEscape(inDB[i].Pipeline) + "/" + strconv.FormatInt(off, 10)})
 	}
 	return out, err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tributary-dev/tributary/internal/pgtest"
+	"github.com/tributary-dev/tributary/router"
 	"github.com/tributary-dev/tributary/store"
 )
 
@@ -95,11 +96,11 @@ func BenchmarkConsoleQueries(b *testing.B) {
 			if err != nil {
 				return err
 			}
-			refs := make([]messageRef, len(ats))
+			refs := make([]store.MessageRef, len(ats))
 			for i, a := range ats {
-				refs[i] = messageRef{Pipeline: a.Pipeline, EventID: a.EventID, UUID: a.MessageUUID}
+				refs[i] = store.MessageRef{Topic: router.Topic(a.Pipeline), EventID: a.EventID, UUID: a.MessageUUID}
 			}
-			got, err := eventOffsets(ctx, p, refs)
+			got, err := store.MessageOffsets(ctx, p, refs)
 			if err == nil && len(got) != len(refs) {
 				err = fmt.Errorf("found %d of %d attempts' events", len(got), len(refs))
 			}

@@ -23,21 +23,16 @@ import (
 // its pipeline's topic.
 var ErrEventNotFound = errors.New("event not found")
 
-// EventFilter selects stored events of the pipeline topics. Zero fields
-// match everything.
+// EventFilter selects stored events as store.MessageSearch does, with the
+// pipelines (required) in place of their topics. Zero fields match everything.
 type EventFilter struct {
-	// Pipelines limits the search to these pipelines' topics. Required: a
-	// search across topics cannot read one index in offset order.
-	Pipelines []string
-	EventID   string
-	Source    string
-	Type      string
-	// From and Until bound created_at (From inclusive, Until exclusive).
+	Pipelines   []string
+	EventID     string
+	Source      string
+	Type        string
 	From, Until time.Time
-	// Before is the keyset cursor: only offsets below it (0: from the newest).
-	Before int64
-	// Limit caps a page; 50 when zero, at most 500.
-	Limit int
+	Before      int64
+	Limit       int
 }
 
 // EventSummary is one stored event in a search result.
@@ -63,14 +58,16 @@ func SearchEvents(ctx context.Context, pool *pgxpool.Pool, f EventFilter) ([]Eve
 		Topics: topics, EventID: f.EventID, Source: f.Source, Type: f.Type,
 		From: f.From, Until: f.Until, Before: f.Before, Limit: f.Limit,
 	})
-	if err != nil {
-		return nil, 0, err
-	}
+	return summaries(msgs), next, err
+}
+
+// summaries are the search rows of msgs.
+func summaries(msgs []store.Message) []EventSummary {
 	out := make([]EventSummary, len(msgs))
 	for i, m := range msgs {
 		out[i] = summary(m)
 	}
-	return out, next, nil
+	return out
 }
 
 // summary is the search row of m.
@@ -114,7 +111,7 @@ func GetEvent(ctx context.Context, pool *pgxpool.Pool, pipeline string, offset i
 	e := Event{EventSummary: EventSummary{Pipeline: pipeline, Offset: offset}}
 	m, err := store.GetMessage(ctx, pool, router.Topic(pipeline), offset)
 	if errors.Is(err, store.ErrNotFound) {
-		return e, fmt.Errorf("event %s/%d: %w", pipeline, offset, ErrEventNotFound)
+		err = ErrEventNotFound
 	}
 	if err != nil {
 		return e, fmt.Errorf("event %s/%d: %w", pipeline, offset, err)
@@ -161,20 +158,26 @@ func seenBy(ctx context.Context, pool *pgxpool.Pool, pipeline, eventID, storedFr
 }
 
 // Resend puts the stored event at offset of pipeline's topic into sink's
-// retry queue, due now, with a fresh attempt count — the way a poison replay
-// does, so only that sink gets it again — and records who asked, in one
-// transaction.
+// retry queue, due now, with a fresh attempt count (as a poison replay does:
+// only that sink gets it again), and records who asked, in one transaction.
 func Resend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, offset int64, by, bulkID string) error {
+	return resend(ctx, pool, pipeline, sink, []int64{offset}, by, bulkID)
+}
+
+// resend resends the events at offsets to sink in one transaction.
+func resend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, offsets []int64, by, bulkID string) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
+		return fmt.Errorf("resend to %s/%s: %w", pipeline, sink, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := resendIn(ctx, tx, pipeline, sink, offset, by, bulkID); err != nil {
-		return err
+	for _, offset := range offsets {
+		if err := resendIn(ctx, tx, pipeline, sink, offset, by, bulkID); err != nil {
+			return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
+		return fmt.Errorf("resend to %s/%s: %w", pipeline, sink, err)
 	}
 	return nil
 }
@@ -182,10 +185,10 @@ func Resend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, offs
 func resendIn(ctx context.Context, tx pgx.Tx, pipeline, sink string, offset int64, by, bulkID string) error {
 	m, err := store.GetMessage(ctx, tx, router.Topic(pipeline), offset)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, ErrEventNotFound)
+		return ErrEventNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
+		return err
 	}
 	msg := message.NewMessage(m.UUID, m.Payload)
 	for k, v := range m.Metadata {
@@ -197,13 +200,10 @@ func resendIn(ctx context.Context, tx pgx.Tx, pipeline, sink string, offset int6
 	msg.Metadata.Set("tributary_resent_at", time.Now().UTC().Format(time.RFC3339))
 	delay.Message(msg, delay.For(0))
 	if err := pgtopic.NewQueuePublisher(tx).Publish(router.RetryTopic(pipeline, sink), msg); err != nil {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
+		return err
 	}
-	if err := store.InsertResend(ctx, tx, store.Resend{Pipeline: pipeline, Sink: sink, EventID: m.Metadata[tributary.MetaEventID],
-		MessageUUID: m.UUID, Offset: offset, BulkID: bulkID, By: by}); err != nil {
-		return fmt.Errorf("resend %s/%d to %s: %w", pipeline, offset, sink, err)
-	}
-	return nil
+	return store.InsertResend(ctx, tx, store.Resend{Pipeline: pipeline, Sink: sink, EventID: m.Metadata[tributary.MetaEventID],
+		MessageUUID: m.UUID, Offset: offset, BulkID: bulkID, By: by})
 }
 
 // MaxBulkResend caps one bulk resend; run it again for the rest.
@@ -214,14 +214,7 @@ const MaxBulkResend = store.MaxFailedSince
 // bulk resend would send (store.FailedSince).
 func FailedSince(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, since time.Time) ([]EventSummary, error) {
 	msgs, err := store.FailedSince(ctx, pool, router.Topic(pipeline), pipeline, sink, since)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]EventSummary, len(msgs))
-	for i, m := range msgs {
-		out[i] = summary(m)
-	}
-	return out, nil
+	return summaries(msgs), err
 }
 
 // BulkResend resends to sink every event FailedSince returns, in one
@@ -231,18 +224,12 @@ func BulkResend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, 
 	if err != nil {
 		return 0, err
 	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("bulk resend to %s/%s: %w", pipeline, sink, err)
+	offsets := make([]int64, len(events))
+	for i, e := range events {
+		offsets[i] = e.Offset
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	for _, e := range events {
-		if err := resendIn(ctx, tx, pipeline, sink, e.Offset, by, bulkID); err != nil {
-			return 0, err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("bulk resend to %s/%s: %w", pipeline, sink, err)
+	if err := resend(ctx, pool, pipeline, sink, offsets, by, bulkID); err != nil {
+		return 0, err
 	}
 	return len(events), nil
 }
@@ -251,21 +238,11 @@ func BulkResend(ctx context.Context, pool *pgxpool.Pool, pipeline, sink string, 
 // delivery attempt or a poison record.
 type messageRef struct{ Pipeline, EventID, UUID string }
 
-// eventOffsets finds where refs are in their pipelines' PostgreSQL topics
-// (store.MessageOffsets): a ref the topic no longer holds, or never did (a
-// pipeline on NATS JetStream), is absent.
-func eventOffsets(ctx context.Context, pool *pgxpool.Pool, refs []messageRef) (map[messageRef]int64, error) {
-	in := make([]store.MessageRef, len(refs))
-	for i, r := range refs {
-		in[i] = store.MessageRef{Topic: router.Topic(r.Pipeline), EventID: r.EventID, UUID: r.UUID}
+// attemptRefs are the messages of attempts.
+func attemptRefs(attempts []store.Attempt) []messageRef {
+	refs := make([]messageRef, len(attempts))
+	for i, at := range attempts {
+		refs[i] = messageRef{Pipeline: at.Pipeline, EventID: at.EventID, UUID: at.MessageUUID}
 	}
-	found, err := store.MessageOffsets(ctx, pool, in)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[messageRef]int64, len(found))
-	for i, offset := range found {
-		out[refs[i]] = offset
-	}
-	return out, nil
+	return refs
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,11 +33,8 @@ func (h *depthHistory) add(s depthSample, keep time.Duration) {
 	defer h.mu.Unlock()
 	h.samples = append(h.samples, s)
 	cut := time.Unix(s.T, 0).Add(-keep).Unix()
-	i := 0
-	for i < len(h.samples) && h.samples[i].T < cut {
-		i++
-	}
-	h.samples = append([]depthSample(nil), h.samples[i:]...)
+	i := slices.IndexFunc(h.samples, func(x depthSample) bool { return x.T >= cut }) // s itself at worst
+	h.samples = slices.Clone(h.samples[i:])
 }
 
 func (h *depthHistory) last() (depthSample, bool) {
@@ -51,7 +49,7 @@ func (h *depthHistory) last() (depthSample, bool) {
 func (h *depthHistory) all() []depthSample {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]depthSample(nil), h.samples...)
+	return slices.Clone(h.samples)
 }
 
 // sampleDepths records the depths now, unless a sample is fresher than
@@ -100,18 +98,6 @@ func (a *Admin) liveFrame(ctx context.Context) liveFrame {
 	if time.Since(a.live.at) < a.cfg.LiveInterval/2 {
 		return a.live.frame
 	}
-	a.live.frame, a.live.at = a.computeFrame(ctx), time.Now()
-	return a.live.frame
-}
-
-// liveCache is the frame the streams share.
-type liveCache struct {
-	mu    sync.Mutex
-	frame liveFrame
-	at    time.Time
-}
-
-func (a *Admin) computeFrame(ctx context.Context) liveFrame {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	a.sampleDepths(qctx)
@@ -122,7 +108,15 @@ func (a *Admin) computeFrame(ctx context.Context) liveFrame {
 		f.Error = a.redact.Text(err.Error())
 	}
 	f.Series = series
+	a.live.frame, a.live.at = f, time.Now()
 	return f
+}
+
+// liveCache is the frame the streams share.
+type liveCache struct {
+	mu    sync.Mutex
+	frame liveFrame
+	at    time.Time
 }
 
 func (a *Admin) livePage(w http.ResponseWriter, r *http.Request) {

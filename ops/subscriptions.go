@@ -15,11 +15,9 @@ import (
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 )
 
-// The endpoints API (docs/endpoints-api.md): JSON under /api/endpoints on
-// the admin listener, behind the admin token like every admin route, for a
-// product that offers its customers the outbound-webhook page — endpoints per
-// event type, test payloads, the queue. Credentials are write-only: every
-// response shows them redacted (a generated secret is returned once).
+// The endpoints API (docs/endpoints-api.md): JSON under /api/endpoints,
+// behind the admin token, for a product's outbound-webhook page. Credentials
+// are write-only: responses show them redacted (a generated secret once).
 func (a *Admin) subscriptionRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/endpoints", a.apiListEndpoints)
 	mux.HandleFunc("POST /api/endpoints", a.apiCreateEndpoint)
@@ -61,16 +59,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// answer writes v with status, or, when err is not nil, answers err
+// (apiFail).
+func (a *Admin) answer(w http.ResponseWriter, status int, v any, err error) {
+	if err != nil {
+		a.apiFail(w, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
 // apiFail answers err: 422 with the fields for a validation error, 404 for
 // an unknown endpoint, 500 (logged, not shown) otherwise.
 func (a *Admin) apiFail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, subscriptions.ErrInvalid):
-		opts, _ := tributary.OptionErrors(err)
-		body := apiError{Error: "invalid endpoint"}
-		for _, o := range opts {
-			body.Fields = append(body.Fields, fieldError{Field: o.Key, Message: o.Msg})
-		}
+		body := apiError{Error: "invalid endpoint", Fields: fieldErrors(err)}
 		if len(body.Fields) == 0 {
 			body.Error = a.redact.Text(err.Error())
 		}
@@ -81,6 +85,16 @@ func (a *Admin) apiFail(w http.ResponseWriter, err error) {
 		a.cfg.Logger.Error("Endpoints API request failed", err, nil)
 		writeJSON(w, http.StatusInternalServerError, apiError{Error: "internal error (see the server log)"})
 	}
+}
+
+// fieldErrors are the options err finds fault with, by JSON field.
+func fieldErrors(err error) []fieldError {
+	opts, _ := tributary.OptionErrors(err)
+	var out []fieldError
+	for _, o := range opts {
+		out = append(out, fieldError{Field: o.Key, Message: o.Msg})
+	}
+	return out
 }
 
 // decode reads a JSON body into v strictly: an unknown field or a wrong
@@ -101,11 +115,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 func (a *Admin) subscriptionsStore() *subscriptions.Store { return subscriptions.NewStore(a.cfg.Pool) }
-
-func (a *Admin) withQueue(r *http.Request, ep subscriptions.Endpoint) (apiEndpoint, error) {
-	counts, err := a.subscriptionsStore().Counts(r.Context(), ep.ID)
-	return apiEndpoint{Endpoint: ep.Redacted(), Queue: counts}, err
-}
 
 func (a *Admin) apiListEndpoints(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -145,11 +154,7 @@ func (a *Admin) apiCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 		ep.Secrets = append([]subscriptions.Secret{{Secret: generated}}, ep.Secrets...)
 	}
 	out, err := a.subscriptionsStore().Create(r.Context(), ep, a.apiActor(r))
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, apiEndpoint{Endpoint: out.Redacted(), GeneratedSecret: generated})
+	a.answer(w, http.StatusCreated, apiEndpoint{Endpoint: out.Redacted(), GeneratedSecret: generated}, err)
 }
 
 func (a *Admin) apiGetEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -158,12 +163,8 @@ func (a *Admin) apiGetEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.apiFail(w, err)
 		return
 	}
-	out, err := a.withQueue(r, ep)
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	counts, err := a.subscriptionsStore().Counts(r.Context(), ep.ID)
+	a.answer(w, http.StatusOK, apiEndpoint{Endpoint: ep.Redacted(), Queue: counts}, err)
 }
 
 func (a *Admin) apiUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -172,11 +173,7 @@ func (a *Admin) apiUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ep, err := a.subscriptionsStore().Update(r.Context(), r.PathValue("id"), p, a.apiActor(r))
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, apiEndpoint{Endpoint: ep.Redacted()})
+	a.answer(w, http.StatusOK, apiEndpoint{Endpoint: ep.Redacted()}, err)
 }
 
 func (a *Admin) apiDeleteEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -211,11 +208,7 @@ func (a *Admin) apiRotateSecret(w http.ResponseWriter, r *http.Request) {
 		generated = req.Secret
 	}
 	ep, err := a.subscriptionsStore().Rotate(r.Context(), r.PathValue("id"), req.Secret, overlap, a.apiActor(r))
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, apiEndpoint{Endpoint: ep.Redacted(), GeneratedSecret: generated})
+	a.answer(w, http.StatusOK, apiEndpoint{Endpoint: ep.Redacted(), GeneratedSecret: generated}, err)
 }
 
 func (a *Admin) apiTestEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -230,21 +223,13 @@ func (a *Admin) apiTestEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.apiFail(w, err)
 		return
 	}
-	var opts subscriptions.TestOptions
-	if a.cfg.SubscriptionTests != nil {
-		opts = a.cfg.SubscriptionTests(ep.Pipeline, ep.Sink)
-	}
-	res, err := subscriptions.Test(r.Context(), ep, req.Types, opts)
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
+	res, err := subscriptions.Test(r.Context(), ep, req.Types, a.testOptions(ep))
 	ok := len(res) > 0
 	for i := range res {
 		ok = ok && res[i].Verified
 		res[i].Reason = a.redact.Text(res[i].Reason)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": ok, "tests": res})
+	a.answer(w, http.StatusOK, map[string]any{"ok": ok, "tests": res}, err)
 }
 
 func (a *Admin) apiEndpointQueue(w http.ResponseWriter, r *http.Request) {
@@ -256,14 +241,10 @@ func (a *Admin) apiEndpointQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	rows, err := a.subscriptionsStore().Queue(r.Context(), id,
 		subscriptions.QueueFilter{State: subscriptions.DeliveryState(r.URL.Query().Get("state")), Limit: limit})
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
 	if rows == nil {
 		rows = []subscriptions.Delivery{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": rows})
+	a.answer(w, http.StatusOK, map[string]any{"deliveries": rows}, err)
 }
 
 // apiEndpointAttempts returns the endpoint's delivery log (the sink
@@ -276,33 +257,29 @@ func (a *Admin) apiEndpointAttempts(w http.ResponseWriter, r *http.Request) {
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	rows, err := deliverylog.Query(r.Context(), a.cfg.Pool, deliverylog.Filter{Sink: subscriptions.LogSink(ep.Sink, ep.ID), Limit: limit})
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
 	if rows == nil {
 		rows = []deliverylog.Attempt{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"attempts": rows})
+	a.answer(w, http.StatusOK, map[string]any{"attempts": rows}, err)
 }
 
 func (a *Admin) apiReplayEndpoint(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Since *time.Time `json:"since"`
+		Since time.Time `json:"since"` // zero (absent or null): every poisoned delivery
 	}
 	if !decode(w, r, &req) {
 		return
 	}
-	var since time.Time
-	if req.Since != nil {
-		since = *req.Since
+	n, err := a.subscriptionsStore().Replay(r.Context(), r.PathValue("id"), req.Since)
+	a.answer(w, http.StatusOK, map[string]int{"queued": n}, err)
+}
+
+// testOptions are the test-request settings of ep's sink.
+func (a *Admin) testOptions(ep subscriptions.Endpoint) subscriptions.TestOptions {
+	if a.cfg.SubscriptionTests == nil {
+		return subscriptions.TestOptions{}
 	}
-	n, err := a.subscriptionsStore().Replay(r.Context(), r.PathValue("id"), since)
-	if err != nil {
-		a.apiFail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"queued": n})
+	return a.cfg.SubscriptionTests(ep.Pipeline, ep.Sink)
 }
 
 // apiActor names who made a change through the API, for updated_by.

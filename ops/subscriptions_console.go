@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
@@ -10,16 +9,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tributary-dev/tributary"
 	"github.com/tributary-dev/tributary/sinks/deliverylog"
 	"github.com/tributary-dev/tributary/sinks/subscriptions"
 )
 
-// The console's pages for the subscriptions sinks' endpoints: the list with
-// an add form, and one endpoint's page (change, disable, rotate its secret,
-// send a test payload per event type with the right-key / wrong-key
-// outcome, its queue and attempts). Every change is a form POST with the
-// page's CSRF token, through the same Store as the CLI and the API.
+// The console's pages for the subscriptions sinks' endpoints: the list, and
+// one endpoint's page (edit, disable, rotate, test, its queue and attempts).
+// Every change is a CSRF-checked form POST, through the same Store as the
+// CLI and the API.
 func (a *Admin) subscriptionPages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /subscriptions", a.subscriptionsPage)
 	mux.HandleFunc("POST /subscriptions", a.formCreateEndpoint)
@@ -51,21 +48,14 @@ type subscriptionView struct {
 	EventPages map[string]map[string]eventLink
 }
 
-// formOK checks a form's CSRF token, answering 403 when it is wrong.
-func (a *Admin) formOK(w http.ResponseWriter, r *http.Request) bool {
-	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(a.csrfToken())) != 1 {
-		http.Error(w, "forbidden: stale or missing form token; reload the page", http.StatusForbidden)
-		return false
-	}
-	return true
+func (a *Admin) subscriptionsPage(w http.ResponseWriter, r *http.Request) {
+	a.showSubscriptions(w, r, a.data(r, "Subscriptions"))
 }
 
-func (a *Admin) subscriptionsPage(w http.ResponseWriter, r *http.Request) {
-	d := a.data(r, "Subscriptions")
+// showSubscriptions renders the endpoint list, redacted, after d's errors.
+func (a *Admin) showSubscriptions(w http.ResponseWriter, r *http.Request, d consoleData) {
 	eps, err := a.subscriptionsStore().List(r.Context(), subscriptions.Filter{})
-	if err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
+	d.Errors.add(err)
 	for i := range eps {
 		eps[i] = eps[i].Redacted()
 	}
@@ -85,29 +75,20 @@ func (a *Admin) showEndpoint(w http.ResponseWriter, r *http.Request, id string, 
 		return
 	}
 	d := a.data(r, "Endpoint "+id)
-	if err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
+	d.Errors.add(err)
 	view.Endpoint = ep.Redacted()
 	view.RawURL = view.Endpoint.URL
 	view.TypesText = strings.Join(ep.Types, ", ")
 	view.TestTypes = subscriptions.TestTypes(ep)
-	if view.Counts, err = store.Counts(ctx, id); err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
-	if view.Queue, err = store.Queue(ctx, id, subscriptions.QueueFilter{Limit: 50}); err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
-	if view.Attempts, err = deliverylog.Query(ctx, a.cfg.Pool, deliverylog.Filter{Sink: subscriptions.LogSink(ep.Sink, ep.ID), Limit: 50}); err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
-	refs := make([]messageRef, len(view.Attempts))
-	for i, at := range view.Attempts { // the sink sends the topic message's uuid
-		refs[i] = messageRef{Pipeline: at.Pipeline, EventID: at.EventID, UUID: at.MessageUUID}
-	}
-	if view.EventPages, err = a.eventLinks(ctx, refs); err != nil {
-		d.Errors = append(d.Errors, a.redact.Text(err.Error()))
-	}
+	view.Counts, err = store.Counts(ctx, id)
+	d.Errors.add(err)
+	view.Queue, err = store.Queue(ctx, id, subscriptions.QueueFilter{Limit: 50})
+	d.Errors.add(err)
+	view.Attempts, err = deliverylog.Query(ctx, a.cfg.Pool, deliverylog.Filter{Sink: subscriptions.LogSink(ep.Sink, ep.ID), Limit: 50})
+	d.Errors.add(err)
+	// The sink sends the topic message's uuid.
+	view.EventPages, err = a.eventLinks(ctx, attemptRefs(view.Attempts))
+	d.Errors.add(err)
 	for i := range view.Tests {
 		view.Tests[i].Reason = a.redact.Text(view.Tests[i].Reason)
 	}
@@ -124,12 +105,7 @@ func (a *Admin) subscriptionPage(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) changed(w http.ResponseWriter, r *http.Request, id, flash string, err error) {
 	switch {
 	case errors.Is(err, subscriptions.ErrInvalid):
-		opts, _ := tributary.OptionErrors(err)
-		view := subscriptionView{}
-		for _, o := range opts {
-			view.FieldErrors = append(view.FieldErrors, fieldError{Field: o.Key, Message: o.Msg})
-		}
-		a.showEndpoint(w, r, id, view)
+		a.showEndpoint(w, r, id, subscriptionView{FieldErrors: fieldErrors(err)})
 	case err != nil:
 		http.Redirect(w, r, a.flashURL("/subscriptions/"+url.PathEscape(id), "Failed: "+a.redact.Text(err.Error())), http.StatusSeeOther)
 	default:
@@ -148,15 +124,13 @@ func splitTypes(s string) []string {
 }
 
 func (a *Admin) formCreateEndpoint(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	f := r.PostFormValue
 	ep := subscriptions.Endpoint{Pipeline: f("pipeline"), Sink: f("sink"), Tenant: f("tenant"), URL: f("url"),
 		Method: f("method"), Types: splitTypes(f("types")), Token: f("token")}
-	if v := f("rate_limit"); v != "" {
-		ep.RateLimit, _ = strconv.ParseFloat(v, 64)
-	}
+	ep.RateLimit, _ = strconv.ParseFloat(f("rate_limit"), 64)
 	generated := ""
 	if f("generate_secret") != "" {
 		generated = subscriptions.NewSecret()
@@ -165,20 +139,14 @@ func (a *Admin) formCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	out, err := a.subscriptionsStore().Create(r.Context(), ep, "console: "+requester(r))
 	if err != nil {
 		d := a.data(r, "Subscriptions")
-		opts, _ := tributary.OptionErrors(err)
-		for _, o := range opts {
-			d.Errors = append(d.Errors, o.Key+": "+o.Msg)
+		for _, f := range fieldErrors(err) {
+			d.Errors = append(d.Errors, f.Field+": "+f.Message)
 		}
-		if len(opts) == 0 {
-			d.Errors = append(d.Errors, a.redact.Text(err.Error()))
+		if len(d.Errors) == 0 {
+			d.Errors.add(err)
 		}
-		eps, _ := a.subscriptionsStore().List(r.Context(), subscriptions.Filter{})
-		for i := range eps {
-			eps[i] = eps[i].Redacted()
-		}
-		d.Page = subscriptionsView{Endpoints: eps}
 		w.WriteHeader(http.StatusUnprocessableEntity)
-		a.render(w, "subscriptions", d)
+		a.showSubscriptions(w, r, d)
 		return
 	}
 	// Rendered, not redirected: a generated secret must not travel in a URL.
@@ -186,7 +154,7 @@ func (a *Admin) formCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formEditEndpoint(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	var p subscriptions.Patch
@@ -200,10 +168,8 @@ func (a *Admin) formEditEndpoint(w http.ResponseWriter, r *http.Request) {
 	if v := f("token"); v != "" {
 		p.Token = &v
 	}
-	if v := f("rate_limit"); v != "" {
-		if n, err := strconv.ParseFloat(v, 64); err == nil {
-			p.RateLimit = &n
-		}
+	if n, err := strconv.ParseFloat(f("rate_limit"), 64); err == nil { // blank keeps it
+		p.RateLimit = &n
 	}
 	id := r.PathValue("id")
 	_, err := a.subscriptionsStore().Update(r.Context(), id, p, "console: "+requester(r))
@@ -211,7 +177,7 @@ func (a *Admin) formEditEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formEndpointState(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id, enabled := r.PathValue("id"), r.PostFormValue("enabled") == "true"
@@ -228,7 +194,7 @@ func (a *Admin) formEndpointState(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formRotateSecret(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id := r.PathValue("id")
@@ -246,7 +212,7 @@ func (a *Admin) formRotateSecret(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formTestEndpoint(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id := r.PathValue("id")
@@ -255,15 +221,11 @@ func (a *Admin) formTestEndpoint(w http.ResponseWriter, r *http.Request) {
 		a.changed(w, r, id, "", err)
 		return
 	}
-	var opts subscriptions.TestOptions
-	if a.cfg.SubscriptionTests != nil {
-		opts = a.cfg.SubscriptionTests(ep.Pipeline, ep.Sink)
-	}
 	var types []string
 	if t := r.PostFormValue("type"); t != "" {
 		types = []string{t}
 	}
-	res, err := subscriptions.Test(r.Context(), ep, types, opts)
+	res, err := subscriptions.Test(r.Context(), ep, types, a.testOptions(ep))
 	if err != nil {
 		a.changed(w, r, id, "", err)
 		return
@@ -272,7 +234,7 @@ func (a *Admin) formTestEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formReplayEndpoint(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id := r.PathValue("id")
@@ -281,7 +243,7 @@ func (a *Admin) formReplayEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) formDeleteEndpoint(w http.ResponseWriter, r *http.Request) {
-	if !a.formOK(w, r) {
+	if !a.checkCSRF(w, r) {
 		return
 	}
 	id := r.PathValue("id")

@@ -31,9 +31,8 @@ const (
 	OutcomeCircuitOpen Outcome = "circuit_open"
 )
 
-// Outcomes returns every outcome a sink writes to the delivery log, in the
-// order above. Every sink writes the first three; the webhook sink, which
-// keeps endpoint state and a breaker, also the last three.
+// Outcomes returns every outcome, in the order above: every sink writes the
+// first three; the webhook sink (endpoint state, a breaker) also the others.
 func Outcomes() []Outcome {
 	return []Outcome{OutcomeSuccess, OutcomeTransient, OutcomePermanent, OutcomeGone, OutcomeDisabled, OutcomeCircuitOpen}
 }
@@ -93,11 +92,10 @@ func (a *Attempt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// InsertAttempts stores attempts in one statement (their IDs are ignored).
-// Text columns go through Text: a receiver's answer may hold NUL or invalid
-// UTF-8. The log only feeds the console and the operator commands: its
-// commit does not wait for the disk (relaxCommit), so a server crash may
-// lose the last attempts logged, never an event.
+// InsertAttempts stores attempts in one statement (their IDs are ignored),
+// text through Text: a receiver's answer may hold NUL or invalid UTF-8. Its
+// commit does not wait for the disk (relaxCommit): a server crash may lose
+// the last attempts logged, never an event.
 func InsertAttempts(ctx context.Context, db DB, as []Attempt) error {
 	n := len(as)
 	var (
@@ -160,10 +158,7 @@ func Attempts(ctx context.Context, db DB, f AttemptFilter) ([]Attempt, error) {
 	if !f.Since.IsZero() {
 		since = f.Since
 	}
-	rows, err := db.Query(ctx, `
-		SELECT id, attempted_at, pipeline, sink, endpoint, event_id, message_uuid, attempt, latency_ms,
-		       status_code, outcome, error, response_body, request_headers
-		FROM tributary_delivery_attempts
+	out, err := query(ctx, db, scanAttempt, `SELECT `+attemptColumns+` FROM tributary_delivery_attempts
 		WHERE ($1 = '' OR pipeline = $1) AND ($2 = '' OR sink = $2) AND ($3 = '' OR event_id = $3)
 		  AND ($4 = '' OR outcome = $4) AND ($5::timestamptz IS NULL OR attempted_at >= $5)
 		ORDER BY id DESC LIMIT $6`,
@@ -171,39 +166,31 @@ func Attempts(ctx context.Context, db DB, f AttemptFilter) ([]Attempt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delivery log: query: %w", err)
 	}
-	return scanAttempts(rows, "delivery log: query")
+	return out, nil
 }
 
 // AttemptsOfMessage returns every attempt any sink of pipeline made with
 // the message uuid (which retries and resends keep), newest first, at most
 // 500; on its own statement so that the message_uuid index serves it.
 func AttemptsOfMessage(ctx context.Context, db DB, pipeline, uuid string) ([]Attempt, error) {
-	rows, err := db.Query(ctx, `SELECT id, attempted_at, pipeline, sink, endpoint, event_id, message_uuid, attempt,
-			latency_ms, status_code, outcome, error, response_body, request_headers
-		FROM tributary_delivery_attempts WHERE message_uuid = $1 AND pipeline = $2 ORDER BY id DESC LIMIT 500`, uuid, pipeline)
+	out, err := query(ctx, db, scanAttempt, `SELECT `+attemptColumns+` FROM tributary_delivery_attempts
+		WHERE message_uuid = $1 AND pipeline = $2 ORDER BY id DESC LIMIT 500`, uuid, pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("attempts of message %s: %w", uuid, err)
 	}
-	return scanAttempts(rows, "attempts of message "+uuid)
+	return out, nil
 }
 
-func scanAttempts(rows pgx.Rows, what string) ([]Attempt, error) {
-	defer rows.Close()
-	var out []Attempt
-	for rows.Next() {
-		var a Attempt
-		var ms float64
-		if err := rows.Scan(&a.ID, &a.Time, &a.Pipeline, &a.Sink, &a.Endpoint, &a.EventID, &a.MessageUUID,
-			&a.Attempt, &ms, &a.StatusCode, &a.Outcome, &a.Error, &a.ResponseBody, &a.RequestHeaders); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		a.Latency = time.Duration(ms * float64(time.Millisecond))
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return out, nil
+const attemptColumns = `id, attempted_at, pipeline, sink, endpoint, event_id, message_uuid, attempt, latency_ms,
+	status_code, outcome, error, response_body, request_headers`
+
+func scanAttempt(row pgx.CollectableRow) (Attempt, error) {
+	var a Attempt
+	var ms float64
+	err := row.Scan(&a.ID, &a.Time, &a.Pipeline, &a.Sink, &a.Endpoint, &a.EventID, &a.MessageUUID,
+		&a.Attempt, &ms, &a.StatusCode, &a.Outcome, &a.Error, &a.ResponseBody, &a.RequestHeaders)
+	a.Latency = time.Duration(ms * float64(time.Millisecond))
+	return a, err
 }
 
 // PruneAttempts deletes attempts older than age and says how many.
@@ -254,20 +241,20 @@ func SinkStatsSince(ctx context.Context, db DB, since time.Time) (map[[2]string]
 	if err != nil {
 		return nil, fmt.Errorf("sink stats: %w", err)
 	}
-	defer rows.Close()
 	out := map[[2]string]SinkStats{}
-	for rows.Next() {
-		var s SinkStats
-		var pct []float64
-		if err := rows.Scan(&s.Pipeline, &s.Sink, &s.Attempts, &s.Success, &pct, &s.LastOutcome, &s.LastAt); err != nil {
-			return nil, fmt.Errorf("sink stats: %w", err)
-		}
+	var s SinkStats
+	var pct []float64
+	_, err = pgx.ForEachRow(rows, []any{&s.Pipeline, &s.Sink, &s.Attempts, &s.Success, &pct, &s.LastOutcome, &s.LastAt}, func() error {
 		if len(pct) == 3 {
 			s.P50, s.P95, s.P99 = pct[0], pct[1], pct[2]
 		}
 		out[[2]string{s.Pipeline, s.Sink}] = s
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sink stats: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Bucket is one minute of a sink's attempts.
@@ -296,18 +283,18 @@ func ThroughputSince(ctx context.Context, db DB, since time.Time) ([]SinkSeries,
 	if err != nil {
 		return nil, fmt.Errorf("throughput: %w", err)
 	}
-	defer rows.Close()
 	var out []SinkSeries
-	for rows.Next() {
-		var p, s string
-		var b Bucket
-		if err := rows.Scan(&p, &s, &b.T, &b.Count, &b.Fail, &b.P95); err != nil {
-			return nil, fmt.Errorf("throughput: %w", err)
-		}
-		if n := len(out); n == 0 || out[n-1].Pipeline != p || out[n-1].Sink != s {
-			out = append(out, SinkSeries{Pipeline: p, Sink: s})
+	var p, sink string
+	var b Bucket
+	_, err = pgx.ForEachRow(rows, []any{&p, &sink, &b.T, &b.Count, &b.Fail, &b.P95}, func() error {
+		if n := len(out); n == 0 || out[n-1].Pipeline != p || out[n-1].Sink != sink {
+			out = append(out, SinkSeries{Pipeline: p, Sink: sink})
 		}
 		out[len(out)-1].Buckets = append(out[len(out)-1].Buckets, b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("throughput: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -17,11 +17,9 @@ type DB interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// relaxCommit, the first statement of a batch (one implicit transaction),
-// makes that transaction's commit return without waiting for its WAL record
-// to reach the disk (synchronous_commit off for it only). It is for writes
-// a server crash may lose without losing an event: what only feeds the
-// console, such as the delivery log.
+// relaxCommit, first in a batch (one implicit transaction), lets its commit
+// return before its WAL reaches the disk: for writes a server crash may lose
+// without losing an event, such as the delivery log.
 const relaxCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 
 // execRelaxed runs one statement after relaxCommit, in one round trip.
@@ -49,6 +47,26 @@ func IgnoreMissingTable(err error) error {
 		return nil
 	}
 	return err
+}
+
+// query runs sql and collects its rows with scan; pgx.RowToStructByPos
+// fills a row struct in its fields' order.
+func query[T any](ctx context.Context, db DB, scan pgx.RowToFunc[T], sql string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scan)
+}
+
+// queryOne is query for one row: pgx.ErrNoRows when there is none.
+func queryOne[T any](ctx context.Context, db DB, scan pgx.RowToFunc[T], sql string, args ...any) (T, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return pgx.CollectOneRow(rows, scan)
 }
 
 // noRows maps pgx.ErrNoRows to ErrNotFound.

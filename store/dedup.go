@@ -44,22 +44,14 @@ func RecordDedupKeys(ctx context.Context, db DB, pipeline string, keys []string,
 
 // HeldDedupKeys returns which of keys pipeline holds unexpired.
 func HeldDedupKeys(ctx context.Context, db DB, pipeline string, keys []string) (map[string]bool, error) {
-	rows, err := db.Query(ctx, `SELECT key FROM tributary_dedup
+	found, err := query(ctx, db, pgx.RowTo[string], `SELECT key FROM tributary_dedup
 		WHERE pipeline = $1 AND key = ANY($2) AND expires_at >= now()`, pipeline, keys)
 	if err != nil {
 		return nil, fmt.Errorf("read dedup keys: %w", err)
 	}
-	defer rows.Close()
-	held := map[string]bool{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("read dedup keys: %w", err)
-		}
+	held := make(map[string]bool, len(found))
+	for _, k := range found {
 		held[k] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read dedup keys: %w", err)
 	}
 	return held, nil
 }
@@ -78,11 +70,15 @@ func DedupExpiry(ctx context.Context, db DB, pipeline, key string) (time.Time, e
 
 // PruneDedup deletes expired keys, at most limit of them, and says how many.
 func PruneDedup(ctx context.Context, db DB, limit int) (int64, error) {
-	tag, err := db.Exec(ctx, `
-		DELETE FROM tributary_dedup WHERE ctid IN (
-			SELECT ctid FROM tributary_dedup WHERE expires_at < now() LIMIT $1)`, limit)
+	return pruneExpired(ctx, db, "tributary_dedup", limit)
+}
+
+// pruneExpired deletes up to limit rows of table whose expires_at passed.
+func pruneExpired(ctx context.Context, db DB, table string, limit int) (int64, error) {
+	tag, err := db.Exec(ctx, `DELETE FROM `+table+` WHERE ctid IN (
+		SELECT ctid FROM `+table+` WHERE expires_at < now() LIMIT $1)`, limit)
 	if err != nil {
-		return 0, fmt.Errorf("dedup: prune: %w", err)
+		return 0, fmt.Errorf("prune %s: %w", table, err)
 	}
 	return tag.RowsAffected(), nil
 }
@@ -99,21 +95,12 @@ type DedupHit struct {
 
 // DedupHits returns the hit counts of pipeline's key, by source (at most 100).
 func DedupHits(ctx context.Context, db DB, pipeline, key string) ([]DedupHit, error) {
-	rows, err := db.Query(ctx, `SELECT source, hits, last_hit FROM tributary_dedup_hits
-		WHERE pipeline = $1 AND key = $2 ORDER BY source LIMIT 100`, pipeline, key)
+	out, err := query(ctx, db, pgx.RowToStructByPos[DedupHit], `SELECT pipeline, key, source, hits, last_hit
+		FROM tributary_dedup_hits WHERE pipeline = $1 AND key = $2 ORDER BY source LIMIT 100`, pipeline, key)
 	if err != nil {
 		return nil, fmt.Errorf("dedup hits: %w", err)
 	}
-	defer rows.Close()
-	var out []DedupHit
-	for rows.Next() {
-		h := DedupHit{Pipeline: pipeline, Key: key}
-		if err := rows.Scan(&h.Source, &h.Hits, &h.LastHit); err != nil {
-			return nil, fmt.Errorf("dedup hits: %w", err)
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RecordDedupHits adds one hit per (keys[i], sources[i]) to pipeline's
@@ -136,10 +123,5 @@ func RecordDedupHits(ctx context.Context, db DB, pipeline string, keys, sources 
 // PruneDedupHits deletes up to limit hit counts whose dedup window has
 // passed since their last hit.
 func PruneDedupHits(ctx context.Context, db DB, limit int) (int64, error) {
-	tag, err := db.Exec(ctx, `DELETE FROM tributary_dedup_hits WHERE ctid IN (
-		SELECT ctid FROM tributary_dedup_hits WHERE expires_at < now() LIMIT $1)`, limit)
-	if err != nil {
-		return 0, fmt.Errorf("dedup hits: prune: %w", err)
-	}
-	return tag.RowsAffected(), nil
+	return pruneExpired(ctx, db, "tributary_dedup_hits", limit)
 }

@@ -35,23 +35,19 @@ type Endpoint struct {
 
 const endpointColumns = `pipeline, sink, endpoint, state, reason, changed_at, changed_by`
 
-func scanEndpoint(row pgx.Row) (Endpoint, error) {
-	var e Endpoint
-	err := row.Scan(&e.Pipeline, &e.Sink, &e.Endpoint, &e.State, &e.Reason, &e.ChangedAt, &e.ChangedBy)
-	return e, err
-}
+var scanEndpoint = pgx.RowToStructByPos[Endpoint]
 
 // RegisterEndpoint returns the state of (pipeline, sink), registering url
 // as enabled when nothing is stored yet. An enabled row takes url as its
 // URL (the sink's configuration may have changed); a disabled one is left
 // as it is, so the operator sees which URL answered 410.
 func RegisterEndpoint(ctx context.Context, db DB, pipeline, sink, url string) (Endpoint, error) {
-	e, err := scanEndpoint(db.QueryRow(ctx, `
+	e, err := queryOne(ctx, db, scanEndpoint, `
 		INSERT INTO tributary_endpoints (pipeline, sink, endpoint, state, changed_by)
 		VALUES ($1, $2, $3, 'enabled', 'registered by the sink')
 		ON CONFLICT (pipeline, sink) DO UPDATE SET endpoint = EXCLUDED.endpoint
 			WHERE tributary_endpoints.state = 'enabled' AND tributary_endpoints.endpoint <> EXCLUDED.endpoint
-		RETURNING `+endpointColumns, pipeline, sink, url))
+		RETURNING `+endpointColumns, pipeline, sink, url)
 	if errors.Is(err, pgx.ErrNoRows) { // a row that needed no update
 		e, err = GetEndpoint(ctx, db, pipeline, sink)
 	}
@@ -64,8 +60,8 @@ func RegisterEndpoint(ctx context.Context, db DB, pipeline, sink, url string) (E
 // GetEndpoint returns the state of (pipeline, sink); ErrNotFound (wrapped)
 // when none is stored.
 func GetEndpoint(ctx context.Context, db DB, pipeline, sink string) (Endpoint, error) {
-	e, err := scanEndpoint(db.QueryRow(ctx, `SELECT `+endpointColumns+` FROM tributary_endpoints
-		WHERE pipeline = $1 AND sink = $2`, pipeline, sink))
+	e, err := queryOne(ctx, db, scanEndpoint, `SELECT `+endpointColumns+` FROM tributary_endpoints
+		WHERE pipeline = $1 AND sink = $2`, pipeline, sink)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("endpoint state: get %s/%s: %w", pipeline, sink, noRows(err))
 	}
@@ -92,10 +88,10 @@ func PutEndpoint(ctx context.Context, db DB, e Endpoint) error {
 // SetEndpointState changes the state of a registered endpoint; by names who
 // did it. ErrNotFound (wrapped) when none is registered.
 func SetEndpointState(ctx context.Context, db DB, pipeline, sink string, state EndpointState, reason, by string) (Endpoint, error) {
-	e, err := scanEndpoint(db.QueryRow(ctx, `
+	e, err := queryOne(ctx, db, scanEndpoint, `
 		UPDATE tributary_endpoints SET state = $3, reason = $4, changed_at = now(), changed_by = $5
 		WHERE pipeline = $1 AND sink = $2
-		RETURNING `+endpointColumns, pipeline, sink, string(state), Text(reason), Text(by)))
+		RETURNING `+endpointColumns, pipeline, sink, string(state), Text(reason), Text(by))
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("endpoint state: %s %s/%s: %w", state, pipeline, sink, noRows(err))
 	}
@@ -110,22 +106,10 @@ type EndpointFilter struct {
 
 // Endpoints returns the stored endpoints f selects, by pipeline and sink.
 func Endpoints(ctx context.Context, db DB, f EndpointFilter) ([]Endpoint, error) {
-	rows, err := db.Query(ctx, `SELECT `+endpointColumns+` FROM tributary_endpoints
+	out, err := query(ctx, db, scanEndpoint, `SELECT `+endpointColumns+` FROM tributary_endpoints
 		WHERE ($1 = '' OR pipeline = $1) AND ($2 = '' OR sink = $2) AND ($3 = '' OR state = $3)
 		ORDER BY pipeline, sink`, f.Pipeline, f.Sink, string(f.State))
 	if err != nil {
-		return nil, fmt.Errorf("endpoint state: list: %w", err)
-	}
-	defer rows.Close()
-	var out []Endpoint
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, fmt.Errorf("endpoint state: list: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("endpoint state: list: %w", err)
 	}
 	return out, nil

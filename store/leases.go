@@ -42,7 +42,7 @@ type Instance struct {
 	Live bool `json:"live"`
 	// Leads lists the leases it holds, unexpired (filled by
 	// leader.ReadStatus, not a column).
-	Leads []string `json:"leads"`
+	Leads []string `json:"leads" db:"-"`
 }
 
 // HeartbeatInstance registers instance id (competing for the leases
@@ -74,15 +74,11 @@ func AnnounceLeases(ctx context.Context, db DB) error {
 // RenewLeases extends, for ttl, each lease names[i] that owner still holds
 // at fences[i], and returns the names it extended.
 func RenewLeases(ctx context.Context, db DB, owner string, names []string, fences []int64, ttl time.Duration) ([]string, error) {
-	rows, err := db.Query(ctx, `UPDATE tributary_leases l SET renewed_at = now(),
+	renewed, err := query(ctx, db, pgx.RowTo[string], `UPDATE tributary_leases l SET renewed_at = now(),
 		expires_at = now() + make_interval(secs => $4)
 		FROM unnest($2::text[], $3::bigint[]) AS h(name, fence)
 		WHERE l.owner = $1 AND l.name = h.name AND l.fence = h.fence RETURNING l.name`,
 		owner, names, fences, ttl.Seconds())
-	if err != nil {
-		return nil, fmt.Errorf("renew: %w", err)
-	}
-	renewed, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("renew: %w", err)
 	}
@@ -109,17 +105,14 @@ func LeaseLoads(ctx context.Context, db DB, names []string) (map[string]int, err
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	counts := map[string]int{}
-	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
-		}
+	var id string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
 		counts[id] = n
-	}
-	return counts, rows.Err()
+		return nil
+	})
+	return counts, err
 }
 
 // AcquireLease takes lease name for owner, for ttl, and returns its new
@@ -149,16 +142,8 @@ func AcquireLease(ctx context.Context, db DB, name, owner string, ttl time.Durat
 
 // Leases returns every lease, by name.
 func Leases(ctx context.Context, db DB) ([]Lease, error) {
-	rows, err := db.Query(ctx, `SELECT name, owner, acquired_at, expires_at, expires_at <= now(), fence
+	out, err := query(ctx, db, pgx.RowToStructByPos[Lease], `SELECT name, owner, acquired_at, expires_at, expires_at <= now(), fence
 		FROM tributary_leases ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("leases: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Lease, error) {
-		var l Lease
-		err := r.Scan(&l.Name, &l.Owner, &l.AcquiredAt, &l.ExpiresAt, &l.Expired, &l.Fence)
-		return l, err
-	})
 	if err != nil {
 		return nil, fmt.Errorf("leases: %w", err)
 	}
@@ -168,16 +153,8 @@ func Leases(ctx context.Context, db DB) ([]Lease, error) {
 // Instances returns the instances registered, oldest first; those gone for
 // more than a day are not listed.
 func Instances(ctx context.Context, db DB) ([]Instance, error) {
-	rows, err := db.Query(ctx, `SELECT id, host, pid, started_at, heartbeat_at, expires_at > now()
+	out, err := query(ctx, db, pgx.RowToStructByPos[Instance], `SELECT id, host, pid, started_at, heartbeat_at, expires_at > now()
 		FROM tributary_instances WHERE heartbeat_at > now() - interval '1 day' ORDER BY started_at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("instances: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Instance, error) {
-		var i Instance
-		err := r.Scan(&i.ID, &i.Host, &i.PID, &i.StartedAt, &i.HeartbeatAt, &i.Live)
-		return i, err
-	})
 	if err != nil {
 		return nil, fmt.Errorf("instances: %w", err)
 	}

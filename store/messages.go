@@ -100,23 +100,9 @@ func SearchMessages(ctx context.Context, db DB, s MessageSearch) ([]Message, int
 		s.Limit = 50
 	}
 	s.Limit = min(s.Limit, 500)
-	query, args := searchQuery(s)
-	rows, err := db.Query(ctx, query, args...)
+	sql, args := searchQuery(s)
+	out, err := query(ctx, db, scanSummary, sql, args...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("event search: %w", err)
-	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		var m Message
-		var id, source, typ string
-		if err := rows.Scan(&m.Topic, &m.Offset, &m.UUID, &id, &source, &typ, &m.CreatedAt); err != nil {
-			return nil, 0, fmt.Errorf("event search: %w", err)
-		}
-		m.Metadata = map[string]string{metaEventID: id, metaSource: source, metaEventType: typ}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("event search: %w", err)
 	}
 	var next int64
@@ -125,6 +111,19 @@ func SearchMessages(ctx context.Context, db DB, s MessageSearch) ([]Message, int
 		next = out[len(out)-1].Offset
 	}
 	return out, next, nil
+}
+
+// summaryColumns are a search's row: the message with its event id, source
+// and type only (scanSummary).
+const summaryColumns = `topic, "offset", uuid, COALESCE(metadata->>'tributary_event_id', ''),
+	COALESCE(metadata->>'tributary_source', ''), COALESCE(metadata->>'tributary_event_type', ''), created_at`
+
+func scanSummary(row pgx.CollectableRow) (Message, error) {
+	var m Message
+	var id, source, typ string
+	err := row.Scan(&m.Topic, &m.Offset, &m.UUID, &id, &source, &typ, &m.CreatedAt)
+	m.Metadata = map[string]string{metaEventID: id, metaSource: source, metaEventType: typ}
+	return m, err
 }
 
 // maxIndexedType is the longest event type the topic's type index holds.
@@ -180,9 +179,7 @@ func searchQuery(s MessageSearch) (string, []any) {
 		add(`"offset" < $?`, s.Before)
 	}
 	args = append(args, s.Limit+1)
-	return `SELECT topic, "offset", uuid, COALESCE(metadata->>'tributary_event_id', ''),
-			COALESCE(metadata->>'tributary_source', ''), COALESCE(metadata->>'tributary_event_type', ''), created_at
-		FROM tributary_messages WHERE ` + strings.Join(where, " AND ") + `
+	return `SELECT ` + summaryColumns + ` FROM tributary_messages WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY "offset" DESC LIMIT $` + strconv.Itoa(len(args)), args
 }
 
@@ -199,33 +196,20 @@ const MaxFailedSince = 1000
 // million). Sorting uuids byte-wise (COLLATE "C") is what DISTINCT ON
 // needs, faster.
 func FailedSince(ctx context.Context, db DB, topic, pipeline, sink string, since time.Time) ([]Message, error) {
-	rows, err := db.Query(ctx, `
+	out, err := query(ctx, db, scanSummary, `
 		WITH last AS (
 			SELECT DISTINCT ON (message_uuid COLLATE "C") message_uuid, event_id, outcome, id
 			FROM tributary_delivery_attempts
 			WHERE pipeline = $1 AND sink = $2 AND (pipeline, sink, attempted_at) >= ($1, $2, $3)
 			ORDER BY message_uuid COLLATE "C", id DESC),
 		failed AS (SELECT message_uuid, event_id, id FROM last WHERE outcome <> $6 ORDER BY id LIMIT $5)
-		SELECT m."offset", m.uuid, COALESCE(m.metadata->>'tributary_event_id', ''), COALESCE(m.metadata->>'tributary_source', ''),
-			COALESCE(m.metadata->>'tributary_event_type', ''), m.created_at
-		FROM failed f JOIN tributary_messages m
+		SELECT `+summaryColumns+` FROM failed f JOIN tributary_messages m
 		  ON m.metadata->>'tributary_event_id' = f.event_id AND m.uuid = f.message_uuid AND m.topic = $4
 		ORDER BY f.id`, pipeline, sink, since, topic, MaxFailedSince, OutcomeSuccess)
 	if err != nil {
 		return nil, fmt.Errorf("failed attempts of %s/%s: %w", pipeline, sink, err)
 	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		m := Message{Topic: topic}
-		var id, source, typ string
-		if err := rows.Scan(&m.Offset, &m.UUID, &id, &source, &typ, &m.CreatedAt); err != nil {
-			return nil, fmt.Errorf("failed attempts of %s/%s: %w", pipeline, sink, err)
-		}
-		m.Metadata = map[string]string{metaEventID: id, metaSource: source, metaEventType: typ}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // TopicLag counts the messages of topic that consumer group has not
@@ -251,8 +235,7 @@ func QueueDepth(ctx context.Context, db DB, topic string) (int64, error) {
 }
 
 // MessageEventIDs lists the event ids (tributary.MetaEventID) stored in
-// topic, in topic order, repeats included: what a test of a pipeline looks
-// at.
+// topic, in order, repeats included: what a pipeline's test looks at.
 func MessageEventIDs(ctx context.Context, db DB, topic string) ([]string, error) {
 	rows, err := db.Query(ctx, `SELECT COALESCE(metadata->>'tributary_event_id', '')
 		FROM tributary_messages WHERE topic = $1 ORDER BY "offset"`, topic)
@@ -270,13 +253,8 @@ func MessageEventIDs(ctx context.Context, db DB, topic string) ([]string, error)
 // eventIDs when it is not nil.
 func CountMessages(ctx context.Context, db DB, topic string, eventIDs []string) (int, error) {
 	var n int
-	var err error
-	if eventIDs == nil {
-		err = db.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1`, topic).Scan(&n)
-	} else {
-		err = db.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1
-			AND metadata->>'tributary_event_id' = ANY($2)`, topic, eventIDs).Scan(&n)
-	}
+	err := db.QueryRow(ctx, `SELECT count(*) FROM tributary_messages WHERE topic = $1
+		AND ($2::text[] IS NULL OR metadata->>'tributary_event_id' = ANY($2))`, topic, eventIDs).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count messages of %s: %w", topic, err)
 	}
@@ -325,13 +303,13 @@ func MessageOffsets(ctx context.Context, db DB, refs []MessageRef) (map[int]int6
 	if err != nil {
 		return nil, fmt.Errorf("message offsets: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var i, offset int64
-		if err := rows.Scan(&i, &offset); err != nil {
-			return nil, fmt.Errorf("message offsets: %w", err)
-		}
+	var i, offset int64
+	_, err = pgx.ForEachRow(rows, []any{&i, &offset}, func() error {
 		out[int(i-1)] = offset
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("message offsets: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -32,15 +32,11 @@ func InsertPoison(ctx context.Context, db DB, p Poison) error {
 	if err != nil {
 		return fmt.Errorf("poison: metadata: %w", err)
 	}
-	payload := p.Payload
-	if payload == nil {
-		payload = []byte{}
-	}
 	_, err = db.Exec(ctx, `
 		INSERT INTO tributary_poison
 			(pipeline, sink, message_uuid, event_id, payload, metadata, reason, attempts, first_failure, last_failure)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		p.Pipeline, p.Sink, p.MessageUUID, p.EventID, payload, meta, p.Reason,
+		VALUES ($1, $2, $3, $4, COALESCE($5::bytea, ''), $6, $7, $8, $9, $10)`,
+		p.Pipeline, p.Sink, p.MessageUUID, p.EventID, p.Payload, meta, p.Reason,
 		p.Attempts, p.FirstFailure, p.LastFailure)
 	if err != nil {
 		return fmt.Errorf("poison: add: %w", err)
@@ -62,19 +58,8 @@ func (f PoisonFilter) where() (string, []any) {
 
 const poisonColumns = `id, pipeline, sink, message_uuid, event_id, payload, metadata, reason, attempts, first_failure, last_failure, poisoned_at`
 
-func scanPoison(row pgx.Row) (Poison, error) {
-	var p Poison
-	var meta []byte
-	err := row.Scan(&p.ID, &p.Pipeline, &p.Sink, &p.MessageUUID, &p.EventID, &p.Payload, &meta,
-		&p.Reason, &p.Attempts, &p.FirstFailure, &p.LastFailure, &p.PoisonedAt)
-	if err != nil {
-		return p, noRows(err)
-	}
-	if err := json.Unmarshal(meta, &p.Metadata); err != nil {
-		return p, fmt.Errorf("poison record %d: metadata: %w", p.ID, err)
-	}
-	return p, nil
-}
+// scanPoison reads a row of poisonColumns (metadata: JSONB, a string map).
+var scanPoison = pgx.RowToStructByPos[Poison]
 
 // ListPoison returns the records f selects, oldest first.
 func ListPoison(ctx context.Context, db DB, f PoisonFilter) ([]Poison, error) {
@@ -82,21 +67,12 @@ func ListPoison(ctx context.Context, db DB, f PoisonFilter) ([]Poison, error) {
 		f.Limit = 100
 	}
 	where, args := f.where()
-	rows, err := db.Query(ctx, `SELECT `+poisonColumns+` FROM tributary_poison WHERE `+where+
+	out, err := query(ctx, db, scanPoison, `SELECT `+poisonColumns+` FROM tributary_poison WHERE `+where+
 		` ORDER BY id LIMIT $3`, append(args, f.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("poison: list: %w", err)
 	}
-	defer rows.Close()
-	var out []Poison
-	for rows.Next() {
-		p, err := scanPoison(rows)
-		if err != nil {
-			return nil, fmt.Errorf("poison: list: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CountPoison returns how many records match f.
@@ -111,9 +87,9 @@ func CountPoison(ctx context.Context, db DB, f PoisonFilter) (int64, error) {
 
 // GetPoison returns record id; ErrNotFound (wrapped) when there is none.
 func GetPoison(ctx context.Context, db DB, id int64) (Poison, error) {
-	p, err := scanPoison(db.QueryRow(ctx, `SELECT `+poisonColumns+` FROM tributary_poison WHERE id = $1`, id))
+	p, err := queryOne(ctx, db, scanPoison, `SELECT `+poisonColumns+` FROM tributary_poison WHERE id = $1`, id)
 	if err != nil {
-		return p, fmt.Errorf("poison record %d: %w", id, err)
+		return p, fmt.Errorf("poison record %d: %w", id, noRows(err))
 	}
 	return p, nil
 }
@@ -121,9 +97,9 @@ func GetPoison(ctx context.Context, db DB, id int64) (Poison, error) {
 // TakePoison deletes record id and returns it (in db's transaction, with
 // what replays it); ErrNotFound (wrapped) when there is none.
 func TakePoison(ctx context.Context, db DB, id int64) (Poison, error) {
-	p, err := scanPoison(db.QueryRow(ctx, `DELETE FROM tributary_poison WHERE id = $1 RETURNING `+poisonColumns, id))
+	p, err := queryOne(ctx, db, scanPoison, `DELETE FROM tributary_poison WHERE id = $1 RETURNING `+poisonColumns, id)
 	if err != nil {
-		return p, fmt.Errorf("poison record %d: %w", id, err)
+		return p, fmt.Errorf("poison record %d: %w", id, noRows(err))
 	}
 	return p, nil
 }

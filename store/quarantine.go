@@ -34,22 +34,17 @@ type Quarantined struct {
 	QuarantinedAt time.Time `json:"quarantined_at"`
 }
 
-// InsertQuarantined stores q (its ID and QuarantinedAt are the table's).
-// The message uuid is kept as bytes: what the database refused may be in
-// it.
+// InsertQuarantined stores q (its ID and QuarantinedAt are the table's),
+// the uuid as bytes: what the database refused may be in it.
 func InsertQuarantined(ctx context.Context, db DB, q Quarantined) error {
 	meta, err := json.Marshal(q.Metadata)
 	if err != nil {
 		return fmt.Errorf("quarantine: metadata: %w", err)
 	}
-	payload := q.Payload
-	if payload == nil {
-		payload = []byte{}
-	}
 	_, err = db.Exec(ctx, `INSERT INTO tributary_ingest_quarantine
 		(pipeline, source, event_id, message_uuid, metadata, payload, dedup_key, dedup_ttl, reason, sqlstate)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		q.Pipeline, q.Source, q.EventID, []byte(q.MessageUUID), meta, payload, q.DedupKey, q.DedupTTL.Seconds(), q.Reason, q.SQLState)
+		VALUES ($1, $2, $3, $4, $5, COALESCE($6::bytea, ''), $7, $8, $9, $10)`,
+		q.Pipeline, q.Source, q.EventID, []byte(q.MessageUUID), meta, q.Payload, q.DedupKey, q.DedupTTL.Seconds(), q.Reason, q.SQLState)
 	if err != nil {
 		return fmt.Errorf("quarantine: record event: %w", err)
 	}
@@ -70,14 +65,14 @@ func (f QuarantineFilter) where() (string, []any) {
 
 const quarantineColumns = `id, pipeline, source, event_id, message_uuid, metadata, payload, dedup_key, dedup_ttl, reason, sqlstate, quarantined_at`
 
-func scanQuarantined(row pgx.Row) (Quarantined, error) {
+func scanQuarantined(row pgx.CollectableRow) (Quarantined, error) {
 	var q Quarantined
 	var uuid, meta []byte
 	var ttl float64
 	err := row.Scan(&q.ID, &q.Pipeline, &q.Source, &q.EventID, &uuid, &meta, &q.Payload,
 		&q.DedupKey, &ttl, &q.Reason, &q.SQLState, &q.QuarantinedAt)
 	if err != nil {
-		return q, noRows(err)
+		return q, err
 	}
 	q.MessageUUID, q.DedupTTL = string(uuid), time.Duration(ttl*float64(time.Second))
 	if err := json.Unmarshal(meta, &q.Metadata); err != nil {
@@ -92,21 +87,12 @@ func ListQuarantined(ctx context.Context, db DB, f QuarantineFilter) ([]Quaranti
 		f.Limit = 100
 	}
 	where, args := f.where()
-	rows, err := db.Query(ctx, `SELECT `+quarantineColumns+` FROM tributary_ingest_quarantine WHERE `+where+
+	out, err := query(ctx, db, scanQuarantined, `SELECT `+quarantineColumns+` FROM tributary_ingest_quarantine WHERE `+where+
 		` ORDER BY id LIMIT $3`, append(args, f.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: list: %w", err)
 	}
-	defer rows.Close()
-	var out []Quarantined
-	for rows.Next() {
-		q, err := scanQuarantined(rows)
-		if err != nil {
-			return nil, fmt.Errorf("quarantine: list: %w", err)
-		}
-		out = append(out, q)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CountQuarantined returns how many records match f.
@@ -121,9 +107,9 @@ func CountQuarantined(ctx context.Context, db DB, f QuarantineFilter) (int64, er
 
 // GetQuarantined returns record id; ErrNotFound (wrapped) when there is none.
 func GetQuarantined(ctx context.Context, db DB, id int64) (Quarantined, error) {
-	q, err := scanQuarantined(db.QueryRow(ctx, `SELECT `+quarantineColumns+` FROM tributary_ingest_quarantine WHERE id = $1`, id))
+	q, err := queryOne(ctx, db, scanQuarantined, `SELECT `+quarantineColumns+` FROM tributary_ingest_quarantine WHERE id = $1`, id)
 	if err != nil {
-		return q, fmt.Errorf("quarantine record %d: %w", id, err)
+		return q, fmt.Errorf("quarantine record %d: %w", id, noRows(err))
 	}
 	return q, nil
 }
@@ -131,9 +117,9 @@ func GetQuarantined(ctx context.Context, db DB, id int64) (Quarantined, error) {
 // TakeQuarantined deletes record id and returns it (in db's transaction,
 // with what replays it); ErrNotFound (wrapped) when there is none.
 func TakeQuarantined(ctx context.Context, db DB, id int64) (Quarantined, error) {
-	q, err := scanQuarantined(db.QueryRow(ctx, `DELETE FROM tributary_ingest_quarantine WHERE id = $1 RETURNING `+quarantineColumns, id))
+	q, err := queryOne(ctx, db, scanQuarantined, `DELETE FROM tributary_ingest_quarantine WHERE id = $1 RETURNING `+quarantineColumns, id)
 	if err != nil {
-		return q, fmt.Errorf("quarantine record %d: %w", id, err)
+		return q, fmt.Errorf("quarantine record %d: %w", id, noRows(err))
 	}
 	return q, nil
 }

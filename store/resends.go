@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
-// Resend is one row of tributary_resends: a resend asked for on the
-// console.
+// Resend is one row of tributary_resends: a resend asked for on the console.
 type Resend struct {
 	ID          int64     `json:"id"`
 	Pipeline    string    `json:"pipeline"`
@@ -29,22 +30,12 @@ func InsertResend(ctx context.Context, db DB, r Resend) error {
 	return nil
 }
 
-// ResendsOfMessage returns the resends of the message uuid, newest first
-// (at most 100).
+// ResendsOfMessage returns the resends of message uuid, newest first, at most 100.
 func ResendsOfMessage(ctx context.Context, db DB, uuid string) ([]Resend, error) {
-	rows, err := db.Query(ctx, `SELECT id, pipeline, sink, event_id, message_uuid, topic_offset, bulk_id, requested_by, requested_at
-		FROM tributary_resends WHERE message_uuid = $1 ORDER BY id DESC LIMIT 100`, uuid)
+	out, err := query(ctx, db, pgx.RowToStructByPos[Resend], `SELECT id, pipeline, sink, event_id, message_uuid, topic_offset,
+		bulk_id, requested_by, requested_at FROM tributary_resends WHERE message_uuid = $1 ORDER BY id DESC LIMIT 100`, uuid)
 	if err != nil {
 		return nil, fmt.Errorf("resends of message %s: %w", uuid, err)
 	}
-	defer rows.Close()
-	var out []Resend
-	for rows.Next() {
-		var r Resend
-		if err := rows.Scan(&r.ID, &r.Pipeline, &r.Sink, &r.EventID, &r.MessageUUID, &r.Offset, &r.BulkID, &r.By, &r.At); err != nil {
-			return nil, fmt.Errorf("resends of message %s: %w", uuid, err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -1,8 +1,6 @@
-// Package deliverylog is the delivery log every sink writes: one row per
-// outbound attempt in table tributary_delivery_attempts (package migrations),
-// for operators (`tributary deliveries list`, the admin page). It is shared
-// code for sinks, not a sink: each sink builds an Attempt after its attempt
-// and hands it to a Recorder.
+// Package deliverylog is the delivery log every sink writes, one row per
+// outbound attempt (tributary_delivery_attempts), for operators: each sink
+// hands a Recorder an Attempt after each attempt.
 //
 //	log := deliverylog.NewPostgres(pool)
 //	_ = log.Record(ctx, deliverylog.Attempt{Pipeline: "doors", Sink: "crm", EventID: id, Outcome: deliverylog.OutcomeSuccess})
@@ -12,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,8 +17,7 @@ import (
 	"github.com/tributary-dev/tributary/store"
 )
 
-// Outcome classifies an attempt (store.Outcome: every value is listed
-// there and in Outcomes).
+// Outcome classifies an attempt (store.Outcome).
 type Outcome = store.Outcome
 
 // The outcomes a sink writes; see store.Outcome.
@@ -37,9 +33,7 @@ const (
 // Outcomes returns every outcome a sink writes to the delivery log.
 func Outcomes() []Outcome { return store.Outcomes() }
 
-// Attempt is one row of the delivery log (store.Attempt). It must hold no
-// secret: sinks redact the endpoint and scrub error and body before
-// recording.
+// Attempt is one row of the delivery log (store.Attempt); it holds no secret.
 type Attempt = store.Attempt
 
 // Recorder records attempts. A failing Record is logged by the sink, never
@@ -48,23 +42,17 @@ type Recorder interface {
 	Record(ctx context.Context, a Attempt) error
 }
 
-// Postgres is the delivery log in table tributary_delivery_attempts.
-//
-// Record does not write on the delivery path: it queues the attempt (up to
-// QueueSize) for a writer that stores whatever is queued in one statement,
-// then the next lot — group commit, so a busy sink pays a fraction of an
-// insert per attempt. A full queue makes Record wait (backpressure, bounded
-// by its context). What a crash can lose is the queue's content: log rows of
-// the last moments, never an event (the delivery itself is not affected).
+// Postgres is the delivery log in table tributary_delivery_attempts. Record
+// does not write on the delivery path: it queues the attempt for a writer that
+// stores each lot queued in one statement (group commit: a busy sink pays a
+// fraction of an insert per attempt); a full queue (QueueSize) makes it wait.
+// A crash can lose the queue: log rows of the last moments, never an event.
 // Query and Flush see everything recorded before them.
 type Postgres struct {
 	pool *pgxpool.Pool
 
 	start sync.Once
 	queue chan queued
-	// Dropped counts attempts the writer could not store (the database
-	// refused the batch twice).
-	dropped atomic.Int64
 }
 
 // queued is an attempt, or a flush request (done is closed once every
@@ -80,8 +68,7 @@ const QueueSize = 10000
 // maxWriteBatch bounds one insert.
 const maxWriteBatch = 1000
 
-// NewPostgres returns the delivery log in pool's database (migrated with
-// package migrations).
+// NewPostgres returns the delivery log in pool's (migrated) database.
 func NewPostgres(pool *pgxpool.Pool) *Postgres {
 	return &Postgres{pool: pool, queue: make(chan queued, QueueSize)}
 }
@@ -119,9 +106,6 @@ func (l *Postgres) Flush(ctx context.Context) error {
 	}
 }
 
-// Dropped is how many attempts could not be stored.
-func (l *Postgres) Dropped() int64 { return l.dropped.Load() }
-
 // write stores what is queued, batch after batch, for the process's life.
 func (l *Postgres) write() {
 	for first := range l.queue {
@@ -145,9 +129,6 @@ func (l *Postgres) write() {
 		if len(attempts) > 0 {
 			if err = l.insert(attempts); err != nil {
 				err = l.insert(attempts) // once more: a dropped connection
-			}
-			if err != nil {
-				l.dropped.Add(int64(len(attempts)))
 			}
 		}
 		for _, q := range batch {
