@@ -77,9 +77,7 @@ func (p *publisher) publish(ctx context.Context, key string, m *message.Message)
 // Close closes the connection (and so the channel); it is idempotent.
 func (p *publisher) Close() error {
 	p.once.Do(func() {
-		if err := p.conn.Close(); err != nil && !errors.Is(err, amqp091.ErrClosed) {
-			p.closeErr = err
-		}
+		p.closeErr = closeConn(p.conn)
 	})
 	return p.closeErr
 }

@@ -63,26 +63,26 @@ func (c *Connection) validate() []error {
 
 // connect dials the server (reconnecting for ever once connected) and
 // creates the stream if one is named and missing.
-func (c *Connection) connect() (*nats.Conn, error) {
+func (c *Connection) connect() (*nats.Conn, nats.JetStreamContext, error) {
 	nc, err := nats.Connect(c.URL, nats.Name("tributary"), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
 	if err != nil {
-		return nil, err
-	}
-	if c.Stream == "" {
-		return nc, nil
+		return nil, nil, err
 	}
 	js, err := nc.JetStream()
-	if err == nil {
+	if err == nil && c.Stream != "" {
 		_, err = js.StreamInfo(c.Stream)
 		if errors.Is(err, nats.ErrStreamNotFound) {
 			_, err = js.AddStream(&nats.StreamConfig{Name: c.Stream, Subjects: []string{c.Subject}, Storage: nats.FileStorage})
 		}
+		if err != nil {
+			err = fmt.Errorf("stream %s: %w", c.Stream, err)
+		}
 	}
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("stream %s: %w", c.Stream, err)
+		return nil, nil, err
 	}
-	return nc, nil
+	return nc, js, nil
 }
 
 // SinkConfig configures the JetStream sink.
@@ -112,7 +112,7 @@ func NewSink(cfg SinkConfig, logger watermill.LoggerAdapter) (*brokers.Sink, err
 		Kind: "natsjs", URL: cfg.URL, Target: fmt.Sprintf("subject=%q", cfg.Subject),
 		Topic: cfg.Subject, SinkOptions: cfg.SinkOptions, Logger: logger,
 		Connect: func(logger watermill.LoggerAdapter) (message.Publisher, error) {
-			nc, err := cfg.connect()
+			nc, _, err := cfg.connect()
 			if err != nil {
 				return nil, err
 			}
@@ -185,16 +185,11 @@ func NewSource(cfg SourceConfig, logger watermill.LoggerAdapter) (*brokers.Sourc
 	return brokers.NewSource(brokers.SourceConfig{
 		Kind: "natsjs", URL: cfg.URL, Topic: cfg.Subject, SourceOptions: cfg.SourceOptions, Logger: logger,
 		Connect: func(logger watermill.LoggerAdapter) (message.Subscriber, error) {
-			nc, err := cfg.connect()
+			nc, js, err := cfg.connect()
 			if err != nil {
 				return nil, err
 			}
-			sub, err := newSubscriber(nc, cfg, logger)
-			if err != nil {
-				nc.Close()
-				return nil, err
-			}
-			return sub, nil
+			return newSubscriber(nc, js, cfg, logger), nil
 		},
 	}), nil
 }
