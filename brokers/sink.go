@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -181,9 +182,7 @@ func (s *Sink) deliver(m *message.Message) error {
 	ctx, cancel := context.WithTimeout(m.Context(), s.cfg.Timeout)
 	defer cancel()
 	out := message.NewMessage(m.UUID, m.Payload)
-	for k, v := range m.Metadata {
-		out.Metadata.Set(k, v)
-	}
+	maps.Copy(out.Metadata, m.Metadata)
 	out.Metadata.Set(tributary.MetaEventID, tributary.EventID(m))
 	out.SetContext(ctx)
 

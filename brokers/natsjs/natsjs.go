@@ -211,11 +211,10 @@ func (Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range nm.Header {
+	for _, v := range nm.Header {
 		for i := range v {
 			v[i] = lineBreaks.Replace(v[i])
 		}
-		nm.Header[k] = v
 	}
 	nm.Header.Set(nats.MsgIdHdr, tributary.EventID(msg))
 	return nm, nil
