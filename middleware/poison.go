@@ -31,8 +31,6 @@ type Poison struct {
 	Sink     string
 	// OnPoison, if set, is called for each poisoned message.
 	OnPoison func(rec PoisonRecord)
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 }
 
 // Middleware implements message.HandlerMiddleware.
@@ -42,11 +40,7 @@ func (p Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		if err == nil || !IsPermanent(err) {
 			return out, err
 		}
-		now := time.Now
-		if p.Now != nil {
-			now = p.Now
-		}
-		t := now().UTC()
+		t := time.Now().UTC()
 		if !errors.Is(err, ErrExhausted) {
 			// A permanent error skips Requeue, which would have stamped it.
 			stamp(msg, Attempts(msg)+1, t, err)
