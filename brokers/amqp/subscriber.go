@@ -14,16 +14,10 @@ import (
 
 // subscriber is a message.Subscriber on one connection. Each Subscribe
 // opens a channel with the prefetch as its QoS, declares the topology
-// there and consumes the queue with manual acks: a message is handed on
-// one at a time, acked to the broker when it is acked, nacked with requeue
-// when it is nacked.
-//
-// It does not reconnect: when the connection or channel is lost the
-// subscription's channel is closed (the broker requeues what was unacked),
-// and the brokers.Source wrapping it closes it and subscribes afresh. A
-// subscription also ends when its context ends or the subscriber is
-// closed; a message handed on and not yet acked is then left to the broker,
-// which redelivers it.
+// there and consumes the queue with manual acks (brokers.Forward); a nack
+// requeues. It does not reconnect: when the connection or channel is lost
+// the subscription ends (the broker requeues what was unacked), and the
+// brokers.Source wrapping it closes it and subscribes afresh.
 type subscriber struct {
 	*brokers.Subscriptions
 	conn     *amqp091.Connection

@@ -229,12 +229,8 @@ func (Marshaler) Unmarshal(nm *nats.Msg) (*message.Message, error) {
 	}
 	msg := message.NewMessage(uuid, nm.Data)
 	for k, v := range nm.Header {
-		switch k {
-		case wmnats.WatermillUUIDHdr, nats.MsgIdHdr:
-		default:
-			if len(v) > 0 {
-				msg.Metadata.Set(k, v[0])
-			}
+		if len(v) > 0 && k != wmnats.WatermillUUIDHdr && k != nats.MsgIdHdr {
+			msg.Metadata.Set(k, v[0])
 		}
 	}
 	brokerID := nm.Header.Get(nats.MsgIdHdr)

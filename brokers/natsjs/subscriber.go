@@ -14,19 +14,16 @@ import (
 
 // subscriber is a message.Subscriber on one connection: each Subscribe
 // joins the durable consumer's queue group (created by the first instance,
-// with manual acks) and hands messages on one at a time; an ack is passed
-// to the server, a nack becomes a Nak with the configured delay.
+// with manual acks) and hands messages on one at a time (brokers.Forward);
+// a nack becomes a Nak with the configured delay.
 //
 // It replaces watermill-nats's subscriber, whose Subscribe closes its output
-// channel while a NATS callback may still be sending to it (a data race the
-// race detector reports when the server goes away mid-flow). Here the
-// server writes into a buffered channel of ours that is never closed, and
-// one goroutine moves messages from it to the output channel, which that
-// goroutine alone closes.
+// channel while a NATS callback may still send to it (a data race). Here the
+// server writes into a buffered channel of ours that is never closed.
 //
-// On Close it closes the connection without unsubscribing: an Unsubscribe
-// would delete the durable consumer the library created, and with it the
-// position other instances and the next start resume from.
+// Close closes the connection without unsubscribing: an Unsubscribe would
+// delete the durable consumer, and with it the position other instances
+// and the next start resume from.
 type subscriber struct {
 	*brokers.Subscriptions
 	js     nats.JetStreamContext
