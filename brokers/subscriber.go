@@ -75,7 +75,11 @@ func Forward[T any](s *Subscriptions, ctx context.Context, in <-chan T, msg func
 			case <-s.closing:
 				return
 			}
-			acked, ok := s.handOn(ctx, msg(m), out)
+			msgCtx, cancel := context.WithCancel(ctx)
+			hm := msg(m)
+			hm.SetContext(msgCtx)
+			acked, ok := handOn(ctx, s.closing, s.closing, hm, out)
+			cancel()
 			if !ok {
 				return
 			}
@@ -91,18 +95,15 @@ func Forward[T any](s *Subscriptions, ctx context.Context, in <-chan T, msg func
 	return out
 }
 
-// handOn hands msg on through out (with a context of its own, cancelled on
-// return) and waits for the router's ack or nack. ok is false when ctx ends
-// or Close is called first.
-func (s *Subscriptions) handOn(ctx context.Context, msg *message.Message, out chan<- *message.Message) (acked, ok bool) {
-	msgCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	msg.SetContext(msgCtx)
+// handOn hands msg on through out and waits for the router's ack or nack.
+// ok is false when ctx ends, stop closes before msg is handed on, or
+// waitStop closes before the answer.
+func handOn(ctx context.Context, stop, waitStop <-chan struct{}, msg *message.Message, out chan<- *message.Message) (acked, ok bool) {
 	select {
 	case out <- msg:
 	case <-ctx.Done():
 		return false, false
-	case <-s.closing:
+	case <-stop:
 		return false, false
 	}
 	select {
@@ -112,7 +113,7 @@ func (s *Subscriptions) handOn(ctx context.Context, msg *message.Message, out ch
 		return false, true
 	case <-ctx.Done():
 		return false, false
-	case <-s.closing:
+	case <-waitStop:
 		return false, false
 	}
 }

@@ -45,6 +45,10 @@ func (p Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			// A permanent error skips Requeue, which would have stamped it.
 			stamp(msg, Attempts(msg)+1, t, err)
 		}
+		first, perr := time.Parse(time.RFC3339Nano, msg.Metadata.Get(MetaFirstFailure))
+		if perr != nil {
+			first = t
+		}
 		rec := PoisonRecord{
 			Pipeline:     p.Pipeline,
 			Sink:         p.Sink,
@@ -54,7 +58,7 @@ func (p Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			Metadata:     msg.Metadata,
 			Reason:       err.Error(),
 			Attempts:     Attempts(msg),
-			FirstFailure: parseTime(msg.Metadata.Get(MetaFirstFailure), t),
+			FirstFailure: first,
 			LastFailure:  t,
 			PoisonedAt:   t,
 		}
@@ -66,11 +70,4 @@ func (p Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		}
 		return nil, nil
 	}
-}
-
-func parseTime(s string, fallback time.Time) time.Time {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t
-	}
-	return fallback
 }
