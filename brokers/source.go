@@ -1,6 +1,7 @@
 package brokers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -71,9 +72,7 @@ type Source struct {
 func NewSource(cfg SourceConfig) *Source {
 	red := NewRedactor(cfg.URL)
 	cfg.Logger = red.Logger(cfg.Logger)
-	if cfg.TypeField == "" {
-		cfg.TypeField = "type"
-	}
+	cfg.TypeField = cmp.Or(cfg.TypeField, "type")
 	return &Source{cfg: cfg, redactor: red, closing: make(chan struct{})}
 }
 

@@ -40,20 +40,14 @@ func (s *Subscriptions) Closed() error {
 	}
 }
 
-// Settle is how Forward settles a broker message: Ack once the router
-// acked the message it became, Nack once it nacked it.
-type Settle[T any] struct {
-	Ack, Nack func(T) error
-}
-
 // Forward runs one subscription and returns its output: each message of in,
 // as msg makes it, is handed on through a channel that Forward alone closes,
-// and settled with the router's ack or nack. A settlement not sent is
-// logged: the broker redelivers that message, and the router's dedup drops
-// the repeat. It ends when in is closed, ctx ends or Close is called; a
-// message handed on and not yet acked is then left unsettled, and the broker
-// redelivers it. done, if set, runs once it has ended.
-func Forward[T any](s *Subscriptions, ctx context.Context, in <-chan T, msg func(T) *message.Message, settle Settle[T], done func()) <-chan *message.Message {
+// and settled with the router's answer (acked, or nacked). A settlement not
+// sent is logged: the broker redelivers that message, and the router's
+// dedup drops the repeat. It ends when in is closed, ctx ends or Close is
+// called; a message handed on and not yet acked is then left unsettled, and
+// the broker redelivers it. done, if set, runs once it has ended.
+func Forward[T any](s *Subscriptions, ctx context.Context, in <-chan T, msg func(T) *message.Message, settle func(m T, acked bool) error, done func()) <-chan *message.Message {
 	out := make(chan *message.Message)
 	s.wg.Add(1)
 	go func() {
@@ -83,11 +77,7 @@ func Forward[T any](s *Subscriptions, ctx context.Context, in <-chan T, msg func
 			if !ok {
 				return
 			}
-			ack := settle.Nack
-			if acked {
-				ack = settle.Ack
-			}
-			if err := ack(m); err != nil {
+			if err := settle(m, acked); err != nil {
 				s.logger.Info(s.kind+" ack or nack not sent; the broker will redeliver", watermill.LogFields{"error": err.Error()})
 			}
 		}

@@ -23,6 +23,7 @@
 package amqp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -72,9 +73,7 @@ type SinkConfig struct {
 }
 
 func (c *SinkConfig) setDefaults() {
-	if c.ExchangeType == "" {
-		c.ExchangeType = amqp091.ExchangeTopic
-	}
+	c.ExchangeType = cmp.Or(c.ExchangeType, amqp091.ExchangeTopic)
 	if c.Exchange == "" && c.RoutingKey == "" {
 		c.RoutingKey = c.Queue
 	}
@@ -133,12 +132,8 @@ type SourceConfig struct {
 }
 
 func (c *SourceConfig) setDefaults() {
-	if c.ExchangeType == "" {
-		c.ExchangeType = amqp091.ExchangeTopic
-	}
-	if c.Prefetch == 0 {
-		c.Prefetch = 1
-	}
+	c.ExchangeType = cmp.Or(c.ExchangeType, amqp091.ExchangeTopic)
+	c.Prefetch = cmp.Or(c.Prefetch, 1)
 	if c.Exchange != "" && c.BindingKey == "" {
 		c.BindingKey = "#"
 	}

@@ -45,9 +45,11 @@ func closeConn(conn *amqp091.Connection) error {
 }
 
 // settle acks a delivery, or nacks it with requeue.
-var settle = brokers.Settle[amqp091.Delivery]{
-	Ack:  func(d amqp091.Delivery) error { return d.Ack(false) },
-	Nack: func(d amqp091.Delivery) error { return d.Nack(false, true) },
+func settle(d amqp091.Delivery, acked bool) error {
+	if acked {
+		return d.Ack(false)
+	}
+	return d.Nack(false, true)
 }
 
 // Subscribe implements message.Subscriber; topic is the queue.

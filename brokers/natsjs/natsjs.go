@@ -19,6 +19,7 @@
 package natsjs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -105,9 +106,7 @@ func NewSink(cfg SinkConfig, logger watermill.LoggerAdapter) (*brokers.Sink, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = brokers.DefaultTimeout
-	}
+	cfg.Timeout = cmp.Or(cfg.Timeout, brokers.DefaultTimeout)
 	return brokers.NewSink(brokers.SinkConfig{
 		Kind: "natsjs", URL: cfg.URL, Target: fmt.Sprintf("subject=%q", cfg.Subject),
 		Topic: cfg.Subject, SinkOptions: cfg.SinkOptions, Logger: logger,
@@ -152,18 +151,10 @@ type SourceConfig struct {
 }
 
 func (c *SourceConfig) setDefaults() {
-	if c.Durable == "" {
-		c.Durable = "tributary"
-	}
-	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
-	}
-	if c.NakDelay == 0 {
-		c.NakDelay = time.Second
-	}
-	if c.MaxAckPending == 0 {
-		c.MaxAckPending = 256
-	}
+	c.Durable = cmp.Or(c.Durable, "tributary")
+	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
+	c.NakDelay = cmp.Or(c.NakDelay, time.Second)
+	c.MaxAckPending = cmp.Or(c.MaxAckPending, 256)
 }
 
 // Validate implements components.Validator.

@@ -26,9 +26,8 @@ import (
 // and the next start resume from.
 type subscriber struct {
 	*brokers.Subscriptions
-	js     nats.JetStreamContext
-	cfg    SourceConfig
-	settle brokers.Settle[*nats.Msg]
+	js  nats.JetStreamContext
+	cfg SourceConfig
 }
 
 func newSubscriber(nc *nats.Conn, js nats.JetStreamContext, cfg SourceConfig, logger watermill.LoggerAdapter) *subscriber {
@@ -36,13 +35,16 @@ func newSubscriber(nc *nats.Conn, js nats.JetStreamContext, cfg SourceConfig, lo
 		Subscriptions: brokers.NewSubscriptions("JetStream", logger, func() error { nc.Close(); return nil }),
 		js:            js,
 		cfg:           cfg,
-		settle: brokers.Settle[*nats.Msg]{
-			// AckSync: the ack is done only once the server has it, so a
-			// stored event is not redelivered for want of an ack in flight.
-			Ack:  func(m *nats.Msg) error { return m.AckSync(nats.AckWait(5 * time.Second)) },
-			Nack: func(m *nats.Msg) error { return m.NakWithDelay(cfg.NakDelay) },
-		},
 	}
+}
+
+func (s *subscriber) settle(m *nats.Msg, acked bool) error {
+	if acked {
+		// AckSync: the ack is done only once the server has it, so a
+		// stored event is not redelivered for want of an ack in flight.
+		return m.AckSync(nats.AckWait(5 * time.Second))
+	}
+	return m.NakWithDelay(s.cfg.NakDelay)
 }
 
 // Subscribe implements message.Subscriber; topic is the subject.

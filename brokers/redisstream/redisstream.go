@@ -17,6 +17,7 @@
 package redisstream
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,15 +120,9 @@ type SourceConfig struct {
 }
 
 func (c *SourceConfig) setDefaults() {
-	if c.Group == "" {
-		c.Group = "tributary"
-	}
-	if c.Start == "" {
-		c.Start = "0"
-	}
-	if c.ClaimIdle == 0 {
-		c.ClaimIdle = 30 * time.Second
-	}
+	c.Group = cmp.Or(c.Group, "tributary")
+	c.Start = cmp.Or(c.Start, "0")
+	c.ClaimIdle = cmp.Or(c.ClaimIdle, 30*time.Second)
 }
 
 // Validate implements components.Validator.
@@ -151,10 +146,7 @@ func NewSource(cfg SourceConfig, logger watermill.LoggerAdapter) (*brokers.Sourc
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	consumer := cfg.Consumer
-	if consumer == "" {
-		consumer = watermill.NewShortUUID()
-	}
+	consumer := cmp.Or(cfg.Consumer, watermill.NewShortUUID())
 	return brokers.NewSource(brokers.SourceConfig{
 		Kind: "redisstream", URL: cfg.URL, Topic: cfg.Stream, SourceOptions: cfg.SourceOptions, Logger: logger,
 		Connect: func(logger watermill.LoggerAdapter) (message.Subscriber, error) {
