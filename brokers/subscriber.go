@@ -69,10 +69,10 @@ func Forward[T any](s *Subscriptions, ctx context.Context, in <-chan T, msg func
 			case <-s.closing:
 				return
 			}
+			handed := msg(m)
 			msgCtx, cancel := context.WithCancel(ctx)
-			hm := msg(m)
-			hm.SetContext(msgCtx)
-			acked, ok := handOn(ctx, s.closing, s.closing, hm, out)
+			handed.SetContext(msgCtx)
+			acked, ok := handOn(ctx, s.closing, s.closing, handed, out)
 			cancel()
 			if !ok {
 				return
