@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -181,9 +182,7 @@ func (s *Sink) deliver(m *message.Message) error {
 	ctx, cancel := context.WithTimeout(m.Context(), s.cfg.Timeout)
 	defer cancel()
 	out := message.NewMessage(m.UUID, m.Payload)
-	for k, v := range m.Metadata {
-		out.Metadata.Set(k, v)
-	}
+	maps.Copy(out.Metadata, m.Metadata)
 	out.Metadata.Set(tributary.MetaEventID, tributary.EventID(m))
 	out.SetContext(ctx)
 
@@ -195,25 +194,23 @@ func (s *Sink) deliver(m *message.Message) error {
 		}
 	}
 	latency := time.Since(start)
-	outcome := deliverylog.OutcomeSuccess
 	if err != nil {
 		err = s.redactor.Error(fmt.Errorf("%s sink: %w", s.cfg.Kind, err))
-		outcome = deliverylog.OutcomeTransient
 	}
-	s.record(context.WithoutCancel(m.Context()), m, latency, outcome, err)
+	s.record(context.WithoutCancel(m.Context()), m, latency, err)
 	return err
 }
 
-func (s *Sink) record(ctx context.Context, m *message.Message, latency time.Duration, outcome deliverylog.Outcome, failure error) {
+func (s *Sink) record(ctx context.Context, m *message.Message, latency time.Duration, failure error) {
 	if s.cfg.Log == nil {
 		return
 	}
 	s.mu.Lock()
 	pipeline, name := s.pipeline, s.name
 	s.mu.Unlock()
-	errText := ""
+	outcome, errText := deliverylog.OutcomeSuccess, ""
 	if failure != nil {
-		errText = failure.Error()
+		outcome, errText = deliverylog.OutcomeTransient, failure.Error()
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -1,6 +1,7 @@
 package brokers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -71,9 +72,7 @@ type Source struct {
 func NewSource(cfg SourceConfig) *Source {
 	red := NewRedactor(cfg.URL)
 	cfg.Logger = red.Logger(cfg.Logger)
-	if cfg.TypeField == "" {
-		cfg.TypeField = "type"
-	}
+	cfg.TypeField = cmp.Or(cfg.TypeField, "type")
 	return &Source{cfg: cfg, redactor: red, closing: make(chan struct{})}
 }
 
@@ -99,8 +98,12 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 	backoff := 100 * time.Millisecond
 	for {
 		err := s.subscribeOnce(ctx, out)
-		if s.stopped(ctx) {
+		select {
+		case <-ctx.Done():
 			return
+		case <-s.closing:
+			return
+		default:
 		}
 		if err != nil {
 			s.cfg.Logger.Error("Broker subscription failed; retrying", s.redactor.Error(err), watermill.LogFields{"retry_in": backoff.String()})
@@ -117,17 +120,6 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) {
 			return
 		}
 		backoff = min(2*backoff, 30*time.Second)
-	}
-}
-
-func (s *Source) stopped(ctx context.Context) bool {
-	select {
-	case <-ctx.Done():
-		return true
-	case <-s.closing:
-		return true
-	default:
-		return false
 	}
 }
 
@@ -168,28 +160,20 @@ func (s *Source) subscribeOnce(ctx context.Context, out chan<- *message.Message)
 
 // forward hands m on as an event and passes its ack or nack back to m. It
 // reports false when the source stops: m is then neither acked nor nacked,
-// and the broker redelivers it.
+// and the broker redelivers it. Once handed on, it waits for the router's
+// word even while closing: the router ingests what it was given (within its
+// CloseTimeout, then ctx).
 func (s *Source) forward(ctx context.Context, m *message.Message, out chan<- *message.Message) bool {
-	e := s.Event(m)
-	select {
-	case out <- e:
-	case <-ctx.Done():
+	acked, ok := handOn(ctx, s.closing, nil, s.Event(m), out)
+	switch {
+	case !ok:
 		return false
-	case <-s.closing:
-		return false
-	}
-	// Once handed on, wait for the router's word even while closing: the
-	// router ingests what it was given (within its CloseTimeout, then ctx).
-	select {
-	case <-e.Acked():
+	case acked:
 		m.Ack()
-		return true
-	case <-e.Nacked():
+	default:
 		m.Nack()
-		return true
-	case <-ctx.Done():
-		return false
 	}
+	return true
 }
 
 // Event returns the event a broker message becomes: its id is the

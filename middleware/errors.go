@@ -41,22 +41,19 @@ func (e retryAfterError) Unwrap() error { return e.err }
 
 // RetryAfter marks err as transient with a wait the receiver asked for (an
 // HTTP Retry-After). That wait wins over the retry schedule's.
-func RetryAfter(err error, after time.Duration) error {
-	if err == nil {
-		return nil
-	}
-	return retryAfterError{err: err, after: after}
-}
+func RetryAfter(err error, after time.Duration) error { return retryAfter(err, after, false) }
 
 // NotBefore marks err as transient with a wait that is a floor: Requeue
 // waits the longer of it and the retry schedule's next delay. A sink uses it
 // for a wait of its own making (an open circuit breaker's cooldown), so that
 // the schedule, which only the router knows, still sets the rhythm.
-func NotBefore(err error, after time.Duration) error {
+func NotBefore(err error, after time.Duration) error { return retryAfter(err, after, true) }
+
+func retryAfter(err error, after time.Duration, atLeast bool) error {
 	if err == nil {
 		return nil
 	}
-	return retryAfterError{err: err, after: after, atLeast: true}
+	return retryAfterError{err: err, after: after, atLeast: atLeast}
 }
 
 // RetryAfterOf returns the wait carried by err, if any.

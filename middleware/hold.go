@@ -21,25 +21,15 @@ type Hold struct {
 	Schedule Schedule
 	// OnHold, if set, is called for each failure held back.
 	OnHold func(msg *message.Message, attempt int, wait time.Duration, err error)
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 }
 
 // Middleware implements message.HandlerMiddleware.
 func (h Hold) Middleware(next message.HandlerFunc) message.HandlerFunc {
-	return func(msg *message.Message) ([]*message.Message, error) {
-		out, err := next(msg)
-		if err == nil || IsPermanent(err) {
-			return out, err
-		}
-		wait, err := failed(msg, h.Schedule, h.Now, err)
-		if wait < 0 {
-			return nil, err
-		}
+	return retryLater(next, h.Schedule, func(msg *message.Message, wait time.Duration, err error) ([]*message.Message, error) {
 		msg.Metadata.Set(delay.DelayedUntilKey, time.Now().UTC().Add(wait).Format(time.RFC3339Nano))
 		if h.OnHold != nil {
 			h.OnHold(msg, Attempts(msg), wait, err)
 		}
 		return nil, fmt.Errorf("held back for %s: %w", wait, err)
-	}
+	})
 }

@@ -31,8 +31,6 @@ type Poison struct {
 	Sink     string
 	// OnPoison, if set, is called for each poisoned message.
 	OnPoison func(rec PoisonRecord)
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 }
 
 // Middleware implements message.HandlerMiddleware.
@@ -42,14 +40,14 @@ func (p Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		if err == nil || !IsPermanent(err) {
 			return out, err
 		}
-		now := time.Now
-		if p.Now != nil {
-			now = p.Now
-		}
-		t := now().UTC()
+		t := time.Now().UTC()
 		if !errors.Is(err, ErrExhausted) {
 			// A permanent error skips Requeue, which would have stamped it.
 			stamp(msg, Attempts(msg)+1, t, err)
+		}
+		first, perr := time.Parse(time.RFC3339Nano, msg.Metadata.Get(MetaFirstFailure))
+		if perr != nil {
+			first = t
 		}
 		rec := PoisonRecord{
 			Pipeline:     p.Pipeline,
@@ -60,7 +58,7 @@ func (p Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			Metadata:     msg.Metadata,
 			Reason:       err.Error(),
 			Attempts:     Attempts(msg),
-			FirstFailure: parseTime(msg.Metadata.Get(MetaFirstFailure), t),
+			FirstFailure: first,
 			LastFailure:  t,
 			PoisonedAt:   t,
 		}
@@ -72,11 +70,4 @@ func (p Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		}
 		return nil, nil
 	}
-}
-
-func parseTime(s string, fallback time.Time) time.Time {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t
-	}
-	return fallback
 }

@@ -18,11 +18,7 @@ type PostgresDedupStore struct {
 // Two instances recording the same key at once serialise on its primary key:
 // the second sees the first's key once the first commits.
 func (s PostgresDedupStore) Record(ctx context.Context, pipeline, key string, ttl time.Duration) (bool, error) {
-	db := s.DB
-	if tx, ok := TxFromContext(ctx); ok {
-		db = tx
-	}
-	return store.RecordDedupKey(ctx, db, pipeline, key, ttl)
+	return store.RecordDedupKey(ctx, executor(ctx, s.DB), pipeline, key, ttl)
 }
 
 // Prune deletes expired keys, at most limit of them, and says how many.
@@ -38,9 +34,5 @@ type PostgresPoisonStore struct {
 
 // Add implements PoisonStore.
 func (s PostgresPoisonStore) Add(ctx context.Context, rec PoisonRecord) error {
-	db := s.DB
-	if tx, ok := TxFromContext(ctx); ok {
-		db = tx
-	}
-	return store.InsertPoison(ctx, db, rec)
+	return store.InsertPoison(ctx, executor(ctx, s.DB), rec)
 }

@@ -43,22 +43,11 @@ type Requeue struct {
 	Publisher func(msg *message.Message) (message.Publisher, error)
 	// OnRequeue, if set, is called for each requeue.
 	OnRequeue func(msg *message.Message, attempt int, wait time.Duration, err error)
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 }
 
 // Middleware implements message.HandlerMiddleware.
 func (q Requeue) Middleware(h message.HandlerFunc) message.HandlerFunc {
-	return func(msg *message.Message) ([]*message.Message, error) {
-		out, err := h(msg)
-		if err == nil || IsPermanent(err) {
-			return out, err
-		}
-		wait, err := failed(msg, q.Schedule, q.Now, err)
-		if wait < 0 {
-			return nil, err
-		}
-
+	return retryLater(h, q.Schedule, func(msg *message.Message, wait time.Duration, err error) ([]*message.Message, error) {
 		next := msg.Copy()
 		next.SetContext(msg.Context())
 		delay.Message(next, delay.For(wait))
@@ -67,35 +56,38 @@ func (q Requeue) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		// to timestamptz, which takes the fraction.
 		next.Metadata.Set(delay.DelayedUntilKey, time.Now().UTC().Add(wait).Format(time.RFC3339Nano))
 		pub, perr := q.Publisher(msg)
-		if perr != nil {
-			return nil, fmt.Errorf("requeue: %w (delivery failed with: %w)", perr, err)
+		if perr == nil {
+			perr = pub.Publish(q.Topic, next)
 		}
-		if perr := pub.Publish(q.Topic, next); perr != nil {
+		if perr != nil {
 			return nil, fmt.Errorf("requeue: %w (delivery failed with: %w)", perr, err)
 		}
 		if q.OnRequeue != nil {
 			q.OnRequeue(msg, Attempts(msg), wait, err)
 		}
 		return nil, nil
-	}
+	})
 }
 
-// failed stamps a failed attempt on msg and returns the wait before the
-// next: schedule's next delay, replaced by a RetryAfter error's wait or
-// raised to a NotBefore error's. When schedule is exhausted it returns a
-// negative wait and an error wrapping ErrExhausted.
-func failed(msg *message.Message, schedule Schedule, clock func() time.Time, err error) (time.Duration, error) {
-	now := time.Now
-	if clock != nil {
-		now = clock
+// retryLater runs h; when it fails with a transient error, it stamps the
+// failed attempt on msg and calls then with the wait before the next:
+// schedule's next delay, replaced by a RetryAfter error's wait or raised to
+// a NotBefore error's. Once schedule is exhausted it returns an error
+// wrapping ErrExhausted instead.
+func retryLater(h message.HandlerFunc, schedule Schedule, then func(msg *message.Message, wait time.Duration, err error) ([]*message.Message, error)) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err == nil || IsPermanent(err) {
+			return out, err
+		}
+		attempt := Attempts(msg) + 1
+		stamp(msg, attempt, time.Now().UTC(), err)
+		wait, ok := schedule.Wait(attempt, err)
+		if !ok {
+			return nil, fmt.Errorf("%w after %d attempts: %w", ErrExhausted, attempt, err)
+		}
+		return then(msg, wait, err)
 	}
-	attempt := Attempts(msg) + 1
-	stamp(msg, attempt, now().UTC(), err)
-	wait, ok := schedule.Wait(attempt, err)
-	if !ok {
-		return -1, fmt.Errorf("%w after %d attempts: %w", ErrExhausted, attempt, err)
-	}
-	return wait, err
 }
 
 // stamp records a failed attempt on msg's metadata.

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,16 +26,11 @@ func ParseRetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool)
 	if v == "" {
 		return 0, false
 	}
-	if isDigits(v) {
-		// Counted digit by digit so that no value, however long, overflows.
-		var secs int64
-		for i := 0; i < len(v); i++ {
-			secs = secs*10 + int64(v[i]-'0')
-			if secs >= int64(MaxRetryAfter/time.Second) {
-				return MaxRetryAfter, true
-			}
-		}
-		return time.Duration(secs) * time.Second, true
+	if strings.Trim(v, "0123456789") == "" {
+		// Digits only, no sign. A value past uint64 is ErrRange with
+		// secs at its maximum: capped like any other.
+		secs, _ := strconv.ParseUint(v, 10, 64)
+		return time.Duration(min(secs, uint64(MaxRetryAfter/time.Second))) * time.Second, true
 	}
 	at, err := http.ParseTime(v)
 	if err != nil {
@@ -45,15 +41,4 @@ func ParseRetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool)
 	}
 	// Sub saturates rather than overflows for dates centuries apart.
 	return min(max(at.Sub(now), 0), MaxRetryAfter), true
-}
-
-// isDigits reports whether s is delay-seconds: one or more ASCII digits, no
-// sign.
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }

@@ -30,3 +30,11 @@ func TxFromContext(ctx context.Context) (Executor, bool) {
 	tx, ok := ctx.Value(txKey{}).(Executor)
 	return tx, ok
 }
+
+// executor is the transaction ctx carries, else db.
+func executor(ctx context.Context, db Executor) Executor {
+	if tx, ok := TxFromContext(ctx); ok {
+		return tx
+	}
+	return db
+}

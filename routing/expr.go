@@ -52,7 +52,6 @@ func (e *Error) Error() string {
 // program is a compiled expression.
 type program struct {
 	field string
-	src   string
 	prog  *vm.Program
 	// usesPayload is false when the expression never names payload: the
 	// payload is then not decoded, so type and metadata filters cost no JSON.
@@ -75,17 +74,11 @@ func compile(field, src string, want reflect.Kind) (*program, error) {
 	if err != nil {
 		return nil, exprError(field, err)
 	}
-	v := &payloadVisitor{}
-	ast.Walk(new(p.Node()), v)
-	return &program{field: field, src: src, prog: p, usesPayload: v.found}, nil
-}
-
-type payloadVisitor struct{ found bool }
-
-func (v *payloadVisitor) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok && id.Value == "payload" {
-		v.found = true
-	}
+	usesPayload := ast.Find(p.Node(), func(n ast.Node) bool {
+		id, ok := n.(*ast.IdentifierNode)
+		return ok && id.Value == "payload"
+	}) != nil
+	return &program{field: field, prog: p, usesPayload: usesPayload}, nil
 }
 
 // exprError turns expr's error (message, position, snippet) into an *Error.

@@ -31,21 +31,13 @@ type Filter struct {
 // NewFilter compiles spec. Errors are *Error (for Expr) or name the type
 // pattern at fault.
 func NewFilter(spec FilterSpec) (*Filter, error) {
-	f := &Filter{}
-	var errs []error
-	t, err := CompileTypes(spec.Types...)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	f.types = t
+	types, terr := CompileTypes(spec.Types...)
+	f := &Filter{types: types, expr: spec.Expr}
+	var perr error
 	if spec.Expr != "" {
-		p, err := compile("expr", spec.Expr, reflect.Bool)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		f.pred, f.expr = p, spec.Expr
+		f.pred, perr = compile("expr", spec.Expr, reflect.Bool)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(terr, perr); err != nil {
 		return nil, err
 	}
 	return f, nil

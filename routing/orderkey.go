@@ -3,7 +3,6 @@ package routing
 import (
 	"fmt"
 	"reflect"
-	"strconv"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 )
@@ -38,18 +37,9 @@ func (k *OrderKey) Key(msg *message.Message) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	switch v := out.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64), nil
-	case int:
-		return strconv.Itoa(v), nil
-	case bool:
-		return strconv.FormatBool(v), nil
-	default:
+	key, ok := scalarText(out)
+	if !ok {
 		return "", fmt.Errorf("order_by: the key is a %T; want a string or a number", out)
 	}
+	return key, nil
 }

@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"golang.org/x/net/http/httpguts"
 )
 
 // HeaderPrefix prefixes the metadata keys a transform sets for its headers:
@@ -64,17 +66,12 @@ func NewTransform(spec TransformSpec) (*Transform, error) {
 			t.body, t.decode = p, p.usesPayload
 		}
 	}
-	names := make([]string, 0, len(spec.Headers))
-	for name := range spec.Headers {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	seen := map[string]string{}
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(spec.Headers)) {
 		field := "headers." + name
 		canon := http.CanonicalHeaderKey(name)
 		switch {
-		case !validHeaderName(name):
+		case !httpguts.ValidHeaderFieldName(name):
 			errs = append(errs, &Error{Field: field, Msg: fmt.Sprintf("%q is not a valid header name", name)})
 			continue
 		case reservedHeaders[canon]:
@@ -156,21 +153,8 @@ func (t *Transform) Apply(msg *message.Message) (*message.Message, error) {
 
 // headerValue renders an expression's value as a header value.
 func headerValue(v any) (string, error) {
-	var s string
-	switch x := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		s = x
-	case bool:
-		s = strconv.FormatBool(x)
-	case int:
-		s = strconv.Itoa(x)
-	case int64:
-		s = strconv.FormatInt(x, 10)
-	case float64:
-		s = strconv.FormatFloat(x, 'f', -1, 64)
-	default:
+	s, ok := scalarText(v)
+	if !ok {
 		return "", fmt.Errorf("value of type %T cannot be a header; want a string, number or bool", v)
 	}
 	if strings.ContainsAny(s, "\r\n\x00") {
@@ -179,14 +163,22 @@ func headerValue(v any) (string, error) {
 	return s, nil
 }
 
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
+// scalarText is the text of a string, number or bool ("" for nil); ok is
+// false for any other value.
+func scalarText(v any) (s string, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", true
+	case string:
+		return x, true
+	case bool:
+		return strconv.FormatBool(x), true
+	case int:
+		return strconv.Itoa(x), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
 	}
-	for _, c := range s {
-		if c > 0x7e || c <= 0x20 || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c) {
-			return false
-		}
-	}
-	return true
+	return "", false
 }

@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -82,20 +83,12 @@ func (t *TypePatterns) Why(typ string) string {
 // reject reports whether typ is turned down, and by which excluding pattern
 // (empty when it matched no including one).
 func (t *TypePatterns) reject(typ string) (excludedBy string, rejected bool) {
-	if len(t.include) > 0 {
-		ok := false
-		for _, g := range t.include {
-			if typ != "" && g.match(typ) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return "", true
-		}
+	matches := func(g glob) bool { return typ != "" && g.match(typ) }
+	if len(t.include) > 0 && !slices.ContainsFunc(t.include, matches) {
+		return "", true
 	}
 	for i, g := range t.exclude {
-		if typ != "" && g.match(typ) {
+		if matches(g) {
 			return t.excludeSrc[i], true
 		}
 	}

@@ -14,18 +14,16 @@
 //
 //   - neither the publisher nor the subscriber reconnects: a lost connection
 //     fails the publish in hand or closes the subscription, and package
-//     brokers connects afresh (the sink drops the failed publisher, the
-//     source resubscribes with backoff). watermill-amqp, which this package
-//     used before, reconnects by itself in a way that races (v3.0.2's
-//     ConnectionWrapper writes its connected state unlocked while
-//     IsConnected reads it, which go test -race reports), and its
-//     reconnecting duplicated what package brokers does.
+//     brokers connects afresh. (watermill-amqp, used before, reconnects by
+//     itself, racily: v3.0.2's ConnectionWrapper writes its connected state
+//     unlocked while IsConnected reads it.)
 //
 //     sink, err := amqp.NewSink(amqp.SinkConfig{Connection: amqp.Connection{URL: url}, Exchange: "events", RoutingKey: "door.opened"}, logger)
 //     src, err := amqp.NewSource(amqp.SourceConfig{Connection: amqp.Connection{URL: url}, Queue: "tributary-in"}, logger)
 package amqp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -75,9 +73,7 @@ type SinkConfig struct {
 }
 
 func (c *SinkConfig) setDefaults() {
-	if c.ExchangeType == "" {
-		c.ExchangeType = amqp091.ExchangeTopic
-	}
+	c.ExchangeType = cmp.Or(c.ExchangeType, amqp091.ExchangeTopic)
 	if c.Exchange == "" && c.RoutingKey == "" {
 		c.RoutingKey = c.Queue
 	}
@@ -136,12 +132,8 @@ type SourceConfig struct {
 }
 
 func (c *SourceConfig) setDefaults() {
-	if c.ExchangeType == "" {
-		c.ExchangeType = amqp091.ExchangeTopic
-	}
-	if c.Prefetch == 0 {
-		c.Prefetch = 1
-	}
+	c.ExchangeType = cmp.Or(c.ExchangeType, amqp091.ExchangeTopic)
+	c.Prefetch = cmp.Or(c.Prefetch, 1)
 	if c.Exchange != "" && c.BindingKey == "" {
 		c.BindingKey = "#"
 	}

@@ -17,9 +17,7 @@ import (
 // tributary_event_id header), the event type the type property. It reads
 // messages of any producer: a header that is not a string is kept in its
 // text form, the message-id is the broker id of a message without Tributary
-// headers.
-//
-// The message's Watermill UUID travels in the MessageUUIDHeader header.
+// headers. The Watermill UUID travels in the MessageUUIDHeader header.
 type Marshaler struct{}
 
 // MessageUUIDHeader is the header holding the Watermill message UUID: the
@@ -56,13 +54,8 @@ func (Marshaler) Unmarshal(d amqp091.Delivery) (*message.Message, error) {
 	}
 	msg := message.NewMessage(uuid, d.Body)
 	for k, v := range d.Headers {
-		if k == MessageUUIDHeader {
-			continue
-		}
-		if s, ok := v.(string); ok {
-			msg.Metadata.Set(k, s)
-		} else {
-			msg.Metadata.Set(k, fmt.Sprint(v))
+		if k != MessageUUIDHeader {
+			msg.Metadata.Set(k, fmt.Sprint(v)) // a string as it is
 		}
 	}
 	if d.MessageId != "" {

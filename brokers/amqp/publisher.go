@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp091 "github.com/rabbitmq/amqp091-go"
@@ -22,8 +21,6 @@ type publisher struct {
 	conn     *amqp091.Connection
 	ch       *amqp091.Channel
 	exchange string
-	once     sync.Once
-	closeErr error
 }
 
 // newPublisher connects to url, puts a channel in confirm mode and declares
@@ -74,12 +71,6 @@ func (p *publisher) publish(ctx context.Context, key string, m *message.Message)
 	}
 }
 
-// Close closes the connection (and so the channel); it is idempotent.
-func (p *publisher) Close() error {
-	p.once.Do(func() {
-		if err := p.conn.Close(); err != nil && !errors.Is(err, amqp091.ErrClosed) {
-			p.closeErr = err
-		}
-	})
-	return p.closeErr
-}
+// Close closes the connection (and so the channel); closing it again is
+// no error.
+func (p *publisher) Close() error { return closeConn(p.conn) }

@@ -19,6 +19,7 @@
 package natsjs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -63,26 +64,26 @@ func (c *Connection) validate() []error {
 
 // connect dials the server (reconnecting for ever once connected) and
 // creates the stream if one is named and missing.
-func (c *Connection) connect() (*nats.Conn, error) {
+func (c *Connection) connect() (*nats.Conn, nats.JetStreamContext, error) {
 	nc, err := nats.Connect(c.URL, nats.Name("tributary"), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond))
 	if err != nil {
-		return nil, err
-	}
-	if c.Stream == "" {
-		return nc, nil
+		return nil, nil, err
 	}
 	js, err := nc.JetStream()
-	if err == nil {
+	if err == nil && c.Stream != "" {
 		_, err = js.StreamInfo(c.Stream)
 		if errors.Is(err, nats.ErrStreamNotFound) {
 			_, err = js.AddStream(&nats.StreamConfig{Name: c.Stream, Subjects: []string{c.Subject}, Storage: nats.FileStorage})
 		}
+		if err != nil {
+			err = fmt.Errorf("stream %s: %w", c.Stream, err)
+		}
 	}
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("stream %s: %w", c.Stream, err)
+		return nil, nil, err
 	}
-	return nc, nil
+	return nc, js, nil
 }
 
 // SinkConfig configures the JetStream sink.
@@ -105,14 +106,12 @@ func NewSink(cfg SinkConfig, logger watermill.LoggerAdapter) (*brokers.Sink, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = brokers.DefaultTimeout
-	}
+	cfg.Timeout = cmp.Or(cfg.Timeout, brokers.DefaultTimeout)
 	return brokers.NewSink(brokers.SinkConfig{
 		Kind: "natsjs", URL: cfg.URL, Target: fmt.Sprintf("subject=%q", cfg.Subject),
 		Topic: cfg.Subject, SinkOptions: cfg.SinkOptions, Logger: logger,
 		Connect: func(logger watermill.LoggerAdapter) (message.Publisher, error) {
-			nc, err := cfg.connect()
+			nc, _, err := cfg.connect()
 			if err != nil {
 				return nil, err
 			}
@@ -152,18 +151,10 @@ type SourceConfig struct {
 }
 
 func (c *SourceConfig) setDefaults() {
-	if c.Durable == "" {
-		c.Durable = "tributary"
-	}
-	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
-	}
-	if c.NakDelay == 0 {
-		c.NakDelay = time.Second
-	}
-	if c.MaxAckPending == 0 {
-		c.MaxAckPending = 256
-	}
+	c.Durable = cmp.Or(c.Durable, "tributary")
+	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
+	c.NakDelay = cmp.Or(c.NakDelay, time.Second)
+	c.MaxAckPending = cmp.Or(c.MaxAckPending, 256)
 }
 
 // Validate implements components.Validator.
@@ -185,16 +176,11 @@ func NewSource(cfg SourceConfig, logger watermill.LoggerAdapter) (*brokers.Sourc
 	return brokers.NewSource(brokers.SourceConfig{
 		Kind: "natsjs", URL: cfg.URL, Topic: cfg.Subject, SourceOptions: cfg.SourceOptions, Logger: logger,
 		Connect: func(logger watermill.LoggerAdapter) (message.Subscriber, error) {
-			nc, err := cfg.connect()
+			nc, js, err := cfg.connect()
 			if err != nil {
 				return nil, err
 			}
-			sub, err := newSubscriber(nc, cfg, logger)
-			if err != nil {
-				nc.Close()
-				return nil, err
-			}
-			return sub, nil
+			return newSubscriber(nc, js, cfg, logger), nil
 		},
 	}), nil
 }
@@ -216,11 +202,10 @@ func (Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range nm.Header {
+	for _, v := range nm.Header {
 		for i := range v {
 			v[i] = lineBreaks.Replace(v[i])
 		}
-		nm.Header[k] = v
 	}
 	nm.Header.Set(nats.MsgIdHdr, tributary.EventID(msg))
 	return nm, nil
@@ -235,12 +220,8 @@ func (Marshaler) Unmarshal(nm *nats.Msg) (*message.Message, error) {
 	}
 	msg := message.NewMessage(uuid, nm.Data)
 	for k, v := range nm.Header {
-		switch k {
-		case wmnats.WatermillUUIDHdr, nats.MsgIdHdr:
-		default:
-			if len(v) > 0 {
-				msg.Metadata.Set(k, v[0])
-			}
+		if len(v) > 0 && k != wmnats.WatermillUUIDHdr && k != nats.MsgIdHdr {
+			msg.Metadata.Set(k, v[0])
 		}
 	}
 	brokerID := nm.Header.Get(nats.MsgIdHdr)

@@ -17,6 +17,8 @@
 package redisstream
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -118,15 +120,9 @@ type SourceConfig struct {
 }
 
 func (c *SourceConfig) setDefaults() {
-	if c.Group == "" {
-		c.Group = "tributary"
-	}
-	if c.Start == "" {
-		c.Start = "0"
-	}
-	if c.ClaimIdle == 0 {
-		c.ClaimIdle = 30 * time.Second
-	}
+	c.Group = cmp.Or(c.Group, "tributary")
+	c.Start = cmp.Or(c.Start, "0")
+	c.ClaimIdle = cmp.Or(c.ClaimIdle, 30*time.Second)
 }
 
 // Validate implements components.Validator.
@@ -150,10 +146,7 @@ func NewSource(cfg SourceConfig, logger watermill.LoggerAdapter) (*brokers.Sourc
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	consumer := cfg.Consumer
-	if consumer == "" {
-		consumer = watermill.NewShortUUID()
-	}
+	consumer := cmp.Or(cfg.Consumer, watermill.NewShortUUID())
 	return brokers.NewSource(brokers.SourceConfig{
 		Kind: "redisstream", URL: cfg.URL, Topic: cfg.Stream, SourceOptions: cfg.SourceOptions, Logger: logger,
 		Connect: func(logger watermill.LoggerAdapter) (message.Subscriber, error) {
@@ -205,14 +198,32 @@ func (Marshaller) Marshal(topic string, msg *message.Message) (map[string]any, e
 // Unmarshal implements wmredis.Unmarshaller; it never fails (a failure
 // would end the subscription).
 func (Marshaller) Unmarshal(values map[string]any) (*message.Message, error) {
+	var msg *message.Message
 	if _, ok := values[wmredis.UUIDHeaderKey]; ok {
-		if msg, err := (wmredis.DefaultMarshallerUnmarshaller{}).Unmarshal(values); err == nil {
-			setField(msg, values, FieldEventID, brokers.MetaBrokerID)
-			setField(msg, values, FieldEventType, tributary.MetaEventType)
-			return msg, nil
-		}
+		msg, _ = wmredis.DefaultMarshallerUnmarshaller{}.Unmarshal(values) // nil when unreadable
 	}
-	return foreign(values), nil
+	if msg == nil {
+		msg = foreign(values)
+	}
+	setField(msg, values, FieldEventID, brokers.MetaBrokerID)
+	setField(msg, values, FieldEventType, tributary.MetaEventType)
+	return msg, nil
+}
+
+// foreign is the message of an entry another producer wrote: its payload
+// field, or all its fields as a JSON object; its event_id field is the
+// broker id (else the source hashes the payload: the same entry, claimed
+// again, hashes alike).
+func foreign(values map[string]any) *message.Message {
+	if p, ok := values[FieldPayload]; ok {
+		return message.NewMessage(watermill.NewUUID(), []byte(fmt.Sprint(p)))
+	}
+	fields := make(map[string]string, len(values))
+	for k, v := range values {
+		fields[k] = fmt.Sprint(v)
+	}
+	payload, _ := json.Marshal(fields) // strings only: never fails
+	return message.NewMessage(watermill.NewUUID(), payload)
 }
 
 func setField(msg *message.Message, values map[string]any, field, key string) {

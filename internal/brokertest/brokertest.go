@@ -8,6 +8,7 @@
 package brokertest
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -39,10 +40,7 @@ func Redis(tb testing.TB) string { return peer(tb, "REDIS_URL", DefaultRedis, "r
 
 func peer(tb testing.TB, env, def, pkg string) string {
 	tb.Helper()
-	raw := os.Getenv(env)
-	if raw == "" {
-		raw = def
-	}
+	raw := cmp.Or(os.Getenv(env), def)
 	u, err := url.Parse(raw)
 	if err != nil {
 		tb.Fatalf("%s: %v", env, err)
