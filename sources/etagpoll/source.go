@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/backoff"
 	"github.com/tributary-dev/tributary/internal/namedlog"
 )
 
@@ -117,8 +117,8 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 		client: newClient(cfg.HTTPClient, base),
 		slots:  hostSlots(base.Host),
 		now:    time.Now,
+		m:      unnamed(),
 	}
-	s.m = unnamed()
 	return s, nil
 }
 
@@ -368,12 +368,7 @@ func (s *Source) checkNewest(probeBody []byte, since time.Time, first bool) {
 	if err != nil || len(evs) == 0 {
 		return // the probe need not list events; the fetch checks them
 	}
-	newest := evs[0]
-	for _, ev := range evs[1:] {
-		if ev.CreatedAt.After(newest.CreatedAt) {
-			newest = ev
-		}
-	}
+	newest := slices.MaxFunc(evs, func(a, b Event) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	if !newest.CreatedAt.Before(since) {
 		return
 	}
@@ -439,11 +434,7 @@ func (s *Source) rememberAcked(events []Event) {
 		s.seen[ev.ID] = ev.CreatedAt
 	}
 	since := s.state.since(s.cfg.Overlap)
-	for id, at := range s.seen {
-		if at.Before(since) {
-			delete(s.seen, id)
-		}
-	}
+	maps.DeleteFunc(s.seen, func(_ string, at time.Time) bool { return at.Before(since) })
 }
 
 func (s *Source) message(ev Event) *message.Message {
@@ -471,10 +462,4 @@ func (s *Source) count(step, outcome string) {
 	c.Inc()
 }
 
-// sleepCtx is the source's real clock; tests replace s.sleep.
-func sleepCtx(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }
-
 var _ tributary.Source = (*Source)(nil)
-
-// formatInt avoids fmt in the hot path of building page URLs.
-func formatInt(n int) string { return strconv.Itoa(n) }
