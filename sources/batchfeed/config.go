@@ -1,6 +1,7 @@
 package batchfeed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // KnownFeeds are the feed ids the provider documents. They are
@@ -104,12 +106,8 @@ func (a Auth) tokenSource() oauth2.TokenSource {
 				cc.EndpointParams.Set(k, v)
 			}
 		}
-		refresh := a.OAuth2.RefreshBefore
-		if refresh == 0 {
-			refresh = time.Minute
-		}
 		// Background: token requests outlive any one call (the client bounds them).
-		return ClientCredentials(context.Background(), cc, refresh)
+		return ClientCredentials(context.Background(), cc, cmp.Or(a.OAuth2.RefreshBefore, time.Minute))
 	case a.Token != "":
 		return StaticToken(a.Token)
 	}
@@ -128,47 +126,29 @@ type Backoff struct {
 	Jitter float64 `yaml:"jitter"`
 }
 
+// Delay is the wait before retry number attempt (0-based):
+// Initial·Multiplier^attempt capped at Max, spread by ±Jitter.
+func (b Backoff) Delay(attempt int) time.Duration {
+	return backoff.Jitter(backoff.Exponential(b.Initial, b.Multiplier, attempt, b.Max), b.Jitter)
+}
+
 func (c *Config) setDefaults() {
 	if c.TokenSource == nil {
 		c.TokenSource = c.Auth.tokenSource()
 	}
-	if c.TenantHeader == "" {
-		c.TenantHeader = "X-Tenant-Id"
-	}
+	c.TenantHeader = cmp.Or(c.TenantHeader, "X-Tenant-Id")
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
 	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 30 * time.Second
-	}
-	if c.DiscardTimeout == 0 {
-		c.DiscardTimeout = 5 * time.Minute
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 8 << 20
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = 10 * time.Second
-	}
-	if c.PollJitter == 0 {
-		c.PollJitter = 0.2
-	}
-	c.Backoff.setDefaults()
-}
-
-func (b *Backoff) setDefaults() {
-	if b.Initial == 0 {
-		b.Initial = time.Second
-	}
-	if b.Max == 0 {
-		b.Max = 2 * time.Minute
-	}
-	if b.Multiplier == 0 {
-		b.Multiplier = 2
-	}
-	if b.Jitter == 0 {
-		b.Jitter = 0.2
-	}
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, 30*time.Second)
+	c.DiscardTimeout = cmp.Or(c.DiscardTimeout, 5*time.Minute)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 8<<20)
+	c.PollInterval = cmp.Or(c.PollInterval, 10*time.Second)
+	c.PollJitter = cmp.Or(c.PollJitter, 0.2)
+	c.Backoff.Initial = cmp.Or(c.Backoff.Initial, time.Second)
+	c.Backoff.Max = cmp.Or(c.Backoff.Max, 2*time.Minute)
+	c.Backoff.Multiplier = cmp.Or(c.Backoff.Multiplier, 2)
+	c.Backoff.Jitter = cmp.Or(c.Backoff.Jitter, 0.2)
 }
 
 // ErrConfig marks configuration errors: retrying cannot fix them.

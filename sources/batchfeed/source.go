@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // Metadata keys a Source sets besides tributary.MetaEventID (the notification
@@ -120,7 +121,7 @@ func (s *Source) run(ctx context.Context, emit tributary.Emit) error {
 		failures = 0
 		s.up()
 		if b == nil {
-			if !s.wait(ctx, waitPoll, jitter(s.cfg.PollInterval, s.cfg.PollJitter)) {
+			if !s.wait(ctx, waitPoll, s.pollWait()) {
 				return nil
 			}
 			continue
@@ -137,7 +138,7 @@ func (s *Source) run(ctx context.Context, emit tributary.Emit) error {
 			b, err, fetched = next, nil, true
 			continue
 		}
-		if !b.MoreAvailable && !s.wait(ctx, waitPoll, jitter(s.cfg.PollInterval, s.cfg.PollJitter)) {
+		if !b.MoreAvailable && !s.wait(ctx, waitPoll, s.pollWait()) {
 			return nil
 		}
 	}
@@ -157,7 +158,13 @@ func (s *Source) wait(ctx context.Context, why string, d time.Duration) bool {
 	if s.waitHook != nil {
 		return s.waitHook(ctx, why, d)
 	}
-	return sleep(ctx, d)
+	return backoff.Sleep(ctx, d) == nil
+}
+
+// pollWait is PollInterval spread by PollJitter, so that many sources
+// restarted together do not poll in lockstep.
+func (s *Source) pollWait() time.Duration {
+	return backoff.Jitter(s.cfg.PollInterval, s.cfg.PollJitter)
 }
 
 // store hands the batch's notifications on as one group, in order,
