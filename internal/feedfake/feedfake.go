@@ -7,8 +7,10 @@
 package feedfake
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -103,7 +105,6 @@ type feed struct {
 	queue     []Notification
 	current   *Batch
 	completed []string // batch ids, in order
-	done      map[string]bool
 	doneIDs   []string // notification ids completed, in order
 	attempts  []string // every batch id a complete was asked for
 	discarded int
@@ -116,15 +117,11 @@ func New(cfg Config) *Fake {
 	if len(cfg.Feeds) == 0 {
 		cfg.Feeds = KnownFeeds
 	}
-	if cfg.BatchSize == 0 {
-		cfg.BatchSize = 10
-	}
-	if cfg.TenantHeader == "" {
-		cfg.TenantHeader = "X-Tenant-Id"
-	}
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, 10)
+	cfg.TenantHeader = cmp.Or(cfg.TenantHeader, "X-Tenant-Id")
 	f := &Fake{cfg: cfg, feeds: map[string]*feed{}, calls: map[string]int{}, batchSeq: 1642925639480}
 	for _, id := range cfg.Feeds {
-		f.feeds[id] = &feed{done: map[string]bool{}, scripts: map[Op][]*Fault{}}
+		f.feeds[id] = &feed{scripts: map[Op][]*Fault{}}
 	}
 	return f
 }
@@ -303,9 +300,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if fault.Hang {
 			<-r.Context().Done()
 			if fault.Apply {
-				f.mu.Lock()
-				f.apply(fd, op, batchID)
-				f.mu.Unlock()
+				f.perform(fd, op, batchID)
 			}
 			return
 		}
@@ -317,32 +312,18 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if fault.Apply {
-			f.mu.Lock()
-			f.apply(fd, op, batchID)
-			f.mu.Unlock()
+			f.perform(fd, op, batchID)
 		}
 		if fault.Status != 0 || fault.Body != nil {
-			ct := fault.ContentType
-			if ct == "" {
-				ct = "application/json"
-			}
-			w.Header().Set("Content-Type", ct)
-			for k, v := range fault.Header {
-				w.Header()[k] = v
-			}
-			st := fault.Status
-			if st == 0 {
-				st = http.StatusOK
-			}
-			w.WriteHeader(st)
+			w.Header().Set("Content-Type", cmp.Or(fault.ContentType, "application/json"))
+			maps.Copy(w.Header(), fault.Header)
+			w.WriteHeader(cmp.Or(fault.Status, http.StatusOK))
 			_, _ = w.Write(fault.Body)
 			return
 		}
 	}
 
-	f.mu.Lock()
-	status, body := f.apply(fd, op, batchID)
-	f.mu.Unlock()
+	status, body := f.perform(fd, op, batchID)
 
 	if fault != nil && fault.ApplyThenDrop {
 		if hj, ok := w.(http.Hijacker); ok {
@@ -363,6 +344,13 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(status)
 	}
+}
+
+// perform is apply under f.mu.
+func (f *Fake) perform(fd *feed, op Op, batchID string) (int, []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.apply(fd, op, batchID)
 }
 
 // apply performs op on fd; f.mu is held.
@@ -392,7 +380,6 @@ func (f *Fake) apply(fd *feed, op Op, batchID string) (int, []byte) {
 			return http.StatusNotFound, nil
 		}
 		fd.completed = append(fd.completed, batchID)
-		fd.done[batchID] = true
 		for _, n := range fd.current.Notifications {
 			fd.doneIDs = append(fd.doneIDs, n.ID)
 		}
