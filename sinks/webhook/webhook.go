@@ -87,7 +87,7 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 		cfg:      cfg,
 		secrets:  secrets,
 		scrub:    newScrubber(cfg),
-		endpoint: redactURL(cfg.URL),
+		endpoint: RedactURL(cfg.URL),
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 		breaker:  &breaker{cfg: cfg.Breaker, now: cfg.Now},
 	}
@@ -142,9 +142,8 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	name := topic
 	for _, msg := range msgs {
-		if err := p.deliver(name, msg); err != nil {
+		if err := p.deliver(topic, msg); err != nil {
 			return err
 		}
 	}
