@@ -108,11 +108,6 @@ type Patch struct {
 
 // Apply sets e's fields that p sets.
 func (p Patch) Apply(e *Endpoint) {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
 	set(&e.Tenant, p.Tenant)
 	set(&e.Description, p.Description)
 	set(&e.URL, p.URL)
@@ -122,23 +117,20 @@ func (p Patch) Apply(e *Endpoint) {
 	set(&e.BasicUsername, p.BasicUsername)
 	set(&e.BasicPassword, p.BasicPassword)
 	set(&e.DisabledReason, p.DisabledReason)
-	if p.Types != nil {
-		e.Types = *p.Types
+	set(&e.Types, p.Types)
+	set(&e.Secrets, p.Secrets)
+	set(&e.Headers, p.Headers)
+	set(&e.RateLimit, p.RateLimit)
+	set(&e.Enabled, p.Enabled)
+	if p.Enabled != nil && e.Enabled {
+		e.DisabledReason = ""
 	}
-	if p.Secrets != nil {
-		e.Secrets = *p.Secrets
-	}
-	if p.Headers != nil {
-		e.Headers = *p.Headers
-	}
-	if p.RateLimit != nil {
-		e.RateLimit = *p.RateLimit
-	}
-	if p.Enabled != nil {
-		e.Enabled = *p.Enabled
-		if e.Enabled {
-			e.DisabledReason = ""
-		}
+}
+
+// set stores *v in *dst unless v is nil.
+func set[T any](dst, v *T) {
+	if v != nil {
+		*dst = *v
 	}
 }
 

@@ -21,6 +21,7 @@
 package subscriptions
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -102,42 +103,18 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Retry == "" {
-		c.Retry = middleware.PresetLinear
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 15 * time.Second
-	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 4
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = time.Second
-	}
-	if c.Refresh == 0 {
-		c.Refresh = 5 * time.Second
-	}
-	if c.ClaimBatch == 0 {
-		c.ClaimBatch = 200
-	}
-	if c.Lease == 0 {
-		c.Lease = 2*c.Timeout + 30*time.Second
-	}
-	if c.Retain == 0 {
-		c.Retain = 72 * time.Hour
-	}
-	if c.CloseTimeout == 0 {
-		c.CloseTimeout = c.Timeout + 5*time.Second
-	}
+	c.Retry = cmp.Or(c.Retry, middleware.PresetLinear)
+	c.Timeout = cmp.Or(c.Timeout, 15*time.Second)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 4)
+	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
+	c.Refresh = cmp.Or(c.Refresh, 5*time.Second)
+	c.ClaimBatch = cmp.Or(c.ClaimBatch, 200)
+	c.Lease = cmp.Or(c.Lease, 2*c.Timeout+30*time.Second)
+	c.Retain = cmp.Or(c.Retain, 72*time.Hour)
+	c.CloseTimeout = cmp.Or(c.CloseTimeout, c.Timeout+5*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-}
-
-// withDefaults returns c with its defaults set.
-func (c Config) withDefaults() Config {
-	c.setDefaults()
-	return c
 }
 
 // Validate reports every problem with c, each option error named by its key.
