@@ -127,18 +127,13 @@ func (c Config) Validate() error {
 	}
 	for _, n := range []struct {
 		key string
-		v   time.Duration
-	}{{"timeout", c.Timeout}, {"poll_interval", c.PollInterval}, {"refresh", c.Refresh}, {"lease", c.Lease},
-		{"retain", c.Retain}, {"close_timeout", c.CloseTimeout}} {
+		v   float64
+	}{{"timeout", float64(c.Timeout)}, {"poll_interval", float64(c.PollInterval)}, {"refresh", float64(c.Refresh)},
+		{"lease", float64(c.Lease)}, {"retain", float64(c.Retain)}, {"close_timeout", float64(c.CloseTimeout)},
+		{"max_in_flight", float64(c.MaxInFlight)}, {"claim_batch", float64(c.ClaimBatch)}} {
 		if n.v < 0 {
 			bad(n.key, "must not be negative")
 		}
-	}
-	if c.MaxInFlight < 0 {
-		bad("max_in_flight", "must not be negative")
-	}
-	if c.ClaimBatch < 0 {
-		bad("claim_batch", "must not be negative")
 	}
 	if c.Lease > 0 && c.Lease <= c.Timeout {
 		bad("lease", "must be longer than timeout (%s), or a delivery under way would be claimed again", c.Timeout)

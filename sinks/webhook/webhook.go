@@ -114,7 +114,7 @@ func newClient(cfg Config) *http.Client {
 	tr := &http.Transport{
 		Proxy:               proxy,
 		DialContext:         dialer.DialContext,
-		TLSClientConfig:     cfg.TLSConfig,
+		TLSClientConfig:     cfg.TLSConfig.Clone(), // nil stays nil
 		ForceAttemptHTTP2:   true,
 		MaxIdleConns:        cfg.MaxInFlight,
 		MaxIdleConnsPerHost: cfg.MaxInFlight,
@@ -123,9 +123,6 @@ func newClient(cfg Config) *http.Client {
 		// No ResponseHeaderTimeout: each request's context already ends
 		// after cfg.Timeout, and a second timer per request showed in the
 		// hot path.
-	}
-	if cfg.TLSConfig != nil {
-		tr.TLSClientConfig = cfg.TLSConfig.Clone()
 	}
 	return &http.Client{
 		Transport: tr,

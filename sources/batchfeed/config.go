@@ -192,10 +192,11 @@ func (c Config) Validate() error {
 	}
 	for _, d := range []struct {
 		key string
-		v   time.Duration
+		v   float64
 	}{
-		{"poll_interval", c.PollInterval}, {"request_timeout", c.RequestTimeout}, {"discard_timeout", c.DiscardTimeout},
-		{"backoff.initial", c.Backoff.Initial}, {"backoff.max", c.Backoff.Max},
+		{"poll_interval", float64(c.PollInterval)}, {"request_timeout", float64(c.RequestTimeout)},
+		{"discard_timeout", float64(c.DiscardTimeout)}, {"backoff.initial", float64(c.Backoff.Initial)},
+		{"backoff.max", float64(c.Backoff.Max)}, {"max_body_bytes", float64(c.MaxBodyBytes)},
 	} {
 		if d.v < 0 {
 			bad(d.key, "must not be negative")
@@ -212,9 +213,6 @@ func (c Config) Validate() error {
 	}
 	if c.Backoff.Jitter >= 1 {
 		bad("backoff.jitter", "%g: want a fraction below 1 (negative: none)", c.Backoff.Jitter)
-	}
-	if c.MaxBodyBytes < 0 {
-		bad("max_body_bytes", "must not be negative")
 	}
 	return errors.Join(errs...)
 }

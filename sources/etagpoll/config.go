@@ -223,15 +223,6 @@ func (c Config) Validate() error {
 	default:
 		bad("paging", "%q: want auto, page, offset, link or none", c.Paging)
 	}
-	if c.FirstPage < 0 {
-		bad("first_page", "must not be negative")
-	}
-	if c.MaxPages < 0 {
-		bad("max_pages", "must not be negative")
-	}
-	if c.MaxBodyBytes < 0 {
-		bad("max_body_bytes", "must not be negative")
-	}
 	probe := time.Date(2026, 1, 2, 3, 4, 5, 600e6, time.UTC)
 	if t, err := time.Parse(c.StartDateFormat, probe.Format(c.StartDateFormat)); err != nil || t.Year() != 2026 {
 		bad("start_date_format", "%q: want a Go time layout such as 2006-01-02T15:04:05.000Z07:00", c.StartDateFormat)
@@ -244,10 +235,12 @@ func (c Config) Validate() error {
 	}
 	for _, d := range []struct {
 		key string
-		v   time.Duration
+		v   float64
 	}{
-		{"interval", raw.Interval}, {"backoff_base", raw.BackoffBase}, {"max_backoff", raw.MaxBackoff},
-		{"max_retry_after", raw.MaxRetryAfter}, {"redeliver_delay", raw.RedeliverDelay}, {"request_timeout", raw.RequestTimeout},
+		{"first_page", float64(c.FirstPage)}, {"max_pages", float64(c.MaxPages)}, {"max_body_bytes", float64(c.MaxBodyBytes)},
+		{"interval", float64(raw.Interval)}, {"backoff_base", float64(raw.BackoffBase)}, {"max_backoff", float64(raw.MaxBackoff)},
+		{"max_retry_after", float64(raw.MaxRetryAfter)}, {"redeliver_delay", float64(raw.RedeliverDelay)},
+		{"request_timeout", float64(raw.RequestTimeout)},
 	} {
 		if d.v < 0 {
 			bad(d.key, "must not be negative")
