@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,59 +169,57 @@ func (f *Fake) Script(feedID string, op Op, faults ...*Fault) {
 	fd.scripts[op] = append(fd.scripts[op], faults...)
 }
 
-// Pending is how many notifications of a feed are not completed yet.
-func (f *Fake) Pending(feedID string) int {
+// read returns get(feed feedID), under f.mu.
+func read[T any](f *Fake, feedID string, get func(*feed) T) T {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fd := f.mustFeed(feedID)
-	n := len(fd.queue)
-	if fd.current != nil {
-		n += len(fd.current.Notifications)
+	return get(f.mustFeed(feedID))
+}
+
+// Pending is how many notifications of a feed are not completed yet.
+func (f *Fake) Pending(feedID string) int {
+	return read(f, feedID, (*feed).pending)
+}
+
+func (fd *feed) pending() int {
+	if fd.current == nil {
+		return len(fd.queue)
 	}
-	return n
+	return len(fd.queue) + len(fd.current.Notifications)
 }
 
 // Current returns a copy of the batch a feed hands out until it is
 // completed, nil when there is none.
 func (f *Fake) Current(feedID string) *Batch {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fd := f.mustFeed(feedID)
-	if fd.current == nil {
-		return nil
-	}
-	b := *fd.current
-	b.Notifications = append([]Notification(nil), b.Notifications...)
-	b.MoreAvailable = len(fd.queue) > 0
-	return &b
+	return read(f, feedID, func(fd *feed) *Batch {
+		if fd.current == nil {
+			return nil
+		}
+		b := *fd.current
+		b.Notifications = slices.Clone(b.Notifications)
+		b.MoreAvailable = len(fd.queue) > 0
+		return &b
+	})
 }
 
 // Completed returns the ids of the completed batches of a feed, in order.
 func (f *Fake) Completed(feedID string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.mustFeed(feedID).completed...)
+	return read(f, feedID, func(fd *feed) []string { return slices.Clone(fd.completed) })
 }
 
 // CompletedIDs returns the notification ids of the completed batches, in order.
 func (f *Fake) CompletedIDs(feedID string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.mustFeed(feedID).doneIDs...)
+	return read(f, feedID, func(fd *feed) []string { return slices.Clone(fd.doneIDs) })
 }
 
 // CompleteAttempts returns every batch id a complete was asked for, in order.
 func (f *Fake) CompleteAttempts(feedID string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.mustFeed(feedID).attempts...)
+	return read(f, feedID, func(fd *feed) []string { return slices.Clone(fd.attempts) })
 }
 
 // Discarded is how many notifications discardAll threw away on a feed.
 func (f *Fake) Discarded(feedID string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.mustFeed(feedID).discarded
+	return read(f, feedID, func(fd *feed) int { return fd.discarded })
 }
 
 // Calls counts the requests of op on a feed id spelt exactly as given,
@@ -386,11 +385,7 @@ func (f *Fake) apply(fd *feed, op Op, batchID string) (int, []byte) {
 		fd.current = nil
 		return http.StatusOK, nil
 	case OpDiscardAll:
-		n := len(fd.queue)
-		if fd.current != nil {
-			n += len(fd.current.Notifications)
-		}
-		fd.discarded += n
+		fd.discarded += fd.pending()
 		fd.queue, fd.current = nil, nil
 		return http.StatusOK, nil
 	}
