@@ -60,12 +60,9 @@ func (s *Source) Client() *Client { return s.client }
 
 // Start starts reading the feed and returns at once: one run at a time
 // (two would store and complete the same batches independently). Each
-// batch is handed on through emit as one group, in its order, and
-// completed only once emit returned: a batch is never completed before
-// every notification of it is stored. A group that fails is handed on
-// again whole after a backoff. When ctx ends the source stops; a batch
-// being stored is not completed then, and comes back to whoever reads the
-// feed next (dedup drops its repeats). A feed that does not exist stops the
+// batch is handed on through emit as one group and completed only once emit
+// returned (see the package doc). When ctx ends the source stops; a batch
+// being stored is not completed then. A feed that does not exist stops the
 // source for good: stopped gets a *FeedNotFoundError.
 func (s *Source) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
 	s.mu.Lock()

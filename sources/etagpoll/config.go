@@ -111,10 +111,8 @@ type Config struct {
 	ItemsField     string `yaml:"items_field"`
 
 	// Overlap is re-read below the cursor on every fetch: 5 min. It is also
-	// how long, after the cursor last moved, the window is re-read on every
-	// poll although the probe answers 304 (late events do not change the
-	// newest event, so they need not change the probe's ETag): that costs
-	// ceil(Overlap/Interval)+1 window reads after each change.
+	// how long, after the cursor last moved, the window is re-read although
+	// the probe answers 304 (see the package doc).
 	Overlap time.Duration `yaml:"overlap"`
 	// StartFrom is where a source without checkpoint begins (an RFC 3339
 	// time in a file). When zero it begins Overlap before the server's time

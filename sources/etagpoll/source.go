@@ -37,9 +37,7 @@ type State struct {
 	// Cursor is the largest createdAt (server time) received and acked.
 	Cursor time.Time `json:"cursor,omitzero"`
 	// Rereads counts the polls that still re-read the window although the
-	// probe answers 304: set when the cursor moves, so that an event that
-	// becomes visible below the newest one (which a probe's ETag need not
-	// reflect) is read for Overlap after the change.
+	// probe answers 304 (see rereads).
 	Rereads int `json:"rereads,omitempty"`
 }
 
@@ -334,11 +332,8 @@ func (s *Source) rereads() int {
 	return int((s.cfg.Overlap+s.cfg.Interval-1)/s.cfg.Interval) + 1
 }
 
-// chooseStart is where a source without checkpoint begins, logged: StartFrom
-// as given; else Overlap before the server's clock (its Date header, so our
-// own skew does not matter), because the provider may stamp createdAt with
-// another clock (a database host) that is behind its Date header; dedup
-// drops what the reach-back reads twice. Without a Date header, Overlap
+// chooseStart is where a source without checkpoint begins, logged: StartFrom,
+// else Overlap before the server's Date header (see StartFrom), else Overlap
 // before our clock.
 func (s *Source) chooseStart(h http.Header) time.Time {
 	var start time.Time
