@@ -7,9 +7,12 @@
 package feedfake
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,7 +106,6 @@ type feed struct {
 	queue     []Notification
 	current   *Batch
 	completed []string // batch ids, in order
-	done      map[string]bool
 	doneIDs   []string // notification ids completed, in order
 	attempts  []string // every batch id a complete was asked for
 	discarded int
@@ -116,15 +118,11 @@ func New(cfg Config) *Fake {
 	if len(cfg.Feeds) == 0 {
 		cfg.Feeds = KnownFeeds
 	}
-	if cfg.BatchSize == 0 {
-		cfg.BatchSize = 10
-	}
-	if cfg.TenantHeader == "" {
-		cfg.TenantHeader = "X-Tenant-Id"
-	}
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, 10)
+	cfg.TenantHeader = cmp.Or(cfg.TenantHeader, "X-Tenant-Id")
 	f := &Fake{cfg: cfg, feeds: map[string]*feed{}, calls: map[string]int{}, batchSeq: 1642925639480}
 	for _, id := range cfg.Feeds {
-		f.feeds[id] = &feed{done: map[string]bool{}, scripts: map[Op][]*Fault{}}
+		f.feeds[id] = &feed{scripts: map[Op][]*Fault{}}
 	}
 	return f
 }
@@ -171,59 +169,57 @@ func (f *Fake) Script(feedID string, op Op, faults ...*Fault) {
 	fd.scripts[op] = append(fd.scripts[op], faults...)
 }
 
-// Pending is how many notifications of a feed are not completed yet.
-func (f *Fake) Pending(feedID string) int {
+// read returns get(feed feedID), under f.mu.
+func read[T any](f *Fake, feedID string, get func(*feed) T) T {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fd := f.mustFeed(feedID)
-	n := len(fd.queue)
-	if fd.current != nil {
-		n += len(fd.current.Notifications)
+	return get(f.mustFeed(feedID))
+}
+
+// Pending is how many notifications of a feed are not completed yet.
+func (f *Fake) Pending(feedID string) int {
+	return read(f, feedID, (*feed).pending)
+}
+
+func (fd *feed) pending() int {
+	if fd.current == nil {
+		return len(fd.queue)
 	}
-	return n
+	return len(fd.queue) + len(fd.current.Notifications)
 }
 
 // Current returns a copy of the batch a feed hands out until it is
 // completed, nil when there is none.
 func (f *Fake) Current(feedID string) *Batch {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fd := f.mustFeed(feedID)
-	if fd.current == nil {
-		return nil
-	}
-	b := *fd.current
-	b.Notifications = append([]Notification(nil), b.Notifications...)
-	b.MoreAvailable = len(fd.queue) > 0
-	return &b
+	return read(f, feedID, func(fd *feed) *Batch {
+		if fd.current == nil {
+			return nil
+		}
+		b := *fd.current
+		b.Notifications = slices.Clone(b.Notifications)
+		b.MoreAvailable = len(fd.queue) > 0
+		return &b
+	})
 }
 
 // Completed returns the ids of the completed batches of a feed, in order.
 func (f *Fake) Completed(feedID string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.mustFeed(feedID).completed...)
+	return read(f, feedID, func(fd *feed) []string { return slices.Clone(fd.completed) })
 }
 
 // CompletedIDs returns the notification ids of the completed batches, in order.
 func (f *Fake) CompletedIDs(feedID string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.mustFeed(feedID).doneIDs...)
+	return read(f, feedID, func(fd *feed) []string { return slices.Clone(fd.doneIDs) })
 }
 
 // CompleteAttempts returns every batch id a complete was asked for, in order.
 func (f *Fake) CompleteAttempts(feedID string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.mustFeed(feedID).attempts...)
+	return read(f, feedID, func(fd *feed) []string { return slices.Clone(fd.attempts) })
 }
 
 // Discarded is how many notifications discardAll threw away on a feed.
 func (f *Fake) Discarded(feedID string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.mustFeed(feedID).discarded
+	return read(f, feedID, func(fd *feed) int { return fd.discarded })
 }
 
 // Calls counts the requests of op on a feed id spelt exactly as given,
@@ -303,9 +299,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if fault.Hang {
 			<-r.Context().Done()
 			if fault.Apply {
-				f.mu.Lock()
-				f.apply(fd, op, batchID)
-				f.mu.Unlock()
+				f.perform(fd, op, batchID)
 			}
 			return
 		}
@@ -317,32 +311,18 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if fault.Apply {
-			f.mu.Lock()
-			f.apply(fd, op, batchID)
-			f.mu.Unlock()
+			f.perform(fd, op, batchID)
 		}
 		if fault.Status != 0 || fault.Body != nil {
-			ct := fault.ContentType
-			if ct == "" {
-				ct = "application/json"
-			}
-			w.Header().Set("Content-Type", ct)
-			for k, v := range fault.Header {
-				w.Header()[k] = v
-			}
-			st := fault.Status
-			if st == 0 {
-				st = http.StatusOK
-			}
-			w.WriteHeader(st)
+			w.Header().Set("Content-Type", cmp.Or(fault.ContentType, "application/json"))
+			maps.Copy(w.Header(), fault.Header)
+			w.WriteHeader(cmp.Or(fault.Status, http.StatusOK))
 			_, _ = w.Write(fault.Body)
 			return
 		}
 	}
 
-	f.mu.Lock()
-	status, body := f.apply(fd, op, batchID)
-	f.mu.Unlock()
+	status, body := f.perform(fd, op, batchID)
 
 	if fault != nil && fault.ApplyThenDrop {
 		if hj, ok := w.(http.Hijacker); ok {
@@ -363,6 +343,13 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(status)
 	}
+}
+
+// perform is apply under f.mu.
+func (f *Fake) perform(fd *feed, op Op, batchID string) (int, []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.apply(fd, op, batchID)
 }
 
 // apply performs op on fd; f.mu is held.
@@ -392,18 +379,13 @@ func (f *Fake) apply(fd *feed, op Op, batchID string) (int, []byte) {
 			return http.StatusNotFound, nil
 		}
 		fd.completed = append(fd.completed, batchID)
-		fd.done[batchID] = true
 		for _, n := range fd.current.Notifications {
 			fd.doneIDs = append(fd.doneIDs, n.ID)
 		}
 		fd.current = nil
 		return http.StatusOK, nil
 	case OpDiscardAll:
-		n := len(fd.queue)
-		if fd.current != nil {
-			n += len(fd.current.Notifications)
-		}
-		fd.discarded += n
+		fd.discarded += fd.pending()
 		fd.queue, fd.current = nil, nil
 		return http.StatusOK, nil
 	}

@@ -19,7 +19,6 @@ type TokenIssuer struct {
 	mu      sync.Mutex
 	seq     int
 	expires map[string]time.Time
-	refused int
 }
 
 // NewTokenIssuer returns an issuer for one client.
@@ -31,7 +30,7 @@ func NewTokenIssuer(clientID, clientSecret string, ttl time.Duration) *TokenIssu
 // in Basic auth or in the form).
 func (ti *TokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.ParseForm() != nil || r.PostForm.Get("grant_type") != "client_credentials" {
-		ti.refuse(w, http.StatusBadRequest, "unsupported_grant_type")
+		refuse(w, http.StatusBadRequest, "unsupported_grant_type")
 		return
 	}
 	id, secret, ok := r.BasicAuth()
@@ -39,7 +38,7 @@ func (ti *TokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
 	if id != ti.ClientID || secret != ti.ClientSecret {
-		ti.refuse(w, http.StatusUnauthorized, "invalid_client")
+		refuse(w, http.StatusUnauthorized, "invalid_client")
 		return
 	}
 	ti.mu.Lock()
@@ -53,10 +52,7 @@ func (ti *TokenIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (ti *TokenIssuer) refuse(w http.ResponseWriter, status int, code string) {
-	ti.mu.Lock()
-	ti.refused++
-	ti.mu.Unlock()
+func refuse(w http.ResponseWriter, status int, code string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code})

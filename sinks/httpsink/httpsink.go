@@ -5,6 +5,7 @@ package httpsink
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,9 +73,7 @@ type Sink struct {
 
 // New returns an http sink; pool may be nil (no delivery log).
 func New(o Config, pipeline, name string, pool *pgxpool.Pool, logger watermill.LoggerAdapter) *Sink {
-	if o.Timeout == 0 {
-		o.Timeout = 10 * time.Second
-	}
+	o.Timeout = cmp.Or(o.Timeout, 10*time.Second)
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}

@@ -172,24 +172,21 @@ func (d *dispatcher) work(id string, l *lane) {
 
 // deliver makes one attempt of c and records its outcome.
 func (d *dispatcher) deliver(id string, l *lane, c claimed) {
-	m := d.s.metrics.Load()
 	e := d.s.ix.Load().byID[id]
 	if e == nil {
 		// Removed (its rows go with it), or added by another instance and
 		// not yet seen here: look again after the next reload; the purge
 		// deletes what a removal left behind.
-		d.record(c, StatePending, d.s.cfg.Refresh, "", false)
+		d.record(c, StatePending, d.s.cfg.Refresh, "", false, "")
 		return
 	}
 	if !e.ep.Enabled {
-		d.record(c, StatePending, 0, "", false)
-		m.outcomes.WithLabelValues("released").Inc()
+		d.record(c, StatePending, 0, "", false, "released")
 		return
 	}
 	pub, err := d.publisher(l, e.ep)
 	if err != nil {
-		d.record(c, StatePoisoned, 0, err.Error(), true)
-		m.outcomes.WithLabelValues("poisoned").Inc()
+		d.record(c, StatePoisoned, 0, err.Error(), true, "poisoned")
 		return
 	}
 	msg := message.NewMessage(c.uuid, c.payload)
@@ -201,36 +198,36 @@ func (d *dispatcher) deliver(id string, l *lane, c claimed) {
 	err = pub.Publish(LogSink(d.s.cfg.Sink, id), msg)
 	switch {
 	case err == nil:
-		d.record(c, StateDelivered, 0, "", true)
-		m.outcomes.WithLabelValues("delivered").Inc()
+		d.record(c, StateDelivered, 0, "", true, "delivered")
 	case errors.Is(err, webhook.ErrEndpointDisabled):
 		// A 410 disabled the endpoint (the Publisher stored that through
 		// endpointState) or it was disabled meanwhile: held, not dropped,
 		// until it is enabled again.
-		d.record(c, StatePending, 0, err.Error(), false)
-		m.outcomes.WithLabelValues("released").Inc()
+		d.record(c, StatePending, 0, err.Error(), false, "released")
 	case middleware.IsPermanent(err):
-		d.record(c, StatePoisoned, 0, err.Error(), true)
-		m.outcomes.WithLabelValues("poisoned").Inc()
+		d.record(c, StatePoisoned, 0, err.Error(), true, "poisoned")
 	default:
 		wait, ok := d.s.schedule.Wait(c.attempts+1, err)
 		if !ok {
-			d.record(c, StatePoisoned, 0, fmt.Sprintf("retries exhausted after %d attempts: %v", c.attempts+1, err), true)
-			m.outcomes.WithLabelValues("poisoned").Inc()
+			d.record(c, StatePoisoned, 0, fmt.Sprintf("retries exhausted after %d attempts: %v", c.attempts+1, err), true, "poisoned")
 			return
 		}
-		d.record(c, StatePending, wait, err.Error(), true)
-		m.outcomes.WithLabelValues("retry").Inc()
+		d.record(c, StatePending, wait, err.Error(), true, "retry")
 	}
 }
 
-func (d *dispatcher) record(c claimed, state DeliveryState, next time.Duration, errText string, attempted bool) {
+// record stores c's outcome and counts it in the outcomes metric (unless
+// outcome is "").
+func (d *dispatcher) record(c claimed, state DeliveryState, next time.Duration, errText string, attempted bool, outcome string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := d.s.store.outcome(ctx, c.id, state, next, errText, attempted); err != nil {
 		// The row keeps its lease: claimed again after it (a repeat, not a loss).
 		d.s.logger.Error("Recording a delivery failed; it is attempted again after its lease", err,
 			watermill.LogFields{"endpoint": c.endpointID, "event_id": c.eventID})
+	}
+	if outcome != "" {
+		d.s.metrics.Load().outcomes.WithLabelValues(outcome).Inc()
 	}
 }
 
@@ -291,7 +288,7 @@ func (d *dispatcher) close() {
 	}
 	d.mu.Unlock()
 	for _, c := range back {
-		d.record(c, StatePending, 0, "", false)
+		d.record(c, StatePending, 0, "", false, "")
 	}
 	done := make(chan struct{})
 	go func() { d.workers.Wait(); close(done) }()

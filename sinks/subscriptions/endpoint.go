@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"time"
@@ -80,14 +81,12 @@ func (e Endpoint) Redacted() Endpoint {
 	e.Secrets = sec
 	e.URL = webhook.RedactURL(e.URL)
 	if len(e.Headers) > 0 {
-		h := make(map[string]string, len(e.Headers))
-		for k, v := range e.Headers {
+		e.Headers = maps.Clone(e.Headers)
+		for k := range e.Headers {
 			if redact.SecretHeader.MatchString(k) {
-				v = Redacted
+				e.Headers[k] = Redacted
 			}
-			h[k] = v
 		}
-		e.Headers = h
 	}
 	return e
 }

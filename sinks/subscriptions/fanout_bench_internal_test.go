@@ -39,7 +39,8 @@ func BenchmarkFanOut(b *testing.B) {
 			seedEndpoints(b, pool, "bench", 10_000, 1_000, "http://127.0.0.1:9/never")
 			// The sink without its loops: Publish as the router calls it,
 			// the dispatcher not competing.
-			cfg := Config{Pool: pool, Pipeline: "bench", Sink: "hooks"}.withDefaults()
+			cfg := Config{Pool: pool, Pipeline: "bench", Sink: "hooks"}
+			cfg.setDefaults()
 			sink := &Sink{cfg: cfg, store: NewStore(pool), wake: make(chan struct{}, 1), ready: make(chan struct{})}
 			sink.metrics.Store(newSinkMetrics(nil, "bench", "hooks"))
 			if err := sink.reload(context.Background()); err != nil {

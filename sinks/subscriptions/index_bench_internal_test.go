@@ -70,8 +70,10 @@ func BenchmarkIdleEndpointMemory(b *testing.B) {
 		idle := float64(heap()-before) / float64(len(eps))
 		before = heap()
 		pubs := make([]*webhook.Publisher, 1000)
+		var defaults Config
+		defaults.setDefaults()
 		for i := range pubs {
-			cfg := eps[i].webhookConfig(Config{}.withDefaults().base(), eps[i].CreatedAt)
+			cfg := eps[i].webhookConfig(defaults.base(), eps[i].CreatedAt)
 			p, err := webhook.NewPublisher(cfg, nil)
 			if err != nil {
 				b.Fatal(err)

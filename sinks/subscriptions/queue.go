@@ -128,11 +128,8 @@ func (s *Store) claim(ctx context.Context, key string, skip []string, limit int,
 		}
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (claimed, error) {
 			var c claimed
-			var meta []byte
-			if err := r.Scan(&c.id, &c.endpointID, &c.attempts, &c.uuid, &c.eventID, &c.payload, &meta); err != nil {
-				return c, err
-			}
-			return c, json.Unmarshal(meta, &c.metadata)
+			err := r.Scan(&c.id, &c.endpointID, &c.attempts, &c.uuid, &c.eventID, &c.payload, &c.metadata)
+			return c, err
 		})
 		return err
 	})
@@ -219,13 +216,7 @@ func (s *Store) Queue(ctx context.Context, id string, f QueueFilter) ([]Delivery
 	if err != nil {
 		return nil, fmt.Errorf("subscriptions: queue of %s: %w", id, err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
-		var d Delivery
-		var st string
-		err := r.Scan(&d.ID, &d.EventID, &d.EventType, &st, &d.Attempts, &d.NextAt, &d.LastError, &d.CreatedAt, &d.UpdatedAt)
-		d.State = DeliveryState(st)
-		return d, err
-	})
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Delivery])
 	if err != nil {
 		return nil, fmt.Errorf("subscriptions: queue of %s: %w", id, err)
 	}

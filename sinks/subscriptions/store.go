@@ -39,22 +39,13 @@ const endpointColumns = `id, pipeline, sink, tenant, description, url, method, t
 	basic_username, basic_password, secrets, headers, rate_limit, enabled, disabled_reason, created_at, updated_at,
 	updated_by, version`
 
-func scanEndpoint(row pgx.Row) (Endpoint, error) {
-	var e Endpoint
-	var secrets, headers []byte
-	err := row.Scan(&e.ID, &e.Pipeline, &e.Sink, &e.Tenant, &e.Description, &e.URL, &e.Method, &e.Types, &e.Token,
-		&e.TokenHeader, &e.BasicUsername, &e.BasicPassword, &secrets, &headers, &e.RateLimit, &e.Enabled,
-		&e.DisabledReason, &e.CreatedAt, &e.UpdatedAt, &e.UpdatedBy, &e.Version)
+// scanEndpoint reads the one row of a query for endpointColumns, which are
+// Endpoint's fields in order.
+func scanEndpoint(rows pgx.Rows, err error) (Endpoint, error) {
 	if err != nil {
 		return Endpoint{}, err
 	}
-	if err := json.Unmarshal(secrets, &e.Secrets); err != nil {
-		return Endpoint{}, fmt.Errorf("endpoint %s: secrets: %w", e.ID, err)
-	}
-	if err := json.Unmarshal(headers, &e.Headers); err != nil {
-		return Endpoint{}, fmt.Errorf("endpoint %s: headers: %w", e.ID, err)
-	}
-	return e, nil
+	return pgx.CollectOneRow(rows, pgx.RowToStructByPos[Endpoint])
 }
 
 // Create stores a new endpoint (its ID generated when empty), enabled: it
@@ -70,7 +61,7 @@ func (s *Store) Create(ctx context.Context, e Endpoint, by string) (Endpoint, er
 	err := s.change(ctx, e.Pipeline, e.Sink, func(tx pgx.Tx) error {
 		secrets, headers := marshal(e.Secrets, e.Headers)
 		var err error
-		out, err = scanEndpoint(tx.QueryRow(ctx, `
+		out, err = scanEndpoint(tx.Query(ctx, `
 			INSERT INTO tributary_subscription_endpoints (id, pipeline, sink, tenant, description, url, method, types,
 				token, token_header, basic_username, basic_password, secrets, headers, rate_limit, updated_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
@@ -108,11 +99,6 @@ type Patch struct {
 
 // Apply sets e's fields that p sets.
 func (p Patch) Apply(e *Endpoint) {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
 	set(&e.Tenant, p.Tenant)
 	set(&e.Description, p.Description)
 	set(&e.URL, p.URL)
@@ -122,23 +108,20 @@ func (p Patch) Apply(e *Endpoint) {
 	set(&e.BasicUsername, p.BasicUsername)
 	set(&e.BasicPassword, p.BasicPassword)
 	set(&e.DisabledReason, p.DisabledReason)
-	if p.Types != nil {
-		e.Types = *p.Types
+	set(&e.Types, p.Types)
+	set(&e.Secrets, p.Secrets)
+	set(&e.Headers, p.Headers)
+	set(&e.RateLimit, p.RateLimit)
+	set(&e.Enabled, p.Enabled)
+	if p.Enabled != nil && e.Enabled {
+		e.DisabledReason = ""
 	}
-	if p.Secrets != nil {
-		e.Secrets = *p.Secrets
-	}
-	if p.Headers != nil {
-		e.Headers = *p.Headers
-	}
-	if p.RateLimit != nil {
-		e.RateLimit = *p.RateLimit
-	}
-	if p.Enabled != nil {
-		e.Enabled = *p.Enabled
-		if e.Enabled {
-			e.DisabledReason = ""
-		}
+}
+
+// set stores *v in *dst unless v is nil.
+func set[T any](dst, v *T) {
+	if v != nil {
+		*dst = *v
 	}
 }
 
@@ -192,7 +175,7 @@ func (s *Store) modify(ctx context.Context, id, by string, change func(*Endpoint
 	}
 	var out Endpoint
 	err = s.change(ctx, cur.Pipeline, cur.Sink, func(tx pgx.Tx) error {
-		e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointColumns+` FROM tributary_subscription_endpoints
+		e, err := scanEndpoint(tx.Query(ctx, `SELECT `+endpointColumns+` FROM tributary_subscription_endpoints
 			WHERE id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
@@ -206,7 +189,7 @@ func (s *Store) modify(ctx context.Context, id, by string, change func(*Endpoint
 		}
 		e.Pipeline, e.Sink, e.ID = pipeline, sink, id // an endpoint does not move
 		secrets, headers := marshal(e.Secrets, e.Headers)
-		out, err = scanEndpoint(tx.QueryRow(ctx, `
+		out, err = scanEndpoint(tx.Query(ctx, `
 			UPDATE tributary_subscription_endpoints SET tenant = $2, description = $3, url = $4, method = $5,
 				types = $6, token = $7, token_header = $8, basic_username = $9, basic_password = $10, secrets = $11,
 				headers = $12, rate_limit = $13, enabled = $14, disabled_reason = $15, updated_at = now(),
@@ -262,7 +245,7 @@ func (s *Store) change(ctx context.Context, pipeline, sink string, fn func(pgx.T
 
 // Get returns endpoint id.
 func (s *Store) Get(ctx context.Context, id string) (Endpoint, error) {
-	e, err := scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM tributary_subscription_endpoints
+	e, err := scanEndpoint(s.pool.Query(ctx, `SELECT `+endpointColumns+` FROM tributary_subscription_endpoints
 		WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Endpoint{}, fmt.Errorf("%w: %s", ErrNotFound, id)
@@ -286,7 +269,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Endpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("subscriptions: list: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Endpoint, error) { return scanEndpoint(r) })
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Endpoint])
 	if err != nil {
 		return nil, fmt.Errorf("subscriptions: list: %w", err)
 	}

@@ -21,6 +21,7 @@
 package subscriptions
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -102,42 +103,18 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Retry == "" {
-		c.Retry = middleware.PresetLinear
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 15 * time.Second
-	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 4
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = time.Second
-	}
-	if c.Refresh == 0 {
-		c.Refresh = 5 * time.Second
-	}
-	if c.ClaimBatch == 0 {
-		c.ClaimBatch = 200
-	}
-	if c.Lease == 0 {
-		c.Lease = 2*c.Timeout + 30*time.Second
-	}
-	if c.Retain == 0 {
-		c.Retain = 72 * time.Hour
-	}
-	if c.CloseTimeout == 0 {
-		c.CloseTimeout = c.Timeout + 5*time.Second
-	}
+	c.Retry = cmp.Or(c.Retry, middleware.PresetLinear)
+	c.Timeout = cmp.Or(c.Timeout, 15*time.Second)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 4)
+	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
+	c.Refresh = cmp.Or(c.Refresh, 5*time.Second)
+	c.ClaimBatch = cmp.Or(c.ClaimBatch, 200)
+	c.Lease = cmp.Or(c.Lease, 2*c.Timeout+30*time.Second)
+	c.Retain = cmp.Or(c.Retain, 72*time.Hour)
+	c.CloseTimeout = cmp.Or(c.CloseTimeout, c.Timeout+5*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-}
-
-// withDefaults returns c with its defaults set.
-func (c Config) withDefaults() Config {
-	c.setDefaults()
-	return c
 }
 
 // Validate reports every problem with c, each option error named by its key.
@@ -150,18 +127,13 @@ func (c Config) Validate() error {
 	}
 	for _, n := range []struct {
 		key string
-		v   time.Duration
-	}{{"timeout", c.Timeout}, {"poll_interval", c.PollInterval}, {"refresh", c.Refresh}, {"lease", c.Lease},
-		{"retain", c.Retain}, {"close_timeout", c.CloseTimeout}} {
+		v   float64
+	}{{"timeout", float64(c.Timeout)}, {"poll_interval", float64(c.PollInterval)}, {"refresh", float64(c.Refresh)},
+		{"lease", float64(c.Lease)}, {"retain", float64(c.Retain)}, {"close_timeout", float64(c.CloseTimeout)},
+		{"max_in_flight", float64(c.MaxInFlight)}, {"claim_batch", float64(c.ClaimBatch)}} {
 		if n.v < 0 {
 			bad(n.key, "must not be negative")
 		}
-	}
-	if c.MaxInFlight < 0 {
-		bad("max_in_flight", "must not be negative")
-	}
-	if c.ClaimBatch < 0 {
-		bad("claim_batch", "must not be negative")
 	}
 	if c.Lease > 0 && c.Lease <= c.Timeout {
 		bad("lease", "must be longer than timeout (%s), or a delivery under way would be claimed again", c.Timeout)

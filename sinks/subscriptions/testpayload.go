@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,10 +58,8 @@ func probe(p webhook.Probe) Probe {
 // updated and deleted types.
 func TestTypes(ep Endpoint) []string {
 	var out []string
-	seen := map[string]bool{}
 	add := func(t string) {
-		if !seen[t] {
-			seen[t] = true
+		if !slices.Contains(out, t) {
 			out = append(out, t)
 		}
 	}

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -107,34 +108,15 @@ type BreakerConfig struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Method == "" {
-		c.Method = http.MethodPost
-	}
-	c.Method = strings.ToUpper(c.Method)
-	if c.TokenHeader == "" {
-		c.TokenHeader = "token"
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 15 * time.Second
-	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 8
-	}
-	if c.RateBurst == 0 {
-		c.RateBurst = 1
-	}
-	if c.Breaker.Failures == 0 {
-		c.Breaker.Failures = 5
-	}
-	if c.Breaker.Cooldown == 0 {
-		c.Breaker.Cooldown = 30 * time.Second
-	}
-	if c.MaxLoggedBody == 0 {
-		c.MaxLoggedBody = 1024
-	}
-	if c.StateRefresh == 0 {
-		c.StateRefresh = 2 * time.Second
-	}
+	c.Method = strings.ToUpper(cmp.Or(c.Method, http.MethodPost))
+	c.TokenHeader = cmp.Or(c.TokenHeader, "token")
+	c.Timeout = cmp.Or(c.Timeout, 15*time.Second)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 8)
+	c.RateBurst = cmp.Or(c.RateBurst, 1)
+	c.Breaker.Failures = cmp.Or(c.Breaker.Failures, 5)
+	c.Breaker.Cooldown = cmp.Or(c.Breaker.Cooldown, 30*time.Second)
+	c.MaxLoggedBody = cmp.Or(c.MaxLoggedBody, 1024)
+	c.StateRefresh = cmp.Or(c.StateRefresh, 2*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -15,9 +15,7 @@ const redacted = "[redacted]"
 // it: no user info, no fragment, and every query value replaced (receivers
 // often take a key in the query string), keys sorted. Applied to its own
 // output it changes nothing.
-func RedactURL(raw string) string { return redactURL(raw) }
-
-func redactURL(raw string) string {
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparseable URL)"

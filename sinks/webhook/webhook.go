@@ -87,7 +87,7 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 		cfg:      cfg,
 		secrets:  secrets,
 		scrub:    newScrubber(cfg),
-		endpoint: redactURL(cfg.URL),
+		endpoint: RedactURL(cfg.URL),
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 		breaker:  &breaker{cfg: cfg.Breaker, now: cfg.Now},
 	}
@@ -114,7 +114,7 @@ func newClient(cfg Config) *http.Client {
 	tr := &http.Transport{
 		Proxy:               proxy,
 		DialContext:         dialer.DialContext,
-		TLSClientConfig:     cfg.TLSConfig,
+		TLSClientConfig:     cfg.TLSConfig.Clone(), // nil stays nil
 		ForceAttemptHTTP2:   true,
 		MaxIdleConns:        cfg.MaxInFlight,
 		MaxIdleConnsPerHost: cfg.MaxInFlight,
@@ -123,9 +123,6 @@ func newClient(cfg Config) *http.Client {
 		// No ResponseHeaderTimeout: each request's context already ends
 		// after cfg.Timeout, and a second timer per request showed in the
 		// hot path.
-	}
-	if cfg.TLSConfig != nil {
-		tr.TLSClientConfig = cfg.TLSConfig.Clone()
 	}
 	return &http.Client{
 		Transport: tr,
@@ -142,9 +139,8 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	name := topic
 	for _, msg := range msgs {
-		if err := p.deliver(name, msg); err != nil {
+		if err := p.deliver(topic, msg); err != nil {
 			return err
 		}
 	}

@@ -63,10 +63,9 @@ func (c *Client) Next(ctx context.Context) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	status, body := a.status, a.body
-	switch status {
+	switch a.status {
 	case http.StatusOK:
-		b, err := ParseBatch(body, MaxBatchSize)
+		b, err := ParseBatch(a.body, MaxBatchSize)
 		if err != nil {
 			return nil, fmt.Errorf("batchfeed: next: %w", err)
 		}
@@ -74,7 +73,7 @@ func (c *Client) Next(ctx context.Context) (*Batch, error) {
 	case http.StatusNoContent:
 		return nil, nil
 	case http.StatusNotFound:
-		return nil, &FeedNotFoundError{Feed: c.cfg.FeedID, Suggestion: suggestFeed(c.cfg.FeedID), TraceID: traceID(body)}
+		return nil, &FeedNotFoundError{Feed: c.cfg.FeedID, Suggestion: suggestFeed(c.cfg.FeedID), TraceID: traceID(a.body)}
 	default:
 		return nil, a.statusError("next")
 	}
@@ -88,12 +87,11 @@ func (c *Client) Complete(ctx context.Context, batchID string) error {
 	if err != nil {
 		return err
 	}
-	status, body := a.status, a.body
 	switch {
-	case status >= 200 && status < 300:
+	case a.status >= 200 && a.status < 300:
 		return nil
-	case status == http.StatusNotFound:
-		return fmt.Errorf("batchfeed: %s: %w (traceId %s)", op, ErrBatchNotFound, traceID(body))
+	case a.status == http.StatusNotFound:
+		return fmt.Errorf("batchfeed: %s: %w (traceId %s)", op, ErrBatchNotFound, traceID(a.body))
 	default:
 		return a.statusError(op)
 	}

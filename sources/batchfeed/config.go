@@ -1,6 +1,7 @@
 package batchfeed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // KnownFeeds are the feed ids the provider documents. They are
@@ -104,12 +106,8 @@ func (a Auth) tokenSource() oauth2.TokenSource {
 				cc.EndpointParams.Set(k, v)
 			}
 		}
-		refresh := a.OAuth2.RefreshBefore
-		if refresh == 0 {
-			refresh = time.Minute
-		}
 		// Background: token requests outlive any one call (the client bounds them).
-		return ClientCredentials(context.Background(), cc, refresh)
+		return ClientCredentials(context.Background(), cc, cmp.Or(a.OAuth2.RefreshBefore, time.Minute))
 	case a.Token != "":
 		return StaticToken(a.Token)
 	}
@@ -128,47 +126,29 @@ type Backoff struct {
 	Jitter float64 `yaml:"jitter"`
 }
 
+// Delay is the wait before retry number attempt (0-based):
+// Initial·Multiplier^attempt capped at Max, spread by ±Jitter.
+func (b Backoff) Delay(attempt int) time.Duration {
+	return backoff.Jitter(backoff.Exponential(b.Initial, b.Multiplier, attempt, b.Max), b.Jitter)
+}
+
 func (c *Config) setDefaults() {
 	if c.TokenSource == nil {
 		c.TokenSource = c.Auth.tokenSource()
 	}
-	if c.TenantHeader == "" {
-		c.TenantHeader = "X-Tenant-Id"
-	}
+	c.TenantHeader = cmp.Or(c.TenantHeader, "X-Tenant-Id")
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
 	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 30 * time.Second
-	}
-	if c.DiscardTimeout == 0 {
-		c.DiscardTimeout = 5 * time.Minute
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 8 << 20
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = 10 * time.Second
-	}
-	if c.PollJitter == 0 {
-		c.PollJitter = 0.2
-	}
-	c.Backoff.setDefaults()
-}
-
-func (b *Backoff) setDefaults() {
-	if b.Initial == 0 {
-		b.Initial = time.Second
-	}
-	if b.Max == 0 {
-		b.Max = 2 * time.Minute
-	}
-	if b.Multiplier == 0 {
-		b.Multiplier = 2
-	}
-	if b.Jitter == 0 {
-		b.Jitter = 0.2
-	}
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, 30*time.Second)
+	c.DiscardTimeout = cmp.Or(c.DiscardTimeout, 5*time.Minute)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 8<<20)
+	c.PollInterval = cmp.Or(c.PollInterval, 10*time.Second)
+	c.PollJitter = cmp.Or(c.PollJitter, 0.2)
+	c.Backoff.Initial = cmp.Or(c.Backoff.Initial, time.Second)
+	c.Backoff.Max = cmp.Or(c.Backoff.Max, 2*time.Minute)
+	c.Backoff.Multiplier = cmp.Or(c.Backoff.Multiplier, 2)
+	c.Backoff.Jitter = cmp.Or(c.Backoff.Jitter, 0.2)
 }
 
 // ErrConfig marks configuration errors: retrying cannot fix them.
@@ -212,10 +192,11 @@ func (c Config) Validate() error {
 	}
 	for _, d := range []struct {
 		key string
-		v   time.Duration
+		v   float64
 	}{
-		{"poll_interval", c.PollInterval}, {"request_timeout", c.RequestTimeout}, {"discard_timeout", c.DiscardTimeout},
-		{"backoff.initial", c.Backoff.Initial}, {"backoff.max", c.Backoff.Max},
+		{"poll_interval", float64(c.PollInterval)}, {"request_timeout", float64(c.RequestTimeout)},
+		{"discard_timeout", float64(c.DiscardTimeout)}, {"backoff.initial", float64(c.Backoff.Initial)},
+		{"backoff.max", float64(c.Backoff.Max)}, {"max_body_bytes", float64(c.MaxBodyBytes)},
 	} {
 		if d.v < 0 {
 			bad(d.key, "must not be negative")
@@ -232,9 +213,6 @@ func (c Config) Validate() error {
 	}
 	if c.Backoff.Jitter >= 1 {
 		bad("backoff.jitter", "%g: want a fraction below 1 (negative: none)", c.Backoff.Jitter)
-	}
-	if c.MaxBodyBytes < 0 {
-		bad("max_body_bytes", "must not be negative")
 	}
 	return errors.Join(errs...)
 }

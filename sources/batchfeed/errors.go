@@ -22,10 +22,9 @@ type FeedNotFoundError struct {
 func (e *FeedNotFoundError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "batchfeed: feed %q not found (404)", e.Feed)
+	b.WriteString("; feed ids are case-sensitive")
 	if e.Suggestion != "" {
-		fmt.Fprintf(&b, "; feed ids are case-sensitive, did you mean %q?", e.Suggestion)
-	} else {
-		b.WriteString("; feed ids are case-sensitive")
+		fmt.Fprintf(&b, ", did you mean %q?", e.Suggestion)
 	}
 	fmt.Fprintf(&b, " (valid: %s; or BaseURL is wrong)", strings.Join(KnownFeeds, ", "))
 	if e.TraceID != "" {

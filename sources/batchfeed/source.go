@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // Metadata keys a Source sets besides tributary.MetaEventID (the notification
@@ -59,12 +60,9 @@ func (s *Source) Client() *Client { return s.client }
 
 // Start starts reading the feed and returns at once: one run at a time
 // (two would store and complete the same batches independently). Each
-// batch is handed on through emit as one group, in its order, and
-// completed only once emit returned: a batch is never completed before
-// every notification of it is stored. A group that fails is handed on
-// again whole after a backoff. When ctx ends the source stops; a batch
-// being stored is not completed then, and comes back to whoever reads the
-// feed next (dedup drops its repeats). A feed that does not exist stops the
+// batch is handed on through emit as one group and completed only once emit
+// returned (see the package doc). When ctx ends the source stops; a batch
+// being stored is not completed then. A feed that does not exist stops the
 // source for good: stopped gets a *FeedNotFoundError.
 func (s *Source) Start(ctx context.Context, emit tributary.Emit, stopped func(error)) error {
 	s.mu.Lock()
@@ -120,7 +118,7 @@ func (s *Source) run(ctx context.Context, emit tributary.Emit) error {
 		failures = 0
 		s.up()
 		if b == nil {
-			if !s.wait(ctx, waitPoll, jitter(s.cfg.PollInterval, s.cfg.PollJitter)) {
+			if !s.wait(ctx, waitPoll, s.pollWait()) {
 				return nil
 			}
 			continue
@@ -137,7 +135,7 @@ func (s *Source) run(ctx context.Context, emit tributary.Emit) error {
 			b, err, fetched = next, nil, true
 			continue
 		}
-		if !b.MoreAvailable && !s.wait(ctx, waitPoll, jitter(s.cfg.PollInterval, s.cfg.PollJitter)) {
+		if !b.MoreAvailable && !s.wait(ctx, waitPoll, s.pollWait()) {
 			return nil
 		}
 	}
@@ -157,7 +155,13 @@ func (s *Source) wait(ctx context.Context, why string, d time.Duration) bool {
 	if s.waitHook != nil {
 		return s.waitHook(ctx, why, d)
 	}
-	return sleep(ctx, d)
+	return backoff.Sleep(ctx, d) == nil
+}
+
+// pollWait is PollInterval spread by PollJitter, so that many sources
+// restarted together do not poll in lockstep.
+func (s *Source) pollWait() time.Duration {
+	return backoff.Jitter(s.cfg.PollInterval, s.cfg.PollJitter)
 }
 
 // store hands the batch's notifications on as one group, in order,

@@ -1,6 +1,7 @@
 package etagpoll
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -110,10 +111,8 @@ type Config struct {
 	ItemsField     string `yaml:"items_field"`
 
 	// Overlap is re-read below the cursor on every fetch: 5 min. It is also
-	// how long, after the cursor last moved, the window is re-read on every
-	// poll although the probe answers 304 (late events do not change the
-	// newest event, so they need not change the probe's ETag): that costs
-	// ceil(Overlap/Interval)+1 window reads after each change.
+	// how long, after the cursor last moved, the window is re-read although
+	// the probe answers 304 (see the package doc).
 	Overlap time.Duration `yaml:"overlap"`
 	// StartFrom is where a source without checkpoint begins (an RFC 3339
 	// time in a file). When zero it begins Overlap before the server's time
@@ -146,81 +145,43 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	def := func(s *string, v string) {
-		if *s == "" {
-			*s = v
-		}
-	}
-	def(&c.Path, "/eventlogs")
-	def(&c.AuthHeader, "Authorization")
-	def(&c.LimitParam, "limit")
-	def(&c.LimitValue, "1")
-	def(&c.StartDateParam, "startDate")
-	def(&c.StartDateFormat, "2006-01-02T15:04:05.000Z07:00")
-	def(&c.OrderByParam, "orderBy")
-	def(&c.OrderByValue, "createdAt:DESC")
-	def(&c.IDField, "id")
-	def(&c.CreatedAtField, "createdAt")
-	def(&c.TypeField, "type")
-	def(&c.TimestampField, "timestamp")
-	def(&c.ItemsField, "data")
-	def(&c.PageSizeParam, "limit")
-	if c.Paging == "" {
-		c.Paging = Auto
-	}
+	c.Path = cmp.Or(c.Path, "/eventlogs")
+	c.AuthHeader = cmp.Or(c.AuthHeader, "Authorization")
+	c.LimitParam = cmp.Or(c.LimitParam, "limit")
+	c.LimitValue = cmp.Or(c.LimitValue, "1")
+	c.StartDateParam = cmp.Or(c.StartDateParam, "startDate")
+	c.StartDateFormat = cmp.Or(c.StartDateFormat, "2006-01-02T15:04:05.000Z07:00")
+	c.OrderByParam = cmp.Or(c.OrderByParam, "orderBy")
+	c.OrderByValue = cmp.Or(c.OrderByValue, "createdAt:DESC")
+	c.IDField = cmp.Or(c.IDField, "id")
+	c.CreatedAtField = cmp.Or(c.CreatedAtField, "createdAt")
+	c.TypeField = cmp.Or(c.TypeField, "type")
+	c.TimestampField = cmp.Or(c.TimestampField, "timestamp")
+	c.ItemsField = cmp.Or(c.ItemsField, "data")
+	c.PageSizeParam = cmp.Or(c.PageSizeParam, "limit")
+	c.Paging = cmp.Or(c.Paging, Auto)
 	if c.OffsetParam == "" {
+		c.OffsetParam = "offset"
 		if c.Paging == Offset && c.PageParam != "" {
 			c.OffsetParam = c.PageParam
-		} else {
-			c.OffsetParam = "offset"
 		}
 	}
-	def(&c.PageParam, "page")
-	if c.FirstPage == 0 {
-		c.FirstPage = 1
-	}
-	if c.PageSize == 0 {
-		c.PageSize = 100
-	}
-	if c.MaxPages == 0 {
-		c.MaxPages = 1000
-	}
+	c.PageParam = cmp.Or(c.PageParam, "page")
+	c.FirstPage = cmp.Or(c.FirstPage, 1)
+	c.PageSize = cmp.Or(c.PageSize, 100)
+	c.MaxPages = cmp.Or(c.MaxPages, 1000)
 	if c.Token != "" && c.AuthValue == "" {
 		c.AuthValue = "Bearer " + c.Token
 	}
-	if c.Overlap == 0 {
-		c.Overlap = 5 * time.Minute
-	}
-	if c.Interval == 0 {
-		c.Interval = 60 * time.Second
-	}
-	if c.Jitter == 0 {
-		c.Jitter = 0.1
-	}
-	if c.Jitter < 0 {
-		c.Jitter = 0
-	}
-	if c.BackoffBase == 0 {
-		c.BackoffBase = c.Interval
-	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 15 * time.Minute
-		if c.MaxBackoff < c.Interval {
-			c.MaxBackoff = c.Interval
-		}
-	}
-	if c.MaxRetryAfter == 0 {
-		c.MaxRetryAfter = time.Hour
-	}
-	if c.RedeliverDelay == 0 {
-		c.RedeliverDelay = time.Second
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = 30 * time.Second
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 10 << 20
-	}
+	c.Overlap = cmp.Or(c.Overlap, 5*time.Minute)
+	c.Interval = cmp.Or(c.Interval, 60*time.Second)
+	c.Jitter = max(cmp.Or(c.Jitter, 0.1), 0)
+	c.BackoffBase = cmp.Or(c.BackoffBase, c.Interval)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, max(15*time.Minute, c.Interval))
+	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, time.Hour)
+	c.RedeliverDelay = cmp.Or(c.RedeliverDelay, time.Second)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, 30*time.Second)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 10<<20)
 }
 
 // Validate reports every problem with the options, each an
@@ -260,15 +221,6 @@ func (c Config) Validate() error {
 	default:
 		bad("paging", "%q: want auto, page, offset, link or none", c.Paging)
 	}
-	if c.FirstPage < 0 {
-		bad("first_page", "must not be negative")
-	}
-	if c.MaxPages < 0 {
-		bad("max_pages", "must not be negative")
-	}
-	if c.MaxBodyBytes < 0 {
-		bad("max_body_bytes", "must not be negative")
-	}
 	probe := time.Date(2026, 1, 2, 3, 4, 5, 600e6, time.UTC)
 	if t, err := time.Parse(c.StartDateFormat, probe.Format(c.StartDateFormat)); err != nil || t.Year() != 2026 {
 		bad("start_date_format", "%q: want a Go time layout such as 2006-01-02T15:04:05.000Z07:00", c.StartDateFormat)
@@ -281,10 +233,12 @@ func (c Config) Validate() error {
 	}
 	for _, d := range []struct {
 		key string
-		v   time.Duration
+		v   float64
 	}{
-		{"interval", raw.Interval}, {"backoff_base", raw.BackoffBase}, {"max_backoff", raw.MaxBackoff},
-		{"max_retry_after", raw.MaxRetryAfter}, {"redeliver_delay", raw.RedeliverDelay}, {"request_timeout", raw.RequestTimeout},
+		{"first_page", float64(c.FirstPage)}, {"max_pages", float64(c.MaxPages)}, {"max_body_bytes", float64(c.MaxBodyBytes)},
+		{"interval", float64(raw.Interval)}, {"backoff_base", float64(raw.BackoffBase)}, {"max_backoff", float64(raw.MaxBackoff)},
+		{"max_retry_after", float64(raw.MaxRetryAfter)}, {"redeliver_delay", float64(raw.RedeliverDelay)},
+		{"request_timeout", float64(raw.RequestTimeout)},
 	} {
 		if d.v < 0 {
 			bad(d.key, "must not be negative")

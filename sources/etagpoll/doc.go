@@ -33,13 +33,9 @@
 //     the acks into a 304 on restart and the fetched events would never be
 //     read again.
 //
-// Paging (Config.Paging) is detected by default: a Link rel="next" header is
-// followed; otherwise page 2 is asked for by "page", and if the API answers
-// page 1 again, by "offset"; if that repeats page 1 too (or is refused with
-// 400/422), the API pages by Link or not at all and a page without Link ends
-// the window. The scheme is remembered for the life of the Source and logged
-// once. A short page never ends a window (the API may cap the page size
-// below the one asked for); an empty page does.
+// Paging (Config.Paging) is detected by default (see Auto; an offset refused
+// with 400/422 counts as ignored). A short page never ends a window (the API
+// may cap the page size below the one asked for); an empty page does.
 //
 // Errors talking to the API (non-JSON or truncated bodies, oversized bodies,
 // events without id or createdAt, 4xx/5xx, timeouts, redirects to another

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,13 +43,13 @@ func (s *Source) pageURL(since time.Time, scheme Paging, page, received int) *ur
 		s.cfg.OrderByParam:   {s.cfg.OrderByValue},
 	}
 	if s.cfg.PageSize > 0 {
-		q.Set(s.cfg.PageSizeParam, formatInt(s.cfg.PageSize))
+		q.Set(s.cfg.PageSizeParam, strconv.Itoa(s.cfg.PageSize))
 	}
 	switch scheme {
 	case Auto, PageNumber:
-		q.Set(s.cfg.PageParam, formatInt(s.cfg.FirstPage+page))
+		q.Set(s.cfg.PageParam, strconv.Itoa(s.cfg.FirstPage+page))
 	case Offset:
-		q.Set(s.cfg.OffsetParam, formatInt(received))
+		q.Set(s.cfg.OffsetParam, strconv.Itoa(received))
 	}
 	return s.endpoint(q)
 }

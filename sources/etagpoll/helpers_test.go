@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/backoff"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/sources/checkpoint"
 	"github.com/tributary-dev/tributary/tributarytest"
@@ -28,7 +29,7 @@ func (c *clock) sleep(ctx context.Context, d time.Duration) error {
 	c.mu.Lock()
 	c.waits = append(c.waits, d)
 	c.mu.Unlock()
-	return sleepCtx(ctx, min(d, c.max))
+	return backoff.Sleep(ctx, min(d, c.max))
 }
 
 func (c *clock) recorded() []time.Duration {

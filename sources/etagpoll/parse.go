@@ -113,14 +113,12 @@ func scalar(raw json.RawMessage) (string, error) {
 // parseTime reads an RFC 3339 string or a number of Unix milliseconds.
 func parseTime(raw json.RawMessage) (time.Time, error) {
 	s, err := scalar(raw)
-	if err != nil {
+	switch {
+	case err != nil:
 		return time.Time{}, err
-	}
-	if s == "" {
+	case s == "":
 		return time.Time{}, errors.New("missing")
-	}
-	raw = bytes.TrimSpace(raw)
-	if raw[0] != '"' {
+	case bytes.TrimSpace(raw)[0] != '"':
 		ms, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("want Unix milliseconds: %w", err)
@@ -128,8 +126,5 @@ func parseTime(raw json.RawMessage) (time.Time, error) {
 		return time.UnixMilli(ms).UTC(), nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return t.UTC(), nil
+	return t.UTC(), err
 }

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // Between polls a source holds no goroutine: its next poll is a timer
@@ -119,5 +121,5 @@ func (s *Source) pause(ctx context.Context, d time.Duration) error {
 	if s.sleep != nil {
 		return s.sleep(ctx, d)
 	}
-	return sleepCtx(ctx, d)
+	return backoff.Sleep(ctx, d)
 }

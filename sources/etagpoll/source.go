@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
-	"github.com/tributary-dev/tributary/internal/backoff"
 	"github.com/tributary-dev/tributary/internal/namedlog"
 )
 
@@ -37,9 +37,7 @@ type State struct {
 	// Cursor is the largest createdAt (server time) received and acked.
 	Cursor time.Time `json:"cursor,omitzero"`
 	// Rereads counts the polls that still re-read the window although the
-	// probe answers 304: set when the cursor moves, so that an event that
-	// becomes visible below the newest one (which a probe's ETag need not
-	// reflect) is read for Overlap after the change.
+	// probe answers 304 (see rereads).
 	Rereads int `json:"rereads,omitempty"`
 }
 
@@ -117,8 +115,8 @@ func NewSource(cfg Config, logger watermill.LoggerAdapter) (*Source, error) {
 		client: newClient(cfg.HTTPClient, base),
 		slots:  hostSlots(base.Host),
 		now:    time.Now,
+		m:      unnamed(),
 	}
-	s.m = unnamed()
 	return s, nil
 }
 
@@ -334,11 +332,8 @@ func (s *Source) rereads() int {
 	return int((s.cfg.Overlap+s.cfg.Interval-1)/s.cfg.Interval) + 1
 }
 
-// chooseStart is where a source without checkpoint begins, logged: StartFrom
-// as given; else Overlap before the server's clock (its Date header, so our
-// own skew does not matter), because the provider may stamp createdAt with
-// another clock (a database host) that is behind its Date header; dedup
-// drops what the reach-back reads twice. Without a Date header, Overlap
+// chooseStart is where a source without checkpoint begins, logged: StartFrom,
+// else Overlap before the server's Date header (see StartFrom), else Overlap
 // before our clock.
 func (s *Source) chooseStart(h http.Header) time.Time {
 	var start time.Time
@@ -368,12 +363,7 @@ func (s *Source) checkNewest(probeBody []byte, since time.Time, first bool) {
 	if err != nil || len(evs) == 0 {
 		return // the probe need not list events; the fetch checks them
 	}
-	newest := evs[0]
-	for _, ev := range evs[1:] {
-		if ev.CreatedAt.After(newest.CreatedAt) {
-			newest = ev
-		}
-	}
+	newest := slices.MaxFunc(evs, func(a, b Event) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	if !newest.CreatedAt.Before(since) {
 		return
 	}
@@ -439,11 +429,7 @@ func (s *Source) rememberAcked(events []Event) {
 		s.seen[ev.ID] = ev.CreatedAt
 	}
 	since := s.state.since(s.cfg.Overlap)
-	for id, at := range s.seen {
-		if at.Before(since) {
-			delete(s.seen, id)
-		}
-	}
+	maps.DeleteFunc(s.seen, func(_ string, at time.Time) bool { return at.Before(since) })
 }
 
 func (s *Source) message(ev Event) *message.Message {
@@ -471,10 +457,4 @@ func (s *Source) count(step, outcome string) {
 	c.Inc()
 }
 
-// sleepCtx is the source's real clock; tests replace s.sleep.
-func sleepCtx(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, d) }
-
 var _ tributary.Source = (*Source)(nil)
-
-// formatInt avoids fmt in the hot path of building page URLs.
-func formatInt(n int) string { return strconv.Itoa(n) }

@@ -1,6 +1,7 @@
 package webhookin
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -59,30 +60,14 @@ type BasicAuth struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.TokenHeader == "" {
-		c.TokenHeader = "token"
-	}
-	if c.Tolerance == 0 {
-		c.Tolerance = signature.DefaultTolerance
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = 1 << 20
-	}
-	if c.AckTimeout == 0 {
-		c.AckTimeout = 30 * time.Second
-	}
-	if c.BodyTimeout == 0 {
-		c.BodyTimeout = 10 * time.Second
-	}
-	if c.MaxConcurrentRequests == 0 {
-		c.MaxConcurrentRequests = 32
-	}
-	if c.EventIDField == "" {
-		c.EventIDField = "id"
-	}
-	if c.EventTypeField == "" {
-		c.EventTypeField = "type"
-	}
+	c.TokenHeader = cmp.Or(c.TokenHeader, "token")
+	c.Tolerance = cmp.Or(c.Tolerance, signature.DefaultTolerance)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 1<<20)
+	c.AckTimeout = cmp.Or(c.AckTimeout, 30*time.Second)
+	c.BodyTimeout = cmp.Or(c.BodyTimeout, 10*time.Second)
+	c.MaxConcurrentRequests = cmp.Or(c.MaxConcurrentRequests, 32)
+	c.EventIDField = cmp.Or(c.EventIDField, "id")
+	c.EventTypeField = cmp.Or(c.EventTypeField, "type")
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -50,12 +50,6 @@ import (
 const (
 	MetaWebhookID        = "webhook_id"
 	MetaWebhookTimestamp = "webhook_timestamp"
-	// MetaTraceparent and MetaTracestate carry the sender's W3C trace
-	// context (a well-formed one only), under the keys the router and the
-	// webhook sink read (package tracing), so the trace continues to the
-	// receiver.
-	MetaTraceparent = tracing.MetaTraceparent
-	MetaTracestate  = tracing.MetaTracestate
 )
 
 // ErrClosed is returned by Subscribe after Close.
