@@ -51,7 +51,18 @@ func TestUnstorableNotificationDoesNotStopTheFeed(t *testing.T) {
 	sink := startPipeline(t, pool, "hostile", newTestSource(t, env.config("journey")))
 
 	pipelinetest.WaitFor(t, 30*time.Second, "the feed to be empty", func() bool { return env.fake.Pending("journey") == 0 })
-	for _, id := range append(storable, later...) {
+	// An empty feed means every batch was stored, not yet delivered: wait for
+	// the sink before counting.
+	want := append(storable, later...)
+	pipelinetest.WaitFor(t, 30*time.Second, "every storable notification at the sink", func() bool {
+		for _, id := range want {
+			if sink.Count(id) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, id := range want {
 		if sink.Count(id) != 1 {
 			t.Fatalf("notification %.20s… delivered %d times, want 1", id, sink.Count(id))
 		}
