@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -69,12 +70,8 @@ var simDoors = []socketiotest.Door{{ID: 1, Name: "Main entrance"}, {ID: 2, Name:
 
 // NewSocketIO returns the simulator with its first token in place.
 func NewSocketIO(cfg SocketIOConfig) *SocketIO {
-	if cfg.Interval == 0 {
-		cfg.Interval = 2 * time.Second
-	}
-	if cfg.RotateEvery == 0 {
-		cfg.RotateEvery = 25
-	}
+	cfg.Interval = cmp.Or(cfg.Interval, 2*time.Second)
+	cfg.RotateEvery = cmp.Or(cfg.RotateEvery, 25)
 	s := &SocketIO{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5104))}
 	s.token = s.nextToken()
 	s.srv = socketiotest.New(socketiotest.Config{PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, Token: s.token})

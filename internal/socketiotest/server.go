@@ -10,6 +10,7 @@
 package socketiotest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -100,12 +101,8 @@ type heldEvent struct {
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	if cfg.PingInterval == 0 {
-		cfg.PingInterval = 25 * time.Second
-	}
-	if cfg.PingTimeout == 0 {
-		cfg.PingTimeout = 5 * time.Second
-	}
+	cfg.PingInterval = cmp.Or(cfg.PingInterval, 25*time.Second)
+	cfg.PingTimeout = cmp.Or(cfg.PingTimeout, 5*time.Second)
 	if cfg.OnCommand == nil {
 		cfg.OnCommand = DefaultCommands
 	}
@@ -350,9 +347,7 @@ func (s *Server) snapshot() []*session {
 // expired token): a client that left the namespace (a clean stop's
 // DISCONNECT) gets nothing more.
 func (s *Server) Emit(nsp, name string, data any) (sent int) {
-	if nsp == "" {
-		nsp = "/"
-	}
+	nsp = cmp.Or(nsp, "/")
 	for _, sess := range s.snapshot() {
 		sess.order.Lock()
 		sess.mu.Lock()

@@ -19,6 +19,7 @@
 package socketcommand
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,18 +83,10 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
-	}
-	if c.CommandEvent == "" {
-		c.CommandEvent = "command"
-	}
-	if c.ResultEvent == "" {
-		c.ResultEvent = "command.result.succeed"
-	}
-	if c.ErrorEvent == "" {
-		c.ErrorEvent = "serverError"
-	}
+	c.Timeout = cmp.Or(c.Timeout, 10*time.Second)
+	c.CommandEvent = cmp.Or(c.CommandEvent, "command")
+	c.ResultEvent = cmp.Or(c.ResultEvent, "command.result.succeed")
+	c.ErrorEvent = cmp.Or(c.ErrorEvent, "serverError")
 }
 
 // Validate reports what is wrong with c, each an *tributary.OptionError
@@ -218,9 +211,7 @@ func (p *Publisher) onEvent(ev client.Event) {
 			Message string `json:"message"`
 		}
 		_ = json.Unmarshal(ev.Data, &e)
-		if e.Message == "" {
-			e.Message = string(ev.Data)
-		}
+		e.Message = cmp.Or(e.Message, string(ev.Data))
 		p.mu.Lock()
 		id := p.current
 		p.mu.Unlock()
@@ -339,10 +330,7 @@ func (p *Publisher) Send(ctx context.Context, cmd Command) (Result, error) {
 	if err := p.client.WaitConnected(ctx); err != nil {
 		return Result{}, fmt.Errorf("socketcommand: %s: no connection within %s: %w", cmd.Topic, p.cfg.Timeout, err)
 	}
-	id := cmd.ID
-	if id == "" {
-		id = uuid.NewString()
-	}
+	id := cmp.Or(cmd.ID, uuid.NewString())
 	ch := make(chan outcome, 1)
 	p.mu.Lock()
 	p.waiting[id] = ch

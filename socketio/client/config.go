@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -79,51 +80,21 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Mode == "" {
-		c.Mode = ModeSocketIO
-	}
-	if c.Path == "" {
-		c.Path = "/socket.io/"
-	}
-	if c.Namespace == "" {
-		c.Namespace = "/"
-	}
-	if c.TokenParam == "" {
-		c.TokenParam = "token"
-	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = http.DefaultClient
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = 10 * time.Second
-	}
-	if c.OpenTimeout == 0 {
-		c.OpenTimeout = 10 * time.Second
-	}
-	if c.CloseTimeout == 0 {
-		c.CloseTimeout = 5 * time.Second
-	}
-	if c.MaxFrameBytes == 0 {
-		c.MaxFrameBytes = 1 << 20
-	}
-	if c.PingInterval == 0 {
-		c.PingInterval = 25 * time.Second
-	}
-	if c.PingTimeout == 0 {
-		c.PingTimeout = 20 * time.Second
-	}
-	if c.TopicField == "" {
-		c.TopicField = "topic"
-	}
-	if c.RenewEvent == "" {
-		c.RenewEvent = "invalidToken"
-	}
-	if c.RenewedEvent == "" {
-		c.RenewedEvent = "renewedToken"
-	}
-	if c.RenewMinInterval == 0 {
-		c.RenewMinInterval = time.Second
-	}
+	c.Mode = cmp.Or(c.Mode, ModeSocketIO)
+	c.Path = cmp.Or(c.Path, "/socket.io/")
+	c.Namespace = cmp.Or(c.Namespace, "/")
+	c.TokenParam = cmp.Or(c.TokenParam, "token")
+	c.HTTPClient = cmp.Or(c.HTTPClient, http.DefaultClient)
+	c.DialTimeout = cmp.Or(c.DialTimeout, 10*time.Second)
+	c.OpenTimeout = cmp.Or(c.OpenTimeout, 10*time.Second)
+	c.CloseTimeout = cmp.Or(c.CloseTimeout, 5*time.Second)
+	c.MaxFrameBytes = cmp.Or(c.MaxFrameBytes, 1<<20)
+	c.PingInterval = cmp.Or(c.PingInterval, 25*time.Second)
+	c.PingTimeout = cmp.Or(c.PingTimeout, 20*time.Second)
+	c.TopicField = cmp.Or(c.TopicField, "topic")
+	c.RenewEvent = cmp.Or(c.RenewEvent, "invalidToken")
+	c.RenewedEvent = cmp.Or(c.RenewedEvent, "renewedToken")
+	c.RenewMinInterval = cmp.Or(c.RenewMinInterval, time.Second)
 	c.Backoff.setDefaults()
 }
 

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,10 +83,7 @@ func (c TokenConfig) validate() error {
 
 // provider returns the TokenProvider c describes, nil for none.
 func (c TokenConfig) provider() TokenProvider {
-	timeout := c.Timeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
+	timeout := cmp.Or(c.Timeout, 10*time.Second)
 	switch {
 	case c.Func != nil:
 		return c.Func
@@ -95,10 +93,7 @@ func (c TokenConfig) provider() TokenProvider {
 	case len(c.Command) > 0:
 		return commandToken{argv: c.Command, timeout: timeout}
 	case c.URL != "":
-		field := c.Field
-		if field == "" {
-			field = "token"
-		}
+		field := cmp.Or(c.Field, "token")
 		var header http.Header
 		if len(c.Headers) > 0 {
 			header = http.Header{}

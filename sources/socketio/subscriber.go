@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,18 +54,10 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 1
-	}
-	if c.MaxPending == 0 {
-		c.MaxPending = 10000
-	}
-	if c.NackDelay == 0 {
-		c.NackDelay = 100 * time.Millisecond
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 20 * time.Second
-	}
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 1)
+	c.MaxPending = cmp.Or(c.MaxPending, 10000)
+	c.NackDelay = cmp.Or(c.NackDelay, 100*time.Millisecond)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, 20*time.Second)
 }
 
 // Validate reports what is wrong with c, each an *tributary.OptionError
