@@ -31,18 +31,11 @@ const (
 	StateClosed
 )
 
+var stateNames = [...]string{"idle", "connecting", "connected", "reconnecting", "closed"}
+
 func (s State) String() string {
-	switch s {
-	case StateIdle:
-		return "idle"
-	case StateConnecting:
-		return "connecting"
-	case StateConnected:
-		return "connected"
-	case StateReconnecting:
-		return "reconnecting"
-	case StateClosed:
-		return "closed"
+	if s >= 0 && int(s) < len(stateNames) {
+		return stateNames[s]
 	}
 	return fmt.Sprintf("State(%d)", int(s))
 }
@@ -139,6 +132,7 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 		handlers:  map[int]registered{},
 		connected: make(chan struct{}),
 		done:      make(chan struct{}),
+		header:    httpHeader(cfg.Headers),
 	}
 	c.provider = cfg.TokenProvider
 	if c.provider == nil {
@@ -157,12 +151,6 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 	}
 	if cfg.Token.Static != "" {
 		c.red.add(cfg.Token.Static)
-	}
-	if len(cfg.Headers) > 0 {
-		c.header = http.Header{}
-		for k, v := range cfg.Headers {
-			c.header.Set(k, v)
-		}
 	}
 	c.base = base
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -319,7 +307,7 @@ func (c *Client) run() {
 		}
 		attempt++
 		err = c.redact(err)
-		kind := errorKind(err)
+		kind := sentinel(err).kind
 		c.metrics.Load().Error(kind)
 		c.metrics.Load().reconnects.Inc()
 		wait := c.cfg.Backoff.Delay(attempt)
@@ -331,7 +319,7 @@ func (c *Client) run() {
 		c.mu.Unlock()
 		c.setState(StateReconnecting)
 		c.logger.Error("Socket connection lost; reconnecting", err, watermill.LogFields{
-			"kind": kind, "attempt": attempt, "wait": wait.String(), "url": c.logURL(),
+			"kind": kind, "attempt": attempt, "wait": wait.String(), "url": c.LogURL(),
 		})
 		select {
 		case <-c.leaving.Done():
@@ -430,7 +418,7 @@ func (c *Client) connectedAs(conn *websocket.Conn, sid string) {
 	c.setState(StateConnected)
 	c.metrics.Load().Up.Set(1)
 	c.metrics.Load().LastSuccess.SetToCurrentTime()
-	c.logger.Info("Socket connected", watermill.LogFields{"sid": sid, "url": c.logURL(), "namespace": c.cfg.Namespace})
+	c.logger.Info("Socket connected", watermill.LogFields{"sid": sid, "url": c.LogURL(), "namespace": c.cfg.Namespace})
 }
 
 // disconnected forgets the live connection.
@@ -580,13 +568,8 @@ func (c *Client) dialURL(token string) string {
 }
 
 // LogURL is the server's URL as logs and the delivery log show it: the
-// token and other query values hidden.
-func (c *Client) LogURL() string { return c.logURL() }
-
-// logURL is the dial URL with the token hidden.
-func (c *Client) logURL() string {
-	return redactURL(c.base, c.cfg.TokenParam)
-}
+// token and any user:password hidden.
+func (c *Client) LogURL() string { return redactURL(c.base, c.cfg.TokenParam) }
 
 func (c *Client) redact(err error) error {
 	c.mu.Lock()

@@ -365,10 +365,7 @@ func (c *Client) jsonSession(ctx context.Context, conn *websocket.Conn, frames <
 				cancel()
 				// A pong is read by the frame reader; while a handler blocks
 				// (backpressure) it cannot be, and that is not the peer's fault.
-				if err != nil && (before || blocked.Load()) && ctx.Err() == nil {
-					continue
-				}
-				if err != nil && ctx.Err() == nil {
+				if err != nil && ctx.Err() == nil && !before && !blocked.Load() {
 					pingErr <- fmt.Errorf("%w (%s): %w", ErrPongTimeout, c.cfg.PingTimeout, err)
 					return
 				}

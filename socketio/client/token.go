@@ -94,16 +94,21 @@ func (c TokenConfig) provider() TokenProvider {
 		return commandToken{argv: c.Command, timeout: timeout}
 	case c.URL != "":
 		field := cmp.Or(c.Field, "token")
-		var header http.Header
-		if len(c.Headers) > 0 {
-			header = http.Header{}
-			for k, v := range c.Headers {
-				header.Set(k, v)
-			}
-		}
-		return httpToken{url: c.URL, field: field, header: header, client: &http.Client{Timeout: timeout}}
+		return httpToken{url: c.URL, field: field, header: httpHeader(c.Headers), client: &http.Client{Timeout: timeout}}
 	}
 	return nil
+}
+
+// httpHeader turns configured headers into an http.Header, nil for none.
+func httpHeader(m map[string]string) http.Header {
+	if len(m) == 0 {
+		return nil
+	}
+	h := http.Header{}
+	for k, v := range m {
+		h.Set(k, v)
+	}
+	return h
 }
 
 type commandToken struct {
