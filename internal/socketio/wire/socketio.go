@@ -36,10 +36,10 @@ const NoID int64 = -1
 // maxID bounds ack ids so that parsing cannot overflow.
 const maxID = 1<<53 - 1
 
-// Packet is one Socket.IO packet: `<type>[<attachments>-][<nsp>,][<id>][JSON]`.
+// Packet is one Socket.IO packet: `<type>[<nsp>,][<id>][JSON]` (the binary
+// types' `<attachments>-` is refused, not modelled).
 type Packet struct {
-	Type        SIOType
-	Attachments int
+	Type SIOType
 	// Namespace is "/" for the default namespace.
 	Namespace string
 	// ID is the ack id, or NoID.
@@ -104,10 +104,6 @@ func ParsePacket(b []byte) (Packet, error) {
 // Append appends the encoding of p (without the Engine.IO type) to dst.
 func (p Packet) Append(dst []byte) []byte {
 	dst = append(dst, '0'+byte(p.Type))
-	if p.Type == SIOBinaryEvent || p.Type == SIOBinaryAck {
-		dst = strconv.AppendInt(dst, int64(p.Attachments), 10)
-		dst = append(dst, '-')
-	}
 	if p.Namespace != "" && p.Namespace != "/" {
 		dst = append(dst, p.Namespace...)
 		dst = append(dst, ',')
@@ -159,10 +155,7 @@ func (p Packet) ErrorMessage() string {
 
 // EventPacket builds an EVENT packet for namespace nsp.
 func EventPacket(nsp, name string, args ...any) (Packet, error) {
-	all := make([]any, 0, 1+len(args))
-	all = append(all, name)
-	all = append(all, args...)
-	data, err := json.Marshal(all)
+	data, err := json.Marshal(append([]any{name}, args...))
 	if err != nil {
 		return Packet{}, fmt.Errorf("socket.io: encode event %q: %w", name, err)
 	}
