@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 )
 
 // envelope is the part of a provider event the source reads: the
@@ -77,14 +76,3 @@ func canonicalJSON(raw json.RawMessage) []byte {
 	}
 	return out
 }
-
-// jsonUnmarshalObject decodes data into v only when it is a JSON object.
-func jsonUnmarshalObject(data json.RawMessage, v any) error {
-	d := bytes.TrimSpace(data)
-	if len(d) == 0 || d[0] != '{' {
-		return errNotObject
-	}
-	return json.Unmarshal(d, v)
-}
-
-var errNotObject = errors.New("not a JSON object")

@@ -114,8 +114,4 @@ func (p *pending) len() int {
 	return len(p.queue) + p.inflight
 }
 
-func (p *pending) report() {
-	if p.gauge != nil {
-		p.gauge(float64(len(p.queue) + p.inflight))
-	}
-}
+func (p *pending) report() { p.gauge(float64(len(p.queue) + p.inflight)) }

@@ -3,6 +3,7 @@ package socketio
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -170,7 +171,7 @@ func (s *Subscriber) onEvent(ctx context.Context, ev client.Event) {
 	}
 	msg.Metadata.Set(MetaReceivedAt, ev.ReceivedAt.UTC().Format(time.RFC3339Nano))
 	var env envelope
-	if err := jsonUnmarshalObject(ev.Data, &env); err == nil {
+	if json.Unmarshal(ev.Data, &env) == nil { // a non-object has no envelope
 		if occ := idString(env.Occurred); occ != "" {
 			msg.Metadata.Set(MetaOccurred, occ)
 		}
@@ -291,12 +292,10 @@ func (s *Subscriber) Close() error {
 		close(s.draining)
 		drained := make(chan struct{})
 		go func() { s.wg.Wait(); close(drained) }()
-		t := time.NewTimer(s.cfg.DrainTimeout)
 		select {
 		case <-drained:
-		case <-t.C:
+		case <-time.After(s.cfg.DrainTimeout):
 		}
-		t.Stop()
 		close(s.closed)
 		s.wg.Wait()
 		if n := s.pending.len(); n > 0 {
