@@ -15,7 +15,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -82,7 +84,7 @@ type session struct {
 	sid     string
 	token   string
 	nsps    map[string]bool
-	held    []heldEvent // events held back while the token is expired
+	held    [][]byte // frames held back while the token is expired
 	mu      sync.Mutex
 	writeMu sync.Mutex
 	// order makes an Emit (the namespace check and the write) one step
@@ -92,11 +94,6 @@ type session struct {
 	order    sync.Mutex
 	cancel   context.CancelFunc
 	lastPing atomic.Int64 // unix nanos of the last ping (or of the connect)
-}
-
-type heldEvent struct {
-	nsp   string
-	frame []byte
 }
 
 // New returns a Server.
@@ -297,8 +294,8 @@ func (s *Server) renewed(ctx context.Context, sess *session, tok string) {
 	held := sess.held
 	sess.held = nil
 	sess.mu.Unlock()
-	for _, h := range held {
-		_ = sess.write(ctx, h.frame)
+	for _, frame := range held {
+		_ = sess.write(ctx, frame)
 	}
 }
 
@@ -322,7 +319,7 @@ func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, da
 	s.mu.Unlock()
 	sess.mu.Lock()
 	if want != "" && sess.token != want {
-		sess.held = append(sess.held, heldEvent{nsp: nsp, frame: p.Frame()})
+		sess.held = append(sess.held, p.Frame())
 		sess.mu.Unlock()
 		inv, _ := wire.EventPacket(nsp, "invalidToken", map[string]string{"message": "Token has expired."})
 		_ = sess.write(ctx, inv.Frame())
@@ -335,11 +332,7 @@ func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, da
 func (s *Server) snapshot() []*session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*session, 0, len(s.sessions))
-	for sess := range s.sessions {
-		out = append(out, sess)
-	}
-	return out
+	return slices.Collect(maps.Keys(s.sessions))
 }
 
 // Emit sends an event to every client joined to namespace nsp ("/" when
@@ -461,7 +454,7 @@ func CommandSucceeded(id string, at time.Time) map[string]any {
 		"id":       uuid.NewString(),
 		"topic":    "command.result.succeed",
 		"body":     map[string]any{"commandId": id},
-		"occurred": at.UTC().Format("2006-01-02 15:04:05"),
+		"occurred": stamp(at),
 		"metadata": map[string]any{"occurred": at.UnixMilli()},
 	}
 }
