@@ -235,9 +235,8 @@ func (p *Publisher) resolve(id string, o outcome) {
 // names the sink (in the command id and the delivery log): the router
 // passes the sink's name (router.Sink.Name), the one place it is written.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
-	name := topic
 	for _, msg := range msgs {
-		if err := p.publish(name, msg); err != nil {
+		if err := p.publish(topic, msg); err != nil {
 			return err
 		}
 	}

@@ -330,9 +330,7 @@ func (c *Client) run() {
 }
 
 // connectOnce runs one connection to its end. established reports whether it
-// got as far as a joined namespace (which resets the backoff). A Close
-// before the dial abandons it; once dialing, the session leaves cleanly
-// (see sioSession).
+// got as far as a joined namespace (which resets the backoff).
 func (c *Client) connectOnce(ctx context.Context) (established bool, err error) {
 	token, err := c.currentToken(c.leaving, "connect")
 	if err != nil {
@@ -502,8 +500,7 @@ func (c *Client) markTokenStale() {
 
 // renew answers the server's invalidToken: fetch a fresh token and emit
 // renewedToken {token}. It runs off the connection goroutine (a provider may
-// be slow) and only once at a time; the server sends invalidToken for every
-// event while the token is expired.
+// be slow) and only once at a time.
 func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 	if c.provider == nil {
 		c.logger.Error("Server says the token is invalid and no token provider is configured",

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -146,9 +147,7 @@ func (h httpToken) Token(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("token URL: %w", err)
 	}
-	for k, v := range h.header {
-		req.Header[k] = v
-	}
+	maps.Copy(req.Header, h.header)
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("token URL: %w", err)
