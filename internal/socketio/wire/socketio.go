@@ -60,37 +60,26 @@ func ParsePacket(b []byte) (Packet, error) {
 		return p, fmt.Errorf("socket.io: %w %q", ErrUnknownType, truncate(b[:1]))
 	}
 	p.Type = SIOType(b[0] - '0')
-	i := 1
 	if p.Type == SIOBinaryEvent || p.Type == SIOBinaryAck {
 		return p, fmt.Errorf("socket.io: %s packet refused: %w", p.Type, ErrBinary)
 	}
-	if i < len(b) && b[i] == '/' {
-		end := bytes.IndexByte(b[i:], ',')
-		if end < 0 {
-			p.Namespace = string(b[i:])
-			i = len(b)
-		} else {
-			p.Namespace = string(b[i : i+end])
-			i += end + 1
-		}
+	b = b[1:]
+	if len(b) > 0 && b[0] == '/' {
+		nsp, rest, _ := bytes.Cut(b, []byte{','})
+		p.Namespace, b = string(nsp), rest
 	}
-	if i < len(b) && isDigit(b[i]) {
-		start := i
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-		id, err := strconv.ParseInt(string(b[start:i]), 10, 64)
+	if n := digits(b); n > 0 {
+		id, err := strconv.ParseInt(string(b[:n]), 10, 64)
 		if err != nil || id > maxID {
-			return p, fmt.Errorf("socket.io: %w: ack id %q out of range", ErrMalformed, truncate(b[start:i]))
+			return p, fmt.Errorf("socket.io: %w: ack id %q out of range", ErrMalformed, truncate(b[:n]))
 		}
-		p.ID = id
+		p.ID, b = id, b[n:]
 	}
-	if i < len(b) {
-		data := b[i:]
-		if !json.Valid(data) {
-			return p, fmt.Errorf("socket.io: %w: %s payload is not valid JSON: %q", ErrMalformed, p.Type, truncate(data))
+	if len(b) > 0 {
+		if !json.Valid(b) {
+			return p, fmt.Errorf("socket.io: %w: %s payload is not valid JSON: %q", ErrMalformed, p.Type, truncate(b))
 		}
-		p.Data = json.RawMessage(data)
+		p.Data = json.RawMessage(b)
 	}
 	switch p.Type {
 	case SIOEvent, SIOAck:
@@ -162,4 +151,11 @@ func EventPacket(nsp, name string, args ...any) (Packet, error) {
 	return Packet{Type: SIOEvent, Namespace: nsp, ID: NoID, Data: data}, nil
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+// digits is the length of the run of ASCII digits b starts with.
+func digits(b []byte) int {
+	n := 0
+	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
+		n++
+	}
+	return n
+}
