@@ -43,19 +43,14 @@ func (s State) String() string {
 // Status is a snapshot of a Client's connection, for health checks.
 type Status struct {
 	State State
-	// Since is when State was entered.
-	Since time.Time
 	// SessionID is the Engine.IO sid of the live connection.
 	SessionID string
 	// Connects counts established connections; Reconnects counts lost ones.
 	Connects, Reconnects int
 	// LastError is the redacted error that ended the last connection attempt.
-	LastError   string
-	LastErrorAt time.Time
+	LastError string
 	// LastEventAt is when the last event arrived.
 	LastEventAt time.Time
-	// NextAttempt is when the next dial happens while reconnecting.
-	NextAttempt time.Time
 }
 
 // Event is one event received from the server.
@@ -155,7 +150,6 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 	c.base = base
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.leaving, c.leave = context.WithCancel(c.ctx)
-	c.status = Status{State: StateIdle, Since: time.Now()}
 	c.metrics.Store(newClientMetrics(nil, "", ""))
 	return c, nil
 }
@@ -224,9 +218,6 @@ func (c *Client) Close() error {
 	})
 	return nil
 }
-
-// Done is closed once the client has stopped.
-func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Status returns a snapshot of the connection state.
 func (c *Client) Status() Status {
@@ -314,8 +305,6 @@ func (c *Client) run() {
 		c.mu.Lock()
 		c.status.Reconnects++
 		c.status.LastError = err.Error()
-		c.status.LastErrorAt = time.Now()
-		c.status.NextAttempt = time.Now().Add(wait)
 		c.mu.Unlock()
 		c.setState(StateReconnecting)
 		c.logger.Error("Socket connection lost; reconnecting", err, watermill.LogFields{
@@ -410,7 +399,6 @@ func (c *Client) connectedAs(conn *websocket.Conn, sid string) {
 	c.conn = conn
 	c.status.SessionID = sid
 	c.status.Connects++
-	c.status.NextAttempt = time.Time{}
 	close(c.connected)
 	c.mu.Unlock()
 	c.setState(StateConnected)
@@ -433,10 +421,7 @@ func (c *Client) disconnected() {
 
 func (c *Client) setState(s State) {
 	c.mu.Lock()
-	if c.status.State != s {
-		c.status.State = s
-		c.status.Since = time.Now()
-	}
+	c.status.State = s
 	c.mu.Unlock()
 	c.metrics.Load().state.Set(float64(s))
 }
