@@ -307,8 +307,7 @@ func (sess *session) write(ctx context.Context, frame []byte) error {
 
 // emitTo sends an event to one session, or holds it behind invalidToken
 // while that session's token is not the server's current one. It reports
-// whether the event was written (not held: a held event reaches the client
-// only if it renews its token).
+// whether the event was written (not held).
 func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, data any) bool {
 	p, err := wire.EventPacket(nsp, name, data)
 	if err != nil {

@@ -304,10 +304,8 @@ func commandOf(msg *message.Message) (Command, error) {
 }
 
 // Send validates cmd, emits it with cmd.ID (a fresh UUID when empty) and
-// waits for its result. Invalid commands and serverError are
-// middleware.Permanent; timeouts and connection trouble are transient — but
-// a toggle (IsToggle) that was sent and got no result is permanent unless
-// Config.RetryToggleTimeouts is set.
+// waits for its result. Errors are transient or middleware.Permanent as the
+// package doc says.
 func (p *Publisher) Send(ctx context.Context, cmd Command) (Result, error) {
 	body, err := Validate(cmd.Topic, cmd.Body)
 	if err != nil {

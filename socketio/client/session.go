@@ -19,10 +19,9 @@ import (
 // every pingInterval and expects a pong within pingTimeout.
 //
 // A Close (c.leaving) during the handshake lets it finish and then leaves
-// through leaveSIO, as from a live session: the server joins the client
-// to "/" and may emit before it reads anything the client sends, so
-// abandoning the handshake would drop what it already sent. OpenTimeout
-// and CloseTimeout (ctx) bound the wait.
+// through leaveSIO, as from a live session, so that nothing the server
+// already sent is dropped (see connectOnce); OpenTimeout and CloseTimeout
+// (ctx) bound the wait.
 func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-chan frame) (bool, error) {
 	open, err := c.awaitOpen(ctx, frames)
 	if err != nil {

@@ -90,15 +90,8 @@ func (c Config) Validate() error {
 }
 
 // Subscriber is a message.Subscriber that emits every event of a Socket.IO
-// 2.x (or plain JSON WebSocket) stream as a message. The payload is the
-// event object as the server sent it; the event id is the event's own id or
-// a hash (see EventID).
-//
-// Delivery is at least once while the process lives: an event stays in
-// memory until the pipeline acks it, and a nacked one is redelivered. The
-// socket cannot replay, so events still pending when the process dies are
-// lost, and so are events the server sent while the client was disconnected
-// (the provider replays only what it held back during an expired token).
+// 2.x (or plain JSON WebSocket) stream as a message, at least once while the
+// process lives (the package doc says what a socket loses).
 type Subscriber struct {
 	cfg     Config
 	client  *client.Client
@@ -279,10 +272,9 @@ func (s *Subscriber) watch(ctx context.Context, orig, msg *message.Message) {
 // Close stops reading the socket, then keeps handing on the events already
 // received until each is acked — a socket cannot send them again — for up
 // to DrainTimeout, and ends every subscription. A connection of its own is
-// left cleanly (client.Client.Close): the events the server sent before it
-// saw the source leave are still read and kept, so a clean stop or a
-// hand-over drops nothing the provider sent. A shared connection stays
-// open, and the source stops taking its events at once.
+// left cleanly (client.Client.Close), so a clean stop or a hand-over drops
+// nothing the provider sent; a shared one stays open, and the source stops
+// taking its events at once.
 func (s *Subscriber) Close() error {
 	s.closeOnce.Do(func() {
 		if s.owned {
