@@ -144,9 +144,7 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 		q.Del(cfg.TokenParam)
 		base.RawQuery = q.Encode()
 	}
-	if cfg.Token.Static != "" {
-		c.red.add(cfg.Token.Static)
-	}
+	c.red.add(cfg.Token.Static)
 	c.base = base
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.leaving, c.leave = context.WithCancel(c.ctx)
@@ -511,10 +509,7 @@ func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 			c.logger.Error("Token renewal failed; will retry on the next invalidToken or reconnect", err, nil)
 			return
 		}
-		p, err := wire.EventPacket(c.cfg.Namespace, c.cfg.RenewedEvent, map[string]string{"token": tok})
-		if err != nil {
-			return
-		}
+		p, _ := wire.EventPacket(c.cfg.Namespace, c.cfg.RenewedEvent, map[string]string{"token": tok}) // a string map always encodes
 		if err := conn.Write(ctx, websocket.MessageText, p.Frame()); err != nil {
 			c.metrics.Load().Error("token")
 			c.logger.Error("Sending the renewed token failed; the reconnect will use it", c.redact(err), nil)

@@ -127,15 +127,13 @@ func (c Config) Validate() error {
 	}
 	for _, d := range []struct {
 		key string
-		v   time.Duration
-	}{{"dial_timeout", c.DialTimeout}, {"open_timeout", c.OpenTimeout}, {"close_timeout", c.CloseTimeout}, {"ping_interval", c.PingInterval},
-		{"ping_timeout", c.PingTimeout}, {"renew_min_interval", c.RenewMinInterval}} {
+		v   int64
+	}{{"dial_timeout", int64(c.DialTimeout)}, {"open_timeout", int64(c.OpenTimeout)}, {"close_timeout", int64(c.CloseTimeout)},
+		{"ping_interval", int64(c.PingInterval)}, {"ping_timeout", int64(c.PingTimeout)},
+		{"renew_min_interval", int64(c.RenewMinInterval)}, {"max_frame_bytes", c.MaxFrameBytes}} {
 		if d.v < 0 {
 			bad(d.key, "must not be negative")
 		}
-	}
-	if c.MaxFrameBytes < 0 {
-		bad("max_frame_bytes", "must not be negative")
 	}
 	if c.Backoff.Initial < 0 || c.Backoff.Max < 0 {
 		bad("backoff", "initial and max must not be negative")

@@ -33,20 +33,12 @@ func EventID(name string, data json.RawMessage) string {
 	if body == nil {
 		body = data
 	}
-	h := sha256.New()
-	h.Write([]byte(name))
-	h.Write([]byte{0})
-	h.Write(canonicalJSON(body))
-	h.Write([]byte{0})
-	h.Write(canonicalJSON(env.Occurred))
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)[:20])
+	h := sha256.Sum256(bytes.Join([][]byte{[]byte(name), canonicalJSON(body), canonicalJSON(env.Occurred)}, []byte{0}))
+	return "sha256:" + hex.EncodeToString(h[:20])
 }
 
 // idString accepts a string or numeric id.
 func idString(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s
@@ -61,9 +53,6 @@ func idString(raw json.RawMessage) string {
 // canonicalJSON re-encodes JSON with sorted keys and no spacing, so that the
 // hash does not depend on the server's key order; numbers keep their text.
 func canonicalJSON(raw json.RawMessage) []byte {
-	if len(raw) == 0 {
-		return nil
-	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
