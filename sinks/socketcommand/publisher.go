@@ -190,9 +190,6 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 	return p, nil
 }
 
-// Client is the connection the Publisher sends on.
-func (p *Publisher) Client() *client.Client { return p.client }
-
 func (p *Publisher) onEvent(ev client.Event) {
 	switch ev.Name {
 	case p.cfg.ResultEvent:

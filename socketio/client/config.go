@@ -50,11 +50,9 @@ type Config struct {
 	HTTPClient *http.Client `yaml:"-"`
 	// DialTimeout bounds the WebSocket handshake; 10 s when zero.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
-	// CloseTimeout bounds a clean Close: the client leaves (a Socket.IO
-	// DISCONNECT, or in ModeJSON a WebSocket ping) and keeps reading and
-	// handing on events until the server answers or closes the transport,
-	// so that nothing the server sent before the Close is lost; 5 s when
-	// zero.
+	// CloseTimeout bounds a clean Close, which hands on events until the
+	// server confirms the leave (a Socket.IO DISCONNECT, or in ModeJSON a
+	// WebSocket ping) or closes the transport; 5 s when zero.
 	CloseTimeout time.Duration `yaml:"close_timeout"`
 	// OpenTimeout bounds the wait for the open packet and the namespace
 	// connect packet; 10 s when zero.

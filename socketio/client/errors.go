@@ -50,8 +50,6 @@ var sentinels = []kind{
 	{wire.ErrUnknownType, "unknown_packet"},
 	{wire.ErrMalformed, "malformed"},
 	{wire.ErrEmpty, "malformed"},
-	{ErrNotConnected, "not_connected"},
-	{ErrClosed, "closed"},
 	{context.DeadlineExceeded, "timeout"},
 }
 
