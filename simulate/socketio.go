@@ -1,11 +1,13 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,14 +69,22 @@ func (s *SocketIO) Sent() map[string][]Sent { return s.sent.snapshot() }
 var simDoors = []socketiotest.Door{{ID: 1, Name: "Main entrance"}, {ID: 2, Name: "Bike room"}, {ID: 3, Name: "Office 3F"},
 	{ID: 4, Name: "Garage"}, {ID: 5, Name: "Laundry"}}
 
+// simTopics are the door events' topics by frequency: the first whose below
+// exceeds a draw of 0…99.
+var simTopics = []simTopic{{55, "door.request.allowed"}, {63, "door.request.denied"}, {66, "door.request.unknown"},
+	{76, "door.input.dps.opened"}, {86, "door.input.dps.closed"}, {90, "door.input.rex.on"},
+	{94, "door.alarm.propped.on"}, {97, "door.alarm.propped.off"}, {99, "door.alarm.forced"},
+	{100, "door.alarm.forced.cleared"}}
+
+type simTopic struct {
+	below int
+	topic string
+}
+
 // NewSocketIO returns the simulator with its first token in place.
 func NewSocketIO(cfg SocketIOConfig) *SocketIO {
-	if cfg.Interval == 0 {
-		cfg.Interval = 2 * time.Second
-	}
-	if cfg.RotateEvery == 0 {
-		cfg.RotateEvery = 25
-	}
+	cfg.Interval = cmp.Or(cfg.Interval, 2*time.Second)
+	cfg.RotateEvery = cmp.Or(cfg.RotateEvery, 25)
 	s := &SocketIO{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5104))}
 	s.token = s.nextToken()
 	s.srv = socketiotest.New(socketiotest.Config{PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout, Token: s.token})
@@ -137,29 +147,8 @@ func (s *SocketIO) Next(at time.Time) []socketiotest.Event {
 	defer s.mu.Unlock()
 	s.seq++
 	door := simDoors[s.rng.IntN(len(simDoors))]
-	var topic string
-	switch r := s.rng.IntN(100); {
-	case r < 55:
-		topic = "door.request.allowed"
-	case r < 63:
-		topic = "door.request.denied"
-	case r < 66:
-		topic = "door.request.unknown"
-	case r < 76:
-		topic = "door.input.dps.opened"
-	case r < 86:
-		topic = "door.input.dps.closed"
-	case r < 90:
-		topic = "door.input.rex.on"
-	case r < 94:
-		topic = "door.alarm.propped.on"
-	case r < 97:
-		topic = "door.alarm.propped.off"
-	case r < 99:
-		topic = "door.alarm.forced"
-	default:
-		topic = "door.alarm.forced.cleared"
-	}
+	r := s.rng.IntN(100)
+	topic := simTopics[slices.IndexFunc(simTopics, func(t simTopic) bool { return r < t.below })].topic
 	person := 100 + s.rng.IntN(40)
 	data := socketiotest.SampleEvent(topic, door, at, person)
 	if m, ok := data.(map[string]any); ok {

@@ -64,12 +64,6 @@ func SampleEvent(topic string, d Door, at time.Time, seq int) any {
 	return map[string]any{"topic": topic, "body": map[string]any{"doorId": d.ID, "door": d.body()}, "occurred": occurred}
 }
 
-// CommandTopics are the commands the protocol documents.
-var CommandTopics = []string{
-	"door.actuate.close", "door.actuate.dnd", "door.actuate.forcetoggle", "door.actuate.open",
-	"door.alarm.forced.clear", "door.try.dwellopen", "door.try.open", "endpoint.discover", "endpoint.querysignal",
-}
-
 // DefaultCommands accepts the documented commands and answers with the events a
 // panel would then emit (relay on for an open, the cleared alarm, one
 // discovered endpoint, a signal reading); others get ErrUnsupported.

@@ -10,11 +10,14 @@
 package socketiotest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -81,7 +84,7 @@ type session struct {
 	sid     string
 	token   string
 	nsps    map[string]bool
-	held    []heldEvent // events held back while the token is expired
+	held    [][]byte // frames held back while the token is expired
 	mu      sync.Mutex
 	writeMu sync.Mutex
 	// order makes an Emit (the namespace check and the write) one step
@@ -93,19 +96,10 @@ type session struct {
 	lastPing atomic.Int64 // unix nanos of the last ping (or of the connect)
 }
 
-type heldEvent struct {
-	nsp   string
-	frame []byte
-}
-
 // New returns a Server.
 func New(cfg Config) *Server {
-	if cfg.PingInterval == 0 {
-		cfg.PingInterval = 25 * time.Second
-	}
-	if cfg.PingTimeout == 0 {
-		cfg.PingTimeout = 5 * time.Second
-	}
+	cfg.PingInterval = cmp.Or(cfg.PingInterval, 25*time.Second)
+	cfg.PingTimeout = cmp.Or(cfg.PingTimeout, 5*time.Second)
 	if cfg.OnCommand == nil {
 		cfg.OnCommand = DefaultCommands
 	}
@@ -300,8 +294,8 @@ func (s *Server) renewed(ctx context.Context, sess *session, tok string) {
 	held := sess.held
 	sess.held = nil
 	sess.mu.Unlock()
-	for _, h := range held {
-		_ = sess.write(ctx, h.frame)
+	for _, frame := range held {
+		_ = sess.write(ctx, frame)
 	}
 }
 
@@ -313,8 +307,7 @@ func (sess *session) write(ctx context.Context, frame []byte) error {
 
 // emitTo sends an event to one session, or holds it behind invalidToken
 // while that session's token is not the server's current one. It reports
-// whether the event was written (not held: a held event reaches the client
-// only if it renews its token).
+// whether the event was written (not held).
 func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, data any) bool {
 	p, err := wire.EventPacket(nsp, name, data)
 	if err != nil {
@@ -325,7 +318,7 @@ func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, da
 	s.mu.Unlock()
 	sess.mu.Lock()
 	if want != "" && sess.token != want {
-		sess.held = append(sess.held, heldEvent{nsp: nsp, frame: p.Frame()})
+		sess.held = append(sess.held, p.Frame())
 		sess.mu.Unlock()
 		inv, _ := wire.EventPacket(nsp, "invalidToken", map[string]string{"message": "Token has expired."})
 		_ = sess.write(ctx, inv.Frame())
@@ -338,11 +331,7 @@ func (s *Server) emitTo(ctx context.Context, sess *session, nsp, name string, da
 func (s *Server) snapshot() []*session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*session, 0, len(s.sessions))
-	for sess := range s.sessions {
-		out = append(out, sess)
-	}
-	return out
+	return slices.Collect(maps.Keys(s.sessions))
 }
 
 // Emit sends an event to every client joined to namespace nsp ("/" when
@@ -350,9 +339,7 @@ func (s *Server) snapshot() []*session {
 // expired token): a client that left the namespace (a clean stop's
 // DISCONNECT) gets nothing more.
 func (s *Server) Emit(nsp, name string, data any) (sent int) {
-	if nsp == "" {
-		nsp = "/"
-	}
+	nsp = cmp.Or(nsp, "/")
 	for _, sess := range s.snapshot() {
 		sess.order.Lock()
 		sess.mu.Lock()
@@ -466,7 +453,7 @@ func CommandSucceeded(id string, at time.Time) map[string]any {
 		"id":       uuid.NewString(),
 		"topic":    "command.result.succeed",
 		"body":     map[string]any{"commandId": id},
-		"occurred": at.UTC().Format("2006-01-02 15:04:05"),
+		"occurred": stamp(at),
 		"metadata": map[string]any{"occurred": at.UnixMilli()},
 	}
 }

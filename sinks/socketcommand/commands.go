@@ -2,6 +2,7 @@ package socketcommand
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,7 +107,7 @@ func Validate(topic string, body json.RawMessage) (json.RawMessage, error) {
 		if b.IOLinkID <= 0 {
 			return fail("ioLinkId must be a positive integer")
 		}
-		if !isHex(b.Address) || (len(b.Address) != 12 && len(b.Address) != 16) {
+		if _, err := hex.DecodeString(b.Address); err != nil || (len(b.Address) != 12 && len(b.Address) != 16) {
 			return fail("address must be a 12- or 16-digit hex MAC, got %q", b.Address)
 		}
 		if b.RelayDwell != nil && (*b.RelayDwell < 0 || *b.RelayDwell > MaxDwell) {
@@ -148,14 +149,4 @@ func strict(body json.RawMessage, v any, fields ...string) error {
 		return errors.New("body: trailing data")
 	}
 	return nil
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return s != ""
 }

@@ -19,6 +19,7 @@
 package socketcommand
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,18 +83,10 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
-	}
-	if c.CommandEvent == "" {
-		c.CommandEvent = "command"
-	}
-	if c.ResultEvent == "" {
-		c.ResultEvent = "command.result.succeed"
-	}
-	if c.ErrorEvent == "" {
-		c.ErrorEvent = "serverError"
-	}
+	c.Timeout = cmp.Or(c.Timeout, 10*time.Second)
+	c.CommandEvent = cmp.Or(c.CommandEvent, "command")
+	c.ResultEvent = cmp.Or(c.ResultEvent, "command.result.succeed")
+	c.ErrorEvent = cmp.Or(c.ErrorEvent, "serverError")
 }
 
 // Validate reports what is wrong with c, each an *tributary.OptionError
@@ -197,9 +190,6 @@ func NewPublisher(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error
 	return p, nil
 }
 
-// Client is the connection the Publisher sends on.
-func (p *Publisher) Client() *client.Client { return p.client }
-
 func (p *Publisher) onEvent(ev client.Event) {
 	switch ev.Name {
 	case p.cfg.ResultEvent:
@@ -218,9 +208,7 @@ func (p *Publisher) onEvent(ev client.Event) {
 			Message string `json:"message"`
 		}
 		_ = json.Unmarshal(ev.Data, &e)
-		if e.Message == "" {
-			e.Message = string(ev.Data)
-		}
+		e.Message = cmp.Or(e.Message, string(ev.Data))
 		p.mu.Lock()
 		id := p.current
 		p.mu.Unlock()
@@ -244,9 +232,8 @@ func (p *Publisher) resolve(id string, o outcome) {
 // names the sink (in the command id and the delivery log): the router
 // passes the sink's name (router.Sink.Name), the one place it is written.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
-	name := topic
 	for _, msg := range msgs {
-		if err := p.publish(name, msg); err != nil {
+		if err := p.publish(topic, msg); err != nil {
 			return err
 		}
 	}
@@ -314,10 +301,8 @@ func commandOf(msg *message.Message) (Command, error) {
 }
 
 // Send validates cmd, emits it with cmd.ID (a fresh UUID when empty) and
-// waits for its result. Invalid commands and serverError are
-// middleware.Permanent; timeouts and connection trouble are transient — but
-// a toggle (IsToggle) that was sent and got no result is permanent unless
-// Config.RetryToggleTimeouts is set.
+// waits for its result. Errors are transient or middleware.Permanent as the
+// package doc says.
 func (p *Publisher) Send(ctx context.Context, cmd Command) (Result, error) {
 	body, err := Validate(cmd.Topic, cmd.Body)
 	if err != nil {
@@ -339,10 +324,7 @@ func (p *Publisher) Send(ctx context.Context, cmd Command) (Result, error) {
 	if err := p.client.WaitConnected(ctx); err != nil {
 		return Result{}, fmt.Errorf("socketcommand: %s: no connection within %s: %w", cmd.Topic, p.cfg.Timeout, err)
 	}
-	id := cmd.ID
-	if id == "" {
-		id = uuid.NewString()
-	}
+	id := cmp.Or(cmd.ID, uuid.NewString())
 	ch := make(chan outcome, 1)
 	p.mu.Lock()
 	p.waiting[id] = ch

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/backoff"
@@ -16,18 +17,9 @@ type Backoff struct {
 }
 
 func (b *Backoff) setDefaults() {
-	if b.Initial == 0 {
-		b.Initial = 500 * time.Millisecond
-	}
-	if b.Max == 0 {
-		b.Max = 30 * time.Second
-	}
-	if b.Jitter == 0 {
-		b.Jitter = 0.2
-	}
-	if b.Jitter < 0 {
-		b.Jitter = 0
-	}
+	b.Initial = cmp.Or(b.Initial, 500*time.Millisecond)
+	b.Max = cmp.Or(b.Max, 30*time.Second)
+	b.Jitter = max(cmp.Or(b.Jitter, 0.2), 0)
 }
 
 // Delay is the wait before attempt n (1-based).

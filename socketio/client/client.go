@@ -31,18 +31,11 @@ const (
 	StateClosed
 )
 
+var stateNames = [...]string{"idle", "connecting", "connected", "reconnecting", "closed"}
+
 func (s State) String() string {
-	switch s {
-	case StateIdle:
-		return "idle"
-	case StateConnecting:
-		return "connecting"
-	case StateConnected:
-		return "connected"
-	case StateReconnecting:
-		return "reconnecting"
-	case StateClosed:
-		return "closed"
+	if s >= 0 && int(s) < len(stateNames) {
+		return stateNames[s]
 	}
 	return fmt.Sprintf("State(%d)", int(s))
 }
@@ -50,19 +43,14 @@ func (s State) String() string {
 // Status is a snapshot of a Client's connection, for health checks.
 type Status struct {
 	State State
-	// Since is when State was entered.
-	Since time.Time
 	// SessionID is the Engine.IO sid of the live connection.
 	SessionID string
 	// Connects counts established connections; Reconnects counts lost ones.
 	Connects, Reconnects int
 	// LastError is the redacted error that ended the last connection attempt.
-	LastError   string
-	LastErrorAt time.Time
+	LastError string
 	// LastEventAt is when the last event arrived.
 	LastEventAt time.Time
-	// NextAttempt is when the next dial happens while reconnecting.
-	NextAttempt time.Time
 }
 
 // Event is one event received from the server.
@@ -139,6 +127,7 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 		handlers:  map[int]registered{},
 		connected: make(chan struct{}),
 		done:      make(chan struct{}),
+		header:    httpHeader(cfg.Headers),
 	}
 	c.provider = cfg.TokenProvider
 	if c.provider == nil {
@@ -155,19 +144,10 @@ func NewClient(cfg Config, logger watermill.LoggerAdapter) (*Client, error) {
 		q.Del(cfg.TokenParam)
 		base.RawQuery = q.Encode()
 	}
-	if cfg.Token.Static != "" {
-		c.red.add(cfg.Token.Static)
-	}
-	if len(cfg.Headers) > 0 {
-		c.header = http.Header{}
-		for k, v := range cfg.Headers {
-			c.header.Set(k, v)
-		}
-	}
+	c.red.add(cfg.Token.Static)
 	c.base = base
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.leaving, c.leave = context.WithCancel(c.ctx)
-	c.status = Status{State: StateIdle, Since: time.Now()}
 	c.metrics.Store(newClientMetrics(nil, "", ""))
 	return c, nil
 }
@@ -236,9 +216,6 @@ func (c *Client) Close() error {
 	})
 	return nil
 }
-
-// Done is closed once the client has stopped.
-func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Status returns a snapshot of the connection state.
 func (c *Client) Status() Status {
@@ -319,19 +296,17 @@ func (c *Client) run() {
 		}
 		attempt++
 		err = c.redact(err)
-		kind := errorKind(err)
+		kind := sentinel(err).kind
 		c.metrics.Load().Error(kind)
 		c.metrics.Load().reconnects.Inc()
 		wait := c.cfg.Backoff.Delay(attempt)
 		c.mu.Lock()
 		c.status.Reconnects++
 		c.status.LastError = err.Error()
-		c.status.LastErrorAt = time.Now()
-		c.status.NextAttempt = time.Now().Add(wait)
 		c.mu.Unlock()
 		c.setState(StateReconnecting)
 		c.logger.Error("Socket connection lost; reconnecting", err, watermill.LogFields{
-			"kind": kind, "attempt": attempt, "wait": wait.String(), "url": c.logURL(),
+			"kind": kind, "attempt": attempt, "wait": wait.String(), "url": c.LogURL(),
 		})
 		select {
 		case <-c.leaving.Done():
@@ -342,9 +317,7 @@ func (c *Client) run() {
 }
 
 // connectOnce runs one connection to its end. established reports whether it
-// got as far as a joined namespace (which resets the backoff). A Close
-// before the dial abandons it; once dialing, the session leaves cleanly
-// (see sioSession).
+// got as far as a joined namespace (which resets the backoff).
 func (c *Client) connectOnce(ctx context.Context) (established bool, err error) {
 	token, err := c.currentToken(c.leaving, "connect")
 	if err != nil {
@@ -424,13 +397,12 @@ func (c *Client) connectedAs(conn *websocket.Conn, sid string) {
 	c.conn = conn
 	c.status.SessionID = sid
 	c.status.Connects++
-	c.status.NextAttempt = time.Time{}
 	close(c.connected)
 	c.mu.Unlock()
 	c.setState(StateConnected)
 	c.metrics.Load().Up.Set(1)
 	c.metrics.Load().LastSuccess.SetToCurrentTime()
-	c.logger.Info("Socket connected", watermill.LogFields{"sid": sid, "url": c.logURL(), "namespace": c.cfg.Namespace})
+	c.logger.Info("Socket connected", watermill.LogFields{"sid": sid, "url": c.LogURL(), "namespace": c.cfg.Namespace})
 }
 
 // disconnected forgets the live connection.
@@ -447,10 +419,7 @@ func (c *Client) disconnected() {
 
 func (c *Client) setState(s State) {
 	c.mu.Lock()
-	if c.status.State != s {
-		c.status.State = s
-		c.status.Since = time.Now()
-	}
+	c.status.State = s
 	c.mu.Unlock()
 	c.metrics.Load().state.Set(float64(s))
 }
@@ -514,8 +483,7 @@ func (c *Client) markTokenStale() {
 
 // renew answers the server's invalidToken: fetch a fresh token and emit
 // renewedToken {token}. It runs off the connection goroutine (a provider may
-// be slow) and only once at a time; the server sends invalidToken for every
-// event while the token is expired.
+// be slow) and only once at a time.
 func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 	if c.provider == nil {
 		c.logger.Error("Server says the token is invalid and no token provider is configured",
@@ -541,10 +509,7 @@ func (c *Client) renew(ctx context.Context, conn *websocket.Conn) {
 			c.logger.Error("Token renewal failed; will retry on the next invalidToken or reconnect", err, nil)
 			return
 		}
-		p, err := wire.EventPacket(c.cfg.Namespace, c.cfg.RenewedEvent, map[string]string{"token": tok})
-		if err != nil {
-			return
-		}
+		p, _ := wire.EventPacket(c.cfg.Namespace, c.cfg.RenewedEvent, map[string]string{"token": tok}) // a string map always encodes
 		if err := conn.Write(ctx, websocket.MessageText, p.Frame()); err != nil {
 			c.metrics.Load().Error("token")
 			c.logger.Error("Sending the renewed token failed; the reconnect will use it", c.redact(err), nil)
@@ -580,13 +545,8 @@ func (c *Client) dialURL(token string) string {
 }
 
 // LogURL is the server's URL as logs and the delivery log show it: the
-// token and other query values hidden.
-func (c *Client) LogURL() string { return c.logURL() }
-
-// logURL is the dial URL with the token hidden.
-func (c *Client) logURL() string {
-	return redactURL(c.base, c.cfg.TokenParam)
-}
+// token and any user:password hidden.
+func (c *Client) LogURL() string { return redactURL(c.base, c.cfg.TokenParam) }
 
 func (c *Client) redact(err error) error {
 	c.mu.Lock()

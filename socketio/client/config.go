@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -49,11 +50,9 @@ type Config struct {
 	HTTPClient *http.Client `yaml:"-"`
 	// DialTimeout bounds the WebSocket handshake; 10 s when zero.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
-	// CloseTimeout bounds a clean Close: the client leaves (a Socket.IO
-	// DISCONNECT, or in ModeJSON a WebSocket ping) and keeps reading and
-	// handing on events until the server answers or closes the transport,
-	// so that nothing the server sent before the Close is lost; 5 s when
-	// zero.
+	// CloseTimeout bounds a clean Close, which hands on events until the
+	// server confirms the leave (a Socket.IO DISCONNECT, or in ModeJSON a
+	// WebSocket ping) or closes the transport; 5 s when zero.
 	CloseTimeout time.Duration `yaml:"close_timeout"`
 	// OpenTimeout bounds the wait for the open packet and the namespace
 	// connect packet; 10 s when zero.
@@ -79,51 +78,21 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Mode == "" {
-		c.Mode = ModeSocketIO
-	}
-	if c.Path == "" {
-		c.Path = "/socket.io/"
-	}
-	if c.Namespace == "" {
-		c.Namespace = "/"
-	}
-	if c.TokenParam == "" {
-		c.TokenParam = "token"
-	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = http.DefaultClient
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = 10 * time.Second
-	}
-	if c.OpenTimeout == 0 {
-		c.OpenTimeout = 10 * time.Second
-	}
-	if c.CloseTimeout == 0 {
-		c.CloseTimeout = 5 * time.Second
-	}
-	if c.MaxFrameBytes == 0 {
-		c.MaxFrameBytes = 1 << 20
-	}
-	if c.PingInterval == 0 {
-		c.PingInterval = 25 * time.Second
-	}
-	if c.PingTimeout == 0 {
-		c.PingTimeout = 20 * time.Second
-	}
-	if c.TopicField == "" {
-		c.TopicField = "topic"
-	}
-	if c.RenewEvent == "" {
-		c.RenewEvent = "invalidToken"
-	}
-	if c.RenewedEvent == "" {
-		c.RenewedEvent = "renewedToken"
-	}
-	if c.RenewMinInterval == 0 {
-		c.RenewMinInterval = time.Second
-	}
+	c.Mode = cmp.Or(c.Mode, ModeSocketIO)
+	c.Path = cmp.Or(c.Path, "/socket.io/")
+	c.Namespace = cmp.Or(c.Namespace, "/")
+	c.TokenParam = cmp.Or(c.TokenParam, "token")
+	c.HTTPClient = cmp.Or(c.HTTPClient, http.DefaultClient)
+	c.DialTimeout = cmp.Or(c.DialTimeout, 10*time.Second)
+	c.OpenTimeout = cmp.Or(c.OpenTimeout, 10*time.Second)
+	c.CloseTimeout = cmp.Or(c.CloseTimeout, 5*time.Second)
+	c.MaxFrameBytes = cmp.Or(c.MaxFrameBytes, 1<<20)
+	c.PingInterval = cmp.Or(c.PingInterval, 25*time.Second)
+	c.PingTimeout = cmp.Or(c.PingTimeout, 20*time.Second)
+	c.TopicField = cmp.Or(c.TopicField, "topic")
+	c.RenewEvent = cmp.Or(c.RenewEvent, "invalidToken")
+	c.RenewedEvent = cmp.Or(c.RenewedEvent, "renewedToken")
+	c.RenewMinInterval = cmp.Or(c.RenewMinInterval, time.Second)
 	c.Backoff.setDefaults()
 }
 
@@ -156,15 +125,13 @@ func (c Config) Validate() error {
 	}
 	for _, d := range []struct {
 		key string
-		v   time.Duration
-	}{{"dial_timeout", c.DialTimeout}, {"open_timeout", c.OpenTimeout}, {"close_timeout", c.CloseTimeout}, {"ping_interval", c.PingInterval},
-		{"ping_timeout", c.PingTimeout}, {"renew_min_interval", c.RenewMinInterval}} {
+		v   int64
+	}{{"dial_timeout", int64(c.DialTimeout)}, {"open_timeout", int64(c.OpenTimeout)}, {"close_timeout", int64(c.CloseTimeout)},
+		{"ping_interval", int64(c.PingInterval)}, {"ping_timeout", int64(c.PingTimeout)},
+		{"renew_min_interval", int64(c.RenewMinInterval)}, {"max_frame_bytes", c.MaxFrameBytes}} {
 		if d.v < 0 {
 			bad(d.key, "must not be negative")
 		}
-	}
-	if c.MaxFrameBytes < 0 {
-		bad("max_frame_bytes", "must not be negative")
 	}
 	if c.Backoff.Initial < 0 || c.Backoff.Max < 0 {
 		bad("backoff", "initial and max must not be negative")

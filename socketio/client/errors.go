@@ -32,10 +32,12 @@ var (
 	ErrClosed = errors.New("client closed")
 )
 
-var sentinels = []struct {
+type kind struct {
 	err  error
-	kind string
-}{
+	kind string // the metric label
+}
+
+var sentinels = []kind{
 	{ErrNoOpen, "no_open"},
 	{ErrPongTimeout, "pong_timeout"},
 	{ErrServerClosed, "server_close"},
@@ -48,17 +50,16 @@ var sentinels = []struct {
 	{wire.ErrUnknownType, "unknown_packet"},
 	{wire.ErrMalformed, "malformed"},
 	{wire.ErrEmpty, "malformed"},
-	{ErrNotConnected, "not_connected"},
-	{ErrClosed, "closed"},
 	{context.DeadlineExceeded, "timeout"},
 }
 
-// errorKind is the metric label of err.
-func errorKind(err error) string {
+// sentinel returns the first sentinel in err's chain (for redacted errors)
+// and its metric label, "read" for none.
+func sentinel(err error) kind {
 	for _, k := range sentinels {
 		if errors.Is(err, k.err) {
-			return k.kind
+			return k
 		}
 	}
-	return "read"
+	return kind{kind: "read"}
 }

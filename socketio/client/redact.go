@@ -1,8 +1,8 @@
 package client
 
 import (
-	"errors"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -16,13 +16,8 @@ type redactor struct {
 }
 
 func (r *redactor) add(s string) {
-	if s == "" {
+	if s == "" || slices.Contains(r.secrets, s) {
 		return
-	}
-	for _, old := range r.secrets {
-		if old == s {
-			return
-		}
 	}
 	r.secrets = append(r.secrets, s)
 	// Keep a bounded history: a long-running client renews often.
@@ -60,31 +55,18 @@ func (r *redactor) error(err error) error {
 	if msg == err.Error() {
 		return err
 	}
-	return &redactedError{msg: msg, kind: kindOf(err)}
+	return &redactedError{msg: msg, kind: sentinel(err).err}
 }
 
-// redactURL hides the values of the query parameters named in params, and
-// any user:password in the URL.
-func redactURL(u *url.URL, params ...string) string {
+// redactURL hides the value of the query parameter param, and any
+// user:password in the URL.
+func redactURL(u *url.URL, param string) string {
 	c := *u
 	c.User = nil
 	q := c.Query()
-	for _, p := range params {
-		if q.Has(p) {
-			q.Set(p, "REDACTED")
-		}
+	if q.Has(param) {
+		q.Set(param, "REDACTED")
 	}
 	c.RawQuery = q.Encode()
 	return c.String()
-}
-
-// kindOf returns the first sentinel in err's chain, for redacted errors and
-// for the metric label.
-func kindOf(err error) error {
-	for _, k := range sentinels {
-		if errors.Is(err, k.err) {
-			return k.err
-		}
-	}
-	return nil
 }

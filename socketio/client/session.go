@@ -19,10 +19,9 @@ import (
 // every pingInterval and expects a pong within pingTimeout.
 //
 // A Close (c.leaving) during the handshake lets it finish and then leaves
-// through leaveSIO, as from a live session: the server joins the client
-// to "/" and may emit before it reads anything the client sends, so
-// abandoning the handshake would drop what it already sent. OpenTimeout
-// and CloseTimeout (ctx) bound the wait.
+// through leaveSIO, as from a live session, so that nothing the server
+// already sent is dropped (see connectOnce); OpenTimeout and CloseTimeout
+// (ctx) bound the wait.
 func (c *Client) sioSession(ctx context.Context, conn *websocket.Conn, frames <-chan frame) (bool, error) {
 	open, err := c.awaitOpen(ctx, frames)
 	if err != nil {
@@ -365,10 +364,7 @@ func (c *Client) jsonSession(ctx context.Context, conn *websocket.Conn, frames <
 				cancel()
 				// A pong is read by the frame reader; while a handler blocks
 				// (backpressure) it cannot be, and that is not the peer's fault.
-				if err != nil && (before || blocked.Load()) && ctx.Err() == nil {
-					continue
-				}
-				if err != nil && ctx.Err() == nil {
+				if err != nil && ctx.Err() == nil && !before && !blocked.Load() {
 					pingErr <- fmt.Errorf("%w (%s): %w", ErrPongTimeout, c.cfg.PingTimeout, err)
 					return
 				}

@@ -2,11 +2,13 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -82,10 +84,7 @@ func (c TokenConfig) validate() error {
 
 // provider returns the TokenProvider c describes, nil for none.
 func (c TokenConfig) provider() TokenProvider {
-	timeout := c.Timeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
+	timeout := cmp.Or(c.Timeout, 10*time.Second)
 	switch {
 	case c.Func != nil:
 		return c.Func
@@ -95,20 +94,22 @@ func (c TokenConfig) provider() TokenProvider {
 	case len(c.Command) > 0:
 		return commandToken{argv: c.Command, timeout: timeout}
 	case c.URL != "":
-		field := c.Field
-		if field == "" {
-			field = "token"
-		}
-		var header http.Header
-		if len(c.Headers) > 0 {
-			header = http.Header{}
-			for k, v := range c.Headers {
-				header.Set(k, v)
-			}
-		}
-		return httpToken{url: c.URL, field: field, header: header, client: &http.Client{Timeout: timeout}}
+		field := cmp.Or(c.Field, "token")
+		return httpToken{url: c.URL, field: field, header: httpHeader(c.Headers), client: &http.Client{Timeout: timeout}}
 	}
 	return nil
+}
+
+// httpHeader turns configured headers into an http.Header, nil for none.
+func httpHeader(m map[string]string) http.Header {
+	if len(m) == 0 {
+		return nil
+	}
+	h := http.Header{}
+	for k, v := range m {
+		h.Set(k, v)
+	}
+	return h
 }
 
 type commandToken struct {
@@ -146,9 +147,7 @@ func (h httpToken) Token(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("token URL: %w", err)
 	}
-	for k, v := range h.header {
-		req.Header[k] = v
-	}
+	maps.Copy(req.Header, h.header)
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("token URL: %w", err)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 )
 
 // envelope is the part of a provider event the source reads: the
@@ -34,20 +33,12 @@ func EventID(name string, data json.RawMessage) string {
 	if body == nil {
 		body = data
 	}
-	h := sha256.New()
-	h.Write([]byte(name))
-	h.Write([]byte{0})
-	h.Write(canonicalJSON(body))
-	h.Write([]byte{0})
-	h.Write(canonicalJSON(env.Occurred))
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)[:20])
+	h := sha256.Sum256(bytes.Join([][]byte{[]byte(name), canonicalJSON(body), canonicalJSON(env.Occurred)}, []byte{0}))
+	return "sha256:" + hex.EncodeToString(h[:20])
 }
 
 // idString accepts a string or numeric id.
 func idString(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s
@@ -62,9 +53,6 @@ func idString(raw json.RawMessage) string {
 // canonicalJSON re-encodes JSON with sorted keys and no spacing, so that the
 // hash does not depend on the server's key order; numbers keep their text.
 func canonicalJSON(raw json.RawMessage) []byte {
-	if len(raw) == 0 {
-		return nil
-	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -77,14 +65,3 @@ func canonicalJSON(raw json.RawMessage) []byte {
 	}
 	return out
 }
-
-// jsonUnmarshalObject decodes data into v only when it is a JSON object.
-func jsonUnmarshalObject(data json.RawMessage, v any) error {
-	d := bytes.TrimSpace(data)
-	if len(d) == 0 || d[0] != '{' {
-		return errNotObject
-	}
-	return json.Unmarshal(d, v)
-}
-
-var errNotObject = errors.New("not a JSON object")

@@ -11,12 +11,9 @@ import (
 	"github.com/tributary-dev/tributary/internal/metrics"
 )
 
-// Instrument registers the source's collectors, and its client's, on reg
-// (router.Instrumented). The pending gauge is the source's one series of its
-// own; the connection's are socketio/client's.
-//
-// The name is also the source's (and its client's) in log lines: it is
-// given once, in the pipeline.
+// Instrument registers the source's pending gauge, and its client's
+// collectors, on reg (router.Instrumented). source also names the source
+// (and its client) in log lines.
 func (s *Subscriber) Instrument(reg prometheus.Registerer, pipeline, source string) {
 	s.logger.SetName(source)
 	s.client.Instrument(reg, pipeline, source)
@@ -114,8 +111,4 @@ func (p *pending) len() int {
 	return len(p.queue) + p.inflight
 }
 
-func (p *pending) report() {
-	if p.gauge != nil {
-		p.gauge(float64(len(p.queue) + p.inflight))
-	}
-}
+func (p *pending) report() { p.gauge(float64(len(p.queue) + p.inflight)) }

@@ -1,7 +1,9 @@
 package socketio
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,18 +55,10 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 1
-	}
-	if c.MaxPending == 0 {
-		c.MaxPending = 10000
-	}
-	if c.NackDelay == 0 {
-		c.NackDelay = 100 * time.Millisecond
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 20 * time.Second
-	}
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 1)
+	c.MaxPending = cmp.Or(c.MaxPending, 10000)
+	c.NackDelay = cmp.Or(c.NackDelay, 100*time.Millisecond)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, 20*time.Second)
 }
 
 // Validate reports what is wrong with c, each an *tributary.OptionError
@@ -96,15 +90,8 @@ func (c Config) Validate() error {
 }
 
 // Subscriber is a message.Subscriber that emits every event of a Socket.IO
-// 2.x (or plain JSON WebSocket) stream as a message. The payload is the
-// event object as the server sent it; the event id is the event's own id or
-// a hash (see EventID).
-//
-// Delivery is at least once while the process lives: an event stays in
-// memory until the pipeline acks it, and a nacked one is redelivered. The
-// socket cannot replay, so events still pending when the process dies are
-// lost, and so are events the server sent while the client was disconnected
-// (the provider replays only what it held back during an expired token).
+// 2.x (or plain JSON WebSocket) stream as a message, at least once while the
+// process lives (the package doc says what a socket loses).
 type Subscriber struct {
 	cfg     Config
 	client  *client.Client
@@ -177,7 +164,7 @@ func (s *Subscriber) onEvent(ctx context.Context, ev client.Event) {
 	}
 	msg.Metadata.Set(MetaReceivedAt, ev.ReceivedAt.UTC().Format(time.RFC3339Nano))
 	var env envelope
-	if err := jsonUnmarshalObject(ev.Data, &env); err == nil {
+	if json.Unmarshal(ev.Data, &env) == nil { // a non-object has no envelope
 		if occ := idString(env.Occurred); occ != "" {
 			msg.Metadata.Set(MetaOccurred, occ)
 		}
@@ -285,10 +272,9 @@ func (s *Subscriber) watch(ctx context.Context, orig, msg *message.Message) {
 // Close stops reading the socket, then keeps handing on the events already
 // received until each is acked — a socket cannot send them again — for up
 // to DrainTimeout, and ends every subscription. A connection of its own is
-// left cleanly (client.Client.Close): the events the server sent before it
-// saw the source leave are still read and kept, so a clean stop or a
-// hand-over drops nothing the provider sent. A shared connection stays
-// open, and the source stops taking its events at once.
+// left cleanly (client.Client.Close), so a clean stop or a hand-over drops
+// nothing the provider sent; a shared one stays open, and the source stops
+// taking its events at once.
 func (s *Subscriber) Close() error {
 	s.closeOnce.Do(func() {
 		if s.owned {
@@ -298,12 +284,10 @@ func (s *Subscriber) Close() error {
 		close(s.draining)
 		drained := make(chan struct{})
 		go func() { s.wg.Wait(); close(drained) }()
-		t := time.NewTimer(s.cfg.DrainTimeout)
 		select {
 		case <-drained:
-		case <-t.C:
+		case <-time.After(s.cfg.DrainTimeout):
 		}
-		t.Stop()
 		close(s.closed)
 		s.wg.Wait()
 		if n := s.pending.len(); n > 0 {

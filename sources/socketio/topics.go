@@ -43,10 +43,7 @@ func (f topicFilter) match(name string) bool {
 		return true
 	}
 	for _, p := range f {
-		if p == name || p == "*" {
-			return true
-		}
-		if strings.HasSuffix(p, "*") && strings.HasPrefix(name, p[:len(p)-1]) {
+		if prefix, ok := strings.CutSuffix(p, "*"); p == name || ok && strings.HasPrefix(name, prefix) {
 			return true
 		}
 	}

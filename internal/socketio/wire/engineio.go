@@ -102,9 +102,8 @@ func ParseOpen(data []byte) (Open, error) {
 
 // truncate keeps error messages short when a peer sends a huge bad frame.
 func truncate(b []byte) string {
-	const max = 64
-	if len(b) > max {
-		return string(b[:max]) + "…"
+	if len(b) > 64 {
+		return string(b[:64]) + "…"
 	}
 	return string(b)
 }

@@ -36,10 +36,10 @@ const NoID int64 = -1
 // maxID bounds ack ids so that parsing cannot overflow.
 const maxID = 1<<53 - 1
 
-// Packet is one Socket.IO packet: `<type>[<attachments>-][<nsp>,][<id>][JSON]`.
+// Packet is one Socket.IO packet: `<type>[<nsp>,][<id>][JSON]` (the binary
+// types' `<attachments>-` is refused, not modelled).
 type Packet struct {
-	Type        SIOType
-	Attachments int
+	Type SIOType
 	// Namespace is "/" for the default namespace.
 	Namespace string
 	// ID is the ack id, or NoID.
@@ -60,37 +60,26 @@ func ParsePacket(b []byte) (Packet, error) {
 		return p, fmt.Errorf("socket.io: %w %q", ErrUnknownType, truncate(b[:1]))
 	}
 	p.Type = SIOType(b[0] - '0')
-	i := 1
 	if p.Type == SIOBinaryEvent || p.Type == SIOBinaryAck {
 		return p, fmt.Errorf("socket.io: %s packet refused: %w", p.Type, ErrBinary)
 	}
-	if i < len(b) && b[i] == '/' {
-		end := bytes.IndexByte(b[i:], ',')
-		if end < 0 {
-			p.Namespace = string(b[i:])
-			i = len(b)
-		} else {
-			p.Namespace = string(b[i : i+end])
-			i += end + 1
-		}
+	b = b[1:]
+	if len(b) > 0 && b[0] == '/' {
+		nsp, rest, _ := bytes.Cut(b, []byte{','})
+		p.Namespace, b = string(nsp), rest
 	}
-	if i < len(b) && isDigit(b[i]) {
-		start := i
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-		id, err := strconv.ParseInt(string(b[start:i]), 10, 64)
+	if n := digits(b); n > 0 {
+		id, err := strconv.ParseInt(string(b[:n]), 10, 64)
 		if err != nil || id > maxID {
-			return p, fmt.Errorf("socket.io: %w: ack id %q out of range", ErrMalformed, truncate(b[start:i]))
+			return p, fmt.Errorf("socket.io: %w: ack id %q out of range", ErrMalformed, truncate(b[:n]))
 		}
-		p.ID = id
+		p.ID, b = id, b[n:]
 	}
-	if i < len(b) {
-		data := b[i:]
-		if !json.Valid(data) {
-			return p, fmt.Errorf("socket.io: %w: %s payload is not valid JSON: %q", ErrMalformed, p.Type, truncate(data))
+	if len(b) > 0 {
+		if !json.Valid(b) {
+			return p, fmt.Errorf("socket.io: %w: %s payload is not valid JSON: %q", ErrMalformed, p.Type, truncate(b))
 		}
-		p.Data = json.RawMessage(data)
+		p.Data = json.RawMessage(b)
 	}
 	switch p.Type {
 	case SIOEvent, SIOAck:
@@ -104,10 +93,6 @@ func ParsePacket(b []byte) (Packet, error) {
 // Append appends the encoding of p (without the Engine.IO type) to dst.
 func (p Packet) Append(dst []byte) []byte {
 	dst = append(dst, '0'+byte(p.Type))
-	if p.Type == SIOBinaryEvent || p.Type == SIOBinaryAck {
-		dst = strconv.AppendInt(dst, int64(p.Attachments), 10)
-		dst = append(dst, '-')
-	}
 	if p.Namespace != "" && p.Namespace != "/" {
 		dst = append(dst, p.Namespace...)
 		dst = append(dst, ',')
@@ -159,14 +144,18 @@ func (p Packet) ErrorMessage() string {
 
 // EventPacket builds an EVENT packet for namespace nsp.
 func EventPacket(nsp, name string, args ...any) (Packet, error) {
-	all := make([]any, 0, 1+len(args))
-	all = append(all, name)
-	all = append(all, args...)
-	data, err := json.Marshal(all)
+	data, err := json.Marshal(append([]any{name}, args...))
 	if err != nil {
 		return Packet{}, fmt.Errorf("socket.io: encode event %q: %w", name, err)
 	}
 	return Packet{Type: SIOEvent, Namespace: nsp, ID: NoID, Data: data}, nil
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+// digits is the length of the run of ASCII digits b starts with.
+func digits(b []byte) int {
+	n := 0
+	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
+		n++
+	}
+	return n
+}
