@@ -47,6 +47,11 @@ type dispatcher struct {
 	lanes    map[string]*lane
 	stopping bool
 	retired  []*webhook.Publisher
+	// disabledAt: endpoints a 410 disabled here, and when. Until an index
+	// read after that arrives (the NOTIFY is asynchronous), they are left out
+	// of claims and sends as if the index said so, or the row the 410
+	// released would be claimed and sent to the endpoint again.
+	disabledAt map[string]time.Time
 }
 
 type lane struct {
@@ -64,7 +69,7 @@ func newDispatcher(s *Sink) *dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	host, _ := os.Hostname()
 	return &dispatcher{s: s, key: sinkKey(s.cfg.Pipeline, s.cfg.Sink), reqCtx: ctx, reqCancel: cancel,
-		lanes: map[string]*lane{}, by: "subscriptions sink on " + host + " (pid " + strconv.Itoa(os.Getpid()) + ")"}
+		lanes: map[string]*lane{}, disabledAt: map[string]time.Time{}, by: "subscriptions sink on " + host + " (pid " + strconv.Itoa(os.Getpid()) + ")"}
 }
 
 func (d *dispatcher) run(ctx context.Context) {
@@ -102,6 +107,13 @@ func (d *dispatcher) claimAll(ctx context.Context, ix *index) {
 				skip = append(skip, id)
 			}
 			room[id] = free
+		}
+		for id, at := range d.disabledAt {
+			if ix.read.After(at) {
+				delete(d.disabledAt, id) // the index has seen the 410's write
+			} else {
+				skip = append(skip, id)
+			}
 		}
 		d.mu.Unlock()
 		skip = append(skip, ix.disabled...) // their deliveries wait until they are enabled
@@ -180,7 +192,7 @@ func (d *dispatcher) deliver(id string, l *lane, c claimed) {
 		d.record(c, StatePending, d.s.cfg.Refresh, "", false, "")
 		return
 	}
-	if !e.ep.Enabled {
+	if !e.ep.Enabled || d.disabledHere(id) {
 		d.record(c, StatePending, 0, "", false, "released")
 		return
 	}
@@ -326,13 +338,34 @@ func (s *endpointState) Load(_ context.Context, pipeline, sink, endpoint string)
 	st := webhook.EndpointState{Pipeline: pipeline, Sink: sink, Endpoint: endpoint, State: webhook.StateEnabled}
 	if e := s.d.s.ix.Load().byID[s.id]; e != nil && !e.ep.Enabled {
 		st.State, st.Reason = webhook.StateDisabled, e.ep.DisabledReason
+	} else if s.d.disabledHere(s.id) {
+		st.State, st.Reason = webhook.StateDisabled, "disabled by a 410 (not yet in the index)"
 	}
 	return st, nil
 }
 
 func (s *endpointState) Set(ctx context.Context, st webhook.EndpointState) error {
-	_, err := s.d.s.store.SetEnabled(ctx, s.id, st.State == webhook.StateEnabled, st.Reason, s.d.by)
-	return err
+	enabled := st.State == webhook.StateEnabled
+	if _, err := s.d.s.store.SetEnabled(ctx, s.id, enabled, st.Reason, s.d.by); err != nil {
+		return err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if enabled {
+		delete(s.d.disabledAt, s.id)
+	} else {
+		s.d.disabledAt[s.id] = time.Now()
+	}
+	return nil
+}
+
+// disabledHere reports whether a 410 disabled endpoint id here and the
+// index has not been read since.
+func (d *dispatcher) disabledHere(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at, ok := d.disabledAt[id]
+	return ok && !d.s.ix.Load().read.After(at)
 }
 
 // LogSink is the sink name an endpoint's attempts carry in the delivery log

@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"strings"
+	"time"
 
 	"github.com/tributary-dev/tributary/routing"
 )
@@ -17,6 +18,7 @@ import (
 // event of a rare type a handful (BenchmarkFanOutLookup).
 type index struct {
 	version int64
+	read    time.Time // when the read of its endpoints began
 	byID    map[string]*entry
 	tenants map[string]*tenantIndex // "" holds the endpoints without a tenant
 	enabled int

@@ -362,6 +362,7 @@ func (s *Sink) refreshLoop(ctx context.Context) {
 
 // reload reads the endpoints when their version is not the index's.
 func (s *Sink) reload(ctx context.Context) error {
+	read := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	v, err := s.store.version(rctx, s.cfg.Pipeline, s.cfg.Sink)
@@ -376,6 +377,7 @@ func (s *Sink) reload(ctx context.Context) error {
 		return err
 	}
 	ix := buildIndex(v, eps)
+	ix.read = read
 	first := s.ix.Swap(ix) == nil
 	s.metrics.Load().endpoints.Set(float64(ix.enabled))
 	if first {
