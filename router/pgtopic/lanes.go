@@ -1,6 +1,7 @@
 package pgtopic
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,9 +42,7 @@ type LaneConfig struct {
 }
 
 func (c *LaneConfig) setDefaults() {
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = c.Lanes
-	}
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, c.Lanes)
 	c.SubscriberConfig.setDefaults()
 }
 

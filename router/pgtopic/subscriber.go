@@ -1,6 +1,7 @@
 package pgtopic
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,33 +50,17 @@ type SubscriberConfig struct {
 }
 
 func (c *SubscriberConfig) setDefaults() {
-	if c.BatchSize == 0 {
-		c.BatchSize = 100
+	c.BatchSize = cmp.Or(c.BatchSize, 100)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 1)
+	if c.Notifier != nil {
+		c.PollInterval = cmp.Or(c.PollInterval, time.Second)
 	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 1
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = 100 * time.Millisecond
-		if c.Notifier != nil {
-			c.PollInterval = time.Second
-		}
-	}
-	if c.ClaimTTL == 0 {
-		c.ClaimTTL = 30 * time.Second
-	}
-	if c.ResendInterval == 0 {
-		c.ResendInterval = 500 * time.Millisecond
-	}
-	if c.AckDeadline == 0 {
-		c.AckDeadline = 5 * time.Minute
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 30 * time.Second
-	}
-	if c.Owner == "" {
-		c.Owner = newOwner()
-	}
+	c.PollInterval = cmp.Or(c.PollInterval, 100*time.Millisecond)
+	c.ClaimTTL = cmp.Or(c.ClaimTTL, 30*time.Second)
+	c.ResendInterval = cmp.Or(c.ResendInterval, 500*time.Millisecond)
+	c.AckDeadline = cmp.Or(c.AckDeadline, 5*time.Minute)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, 30*time.Second)
+	c.Owner = cmp.Or(c.Owner, newOwner())
 }
 
 // Validate reports what is wrong with c.
