@@ -35,21 +35,11 @@ const NotifyChannel = "tributary_topics"
 // LockClass is the first key of a topic's write lock,
 // pg_advisory_xact_lock(LockClass, hashtext(topic)), so it cannot collide
 // with an application's own single-key locks. A writer that appends to
-// tributary_messages itself takes it first.
+// tributary_messages itself takes it first (lockTopic).
 const LockClass = 74_837
 
 // lockTopic is the statement that takes a topic's write lock ($1 = LockClass, $2 = the topic).
 const lockTopic = `SELECT pg_advisory_xact_lock($1, hashtext($2))`
-
-// LockTopic takes topic's write lock in tx. A caller that writes other rows
-// in the same transaction as a publish (dedup keys) takes it first, so that
-// two such writers cannot deadlock on those rows and the lock.
-func LockTopic(ctx context.Context, tx Executor, topic string) error {
-	if _, err := tx.Exec(ctx, lockTopic, LockClass, topic); err != nil {
-		return fmt.Errorf("pgtopic: lock topic %q: %w", topic, err)
-	}
-	return nil
-}
 
 // row is a stored message.
 type row struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -17,8 +16,8 @@ import (
 // QueuePublisher adds messages to a delayed queue: each is due at the time in
 // its delay.DelayedUntilKey metadata (RFC 3339, fractions kept), or now.
 type QueuePublisher struct {
-	db     Executor
-	closed atomic.Bool
+	db Executor
+	closer
 }
 
 // NewQueuePublisher returns a QueuePublisher writing through db.
@@ -67,12 +66,6 @@ func (p *QueuePublisher) Publish(topic string, msgs ...*message.Message) error {
 	if err != nil {
 		return fmt.Errorf("pgtopic: queue into %q: %w", topic, err)
 	}
-	return nil
-}
-
-// Close implements message.Publisher.
-func (p *QueuePublisher) Close() error {
-	p.closed.Store(true)
 	return nil
 }
 
