@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sync"
 	"unicode/utf8"
 
@@ -53,11 +54,8 @@ type row struct {
 // the metadata (a handler may change it), sized at once.
 func (r row) message() *message.Message {
 	m := message.NewMessage(r.uuid, r.payload)
-	md := make(message.Metadata, len(r.metadata))
-	for k, v := range r.metadata {
-		md[k] = v
-	}
-	m.Metadata = md
+	m.Metadata = make(message.Metadata, len(r.metadata))
+	maps.Copy(m.Metadata, r.metadata)
 	return m
 }
 
@@ -183,17 +181,11 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-func scanRows(rows pgx.Rows) ([]row, error) {
-	defer rows.Close()
-	var out []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+// scanRow reads a row of key, uuid, payload, metadata (pgx.RowToFunc).
+func scanRow(rows pgx.CollectableRow) (row, error) {
+	var r row
+	err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata})
+	return r, err
 }
 
 func newOwner() string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -173,7 +174,8 @@ func (s *LaneSubscriber) consume(ctx context.Context, topic string, out chan<- *
 	wg.Wait()
 }
 
-// ring lets one idle worker look for a lane.
+// ring sends a wake-up unless one is already pending (an idle worker's
+// bell, a Notifier's listener).
 func ring(bell chan<- struct{}) {
 	select {
 	case bell <- struct{}{}:
@@ -244,7 +246,7 @@ func (s *LaneSubscriber) split(ctx context.Context, topic string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	msgs, err := scanRows(rows)
+	msgs, err := pgx.CollectRows(rows, scanRow)
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
@@ -483,7 +485,11 @@ func (s *LaneSubscriber) work(ctx, msgCtx context.Context, topic string, l *held
 			s.logger.Error("Reading a lane failed", err, fields)
 			return false
 		}
-		evs, err := scanLaneRows(rows)
+		evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (laneRow, error) {
+			var e laneRow
+			err := r.Scan(&e.key, &e.uuid, &e.payload, metadataScanner{&e.metadata}, &e.orderKey)
+			return e, err
+		})
 		if err != nil {
 			s.logger.Error("Reading a lane failed", err, fields)
 			return false
@@ -587,19 +593,6 @@ type laneRow struct {
 	orderKey *string
 }
 
-func scanLaneRows(rows pgx.Rows) ([]laneRow, error) {
-	defer rows.Close()
-	var out []laneRow
-	for rows.Next() {
-		var r laneRow
-		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}, &r.orderKey); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // stopKind says how deliver ended with respect to stopping.
 type stopKind int
 
@@ -701,10 +694,8 @@ func (s *LaneSubscriber) settle(ctx context.Context, topic string, l *heldLane, 
 func (s *LaneSubscriber) hold(ctx context.Context, topic string, l *heldLane, offset int64, md message.Metadata,
 	fields watermill.LogFields) bool {
 	until := time.Now().Add(s.cfg.ResendInterval)
-	state := map[string]string{}
-	for k, v := range md {
-		state[k] = v
-	}
+	state := make(map[string]string, len(md))
+	maps.Copy(state, md)
 	if u := state[delay.DelayedUntilKey]; u != "" {
 		if t, err := time.Parse(time.RFC3339Nano, u); err == nil {
 			until = t

@@ -1,9 +1,10 @@
 package pgtopic
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -133,12 +134,9 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string) ([]row, time.
 	// A lost claim is a repeat: no wait for the disk (relaxCommit).
 	var out []row
 	err := queryRelaxed(ctx, s.db, func(rows pgx.Rows) error {
-		var r row
-		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
-			return err
-		}
+		r, err := scanRow(rows)
 		out = append(out, r)
-		return nil
+		return err
 	}, `
 		UPDATE tributary_queue SET claimed_by = $3, claim_expires = now() + make_interval(secs => $4)
 		WHERE id IN (SELECT id FROM tributary_queue
@@ -149,7 +147,7 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string) ([]row, time.
 		return nil, 0, err
 	}
 	if len(out) > 0 {
-		sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+		slices.SortFunc(out, func(a, b row) int { return cmp.Compare(a.key, b.key) })
 		return out, 0, nil
 	}
 	var secs *float64

@@ -213,14 +213,13 @@ func (s *Subscriber) claim(ctx context.Context, topic string, finished int64) (*
 	next := &claim{}
 	b.Queue(takeNext, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.BatchSize, s.cfg.ClaimTTL.Seconds(), s.cfg.Shared).
 		Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var r row
-				if err := rows.Scan(&next.id, &r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
-					return err
-				}
+			var r row
+			scans := []any{&next.id, &r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}}
+			_, err := pgx.ForEachRow(rows, scans, func() error {
 				next.rows = append(next.rows, r)
-			}
-			return rows.Err()
+				return nil
+			})
+			return err
 		})
 	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
@@ -273,7 +272,7 @@ func (s *Subscriber) readExpired(ctx context.Context, topic string, c *claim, of
 	if err != nil {
 		return nil, err
 	}
-	if c.rows, err = scanRows(rows); err != nil {
+	if c.rows, err = pgx.CollectRows(rows, scanRow); err != nil {
 		return nil, err
 	}
 	if len(c.rows) == 0 {
