@@ -49,12 +49,10 @@ func (c *consumer) subscribe(ctx context.Context, topic string,
 		return nil, errors.New("pgtopic: empty topic")
 	}
 	out := make(chan *message.Message)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.wg.Go(func() {
 		defer close(out)
 		consume(ctx, topic, out)
-	}()
+	})
 	return out, nil
 }
 

@@ -136,11 +136,7 @@ func (s *LaneSubscriber) setupLanes(ctx context.Context, topic string) error {
 func (s *LaneSubscriber) consume(ctx context.Context, topic string, out chan<- *message.Message) {
 	logFields := watermill.LogFields{"topic": topic, "consumer_group": s.cfg.ConsumerGroup}
 	retry := newRetryWait(s.cfg.PollInterval)
-	for {
-		err := s.setupLanes(ctx, topic)
-		if err == nil {
-			break
-		}
+	for err := s.setupLanes(ctx, topic); err != nil; err = s.setupLanes(ctx, topic) {
 		if !s.failed(ctx, retry, "Creating lanes", err, logFields) {
 			return
 		}
@@ -148,28 +144,16 @@ func (s *LaneSubscriber) consume(ctx context.Context, topic string, out chan<- *
 	msgCtx, endMessages := closingContext(ctx, s.closing)
 	defer endMessages()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.splitLoop(ctx, topic, logFields)
-	}()
+	wg.Go(func() { s.splitLoop(ctx, topic, logFields) })
 	// Idle workers wait for the bell, which one of them takes at a time: it
 	// rings on a wake-up (events filed anywhere), every poll interval (or
 	// sooner when a held-back event is due), and whenever a worker claimed a
 	// lane (there may be another). An idle group thus costs two statements
 	// per poll interval, not two per worker.
 	bell := make(chan struct{}, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.ringLoop(ctx, topic, bell)
-	}()
+	wg.Go(func() { s.ringLoop(ctx, topic, bell) })
 	for range s.cfg.MaxInFlight {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.workLoop(ctx, msgCtx, topic, out, bell, logFields)
-		}()
+		wg.Go(func() { s.workLoop(ctx, msgCtx, topic, out, bell, logFields) })
 	}
 	wg.Wait()
 }

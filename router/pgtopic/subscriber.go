@@ -129,26 +129,16 @@ func (s *Subscriber) consume(ctx context.Context, topic string, out chan<- *mess
 	retry := newRetryWait(s.cfg.PollInterval)
 	msgCtx, endMessages := closingContext(ctx, s.closing)
 	defer endMessages()
-	for {
-		if err := s.ensureGroup(ctx, topic); err != nil {
-			s.logger.Error("Creating consumer group failed; retrying", err, logFields)
-			if !retry.wait(ctx, s.closing, nil) {
-				return
-			}
-			continue
+	for err := s.ensureGroup(ctx, topic); err != nil; err = s.ensureGroup(ctx, topic) {
+		if !s.failed(ctx, retry, "Creating consumer group", err, logFields) {
+			return
 		}
-		break
 	}
 	var finished int64 // a completed claim, deleted with the next claim
 	for {
-		select {
-		case <-s.closing:
+		if s.stopping(ctx) {
 			s.finish(topic, finished)
 			return
-		case <-ctx.Done():
-			s.finish(topic, finished)
-			return
-		default:
 		}
 		c, err := s.claim(ctx, topic, finished)
 		if err != nil {
