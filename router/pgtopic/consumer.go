@@ -13,10 +13,10 @@ import (
 // keeps their claims alive, and Subscribe/Close around a consume loop per
 // subscription.
 type consumer struct {
-	db     DB
-	cfg    SubscriberConfig
-	logger watermill.LoggerAdapter
-	lease  *lease
+	db        DB
+	cfg       SubscriberConfig
+	logger    watermill.LoggerAdapter
+	stopLease func() // startLease's
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -32,7 +32,7 @@ func newConsumer(db DB, cfg SubscriberConfig, logger watermill.LoggerAdapter) (*
 		logger = watermill.NopLogger{}
 	}
 	c := &consumer{db: db, cfg: cfg, logger: logger, closing: make(chan struct{})}
-	c.lease = startLease(db, cfg.Owner, cfg.ClaimTTL, logger)
+	c.stopLease = startLease(db, cfg.Owner, cfg.ClaimTTL, logger)
 	return c, nil
 }
 
@@ -62,7 +62,7 @@ func (c *consumer) subscribe(ctx context.Context, topic string,
 func (c *consumer) Close() error {
 	c.closeOnce.Do(func() { close(c.closing) })
 	c.wg.Wait()
-	c.lease.stop()
+	c.stopLease()
 	return nil
 }
 
