@@ -246,13 +246,9 @@ func (s *Subscriber) deliver(ctx context.Context, jm jetstream.Msg, out chan<- *
 
 // untilDue is how long a retry message still has to wait.
 func untilDue(jm jetstream.Msg) time.Duration {
-	v := jm.Headers().Get(delay.DelayedUntilKey)
-	if v == "" {
-		return 0
-	}
-	until, err := time.Parse(time.RFC3339Nano, v)
+	until, err := time.Parse(time.RFC3339Nano, jm.Headers().Get(delay.DelayedUntilKey))
 	if err != nil {
-		return 0
+		return 0 // none, or unreadable: due now
 	}
 	return time.Until(until)
 }

@@ -183,7 +183,6 @@ type claim struct {
 // disk (relaxCommit): a crash that loses it delivers those messages again.
 func (s *Subscriber) claim(ctx context.Context, topic string, finished int64) (*claim, error) {
 	b := &pgx.Batch{}
-	// A lost claim or completion is a repeat: no wait for the disk.
 	b.Queue(relaxCommit)
 	if finished != 0 {
 		b.Queue(`DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, finished, s.cfg.Owner)
