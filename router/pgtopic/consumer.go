@@ -9,7 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
-// consumer is what Subscriber and QueueSubscriber share: the lease that
+// consumer is what the Subscribers (topic, queue, lanes) share: the lease that
 // keeps their claims alive, and Subscribe/Close around a consume loop per
 // subscription.
 type consumer struct {

@@ -102,7 +102,7 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, out chan<- 
 		if s.stopping(ctx) {
 			return
 		}
-		rows, nextDue, err := s.claim(ctx, topic)
+		rows, idle, err := s.claim(ctx, topic)
 		if err != nil {
 			if !s.failed(ctx, retry, "Claiming queued messages", err, logFields) {
 				return
@@ -111,11 +111,7 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, out chan<- 
 		}
 		retry.reset()
 		if len(rows) == 0 {
-			wait := s.cfg.PollInterval
-			if nextDue > 0 && nextDue < wait {
-				wait = nextDue
-			}
-			if !sleep(ctx, s.closing, wake, wait) {
+			if !sleep(ctx, s.closing, wake, idle) {
 				return
 			}
 			continue
@@ -128,8 +124,8 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, out chan<- 
 	}
 }
 
-// claim takes up to BatchSize due rows. With none due it says how long
-// until the next one is (0: none queued).
+// claim takes up to BatchSize due rows. With none due it says how long to
+// wait: until the next one is due, at most PollInterval.
 func (s *QueueSubscriber) claim(ctx context.Context, topic string) ([]row, time.Duration, error) {
 	// A lost claim is a repeat: no wait for the disk (relaxCommit).
 	var out []row
@@ -154,9 +150,9 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string) ([]row, time.
 	err = s.db.QueryRow(ctx, `SELECT extract(epoch FROM min(due_at) - now())::float8 FROM tributary_queue
 		WHERE topic = $1 AND claim_expires IS NULL`, topic).Scan(&secs)
 	if err != nil || secs == nil {
-		return nil, 0, err
+		return nil, s.cfg.PollInterval, err
 	}
-	return nil, max(time.Duration(*secs*float64(time.Second)), time.Millisecond), nil
+	return nil, min(max(time.Duration(*secs*float64(time.Second)), time.Millisecond), s.cfg.PollInterval), nil
 }
 
 // settle deletes the acked rows and releases the others at once.
