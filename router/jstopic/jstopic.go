@@ -12,6 +12,7 @@
 package jstopic
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,24 +51,12 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Replicas == 0 {
-		c.Replicas = 1
-	}
-	if c.DuplicateWindow == 0 {
-		c.DuplicateWindow = 2 * time.Minute
-	}
-	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
-	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 1
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 30 * time.Second
-	}
-	if c.NackDelay == 0 {
-		c.NackDelay = time.Second
-	}
+	c.Replicas = cmp.Or(c.Replicas, 1)
+	c.DuplicateWindow = cmp.Or(c.DuplicateWindow, 2*time.Minute)
+	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 1)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, 30*time.Second)
+	c.NackDelay = cmp.Or(c.NackDelay, time.Second)
 }
 
 // retryMarker separates a pipeline topic from a sink's name in a retry
@@ -157,10 +146,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, topic string, cfg
 func EnsureConsumer(ctx context.Context, js jetstream.JetStream, topic string, cfg Config) (jetstream.Consumer, error) {
 	cfg.setDefaults()
 	p := placeOf(topic)
-	if cfg.Group == "" {
-		cfg.Group = p.sink
-	}
-	if cfg.Group == "" {
+	if cfg.Group = cmp.Or(cfg.Group, p.sink); cfg.Group == "" {
 		return nil, errors.New("jstopic: a consumer group is required")
 	}
 	s, err := EnsureStream(ctx, js, topic, cfg)
@@ -197,9 +183,7 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, topic string, c
 // retries). A topic or group not created yet has none.
 func Depth(ctx context.Context, js jetstream.JetStream, topic, group string) (int64, error) {
 	p := placeOf(topic)
-	if group == "" {
-		group = p.sink
-	}
+	group = cmp.Or(group, p.sink)
 	c, err := js.Consumer(ctx, p.stream, streamName(group))
 	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return 0, nil

@@ -95,11 +95,10 @@ var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 // Marshal encodes m for subject in watermill-nats's format.
 func Marshal(subject string, m *message.Message) *nats.Msg {
 	nm, _ := (&wmnats.NATSMarshaler{}).Marshal(subject, m) // never fails
-	for k, v := range nm.Header {
+	for _, v := range nm.Header {
 		for i := range v {
 			v[i] = lineBreaks.Replace(v[i])
 		}
-		nm.Header[k] = v
 	}
 	return nm
 }

@@ -2,7 +2,7 @@ package jstopic
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"sync"
 	"time"
 
@@ -25,17 +25,16 @@ const fetchWait = time.Second
 // message goes to one of them; each sink has its own group (fan-out).
 //
 // A subscription pulls (Fetch) only as many messages as it has free slots
-// (MaxInFlight), and hands each out at once, so what a crash repeats is
-// what was in flight (redelivered after AckWait), and a stopping
-// subscription naks what reaches it instead of leaving it to AckWait. An ack is confirmed by the server
-// (double ack) before the slot is freed; a nacked message is handed back
-// after NackDelay. On a retry topic a
-// message not yet due (delay.DelayedUntilKey) goes back with NakWithDelay
-// until it is, without taking a slot: JetStream holds the waiting ones.
+// (MaxInFlight) and hands each out at once, so a crash repeats only what was
+// in flight (after AckWait), and a stopping subscription naks what reaches
+// it. An ack is confirmed by the server (double ack) before the slot is
+// freed; a nacked message is handed back after NackDelay. On a retry topic
+// a message not yet due (delay.DelayedUntilKey) goes back with NakWithDelay
+// without taking a slot: JetStream holds the waiting ones.
 //
 // Close stops pulling, hands back what was pulled but not handed out, and
-// waits up to DrainTimeout for what is being delivered to be acked or
-// nacked: a clean stop repeats nothing.
+// waits up to DrainTimeout for what is being delivered: a clean stop
+// repeats nothing.
 type Subscriber struct {
 	js     jetstream.JetStream
 	cfg    Config
@@ -96,22 +95,15 @@ func (s *Subscriber) SubscribeInitialize(topic string) error {
 // Subscribe implements message.Subscriber.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	s.mu.Lock()
-	closed := s.closed
-	if !closed {
-		s.subs.Add(1)
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errors.New("jstopic: subscriber closed")
 	}
+	s.subs.Add(1)
 	s.mu.Unlock()
-	if closed {
-		return nil, fmt.Errorf("jstopic: subscriber closed")
-	}
-	started := false
-	defer func() {
-		if !started {
-			s.subs.Done()
-		}
-	}()
 	cons, err := EnsureConsumer(ctx, s.js, topic, s.cfg)
 	if err != nil {
+		s.subs.Done()
 		return nil, err
 	}
 	retry := placeOf(topic).retry
@@ -119,8 +111,6 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	sub := &subscription{}
 	slots := make(chan struct{}, s.cfg.MaxInFlight)
 	fields := watermill.LogFields{"topic": topic, "group": s.cfg.Group}
-
-	started = true
 	go func() {
 		defer s.subs.Done()
 		// Deliveries under way still answer to their handlers; out closes
@@ -256,13 +246,9 @@ func (s *Subscriber) deliver(ctx context.Context, jm jetstream.Msg, out chan<- *
 
 // untilDue is how long a retry message still has to wait.
 func untilDue(jm jetstream.Msg) time.Duration {
-	v := jm.Headers().Get(delay.DelayedUntilKey)
-	if v == "" {
-		return 0
-	}
-	until, err := time.Parse(time.RFC3339Nano, v)
+	until, err := time.Parse(time.RFC3339Nano, jm.Headers().Get(delay.DelayedUntilKey))
 	if err != nil {
-		return 0
+		return 0 // none, or unreadable: due now
 	}
 	return time.Until(until)
 }

@@ -9,14 +9,14 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
-// consumer is what Subscriber and QueueSubscriber share: the lease that
+// consumer is what the Subscribers (topic, queue, lanes) share: the lease that
 // keeps their claims alive, and Subscribe/Close around a consume loop per
 // subscription.
 type consumer struct {
-	db     DB
-	cfg    SubscriberConfig
-	logger watermill.LoggerAdapter
-	lease  *lease
+	db        DB
+	cfg       SubscriberConfig
+	logger    watermill.LoggerAdapter
+	stopLease func() // startLease's
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -32,7 +32,7 @@ func newConsumer(db DB, cfg SubscriberConfig, logger watermill.LoggerAdapter) (*
 		logger = watermill.NopLogger{}
 	}
 	c := &consumer{db: db, cfg: cfg, logger: logger, closing: make(chan struct{})}
-	c.lease = startLease(db, cfg.Owner, cfg.ClaimTTL, logger)
+	c.stopLease = startLease(db, cfg.Owner, cfg.ClaimTTL, logger)
 	return c, nil
 }
 
@@ -49,12 +49,10 @@ func (c *consumer) subscribe(ctx context.Context, topic string,
 		return nil, errors.New("pgtopic: empty topic")
 	}
 	out := make(chan *message.Message)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.wg.Go(func() {
 		defer close(out)
 		consume(ctx, topic, out)
-	}()
+	})
 	return out, nil
 }
 
@@ -64,7 +62,7 @@ func (c *consumer) subscribe(ctx context.Context, topic string,
 func (c *consumer) Close() error {
 	c.closeOnce.Do(func() { close(c.closing) })
 	c.wg.Wait()
-	c.lease.stop()
+	c.stopLease()
 	return nil
 }
 

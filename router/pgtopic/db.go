@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sync"
 	"unicode/utf8"
 
@@ -35,21 +36,11 @@ const NotifyChannel = "tributary_topics"
 // LockClass is the first key of a topic's write lock,
 // pg_advisory_xact_lock(LockClass, hashtext(topic)), so it cannot collide
 // with an application's own single-key locks. A writer that appends to
-// tributary_messages itself takes it first.
+// tributary_messages itself takes it first (lockTopic).
 const LockClass = 74_837
 
 // lockTopic is the statement that takes a topic's write lock ($1 = LockClass, $2 = the topic).
 const lockTopic = `SELECT pg_advisory_xact_lock($1, hashtext($2))`
-
-// LockTopic takes topic's write lock in tx. A caller that writes other rows
-// in the same transaction as a publish (dedup keys) takes it first, so that
-// two such writers cannot deadlock on those rows and the lock.
-func LockTopic(ctx context.Context, tx Executor, topic string) error {
-	if _, err := tx.Exec(ctx, lockTopic, LockClass, topic); err != nil {
-		return fmt.Errorf("pgtopic: lock topic %q: %w", topic, err)
-	}
-	return nil
-}
 
 // row is a stored message.
 type row struct {
@@ -63,11 +54,8 @@ type row struct {
 // the metadata (a handler may change it), sized at once.
 func (r row) message() *message.Message {
 	m := message.NewMessage(r.uuid, r.payload)
-	md := make(message.Metadata, len(r.metadata))
-	for k, v := range r.metadata {
-		md[k] = v
-	}
-	m.Metadata = md
+	m.Metadata = make(message.Metadata, len(r.metadata))
+	maps.Copy(m.Metadata, r.metadata)
 	return m
 }
 
@@ -193,17 +181,11 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-func scanRows(rows pgx.Rows) ([]row, error) {
-	defer rows.Close()
-	var out []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+// scanRow reads a row of key, uuid, payload, metadata (pgx.RowToFunc).
+func scanRow(rows pgx.CollectableRow) (row, error) {
+	var r row
+	err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata})
+	return r, err
 }
 
 func newOwner() string {

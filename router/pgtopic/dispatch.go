@@ -2,6 +2,7 @@ package pgtopic
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -90,7 +91,8 @@ func dispatch(ctx, msgCtx context.Context, closing <-chan struct{}, out chan<- *
 					})
 				}
 			case evResend:
-				ready = insertSorted(ready, ev.i)
+				i, _ := slices.BinarySearch(ready, ev.i)
+				ready = slices.Insert(ready, i, ev.i)
 				next.drop()
 				next = nil
 			}
@@ -152,15 +154,4 @@ func watch(o *outgoing, i int, deadline time.Duration, events chan<- event, done
 	case events <- ev:
 	case <-done:
 	}
-}
-
-func insertSorted(s []int, v int) []int {
-	i := 0
-	for i < len(s) && s[i] < v {
-		i++
-	}
-	s = append(s, 0)
-	copy(s[i+1:], s[i:])
-	s[i] = v
-	return s
 }

@@ -1,9 +1,11 @@
 package pgtopic
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -41,9 +43,7 @@ type LaneConfig struct {
 }
 
 func (c *LaneConfig) setDefaults() {
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = c.Lanes
-	}
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, c.Lanes)
 	c.SubscriberConfig.setDefaults()
 }
 
@@ -136,11 +136,7 @@ func (s *LaneSubscriber) setupLanes(ctx context.Context, topic string) error {
 func (s *LaneSubscriber) consume(ctx context.Context, topic string, out chan<- *message.Message) {
 	logFields := watermill.LogFields{"topic": topic, "consumer_group": s.cfg.ConsumerGroup}
 	retry := newRetryWait(s.cfg.PollInterval)
-	for {
-		err := s.setupLanes(ctx, topic)
-		if err == nil {
-			break
-		}
+	for err := s.setupLanes(ctx, topic); err != nil; err = s.setupLanes(ctx, topic) {
 		if !s.failed(ctx, retry, "Creating lanes", err, logFields) {
 			return
 		}
@@ -148,33 +144,22 @@ func (s *LaneSubscriber) consume(ctx context.Context, topic string, out chan<- *
 	msgCtx, endMessages := closingContext(ctx, s.closing)
 	defer endMessages()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.splitLoop(ctx, topic, logFields)
-	}()
+	wg.Go(func() { s.splitLoop(ctx, topic, logFields) })
 	// Idle workers wait for the bell, which one of them takes at a time: it
 	// rings on a wake-up (events filed anywhere), every poll interval (or
 	// sooner when a held-back event is due), and whenever a worker claimed a
 	// lane (there may be another). An idle group thus costs two statements
 	// per poll interval, not two per worker.
 	bell := make(chan struct{}, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.ringLoop(ctx, topic, bell)
-	}()
+	wg.Go(func() { s.ringLoop(ctx, topic, bell) })
 	for range s.cfg.MaxInFlight {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.workLoop(ctx, msgCtx, topic, out, bell, logFields)
-		}()
+		wg.Go(func() { s.workLoop(ctx, msgCtx, topic, out, bell, logFields) })
 	}
 	wg.Wait()
 }
 
-// ring lets one idle worker look for a lane.
+// ring sends a wake-up unless one is already pending (an idle worker's
+// bell, a Notifier's listener).
 func ring(bell chan<- struct{}) {
 	select {
 	case bell <- struct{}{}:
@@ -245,7 +230,7 @@ func (s *LaneSubscriber) split(ctx context.Context, topic string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	msgs, err := scanRows(rows)
+	msgs, err := pgx.CollectRows(rows, scanRow)
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
@@ -484,7 +469,11 @@ func (s *LaneSubscriber) work(ctx, msgCtx context.Context, topic string, l *held
 			s.logger.Error("Reading a lane failed", err, fields)
 			return false
 		}
-		evs, err := scanLaneRows(rows)
+		evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (laneRow, error) {
+			var e laneRow
+			err := r.Scan(&e.key, &e.uuid, &e.payload, metadataScanner{&e.metadata}, &e.orderKey)
+			return e, err
+		})
 		if err != nil {
 			s.logger.Error("Reading a lane failed", err, fields)
 			return false
@@ -588,19 +577,6 @@ type laneRow struct {
 	orderKey *string
 }
 
-func scanLaneRows(rows pgx.Rows) ([]laneRow, error) {
-	defer rows.Close()
-	var out []laneRow
-	for rows.Next() {
-		var r laneRow
-		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}, &r.orderKey); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // stopKind says how deliver ended with respect to stopping.
 type stopKind int
 
@@ -702,10 +678,8 @@ func (s *LaneSubscriber) settle(ctx context.Context, topic string, l *heldLane, 
 func (s *LaneSubscriber) hold(ctx context.Context, topic string, l *heldLane, offset int64, md message.Metadata,
 	fields watermill.LogFields) bool {
 	until := time.Now().Add(s.cfg.ResendInterval)
-	state := map[string]string{}
-	for k, v := range md {
-		state[k] = v
-	}
+	state := make(map[string]string, len(md))
+	maps.Copy(state, md)
 	if u := state[delay.DelayedUntilKey]; u != "" {
 		if t, err := time.Parse(time.RFC3339Nano, u); err == nil {
 			until = t

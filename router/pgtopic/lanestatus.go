@@ -58,11 +58,7 @@ func ReadLanes(ctx context.Context, db Executor) (LaneStatus, error) {
 	if err != nil {
 		return st, fmt.Errorf("pgtopic: lanes: %w", err)
 	}
-	st.Lanes, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (LaneState, error) {
-		var l LaneState
-		err := r.Scan(&l.Topic, &l.Group, &l.Lane, &l.Owner, &l.Epoch, &l.ExpiresAt, &l.Pending)
-		return l, err
-	})
+	st.Lanes, err = pgx.CollectRows(rows, pgx.RowToStructByPos[LaneState])
 	if err != nil {
 		return st, fmt.Errorf("pgtopic: lanes: %w", err)
 	}
@@ -77,12 +73,7 @@ func ReadLanes(ctx context.Context, db Executor) (LaneStatus, error) {
 	if err != nil {
 		return st, fmt.Errorf("pgtopic: held keys: %w", err)
 	}
-	st.Held, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (HeldKey, error) {
-		var h HeldKey
-		err := r.Scan(&h.Topic, &h.Group, &h.Key, &h.Lane, &h.Offset, &h.UUID, &h.StoredAt, &h.Attempts, &h.RetryAt,
-			&h.LastError, &h.Waiting)
-		return h, err
-	})
+	st.Held, err = pgx.CollectRows(rows, pgx.RowToStructByPos[HeldKey])
 	if err != nil {
 		return st, fmt.Errorf("pgtopic: held keys: %w", err)
 	}

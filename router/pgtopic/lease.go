@@ -2,30 +2,24 @@ package pgtopic
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 )
 
-// lease keeps an owner's claims alive: every third of the TTL it extends
-// the claims it holds on topics and queue rows. An owner that dies stops
-// extending them, and they expire.
-type lease struct {
-	stopOnce sync.Once
-	stopCh   chan struct{}
-	done     chan struct{}
-}
-
-func startLease(db DB, owner string, ttl time.Duration, logger watermill.LoggerAdapter) *lease {
-	l := &lease{stopCh: make(chan struct{}), done: make(chan struct{})}
+// startLease keeps an owner's claims alive: every third of the TTL it
+// extends the claims it holds on topics and queue rows. An owner that dies
+// stops extending them, and they expire. stop ends it and waits.
+func startLease(db DB, owner string, ttl time.Duration, logger watermill.LoggerAdapter) (stop func()) {
+	stopped, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	go func() {
-		defer close(l.done)
+		defer close(done)
 		t := time.NewTicker(ttl / 3)
 		defer t.Stop()
 		for {
 			select {
-			case <-l.stopCh:
+			case <-stopped.Done():
 				return
 			case <-t.C:
 			}
@@ -46,10 +40,8 @@ func startLease(db DB, owner string, ttl time.Duration, logger watermill.LoggerA
 			}
 		}
 	}()
-	return l
-}
-
-func (l *lease) stop() {
-	l.stopOnce.Do(func() { close(l.stopCh) })
-	<-l.done
+	return func() {
+		cancel()
+		<-done
+	}
 }

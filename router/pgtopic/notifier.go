@@ -63,10 +63,7 @@ func (n *Notifier) wake(topic string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for ch := range n.listeners[topic] {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
+		ring(ch)
 	}
 }
 
@@ -75,10 +72,7 @@ func (n *Notifier) wakeAll() {
 	defer n.mu.Unlock()
 	for _, chs := range n.listeners {
 		for ch := range chs {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
+			ring(ch)
 		}
 	}
 }

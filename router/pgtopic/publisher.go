@@ -23,21 +23,14 @@ WITH ins AS (
 	RETURNING 1)
 SELECT pg_notify('` + NotifyChannel + `', $1) WHERE EXISTS (SELECT 1 FROM ins)`
 
-// Publisher appends messages to topics. A Publisher on a pool commits each
-// Publish call on its own; one on a transaction (NewTxPublisher) writes into
-// the caller's transaction, which keeps the topic locked until it ends.
+// Publisher appends messages to topics, committing each Publish call.
 type Publisher struct {
-	db     Executor
-	pool   DB // nil for a transaction publisher
-	closed atomic.Bool
+	db DB
+	closer
 }
 
 // NewPublisher returns a Publisher that commits every Publish call.
-func NewPublisher(db DB) *Publisher { return &Publisher{db: db, pool: db} }
-
-// NewTxPublisher returns a Publisher writing into tx: the messages are stored
-// if and when the caller commits tx.
-func NewTxPublisher(tx Executor) *Publisher { return &Publisher{db: tx} }
+func NewPublisher(db DB) *Publisher { return &Publisher{db: db} }
 
 // Publish implements message.Publisher.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
@@ -55,16 +48,17 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 	if topic == "" {
 		return errors.New("pgtopic: empty topic")
 	}
-	if p.pool == nil {
-		return publishIn(ctx, p.db, topic, msgs)
-	}
-	tx, err := p.pool.Begin(ctx)
+	tx, err := p.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("pgtopic: publish to %q: %w", topic, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := publishIn(ctx, tx, topic, msgs); err != nil {
-		return err
+	uuids, payloads, metas := encode(msgs)
+	b := &pgx.Batch{}
+	b.Queue(lockTopic, LockClass, topic)
+	b.Queue(insertMessages, topic, uuids, payloads, metas)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("pgtopic: publish to %q: %w", topic, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("pgtopic: publish to %q: commit: %w", topic, err)
@@ -72,19 +66,11 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 	return nil
 }
 
-func publishIn(ctx context.Context, db Executor, topic string, msgs []*message.Message) error {
-	uuids, payloads, metas := encode(msgs)
-	b := &pgx.Batch{}
-	b.Queue(lockTopic, LockClass, topic)
-	b.Queue(insertMessages, topic, uuids, payloads, metas)
-	if err := db.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("pgtopic: publish to %q: %w", topic, err)
-	}
-	return nil
-}
+// closer is the closed flag of a publisher.
+type closer struct{ closed atomic.Bool }
 
 // Close implements message.Publisher; later Publish calls fail.
-func (p *Publisher) Close() error {
-	p.closed.Store(true)
+func (c *closer) Close() error {
+	c.closed.Store(true)
 	return nil
 }

@@ -1,10 +1,10 @@
 package pgtopic
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
-	"sync/atomic"
+	"slices"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -17,8 +17,8 @@ import (
 // QueuePublisher adds messages to a delayed queue: each is due at the time in
 // its delay.DelayedUntilKey metadata (RFC 3339, fractions kept), or now.
 type QueuePublisher struct {
-	db     Executor
-	closed atomic.Bool
+	db Executor
+	closer
 }
 
 // NewQueuePublisher returns a QueuePublisher writing through db.
@@ -70,12 +70,6 @@ func (p *QueuePublisher) Publish(topic string, msgs ...*message.Message) error {
 	return nil
 }
 
-// Close implements message.Publisher.
-func (p *QueuePublisher) Close() error {
-	p.closed.Store(true)
-	return nil
-}
-
 // QueueSubscriber reads delayed queues: due rows are claimed with a lease,
 // handed out, and deleted once acked. There are no consumer groups: the
 // QueueSubscribers of one queue share it.
@@ -108,7 +102,7 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, out chan<- 
 		if s.stopping(ctx) {
 			return
 		}
-		rows, nextDue, err := s.claim(ctx, topic)
+		rows, idle, err := s.claim(ctx, topic)
 		if err != nil {
 			if !s.failed(ctx, retry, "Claiming queued messages", err, logFields) {
 				return
@@ -117,11 +111,7 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, out chan<- 
 		}
 		retry.reset()
 		if len(rows) == 0 {
-			wait := s.cfg.PollInterval
-			if nextDue > 0 && nextDue < wait {
-				wait = nextDue
-			}
-			if !sleep(ctx, s.closing, wake, wait) {
+			if !sleep(ctx, s.closing, wake, idle) {
 				return
 			}
 			continue
@@ -134,18 +124,15 @@ func (s *QueueSubscriber) consume(ctx context.Context, topic string, out chan<- 
 	}
 }
 
-// claim takes up to BatchSize due rows. With none due it says how long
-// until the next one is (0: none queued).
+// claim takes up to BatchSize due rows. With none due it says how long to
+// wait: until the next one is due, at most PollInterval.
 func (s *QueueSubscriber) claim(ctx context.Context, topic string) ([]row, time.Duration, error) {
 	// A lost claim is a repeat: no wait for the disk (relaxCommit).
 	var out []row
 	err := queryRelaxed(ctx, s.db, func(rows pgx.Rows) error {
-		var r row
-		if err := rows.Scan(&r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
-			return err
-		}
+		r, err := scanRow(rows)
 		out = append(out, r)
-		return nil
+		return err
 	}, `
 		UPDATE tributary_queue SET claimed_by = $3, claim_expires = now() + make_interval(secs => $4)
 		WHERE id IN (SELECT id FROM tributary_queue
@@ -156,16 +143,16 @@ func (s *QueueSubscriber) claim(ctx context.Context, topic string) ([]row, time.
 		return nil, 0, err
 	}
 	if len(out) > 0 {
-		sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+		slices.SortFunc(out, func(a, b row) int { return cmp.Compare(a.key, b.key) })
 		return out, 0, nil
 	}
 	var secs *float64
 	err = s.db.QueryRow(ctx, `SELECT extract(epoch FROM min(due_at) - now())::float8 FROM tributary_queue
 		WHERE topic = $1 AND claim_expires IS NULL`, topic).Scan(&secs)
 	if err != nil || secs == nil {
-		return nil, 0, err
+		return nil, s.cfg.PollInterval, err
 	}
-	return nil, max(time.Duration(*secs*float64(time.Second)), time.Millisecond), nil
+	return nil, min(max(time.Duration(*secs*float64(time.Second)), time.Millisecond), s.cfg.PollInterval), nil
 }
 
 // settle deletes the acked rows and releases the others at once.

@@ -1,6 +1,7 @@
 package pgtopic
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,33 +50,17 @@ type SubscriberConfig struct {
 }
 
 func (c *SubscriberConfig) setDefaults() {
-	if c.BatchSize == 0 {
-		c.BatchSize = 100
+	c.BatchSize = cmp.Or(c.BatchSize, 100)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, 1)
+	if c.Notifier != nil {
+		c.PollInterval = cmp.Or(c.PollInterval, time.Second)
 	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 1
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = 100 * time.Millisecond
-		if c.Notifier != nil {
-			c.PollInterval = time.Second
-		}
-	}
-	if c.ClaimTTL == 0 {
-		c.ClaimTTL = 30 * time.Second
-	}
-	if c.ResendInterval == 0 {
-		c.ResendInterval = 500 * time.Millisecond
-	}
-	if c.AckDeadline == 0 {
-		c.AckDeadline = 5 * time.Minute
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = 30 * time.Second
-	}
-	if c.Owner == "" {
-		c.Owner = newOwner()
-	}
+	c.PollInterval = cmp.Or(c.PollInterval, 100*time.Millisecond)
+	c.ClaimTTL = cmp.Or(c.ClaimTTL, 30*time.Second)
+	c.ResendInterval = cmp.Or(c.ResendInterval, 500*time.Millisecond)
+	c.AckDeadline = cmp.Or(c.AckDeadline, 5*time.Minute)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, 30*time.Second)
+	c.Owner = cmp.Or(c.Owner, newOwner())
 }
 
 // Validate reports what is wrong with c.
@@ -144,26 +129,16 @@ func (s *Subscriber) consume(ctx context.Context, topic string, out chan<- *mess
 	retry := newRetryWait(s.cfg.PollInterval)
 	msgCtx, endMessages := closingContext(ctx, s.closing)
 	defer endMessages()
-	for {
-		if err := s.ensureGroup(ctx, topic); err != nil {
-			s.logger.Error("Creating consumer group failed; retrying", err, logFields)
-			if !retry.wait(ctx, s.closing, nil) {
-				return
-			}
-			continue
+	for err := s.ensureGroup(ctx, topic); err != nil; err = s.ensureGroup(ctx, topic) {
+		if !s.failed(ctx, retry, "Creating consumer group", err, logFields) {
+			return
 		}
-		break
 	}
 	var finished int64 // a completed claim, deleted with the next claim
 	for {
-		select {
-		case <-s.closing:
+		if s.stopping(ctx) {
 			s.finish(topic, finished)
 			return
-		case <-ctx.Done():
-			s.finish(topic, finished)
-			return
-		default:
 		}
 		c, err := s.claim(ctx, topic, finished)
 		if err != nil {
@@ -208,7 +183,6 @@ type claim struct {
 // disk (relaxCommit): a crash that loses it delivers those messages again.
 func (s *Subscriber) claim(ctx context.Context, topic string, finished int64) (*claim, error) {
 	b := &pgx.Batch{}
-	// A lost claim or completion is a repeat: no wait for the disk.
 	b.Queue(relaxCommit)
 	if finished != 0 {
 		b.Queue(`DELETE FROM tributary_claims WHERE id = $1 AND owner = $2`, finished, s.cfg.Owner)
@@ -228,14 +202,13 @@ func (s *Subscriber) claim(ctx context.Context, topic string, finished int64) (*
 	next := &claim{}
 	b.Queue(takeNext, topic, s.cfg.ConsumerGroup, s.cfg.Owner, s.cfg.BatchSize, s.cfg.ClaimTTL.Seconds(), s.cfg.Shared).
 		Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var r row
-				if err := rows.Scan(&next.id, &r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}); err != nil {
-					return err
-				}
+			var r row
+			scans := []any{&next.id, &r.key, &r.uuid, &r.payload, metadataScanner{&r.metadata}}
+			_, err := pgx.ForEachRow(rows, scans, func() error {
 				next.rows = append(next.rows, r)
-			}
-			return rows.Err()
+				return nil
+			})
+			return err
 		})
 	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
@@ -288,7 +261,7 @@ func (s *Subscriber) readExpired(ctx context.Context, topic string, c *claim, of
 	if err != nil {
 		return nil, err
 	}
-	if c.rows, err = scanRows(rows); err != nil {
+	if c.rows, err = pgx.CollectRows(rows, scanRow); err != nil {
 		return nil, err
 	}
 	if len(c.rows) == 0 {
