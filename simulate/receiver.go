@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/httpauth"
 	"github.com/tributary-dev/tributary/tracing"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // ReceiverConfig configures the webhook receiver.
@@ -28,8 +30,6 @@ type ReceiverConfig struct {
 	Token string
 	// Out gets one line per request.
 	Out io.Writer
-	// Tolerance is the allowed clock drift of webhook-timestamp; 5 min when zero.
-	Tolerance time.Duration
 }
 
 // Received is one request the receiver accepted or refused.
@@ -60,9 +60,6 @@ type Receiver struct {
 func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
-	}
-	if cfg.Tolerance == 0 {
-		cfg.Tolerance = 5 * time.Minute
 	}
 	r := &Receiver{cfg: cfg, seen: map[string]bool{}}
 	if cfg.Secret != "" {
@@ -165,7 +162,7 @@ func (r *Receiver) verify(h http.Header, body []byte) string {
 	if err != nil {
 		return "invalid"
 	}
-	if d := time.Since(time.Unix(sec, 0)); d > r.cfg.Tolerance || d < -r.cfg.Tolerance {
+	if d := time.Since(time.Unix(sec, 0)); d > signature.DefaultTolerance || d < -signature.DefaultTolerance {
 		return "invalid"
 	}
 	if VerifySignature(r.key, id, ts, body, sigs) {
@@ -180,15 +177,7 @@ func VerifySignature(key []byte, id, timestamp string, body []byte, header strin
 	m.Write([]byte(id + "." + timestamp + "."))
 	m.Write(body)
 	want := m.Sum(nil)
-	for _, part := range strings.Fields(header) {
-		version, sig, ok := strings.Cut(part, ",")
-		if !ok || version != "v1" {
-			continue
-		}
-		got, err := base64.StdEncoding.DecodeString(sig)
-		if err == nil && hmac.Equal(got, want) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(signature.ParseHeader(header), func(s signature.Signature) bool {
+		return s.Version == "v1" && hmac.Equal(s.Value, want)
+	})
 }

@@ -5,10 +5,13 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -44,15 +47,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:8090"
-	}
-	if c.EventInterval == 0 {
-		c.EventInterval = 2 * time.Second
-	}
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
+	c.Addr = cmp.Or(c.Addr, "127.0.0.1:8090")
+	c.EventInterval = cmp.Or(c.EventInterval, 2*time.Second)
+	c.Seed = cmp.Or(c.Seed, 1)
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
@@ -128,8 +125,8 @@ func NewServer(cfg Config) (*Server, error) {
 	slotsMu.Unlock()
 	mux := http.NewServeMux()
 	// What the tests ask of the simulators; not in the banner.
-	mux.HandleFunc("GET /simulator/sent", serveLedger(s.sims))
-	mux.HandleFunc("GET /simulator/readers", serveReaders(s.sims))
+	mux.HandleFunc("GET /simulator/sent", serveUnion(s.sims, ledger.Sent))
+	mux.HandleFunc("GET /simulator/readers", serveUnion(s.sims, readerSource.Readers))
 	for _, sim := range s.sims {
 		for _, p := range sim.Mount(mux) {
 			s.routes = append(s.routes, fmt.Sprintf("%-22s %s", sim.Name(), p))
@@ -172,6 +169,21 @@ func (s *Server) Run(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// serveUnion serves, as JSON, the union of part's maps over the simulators
+// implementing I (their keys never collide).
+func serveUnion[I, T any](sims []Simulator, part func(I) map[string]T) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		all := map[string]T{}
+		for _, s := range sims {
+			if i, ok := s.(I); ok {
+				maps.Copy(all, part(i))
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(all)
+	}
 }
 
 // waitAround waits interval × [0.5, 1.5) — simulated events come irregularly
