@@ -1,17 +1,18 @@
 package pgtest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,11 +45,7 @@ func NewCluster(t testing.TB, settings map[string]string) *Cluster {
 		}
 		t.Skip(msg)
 	}
-	base := os.Getenv("TRIBUTARY_PG_SCRATCH")
-	if base == "" {
-		base = "/var/tmp"
-	}
-	dir, err := os.MkdirTemp(base, "tributary-cluster-")
+	dir, err := os.MkdirTemp(cmp.Or(os.Getenv("TRIBUTARY_PG_SCRATCH"), "/var/tmp"), "tributary-cluster-")
 	if err != nil {
 		t.Fatalf("pgtest: cluster directory: %v", err)
 	}
@@ -79,25 +76,14 @@ func NewCluster(t testing.TB, settings map[string]string) *Cluster {
 		"port": strconv.Itoa(c.port), "listen_addresses": "'127.0.0.1'", "unix_socket_directories": "'" + dir + "'",
 		"max_connections": "200",
 	}
-	for k, v := range settings {
-		conf[k] = v
+	maps.Copy(conf, settings)
+	path := filepath.Join(data, "postgresql.conf")
+	text, err := os.ReadFile(path)
+	for _, k := range slices.Sorted(maps.Keys(conf)) {
+		text = fmt.Appendf(text, "%s = %s\n", k, conf[k])
 	}
-	keys := make([]string, 0, len(conf))
-	for k := range conf {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var sb strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&sb, "%s = %s\n", k, conf[k])
-	}
-	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	_, err = f.WriteString(sb.String())
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = os.WriteFile(path, text, 0o600)
 	}
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
@@ -124,20 +110,7 @@ func (c *Cluster) Start() {
 	if err != nil {
 		c.t.Fatalf("pgtest: start the cluster: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for {
-		conn, err := pgx.Connect(ctx, c.URL("postgres"))
-		if err == nil {
-			_ = conn.Close(ctx)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			c.t.Fatalf("pgtest: the cluster does not accept connections: %v", err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	waitAccepts(c.t, c.URL("postgres"), "the cluster does not accept connections")
 }
 
 // Crash stops the server the way a power cut or an OOM kill stops it
@@ -171,17 +144,37 @@ func (c *Cluster) NewDatabase(name string) string {
 // pgBinDir is the newest /usr/lib/postgresql/*/bin holding initdb, or "".
 func pgBinDir() string {
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool {
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
-		return vi < vj
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
-			return dirs[i]
+	version := func(dir string) int {
+		v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+		return v
+	}
+	slices.SortFunc(dirs, func(a, b string) int { return cmp.Compare(version(b), version(a)) }) // newest first
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d
 		}
 	}
 	return ""
+}
+
+// waitAccepts returns once the server at url accepts connections, failing t
+// (with what) if it does not within 60 s.
+func waitAccepts(t testing.TB, url, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(ctx, url)
+		if err == nil {
+			_ = conn.Close(ctx)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("pgtest: %s: %v", what, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func freePort(t testing.TB) int {

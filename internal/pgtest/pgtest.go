@@ -3,6 +3,7 @@
 package pgtest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,10 +21,7 @@ import (
 // AdminURL is the database used to create and drop test databases.
 // TRIBUTARY_TEST_DATABASE_URL overrides it.
 func AdminURL() string {
-	if u := os.Getenv("TRIBUTARY_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	return cmp.Or(os.Getenv("TRIBUTARY_TEST_DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 }
 
 // NewDatabase creates an empty database for t, dropped when t ends, and returns

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // RestartServer restarts the PostgreSQL server at AdminURL (`pg_ctl restart
@@ -35,20 +33,7 @@ func RestartServer(t testing.TB) {
 	if err != nil {
 		t.Fatalf("pgtest: restart the tests' PostgreSQL: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for {
-		c, err := pgx.Connect(ctx, AdminURL())
-		if err == nil {
-			_ = c.Close(ctx)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("pgtest: PostgreSQL did not come back after the restart: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitAccepts(t, AdminURL(), "PostgreSQL did not come back after the restart")
 }
 
 // RequireOwnServer returns the data directory of the server at AdminURL when
