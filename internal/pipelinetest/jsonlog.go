@@ -38,9 +38,7 @@ func (l *JSONLog) Write(p []byte) (int, error) {
 
 // Lines returns the lines written so far.
 func (l *JSONLog) Lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := strings.TrimSpace(l.buf.String())
+	s := strings.TrimSpace(l.String())
 	if s == "" {
 		return nil
 	}
