@@ -8,13 +8,15 @@
 package migrations
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"fmt"
 	"io/fs"
-	"sort"
+	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -104,17 +106,13 @@ func Check(ctx context.Context, pool *pgxpool.Pool) error {
 		if err != nil {
 			return fmt.Errorf("migrations: check: %w", err)
 		}
-		for rows.Next() {
-			var v int64
-			var ok bool
-			if err := rows.Scan(&v, &ok); err != nil {
-				rows.Close()
-				return fmt.Errorf("migrations: check: %w", err)
-			}
+		var v int64
+		var ok bool
+		_, err = pgx.ForEachRow(rows, []any{&v, &ok}, func() error {
 			applied[v] = ok
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("migrations: check: %w", err)
 		}
 	}
@@ -150,6 +148,6 @@ func versions() ([]migration, error) {
 		}
 		out = append(out, migration{file: n, version: v})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	slices.SortFunc(out, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
 	return out, nil
 }
