@@ -248,35 +248,30 @@ func intParam(q url.Values, name string, def, lo int) (n int, ok bool) {
 // contain commas, so the list is scanned rather than split.
 func ETagMatches(header, etag string) bool {
 	want := strings.TrimPrefix(etag, "W/")
-	for i := 0; i < len(header); {
-		switch c := header[i]; {
-		case c == ' ' || c == '\t' || c == ',':
-			i++
-			continue
-		case c == '*':
+	for rest := header; ; {
+		rest = strings.TrimLeft(rest, " \t,")
+		if rest == "" {
+			return false
+		}
+		if rest[0] == '*' {
 			return true
 		}
-		j := i
-		if strings.HasPrefix(header[j:], "W/") {
-			j += 2
-		}
-		if j >= len(header) || header[j] != '"' {
+		tag := strings.TrimPrefix(rest, "W/")
+		if !strings.HasPrefix(tag, `"`) {
 			// Not an entity tag: skip to the next list element.
-			k := strings.IndexByte(header[i:], ',')
-			if k < 0 {
+			var ok bool
+			if _, rest, ok = strings.Cut(rest, ","); !ok {
 				return false
 			}
-			i += k + 1
 			continue
 		}
-		end := strings.IndexByte(header[j+1:], '"')
+		end := strings.IndexByte(tag[1:], '"')
 		if end < 0 {
 			return false
 		}
-		if header[j:j+end+2] == want {
+		if tag[:end+2] == want {
 			return true
 		}
-		i = j + end + 2
+		rest = tag[end+2:]
 	}
-	return false
 }

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -101,18 +102,18 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	rec := Received{At: time.Now().UTC(), Status: http.StatusOK}
-	rec.EventID = req.Header.Get("webhook-id")
-	if rec.EventID == "" {
-		rec.EventID = req.Header.Get("X-Tributary-Event-Id")
+	rec := Received{
+		At:          time.Now().UTC(),
+		EventID:     cmp.Or(req.Header.Get("webhook-id"), req.Header.Get("X-Tributary-Event-Id")),
+		EventType:   req.Header.Get("X-Tributary-Event-Type"),
+		Source:      req.Header.Get("X-Tributary-Source"),
+		Traceparent: req.Header.Get("traceparent"),
+		Signature:   "unchecked",
+		Status:      http.StatusOK,
 	}
-	rec.EventType = req.Header.Get("X-Tributary-Event-Type")
-	rec.Source = req.Header.Get("X-Tributary-Source")
-	rec.Traceparent = req.Header.Get("traceparent")
 	if json.Valid(body) {
 		rec.Body = body
 	}
-	rec.Signature = "unchecked"
 	if r.key != nil {
 		rec.Signature = r.verify(req.Header, body)
 	}

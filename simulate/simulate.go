@@ -91,7 +91,6 @@ func Register(f func(Config) (Simulator, error)) {
 
 // Server runs every simulator on one loopback listener.
 type Server struct {
-	cfg      Config
 	Receiver *Receiver
 	EventLog *EventLog
 	sims     []Simulator
@@ -106,7 +105,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{}
 	var err error
 	if s.Receiver, err = NewReceiver(ReceiverConfig{Secret: cfg.ReceiverSecret, Token: cfg.ReceiverToken, Out: cfg.Out}); err != nil {
 		return nil, err
