@@ -1,10 +1,7 @@
 // Package migrations holds Tributary's whole schema as plain SQL, applied
-// with goose: the Postgres backend's topics (messages, consumer groups,
-// claims, delayed queues, lanes), dedup keys, source checkpoints, the
-// poison queue and the ingest quarantine, the delivery log, endpoint
-// states, leases and the subscriptions sink's tables. Nothing else creates
-// tables. Package store owns the statements on them (its doc lists those
-// still kept beside their mechanism).
+// with goose; nothing else creates tables. Package store owns the
+// statements on them (its doc lists those still kept beside their
+// mechanism).
 package migrations
 
 import (

@@ -28,10 +28,8 @@ type Server struct {
 	cmd  *exec.Cmd
 }
 
-// binary finds nats-server; a missing one skips the test, or fails it when
-// TRIBUTARY_REQUIRE_PEERS is set (CI), so JetStream tests never silently
-// skip there.
-// NATS_SERVER, when set, names the binary (and nothing else is tried).
+// binary finds nats-server (NATS_SERVER, when set, is the only one tried);
+// a missing one skips the test, or fails it under TRIBUTARY_REQUIRE_PEERS.
 func binary(tb testing.TB) string {
 	if p := os.Getenv("NATS_SERVER"); p != "" {
 		if _, err := os.Stat(p); err == nil {

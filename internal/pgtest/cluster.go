@@ -19,12 +19,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Cluster is a PostgreSQL server of a test's own: initdb'd for it in a
-// directory under /var/tmp (TRIBUTARY_PG_SCRATCH replaces /var/tmp), on a
-// free loopback port, stopped and removed when the test ends. Nothing else
-// uses it, so the test may crash it (Crash) — what no test may do to a
-// shared server — and may give it the settings it wants to measure (a
-// durable one: fsync and synchronous_commit on).
+// Cluster is a PostgreSQL server of a test's own, under /var/tmp
+// (TRIBUTARY_PG_SCRATCH replaces it) on a free loopback port, removed when
+// the test ends. Nothing else uses it, so the test may crash it and give it
+// the settings it measures (fsync and synchronous_commit on).
 type Cluster struct {
 	t    testing.TB
 	dir  string // data directory
@@ -113,11 +111,9 @@ func (c *Cluster) Start() {
 	waitAccepts(c.t, c.URL("postgres"), "the cluster does not accept connections")
 }
 
-// Crash stops the server the way a power cut or an OOM kill stops it
-// (`pg_ctl stop -m immediate`: no checkpoint, no flush of what is still in
-// its memory). A commit that returned before is kept; one made with
-// synchronous_commit off may be lost, until the WAL writer has written it
-// (wal_writer_delay).
+// Crash stops the server as a power cut would (`pg_ctl stop -m immediate`:
+// no checkpoint, no flush). A returned commit is kept, unless made with
+// synchronous_commit off and not yet written by the WAL writer.
 func (c *Cluster) Crash() {
 	c.t.Helper()
 	if out, err := pgCtl(c.dir, "stop", "-m", "immediate", "-w", "-t", "60"); err != nil {

@@ -15,17 +15,12 @@ import (
 
 // RestartServer restarts the PostgreSQL server at AdminURL (`pg_ctl restart
 // -m fast`) and returns once it accepts connections again: every open
-// connection to it breaks, as in a database failover.
+// connection to it breaks, as in a database failover. Only the tests' own
+// server may be restarted (see RequireOwnServer).
 //
-// Tests may only do this to a server they own: the cluster that
-// scripts/test-postgres.sh starts for `task test` and CI, which it names in
-// TRIBUTARY_TEST_PGDATA. Without it the test is skipped, or fails under
-// TRIBUTARY_REQUIRE_PEERS=1 (CI), where skipping would prove nothing.
-//
-// The restart breaks the connections of every test using the server at that
-// moment, those of other packages too; callers must tolerate that in what
-// they assert about others' traffic, and their own test must not run in
-// parallel with tests of its package that cannot.
+// The restart breaks the connections of every test using the server, other
+// packages' too: callers must tolerate that in what they assert about
+// others' traffic, and not run in parallel with tests that cannot.
 func RestartServer(t testing.TB) {
 	t.Helper()
 	dataDir := RequireOwnServer(t)
@@ -70,8 +65,7 @@ func RequireOwnServer(t testing.TB) string {
 }
 
 // pgCtl runs the cluster's own pg_ctl as the owner of dataDir (PostgreSQL
-// refuses to run as root: as root, the script gives the cluster to the
-// postgres user).
+// refuses to run as root).
 func pgCtl(dataDir string, args ...string) ([]byte, error) {
 	pgCtl := "pg_ctl"
 	if v, err := os.ReadFile(filepath.Join(dataDir, "PG_VERSION")); err == nil {

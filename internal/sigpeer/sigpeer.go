@@ -15,12 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
 )
 
-// Dir finds testpeers/standardwebhooks above the working directory, or
+// Dir is testpeers/standardwebhooks, found from this file's location; it
 // skips / fails t when node or the installed package is missing.
 func Dir(t testing.TB) string {
 	t.Helper()
@@ -36,22 +37,12 @@ func Dir(t testing.TB) string {
 	if _, err := exec.LookPath("node"); err != nil {
 		missing("node not on PATH")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	_, file, _, _ := runtime.Caller(0)
+	peer := filepath.Join(filepath.Dir(file), "..", "..", "testpeers", "standardwebhooks")
+	if _, err := os.Stat(filepath.Join(peer, "node_modules", "standardwebhooks")); err != nil {
+		missing("node_modules not installed")
 	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			peer := filepath.Join(dir, "testpeers", "standardwebhooks")
-			if _, err := os.Stat(filepath.Join(peer, "node_modules", "standardwebhooks")); err != nil {
-				missing("node_modules not installed")
-			}
-			return peer
-		}
-		if filepath.Dir(dir) == dir {
-			missing("module root not found")
-		}
-	}
+	return peer
 }
 
 // Receiver is a running node receiver.
