@@ -37,11 +37,7 @@ func NewCluster(t testing.TB, settings map[string]string) *Cluster {
 	t.Helper()
 	bin := pgBinDir()
 	if bin == "" {
-		msg := "pgtest: no PostgreSQL binaries in /usr/lib/postgresql/*/bin for a cluster of the test's own"
-		if os.Getenv("TRIBUTARY_REQUIRE_PEERS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		unavailable(t, "pgtest: no PostgreSQL binaries in /usr/lib/postgresql/*/bin for a cluster of the test's own")
 	}
 	dir, err := os.MkdirTemp(cmp.Or(os.Getenv("TRIBUTARY_PG_SCRATCH"), "/var/tmp"), "tributary-cluster-")
 	if err != nil {

@@ -83,15 +83,9 @@ func Serve(t testing.TB, secret string) *Receiver {
 		t.Fatalf("start node peer: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cancel()
-			<-done
-		}
+		_ = stdin.Close() // the peer exits at EOF; killed if not within 5 s
+		time.AfterFunc(5*time.Second, cancel)
+		_ = cmd.Wait()
 		cancel()
 	})
 	lines := make(chan string, 1)
