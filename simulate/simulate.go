@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // Config configures the simulators.
@@ -150,8 +152,7 @@ func (s *Server) Routes() []string { return s.routes }
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, sim := range s.sims {
-		wg.Add(1)
-		go func() { defer wg.Done(); sim.Run(ctx) }()
+		wg.Go(func() { sim.Run(ctx) })
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
@@ -191,12 +192,5 @@ func waitAround(ctx context.Context, mu *sync.Mutex, rng *rand.Rand, interval ti
 	mu.Lock()
 	wait := time.Duration(float64(interval) * (0.5 + rng.Float64()))
 	mu.Unlock()
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return backoff.Sleep(ctx, wait) == nil
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // Cluster is a PostgreSQL server of a test's own, under /var/tmp
@@ -161,10 +163,8 @@ func waitAccepts(t testing.TB, url, what string) {
 			_ = conn.Close(ctx)
 			return
 		}
-		select {
-		case <-ctx.Done():
+		if backoff.Sleep(ctx, 50*time.Millisecond) != nil {
 			t.Fatalf("pgtest: %s: %v", what, err)
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
