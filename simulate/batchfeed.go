@@ -13,10 +13,8 @@ import (
 	"github.com/tributary-dev/tributary/internal/feedfake"
 )
 
-// Batch polling feeds, served by internal/feedfake (the same fake the
-// batchfeed source is tested against) behind an OAuth2 client credentials
-// token endpoint and a tenant header, with notifications generated over
-// time on several feeds.
+// Batch polling feeds: internal/feedfake (what the batchfeed source is
+// tested against) behind an OAuth2 token endpoint and a tenant header.
 func init() {
 	Register(func(cfg Config) (Simulator, error) {
 		return NewBatchFeed(BatchFeedConfig{

@@ -176,12 +176,11 @@ func (l *EventLog) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	var start time.Time
 	if v := q.Get("startDate"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
+		var err error
+		if start, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			http.Error(w, `{"error":"startDate must be an ISO 8601 date-time"}`, http.StatusBadRequest)
 			return
 		}
-		start = t
 	}
 	desc := true
 	switch q.Get("orderBy") {

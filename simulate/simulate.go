@@ -143,9 +143,8 @@ func NewServer(cfg Config) (*Server, error) {
 // URL is the server's base URL (http://127.0.0.1:port).
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 
-// Routes lists "simulator  path" lines for the startup banner: the
-// providers and the receiver, not /simulator/sent and /simulator/readers,
-// which tests read.
+// Routes lists "simulator  path" lines for the startup banner (not the
+// tests' /simulator/ routes).
 func (s *Server) Routes() []string { return s.routes }
 
 // Run serves until ctx ends.
