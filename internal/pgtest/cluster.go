@@ -122,16 +122,7 @@ func (c *Cluster) Crash() {
 // NewDatabase creates a database on the cluster and returns its URL.
 func (c *Cluster) NewDatabase(name string) string {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
-	if err != nil {
-		c.t.Fatalf("pgtest: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		c.t.Fatalf("pgtest: create database: %v", err)
-	}
+	createDatabase(c.t, c.URL("postgres"), name)
 	return c.URL(name)
 }
 

@@ -29,21 +29,10 @@ func AdminURL() string {
 // integration tests and skipping them would prove nothing.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
-	admin, err := pgx.Connect(ctx, AdminURL())
-	if err != nil {
-		t.Fatalf("pgtest: connect to PostgreSQL at %s: %v (is it running? see README)", AdminURL(), err)
-	}
-	defer admin.Close(ctx)
-
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "tributary_t_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
-	}
+	createDatabase(t, AdminURL(), name)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -64,6 +53,21 @@ func NewDatabase(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// createDatabase creates database name on the server at admin.
+func createDatabase(t testing.TB, admin, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("pgtest: connect to PostgreSQL at %s: %v (is it running? see README)", admin, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
 }
 
 // NewPool creates a fresh migrated database for t and a pool on it.
