@@ -203,8 +203,7 @@ func (l *EventLog) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return out[i].CreatedAt.Before(out[j].CreatedAt)
 	})
-	// Paging as sources/etagpoll asks by default: ?page=1,2,… (pages of
-	// limit events), or ?offset=n. Past the end is an empty list.
+	// ?page=1,2,… are pages of limit events; past the end is an empty list.
 	page, ok := intParam(q, "page", 1, 1)
 	if !ok {
 		http.Error(w, `{"error":"page must be 1 or more"}`, http.StatusBadRequest)

@@ -1,7 +1,6 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -76,13 +75,10 @@ func pgCtl(dataDir string, args ...string) ([]byte, error) {
 	if err := runAsOwner(cmd, dataDir); err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
 	// The server pg_ctl starts writes to its log file, but should it keep
 	// our pipe open, do not wait for it.
 	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	return out.Bytes(), err
+	return cmd.CombinedOutput()
 }
 
 // unavailable skips t for want of what msg says, or fails it under

@@ -131,9 +131,8 @@ func (r *Receiver) Log(t testing.TB) []Entry {
 // computes for body.
 func Sign(t testing.TB, secret, id string, ts int64, body []byte) string {
 	t.Helper()
-	dir := Dir(t)
 	cmd := exec.Command("node", "peer.js", "sign", secret, id, strconv.FormatInt(ts, 10))
-	cmd.Dir = dir
+	cmd.Dir = Dir(t)
 	cmd.Stdin = bytes.NewReader(body)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
