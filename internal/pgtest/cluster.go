@@ -32,9 +32,8 @@ type Cluster struct {
 }
 
 // NewCluster initdbs and starts a cluster with settings (postgresql.conf
-// names and values) added to the defaults. Without PostgreSQL binaries in
-// /usr/lib/postgresql/*/bin the test is skipped, or fails under
-// TRIBUTARY_REQUIRE_PEERS=1.
+// names and values) added to the defaults. Without PostgreSQL binaries the
+// test is skipped (fails under TRIBUTARY_REQUIRE_PEERS=1).
 func NewCluster(t testing.TB, settings map[string]string) *Cluster {
 	t.Helper()
 	bin := pgBinDir()
@@ -122,7 +121,9 @@ func (c *Cluster) Crash() {
 // NewDatabase creates a database on the cluster and returns its URL.
 func (c *Cluster) NewDatabase(name string) string {
 	c.t.Helper()
-	createDatabase(c.t, c.URL("postgres"), name)
+	if err := adminExec(c.URL("postgres"), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		c.t.Fatalf("pgtest: create database: %v", err)
+	}
 	return c.URL(name)
 }
 

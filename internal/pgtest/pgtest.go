@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -32,17 +33,11 @@ func NewDatabase(t testing.TB) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "tributary_t_" + hex.EncodeToString(b)
-	createDatabase(t, AdminURL(), name)
+	if err := adminExec(AdminURL(), "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, AdminURL())
-		if err != nil {
-			t.Logf("pgtest: drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		if err := adminExec(AdminURL(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Logf("pgtest: drop %s: %v", name, err)
 		}
 	})
@@ -55,19 +50,17 @@ func NewDatabase(t testing.TB) string {
 	return u.String()
 }
 
-// createDatabase creates database name on the server at admin.
-func createDatabase(t testing.TB, admin, name string) {
-	t.Helper()
+// adminExec runs sql (CREATE or DROP DATABASE) on the server at admin.
+func adminExec(admin, sql string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("pgtest: connect to PostgreSQL at %s: %v (is it running? see README)", admin, err)
+		return fmt.Errorf("connect to PostgreSQL at %s: %w (is it running? see README)", admin, err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
-	}
+	_, err = conn.Exec(ctx, sql)
+	return err
 }
 
 // NewPool creates a fresh migrated database for t and a pool on it.
