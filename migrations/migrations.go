@@ -80,11 +80,10 @@ func (e *PendingError) Error() string {
 	return fmt.Sprintf("database not migrated: %s %s", strings.Join(e.Files, ", "), what)
 }
 
-// Check reports whether every migration of this build is applied, from
-// goose's version table: nil, a *PendingError naming the missing ones, or
-// the database's own error (unreachable, no permission). It only reads: it
-// creates no table and takes no lock, so it may run while another process
-// migrates.
+// Check reports whether every migration of this build is applied (goose's
+// version table): nil, a *PendingError naming the missing ones, or the
+// database's own error. It only reads (no table, no lock), so it may run
+// while another process migrates.
 func Check(ctx context.Context, pool *pgxpool.Pool) error {
 	want, err := versions()
 	if err != nil {

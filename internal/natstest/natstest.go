@@ -99,9 +99,8 @@ func (s *Server) Version() string {
 	return v
 }
 
-// Shutdown stops the server gracefully (SIGTERM: it shuts JetStream down,
-// flushing its store, then closes the clients) and waits for it to exit;
-// its store stays for Restart.
+// Shutdown stops the server gracefully (SIGTERM: JetStream flushes its
+// store before the clients are closed); its store stays for Restart.
 func (s *Server) Shutdown() { s.signal(syscall.SIGTERM) }
 
 // Stop kills the server (SIGKILL: what a crashed or lost server looks like

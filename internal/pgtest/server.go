@@ -30,11 +30,10 @@ func RestartServer(t testing.TB) {
 	waitAccepts(t, AdminURL(), "PostgreSQL did not come back after the restart")
 }
 
-// RequireOwnServer returns the data directory of the server at AdminURL when
-// the tests own it: TRIBUTARY_TEST_PGDATA, once it is sure that the server
-// running there is the one AdminURL names. Otherwise it skips t, or fails it
-// under TRIBUTARY_REQUIRE_PEERS=1. Tests that do to the server what only its
-// owner may (restart it, create fixed-name databases) call it first.
+// RequireOwnServer returns TRIBUTARY_TEST_PGDATA once sure the server running
+// there is the one AdminURL names; otherwise it skips t (fails it under
+// TRIBUTARY_REQUIRE_PEERS=1). Tests that do what only the server's owner may
+// (restart it, create fixed-name databases) call it first.
 func RequireOwnServer(t testing.TB) string {
 	t.Helper()
 	notOwn := func(format string, args ...any) {

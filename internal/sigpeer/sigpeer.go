@@ -1,8 +1,7 @@
 // Package sigpeer runs the npm package standardwebhooks under node (from
 // testpeers/standardwebhooks) as an independent peer for tests: a receiver
 // that verifies what a sink sends, and a signer whose output a verifier must
-// accept. Without node or its node_modules the test is skipped, or failed
-// when TRIBUTARY_REQUIRE_PEERS is set (CI).
+// accept.
 package sigpeer
 
 import (
