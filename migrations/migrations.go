@@ -1,20 +1,19 @@
 // Package migrations holds Tributary's whole schema as plain SQL, applied
-// with goose: the Postgres backend's topics (messages, consumer groups,
-// claims, delayed queues, lanes), dedup keys, source checkpoints, the
-// poison queue and the ingest quarantine, the delivery log, endpoint
-// states, leases and the subscriptions sink's tables. Nothing else creates
-// tables. Package store owns the statements on them (its doc lists those
-// still kept beside their mechanism).
+// with goose; nothing else creates tables. Package store owns the
+// statements on them (its doc lists those still kept beside their
+// mechanism).
 package migrations
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"fmt"
 	"io/fs"
-	"sort"
+	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -81,11 +80,10 @@ func (e *PendingError) Error() string {
 	return fmt.Sprintf("database not migrated: %s %s", strings.Join(e.Files, ", "), what)
 }
 
-// Check reports whether every migration of this build is applied, from
-// goose's version table: nil, a *PendingError naming the missing ones, or
-// the database's own error (unreachable, no permission). It only reads: it
-// creates no table and takes no lock, so it may run while another process
-// migrates.
+// Check reports whether every migration of this build is applied (goose's
+// version table): nil, a *PendingError naming the missing ones, or the
+// database's own error. It only reads (no table, no lock), so it may run
+// while another process migrates.
 func Check(ctx context.Context, pool *pgxpool.Pool) error {
 	want, err := versions()
 	if err != nil {
@@ -104,17 +102,13 @@ func Check(ctx context.Context, pool *pgxpool.Pool) error {
 		if err != nil {
 			return fmt.Errorf("migrations: check: %w", err)
 		}
-		for rows.Next() {
-			var v int64
-			var ok bool
-			if err := rows.Scan(&v, &ok); err != nil {
-				rows.Close()
-				return fmt.Errorf("migrations: check: %w", err)
-			}
+		var v int64
+		var ok bool
+		_, err = pgx.ForEachRow(rows, []any{&v, &ok}, func() error {
 			applied[v] = ok
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("migrations: check: %w", err)
 		}
 	}
@@ -150,6 +144,6 @@ func versions() ([]migration, error) {
 		}
 		out = append(out, migration{file: n, version: v})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	slices.SortFunc(out, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
 	return out, nil
 }

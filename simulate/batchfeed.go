@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,10 +13,8 @@ import (
 	"github.com/tributary-dev/tributary/internal/feedfake"
 )
 
-// Batch polling feeds, served by internal/feedfake (the same fake the
-// batchfeed source is tested against) behind an OAuth2 client credentials
-// token endpoint and a tenant header, with notifications generated over
-// time on several feeds.
+// Batch polling feeds: internal/feedfake (what the batchfeed source is
+// tested against) behind an OAuth2 token endpoint and a tenant header.
 func init() {
 	Register(func(cfg Config) (Simulator, error) {
 		return NewBatchFeed(BatchFeedConfig{
@@ -41,14 +40,10 @@ type BatchFeedConfig struct {
 	// ClientSecret of client FeedClientID at POST /oauth2/token;
 	// FeedClientSecret when empty. Feed requests need a token it issued.
 	ClientSecret string
-	// TokenTTL is the life of an issued token; 1 h when zero.
-	TokenTTL time.Duration
 	// History is how many notifications wait on the journey feed at start
 	// (more than a batch, so moreAvailable shows), and a quarter of it on
 	// screening; 12 when zero.
 	History int
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 }
 
 // BatchFeed simulates batch polling feeds.
@@ -81,38 +76,24 @@ var taskNames = []string{"Resolve Pre-Screening Matches", "Review Documents", "A
 
 // NewBatchFeed returns the simulator with cfg.History waiting notifications.
 func NewBatchFeed(cfg BatchFeedConfig) *BatchFeed {
-	if cfg.Interval == 0 {
-		cfg.Interval = 2 * time.Second
-	}
-	if cfg.ClientSecret == "" {
-		cfg.ClientSecret = FeedClientSecret
-	}
-	if cfg.TokenTTL == 0 {
-		cfg.TokenTTL = time.Hour
-	}
-	if cfg.History == 0 {
-		cfg.History = 12
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Interval = cmp.Or(cfg.Interval, 2*time.Second)
+	cfg.ClientSecret = cmp.Or(cfg.ClientSecret, FeedClientSecret)
+	cfg.History = cmp.Or(cfg.History, 12)
 	b := &BatchFeed{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfeed))}
-	b.Issuer = feedfake.NewTokenIssuer(FeedClientID, cfg.ClientSecret, cfg.TokenTTL)
+	b.Issuer = feedfake.NewTokenIssuer(FeedClientID, cfg.ClientSecret, time.Hour)
 	b.Fake = feedfake.New(feedfake.Config{Authorize: b.Issuer.Valid, TenantID: FeedTenantID})
-	b.add("journey", cfg.History)
-	b.add("screening", max(cfg.History/4, 1))
+	b.Generate("journey", cfg.History)
+	b.Generate("screening", max(cfg.History/4, 1))
 	return b
 }
-
-// Generate queues n new notifications on feed and returns them.
-func (b *BatchFeed) Generate(feed string, n int) []feedfake.Notification { return b.add(feed, n) }
 
 func (b *BatchFeed) uuid() string {
 	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", b.rng.Uint32(), b.rng.Uint32()&0xffff,
 		0x5000|b.rng.Uint32()&0x0fff, 0x8000|b.rng.Uint32()&0x3fff, b.rng.Uint64()&0xffffffffffff)
 }
 
-func (b *BatchFeed) add(feed string, n int) []feedfake.Notification {
+// Generate queues n new notifications on feed and returns them.
+func (b *BatchFeed) Generate(feed string, n int) []feedfake.Notification {
 	b.mu.Lock()
 	var kind = feedEvents[0]
 	for _, k := range feedEvents {
@@ -131,7 +112,7 @@ func (b *BatchFeed) add(feed string, n int) []feedfake.Notification {
 		ns[i] = feedfake.Notification{
 			ID:            b.uuid(),
 			EventType:     kind.types[b.rng.IntN(len(kind.types))],
-			When:          b.cfg.Now().UTC().Format("2006-01-02T15:04:05.0000000+00:00"), // .NET's round-trip format
+			When:          time.Now().UTC().Format("2006-01-02T15:04:05.0000000+00:00"), // .NET's round-trip format
 			TenantID:      FeedTenantID,
 			CausationID:   b.uuid(),
 			CorrelationID: correlation,
@@ -154,7 +135,7 @@ func (b *BatchFeed) Sent() map[string][]Sent { return b.sent.snapshot() }
 func (b *BatchFeed) Readers() map[string]Readers {
 	out := map[string]Readers{}
 	for _, k := range feedEvents {
-		out[k.feed] = Readers{Violations: append([]string{}, duplicateCompletes(b.Fake.CompleteAttempts(k.feed))...)}
+		out[k.feed] = Readers{Violations: duplicateCompletes(b.Fake.CompleteAttempts(k.feed))}
 	}
 	return out
 }
@@ -191,6 +172,6 @@ func (b *BatchFeed) Run(ctx context.Context) {
 			}
 			pick -= k.weight
 		}
-		b.add(feed, n)
+		b.Generate(feed, n)
 	}
 }

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,12 +83,8 @@ func NewEventLog(cfg EventLogConfig) *EventLog {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.History == 0 {
-		cfg.History = 20
-	}
-	if cfg.Interval == 0 {
-		cfg.Interval = 2 * time.Second
-	}
+	cfg.History = cmp.Or(cfg.History, 20)
+	cfg.Interval = cmp.Or(cfg.Interval, 2*time.Second)
 	l := &EventLog{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), readers: readerLog{returnQuiet: 250 * time.Millisecond}}
 	now := cfg.Now()
 	for i := cfg.History; i > 0; i-- {
@@ -171,23 +169,18 @@ func (l *EventLog) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	q := r.URL.Query()
-	limit := 50
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			http.Error(w, `{"error":"limit must be 1..500"}`, http.StatusBadRequest)
-			return
-		}
-		limit = n
+	limit, ok := intParam(q, "limit", 50, 1)
+	if !ok || limit > 500 {
+		http.Error(w, `{"error":"limit must be 1..500"}`, http.StatusBadRequest)
+		return
 	}
 	var start time.Time
 	if v := q.Get("startDate"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
+		var err error
+		if start, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			http.Error(w, `{"error":"startDate must be an ISO 8601 date-time"}`, http.StatusBadRequest)
 			return
 		}
-		start = t
 	}
 	desc := true
 	switch q.Get("orderBy") {
@@ -198,7 +191,7 @@ func (l *EventLog) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"orderBy must be createdAt:DESC or createdAt:ASC"}`, http.StatusBadRequest)
 		return
 	}
-	var out []DoorEvent
+	out := []DoorEvent{}
 	for _, ev := range l.Events() {
 		if !ev.CreatedAt.Before(start) {
 			out = append(out, ev)
@@ -210,32 +203,19 @@ func (l *EventLog) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return out[i].CreatedAt.Before(out[j].CreatedAt)
 	})
-	// Paging as sources/etagpoll asks by default: ?page=1,2,… (pages of
-	// limit events), or ?offset=n. Past the end is an empty list.
-	skip := 0
-	if v := q.Get("page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			http.Error(w, `{"error":"page must be 1 or more"}`, http.StatusBadRequest)
-			return
-		}
-		skip = (n - 1) * limit
+	// ?page=1,2,… are pages of limit events; past the end is an empty list.
+	page, ok := intParam(q, "page", 1, 1)
+	if !ok {
+		http.Error(w, `{"error":"page must be 1 or more"}`, http.StatusBadRequest)
+		return
 	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			http.Error(w, `{"error":"offset must not be negative"}`, http.StatusBadRequest)
-			return
-		}
-		skip = n
+	skip, ok := intParam(q, "offset", (page-1)*limit, 0)
+	if !ok {
+		http.Error(w, `{"error":"offset must not be negative"}`, http.StatusBadRequest)
+		return
 	}
 	out = out[min(skip, len(out)):]
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	if out == nil {
-		out = []DoorEvent{}
-	}
+	out = out[:min(limit, len(out))]
 	body, _ := json.Marshal(out)
 	sum := sha256.Sum256(body)
 	etag := `W/"` + hex.EncodeToString(sum[:8]) + `"`
@@ -249,41 +229,47 @@ func (l *EventLog) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
+// intParam is the query parameter name as an int, def when absent; ok is
+// false when it is present but not an int ≥ lo.
+func intParam(q url.Values, name string, def, lo int) (n int, ok bool) {
+	v := q.Get(name)
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= lo
+}
+
 // ETagMatches reports whether an If-None-Match header value matches etag,
 // using the weak comparison RFC 9110 prescribes for If-None-Match (W/"x"
 // matches "x"); "*" matches anything. Entity tags are quoted strings that may
 // contain commas, so the list is scanned rather than split.
 func ETagMatches(header, etag string) bool {
 	want := strings.TrimPrefix(etag, "W/")
-	for i := 0; i < len(header); {
-		switch c := header[i]; {
-		case c == ' ' || c == '\t' || c == ',':
-			i++
-			continue
-		case c == '*':
+	for rest := header; ; {
+		rest = strings.TrimLeft(rest, " \t,")
+		if rest == "" {
+			return false
+		}
+		if rest[0] == '*' {
 			return true
 		}
-		j := i
-		if strings.HasPrefix(header[j:], "W/") {
-			j += 2
-		}
-		if j >= len(header) || header[j] != '"' {
+		tag := strings.TrimPrefix(rest, "W/")
+		if !strings.HasPrefix(tag, `"`) {
 			// Not an entity tag: skip to the next list element.
-			k := strings.IndexByte(header[i:], ',')
-			if k < 0 {
+			var ok bool
+			if _, rest, ok = strings.Cut(rest, ","); !ok {
 				return false
 			}
-			i += k + 1
 			continue
 		}
-		end := strings.IndexByte(header[j+1:], '"')
+		end := strings.IndexByte(tag[1:], '"')
 		if end < 0 {
 			return false
 		}
-		if header[j:j+end+2] == want {
+		if tag[:end+2] == want {
 			return true
 		}
-		i = j + end + 2
+		rest = tag[end+2:]
 	}
-	return false
 }

@@ -1,8 +1,6 @@
 package simulate
 
 import (
-	"encoding/json"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -47,19 +45,4 @@ func (l *sentLog) snapshot() map[string][]Sent {
 		out[k] = append([]Sent(nil), v...)
 	}
 	return out
-}
-
-func serveLedger(sims []Simulator) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		all := map[string][]Sent{}
-		for _, s := range sims {
-			if l, ok := s.(ledger); ok {
-				for k, v := range l.Sent() {
-					all[k] = append(all[k], v...)
-				}
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(all)
-	}
 }

@@ -1,7 +1,6 @@
 package simulate
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -67,13 +66,11 @@ func (l *readerLog) enter(instance string) (leave func()) {
 	}
 	if l.last != "" && l.last != instance {
 		l.superseded[l.last] = true
+		delete(l.superseded, instance)
 		l.r.Handovers++
 		if l.open[l.last] == 0 {
 			l.r.MaxGapMS = max(l.r.MaxGapMS, now.Sub(l.lastSeen).Milliseconds())
 		}
-	}
-	if l.last != "" && l.last != instance {
-		delete(l.superseded, instance)
 	}
 	l.last, l.lastSeen = instance, now
 	l.open[instance]++
@@ -109,27 +106,12 @@ type readerSource interface {
 	Readers() map[string]Readers
 }
 
-func serveReaders(sims []Simulator) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		all := map[string]Readers{}
-		for _, s := range sims {
-			if rs, ok := s.(readerSource); ok {
-				for k, v := range rs.Readers() {
-					all[k] = v
-				}
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(all)
-	}
-}
-
 // duplicateCompletes lists the batch ids a complete was asked for more
 // than once: with one reader per feed, a completed batch is never fetched
 // (so never completed) again.
 func duplicateCompletes(attempts []string) []string {
 	seen := map[string]int{}
-	var out []string
+	out := []string{}
 	for _, id := range attempts {
 		seen[id]++
 		if seen[id] == 2 {

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/httpauth"
 	"github.com/tributary-dev/tributary/tracing"
+	"github.com/tributary-dev/tributary/webhook/signature"
 )
 
 // ReceiverConfig configures the webhook receiver.
@@ -28,8 +31,6 @@ type ReceiverConfig struct {
 	Token string
 	// Out gets one line per request.
 	Out io.Writer
-	// Tolerance is the allowed clock drift of webhook-timestamp; 5 min when zero.
-	Tolerance time.Duration
 }
 
 // Received is one request the receiver accepted or refused.
@@ -60,9 +61,6 @@ type Receiver struct {
 func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
-	}
-	if cfg.Tolerance == 0 {
-		cfg.Tolerance = 5 * time.Minute
 	}
 	r := &Receiver{cfg: cfg, seen: map[string]bool{}}
 	if cfg.Secret != "" {
@@ -104,18 +102,18 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	rec := Received{At: time.Now().UTC(), Status: http.StatusOK}
-	rec.EventID = req.Header.Get("webhook-id")
-	if rec.EventID == "" {
-		rec.EventID = req.Header.Get("X-Tributary-Event-Id")
+	rec := Received{
+		At:          time.Now().UTC(),
+		EventID:     cmp.Or(req.Header.Get("webhook-id"), req.Header.Get("X-Tributary-Event-Id")),
+		EventType:   req.Header.Get("X-Tributary-Event-Type"),
+		Source:      req.Header.Get("X-Tributary-Source"),
+		Traceparent: req.Header.Get("traceparent"),
+		Signature:   "unchecked",
+		Status:      http.StatusOK,
 	}
-	rec.EventType = req.Header.Get("X-Tributary-Event-Type")
-	rec.Source = req.Header.Get("X-Tributary-Source")
-	rec.Traceparent = req.Header.Get("traceparent")
 	if json.Valid(body) {
 		rec.Body = body
 	}
-	rec.Signature = "unchecked"
 	if r.key != nil {
 		rec.Signature = r.verify(req.Header, body)
 	}
@@ -162,13 +160,8 @@ func (r *Receiver) verify(h http.Header, body []byte) string {
 		return "unsigned"
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return "invalid"
-	}
-	if d := time.Since(time.Unix(sec, 0)); d > r.cfg.Tolerance || d < -r.cfg.Tolerance {
-		return "invalid"
-	}
-	if VerifySignature(r.key, id, ts, body, sigs) {
+	drift := time.Since(time.Unix(sec, 0)).Abs()
+	if err == nil && drift <= signature.DefaultTolerance && VerifySignature(r.key, id, ts, body, sigs) {
 		return "valid"
 	}
 	return "invalid"
@@ -180,15 +173,7 @@ func VerifySignature(key []byte, id, timestamp string, body []byte, header strin
 	m.Write([]byte(id + "." + timestamp + "."))
 	m.Write(body)
 	want := m.Sum(nil)
-	for _, part := range strings.Fields(header) {
-		version, sig, ok := strings.Cut(part, ",")
-		if !ok || version != "v1" {
-			continue
-		}
-		got, err := base64.StdEncoding.DecodeString(sig)
-		if err == nil && hmac.Equal(got, want) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(signature.ParseHeader(header), func(s signature.Signature) bool {
+		return s.Version == "v1" && hmac.Equal(s.Value, want)
+	})
 }

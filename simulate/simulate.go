@@ -5,10 +5,13 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -16,6 +19,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // Config configures the simulators.
@@ -44,15 +49,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:8090"
-	}
-	if c.EventInterval == 0 {
-		c.EventInterval = 2 * time.Second
-	}
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
+	c.Addr = cmp.Or(c.Addr, "127.0.0.1:8090")
+	c.EventInterval = cmp.Or(c.EventInterval, 2*time.Second)
+	c.Seed = cmp.Or(c.Seed, 1)
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
@@ -94,7 +93,6 @@ func Register(f func(Config) (Simulator, error)) {
 
 // Server runs every simulator on one loopback listener.
 type Server struct {
-	cfg      Config
 	Receiver *Receiver
 	EventLog *EventLog
 	sims     []Simulator
@@ -109,7 +107,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{}
 	var err error
 	if s.Receiver, err = NewReceiver(ReceiverConfig{Secret: cfg.ReceiverSecret, Token: cfg.ReceiverToken, Out: cfg.Out}); err != nil {
 		return nil, err
@@ -128,8 +126,8 @@ func NewServer(cfg Config) (*Server, error) {
 	slotsMu.Unlock()
 	mux := http.NewServeMux()
 	// What the tests ask of the simulators; not in the banner.
-	mux.HandleFunc("GET /simulator/sent", serveLedger(s.sims))
-	mux.HandleFunc("GET /simulator/readers", serveReaders(s.sims))
+	mux.HandleFunc("GET /simulator/sent", serveUnion(s.sims, ledger.Sent))
+	mux.HandleFunc("GET /simulator/readers", serveUnion(s.sims, readerSource.Readers))
 	for _, sim := range s.sims {
 		for _, p := range sim.Mount(mux) {
 			s.routes = append(s.routes, fmt.Sprintf("%-22s %s", sim.Name(), p))
@@ -145,17 +143,15 @@ func NewServer(cfg Config) (*Server, error) {
 // URL is the server's base URL (http://127.0.0.1:port).
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 
-// Routes lists "simulator  path" lines for the startup banner: the
-// providers and the receiver, not /simulator/sent and /simulator/readers,
-// which tests read.
+// Routes lists "simulator  path" lines for the startup banner (not the
+// tests' /simulator/ routes).
 func (s *Server) Routes() []string { return s.routes }
 
 // Run serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, sim := range s.sims {
-		wg.Add(1)
-		go func() { defer wg.Done(); sim.Run(ctx) }()
+		wg.Go(func() { sim.Run(ctx) })
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
@@ -174,18 +170,26 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
+// serveUnion serves, as JSON, the union of part's maps over the simulators
+// implementing I (their keys never collide).
+func serveUnion[I, T any](sims []Simulator, part func(I) map[string]T) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		all := map[string]T{}
+		for _, s := range sims {
+			if i, ok := s.(I); ok {
+				maps.Copy(all, part(i))
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(all)
+	}
+}
+
 // waitAround waits interval × [0.5, 1.5) — simulated events come irregularly
 // but at interval on average — and reports false once ctx ends. mu guards rng.
 func waitAround(ctx context.Context, mu *sync.Mutex, rng *rand.Rand, interval time.Duration) bool {
 	mu.Lock()
 	wait := time.Duration(float64(interval) * (0.5 + rng.Float64()))
 	mu.Unlock()
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return backoff.Sleep(ctx, wait) == nil
 }

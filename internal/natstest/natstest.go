@@ -28,23 +28,17 @@ type Server struct {
 	cmd  *exec.Cmd
 }
 
-// binary finds nats-server; a missing one skips the test, or fails it when
-// TRIBUTARY_REQUIRE_PEERS is set (CI), so JetStream tests never silently
-// skip there.
-// NATS_SERVER, when set, names the binary (and nothing else is tried).
+// binary finds nats-server (NATS_SERVER, when set, is the only one tried);
+// a missing one skips the test, or fails it under TRIBUTARY_REQUIRE_PEERS.
 func binary(tb testing.TB) string {
-	var found string
 	if p := os.Getenv("NATS_SERVER"); p != "" {
 		if _, err := os.Stat(p); err == nil {
-			found = p
+			return p
 		}
 	} else if p, err := exec.LookPath("nats-server"); err == nil {
-		found = p
+		return p
 	} else if _, err := os.Stat("/usr/sbin/nats-server"); err == nil {
-		found = "/usr/sbin/nats-server"
-	}
-	if found != "" {
-		return found
+		return "/usr/sbin/nats-server"
 	}
 	if os.Getenv("TRIBUTARY_REQUIRE_PEERS") != "" {
 		tb.Fatal("nats-server required (TRIBUTARY_REQUIRE_PEERS is set): apt-get install -y nats-server")
@@ -105,25 +99,20 @@ func (s *Server) Version() string {
 	return v
 }
 
-// Shutdown stops the server gracefully (SIGTERM: it shuts JetStream down,
-// flushing its store, then closes the clients) and waits for it to exit;
-// its store stays for Restart.
-func (s *Server) Shutdown() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
+// Shutdown stops the server gracefully (SIGTERM: JetStream flushes its
+// store before the clients are closed); its store stays for Restart.
+func (s *Server) Shutdown() { s.signal(syscall.SIGTERM) }
 
 // Stop kills the server (SIGKILL: what a crashed or lost server looks like
 // to its clients); its store stays for Restart.
-func (s *Server) Stop() {
+func (s *Server) Stop() { s.signal(os.Kill) }
+
+// signal sends sig to the server and waits for it to exit.
+func (s *Server) signal(sig os.Signal) {
 	if s.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Process.Signal(sig)
 	_ = s.cmd.Wait()
 	s.cmd = nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // Run listens on channel until ctx ends. On every connection it runs
@@ -29,12 +31,8 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, channel string, listening fun
 			return
 		}
 		failed(err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Sleep(ctx, wait) != nil {
 			return
-		case <-t.C:
 		}
 		wait = min(wait*2, 5*time.Second)
 	}

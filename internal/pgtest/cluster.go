@@ -1,29 +1,30 @@
 package pgtest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
-// Cluster is a PostgreSQL server of a test's own: initdb'd for it in a
-// directory under /var/tmp (TRIBUTARY_PG_SCRATCH replaces /var/tmp), on a
-// free loopback port, stopped and removed when the test ends. Nothing else
-// uses it, so the test may crash it (Crash) — what no test may do to a
-// shared server — and may give it the settings it wants to measure (a
-// durable one: fsync and synchronous_commit on).
+// Cluster is a PostgreSQL server of a test's own, under /var/tmp
+// (TRIBUTARY_PG_SCRATCH replaces it) on a free loopback port, removed when
+// the test ends. Nothing else uses it, so the test may crash it and give it
+// the settings it measures (fsync and synchronous_commit on).
 type Cluster struct {
 	t    testing.TB
 	dir  string // data directory
@@ -31,24 +32,15 @@ type Cluster struct {
 }
 
 // NewCluster initdbs and starts a cluster with settings (postgresql.conf
-// names and values) added to the defaults. Without PostgreSQL binaries in
-// /usr/lib/postgresql/*/bin the test is skipped, or fails under
-// TRIBUTARY_REQUIRE_PEERS=1.
+// names and values) added to the defaults. Without PostgreSQL binaries the
+// test is skipped (fails under TRIBUTARY_REQUIRE_PEERS=1).
 func NewCluster(t testing.TB, settings map[string]string) *Cluster {
 	t.Helper()
 	bin := pgBinDir()
 	if bin == "" {
-		msg := "pgtest: no PostgreSQL binaries in /usr/lib/postgresql/*/bin for a cluster of the test's own"
-		if os.Getenv("TRIBUTARY_REQUIRE_PEERS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		unavailable(t, "pgtest: no PostgreSQL binaries in /usr/lib/postgresql/*/bin for a cluster of the test's own")
 	}
-	base := os.Getenv("TRIBUTARY_PG_SCRATCH")
-	if base == "" {
-		base = "/var/tmp"
-	}
-	dir, err := os.MkdirTemp(base, "tributary-cluster-")
+	dir, err := os.MkdirTemp(cmp.Or(os.Getenv("TRIBUTARY_PG_SCRATCH"), "/var/tmp"), "tributary-cluster-")
 	if err != nil {
 		t.Fatalf("pgtest: cluster directory: %v", err)
 	}
@@ -79,25 +71,14 @@ func NewCluster(t testing.TB, settings map[string]string) *Cluster {
 		"port": strconv.Itoa(c.port), "listen_addresses": "'127.0.0.1'", "unix_socket_directories": "'" + dir + "'",
 		"max_connections": "200",
 	}
-	for k, v := range settings {
-		conf[k] = v
+	maps.Copy(conf, settings)
+	path := filepath.Join(data, "postgresql.conf")
+	text, err := os.ReadFile(path)
+	for _, k := range slices.Sorted(maps.Keys(conf)) {
+		text = fmt.Appendf(text, "%s = %s\n", k, conf[k])
 	}
-	keys := make([]string, 0, len(conf))
-	for k := range conf {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var sb strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&sb, "%s = %s\n", k, conf[k])
-	}
-	f, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	_, err = f.WriteString(sb.String())
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = os.WriteFile(path, text, 0o600)
 	}
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
@@ -124,27 +105,12 @@ func (c *Cluster) Start() {
 	if err != nil {
 		c.t.Fatalf("pgtest: start the cluster: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for {
-		conn, err := pgx.Connect(ctx, c.URL("postgres"))
-		if err == nil {
-			_ = conn.Close(ctx)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			c.t.Fatalf("pgtest: the cluster does not accept connections: %v", err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	waitAccepts(c.t, c.URL("postgres"), "the cluster does not accept connections")
 }
 
-// Crash stops the server the way a power cut or an OOM kill stops it
-// (`pg_ctl stop -m immediate`: no checkpoint, no flush of what is still in
-// its memory). A commit that returned before is kept; one made with
-// synchronous_commit off may be lost, until the WAL writer has written it
-// (wal_writer_delay).
+// Crash stops the server as a power cut would (`pg_ctl stop -m immediate`:
+// no checkpoint, no flush). A returned commit is kept, unless made with
+// synchronous_commit off and not yet written by the WAL writer.
 func (c *Cluster) Crash() {
 	c.t.Helper()
 	if out, err := pgCtl(c.dir, "stop", "-m", "immediate", "-w", "-t", "60"); err != nil {
@@ -155,14 +121,7 @@ func (c *Cluster) Crash() {
 // NewDatabase creates a database on the cluster and returns its URL.
 func (c *Cluster) NewDatabase(name string) string {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
-	if err != nil {
-		c.t.Fatalf("pgtest: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	if err := adminExec(c.URL("postgres"), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		c.t.Fatalf("pgtest: create database: %v", err)
 	}
 	return c.URL(name)
@@ -171,17 +130,35 @@ func (c *Cluster) NewDatabase(name string) string {
 // pgBinDir is the newest /usr/lib/postgresql/*/bin holding initdb, or "".
 func pgBinDir() string {
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool {
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
-		return vi < vj
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
-			return dirs[i]
+	version := func(dir string) int {
+		v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+		return v
+	}
+	slices.SortFunc(dirs, func(a, b string) int { return cmp.Compare(version(b), version(a)) }) // newest first
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d
 		}
 	}
 	return ""
+}
+
+// waitAccepts returns once the server at url accepts connections, failing t
+// (with what) if it does not within 60 s.
+func waitAccepts(t testing.TB, url, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(ctx, url)
+		if err == nil {
+			_ = conn.Close(ctx)
+			return
+		}
+		if backoff.Sleep(ctx, 50*time.Millisecond) != nil {
+			t.Fatalf("pgtest: %s: %v", what, err)
+		}
+	}
 }
 
 func freePort(t testing.TB) int {

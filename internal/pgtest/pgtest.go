@@ -3,9 +3,11 @@
 package pgtest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -20,10 +22,7 @@ import (
 // AdminURL is the database used to create and drop test databases.
 // TRIBUTARY_TEST_DATABASE_URL overrides it.
 func AdminURL() string {
-	if u := os.Getenv("TRIBUTARY_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	return cmp.Or(os.Getenv("TRIBUTARY_TEST_DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 }
 
 // NewDatabase creates an empty database for t, dropped when t ends, and returns
@@ -31,31 +30,14 @@ func AdminURL() string {
 // integration tests and skipping them would prove nothing.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
-	admin, err := pgx.Connect(ctx, AdminURL())
-	if err != nil {
-		t.Fatalf("pgtest: connect to PostgreSQL at %s: %v (is it running? see README)", AdminURL(), err)
-	}
-	defer admin.Close(ctx)
-
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "tributary_t_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if err := adminExec(AdminURL(), "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, AdminURL())
-		if err != nil {
-			t.Logf("pgtest: drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		if err := adminExec(AdminURL(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Logf("pgtest: drop %s: %v", name, err)
 		}
 	})
@@ -66,6 +48,19 @@ func NewDatabase(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// adminExec runs sql (CREATE or DROP DATABASE) on the server at admin.
+func adminExec(admin, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect to PostgreSQL at %s: %w (is it running? see README)", admin, err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
 }
 
 // NewPool creates a fresh migrated database for t and a pool on it.

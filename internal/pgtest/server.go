@@ -1,7 +1,6 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -11,23 +10,16 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // RestartServer restarts the PostgreSQL server at AdminURL (`pg_ctl restart
 // -m fast`) and returns once it accepts connections again: every open
-// connection to it breaks, as in a database failover.
+// connection to it breaks, as in a database failover. Only the tests' own
+// server may be restarted (see RequireOwnServer).
 //
-// Tests may only do this to a server they own: the cluster that
-// scripts/test-postgres.sh starts for `task test` and CI, which it names in
-// TRIBUTARY_TEST_PGDATA. Without it the test is skipped, or fails under
-// TRIBUTARY_REQUIRE_PEERS=1 (CI), where skipping would prove nothing.
-//
-// The restart breaks the connections of every test using the server at that
-// moment, those of other packages too; callers must tolerate that in what
-// they assert about others' traffic, and their own test must not run in
-// parallel with tests of its package that cannot.
+// The restart breaks the connections of every test using the server, other
+// packages' too: callers must tolerate that in what they assert about
+// others' traffic, and not run in parallel with tests that cannot.
 func RestartServer(t testing.TB) {
 	t.Helper()
 	dataDir := RequireOwnServer(t)
@@ -35,37 +27,19 @@ func RestartServer(t testing.TB) {
 	if err != nil {
 		t.Fatalf("pgtest: restart the tests' PostgreSQL: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for {
-		c, err := pgx.Connect(ctx, AdminURL())
-		if err == nil {
-			_ = c.Close(ctx)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("pgtest: PostgreSQL did not come back after the restart: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitAccepts(t, AdminURL(), "PostgreSQL did not come back after the restart")
 }
 
-// RequireOwnServer returns the data directory of the server at AdminURL when
-// the tests own it: TRIBUTARY_TEST_PGDATA, once it is sure that the server
-// running there is the one AdminURL names. Otherwise it skips t, or fails it
-// under TRIBUTARY_REQUIRE_PEERS=1. Tests that do to the server what only its
-// owner may (restart it, create fixed-name databases) call it first.
+// RequireOwnServer returns TRIBUTARY_TEST_PGDATA once sure the server running
+// there is the one AdminURL names; otherwise it skips t (fails it under
+// TRIBUTARY_REQUIRE_PEERS=1). Tests that do what only the server's owner may
+// (restart it, create fixed-name databases) call it first.
 func RequireOwnServer(t testing.TB) string {
 	t.Helper()
 	notOwn := func(format string, args ...any) {
 		t.Helper()
-		msg := "pgtest: the test needs the tests' own PostgreSQL cluster " +
-			"(scripts/test-postgres.sh, used by `task test`): " + fmt.Sprintf(format, args...)
-		if os.Getenv("TRIBUTARY_REQUIRE_PEERS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		unavailable(t, "pgtest: the test needs the tests' own PostgreSQL cluster "+
+			"(scripts/test-postgres.sh, used by `task test`): "+fmt.Sprintf(format, args...))
 	}
 	dataDir := os.Getenv("TRIBUTARY_TEST_PGDATA")
 	if dataDir == "" {
@@ -85,8 +59,7 @@ func RequireOwnServer(t testing.TB) string {
 }
 
 // pgCtl runs the cluster's own pg_ctl as the owner of dataDir (PostgreSQL
-// refuses to run as root: as root, the script gives the cluster to the
-// postgres user).
+// refuses to run as root).
 func pgCtl(dataDir string, args ...string) ([]byte, error) {
 	pgCtl := "pg_ctl"
 	if v, err := os.ReadFile(filepath.Join(dataDir, "PG_VERSION")); err == nil {
@@ -101,13 +74,20 @@ func pgCtl(dataDir string, args ...string) ([]byte, error) {
 	if err := runAsOwner(cmd, dataDir); err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
 	// The server pg_ctl starts writes to its log file, but should it keep
 	// our pipe open, do not wait for it.
 	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	return out.Bytes(), err
+	return cmd.CombinedOutput()
+}
+
+// unavailable skips t for want of what msg says, or fails it under
+// TRIBUTARY_REQUIRE_PEERS=1 (CI), where skipping would prove nothing.
+func unavailable(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("TRIBUTARY_REQUIRE_PEERS") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 // logFile is where scripts/test-postgres.sh has the server log.

@@ -38,9 +38,7 @@ func (l *JSONLog) Write(p []byte) (int, error) {
 
 // Lines returns the lines written so far.
 func (l *JSONLog) Lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := strings.TrimSpace(l.buf.String())
+	s := strings.TrimSpace(l.String())
 	if s == "" {
 		return nil
 	}
@@ -54,10 +52,8 @@ func (l *JSONLog) String() string {
 	return l.buf.String()
 }
 
-// CheckLines fails tb for every line that is not one JSON object, repeats a
-// key within an object (log tools keep one of the two, which one differs),
-// or has "error": null (an Error line that carries no error). It returns
-// the number of lines checked.
+// CheckLines fails tb for every line LineProblem objects to (log tools keep
+// one of two repeated keys, which one differs) and returns how many it checked.
 func (l *JSONLog) CheckLines(tb testing.TB) int {
 	tb.Helper()
 	lines := l.Lines()
@@ -70,7 +66,8 @@ func (l *JSONLog) CheckLines(tb testing.TB) int {
 }
 
 // LineProblem says what is wrong with one JSON log line ("" when nothing):
-// not a JSON object, a key repeated within an object, or "error": null.
+// not a JSON object, a key repeated within an object, or "error": null (an
+// Error line that carries no error).
 func LineProblem(line string) string {
 	dups, err := DuplicateKeys([]byte(line))
 	if err != nil {

@@ -2,7 +2,6 @@ package pipelinetest
 
 import (
 	"fmt"
-	"maps"
 	"strings"
 	"sync"
 
@@ -27,17 +26,15 @@ func (l *Logger) root() *Logger {
 	return l
 }
 
-func (l *Logger) add(level, msg string, err error, f watermill.LogFields) {
-	all := maps.Clone(l.fields)
-	if all == nil {
-		all = watermill.LogFields{}
-	}
-	maps.Copy(all, f)
-	line := fmt.Sprintf("%s %s err=%v %v", level, msg, err, all)
+func (l *Logger) keep(line string) {
 	r := l.root()
 	r.mu.Lock()
 	r.entries = append(r.entries, line)
 	r.mu.Unlock()
+}
+
+func (l *Logger) add(level, msg string, err error, f watermill.LogFields) {
+	l.keep(fmt.Sprintf("%s %s err=%v %v", level, msg, err, l.fields.Add(f)))
 }
 
 // Error implements watermill.LoggerAdapter.
@@ -56,15 +53,8 @@ func (l *Logger) Trace(msg string, f watermill.LogFields) { l.add("TRACE", msg, 
 // map[<fields>]", so that a secret handed to With shows in String even if
 // nothing is logged with it.
 func (l *Logger) With(f watermill.LogFields) watermill.LoggerAdapter {
-	all := maps.Clone(l.fields)
-	if all == nil {
-		all = watermill.LogFields{}
-	}
-	maps.Copy(all, f)
-	r := l.root()
-	r.mu.Lock()
-	r.entries = append(r.entries, fmt.Sprintf("WITH %v", all))
-	r.mu.Unlock()
+	all := l.fields.Add(f)
+	l.keep(fmt.Sprintf("WITH %v", all))
 	return &Logger{fields: all, parent: l}
 }
 

@@ -1,9 +1,11 @@
 package pipelinetest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // MetricValue sums the series of the named counter or gauge in g whose
@@ -22,13 +24,9 @@ func MetricValue(t testing.TB, g prometheus.Gatherer, name string, kv ...string)
 	series:
 		for _, m := range mf.GetMetric() {
 			for i := 0; i+1 < len(kv); i += 2 {
-				found := false
-				for _, l := range m.GetLabel() {
-					if l.GetName() == kv[i] && l.GetValue() == kv[i+1] {
-						found = true
-					}
-				}
-				if !found {
+				if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+					return l.GetName() == kv[i] && l.GetValue() == kv[i+1]
+				}) {
 					continue series
 				}
 			}

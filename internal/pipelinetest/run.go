@@ -31,20 +31,17 @@ func RunRouter(tb testing.TB, r Runner) (stop func()) {
 		cancel()
 		tb.Fatal("router did not start")
 	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					tb.Errorf("router: %v", err)
-				}
-			case <-time.After(60 * time.Second):
-				tb.Error("router did not stop")
+	stop = sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("router: %v", err)
 			}
-		})
-	}
+		case <-time.After(60 * time.Second):
+			tb.Error("router did not stop")
+		}
+	})
 	tb.Cleanup(stop)
 	return stop
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tributary-dev/tributary"
+	"github.com/tributary-dev/tributary/internal/backoff"
 )
 
 // ListSource is a tributary.Source that hands on a fixed list of messages,
@@ -50,10 +51,8 @@ func (s *ListSource) Start(ctx context.Context, emit tributary.Emit, stopped fun
 		defer stopped(nil)
 		for _, m := range s.msgs {
 			for emit(ctx, m.Copy()) != nil {
-				select {
-				case <-ctx.Done():
+				if backoff.Sleep(ctx, 10*time.Millisecond) != nil {
 					return
-				case <-time.After(10 * time.Millisecond):
 				}
 			}
 			s.mu.Lock()

@@ -1,8 +1,7 @@
 // Package sigpeer runs the npm package standardwebhooks under node (from
 // testpeers/standardwebhooks) as an independent peer for tests: a receiver
 // that verifies what a sink sends, and a signer whose output a verifier must
-// accept. Without node or its node_modules the test is skipped, or failed
-// when TRIBUTARY_REQUIRE_PEERS is set (CI).
+// accept.
 package sigpeer
 
 import (
@@ -15,12 +14,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
 )
 
-// Dir finds testpeers/standardwebhooks above the working directory, or
+// Dir is testpeers/standardwebhooks, found from this file's location; it
 // skips / fails t when node or the installed package is missing.
 func Dir(t testing.TB) string {
 	t.Helper()
@@ -36,22 +36,12 @@ func Dir(t testing.TB) string {
 	if _, err := exec.LookPath("node"); err != nil {
 		missing("node not on PATH")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	_, file, _, _ := runtime.Caller(0)
+	peer := filepath.Join(filepath.Dir(file), "..", "..", "testpeers", "standardwebhooks")
+	if _, err := os.Stat(filepath.Join(peer, "node_modules", "standardwebhooks")); err != nil {
+		missing("node_modules not installed")
 	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			peer := filepath.Join(dir, "testpeers", "standardwebhooks")
-			if _, err := os.Stat(filepath.Join(peer, "node_modules", "standardwebhooks")); err != nil {
-				missing("node_modules not installed")
-			}
-			return peer
-		}
-		if filepath.Dir(dir) == dir {
-			missing("module root not found")
-		}
-	}
+	return peer
 }
 
 // Receiver is a running node receiver.
@@ -92,15 +82,9 @@ func Serve(t testing.TB, secret string) *Receiver {
 		t.Fatalf("start node peer: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cancel()
-			<-done
-		}
+		_ = stdin.Close() // the peer exits at EOF; killed if not within 5 s
+		time.AfterFunc(5*time.Second, cancel)
+		_ = cmd.Wait()
 		cancel()
 	})
 	lines := make(chan string, 1)
@@ -146,9 +130,8 @@ func (r *Receiver) Log(t testing.TB) []Entry {
 // computes for body.
 func Sign(t testing.TB, secret, id string, ts int64, body []byte) string {
 	t.Helper()
-	dir := Dir(t)
 	cmd := exec.Command("node", "peer.js", "sign", secret, id, strconv.FormatInt(ts, 10))
-	cmd.Dir = dir
+	cmd.Dir = Dir(t)
 	cmd.Stdin = bytes.NewReader(body)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -7,6 +7,7 @@
 package signature
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -64,11 +65,8 @@ func newSecret(key []byte) Secret {
 func ParseSecret(s string) (Secret, error) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), SecretPrefix)
 	key, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
+	if err != nil || len(key) == 0 {
 		// Never wrap the decode error: it quotes the offending input.
-		return Secret{}, ErrInvalidSecret
-	}
-	if len(key) == 0 {
 		return Secret{}, ErrInvalidSecret
 	}
 	return newSecret(key), nil
@@ -199,10 +197,7 @@ func (v Verifier) Verify(h http.Header, body []byte) error {
 	if err != nil {
 		return ErrBadTimestamp
 	}
-	tol := v.Tolerance
-	if tol == 0 {
-		tol = DefaultTolerance
-	}
+	tol := cmp.Or(v.Tolerance, DefaultTolerance)
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
