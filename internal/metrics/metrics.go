@@ -107,7 +107,10 @@ type Source struct {
 	Up prometheus.Gauge
 	// LastSuccess is the unix time of the last successful poll or frame.
 	LastSuccess prometheus.Gauge
-	errors      *prometheus.CounterVec
+	// errors is shared by every source: a curried vector per source would
+	// cost an idle source a few hundred bytes.
+	errors           *prometheus.CounterVec
+	pipeline, source string
 }
 
 // NewSource registers (or finds) the shared source collectors on reg and
@@ -118,12 +121,15 @@ func NewSource(reg prometheus.Registerer, pipeline, source string) *Source {
 	return &Source{
 		Up:          Gauge(reg, "tributary_source_up", "1 when the source's last contact with its provider succeeded.", "pipeline", "source").With(l),
 		LastSuccess: Gauge(reg, "tributary_source_last_success_timestamp_seconds", "Last successful contact with the provider.", "pipeline", "source").With(l),
-		errors:      Counter(reg, "tributary_source_errors_total", "Errors met by a source, by kind.", "pipeline", "source", "kind").MustCurryWith(l),
+		errors:      Counter(reg, "tributary_source_errors_total", "Errors met by a source, by kind.", "pipeline", "source", "kind"),
+		pipeline:    pipeline, source: source,
 	}
 }
 
 // Error counts one error of the given kind.
-func (s *Source) Error(kind string) { s.errors.WithLabelValues(kind).Inc() }
+func (s *Source) Error(kind string) { s.Errors(kind).Inc() }
 
 // Errors returns the error counter of one kind (for tests and reports).
-func (s *Source) Errors(kind string) prometheus.Counter { return s.errors.WithLabelValues(kind) }
+func (s *Source) Errors(kind string) prometheus.Counter {
+	return s.errors.WithLabelValues(s.pipeline, s.source, kind)
+}

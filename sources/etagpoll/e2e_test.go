@@ -130,7 +130,7 @@ func TestEndToEndClockSkew(t *testing.T) {
 			}
 			// The overlap re-read events: the source skipped those it had
 			// seen acked, and dedup dropped any it handed on again.
-			acked, skipped := counterValue(src.m.acked.get()), counterValue(src.m.skipped.get())
+			acked, skipped := counterValue(src.m.counter(&src.m.acked, src.m.v.acked)), counterValue(src.m.counter(&src.m.skipped, src.m.v.skipped))
 			if skipped == 0 {
 				t.Errorf("no overlap re-reads skipped (acked %v for %d events)", acked, len(want))
 			}
@@ -147,7 +147,7 @@ func TestEndToEndClockSkew(t *testing.T) {
 						reread += logField(t, line, "reread")
 					}
 				}
-				acked = counterValue(src.m.acked.get())
+				acked = counterValue(src.m.counter(&src.m.acked, src.m.v.acked))
 				return float64(handed) == acked
 			}
 			for deadline := time.Now().Add(10 * time.Second); !logged() && time.Now().Before(deadline); {
@@ -233,9 +233,9 @@ func TestEndToEndRestartFromCheckpoint(t *testing.T) {
 	// can hold every new event before the source has counted the acks:
 	// wait for the count rather than read it early.
 	pipelinetest.WaitFor(t, 10*time.Second, "the restarted source's acks", func() bool {
-		return int(counterValue(src2.m.acked.get())) > len(second)
+		return int(counterValue(src2.m.counter(&src2.m.acked, src2.m.v.acked))) > len(second)
 	})
-	if acked := counterValue(src2.m.acked.get()); int(acked) <= len(second) {
+	if acked := counterValue(src2.m.counter(&src2.m.acked, src2.m.v.acked)); int(acked) <= len(second) {
 		t.Errorf("restarted source acked %v messages for %d new events: the overlap re-read nothing", acked, len(second))
 	}
 	got := sink2.Counts()

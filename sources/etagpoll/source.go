@@ -315,7 +315,7 @@ func (s *Source) save(ctx context.Context) error {
 	}
 	s.dirty = false
 	if !s.state.Cursor.IsZero() {
-		s.m.cursor.get().Set(float64(s.state.Cursor.UnixMilli()) / 1000)
+		s.m.setCursor(float64(s.state.Cursor.UnixMilli()) / 1000)
 	}
 	return nil
 }
@@ -383,7 +383,7 @@ func (s *Source) unseen(events []Event) []Event {
 	fresh := make([]Event, 0, len(events))
 	for _, ev := range events {
 		if _, ok := s.seen[ev.ID]; ok {
-			s.m.skipped.get().Inc()
+			s.m.counter(&s.m.skipped, s.m.v.skipped).Inc()
 			continue
 		}
 		fresh = append(fresh, ev)
@@ -408,12 +408,12 @@ func (s *Source) deliver(ctx context.Context, emit tributary.Emit, fresh []Event
 			if ctx.Err() != nil {
 				return false
 			}
-			s.m.redelivered.get().Add(float64(len(part)))
+			s.m.counter(&s.m.redelivered, s.m.v.redelivered).Add(float64(len(part)))
 			if s.pause(ctx, s.cfg.RedeliverDelay) != nil {
 				return false
 			}
 		}
-		s.m.acked.get().Add(float64(len(part)))
+		s.m.counter(&s.m.acked, s.m.v.acked).Add(float64(len(part)))
 		fresh = fresh[len(part):]
 	}
 	return true
@@ -445,16 +445,6 @@ func (s *Source) message(ev Event) *message.Message {
 	return msg
 }
 
-func (s *Source) count(step, outcome string) {
-	k := [2]string{step, outcome}
-	s.m.mu.Lock()
-	c, ok := s.m.requests[k]
-	if !ok {
-		c = s.m.requestsVec.WithLabelValues(step, outcome)
-		s.m.requests[k] = c
-	}
-	s.m.mu.Unlock()
-	c.Inc()
-}
+func (s *Source) count(step, outcome string) { s.m.request(step, outcome) }
 
 var _ tributary.Source = (*Source)(nil)
