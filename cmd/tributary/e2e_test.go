@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -165,14 +166,30 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// freeAddr returns a free loopback address for the binary to listen on. It
+// lies below the kernel's ephemeral range: a port from the range (what
+// listening on :0 gives) may be taken by any process's outgoing connection
+// between this check and the binary's own listen, and the binary then failed
+// with "address already in use" (1 in 20 rolling-restart runs for a
+// restarted webhookin, once in a full suite run for --metrics-addr).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	lo, hi := 20000, 32000
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var from, to int
+		if _, err := fmt.Sscan(string(b), &from, &to); err == nil && from > 2048 {
+			lo, hi = from/2, from-1
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	for range 200 {
+		addr := fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatalf("no free port in %d-%d", lo, hi)
+	return ""
 }
 
 type received struct {

@@ -145,7 +145,7 @@ type fleet struct {
 func newFleet(t *testing.T, env []string, file string, n int, ttl time.Duration) *fleet {
 	f := &fleet{t: t, env: env, file: file, ttl: ttl}
 	for range n {
-		f.inAddrs = append(f.inAddrs, reusableAddr(t))
+		f.inAddrs = append(f.inAddrs, freeAddr(t))
 		f.procs = append(f.procs, nil)
 		f.metrics = append(f.metrics, "")
 		f.restarts = append(f.restarts, 0)
@@ -188,32 +188,6 @@ func (f *fleet) term(i int) {
 	case <-time.After(45 * time.Second):
 		f.t.Fatalf("instance %d did not stop on SIGTERM", i)
 	}
-}
-
-// reusableAddr returns a free loopback address for a listener that closes
-// and opens again on the same port across restarts (an instance's
-// webhookin). It lies below the kernel's ephemeral range, which freeAddr's
-// ports come from: while the instance was down, any process's outgoing
-// connection could take an ephemeral port as its own, and the restart failed
-// with "address already in use" (1 in 20 rolling-restart runs).
-func reusableAddr(t testing.TB) string {
-	t.Helper()
-	lo, hi := 20000, 32000
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		var from, to int
-		if _, err := fmt.Sscan(string(b), &from, &to); err == nil && from > 2048 {
-			lo, hi = from/2, from-1
-		}
-	}
-	for range 200 {
-		addr := fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo))
-		if ln, err := net.Listen("tcp", addr); err == nil {
-			ln.Close()
-			return addr
-		}
-	}
-	t.Fatalf("no free port in %d-%d", lo, hi)
-	return ""
 }
 
 func (f *fleet) hookURLs() []string {
