@@ -300,7 +300,13 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	go r.maintain(mctx)
+	// Run waits for maintenance to end: a router run again on the same
+	// backend would otherwise race with the last run's pruning.
+	maintained := make(chan struct{})
+	go func() {
+		defer close(maintained)
+		r.maintain(mctx)
+	}()
 	go func() {
 		select {
 		case <-r.wm.Running():
@@ -327,6 +333,7 @@ func (r *Router) Run(ctx context.Context) error {
 	// Watermill stopped on its own.
 	stopMaintenance()
 	<-stopped
+	<-maintained
 	for _, p := range r.pipelines {
 		for _, s := range p.Sinks {
 			if cerr := s.Publisher.Close(); cerr != nil {
